@@ -1,0 +1,241 @@
+"""What every capability must do: the abstract bases plugins implement.
+
+The core never imports a concrete backend. It holds these contracts, and the
+test suites in :mod:`flowy.testing` check real behaviour against them.
+
+Each component class is built from a stack's options as keyword arguments.
+A class may set ``Options`` to a pydantic model; the stack loader validates the
+options against it (unknown keys and wrong types are errors naming the field)
+before the component is constructed, and passes the validated values.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
+
+if TYPE_CHECKING:
+    from flowy.records import (
+        ArtifactRef,
+        CacheEntry,
+        MetricRecord,
+        RunRecord,
+        StepResult,
+        StepRunRecord,
+        StepTask,
+    )
+    from flowy.step import Step
+
+
+class Component:
+    """Base of every stack component: options in, ``close()`` out."""
+
+    #: Optional pydantic model validating this component's stack options.
+    Options: ClassVar[Any] = None
+
+    def close(self) -> None:  # noqa: B027 - optional hook for subclasses
+        """Release resources (connections, pools). Called once when a run ends."""
+
+
+class ArtifactStore(Component, abc.ABC):
+    """Stores artifact bytes. Checksums and materializers live in the core.
+
+    Contract (checked by ``flowy.testing.ArtifactStoreContract``):
+
+    * ``open_write(uri)`` yields a writable binary file. The object becomes
+      visible at ``uri`` only when the ``with`` block exits cleanly, all at
+      once (write to a temporary name, then rename or complete the upload).
+      If the block raises, nothing is left at ``uri`` and no temporary debris
+      remains.
+    * ``open_read(uri)`` returns a readable binary file positioned at 0, or
+      raises :class:`flowy.errors.ArtifactNotFoundError`.
+    * ``uri_for(key)`` maps a store-relative key (``run/step/output``) to a URI.
+      Keys are produced by the core and contain only ``[A-Za-z0-9._/-]``.
+    """
+
+    @abc.abstractmethod
+    def uri_for(self, key: str) -> str:
+        """The URI at which ``key`` is (or will be) stored."""
+
+    @abc.abstractmethod
+    def open_write(self, uri: str) -> AbstractContextManager[BinaryIO]:
+        """Open ``uri`` for an atomic write (see the class docstring)."""
+
+    @abc.abstractmethod
+    def open_read(self, uri: str) -> BinaryIO:
+        """Open ``uri`` for reading; raise ArtifactNotFoundError when absent."""
+
+    @abc.abstractmethod
+    def exists(self, uri: str) -> bool:
+        """Whether an object is stored at ``uri``."""
+
+    @abc.abstractmethod
+    def delete(self, uri: str) -> None:
+        """Remove ``uri``; absent objects are not an error."""
+
+    def describe(self) -> dict[str, Any]:
+        """Facts shown by ``flowy stack describe`` (root, bucket, ...)."""
+        return {}
+
+
+class Materializer(abc.ABC):
+    """Turns one family of Python objects into bytes and back, safely.
+
+    Materializers are registered with the qualified names of the types they
+    handle (``"numpy.ndarray"``), so choosing one never imports a framework.
+    ``save`` writes through the file handle the store opened (so large objects
+    stream) and returns JSON-compatible metadata that the metadata store
+    records (shape, dtype, schema, statistics). ``load`` reads it back and must
+    never execute code from the file unless ``safe`` is False and the user
+    opted in to pickle.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    extension: ClassVar[str] = ""
+    #: False when loading can execute code (pickle); needs an explicit opt-in.
+    safe: ClassVar[bool] = True
+
+    def accepts(self, obj: Any) -> bool:
+        """A final check once the type matched (e.g. refuse object-dtype arrays)."""
+        return True
+
+    @abc.abstractmethod
+    def save(self, obj: Any, file: BinaryIO) -> dict[str, Any]:
+        """Write ``obj`` to ``file``; return metadata describing it."""
+
+    @abc.abstractmethod
+    def load(self, file: BinaryIO, metadata: Mapping[str, Any]) -> Any:
+        """Read the object back from ``file`` (written by ``save``)."""
+
+
+class CacheStrategy(abc.ABC):
+    """Contributes one part of a step's cache key.
+
+    ``key_part`` returns a string that changes whenever the strategy's view of
+    the step changes, or raises :class:`UncacheableError` naming what could
+    not be hashed (the engine then runs the step uncached, with a warning).
+    """
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def key_part(self, step: Step, task: StepTask) -> str:
+        """This strategy's part of the cache key for ``task``."""
+
+
+class UncacheableError(Exception):
+    """A cache strategy could not hash something; ``what`` names it."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"{what}: {reason}")
+        self.what = what
+        self.reason = reason
+
+
+class Executor(Component, abc.ABC):
+    """Runs step tasks somewhere and reports step results.
+
+    The engine walks the DAG, decides cache hits and skips, and submits each
+    ready step as a :class:`~flowy.records.StepTask`. The executor runs it
+    (in process, in a pool, on a cluster, as a cloud job) with
+    :func:`flowy.worker.run_task` or its equivalent and resolves the future
+    with a :class:`~flowy.records.StepResult`. It must honour the task's
+    retries, backoff and timeout (a timed-out attempt is *stopped*, not
+    abandoned), and never write to the metadata store.
+    """
+
+    #: How many tasks may be in flight at once (1 = sequential).
+    def capacity(self) -> int:
+        return 1
+
+    @abc.abstractmethod
+    def submit(self, task: StepTask, step: Step) -> Future[StepResult]:
+        """Start ``task``; ``step`` is the live step for in-process executors."""
+
+    def shutdown(self, cancel: bool = False) -> None:  # noqa: B027
+        """Stop accepting work; with ``cancel`` end running tasks now."""
+
+
+class MetadataStore(Component, abc.ABC):
+    """Keeps runs, step runs, artifacts, lineage, metrics and cache entries.
+
+    Only the orchestrating process writes. ``record_step`` writes a step run,
+    its new artifacts, its lineage edges, its metrics and its cache entry in
+    one transaction: after a crash either all of it is there or none is.
+    Lookups by id accept a unique prefix of at least 4 characters.
+    """
+
+    @abc.abstractmethod
+    def create_run(self, run: RunRecord) -> None:
+        """Record a new run (status ``running``)."""
+
+    @abc.abstractmethod
+    def finish_run(self, run_id: str, status: str, finished_at: float) -> None:
+        """Set a run's final status and end time."""
+
+    @abc.abstractmethod
+    def record_step(
+        self,
+        step_run: StepRunRecord,
+        artifacts: Sequence[ArtifactRef] = (),
+        metrics: Sequence[MetricRecord] = (),
+        cache_entry: CacheEntry | None = None,
+    ) -> None:
+        """Record a finished (or skipped) step run atomically.
+
+        ``artifacts`` are the new artifacts it produced (each with its
+        ``artifact_id`` set); ``step_run.inputs``/``outputs`` map names to
+        artifact ids and become lineage edges.
+        """
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with this id or unique prefix; RunNotFoundError otherwise."""
+
+    @abc.abstractmethod
+    def list_runs(
+        self, pipeline: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        """Most recent runs first."""
+
+    @abc.abstractmethod
+    def get_step_runs(self, run_id: str) -> list[StepRunRecord]:
+        """The step runs of a run, in the order they were recorded."""
+
+    @abc.abstractmethod
+    def get_artifact(self, artifact_id: str) -> ArtifactRef:
+        """An artifact by id or unique prefix; ArtifactNotFoundError otherwise."""
+
+    @abc.abstractmethod
+    def list_artifacts(
+        self, run_id: str | None = None, name: str | None = None, limit: int = 100
+    ) -> list[ArtifactRef]:
+        """Artifacts, newest first, optionally of one run or with one name."""
+
+    @abc.abstractmethod
+    def get_metrics(self, run_id: str) -> list[tuple[str, MetricRecord]]:
+        """(step name, metric) pairs of a run."""
+
+    @abc.abstractmethod
+    def lookup_cache(self, key: str) -> CacheEntry | None:
+        """The cache entry for ``key``, if any."""
+
+    @abc.abstractmethod
+    def last_cache_entry(self, pipeline: str, step: str) -> CacheEntry | None:
+        """The newest cache entry of a step, used by ``flowy cache explain``."""
+
+    @abc.abstractmethod
+    def delete_cache(self, pipeline: str | None = None, step: str | None = None) -> int:
+        """Delete matching cache entries (all when both are None); return the count."""
+
+    @abc.abstractmethod
+    def cache_stats(self) -> dict[str, Any]:
+        """Entries, hits recorded, and per-pipeline counts."""
+
+    def iter_runs(self) -> Iterator[RunRecord]:
+        """Every run, newest first (default: one big ``list_runs``)."""
+        yield from self.list_runs(limit=1_000_000_000)
