@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         StepTask,
     )
     from flowy.step import Step
+    from flowy.worker import WorkerRuntime
 
 
 class Component:
@@ -148,8 +149,18 @@ class Executor(Component, abc.ABC):
     abandoned), and never write to the metadata store.
     """
 
-    #: How many tasks may be in flight at once (1 = sequential).
+    runtime: WorkerRuntime | None = None
+
+    def bind(self, runtime: WorkerRuntime) -> None:
+        """Receive the run's artifact store and materializers before the first submit.
+
+        In-process executors use them directly; remote executors build their own
+        on the worker from the task's ``artifact_store`` spec instead.
+        """
+        self.runtime = runtime
+
     def capacity(self) -> int:
+        """How many tasks may be in flight at once (1 = sequential)."""
         return 1
 
     @abc.abstractmethod

@@ -86,7 +86,7 @@ class StepTask:
     artifact_store: ComponentSpec
     retries: int = 0
     retry_backoff: float = 1.0
-    retry_on: list[str] = attrs.field(factory=list)
+    retry_on: list[str] = attrs.field(factory=lambda: ["builtins.Exception"])
     timeout: float | None = None
     resources: dict[str, Any] = attrs.field(factory=dict)
     allow_pickle: bool = False
@@ -119,6 +119,8 @@ class StepResult:
     error: str | None = None
     error_type: str | None = None
     traceback: str | None = None
+    retryable: bool = True
+    """False when the error is not in the step's ``retry_on``: retrying would not help."""
 
 
 @attrs.define

@@ -1,0 +1,53 @@
+"""Flowy: machine-learning pipelines from plain Python functions.
+
+``from flowy import step, Pipeline, Context`` is the whole user API for
+writing pipelines; everything else (executors, stores, materializers, the
+CLI) arrives as plugins. Names are imported on first use so that
+``import flowy`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+__version__ = "0.1.0"
+
+#: Marks a plugin function as the implementation of a Flowy hook.
+hookimpl = pluggy.HookimplMarker("flowy")
+
+_LAZY = {
+    "step": "flowy.step",
+    "Step": "flowy.step",
+    "Pipeline": "flowy.pipeline",
+    "Context": "flowy.context",
+    "log_metric": "flowy.worker",
+    "log_params": "flowy.worker",
+    "RunResult": "flowy.engine",
+    "run_pipeline": "flowy.engine",
+    "create_plugin_manager": "flowy.plugins",
+    "FlowyError": "flowy.errors",
+}
+
+__all__ = ["__version__", "hookimpl", *_LAZY]
+
+if TYPE_CHECKING:
+    from flowy.context import Context
+    from flowy.engine import RunResult, run_pipeline
+    from flowy.errors import FlowyError
+    from flowy.pipeline import Pipeline
+    from flowy.plugins import create_plugin_manager
+    from flowy.step import Step, step
+    from flowy.worker import log_metric, log_params
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'flowy' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,171 @@
+"""Writing and reading artifacts: materializer + store + checksum, in one pass.
+
+Stores only move bytes; this module is where every artifact, on every store,
+gets its sha256 checksum (computed while the materializer writes, so a large
+object is never read twice) and where every load is verified. A load whose
+bytes do not hash to the recorded checksum raises
+:class:`~flowy.errors.ChecksumMismatchError` before the object is returned:
+never wrong data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from flowy.errors import ChecksumMismatchError, UnsafeArtifactError
+from flowy.records import ArtifactRef
+
+if TYPE_CHECKING:
+    from flowy.contracts import ArtifactStore
+    from flowy.materializers import MaterializerRegistry
+
+CHUNK = 1 << 20
+
+
+class HashingWriter(io.RawIOBase):
+    """A write-only file that hashes and counts what passes through it."""
+
+    def __init__(self, target: BinaryIO) -> None:
+        self._target = target
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.sha256.update(view)
+        self._target.write(view)
+        self.size += len(view)
+        return len(view)
+
+    def tell(self) -> int:
+        return self.size
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        self._target.flush()
+
+
+class HashingReader(io.RawIOBase):
+    """A read-only file that hashes what is read; :meth:`verify` checks the total."""
+
+    def __init__(self, source: BinaryIO, expected: str, uri: str) -> None:
+        self._source = source
+        self._expected = expected
+        self._uri = uri
+        self.sha256 = hashlib.sha256()
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        n = self._source.readinto(view)  # type: ignore[attr-defined]
+        if n:
+            self.sha256.update(view[:n])
+            self.position += n
+        return n or 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            data = self._source.read()
+        else:
+            data = self._source.read(size)
+        self.sha256.update(data)
+        self.position += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self.position
+
+    def seekable(self) -> bool:
+        return False
+
+    def verify(self) -> None:
+        """Hash whatever the materializer did not read, then compare."""
+        while chunk := self._source.read(CHUNK):
+            self.sha256.update(chunk)
+        actual = self.sha256.hexdigest()
+        if actual != self._expected:
+            raise ChecksumMismatchError(
+                f"Artifact {self._uri} is corrupted: its sha256 is {actual[:12]}... but "
+                f"{self._expected[:12]}... was recorded when it was written. It was changed "
+                "or truncated after the run; re-run the step that produced it "
+                "(`flowy run ... --no-cache`) to write it again."
+            )
+
+
+def write_artifact(
+    store: ArtifactStore,
+    key: str,
+    name: str,
+    obj: Any,
+    materializers: MaterializerRegistry,
+    *,
+    allow_pickle: bool = False,
+) -> ArtifactRef:
+    """Materialize ``obj`` into ``store`` at ``key``; return its reference."""
+    registration, materializer = materializers.resolve(obj, allow_pickle=allow_pickle)
+    uri = store.uri_for(key + registration.info.get("extension", materializer.extension))
+    with store.open_write(uri) as raw:
+        writer = HashingWriter(raw)
+        buffered = io.BufferedWriter(writer, buffer_size=CHUNK)
+        metadata = materializer.save(obj, buffered)  # type: ignore[arg-type]
+        buffered.flush()
+    cls = type(obj)
+    return ArtifactRef(
+        name=name,
+        uri=uri,
+        checksum=writer.sha256.hexdigest(),
+        size=writer.size,
+        materializer=registration.name,
+        materializer_version=str(materializer.version),
+        type_name=f"{cls.__module__}.{cls.__qualname__}",
+        metadata=metadata or {},
+    )
+
+
+def read_artifact(
+    store: ArtifactStore,
+    ref: ArtifactRef,
+    materializers: MaterializerRegistry,
+    *,
+    allow_pickle: bool = False,
+) -> Any:
+    """Load ``ref`` through the materializer that wrote it, verifying its checksum."""
+    materializer = materializers.by_name(ref.materializer)
+    if not materializer.safe and not allow_pickle:
+        raise UnsafeArtifactError(
+            f"Artifact {ref.name} ({ref.uri}) was written with the {ref.materializer!r} "
+            "materializer, which can execute code when loaded. Load it only if you trust "
+            "the store: opt in with `allow_pickle=True` on the step or `allow_pickle = true` "
+            "in the stack's config."
+        )
+    with store.open_read(ref.uri) as raw:
+        reader = HashingReader(raw, ref.checksum, ref.uri)
+        buffered = io.BufferedReader(reader, buffer_size=CHUNK)
+        obj = materializer.load(buffered, ref.metadata)  # type: ignore[arg-type]
+        # Bytes the BufferedReader pre-fetched are already hashed; verify the rest.
+        reader.verify()
+    return obj
+
+
+def verify_artifact(store: ArtifactStore, ref: ArtifactRef) -> bool:
+    """Whether ``ref`` exists and its bytes still match the checksum (used for cache hits)."""
+    try:
+        if not store.exists(ref.uri):
+            return False
+        with store.open_read(ref.uri) as raw:
+            digest = hashlib.sha256()
+            while chunk := raw.read(CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest() == ref.checksum
+    except Exception:
+        return False

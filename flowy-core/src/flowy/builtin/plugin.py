@@ -1,0 +1,64 @@
+"""flowy-core's own plugin: registered through the same hooks as any other.
+
+It provides what every install needs and that has no dependency: the
+``code_hash`` and ``input_hash`` cache strategies, the JSON materializer for
+Python builtins, and the ``local`` stack (whose components come from
+flowy-executor-local and flowy-store-sqlite; if those are missing, using the
+stack says which distribution to install).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowy import hookimpl
+
+BUILTIN_TYPES = [
+    "builtins.dict",
+    "builtins.list",
+    "builtins.tuple",
+    "builtins.str",
+    "builtins.int",
+    "builtins.float",
+    "builtins.bool",
+    "builtins.NoneType",
+    "builtins.set",
+    "builtins.frozenset",
+    "builtins.bytes",
+]
+
+
+@hookimpl
+def flowy_register_cache_strategies(register: Any) -> None:
+    register("code_hash", "flowy.caching:CodeHash", description="step code and user code it calls")
+    register(
+        "input_hash",
+        "flowy.caching:InputHash",
+        description="input checksums, materializer versions and parameter values",
+    )
+
+
+@hookimpl
+def flowy_register_materializers(register: Any) -> None:
+    register(
+        "json",
+        "flowy.builtin.json_materializer:JsonMaterializer",
+        types=BUILTIN_TYPES,
+        extension=".json",
+        format="JSON (tagged for tuple, set, bytes and non-string keys)",
+        safe=True,
+        description="Python builtins as JSON",
+    )
+
+
+@hookimpl
+def flowy_register_stacks(register: Any) -> None:
+    register(
+        "local",
+        {
+            "executor": {"type": "local"},
+            "metadata_store": {"type": "sqlite", "url": "sqlite:///{project}/.flowy/metadata.db"},
+            "artifact_store": {"type": "local", "path": "{project}/.flowy/artifacts"},
+        },
+        description="Runs in this process; metadata and artifacts in the project's .flowy/",
+    )

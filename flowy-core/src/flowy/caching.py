@@ -1,0 +1,178 @@
+"""Cache keys: code hashes, input hashes, and how strategies combine.
+
+The default key (``cache=True``) combines two built-in strategies, registered
+through the cache hook like any plugin's:
+
+* ``code_hash``: the step's source, normalized through the AST (comments,
+  formatting and docstrings do not count), plus, recursively, the source of
+  functions and classes it references from the user's own modules (not the
+  standard library or site-packages).
+* ``input_hash``: the checksums of its input artifacts, the versions of the
+  materializers that wrote them, and the values of the parameters it receives.
+
+A key is the sha256 of the step's name and outputs plus each strategy's part.
+The parts are stored with the cache entry so ``flowy cache explain`` can say
+which one changed.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import json
+import os
+import sys
+import sysconfig
+import textwrap
+from collections.abc import Callable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flowy.contracts import CacheStrategy, UncacheableError
+
+if TYPE_CHECKING:
+    from flowy.records import StepTask
+    from flowy.step import Step
+
+
+@cache
+def _library_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {paths.get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    roots.update({sys.prefix, sys.base_prefix, sys.exec_prefix})
+    return tuple(sorted(os.path.realpath(r) for r in roots if r))
+
+
+def is_user_code(obj: Any) -> bool:
+    """Whether ``obj`` is defined in the user's own files (not stdlib/site-packages)."""
+    module = sys.modules.get(getattr(obj, "__module__", "") or "")
+    path = getattr(module, "__flowy_path__", None) or getattr(module, "__file__", None)
+    if not path:
+        return False
+    real = os.path.realpath(path)
+    if "site-packages" in real or "dist-packages" in real:
+        return False
+    return not any(real.startswith(root + os.sep) for root in _library_roots())
+
+
+class _StripDocstrings(ast.NodeTransformer):
+    def _strip(self, node: Any) -> Any:
+        self.generic_visit(node)
+        body = node.body
+        if (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+        return node
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _strip
+
+
+def normalized_source(obj: Any) -> tuple[str, ast.AST | None]:
+    """The AST dump of ``obj``'s source (formatting, comments, docstrings removed)."""
+    try:
+        source = textwrap.dedent(inspect.getsource(obj))
+    except (OSError, TypeError):
+        # No source (built in a REPL, or C code): fall back to the bytecode.
+        code = getattr(obj, "__code__", None)
+        return (code.co_code.hex() if code is not None else repr(obj)), None
+    tree = _StripDocstrings().visit(ast.parse(source))
+    return ast.dump(tree, annotate_fields=False, include_attributes=False), tree
+
+
+_code_hashes: dict[Any, str] = {}
+
+
+def code_hash(fn: Callable[..., Any]) -> str:
+    """Hash of ``fn``'s normalized source and of the user code it references."""
+    fn = getattr(fn, "fn", fn)
+    key = getattr(fn, "__code__", fn)
+    cached = _code_hashes.get(key)
+    if cached is not None:
+        return cached
+    digest = hashlib.sha256()
+    seen: set[int] = set()
+
+    def visit(obj: Any) -> None:
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        text, tree = normalized_source(obj)
+        digest.update(f"{getattr(obj, '__qualname__', '')}\0{text}\0".encode())
+        if tree is None:
+            return
+        namespace = getattr(obj, "__globals__", None)
+        if namespace is None:
+            module = sys.modules.get(getattr(obj, "__module__", ""))
+            namespace = vars(module) if module else {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                ref = namespace.get(node.id)
+                ref = getattr(ref, "fn", ref)  # a Step: hash its function
+                if (inspect.isfunction(ref) or inspect.isclass(ref)) and is_user_code(ref):
+                    visit(ref)
+
+    visit(fn)
+    result = digest.hexdigest()
+    _code_hashes[key] = result
+    return result
+
+
+def _canonical(value: Any, what: str) -> Any:
+    """A JSON-able, order-stable form of a parameter value, or UncacheableError."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return [type(value).__name__, [_canonical(v, what) for v in value]]
+    if isinstance(value, set | frozenset):
+        return ["set", sorted(json.dumps(_canonical(v, what)) for v in value)]
+    if isinstance(value, Mapping):
+        return ["dict", sorted((str(k), _canonical(v, what)) for k, v in value.items())]
+    if isinstance(value, bytes):
+        return ["bytes", hashlib.sha256(value).hexdigest()]
+    if isinstance(value, Path):
+        return ["path", str(value)]
+    tobytes = getattr(value, "tobytes", None)
+    if callable(tobytes) and hasattr(value, "dtype") and hasattr(value, "shape"):
+        return ["array", str(value.dtype), list(value.shape), hashlib.sha256(tobytes()).hexdigest()]
+    raise UncacheableError(what, f"a value of type {type(value).__name__} cannot be hashed")
+
+
+def params_hash(params: Mapping[str, Any]) -> str:
+    canon = [(k, _canonical(v, f"parameter {k!r}")) for k, v in sorted(params.items())]
+    return hashlib.sha256(json.dumps(canon).encode()).hexdigest()
+
+
+class CodeHash(CacheStrategy):
+    """Changes when the step's code, or user code it calls, changes."""
+
+    name = "code_hash"
+
+    def key_part(self, step: Step, task: StepTask) -> str:
+        return task.code_hash or code_hash(step.fn)
+
+
+class InputHash(CacheStrategy):
+    """Changes when an input artifact, its materializer version, or a parameter changes."""
+
+    name = "input_hash"
+
+    def key_part(self, step: Step, task: StepTask) -> str:
+        digest = hashlib.sha256()
+        for name, ref in sorted(task.inputs.items()):
+            digest.update(f"{name}={ref.checksum}:{ref.materializer}@{ref.materializer_version};".encode())
+        digest.update(params_hash(task.params).encode())
+        return digest.hexdigest()
+
+
+def combine(step_name: str, outputs: list[str], parts: Mapping[str, str]) -> str:
+    """The cache key from each strategy's part."""
+    payload = json.dumps([step_name, outputs, sorted(parts.items())])
+    return hashlib.sha256(payload.encode()).hexdigest()

@@ -1,0 +1,445 @@
+"""The run engine: resolve the stack, walk the DAG, cache, execute, record.
+
+The engine is the single writer of a run's metadata. It decides, step by
+step as each becomes ready, whether the step is skipped (its ``when`` is false
+or an upstream step did not produce its outputs), satisfied from the cache, or
+handed to the executor as a :class:`~flowy.records.StepTask`. Each result is
+recorded in one metadata transaction, then observers hear of it through the
+lifecycle hooks.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+import warnings
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from flowy import records as R
+from flowy.artifacts import read_artifact, verify_artifact
+from flowy.caching import code_hash, combine
+from flowy.contracts import UncacheableError
+from flowy.errors import FlowyError
+from flowy.records import ArtifactRef, CacheEntry, RunRecord, StepResult, StepRunRecord, StepTask
+
+if TYPE_CHECKING:
+    from flowy.materializers import MaterializerRegistry
+    from flowy.pipeline import Pipeline
+    from flowy.plugins import FlowyPlugins
+    from flowy.stacks import ResolvedStack
+    from flowy.step import Step
+
+
+class CacheWarning(UserWarning):
+    """A step ran uncached because part of its key could not be computed."""
+
+
+@attrs.define
+class RunResult:
+    """What ``pipeline.run()`` returns: status, step records, and outputs by name."""
+
+    run_id: str
+    pipeline: str
+    status: str
+    steps: dict[str, StepRunRecord]
+    artifacts: dict[str, ArtifactRef]
+    _store: Any = attrs.field(repr=False)
+    _materializers: MaterializerRegistry = attrs.field(repr=False)
+    _allow_pickle: bool = attrs.field(default=False, repr=False)
+
+    def __getitem__(self, output: str) -> Any:
+        """Load an output by name through the materializer that wrote it."""
+        if output not in self.artifacts:
+            raise KeyError(
+                f"Run {self.run_id} has no output {output!r}; outputs: "
+                f"{', '.join(sorted(self.artifacts)) or 'none'}"
+            )
+        return read_artifact(
+            self._store, self.artifacts[output], self._materializers, allow_pickle=self._allow_pickle
+        )
+
+    @property
+    def ok(self) -> bool:
+        return self.status == R.COMPLETED
+
+
+class _Run:
+    """The state of one run while it executes."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        stack: ResolvedStack,
+        plugins: FlowyPlugins,
+        params: Mapping[str, Any],
+        no_cache: bool,
+        allow_pickle: bool,
+        project: Path,
+        run_id: str | None = None,
+    ) -> None:
+        from flowy.materializers import MaterializerRegistry
+        from flowy.worker import WorkerRuntime
+
+        self.pipeline = pipeline
+        self.stack = stack
+        self.plugins = plugins
+        self.store = stack.metadata_store
+        self.context = pipeline.context_for(params)
+        pipeline._check_params(self.context)
+        self.no_cache = no_cache
+        self.allow_pickle = allow_pickle
+        self.project = project
+        self.materializers = MaterializerRegistry(plugins.registry)
+        self.runtime = WorkerRuntime(stack.artifact_store, self.materializers)
+        self.store_spec = stack.artifact_store_spec()
+        self.strategies = {
+            reg.name: reg for reg in plugins.registry.all("cache")
+        }
+        self.strategy_objs: dict[str, Any] = {}
+        self.run_id = run_id or uuid.uuid4().hex
+        self.status: dict[str, str] = {}
+        self.records: dict[str, StepRunRecord] = {}
+        self.outputs: dict[str, ArtifactRef] = {}
+        self.run = RunRecord(
+            run_id=self.run_id,
+            pipeline=pipeline.name,
+            status=R.RUNNING,
+            params=_jsonable(self.context.to_dict()),
+            stack=stack.record(),
+            started_at=time.time(),
+            experiment=pipeline.experiment or pipeline.name,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+        )
+
+    # -- hooks ---------------------------------------------------------------
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call every implementation; one that raises is a warning, never a failed run."""
+        for impl in getattr(self.plugins.hook, hook_name).get_hookimpls():
+            try:
+                impl.function(**{a: kwargs[a] for a in impl.argnames})
+            except Exception as exc:  # noqa: BLE001
+                warnings.warn(
+                    f"plugin {impl.plugin_name} raised in {hook_name}: {type(exc).__name__}: {exc}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+
+    # -- planning ------------------------------------------------------------
+
+    def task_for(self, step: Step) -> StepTask:
+        inputs = {
+            name: self.outputs[name] for name in self.pipeline.inputs[step.name]
+        }
+        params = {
+            p: self.context[p] for p in self.pipeline.params[step.name] if p in self.context
+        }
+        return StepTask(
+            run_id=self.run_id,
+            pipeline=self.pipeline.name,
+            step=step.name,
+            step_ref=step.ref,
+            code_hash=code_hash(step.fn) if step.cache else "",
+            params=params,
+            inputs=inputs,
+            outputs=list(step.outputs),
+            artifact_store=self.store_spec,
+            retries=step.retries,
+            retry_backoff=step.retry_backoff,
+            retry_on=[f"{t.__module__}.{t.__qualname__}" for t in step.retry_on],
+            timeout=step.timeout,
+            resources=step.resources,
+            allow_pickle=step.allow_pickle or self.allow_pickle,
+        )
+
+    def skip_reason(self, step: Step) -> str | None:
+        for upstream in self.pipeline.upstream(step.name):
+            if self.status.get(upstream) not in (R.COMPLETED, R.CACHED):
+                return f"upstream step {upstream!r} {self.status.get(upstream, 'did not run')}"
+        if step.when is not None and not step.when(self.context):
+            return "its `when` condition is false"
+        return None
+
+    def cache_parts(self, step: Step, task: StepTask) -> dict[str, str] | None:
+        if not step.cache or self.no_cache:
+            return None
+        parts: dict[str, str] = {}
+        for name in step.cache:
+            if name not in self.strategy_objs:
+                registration = self.plugins.registry.get("cache", name)
+                self.strategy_objs[name] = registration.load()()
+            try:
+                parts[name] = self.strategy_objs[name].key_part(step, task)
+            except UncacheableError as exc:
+                warnings.warn(
+                    f"Step {step.name!r} runs uncached: {exc.what} cannot be hashed "
+                    f"({exc.reason}). Pass a hashable value or set @step(cache=False).",
+                    CacheWarning,
+                    stacklevel=2,
+                )
+                return None
+        return parts
+
+    def cache_hit(self, step: Step, key: str) -> tuple[CacheEntry, dict[str, ArtifactRef]] | None:
+        entry = self.store.lookup_cache(key)
+        if entry is None:
+            return None
+        refs: dict[str, ArtifactRef] = {}
+        for name, artifact_id in entry.outputs.items():
+            try:
+                ref = self.store.get_artifact(artifact_id)
+                current = self.materializers.by_name(ref.materializer).version
+            except FlowyError:
+                return None
+            if str(current) != ref.materializer_version:
+                return None
+            if not verify_artifact(self.runtime.artifact_store, ref):
+                return None
+            refs[name] = attrs.evolve(ref, name=name)
+        if set(refs) != set(step.outputs):
+            return None
+        return entry, refs
+
+    # -- recording -----------------------------------------------------------
+
+    def record_skipped(self, step: Step, reason: str) -> None:
+        now = time.time()
+        rec = StepRunRecord(self.run_id, step.name, R.SKIPPED, now, now, error=f"skipped: {reason}")
+        self.store.record_step(rec)
+        self.status[step.name] = R.SKIPPED
+        self.records[step.name] = rec
+        self.notify("flowy_step_skipped", run=self.run, step=step.name, reason=reason)
+
+    def record_cached(
+        self, step: Step, task: StepTask, key: str, entry: CacheEntry, refs: dict[str, ArtifactRef]
+    ) -> None:
+        now = time.time()
+        rec = StepRunRecord(
+            self.run_id,
+            step.name,
+            R.CACHED,
+            now,
+            now,
+            attempts=0,
+            cache_key=key,
+            code_hash=task.code_hash,
+            params=_jsonable(task.params),
+            inputs={n: r.artifact_id for n, r in task.inputs.items()},
+            outputs={n: r.artifact_id for n, r in refs.items()},
+        )
+        self.store.record_step(rec)
+        self.status[step.name] = R.CACHED
+        self.records[step.name] = rec
+        self.outputs.update(refs)
+        self.notify("flowy_step_cached", run=self.run, task=task, entry=entry)
+
+    def record_result(
+        self, step: Step, task: StepTask, result: StepResult, parts: dict[str, str] | None
+    ) -> None:
+        artifacts = [
+            attrs.evolve(ref, artifact_id=uuid.uuid4().hex) for ref in result.outputs.values()
+        ]
+        refs = {a.name: a for a in artifacts}
+        key = combine(step.name, step.outputs, parts) if parts is not None else None
+        entry = None
+        if result.status == R.COMPLETED and key is not None and parts is not None:
+            entry = CacheEntry(
+                key, self.pipeline.name, step.name, self.run_id, parts,
+                {n: a.artifact_id for n, a in refs.items()}, time.time(),
+            )
+        params = _jsonable(task.params)
+        params.update(_jsonable(result.params_logged))
+        rec = StepRunRecord(
+            self.run_id,
+            step.name,
+            result.status,
+            result.started_at,
+            result.finished_at,
+            attempts=result.attempts,
+            cache_key=key,
+            code_hash=task.code_hash,
+            error=result.error,
+            error_type=result.error_type,
+            traceback=result.traceback,
+            logs=result.logs,
+            params=params,
+            inputs={n: r.artifact_id for n, r in task.inputs.items()},
+            outputs={n: a.artifact_id for n, a in refs.items()},
+        )
+        self.store.record_step(rec, artifacts, result.metrics, entry)
+        self.status[step.name] = result.status
+        self.records[step.name] = rec
+        self.outputs.update(refs)
+        for metric in result.metrics:
+            self.notify(
+                "flowy_metric_logged", run=self.run, step=step.name, name=metric.name,
+                value=metric.value, index=metric.step,
+            )
+        if result.status == R.COMPLETED:
+            self.notify("flowy_step_finished", run=self.run, task=task, result=result)
+        else:
+            self.notify("flowy_step_failed", run=self.run, task=task, result=result)
+            if step.on_failure is not None:
+                try:
+                    step.on_failure(step.name, result.error)
+                except Exception as exc:  # noqa: BLE001
+                    warnings.warn(
+                        f"on_failure of step {step.name!r} raised {type(exc).__name__}: {exc}",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+
+    # -- executing -----------------------------------------------------------
+
+    def execute(self) -> str:
+        """Run every step as soon as its upstream steps are settled (not level by level)."""
+        executor = self.stack.executor
+        executor.bind(self.runtime)
+        graph = self.pipeline.graph
+        waiting = {name: graph.in_degree(name) for name in self.pipeline.order}
+        ready = [name for name in self.pipeline.order if waiting[name] == 0]
+        running: dict[Future[StepResult], tuple[Step, StepTask, dict[str, str] | None]] = {}
+        capacity = max(1, executor.capacity())
+        self.notify("flowy_pipeline_started", run=self.run)
+
+        def settled(name: str) -> None:
+            for successor in graph.successors(name):
+                waiting[successor] -= 1
+                if waiting[successor] == 0:
+                    ready.append(successor)
+
+        try:
+            while ready or running:
+                while ready and len(running) < capacity:
+                    name = ready.pop(0)
+                    if self.start(name, executor, running):
+                        settled(name)
+                if running:
+                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                    for future in done:
+                        step, task, parts = running.pop(future)
+                        self.record_result(step, task, future.result(), parts)
+                        settled(step.name)
+        except KeyboardInterrupt:
+            executor.shutdown(cancel=True)
+            for future, (step, _, _) in running.items():
+                future.cancel()
+                self.cancel(step.name)
+            for name in self.pipeline.order:
+                if name not in self.status or self.status[name] == R.RUNNING:
+                    self.cancel(name)
+            return R.CANCELLED
+        failed = any(s in (R.FAILED, R.TIMED_OUT) for s in self.status.values())
+        return R.FAILED if failed else R.COMPLETED
+
+    def start(
+        self,
+        name: str,
+        executor: Any,
+        running: dict[Future[StepResult], tuple[Step, StepTask, dict[str, str] | None]],
+    ) -> bool:
+        """Skip, serve from cache, or submit a ready step; True when it is settled now."""
+        step = self.pipeline.steps[name]
+        reason = self.skip_reason(step)
+        if reason is not None:
+            self.record_skipped(step, reason)
+            return True
+        task = self.task_for(step)
+        parts = self.cache_parts(step, task)
+        if parts is not None:
+            key = combine(step.name, step.outputs, parts)
+            hit = self.cache_hit(step, key)
+            if hit is not None:
+                self.record_cached(step, task, key, *hit)
+                return True
+        self.status[name] = R.RUNNING
+        self.notify("flowy_step_started", run=self.run, task=task)
+        future = executor.submit(task, step)
+        running[future] = (step, task, parts)
+        return False
+
+    def cancel(self, name: str) -> None:
+        now = time.time()
+        rec = StepRunRecord(self.run_id, name, R.CANCELLED, now, now, error="run cancelled")
+        self.store.record_step(rec)
+        self.status[name] = R.CANCELLED
+        self.records[name] = rec
+
+
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    import json
+
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        try:
+            json.dumps(v)
+            out[k] = v
+        except (TypeError, ValueError):
+            out[k] = repr(v)
+    return out
+
+
+def run_pipeline(
+    pipeline: Pipeline,
+    stack: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    *,
+    no_cache: bool = False,
+    plugins: FlowyPlugins | None = None,
+    project: Path | None = None,
+    executor_options: Mapping[str, Any] | None = None,
+) -> RunResult:
+    """Run ``pipeline`` on a stack (default: the active one) and record everything."""
+    from flowy.config import load_settings, project_root
+    from flowy.facts import environment_facts, git_facts
+    from flowy.plugins import create_plugin_manager
+    from flowy.stacks import resolve_stack
+
+    project = project or project_root()
+    plugins = plugins or create_plugin_manager()
+    settings = load_settings(project)
+    resolved = resolve_stack(stack, plugins, project, executor_options=executor_options)
+    trackers = [c for k, c in resolved.components.items() if k == "tracker"]
+    try:
+        run = _Run(
+            pipeline, resolved, plugins, params or {}, no_cache,
+            bool(settings.get("allow_pickle")), project,
+        )
+        run.run.git = git_facts(project)
+        run.run.environment = environment_facts()
+        for i, tracker in enumerate(trackers):
+            plugins.pm.register(tracker, name=f"tracker-{run.run_id}-{i}")
+        run.store.create_run(run.run)
+        status = R.FAILED
+        try:
+            status = run.execute()
+        finally:
+            finished = time.time()
+            run.run.status = status
+            run.run.finished_at = finished
+            run.store.finish_run(run.run_id, status, finished)
+            run.notify("flowy_pipeline_finished", run=run.run, status=status)
+            for i in range(len(trackers)):
+                plugins.pm.unregister(name=f"tracker-{run.run_id}-{i}")
+        if status == R.CANCELLED:
+            raise KeyboardInterrupt
+        return RunResult(
+            run.run_id,
+            pipeline.name,
+            status,
+            run.records,
+            dict(run.outputs),
+            resolved.artifact_store,
+            run.materializers,
+            run.allow_pickle,
+        )
+    finally:
+        resolved.close()

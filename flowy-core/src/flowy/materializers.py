@@ -1,0 +1,129 @@
+"""Choosing a materializer for an object, by type name, without importing frameworks.
+
+Materializers are registered with the fully qualified names of the types they
+handle. Resolution walks ``type(obj).__mro__`` from the most specific class,
+so a ``pandas.DataFrame`` subclass still finds the DataFrame materializer, and
+nothing is imported that the object does not already belong to.
+
+Rule for ties (documented in docs/materializers.md): for the first class in the
+MRO that any materializer claims, the highest ``priority`` wins, then the
+distribution name in alphabetical order, then the materializer name.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from flowy.errors import MaterializerNotFoundError, UnsafeArtifactError
+
+if TYPE_CHECKING:
+    from flowy.contracts import Materializer
+    from flowy.registry import Registration, Registry
+
+#: Materializers that are last resorts: never chosen by type unless opted in.
+PICKLE_NAMES = frozenset({"pickle", "cloudpickle"})
+
+
+def type_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class MaterializerRegistry:
+    """Resolves objects to materializer instances; caches per type."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registrations = {r.name: r for r in registry.all("materializer")}
+        self._by_type: dict[str, list[Registration]] = {}
+        for reg in self._registrations.values():
+            for tname in reg.info.get("types", ()):
+                self._by_type.setdefault(tname, []).append(reg)
+        for regs in self._by_type.values():
+            regs.sort(key=lambda r: (-int(r.info.get("priority", 0)), r.distribution, r.name))
+        self._instances: dict[str, Materializer] = {}
+        self._resolved: dict[type, Registration | None] = {}
+
+    def by_name(self, name: str) -> Materializer:
+        """The materializer registered as ``name`` (used to load artifacts)."""
+        if name not in self._instances:
+            reg = self._registrations.get(name)
+            if reg is None:
+                raise MaterializerNotFoundError(
+                    f"The artifact was written by the materializer {name!r}, which is not "
+                    f"installed. Installed: {', '.join(sorted(self._registrations)) or 'none'}. "
+                    "Install the plugin that provides it (see `flowy materializers`)."
+                )
+            self._instances[name] = reg.load()()
+        return self._instances[name]
+
+    def explain(self, cls: type) -> list[tuple[str, list[str]]]:
+        """For each class in the MRO, the materializers that claim it (for `which`)."""
+        return [
+            (type_name(k), [r.name for r in self._by_type.get(type_name(k), [])])
+            for k in cls.__mro__
+        ]
+
+    def _for_type(self, cls: type) -> Registration | None:
+        if cls not in self._resolved:
+            found = None
+            for klass in cls.__mro__:
+                candidates = [
+                    r for r in self._by_type.get(type_name(klass), []) if r.name not in PICKLE_NAMES
+                ]
+                if candidates:
+                    found = candidates[0]
+                    break
+            self._resolved[cls] = found
+        return self._resolved[cls]
+
+    def resolve(self, obj: Any, *, allow_pickle: bool = False) -> tuple[Registration, Materializer]:
+        """The registration and instance that will write ``obj``."""
+        reg = self._for_type(type(obj))
+        if reg is not None:
+            materializer = self.by_name(reg.name)
+            if materializer.accepts(obj):
+                return reg, materializer
+        if allow_pickle:
+            for name in ("cloudpickle", "pickle"):
+                if name in self._registrations:
+                    return self._registrations[name], self.by_name(name)
+        cls = type(obj)
+        reason = (
+            f"the {reg.name!r} materializer refused this value"
+            if reg is not None
+            else "no installed materializer handles it"
+        )
+        hint = _install_hint(cls)
+        raise MaterializerNotFoundError(
+            f"Cannot store an output of type {type_name(cls)}: {reason}. {hint}"
+            "Or register a materializer for it through the flowy_register_materializers hook "
+            "(see docs/materializers.md), or opt in to pickle with `@step(allow_pickle=True)` "
+            "if you trust every reader of the store."
+        )
+
+    def check_loadable(self, name: str, allow_pickle: bool) -> None:
+        reg = self._registrations.get(name)
+        if reg is not None and not reg.info.get("safe", True) and not allow_pickle:
+            raise UnsafeArtifactError(f"materializer {name!r} needs allow_pickle")
+
+
+_FRAMEWORK_HINTS = {
+    "numpy": "flowy-materializers",
+    "pandas": "flowy-materializers",
+    "sklearn": "flowy-materializers",
+    "torch": "flowy-materializers",
+    "tensorflow": "flowy-materializers",
+    "keras": "flowy-materializers",
+}
+
+
+def _install_hint(cls: type) -> str:
+    root = cls.__module__.split(".")[0]
+    dist = _FRAMEWORK_HINTS.get(root)
+    if dist is None:
+        return ""
+    try:
+        metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return f"`pip install {dist}` adds materializers for {root}. "
+    return ""

@@ -1,0 +1,182 @@
+"""Pipeline: steps wired into a DAG by their inputs and outputs, checked up front."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from flowy.context import Context
+from flowy.errors import ParameterError, PipelineDefinitionError
+from flowy.step import Step
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from flowy.engine import RunResult
+
+
+class Pipeline:
+    """A named DAG of steps with a context of parameters.
+
+    Building a pipeline checks everything that can be checked before running:
+    duplicate step names, two steps producing one output, an input nobody
+    produces, a cycle (named step by step), and a parameter that is neither in
+    the context nor defaulted. Each is a :class:`PipelineDefinitionError`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        steps: Sequence[Step],
+        context: Context | Mapping[str, Any] | None = None,
+        *,
+        experiment: str | None = None,
+    ) -> None:
+        import networkx as nx
+
+        if not name or not all(c.isalnum() or c in "-_." for c in name):
+            raise PipelineDefinitionError(
+                f"Pipeline name {name!r} must be non-empty and use only letters, digits, '-', '_', '.'"
+            )
+        self.name = name
+        self.experiment = experiment
+        self.context = context if isinstance(context, Context) else Context(**(context or {}))
+        self.steps: dict[str, Step] = {}
+        for s in steps:
+            if not isinstance(s, Step):
+                raise PipelineDefinitionError(
+                    f"Pipeline {name!r}: {s!r} is not a step; decorate it with @flowy.step"
+                )
+            if s.name in self.steps:
+                raise PipelineDefinitionError(f"Pipeline {name!r} has two steps named {s.name!r}")
+            self.steps[s.name] = s
+        self.producer: dict[str, str] = {}
+        for s in self.steps.values():
+            for out in s.outputs:
+                if out in self.producer:
+                    raise PipelineDefinitionError(
+                        f"Pipeline {name!r}: output {out!r} is produced by both "
+                        f"{self.producer[out]!r} and {s.name!r}; give one of them another "
+                        "output name with @step(outputs=[...])."
+                    )
+                self.producer[out] = s.name
+        self.inputs: dict[str, list[str]] = {}
+        self.params: dict[str, list[str]] = {}
+        for s in self.steps.values():
+            self.inputs[s.name], self.params[s.name] = self._classify(s)
+        graph: nx.DiGraph = nx.DiGraph()
+        graph.add_nodes_from(self.steps)
+        for s in self.steps.values():
+            for inp in self.inputs[s.name]:
+                graph.add_edge(self.producer[inp], s.name, output=inp)
+        self.graph = graph
+        self._check_cycles()
+        self.order: list[str] = list(nx.lexicographical_topological_sort(graph))
+        self._check_params(self.context)
+
+    # -- building ------------------------------------------------------------
+
+    def _classify(self, s: Step) -> tuple[list[str], list[str]]:
+        if s.declared_inputs is not None:
+            for inp in s.declared_inputs:
+                if inp not in self.producer:
+                    raise PipelineDefinitionError(
+                        f"Pipeline {self.name!r}: step {s.name!r} needs input {inp!r} but no step "
+                        f"produces it. Outputs available: {', '.join(sorted(self.producer)) or 'none'}."
+                    )
+            inputs = list(s.declared_inputs)
+        else:
+            inputs = [p for p in s.parameters if p in self.producer]
+        params = [p for p in s.parameters if p not in inputs]
+        return inputs, params
+
+    def _check_cycles(self) -> None:
+        import networkx as nx
+
+        try:
+            cycle = nx.find_cycle(self.graph)
+        except nx.NetworkXNoCycle:
+            return
+        names = [edge[0] for edge in cycle] + [cycle[-1][1]]
+        raise PipelineDefinitionError(
+            f"Pipeline {self.name!r} has a cycle: {' -> '.join(names)}. Each step there needs "
+            "an output of the next; break the loop by renaming an input or an output."
+        )
+
+    def _check_params(self, context: Mapping[str, Any]) -> None:
+        for s in self.steps.values():
+            for p in self.params[s.name]:
+                if p not in context and not s.has_default(p):
+                    raise PipelineDefinitionError(
+                        f"Pipeline {self.name!r}: step {s.name!r} takes parameter {p!r}, which is "
+                        "neither an output of another step nor in the context, and has no default. "
+                        f"Add it to the context (Context({p}=...)), give it a default, or pass "
+                        f"--param {p}=VALUE."
+                    )
+
+    # -- using ---------------------------------------------------------------
+
+    @property
+    def known_params(self) -> set[str]:
+        names = set(self.context)
+        for params in self.params.values():
+            names.update(params)
+        return names
+
+    def context_for(self, overrides: Mapping[str, Any]) -> Context:
+        """The run's context: pipeline context with ``overrides`` checked and applied."""
+        unknown = sorted(set(overrides) - self.known_params)
+        if unknown:
+            known = ", ".join(sorted(self.known_params)) or "none"
+            raise ParameterError(
+                f"Unknown parameter(s) {', '.join(unknown)} for pipeline {self.name!r}. "
+                f"Known parameters: {known}."
+            )
+        return self.context.child(**overrides) if overrides else self.context
+
+    def upstream(self, step: str) -> list[str]:
+        return sorted(self.graph.predecessors(step))
+
+    def descendants(self, step: str) -> set[str]:
+        import networkx as nx
+
+        return set(nx.descendants(self.graph, step))
+
+    def run(self, stack: str | None = None, **params: Any) -> RunResult:
+        """Run on ``stack`` (default: the active one) with parameter overrides."""
+        from flowy.engine import run_pipeline
+
+        return run_pipeline(self, stack=stack, params=params)
+
+    def visualize(self) -> str:
+        """The DAG as text: steps by generation, with what each takes and makes."""
+        import networkx as nx
+
+        lines = [f"pipeline {self.name} ({len(self.steps)} steps)"]
+        for level, generation in enumerate(nx.topological_generations(self.graph)):
+            for name in sorted(generation):
+                s = self.steps[name]
+                takes = self.inputs[name] + [f"{p}=ctx" for p in self.params[name]]
+                lines.append(
+                    f"  [{level}] {name}({', '.join(takes)}) -> {', '.join(s.outputs)}"
+                )
+                for out in s.outputs:
+                    for consumer in sorted(self.graph.successors(name)):
+                        if self.graph.edges[name, consumer]["output"] == out:
+                            lines.append(f"        {out} --> {consumer}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Pipeline {self.name} steps={list(self.steps)}>"
+
+
+def find_pipelines(namespace: Mapping[str, Any]) -> dict[str, Pipeline]:
+    return {k: v for k, v in namespace.items() if isinstance(v, Pipeline)}
+
+
+def as_list(value: Iterable[str] | str | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)

@@ -1,0 +1,337 @@
+"""Stacks: named bundles of component choices, from files and plugins.
+
+A stack file is TOML: each top-level table is a component kind, its ``type``
+names the implementation and its other keys are that component's options::
+
+    description = "a second local store"
+    [executor]
+    type = "local"
+    [metadata_store]
+    type = "sqlite"
+    url = "sqlite:///{project}/.flowy/other.db"
+    [artifact_store]
+    type = "local"
+    path = "{project}/.flowy/other-artifacts"
+
+Option values may reference ``{project}`` (the project folder), ``{home}``
+(FLOWY_HOME) and ``{env:NAME}`` (an environment variable, so secrets never sit
+in files; shown masked). Where a name is defined in several places the first
+wins: the project's ``.flowy/stacks/``, then the user's ``FLOWY_HOME/stacks/``,
+then stacks offered by plugins.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from flowy.config import PROJECT_DIR, project_root, read_toml, user_home, write_toml_atomic
+from flowy.errors import ComponentNotFoundError, ConfigError
+from flowy.records import ComponentSpec
+from flowy.registry import KNOWN_PROVIDERS
+
+if TYPE_CHECKING:
+    from flowy.plugins import FlowyPlugins
+
+REQUIRED_KINDS = ("executor", "artifact_store", "metadata_store")
+DEFAULT_STACK = "local"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_REF = re.compile(r"\{(project|home|env:[A-Za-z_][A-Za-z0-9_]*)\}")
+_SECRET = re.compile(r"(secret|password|passwd|token|credential|private|access_key)", re.I)
+
+
+@attrs.define
+class StackDefinition:
+    """A stack as written: kinds to ``{"type": ..., **options}``, and where it came from."""
+
+    name: str
+    components: dict[str, dict[str, Any]]
+    source: str
+    description: str = ""
+    scope: str = "plugin"  # project | user | plugin
+    required_options: dict[str, list[str]] = attrs.field(factory=dict)
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.description:
+            data["description"] = self.description
+        data.update({k: dict(v) for k, v in self.components.items()})
+        return data
+
+
+def validate_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"Invalid stack name {name!r}: use 1-64 letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit."
+        )
+    return name
+
+
+def stack_dirs(project: Path | None = None) -> list[tuple[str, Path]]:
+    return [
+        ("project", (project or project_root()) / PROJECT_DIR / "stacks"),
+        ("user", user_home() / "stacks"),
+    ]
+
+
+def parse_stack_file(path: Path, name: str, scope: str) -> StackDefinition:
+    """Read and structurally validate one stack file (names file, stack and field)."""
+    data = read_toml(path)
+    description = data.pop("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(f"{path}: stack {name!r}: 'description' must be a string")
+    components: dict[str, dict[str, Any]] = {}
+    for kind, table in data.items():
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"{path}: stack {name!r}: {kind!r} must be a table like [{kind}] with a 'type' key"
+            )
+        if not isinstance(table.get("type"), str) or not table["type"]:
+            raise ConfigError(
+                f"{path}: stack {name!r}: component {kind!r} needs a string 'type' naming its "
+                "implementation (see `flowy plugins`)."
+            )
+        components[kind] = dict(table)
+    return StackDefinition(name, components, f"{scope}: {path}", description, scope)
+
+
+def list_stacks(plugins: FlowyPlugins, project: Path | None = None) -> dict[str, StackDefinition]:
+    """Every stack by name, precedence applied (project, user, plugins)."""
+    found: dict[str, StackDefinition] = {}
+    for scope, folder in stack_dirs(project):
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.toml")):
+                found.setdefault(path.stem, parse_stack_file(path, path.stem, scope))
+    for offer in plugins.registry.stacks.values():
+        found.setdefault(
+            offer.name,
+            StackDefinition(
+                offer.name,
+                {k: dict(v) for k, v in offer.components.items()},
+                f"plugin: {offer.distribution} {offer.version}",
+                offer.description,
+                "plugin",
+                offer.required_options,
+            ),
+        )
+    return dict(sorted(found.items()))
+
+
+def get_stack(name: str, plugins: FlowyPlugins, project: Path | None = None) -> StackDefinition:
+    stacks = list_stacks(plugins, project)
+    if name in stacks:
+        return stacks[name]
+    provider = KNOWN_PROVIDERS.get(("stack", name))
+    hint = (
+        f"It is offered by {provider}: `pip install {provider}`."
+        if provider
+        else "Create it with `flowy stack register`."
+    )
+    raise ComponentNotFoundError(
+        f"No stack named {name!r}. Stacks: {', '.join(stacks) or 'none'}. {hint}"
+    )
+
+
+def save_stack(defn: StackDefinition, scope: str = "project", project: Path | None = None) -> Path:
+    validate_name(defn.name)
+    folder = dict(stack_dirs(project))[scope]
+    path = folder / f"{defn.name}.toml"
+    write_toml_atomic(path, defn.to_toml_dict())
+    return path
+
+
+def delete_stack_file(name: str, project: Path | None = None) -> Path:
+    for _, folder in stack_dirs(project):
+        path = folder / f"{name}.toml"
+        if path.exists():
+            path.unlink()
+            return path
+    raise ConfigError(
+        f"No stack file named {name!r} in the project or user folder; stacks offered by "
+        "plugins cannot be deleted (uninstall the plugin instead)."
+    )
+
+
+def substitute(value: Any, project: Path, where: str) -> Any:
+    """Expand {project}, {home} and {env:NAME} in option values."""
+    if isinstance(value, str):
+
+        def repl(match: re.Match[str]) -> str:
+            ref = match.group(1)
+            if ref == "project":
+                return str(project)
+            if ref == "home":
+                return str(user_home())
+            var = ref[4:]
+            if var not in os.environ:
+                raise ConfigError(
+                    f"{where} references the environment variable {var}, which is not set. "
+                    f"Set it (export {var}=...) or change the stack."
+                )
+            return os.environ[var]
+
+        return _REF.sub(repl, value)
+    if isinstance(value, list):
+        return [substitute(v, project, where) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute(v, project, where) for k, v in value.items()}
+    return value
+
+
+def mask(key: str, value: Any) -> Any:
+    """What `describe` shows: env references as written, secret-looking values hidden."""
+    if isinstance(value, str) and "{env:" in value:
+        return value
+    if _SECRET.search(key) and value not in (None, ""):
+        return "****"
+    return value
+
+
+@attrs.define
+class CheckedComponent:
+    kind: str
+    type: str
+    cls: Any
+    options: dict[str, Any]
+    distribution: str
+    version: str
+    raw_options: dict[str, Any]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "distribution": self.distribution,
+            "version": self.version,
+            "options": {k: mask(k, v) for k, v in self.raw_options.items()},
+        }
+
+
+def check_stack(
+    defn: StackDefinition, plugins: FlowyPlugins, project: Path | None = None
+) -> dict[str, CheckedComponent]:
+    """Resolve every component's class and validate its options, constructing nothing."""
+    project = project or project_root()
+    registry = plugins.registry
+    missing = [k for k in REQUIRED_KINDS if k not in defn.components]
+    if missing:
+        raise ConfigError(
+            f"Stack {defn.name!r} ({defn.source}) has no {', '.join(missing)}; every stack needs "
+            f"{', '.join(REQUIRED_KINDS)}."
+        )
+    for kind, names in defn.required_options.items():
+        have = defn.components.get(kind, {})
+        absent = [n for n in names if have.get(n) in (None, "")]
+        if absent:
+            raise ConfigError(
+                f"Stack {defn.name!r} needs {kind} option(s) {', '.join(absent)}. Set them with "
+                f"`flowy stack update {defn.name} --{kind.replace('_', '-')}-option "
+                f"{absent[0]}=VALUE`."
+            )
+    checked: dict[str, CheckedComponent] = {}
+    for kind, table in defn.components.items():
+        if kind not in registry.kinds:
+            raise ConfigError(
+                f"Stack {defn.name!r} ({defn.source}): unknown component kind {kind!r}. Known "
+                f"kinds: {', '.join(sorted(registry.kinds))}."
+            )
+        raw = {k: v for k, v in table.items() if k != "type"}
+        reg = registry.get(kind, table["type"])
+        cls = reg.load()
+        where = f"Stack {defn.name!r} ({defn.source}), {kind} {table['type']!r}"
+        options = validate_options(cls, substitute(raw, project, where), where)
+        checked[kind] = CheckedComponent(
+            kind, table["type"], cls, options, reg.distribution, reg.version, raw
+        )
+    return checked
+
+
+def validate_options(cls: Any, options: Mapping[str, Any], where: str) -> dict[str, Any]:
+    model = getattr(cls, "Options", None)
+    if model is None:
+        return dict(options)
+    from pydantic import ValidationError
+
+    try:
+        return dict(model(**options).model_dump())
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"option {'.'.join(str(p) for p in err['loc']) or '?'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"{where}: {problems}.") from exc
+
+
+@attrs.define
+class ResolvedStack:
+    """A stack turned into live components for one run."""
+
+    name: str
+    definition: StackDefinition
+    checked: dict[str, CheckedComponent]
+    components: dict[str, Any]
+
+    @property
+    def executor(self) -> Any:
+        return self.components["executor"]
+
+    @property
+    def artifact_store(self) -> Any:
+        return self.components["artifact_store"]
+
+    @property
+    def metadata_store(self) -> Any:
+        return self.components["metadata_store"]
+
+    def artifact_store_spec(self) -> ComponentSpec:
+        c = self.checked["artifact_store"]
+        return ComponentSpec("artifact_store", c.type, c.options)
+
+    def record(self) -> dict[str, Any]:
+        """The fully resolved stack a run records (secrets masked)."""
+        return {
+            "name": self.name,
+            "source": self.definition.source,
+            "components": {k: c.describe() for k, c in self.checked.items()},
+        }
+
+    def close(self) -> None:
+        for kind, comp in self.components.items():
+            if kind != "artifact_store" and hasattr(comp, "close"):
+                comp.close()
+
+
+def active_stack_name(project: Path | None = None) -> str:
+    """FLOWY_STACK, else the project's, else the user's active stack, else ``local``."""
+    from flowy.config import load_settings
+
+    return str(load_settings(project).get("active_stack") or DEFAULT_STACK)
+
+
+def resolve_stack(
+    name: str | None,
+    plugins: FlowyPlugins,
+    project: Path | None = None,
+    *,
+    executor_options: Mapping[str, Any] | None = None,
+) -> ResolvedStack:
+    """Check and construct the named (or active) stack's components.
+
+    ``executor_options`` override the executor's options for this run only
+    (``flowy run --executor-option max_workers=4``).
+    """
+    project = project or project_root()
+    name = name or active_stack_name(project)
+    defn = get_stack(name, plugins, project)
+    if executor_options:
+        components = dict(defn.components)
+        components["executor"] = {**components.get("executor", {}), **executor_options}
+        defn = attrs.evolve(defn, components=components)
+    checked = check_stack(defn, plugins, project)
+    components = {kind: c.cls(**c.options) for kind, c in checked.items()}
+    return ResolvedStack(name, defn, checked, components)

@@ -1,0 +1,235 @@
+"""The worker side of the step-task protocol: a task in, a result out.
+
+Every executor runs steps through these functions, wherever it runs them:
+:func:`execute_attempt` runs one attempt (load inputs through materializers,
+call the function with its inputs and parameters, write outputs to the
+artifact store, capture logs and metrics) and :func:`run_with_retries` wraps
+any attempt function (in-process, forked, remote) with the task's retries and
+exponential backoff. Workers never touch the metadata store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import importlib.util
+import io
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from flowy.artifacts import read_artifact, write_artifact
+from flowy.errors import FlowyError
+from flowy.records import COMPLETED, FAILED, MetricRecord, StepRef, StepResult, StepTask
+
+if TYPE_CHECKING:
+    from flowy.contracts import ArtifactStore
+    from flowy.materializers import MaterializerRegistry
+
+
+@attrs.define
+class WorkerRuntime:
+    """What a worker needs besides the task: a store and the materializers."""
+
+    artifact_store: ArtifactStore
+    materializers: MaterializerRegistry
+
+
+@attrs.define
+class _Recorder:
+    metrics: list[MetricRecord] = attrs.field(factory=list)
+    params: dict[str, Any] = attrs.field(factory=dict)
+
+
+_current: ContextVar[_Recorder | None] = ContextVar("flowy_step_recorder", default=None)
+
+
+def _recorder(what: str) -> _Recorder:
+    rec = _current.get()
+    if rec is None:
+        raise FlowyError(f"flowy.{what} was called outside a running step; call it inside a @step.")
+    return rec
+
+
+def log_metric(name: str, value: float, step: int | None = None) -> None:
+    """Record a metric from inside a step; it reaches the metadata store and trackers."""
+    _recorder("log_metric").metrics.append(MetricRecord(name, float(value), step, time.time()))
+
+
+def log_params(params: dict[str, Any]) -> None:
+    """Record extra parameters from inside a step."""
+    _recorder("log_params").params.update(params)
+
+
+@functools.cache
+def runtime_for(store_name: str, store_options_json: str) -> WorkerRuntime:
+    """Build (once per process) the runtime a remote worker needs from a task."""
+    import json
+
+    from flowy.materializers import MaterializerRegistry
+    from flowy.plugins import create_plugin_manager
+
+    plugins = create_plugin_manager()
+    store_cls = plugins.registry.get("artifact_store", store_name).load()
+    store = store_cls(**json.loads(store_options_json))
+    return WorkerRuntime(store, MaterializerRegistry(plugins.registry))
+
+
+def runtime_from_task(task: StepTask) -> WorkerRuntime:
+    import json
+
+    spec = task.artifact_store
+    return runtime_for(spec.name, json.dumps(spec.options, sort_keys=True))
+
+
+def resolve_step_function(ref: StepRef) -> Callable[..., Any]:
+    """Import the step a task names (by module, or by file path for scripts)."""
+    module = sys.modules.get(ref.module)
+    if module is None and ref.path:
+        spec = importlib.util.spec_from_file_location(ref.module, ref.path)
+        if spec is None or spec.loader is None:
+            raise FlowyError(f"cannot load step module from {ref.path}")
+        module = importlib.util.module_from_spec(spec)
+        module.__flowy_path__ = ref.path  # type: ignore[attr-defined]
+        sys.modules[ref.module] = module
+        spec.loader.exec_module(module)
+    elif module is None:
+        module = importlib.import_module(ref.module)
+    obj: Any = module
+    for part in ref.qualname.split("."):
+        obj = getattr(obj, part)
+    return getattr(obj, "fn", obj)  # a Step, or the bare function
+
+
+def _qualified(exc: BaseException) -> str:
+    cls = type(exc)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class _CaptureHandler(logging.Handler):
+    def __init__(self, stream: io.StringIO) -> None:
+        super().__init__(logging.DEBUG)
+        self.stream = stream
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream.write(self.format(record) + "\n")
+
+
+def execute_attempt(
+    task: StepTask,
+    fn: Callable[..., Any] | None,
+    runtime: WorkerRuntime,
+    retry_on: tuple[type[BaseException], ...] = (Exception,),
+) -> StepResult:
+    """Run one attempt of ``task``; never raises for a failure of the step itself."""
+    started = time.time()
+    logs = io.StringIO()
+    recorder = _Recorder()
+    token = _current.set(recorder)
+    handler = _CaptureHandler(logs)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with contextlib.redirect_stdout(logs), contextlib.redirect_stderr(logs):
+            func = fn if fn is not None else resolve_step_function(task.step_ref)
+            kwargs = dict(task.params)
+            for name, ref in task.inputs.items():
+                kwargs[name] = read_artifact(
+                    runtime.artifact_store, ref, runtime.materializers, allow_pickle=task.allow_pickle
+                )
+            value = func(**kwargs)
+            values = _split(task, value)
+            outputs = {
+                name: write_artifact(
+                    runtime.artifact_store,
+                    f"{task.artifact_prefix}{task.run_id}/{task.step}/{name}",
+                    name,
+                    obj,
+                    runtime.materializers,
+                    allow_pickle=task.allow_pickle,
+                )
+                for name, obj in values.items()
+            }
+    except BaseException as exc:  # noqa: BLE001 - reported in the result, re-raised if fatal
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        return StepResult(
+            step=task.step,
+            status=FAILED,
+            logs=logs.getvalue(),
+            metrics=recorder.metrics,
+            params_logged=recorder.params,
+            started_at=started,
+            finished_at=time.time(),
+            error=f"{type(exc).__name__}: {exc}",
+            error_type=_qualified(exc),
+            traceback="".join(traceback.format_exception(exc)),
+            retryable=isinstance(exc, retry_on) and not isinstance(exc, FlowyError),
+        )
+    finally:
+        root.removeHandler(handler)
+        _current.reset(token)
+    return StepResult(
+        step=task.step,
+        status=COMPLETED,
+        outputs=outputs,
+        logs=logs.getvalue(),
+        metrics=recorder.metrics,
+        params_logged=recorder.params,
+        started_at=started,
+        finished_at=time.time(),
+    )
+
+
+def _split(task: StepTask, value: Any) -> dict[str, Any]:
+    if len(task.outputs) == 1:
+        return {task.outputs[0]: value}
+    from flowy.step import Step
+
+    probe = Step(lambda: None, name=task.step, outputs=task.outputs)
+    return probe.split_outputs(value)
+
+
+def run_with_retries(
+    task: StepTask,
+    attempt: Callable[[StepTask], StepResult],
+    sleep: Callable[[float], None] = time.sleep,
+) -> StepResult:
+    """Call ``attempt`` until it completes or retries run out.
+
+    Between attempts waits ``retry_backoff * 2**n`` seconds. A failure that is
+    not retryable (its exception is not in ``retry_on``) stops at once. A
+    timed-out attempt is retryable. Logs of all attempts are kept, in order.
+    """
+    first_start = 0.0
+    all_logs: list[str] = []
+    result: StepResult | None = None
+    for n in range(task.retries + 1):
+        result = attempt(task)
+        first_start = first_start or result.started_at
+        if result.logs:
+            all_logs.append(result.logs if n == 0 else f"--- attempt {n + 1} ---\n{result.logs}")
+        if result.status == COMPLETED or n == task.retries or not result.retryable:
+            break
+        sleep(task.retry_backoff * (2**n))
+    assert result is not None
+    return attrs.evolve(result, attempts=n + 1, started_at=first_start, logs="".join(all_logs))
+
+
+def retry_types(task: StepTask) -> tuple[type[BaseException], ...]:
+    """The exception classes a task's ``retry_on`` names (imported by qualified name)."""
+    from flowy.registry import import_target
+
+    types: list[type[BaseException]] = []
+    for name in task.retry_on:
+        module, _, qual = name.rpartition(".")
+        types.append(import_target(f"{module}:{qual}"))
+    return tuple(types) or (Exception,)

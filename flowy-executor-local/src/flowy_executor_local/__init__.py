@@ -1,0 +1,1 @@
+"""Flowy's local executor (see :mod:`flowy_executor_local.executor`)."""

@@ -1,0 +1,1 @@
+"""Safe materializers for Flowy (see :mod:`flowy_materializers.plugin`)."""
