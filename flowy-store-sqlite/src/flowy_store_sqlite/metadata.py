@@ -1,0 +1,379 @@
+"""``SQLMetadataStore``: Flowy's metadata on SQLAlchemy Core (SQLite by default).
+
+Built for the engine's hot path: ``record_step`` runs once per step, so the
+store holds one connection for its lifetime, builds its statements once (so
+SQLAlchemy's compiled cache always hits), uses executemany for artifacts,
+lineage and metrics, and never reflects tables after opening. Queries use
+only portable SQL; the SQLite specifics (WAL, pragmas, BEGIN IMMEDIATE) live
+in :mod:`flowy_store_sqlite.database`.
+
+One lock serialises use of the connection, because engine callbacks may come
+from executor threads; the orchestrator is the only writer (ARCHITECTURE.md),
+so the lock is never contended in practice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import (
+    Column,
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+
+from flowy.contracts import MetadataStore
+from flowy.errors import ArtifactNotFoundError, RunNotFoundError
+from flowy.records import (
+    CRASHED,
+    RUNNING,
+    ArtifactRef,
+    CacheEntry,
+    MetricRecord,
+    RunRecord,
+    StepRunRecord,
+)
+from flowy_store_sqlite import _rows, database
+from flowy_store_sqlite import schema as s
+from flowy_store_sqlite.prepared import Prepared, cursor_of
+from flowy_store_sqlite.procs import pid_alive
+
+MIN_PREFIX = 4
+_EDGE_KEYS = ("artifact_id", "run_id", "step", "direction", "name")
+#: A stand-in whose row gives the artifact insert its column list.
+_PROBE = ArtifactRef("", "", "", 0, "", "", "", artifact_id="probe")
+
+
+class SQLMetadataStoreOptions(BaseModel):
+    """Stack options of the ``sqlite`` / ``sql`` metadata store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    """A SQLAlchemy URL, or a plain file path meaning a SQLite file."""
+    fsync: bool = False
+    """SQLite only: ``synchronous=FULL`` (survives power loss) instead of ``NORMAL``."""
+    busy_timeout: float = 30.0
+    """SQLite only: seconds to wait for another process's write lock."""
+
+
+class SQLMetadataStore(MetadataStore):
+    """Runs, step runs, artifacts, lineage, metrics, params and cache entries in SQL."""
+
+    Options: ClassVar[Any] = SQLMetadataStoreOptions
+
+    # Built once per class; compiled once per store for its dialect (see prepared.py).
+    _hit_cache = (
+        update(s.cache_entries)
+        .where(s.cache_entries.c.key == bindparam("k"))
+        .values(hits=s.cache_entries.c.hits + literal_column("1"))
+    )
+    _get_cache = select(s.cache_entries).where(s.cache_entries.c.key == bindparam("k"))
+    _del_cache = delete(s.cache_entries).where(s.cache_entries.c.key == bindparam("k"))
+
+    def __init__(self, url: str, fsync: bool = False, busy_timeout: float = 30.0) -> None:
+        self.url = database.normalize_url(url)
+        self._engine = database.create(self.url, fsync=fsync, busy_timeout=busy_timeout)
+        self._lock = threading.RLock()
+        self._conn: Connection | None = self._engine.connect()
+        try:
+            database.ensure_schema(self._conn, self.url)
+        except BaseException:
+            self.close()
+            raise
+        dialect = self._engine.dialect
+
+        def ins(table: Table, row: dict[str, Any]) -> Prepared:
+            return Prepared(insert(table), dialect, list(row))
+
+        self._p_run = ins(s.runs, _rows.run_row(RunRecord("", "", "")))
+        self._p_param = ins(s.params, {"run_id": "", "name": "", "value": ""})
+        self._p_step = ins(s.step_runs, _rows.step_row(StepRunRecord("", "", "")))
+        self._p_artifact = ins(s.artifacts, _rows.artifact_row(_PROBE, "", "", 0.0))
+        self._p_lineage = ins(s.lineage, dict.fromkeys(_EDGE_KEYS, ""))
+        self._p_metric = ins(s.metrics, _rows.metric_row(MetricRecord("", 0.0), "", ""))
+        self._p_cache = ins(s.cache_entries, _rows.cache_row(CacheEntry("", "", "", "", {}, {})))
+        self._p_del_cache = Prepared(self._del_cache, dialect)
+        self._p_hit_cache = Prepared(self._hit_cache, dialect)
+        self._p_get_cache = Prepared(self._get_cache, dialect)
+
+    # -- plumbing ----------------------------------------------------------
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError(f"the metadata store at {self.url} is closed")
+        return self._conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._lock:
+            conn = self.conn
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._lock:
+            conn = self.conn
+            conn.info[database.WRITE_FLAG] = True
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.info[database.WRITE_FLAG] = False
+
+    @contextlib.contextmanager
+    def _write_raw(self) -> Iterator[tuple[Connection, Any]]:
+        """A write transaction and a DBAPI cursor inside it, for prepared statements."""
+        with self._write() as conn:
+            cursor = cursor_of(conn)
+            try:
+                yield conn, cursor
+            finally:
+                cursor.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._engine.dispose()
+
+    def describe(self) -> dict[str, Any]:
+        return {"url": database._safe(self.url)}
+
+    def _resolve(self, conn: Connection, table: Table, col: Column[Any], ident: str) -> Any:
+        """The row whose id is ``ident`` or starts with it; None when none or ambiguous."""
+        row = conn.execute(select(table).where(col == ident)).mappings().first()
+        if row is not None or len(ident) < MIN_PREFIX:
+            return row
+        # A range on the primary key uses its index everywhere; LIKE would not on SQLite.
+        rows = (
+            conn.execute(
+                select(table).where(col >= ident, col < ident + "\U0010ffff").order_by(col).limit(6)
+            )
+            .mappings()
+            .all()
+        )
+        rows = [r for r in rows if r[col.name].startswith(ident)]
+        return rows[0] if len(rows) == 1 else rows
+
+    def _not_found(self, what: str, ident: str, found: Any, hint: str) -> str:
+        if len(ident) < MIN_PREFIX and not found:
+            return (
+                f"No {what} has the id {ident!r} in {self.describe()['url']}, and a prefix "
+                f"must be at least {MIN_PREFIX} characters. {hint}"
+            )
+        if found:
+            ids = ", ".join(str(next(iter(r.values()))) for r in found[:5])
+            return (
+                f"The {what} id prefix {ident!r} is ambiguous in {self.describe()['url']}: "
+                f"it matches {ids}{', ...' if len(found) > 5 else ''}. Give more characters. {hint}"
+            )
+        return f"No {what} with id or id prefix {ident!r} in {self.describe()['url']}. {hint}"
+
+    # -- runs --------------------------------------------------------------
+
+    def create_run(self, run: RunRecord) -> None:
+        with self._write_raw() as (conn, cur):
+            self._p_run.run(conn, cur, _rows.run_row(run))
+            if run.params:
+                self._p_param.many(
+                    conn,
+                    cur,
+                    [
+                        {"run_id": run.run_id, "name": k, "value": _rows.dumps(v)}
+                        for k, v in run.params.items()
+                    ],
+                )
+
+    def finish_run(self, run_id: str, status: str, finished_at: float) -> None:
+        with self._write() as conn:
+            result = conn.execute(
+                update(s.runs)
+                .where(s.runs.c.run_id == run_id)
+                .values(status=status, finished_at=finished_at)
+            )
+        if result.rowcount == 0:
+            raise RunNotFoundError(
+                f"Cannot finish run {run_id!r}: it is not in {self.describe()['url']}."
+            )
+
+    def get_run(self, run_id: str) -> RunRecord:
+        with self._read() as conn:
+            found = self._resolve(conn, s.runs, s.runs.c.run_id, run_id)
+        if found is None or isinstance(found, list):
+            raise RunNotFoundError(
+                self._not_found("run", run_id, found, "List run ids with `flowy runs list`.")
+            )
+        return _rows.run_record(found)
+
+    def list_runs(
+        self, pipeline: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        query = select(s.runs).order_by(s.runs.c.started_at.desc(), s.runs.c.run_id.desc())
+        if pipeline is not None:
+            query = query.where(s.runs.c.pipeline == pipeline)
+        if status is not None:
+            query = query.where(s.runs.c.status == status)
+        with self._read() as conn:
+            rows = conn.execute(query.limit(limit)).mappings().all()
+        return [_rows.run_record(r) for r in rows]
+
+    def mark_crashed_runs(self) -> int:
+        """Mark ``running`` runs of this host whose process is gone as ``crashed``.
+
+        A run whose orchestrator was killed stays ``running`` forever otherwise.
+        Only runs started on this host are judged (another host's pids mean
+        nothing here); a pid reused by a younger process counts as gone.
+        """
+        host = socket.gethostname()
+        query = select(s.runs.c.run_id, s.runs.c.pid, s.runs.c.started_at).where(
+            s.runs.c.status == RUNNING, s.runs.c.host == host, s.runs.c.pid.is_not(None)
+        )
+        with self._write() as conn:
+            dead = [r.run_id for r in conn.execute(query) if not pid_alive(r.pid, r.started_at)]
+            if dead:
+                conn.execute(
+                    update(s.runs)
+                    .where(s.runs.c.run_id.in_(dead), s.runs.c.status == RUNNING)
+                    .values(status=CRASHED)
+                )
+        return len(dead)
+
+    # -- steps -------------------------------------------------------------
+
+    def record_step(
+        self,
+        step_run: StepRunRecord,
+        artifacts: Sequence[ArtifactRef] = (),
+        metrics: Sequence[MetricRecord] = (),
+        cache_entry: CacheEntry | None = None,
+    ) -> None:
+        now = time.time()
+        run_id, step = step_run.run_id, step_run.step
+        # Build every row before the transaction: a bad record fails with nothing written.
+        artifact_rows = [_rows.artifact_row(a, run_id, step, now) for a in artifacts]
+        edges = [
+            dict(zip(_EDGE_KEYS, (aid, run_id, step, d, n), strict=True))
+            for d, mapping in (("consumed", step_run.inputs), ("produced", step_run.outputs))
+            for n, aid in mapping.items()
+        ]
+        metric_rows = [_rows.metric_row(m, run_id, step) for m in metrics]
+        cache_row = _rows.cache_row(cache_entry) if cache_entry is not None else None
+        if cache_row is not None and not cache_row["created_at"]:
+            cache_row["created_at"] = now
+        with self._write_raw() as (conn, cur):
+            self._p_step.run(conn, cur, _rows.step_row(step_run))
+            if artifact_rows:
+                self._p_artifact.many(conn, cur, artifact_rows)
+            if edges:
+                self._p_lineage.many(conn, cur, edges)
+            if metric_rows:
+                self._p_metric.many(conn, cur, metric_rows)
+            if cache_row is not None:
+                # Portable "insert or replace": no dialect-specific upsert.
+                self._p_del_cache.run(conn, cur, {"k": cache_row["key"]})
+                self._p_cache.run(conn, cur, cache_row)
+
+    def get_step_runs(self, run_id: str) -> list[StepRunRecord]:
+        query = select(s.step_runs).where(s.step_runs.c.run_id == run_id).order_by(s.step_runs.c.id)
+        with self._read() as conn:
+            return [_rows.step_record(r) for r in conn.execute(query).mappings()]
+
+    def get_logs(self, run_id: str, step: str | None = None) -> dict[str, str]:
+        """Captured logs of a run's steps (or of one step), step name -> text."""
+        run = self.get_run(run_id)
+        query = select(s.step_runs.c.step, s.step_runs.c.logs).where(
+            s.step_runs.c.run_id == run.run_id
+        )
+        if step is not None:
+            query = query.where(s.step_runs.c.step == step)
+        with self._read() as conn:
+            return {r.step: r.logs for r in conn.execute(query.order_by(s.step_runs.c.id))}
+
+    # -- artifacts and metrics ---------------------------------------------
+
+    def get_artifact(self, artifact_id: str) -> ArtifactRef:
+        with self._read() as conn:
+            found = self._resolve(conn, s.artifacts, s.artifacts.c.artifact_id, artifact_id)
+        if found is None or isinstance(found, list):
+            hint = "List artifact ids with `flowy artifacts list` (or a run's with `flowy runs list`)."
+            raise ArtifactNotFoundError(self._not_found("artifact", artifact_id, found, hint))
+        return _rows.artifact_record(found)
+
+    def list_artifacts(
+        self, run_id: str | None = None, name: str | None = None, limit: int = 100
+    ) -> list[ArtifactRef]:
+        a = s.artifacts.c
+        query = select(s.artifacts).order_by(a.created_at.desc(), a.artifact_id.desc())
+        if run_id is not None:
+            query = query.where(a.run_id == run_id)
+        if name is not None:
+            query = query.where(a.name == name)
+        with self._read() as conn:
+            return [_rows.artifact_record(r) for r in conn.execute(query.limit(limit)).mappings()]
+
+    def get_metrics(self, run_id: str) -> list[tuple[str, MetricRecord]]:
+        query = select(s.metrics).where(s.metrics.c.run_id == run_id).order_by(s.metrics.c.id)
+        with self._read() as conn:
+            return [(r["step"], _rows.metric_record(r)) for r in conn.execute(query).mappings()]
+
+    # -- cache -------------------------------------------------------------
+
+    def lookup_cache(self, key: str) -> CacheEntry | None:
+        with self._write_raw() as (conn, cur):
+            if self._p_hit_cache.run(conn, cur, {"k": key}) == 0:
+                return None
+            row = self._p_get_cache.one(conn, cur, {"k": key})
+        return None if row is None else _rows.cache_record(row)
+
+    def last_cache_entry(self, pipeline: str, step: str) -> CacheEntry | None:
+        c = s.cache_entries.c
+        query = (
+            select(s.cache_entries)
+            .where(c.pipeline == pipeline, c.step == step)
+            .order_by(c.created_at.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else _rows.cache_record(row)
+
+    def delete_cache(self, pipeline: str | None = None, step: str | None = None) -> int:
+        query = delete(s.cache_entries)
+        if pipeline is not None:
+            query = query.where(s.cache_entries.c.pipeline == pipeline)
+        if step is not None:
+            query = query.where(s.cache_entries.c.step == step)
+        with self._write() as conn:
+            count: int = conn.execute(query).rowcount
+        return count
+
+    def cache_stats(self) -> dict[str, Any]:
+        """``{"entries": n, "hits": total hits, "pipelines": {pipeline: entries}}``."""
+        c = s.cache_entries.c
+        with self._read() as conn:
+            entries, hits = conn.execute(select(func.count(), func.sum(c.hits))).one()
+            per = conn.execute(
+                select(c.pipeline, func.count()).group_by(c.pipeline).order_by(c.pipeline)
+            ).all()
+        return {
+            "entries": int(entries or 0),
+            "hits": int(hits or 0),
+            "pipelines": {p: int(n) for p, n in per},
+        }

@@ -1,0 +1,170 @@
+"""The metadata schema as SQLAlchemy Core tables.
+
+This module is the *current* shape of the database. The Alembic revisions in
+``migrations/versions`` are the history that produces it; a test checks that
+``alembic upgrade head`` on an empty database yields exactly these tables, so a
+new store may take the fast path (``create_all`` plus writing the head
+revision) without importing Alembic.
+
+JSON values are TEXT holding ``json.dumps`` output: portable to every
+database SQLAlchemy supports, and cheaper than the JSON type's processors.
+Times are POSIX seconds as floats, the way the records carry them.
+
+When you change a table here, add an Alembic revision that makes the same
+change and bump :data:`HEAD_REVISION` (a test fails until both agree).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+#: The Alembic revision the tables below correspond to.
+HEAD_REVISION = "0001_initial"
+#: Every revision this version knows, oldest first; a database at another is newer.
+KNOWN_REVISIONS = ("0001_initial",)
+
+ID = 64
+NAME = 255
+STATUS = 32
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(ID), primary_key=True),
+    Column("pipeline", String(NAME), nullable=False),
+    Column("status", String(STATUS), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("stack", Text, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("git", Text, nullable=False),
+    Column("environment", Text, nullable=False),
+    Column("experiment", String(NAME)),
+    Column("pid", Integer),
+    Column("host", String(NAME)),
+    Index("ix_runs_started_at", "started_at"),
+    Index("ix_runs_pipeline_started_at", "pipeline", "started_at"),
+)
+
+step_runs = Table(
+    "step_runs",
+    metadata,
+    # An integer key keeps "the order they were recorded" exact and cheap.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(ID), ForeignKey("runs.run_id"), nullable=False),
+    Column("step", String(NAME), nullable=False),
+    Column("status", String(STATUS), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("attempts", Integer, nullable=False),
+    Column("cache_key", String(NAME)),
+    Column("code_hash", String(NAME)),
+    Column("error", Text),
+    Column("error_type", String(NAME)),
+    Column("traceback", Text),
+    Column("logs", Text, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("inputs", Text, nullable=False),
+    Column("outputs", Text, nullable=False),
+    Index("ix_step_runs_run_id", "run_id"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("artifact_id", String(ID), primary_key=True),
+    Column("run_id", String(ID), ForeignKey("runs.run_id"), nullable=False),
+    Column("step", String(NAME), nullable=False),
+    Column("name", String(NAME), nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("type_name", String(NAME), nullable=False),
+    Column("materializer", String(NAME), nullable=False),
+    Column("materializer_version", String(STATUS), nullable=False),
+    Column("checksum", String(128), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("metadata", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_artifacts_run_id", "run_id"),
+    Index("ix_artifacts_name_created_at", "name", "created_at"),
+    Index("ix_artifacts_created_at", "created_at"),
+)
+
+lineage = Table(
+    "lineage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("artifact_id", String(ID), ForeignKey("artifacts.artifact_id"), nullable=False),
+    Column("run_id", String(ID), ForeignKey("runs.run_id"), nullable=False),
+    Column("step", String(NAME), nullable=False),
+    Column("direction", String(16), nullable=False),  # produced | consumed
+    Column("name", String(NAME), nullable=False),  # the step's input or output name
+    Index("ix_lineage_artifact_id", "artifact_id"),
+    Index("ix_lineage_run_id_step", "run_id", "step"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(ID), ForeignKey("runs.run_id"), nullable=False),
+    Column("step", String(NAME), nullable=False),
+    Column("name", String(NAME), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("idx", BigInteger),
+    Column("timestamp", Float, nullable=False),
+    Index("ix_metrics_run_id", "run_id"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(ID), ForeignKey("runs.run_id"), primary_key=True),
+    Column("name", String(NAME), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+cache_entries = Table(
+    "cache_entries",
+    metadata,
+    Column("key", String(NAME), primary_key=True),
+    Column("pipeline", String(NAME), nullable=False),
+    Column("step", String(NAME), nullable=False),
+    Column("run_id", String(ID), nullable=False),
+    Column("components", Text, nullable=False),
+    Column("outputs", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("hits", Integer, nullable=False),
+    Index("ix_cache_entries_pipeline_step_created_at", "pipeline", "step", "created_at"),
+)
+
+# Alembic's own bookkeeping table, declared apart from ``metadata`` so that
+# comparisons against the migrations ignore it, but with Alembic's exact DDL
+# so the fast path (create_all + stamp) is indistinguishable from an upgrade.
+version_metadata = MetaData()
+alembic_version = Table(
+    "alembic_version",
+    version_metadata,
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
