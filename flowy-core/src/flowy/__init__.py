@@ -18,8 +18,8 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("flowy")
 
 _LAZY = {
-    "step": "flowy.step",
-    "Step": "flowy.step",
+    "step": "flowy.steps",
+    "Step": "flowy.steps",
     "Pipeline": "flowy.pipeline",
     "Context": "flowy.context",
     "log_metric": "flowy.worker",
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from flowy.errors import FlowyError
     from flowy.pipeline import Pipeline
     from flowy.plugins import create_plugin_manager
-    from flowy.step import Step, step
+    from flowy.steps import Step, step
     from flowy.worker import log_metric, log_params
 
 

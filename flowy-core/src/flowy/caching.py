@@ -34,7 +34,7 @@ from flowy.contracts import CacheStrategy, UncacheableError
 
 if TYPE_CHECKING:
     from flowy.records import StepTask
-    from flowy.step import Step
+    from flowy.steps import Step
 
 
 @cache
@@ -91,7 +91,7 @@ _code_hashes: dict[Any, str] = {}
 def code_hash(fn: Callable[..., Any]) -> str:
     """Hash of ``fn``'s normalized source and of the user code it references."""
     fn = getattr(fn, "fn", fn)
-    key = getattr(fn, "__code__", fn)
+    key = fn  # functions hash by identity; equal code objects in two files must not collide
     cached = _code_hashes.get(key)
     if cached is not None:
         return cached

@@ -14,6 +14,7 @@ environment variables, each overriding the one before. A bad value is a
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from pathlib import Path
@@ -48,6 +49,7 @@ def user_home() -> Path:
     return Path(os.environ.get("FLOWY_HOME") or Path.home() / ".flowy").expanduser()
 
 
+@functools.cache
 def _settings_model() -> Any:
     from pydantic import BaseModel, ConfigDict
 

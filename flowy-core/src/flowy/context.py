@@ -12,7 +12,7 @@ class Context(Mapping[str, Any]):
     ``child(**overrides)`` makes a context that sees its parent's values unless
     it overrides them, so a sweep can share a base configuration. A step
     receives a parameter when its signature names it (see
-    :meth:`flowy.step.Step.bind`).
+    :class:`flowy.steps.Step`).
     """
 
     __slots__ = ("_values", "_parent")

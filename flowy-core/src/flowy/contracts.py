@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         StepRunRecord,
         StepTask,
     )
-    from flowy.step import Step
+    from flowy.steps import Step
     from flowy.worker import WorkerRuntime
 
 

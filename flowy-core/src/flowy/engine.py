@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from flowy.pipeline import Pipeline
     from flowy.plugins import FlowyPlugins
     from flowy.stacks import ResolvedStack
-    from flowy.step import Step
+    from flowy.steps import Step
 
 
 class CacheWarning(UserWarning):

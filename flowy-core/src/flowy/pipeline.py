@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowy.context import Context
 from flowy.errors import ParameterError, PipelineDefinitionError
-from flowy.step import Step
+from flowy.steps import Step
 
 if TYPE_CHECKING:
     import networkx as nx

@@ -192,7 +192,7 @@ def execute_attempt(
 def _split(task: StepTask, value: Any) -> dict[str, Any]:
     if len(task.outputs) == 1:
         return {task.outputs[0]: value}
-    from flowy.step import Step
+    from flowy.steps import Step
 
     probe = Step(lambda: None, name=task.step, outputs=task.outputs)
     return probe.split_outputs(value)

@@ -1,0 +1,79 @@
+"""Developer sessions: tests, lint, types, the demo and the benchmarks.
+
+``nox -s tests`` is what CI runs (.ci/run). Pass pytest arguments after
+``--``, e.g. ``nox -s tests -- -m "not slow" -x``.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests", "lint", "types"]
+
+PYTHON = "3.11"
+#: Distributions in dependency order (core first).
+PACKAGES = [
+    "./flowy-core",
+    "./flowy-executor-local",
+    "./flowy-store-sqlite",
+    "./flowy-materializers",
+    "./flowy-cli",
+]
+TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
+
+
+def install_flowy(session: nox.Session, editable: bool = True) -> None:
+    args = [a for pkg in PACKAGES for a in (("-e", pkg) if editable else (pkg,))]
+    session.install(*args)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Install every distribution and run the whole test suite."""
+    install_flowy(session)
+    session.install(*TEST_DEPS)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and format check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python=PYTHON)
+def types(session: nox.Session) -> None:
+    """mypy over every distribution's sources."""
+    install_flowy(session)
+    session.install("mypy>=1.10", "pytest>=8")
+    session.run(
+        "mypy",
+        "flowy-core/src/flowy",
+        "flowy-executor-local/src/flowy_executor_local",
+        "flowy-store-sqlite/src/flowy_store_sqlite",
+        "flowy-materializers/src/flowy_materializers",
+        "flowy-cli/src/flowy_cli",
+    )
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """Install Flowy (non-editable, as a user would) and run the example pipeline twice."""
+    install_flowy(session, editable=False)
+    tmp = session.create_tmp()
+    session.chdir(tmp)
+    session.run("flowy", "init", "demo", "--force")
+    session.chdir("demo")
+    session.run("flowy", "run", "pipeline.py")
+    session.run("flowy", "run", "pipeline.py")
+    session.run("flowy", "runs", "list")
+
+
+@nox.session(python=PYTHON)
+def benchmarks(session: nox.Session) -> None:
+    """Run the benchmarks in benchmarks/ and print their figures."""
+    install_flowy(session, editable=False)
+    session.run("python", "benchmarks/run.py", *session.posargs)
