@@ -1,0 +1,313 @@
+"""The contract every :class:`~flowy.contracts.MetadataStore` must meet, as tests.
+
+Subclass :class:`MetadataStoreContract` in a class whose name starts with
+``Test`` and provide a ``store`` fixture returning a fresh, empty store::
+
+    class TestMyStore(MetadataStoreContract):
+        @pytest.fixture
+        def store(self, tmp_path):
+            s = MyStore(tmp_path / "meta")
+            yield s
+            s.close()
+
+What the engine and the CLI rely on: runs newest first and filterable;
+``record_step`` writing step run, artifacts, lineage, metrics and cache entry
+all or nothing; id lookups by unique prefix (4+ characters) with
+``RunNotFoundError`` / ``ArtifactNotFoundError`` naming what was searched; and
+the cache queries behind ``flowy cache``. ``cache_stats`` returns at least
+``{"entries": int, "hits": int, "pipelines": {pipeline: entries}}``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from flowy.contracts import MetadataStore
+from flowy.errors import ArtifactNotFoundError, RunNotFoundError
+from flowy.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
+
+
+def make_run(
+    pipeline: str = "train", started_at: float = 1000.0, run_id: str | None = None, **kw: Any
+) -> RunRecord:
+    return RunRecord(
+        run_id=run_id or uuid.uuid4().hex,
+        pipeline=pipeline,
+        status=kw.pop("status", "running"),
+        started_at=started_at,
+        **kw,
+    )
+
+
+def make_artifact(name: str = "model", artifact_id: str | None = None, **kw: Any) -> ArtifactRef:
+    aid = artifact_id or uuid.uuid4().hex
+    fields: dict[str, Any] = {
+        "uri": f"/store/{aid}/{name}",
+        "checksum": "ab" * 32,
+        "size": 123,
+        "materializer": "json",
+        "materializer_version": "1",
+        "type_name": "builtins.dict",
+        "metadata": {"keys": 3, "nested": {"shape": [2, 3]}},
+    }
+    fields.update(kw)
+    return ArtifactRef(name=name, artifact_id=aid, **fields)
+
+
+def make_step(run: RunRecord, step: str = "fit", **kw: Any) -> StepRunRecord:
+    kw.setdefault("status", "completed")
+    kw.setdefault("started_at", run.started_at + 1)
+    kw.setdefault("finished_at", run.started_at + 2)
+    return StepRunRecord(run_id=run.run_id, step=step, **kw)
+
+
+def make_entry(run: RunRecord, step: str, outputs: dict[str, str], **kw: Any) -> CacheEntry:
+    kw.setdefault("key", uuid.uuid4().hex)
+    kw.setdefault("components", {"code_hash": "c0de", "input_hash": "1234"})
+    kw.setdefault("created_at", run.started_at + 2)
+    return CacheEntry(pipeline=run.pipeline, step=step, run_id=run.run_id, outputs=outputs, **kw)
+
+
+class MetadataStoreContract:
+    """Behaviour tests for a metadata store; subclasses provide ``store``."""
+
+    @pytest.fixture
+    def store(self) -> MetadataStore:
+        raise NotImplementedError("subclasses of MetadataStoreContract provide a `store` fixture")
+
+    def record_producer(
+        self, store: MetadataStore, run: RunRecord, step: str = "fit", name: str = "model"
+    ) -> tuple[ArtifactRef, CacheEntry]:
+        """Record a completed step producing one artifact with a cache entry."""
+        art = make_artifact(name)
+        entry = make_entry(run, step, {name: art.artifact_id})
+        rec = make_step(run, step, outputs={name: art.artifact_id}, cache_key=entry.key)
+        store.record_step(rec, [art], [MetricRecord("loss", 0.5, 1, 5.0)], entry)
+        return art, entry
+
+    # -- runs ----------------------------------------------------------------
+
+    def test_create_and_get_run(self, store: MetadataStore) -> None:
+        run = make_run(
+            params={"lr": 0.1, "layers": [1, 2], "name": "x"},
+            stack={"executor": {"type": "local"}},
+            git={"commit": "abc", "dirty": False},
+            environment={"python": "3.11"},
+            experiment="exp1",
+            pid=1234,
+            host="box",
+        )
+        store.create_run(run)
+        got = store.get_run(run.run_id)
+        assert got == run
+
+    def test_list_runs_newest_first_and_filters(self, store: MetadataStore) -> None:
+        a = make_run("train", 100.0)
+        b = make_run("train", 300.0)
+        c = make_run("eval", 200.0)
+        for r in (a, b, c):
+            store.create_run(r)
+        store.finish_run(a.run_id, "failed", 150.0)
+        ids = [r.run_id for r in store.list_runs()]
+        assert ids == [b.run_id, c.run_id, a.run_id]
+        assert [r.run_id for r in store.list_runs(pipeline="train")] == [b.run_id, a.run_id]
+        assert [r.run_id for r in store.list_runs(status="failed")] == [a.run_id]
+        assert [r.run_id for r in store.list_runs(pipeline="eval", status="failed")] == []
+        assert [r.run_id for r in store.list_runs(limit=1)] == [b.run_id]
+        assert [r.run_id for r in store.iter_runs()] == ids
+
+    def test_finish_run(self, store: MetadataStore) -> None:
+        run = make_run()
+        store.create_run(run)
+        store.finish_run(run.run_id, "completed", 2000.0)
+        got = store.get_run(run.run_id)
+        assert (got.status, got.finished_at) == ("completed", 2000.0)
+
+    def test_unknown_run(self, store: MetadataStore) -> None:
+        with pytest.raises(RunNotFoundError) as info:
+            store.get_run("deadbeef" * 4)
+        assert "deadbeef" in str(info.value)
+
+    # -- record_step ---------------------------------------------------------
+
+    def test_record_step_round_trip(self, store: MetadataStore) -> None:
+        run = make_run()
+        store.create_run(run)
+        art, entry = self.record_producer(store, run, "prepare", "data")
+        model = make_artifact("model")
+        rec = make_step(
+            run,
+            "fit",
+            attempts=2,
+            cache_key="k-fit",
+            code_hash="c0de",
+            logs="epoch 1\nepoch 2\n",
+            params={"lr": 0.1},
+            inputs={"data": art.artifact_id},
+            outputs={"model": model.artifact_id},
+        )
+        metrics = [MetricRecord("acc", 0.9, 0, 10.0), MetricRecord("acc", 0.95, 1, 11.0)]
+        store.record_step(rec, [model], metrics)
+
+        steps = store.get_step_runs(run.run_id)
+        assert [s.step for s in steps] == ["prepare", "fit"]
+        assert steps[1] == rec
+        assert store.get_artifact(model.artifact_id) == model
+        assert store.get_artifact(art.artifact_id) == art
+        assert store.list_artifacts(run_id=run.run_id, name="model") == [model]
+        assert {a.artifact_id for a in store.list_artifacts(run_id=run.run_id)} == {
+            art.artifact_id,
+            model.artifact_id,
+        }
+        got = store.get_metrics(run.run_id)
+        assert got == [("prepare", MetricRecord("loss", 0.5, 1, 5.0))] + [
+            ("fit", m) for m in metrics
+        ]
+        assert store.lookup_cache(entry.key) == entry
+
+    def test_failed_step_without_outputs(self, store: MetadataStore) -> None:
+        run = make_run()
+        store.create_run(run)
+        rec = make_step(run, status="failed", error="boom", error_type="ValueError",
+                        traceback="Traceback ...")
+        store.record_step(rec)
+        assert store.get_step_runs(run.run_id) == [rec]
+
+    def test_cached_step_reuses_artifacts(self, store: MetadataStore) -> None:
+        first = make_run(started_at=100.0)
+        second = make_run(started_at=200.0)
+        store.create_run(first)
+        store.create_run(second)
+        art, entry = self.record_producer(store, first)
+        cached = make_step(second, status="cached", attempts=0, cache_key=entry.key,
+                           outputs={"model": art.artifact_id})
+        store.record_step(cached)  # no new artifacts: the outputs already exist
+        assert store.get_step_runs(second.run_id) == [cached]
+        assert store.list_artifacts(run_id=second.run_id) == []
+        assert store.get_artifact(art.artifact_id) == art
+
+    def test_record_step_is_atomic(self, store: MetadataStore) -> None:
+        run = make_run()
+        store.create_run(run)
+        dup = make_artifact("a")
+        twin = make_artifact("b", artifact_id=dup.artifact_id)  # same id: must fail
+        entry = make_entry(run, "fit", {"a": dup.artifact_id})
+        rec = make_step(run, outputs={"a": dup.artifact_id}, cache_key=entry.key)
+        with pytest.raises(Exception):  # noqa: B017 - the backend's integrity error
+            store.record_step(rec, [dup, twin], [MetricRecord("m", 1.0)], entry)
+        assert store.get_step_runs(run.run_id) == []
+        assert store.list_artifacts(run_id=run.run_id) == []
+        assert store.get_metrics(run.run_id) == []
+        assert store.lookup_cache(entry.key) is None
+        assert store.cache_stats()["entries"] == 0
+        # The store is still usable after the failed transaction.
+        art, _ = self.record_producer(store, run)
+        assert store.get_artifact(art.artifact_id) == art
+
+    def test_record_step_existing_artifact_id_is_atomic(self, store: MetadataStore) -> None:
+        run = make_run()
+        store.create_run(run)
+        art, _ = self.record_producer(store, run, "first")
+        rec = make_step(run, "second", outputs={"model": art.artifact_id})
+        with pytest.raises(Exception):  # noqa: B017
+            store.record_step(rec, [make_artifact("other"), art])
+        assert [s.step for s in store.get_step_runs(run.run_id)] == ["first"]
+        assert len(store.list_artifacts(run_id=run.run_id)) == 1
+
+    # -- id prefixes ---------------------------------------------------------
+
+    def test_run_prefix_lookup(self, store: MetadataStore) -> None:
+        a = make_run(run_id="abcd1111" + "0" * 24)
+        b = make_run(run_id="abcd2222" + "0" * 24)
+        store.create_run(a)
+        store.create_run(b)
+        assert store.get_run("abcd1").run_id == a.run_id
+        assert store.get_run(b.run_id).run_id == b.run_id
+        with pytest.raises(RunNotFoundError) as ambiguous:
+            store.get_run("abcd")
+        assert "abcd" in str(ambiguous.value)
+        with pytest.raises(RunNotFoundError):
+            store.get_run("abc")  # too short to be a prefix
+        with pytest.raises(RunNotFoundError):
+            store.get_run("ffff")
+
+    def test_artifact_prefix_lookup(self, store: MetadataStore) -> None:
+        run = make_run()
+        store.create_run(run)
+        x = make_artifact("x", artifact_id="beef0001" + "0" * 24)
+        y = make_artifact("y", artifact_id="beef0002" + "0" * 24)
+        store.record_step(make_step(run, outputs={"x": x.artifact_id, "y": y.artifact_id}), [x, y])
+        assert store.get_artifact("beef0001") == x
+        with pytest.raises(ArtifactNotFoundError) as ambiguous:
+            store.get_artifact("beef")
+        assert "beef" in str(ambiguous.value)
+        with pytest.raises(ArtifactNotFoundError):
+            store.get_artifact("bee")
+        with pytest.raises(ArtifactNotFoundError):
+            store.get_artifact("0000aaaa")
+
+    def test_prefix_is_not_a_pattern(self, store: MetadataStore) -> None:
+        run = make_run(run_id="a_b%" + "1" * 28)
+        store.create_run(run)
+        store.create_run(make_run(run_id="axbx" + "1" * 28))
+        assert store.get_run("a_b%1").run_id == run.run_id
+        with pytest.raises(RunNotFoundError):
+            store.get_run("a%%%")
+
+    # -- cache ---------------------------------------------------------------
+
+    def test_cache_lookup_and_replace(self, store: MetadataStore) -> None:
+        run = make_run()
+        store.create_run(run)
+        assert store.lookup_cache("nope") is None
+        art, entry = self.record_producer(store, run)
+        assert store.lookup_cache(entry.key) == entry
+        newer = make_artifact("model")
+        replaced = make_entry(run, "fit", {"model": newer.artifact_id}, key=entry.key,
+                              created_at=entry.created_at + 10)
+        store.record_step(make_step(run, outputs={"model": newer.artifact_id}), [newer], [],
+                          replaced)
+        assert store.lookup_cache(entry.key) == replaced
+        assert store.cache_stats()["entries"] == 1
+
+    def test_hits_are_counted(self, store: MetadataStore) -> None:
+        run = make_run()
+        store.create_run(run)
+        _, entry = self.record_producer(store, run)
+        assert store.cache_stats()["hits"] == 0
+        store.lookup_cache(entry.key)
+        store.lookup_cache(entry.key)
+        store.lookup_cache("missing")
+        assert store.cache_stats()["hits"] == 2
+
+    def test_last_cache_entry(self, store: MetadataStore) -> None:
+        run = make_run()
+        store.create_run(run)
+        assert store.last_cache_entry(run.pipeline, "fit") is None
+        old = make_entry(run, "fit", {}, created_at=10.0)
+        new = make_entry(run, "fit", {}, created_at=20.0)
+        other = make_entry(run, "prep", {}, created_at=30.0)
+        for e in (new, old, other):
+            store.record_step(make_step(run, e.step, cache_key=e.key), [], [], e)
+        assert store.last_cache_entry(run.pipeline, "fit") == new
+        assert store.last_cache_entry("other-pipeline", "fit") is None
+
+    def test_delete_cache_and_stats(self, store: MetadataStore) -> None:
+        train = make_run("train")
+        evaluate = make_run("eval")
+        store.create_run(train)
+        store.create_run(evaluate)
+        for run, step in ((train, "a"), (train, "b"), (train, "b"), (evaluate, "a")):
+            e = make_entry(run, step, {})
+            store.record_step(make_step(run, step, cache_key=e.key), [], [], e)
+        stats = store.cache_stats()
+        assert stats["entries"] == 4
+        assert stats["pipelines"] == {"train": 3, "eval": 1}
+        assert store.delete_cache("train", "b") == 2
+        assert store.delete_cache(step="a") == 2
+        assert store.delete_cache() == 0
+        assert store.cache_stats()["entries"] == 0
+        assert store.cache_stats()["pipelines"] == {}
