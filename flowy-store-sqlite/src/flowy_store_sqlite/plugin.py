@@ -1,21 +1,18 @@
 """Entry-point module of flowy-store-sqlite (group ``flowy``).
 
-Imports only pluggy (through ``flowy``'s own dependency) and the standard
-library, and registers dotted paths: the store classes, and SQLAlchemy with
-them, are imported only when a stack resolves them.
+Imports only ``flowy`` (whose ``__init__`` is cheap) and registers dotted
+paths: the store classes, and SQLAlchemy with them, are imported only when a
+stack resolves them.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pluggy
+from flowy import hookimpl
 
 if TYPE_CHECKING:
     from flowy.registry import Register
-
-# Core does not re-export a marker yet; this is the same marker by project name.
-hookimpl = pluggy.HookimplMarker("flowy")
 
 _METADATA_TARGET = "flowy_store_sqlite.metadata:SQLMetadataStore"
 
