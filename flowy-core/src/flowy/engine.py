@@ -30,6 +30,7 @@ from flowy.errors import FlowyError
 from flowy.records import ArtifactRef, CacheEntry, RunRecord, StepResult, StepRunRecord, StepTask
 
 if TYPE_CHECKING:
+    from flowy.context import Context
     from flowy.materializers import MaterializerRegistry
     from flowy.pipeline import Pipeline
     from flowy.plugins import FlowyPlugins
@@ -78,7 +79,7 @@ class _Run:
         pipeline: Pipeline,
         stack: ResolvedStack,
         plugins: FlowyPlugins,
-        params: Mapping[str, Any],
+        context: Context,
         no_cache: bool,
         allow_pickle: bool,
         project: Path,
@@ -91,8 +92,7 @@ class _Run:
         self.stack = stack
         self.plugins = plugins
         self.store = stack.metadata_store
-        self.context = pipeline.context_for(params)
-        pipeline._check_params(self.context)
+        self.context = context
         self.no_cache = no_cache
         self.allow_pickle = allow_pickle
         self.project = project
@@ -403,6 +403,8 @@ def run_pipeline(
     from flowy.plugins import create_plugin_manager
     from flowy.stacks import resolve_stack
 
+    context = pipeline.context_for(params or {})
+    pipeline.check_params(context)
     project = project or project_root()
     plugins = plugins or create_plugin_manager()
     settings = load_settings(project)
@@ -410,7 +412,7 @@ def run_pipeline(
     trackers = [c for k, c in resolved.components.items() if k == "tracker"]
     try:
         run = _Run(
-            pipeline, resolved, plugins, params or {}, no_cache,
+            pipeline, resolved, plugins, context, no_cache,
             bool(settings.get("allow_pickle")), project,
         )
         run.run.git = git_facts(project)

@@ -72,7 +72,7 @@ class Pipeline:
         self.graph = graph
         self._check_cycles()
         self.order: list[str] = list(nx.lexicographical_topological_sort(graph))
-        self._check_params(self.context)
+        self.check_params(self.context)
 
     # -- building ------------------------------------------------------------
 
@@ -103,7 +103,7 @@ class Pipeline:
             "an output of the next; break the loop by renaming an input or an output."
         )
 
-    def _check_params(self, context: Mapping[str, Any]) -> None:
+    def check_params(self, context: Mapping[str, Any]) -> None:
         for s in self.steps.values():
             for p in self.params[s.name]:
                 if p not in context and not s.has_default(p):
