@@ -345,3 +345,30 @@ def test_lifecycle_hooks_reach_a_tracker_and_a_raising_tracker_is_only_a_warning
         ("cached", "train"),
         ("done", "completed"),
     ]
+
+
+def test_resume_reuses_completed_steps_and_reruns_the_rest(project, plugins, tmp_path):
+    flag = tmp_path / "broken"
+    flag.write_text("yes")
+    calls = []
+
+    @step(cache=False)
+    def first():
+        calls.append("first")
+        return 1
+
+    @step(cache=False)
+    def second(first):
+        calls.append("second")
+        if flag.exists():
+            raise RuntimeError("not yet")
+        return first + 1
+
+    p = Pipeline("p", [first, second])
+    failed = run(p, plugins)
+    assert failed.status == "failed"
+    flag.unlink()
+    resumed = run(p, plugins, resume=failed.run_id)
+    assert resumed.status == "completed" and resumed["second"] == 2
+    assert resumed.steps["first"].status == "cached"
+    assert calls == ["first", "second", "second"]

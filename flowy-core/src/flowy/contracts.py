@@ -247,6 +247,14 @@ class MetadataStore(Component, abc.ABC):
     def cache_stats(self) -> dict[str, Any]:
         """Entries, hits recorded, and per-pipeline counts."""
 
+    def mark_crashed_runs(self) -> int:
+        """Mark runs whose orchestrating process died as ``crashed``; return how many.
+
+        Stores that can tell (the SQL store checks the recorded pid on this
+        host) override this; the default knows nothing and marks none.
+        """
+        return 0
+
     def iter_runs(self) -> Iterator[RunRecord]:
         """Every run, newest first (default: one big ``list_runs``)."""
         yield from self.list_runs(limit=1_000_000_000)

@@ -103,6 +103,8 @@ class _Run:
             reg.name: reg for reg in plugins.registry.all("cache")
         }
         self.strategy_objs: dict[str, Any] = {}
+        self.reusable: dict[str, dict[str, str]] = {}
+        """Step -> output artifact ids that a resumed run re-uses."""
         self.run_id = run_id or uuid.uuid4().hex
         self.status: dict[str, str] = {}
         self.records: dict[str, StepRunRecord] = {}
@@ -219,7 +221,12 @@ class _Run:
         self.notify("flowy_step_skipped", run=self.run, step=step.name, reason=reason)
 
     def record_cached(
-        self, step: Step, task: StepTask, key: str, entry: CacheEntry, refs: dict[str, ArtifactRef]
+        self,
+        step: Step,
+        task: StepTask,
+        key: str | None,
+        entry: CacheEntry,
+        refs: dict[str, ArtifactRef],
     ) -> None:
         now = time.time()
         rec = StepRunRecord(
@@ -353,6 +360,8 @@ class _Run:
             self.record_skipped(step, reason)
             return True
         task = self.task_for(step)
+        if name in self.reusable and self.reuse(step, task):
+            return True
         parts = self.cache_parts(step, task)
         if parts is not None:
             key = combine(step.name, step.outputs, parts)
@@ -365,6 +374,36 @@ class _Run:
         future = executor.submit(task, step)
         running[future] = (step, task, parts)
         return False
+
+    def resume_from(self, run_id: str) -> None:
+        """Re-use the outputs of steps that completed in an earlier (crashed) run."""
+        previous = self.store.get_run(run_id)
+        if previous.pipeline != self.pipeline.name:
+            raise FlowyError(
+                f"Run {run_id} is of pipeline {previous.pipeline!r}, not {self.pipeline.name!r}; "
+                "resume it with the pipeline it ran."
+            )
+        for rec in self.store.get_step_runs(previous.run_id):
+            if rec.status in (R.COMPLETED, R.CACHED) and rec.step in self.pipeline.steps:
+                self.reusable[rec.step] = dict(rec.outputs)
+
+    def reuse(self, step: Step, task: StepTask) -> bool:
+        refs: dict[str, ArtifactRef] = {}
+        for name, artifact_id in self.reusable[step.name].items():
+            try:
+                ref = self.store.get_artifact(artifact_id)
+            except FlowyError:
+                return False
+            if not verify_artifact(self.runtime.artifact_store, ref):
+                return False
+            refs[name] = attrs.evolve(ref, name=name)
+        if set(refs) != set(step.outputs):
+            return False
+        entry = CacheEntry("", self.pipeline.name, step.name, self.run_id, {}, {
+            n: r.artifact_id for n, r in refs.items()
+        })
+        self.record_cached(step, task, None, entry, refs)
+        return True
 
     def cancel(self, name: str) -> None:
         now = time.time()
@@ -396,8 +435,13 @@ def run_pipeline(
     plugins: FlowyPlugins | None = None,
     project: Path | None = None,
     executor_options: Mapping[str, Any] | None = None,
+    resume: str | None = None,
 ) -> RunResult:
-    """Run ``pipeline`` on a stack (default: the active one) and record everything."""
+    """Run ``pipeline`` on a stack (default: the active one) and record everything.
+
+    ``resume`` names an earlier run (crashed, failed or cancelled) whose
+    completed steps are re-used instead of run again.
+    """
     from flowy.config import load_settings, project_root
     from flowy.facts import environment_facts, git_facts
     from flowy.plugins import create_plugin_manager
@@ -415,6 +459,8 @@ def run_pipeline(
             pipeline, resolved, plugins, context, no_cache,
             bool(settings.get("allow_pickle")), project,
         )
+        if resume:
+            run.resume_from(resume)
         run.run.git = git_facts(project)
         run.run.environment = environment_facts()
         for i, tracker in enumerate(trackers):

@@ -1,0 +1,201 @@
+"""A read API over a stack's metadata and artifacts, for the CLI, the web UI and notebooks.
+
+``Client()`` opens the active stack's metadata store and artifact store (only
+those two: no executor is built) and answers questions about what ran::
+
+    with Client() as client:
+        run = client.runs(pipeline="train", limit=1)[0]
+        model = client.load(client.steps(run.run_id)[-1].outputs["model"])
+
+Lookups by id accept a unique prefix (as ``git`` does). Loading goes through
+the materializer that wrote the artifact and verifies its checksum, so a
+corrupted file is a :class:`~flowy.errors.ChecksumMismatchError`, never wrong
+data.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from flowy.errors import FlowyError, RunNotFoundError
+
+if TYPE_CHECKING:
+    from flowy.contracts import ArtifactStore, MetadataStore
+    from flowy.materializers import MaterializerRegistry
+    from flowy.plugins import FlowyPlugins
+    from flowy.records import ArtifactRef, MetricRecord, RunRecord, StepRunRecord
+    from flowy.stacks import CheckedComponent, StackDefinition
+
+
+class Client:
+    """Read access to one stack's runs, steps, logs, metrics and artifacts."""
+
+    def __init__(
+        self,
+        stack: str | None = None,
+        project: Path | str | None = None,
+        *,
+        plugins: FlowyPlugins | None = None,
+    ) -> None:
+        from flowy.config import project_root
+        from flowy.stacks import active_stack_name
+
+        self.project = Path(project).resolve() if project is not None else project_root()
+        self.stack_name = stack or active_stack_name(self.project)
+        self._plugins = plugins
+        self._components: dict[str, Any] = {}
+
+    # -- plumbing ------------------------------------------------------------
+
+    @property
+    def plugins(self) -> FlowyPlugins:
+        if self._plugins is None:
+            from flowy.plugins import create_plugin_manager
+
+            self._plugins = create_plugin_manager()
+        return self._plugins
+
+    @cached_property
+    def definition(self) -> StackDefinition:
+        from flowy.stacks import get_stack
+
+        return get_stack(self.stack_name, self.plugins, self.project)
+
+    @cached_property
+    def _checked(self) -> dict[str, CheckedComponent]:
+        from flowy.stacks import check_stack
+
+        return check_stack(self.definition, self.plugins, self.project)
+
+    def _component(self, kind: str) -> Any:
+        if kind not in self._components:
+            checked = self._checked[kind]
+            self._components[kind] = checked.cls(**checked.options)
+        return self._components[kind]
+
+    @property
+    def store(self) -> MetadataStore:
+        """The stack's metadata store (opened on first use)."""
+        store: MetadataStore = self._component("metadata_store")
+        return store
+
+    @property
+    def artifact_store(self) -> ArtifactStore:
+        store: ArtifactStore = self._component("artifact_store")
+        return store
+
+    @cached_property
+    def materializers(self) -> MaterializerRegistry:
+        from flowy.materializers import MaterializerRegistry
+
+        return MaterializerRegistry(self.plugins.registry)
+
+    def close(self) -> None:
+        """Close what was opened (the metadata store's connections)."""
+        for kind, component in self._components.items():
+            if kind != "artifact_store" and hasattr(component, "close"):
+                component.close()
+        self._components.clear()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- runs ----------------------------------------------------------------
+
+    def runs(
+        self, pipeline: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        """Most recent runs first, optionally of one pipeline or with one status."""
+        return self.store.list_runs(pipeline=pipeline, status=status, limit=limit)
+
+    def run(self, run_id: str) -> RunRecord:
+        """One run by id or unique prefix; RunNotFoundError otherwise."""
+        return self.store.get_run(run_id)
+
+    def steps(self, run_id: str) -> list[StepRunRecord]:
+        """The step runs of a run, in the order they were recorded."""
+        return self.store.get_step_runs(self.run(run_id).run_id)
+
+    def step(self, run_id: str, step: str) -> StepRunRecord:
+        steps = self.steps(run_id)
+        for record in steps:
+            if record.step == step:
+                return record
+        names = ", ".join(s.step for s in steps) or "none"
+        raise RunNotFoundError(f"Run {run_id} has no step {step!r}. Its steps: {names}.")
+
+    def logs(self, run_id: str, step: str | None = None) -> dict[str, str]:
+        """Captured stdout, stderr and log records by step (one step when named)."""
+        run = self.run(run_id)
+        if step is not None:
+            self.step(run.run_id, step)  # a clear error for an unknown step
+        get_logs = getattr(self.store, "get_logs", None)
+        if get_logs is not None:
+            logs: dict[str, str] = get_logs(run.run_id, step)
+            return logs
+        return {
+            s.step: s.logs for s in self.steps(run.run_id) if step is None or s.step == step
+        }
+
+    def metrics(self, run_id: str) -> list[tuple[str, MetricRecord]]:
+        """(step, metric) pairs logged during a run."""
+        return self.store.get_metrics(self.run(run_id).run_id)
+
+    # -- artifacts -----------------------------------------------------------
+
+    def artifacts(
+        self, run_id: str | None = None, name: str | None = None, limit: int = 100
+    ) -> list[ArtifactRef]:
+        """Artifacts, newest first, optionally of one run or with one name."""
+        if run_id is not None:
+            run_id = self.run(run_id).run_id
+        return self.store.list_artifacts(run_id=run_id, name=name, limit=limit)
+
+    def artifact(self, artifact_id: str) -> ArtifactRef:
+        """An artifact's record by id or unique prefix."""
+        return self.store.get_artifact(artifact_id)
+
+    def outputs(self, run_id: str) -> dict[str, ArtifactRef]:
+        """A run's outputs by name (produced or re-used from the cache)."""
+        result: dict[str, ArtifactRef] = {}
+        for record in self.steps(run_id):
+            for name, artifact_id in record.outputs.items():
+                result[name] = attrs.evolve(self.artifact(artifact_id), name=name)
+        return result
+
+    def load(self, artifact: str | ArtifactRef, *, allow_pickle: bool | None = None) -> Any:
+        """Load an artifact (by id, prefix or record) through its materializer, verified."""
+        from flowy.artifacts import read_artifact
+        from flowy.config import load_settings
+
+        ref = self.artifact(artifact) if isinstance(artifact, str) else artifact
+        if allow_pickle is None:
+            allow_pickle = bool(load_settings(self.project).get("allow_pickle"))
+        try:
+            return read_artifact(self.artifact_store, ref, self.materializers, allow_pickle=allow_pickle)
+        except FlowyError:
+            raise
+        except FileNotFoundError as exc:
+            raise FlowyError(f"Artifact {ref.artifact_id} is missing at {ref.uri}.") from exc
+
+    # -- cache ---------------------------------------------------------------
+
+    def cache_stats(self) -> dict[str, Any]:
+        return self.store.cache_stats()
+
+    def clear_cache(self, pipeline: str | None = None, step: str | None = None) -> int:
+        """Delete cache entries (artifacts stay, so past runs remain loadable)."""
+        return self.store.delete_cache(pipeline=pipeline, step=step)
