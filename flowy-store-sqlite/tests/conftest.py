@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from flowy_store_sqlite.metadata import SQLMetadataStore
 
 

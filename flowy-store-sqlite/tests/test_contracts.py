@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from flowy.testing.artifact_store import ArtifactStoreContract
 from flowy.testing.metadata_store import MetadataStoreContract
 from flowy_store_sqlite.local_store import LocalArtifactStore

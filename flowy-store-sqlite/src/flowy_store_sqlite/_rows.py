@@ -44,7 +44,7 @@ def run_row(run: RunRecord) -> dict[str, Any]:
     }
 
 
-def run_record(row: Mapping[str, Any]) -> RunRecord:
+def run_record(row: Mapping[Any, Any]) -> RunRecord:
     return RunRecord(
         run_id=row["run_id"],
         pipeline=row["pipeline"],
@@ -81,7 +81,7 @@ def step_row(sr: StepRunRecord) -> dict[str, Any]:
     }
 
 
-def step_record(row: Mapping[str, Any]) -> StepRunRecord:
+def step_record(row: Mapping[Any, Any]) -> StepRunRecord:
     return StepRunRecord(
         run_id=row["run_id"],
         step=row["step"],
@@ -123,7 +123,7 @@ def artifact_row(ref: ArtifactRef, run_id: str, step: str, now: float) -> dict[s
     }
 
 
-def artifact_record(row: Mapping[str, Any]) -> ArtifactRef:
+def artifact_record(row: Mapping[Any, Any]) -> ArtifactRef:
     return ArtifactRef(
         name=row["name"],
         uri=row["uri"],
@@ -148,7 +148,7 @@ def metric_row(metric: MetricRecord, run_id: str, step: str) -> dict[str, Any]:
     }
 
 
-def metric_record(row: Mapping[str, Any]) -> MetricRecord:
+def metric_record(row: Mapping[Any, Any]) -> MetricRecord:
     return MetricRecord(
         name=row["name"], value=row["value"], step=row["idx"], timestamp=row["timestamp"]
     )
@@ -167,7 +167,7 @@ def cache_row(entry: CacheEntry) -> dict[str, Any]:
     }
 
 
-def cache_record(row: Mapping[str, Any]) -> CacheEntry:
+def cache_record(row: Mapping[Any, Any]) -> CacheEntry:
     return CacheEntry(
         key=row["key"],
         pipeline=row["pipeline"],

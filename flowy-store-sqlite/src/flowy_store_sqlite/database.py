@@ -20,10 +20,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from flowy.errors import ConfigError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
 from sqlalchemy.engine import make_url
 
-from flowy.errors import ConfigError
 from flowy_store_sqlite import schema
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -57,9 +57,7 @@ def create(url: str, *, fsync: bool, busy_timeout: float) -> Engine:
     path = _sqlite_file(url)
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        url, connect_args={"timeout": busy_timeout, "check_same_thread": False}
-    )
+    engine = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False})
     synchronous = "FULL" if fsync else "NORMAL"
 
     @event.listens_for(engine, "connect")

@@ -24,10 +24,9 @@ import secrets
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
-from pydantic import BaseModel, ConfigDict
-
 from flowy.contracts import ArtifactStore
 from flowy.errors import ArtifactNotFoundError
+from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from fsspec.implementations.local import LocalFileSystem

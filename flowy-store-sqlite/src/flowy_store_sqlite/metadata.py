@@ -21,6 +21,17 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
+from flowy.contracts import MetadataStore
+from flowy.errors import ArtifactNotFoundError, RunNotFoundError
+from flowy.records import (
+    CRASHED,
+    RUNNING,
+    ArtifactRef,
+    CacheEntry,
+    MetricRecord,
+    RunRecord,
+    StepRunRecord,
+)
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import (
     Column,
@@ -35,17 +46,6 @@ from sqlalchemy import (
     update,
 )
 
-from flowy.contracts import MetadataStore
-from flowy.errors import ArtifactNotFoundError, RunNotFoundError
-from flowy.records import (
-    CRASHED,
-    RUNNING,
-    ArtifactRef,
-    CacheEntry,
-    MetricRecord,
-    RunRecord,
-    StepRunRecord,
-)
 from flowy_store_sqlite import _rows, database
 from flowy_store_sqlite import schema as s
 from flowy_store_sqlite.prepared import Prepared, cursor_of
@@ -312,7 +312,7 @@ class SQLMetadataStore(MetadataStore):
         with self._read() as conn:
             found = self._resolve(conn, s.artifacts, s.artifacts.c.artifact_id, artifact_id)
         if found is None or isinstance(found, list):
-            hint = "List artifact ids with `flowy artifacts list` (or a run's with `flowy runs list`)."
+            hint = "List artifact ids with `flowy artifacts list`, run ids with `flowy runs list`."
             raise ArtifactNotFoundError(self._not_found("artifact", artifact_id, found, hint))
         return _rows.artifact_record(found)
 

@@ -27,7 +27,8 @@ class Prepared:
     """One DML or SELECT statement, compiled for ``dialect``; see the module docstring."""
 
     def __init__(self, stmt: Executable, dialect: Dialect, keys: Sequence[str] | None = None):
-        compiled = stmt.compile(dialect=dialect, column_keys=list(keys) if keys else None)  # type: ignore[attr-defined]
+        column_keys = list(keys) if keys else None
+        compiled = stmt.compile(dialect=dialect, column_keys=column_keys)  # type: ignore[attr-defined]
         self.stmt = stmt
         self.sql: str = compiled.string
         self.positional: bool = compiled.positional
@@ -47,7 +48,9 @@ class Prepared:
             if (proc := c.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
         ]
         # Values baked into the statement would need SQLAlchemy's parameter assembly.
-        self.direct = all((b.required or b.value is None) and not b.callable for b in binds.values())
+        self.direct = all(
+            (b.required or b.value is None) and not b.callable for b in binds.values()
+        )
 
     def _args(self, row: dict[str, Any]) -> Any:
         if self.bind_procs:

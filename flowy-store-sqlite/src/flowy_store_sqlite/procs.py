@@ -32,9 +32,7 @@ def _process_start(pid: int) -> float | None:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
         with open("/proc/stat", "rb") as f:
-            btime = next(
-                float(line.split()[1]) for line in f if line.startswith(b"btime ")
-            )
+            btime = next(float(line.split()[1]) for line in f if line.startswith(b"btime "))
         ticks = int(stat.rsplit(b")", 1)[1].split()[19])
         return btime + ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, StopIteration):

@@ -23,7 +23,7 @@ _LAZY = {
     "MetadataStoreContract": "flowy.testing.metadata_store",
 }
 
-__all__ = list(_LAZY)
+__all__ = ["ArtifactStoreContract", "MetadataStoreContract"]
 
 if TYPE_CHECKING:
     from flowy.testing.artifact_store import ArtifactStoreContract

@@ -171,8 +171,9 @@ class MetadataStoreContract:
     def test_failed_step_without_outputs(self, store: MetadataStore) -> None:
         run = make_run()
         store.create_run(run)
-        rec = make_step(run, status="failed", error="boom", error_type="ValueError",
-                        traceback="Traceback ...")
+        rec = make_step(
+            run, status="failed", error="boom", error_type="ValueError", traceback="Traceback ..."
+        )
         store.record_step(rec)
         assert store.get_step_runs(run.run_id) == [rec]
 
@@ -182,8 +183,13 @@ class MetadataStoreContract:
         store.create_run(first)
         store.create_run(second)
         art, entry = self.record_producer(store, first)
-        cached = make_step(second, status="cached", attempts=0, cache_key=entry.key,
-                           outputs={"model": art.artifact_id})
+        cached = make_step(
+            second,
+            status="cached",
+            attempts=0,
+            cache_key=entry.key,
+            outputs={"model": art.artifact_id},
+        )
         store.record_step(cached)  # no new artifacts: the outputs already exist
         assert store.get_step_runs(second.run_id) == [cached]
         assert store.list_artifacts(run_id=second.run_id) == []
@@ -263,13 +269,19 @@ class MetadataStoreContract:
         run = make_run()
         store.create_run(run)
         assert store.lookup_cache("nope") is None
-        art, entry = self.record_producer(store, run)
+        _, entry = self.record_producer(store, run)
         assert store.lookup_cache(entry.key) == entry
         newer = make_artifact("model")
-        replaced = make_entry(run, "fit", {"model": newer.artifact_id}, key=entry.key,
-                              created_at=entry.created_at + 10)
-        store.record_step(make_step(run, outputs={"model": newer.artifact_id}), [newer], [],
-                          replaced)
+        replaced = make_entry(
+            run,
+            "fit",
+            {"model": newer.artifact_id},
+            key=entry.key,
+            created_at=entry.created_at + 10,
+        )
+        store.record_step(
+            make_step(run, outputs={"model": newer.artifact_id}), [newer], [], replaced
+        )
         assert store.lookup_cache(entry.key) == replaced
         assert store.cache_stats()["entries"] == 1
 

@@ -1,0 +1,114 @@
+"""The SQL store beyond the contract: crashed runs, logs, options, plugin registration."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pydantic
+import pytest
+from flowy.errors import RunNotFoundError
+from flowy.records import RunRecord, StepRunRecord
+from flowy_store_sqlite import plugin
+from flowy_store_sqlite.metadata import SQLMetadataStore
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_mark_crashed_runs(sqlite_store: SQLMetadataStore) -> None:
+    here = socket.gethostname()
+    runs = {
+        "dead": RunRecord("d" * 32, "p", "running", pid=_dead_pid(), host=here, started_at=1.0),
+        "alive": RunRecord(
+            "a" * 32, "p", "running", pid=os.getpid(), host=here, started_at=time.time()
+        ),
+        "elsewhere": RunRecord("e" * 32, "p", "running", pid=_dead_pid(), host="other-box"),
+        "finished": RunRecord("f" * 32, "p", "completed", pid=_dead_pid(), host=here),
+        "reused": RunRecord(  # our pid, but we started long after this run: pid reuse
+            "b" * 32, "p", "running", pid=os.getpid(), host=here, started_at=1.0
+        ),
+    }
+    for run in runs.values():
+        sqlite_store.create_run(run)
+    assert sqlite_store.mark_crashed_runs() == 2
+    status = {k: sqlite_store.get_run(r.run_id).status for k, r in runs.items()}
+    assert status == {
+        "dead": "crashed",
+        "alive": "running",
+        "elsewhere": "running",
+        "finished": "completed",
+        "reused": "crashed",
+    }
+    assert sqlite_store.mark_crashed_runs() == 0
+
+
+def test_get_logs(sqlite_store: SQLMetadataStore) -> None:
+    run = RunRecord("c0ffee" + "0" * 26, "p", "running")
+    sqlite_store.create_run(run)
+    sqlite_store.record_step(StepRunRecord(run.run_id, "a", "completed", logs="hello\n"))
+    sqlite_store.record_step(StepRunRecord(run.run_id, "b", "failed", logs="oops\n"))
+    assert sqlite_store.get_logs("c0ffee") == {"a": "hello\n", "b": "oops\n"}
+    assert sqlite_store.get_logs(run.run_id, step="b") == {"b": "oops\n"}
+    with pytest.raises(RunNotFoundError, match="flowy runs list"):
+        sqlite_store.get_logs("9999")
+
+
+def test_params_table_and_unjsonable_values(sqlite_store: SQLMetadataStore) -> None:
+    run = RunRecord("p" * 32, "p", "running", params={"lr": 0.1, "path": Path("/data")})
+    sqlite_store.create_run(run)
+    assert sqlite_store.get_run(run.run_id).params == {"lr": 0.1, "path": "/data"}
+    with sqlite_store._read() as conn:
+        rows = conn.exec_driver_sql("SELECT name, value FROM params ORDER BY name").all()
+    assert rows == [("lr", "0.1"), ("path", '"/data"')]
+
+
+def test_finish_unknown_run(sqlite_store: SQLMetadataStore) -> None:
+    with pytest.raises(RunNotFoundError):
+        sqlite_store.finish_run("nope", "completed", 1.0)
+
+
+def test_options_model() -> None:
+    options = SQLMetadataStore.Options(url="sqlite://")
+    assert (options.fsync, options.busy_timeout) == (False, 30.0)
+    assert set(SQLMetadataStore.Options.model_fields) == {"url", "fsync", "busy_timeout"}
+    with pytest.raises(pydantic.ValidationError, match="journal"):
+        SQLMetadataStore.Options(url="sqlite://", journal="off")
+
+
+def test_closed_store_says_so(db_path: Path) -> None:
+    store = SQLMetadataStore(str(db_path))
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(RuntimeError, match="closed"):
+        store.list_runs()
+
+
+def test_plugin_registers_both_stores() -> None:
+    from flowy.plugins import FlowyPlugins
+
+    manager = FlowyPlugins()
+    manager.register(plugin, "flowy-store-sqlite", "flowy-store-sqlite", "0.1.0")
+    registry = manager.registry
+    assert registry.get("metadata_store", "sqlite").load() is SQLMetadataStore
+    assert registry.get("metadata_store", "sql").load() is SQLMetadataStore
+    from flowy_store_sqlite.local_store import LocalArtifactStore
+
+    assert registry.get("artifact_store", "local").load() is LocalArtifactStore
+
+
+def test_plugin_module_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, flowy_store_sqlite.plugin; "
+        "print(sorted(m for m in ('sqlalchemy', 'alembic', 'fsspec', 'pydantic') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
