@@ -105,7 +105,8 @@ def resolve_step_function(ref: StepRef) -> Callable[..., Any]:
     obj: Any = module
     for part in ref.qualname.split("."):
         obj = getattr(obj, part)
-    return getattr(obj, "fn", obj)  # a Step, or the bare function
+    func: Callable[..., Any] = getattr(obj, "fn", obj)  # a Step, or the bare function
+    return func
 
 
 def _qualified(exc: BaseException) -> str:
@@ -158,7 +159,7 @@ def execute_attempt(
                 )
                 for name, obj in values.items()
             }
-    except BaseException as exc:  # noqa: BLE001 - reported in the result, re-raised if fatal
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         return StepResult(

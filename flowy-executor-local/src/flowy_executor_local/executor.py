@@ -19,12 +19,11 @@ import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from flowy import records as R
 from flowy.contracts import Executor
 from flowy.records import StepResult, StepTask, from_dict, to_dict
 from flowy.worker import execute_attempt, run_with_retries
+from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from flowy.step import Step
@@ -134,8 +133,8 @@ def run_forked(task: StepTask, step: Step, runtime: WorkerRuntime, kill_grace: f
             error=f"WorkerDied: the process running step {task.step!r} {how}",
             error_type="flowy.WorkerDied",
         )
-    data: dict[str, Any] = json.loads(b"".join(chunks))
-    return from_dict(data, StepResult)
+    payload: dict[str, Any] = json.loads(b"".join(chunks))
+    return from_dict(payload, StepResult)
 
 
 def _kill_group(pid: int, grace: float) -> None:
