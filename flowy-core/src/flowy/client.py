@@ -146,9 +146,7 @@ class Client:
         if get_logs is not None:
             logs: dict[str, str] = get_logs(run.run_id, step)
             return logs
-        return {
-            s.step: s.logs for s in self.steps(run.run_id) if step is None or s.step == step
-        }
+        return {s.step: s.logs for s in self.steps(run.run_id) if step is None or s.step == step}
 
     def metrics(self, run_id: str) -> list[tuple[str, MetricRecord]]:
         """(step, metric) pairs logged during a run."""
@@ -185,7 +183,9 @@ class Client:
         if allow_pickle is None:
             allow_pickle = bool(load_settings(self.project).get("allow_pickle"))
         try:
-            return read_artifact(self.artifact_store, ref, self.materializers, allow_pickle=allow_pickle)
+            return read_artifact(
+                self.artifact_store, ref, self.materializers, allow_pickle=allow_pickle
+            )
         except FlowyError:
             raise
         except FileNotFoundError as exc:

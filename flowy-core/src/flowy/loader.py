@@ -116,8 +116,7 @@ def load_pipeline(spec: str | Path) -> Pipeline:
         if len(by_name) == 1:
             return by_name[0]
         raise PipelineLoadError(
-            f"{path} has no pipeline named {wanted!r}. Pipelines there: "
-            f"{_describe(found)}."
+            f"{path} has no pipeline named {wanted!r}. Pipelines there: {_describe(found)}."
         )
     unique = {id(p): p for p in found.values()}
     if len(unique) == 1:

@@ -1,0 +1,1 @@
+"""The ``flowy`` command line. The entry point is :func:`flowy_cli.main.main`."""

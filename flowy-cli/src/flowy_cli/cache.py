@@ -1,0 +1,119 @@
+"""``flowy cache stats|clear|explain``: the step cache lives in the stack's metadata store."""
+
+from __future__ import annotations
+
+import click
+
+from flowy_cli.common import json_option, parse_assignments, plugin_manager
+
+_stack_option = click.option(
+    "--stack", "-s", metavar="NAME", help="Use this stack instead of the active one."
+)
+
+
+@click.group()
+def cache() -> None:
+    """Inspect, clear and explain the step cache."""
+
+
+@cache.command("stats")
+@_stack_option
+@json_option
+def stats(stack: str | None, as_json: bool) -> None:
+    """How many cache entries there are, per pipeline, and how often they were hit."""
+    from flowy.client import Client
+
+    from flowy_cli.output import console, print_json, print_table
+
+    with Client(stack=stack, plugins=plugin_manager()) as client:
+        data = client.cache_stats()
+        data = {"stack": client.stack_name, **data}
+    if as_json:
+        print_json(data)
+        return
+    console().print(
+        f"Stack [bold]{data['stack']}[/]: {data.get('entries', 0)} cache entries, "
+        f"{data.get('hits', 0)} hits recorded"
+    )
+    print_table(
+        ("pipeline", "entries"),
+        ((p, str(n)) for p, n in (data.get("pipelines") or {}).items()),
+        empty="The cache is empty.",
+    )
+
+
+@cache.command("clear")
+@click.option("--step", metavar="NAME", help="Only this step's entries.")
+@click.option("--pipeline", "-P", metavar="NAME", help="Only this pipeline's entries.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@_stack_option
+def clear(step: str | None, pipeline: str | None, yes: bool, stack: str | None) -> None:
+    """Forget cache entries so the next run recomputes (artifacts of past runs are kept)."""
+    from flowy.client import Client
+
+    from flowy_cli.output import console
+
+    what = (
+        " and ".join(
+            part
+            for part in (
+                f"step {step!r}" if step else "",
+                f"pipeline {pipeline!r}" if pipeline else "",
+            )
+            if part
+        )
+        or "every step of every pipeline"
+    )
+    with Client(stack=stack, plugins=plugin_manager()) as client:
+        if not yes:
+            click.confirm(f"Clear the cache of {what} on stack {client.stack_name!r}?", abort=True)
+        count = client.clear_cache(pipeline=pipeline, step=step)
+    console().print(
+        f"Cleared {count} cache entr{'y' if count == 1 else 'ies'} ({what}).", markup=False
+    )
+
+
+@cache.command("explain")
+@click.argument("target", metavar="FILE.py[:PIPELINE]")
+@click.option(
+    "--param", "-p", "params", multiple=True, metavar="KEY=VALUE", help="As for `flowy run`."
+)
+@_stack_option
+@json_option
+def explain(target: str, params: tuple[str, ...], stack: str | None, as_json: bool) -> None:
+    """For each step, would a run now hit the cache, and if not, which part of its key changed?"""
+    from flowy.explain import explain_cache
+    from flowy.loader import load_pipeline
+    from rich.markup import escape
+
+    from flowy_cli.output import console, print_json, table
+
+    overrides = parse_assignments(params, "--param")
+    pipeline = load_pipeline(target)
+    explanations = explain_cache(pipeline, overrides, stack=stack, plugins=plugin_manager())
+    if as_json:
+        print_json({"pipeline": pipeline.name, "steps": [e.to_json() for e in explanations]})
+        return
+    styles = {
+        "hit": "green",
+        "miss": "yellow",
+        "maybe": "yellow",
+        "uncached": "dim",
+        "skipped": "dim",
+    }
+    labels = {"maybe": "miss?"}
+    t = table("step", "cache", "why")
+    for e in explanations:
+        why = escape(e.reason)
+        if e.changed:
+            why += f"\n[dim]changed: {escape(', '.join(e.changed))}[/]"
+        for detail in e.details:
+            why += f"\n  [dim]{escape(detail)}[/]"
+        style = styles.get(e.verdict, "")
+        t.add_row(escape(e.step), f"[{style}]{labels.get(e.verdict, e.verdict)}[/]", why)
+    out = console()
+    out.print(
+        f"[bold]{escape(pipeline.name)}[/]: {sum(e.verdict == 'hit' for e in explanations)}"
+        f"/{len(explanations)} steps would be served from the cache"
+    )
+    out.print(t)

@@ -1,0 +1,168 @@
+"""Rendering: rich tables and colours for people, plain JSON for programs, errors for both.
+
+Every command prints through these helpers so that the look is the same
+everywhere and ``--json`` output is always valid JSON on stdout with nothing
+else mixed in. Errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import click
+    from rich.console import Console
+    from rich.table import Table
+
+#: Colour of each run / step status.
+STATUS_STYLES = {
+    "completed": "green",
+    "cached": "cyan",
+    "running": "yellow",
+    "pending": "dim",
+    "failed": "red",
+    "timed_out": "red",
+    "crashed": "red",
+    "cancelled": "magenta",
+    "skipped": "dim",
+    "loaded": "green",
+    "disabled": "dim",
+}
+
+
+@cache
+def console() -> Console:
+    """The stdout console; bound to the real stdout so step capture never swallows it."""
+    from rich.console import Console
+
+    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+
+
+@cache
+def err_console() -> Console:
+    from rich.console import Console
+
+    return Console(file=sys.stderr, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as indented JSON (non-JSON values as their ``str``)."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str, sort_keys=False) + "\n")
+
+
+def styled_status(status: str) -> str:
+    from rich.markup import escape
+
+    style = STATUS_STYLES.get(status, "")
+    return f"[{style}]{escape(status)}[/]" if style else escape(status)
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.2f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def fmt_time(timestamp: float | None) -> str:
+    if not timestamp:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def table(*columns: str, title: str | None = None) -> Table:
+    from rich.table import Table
+
+    t = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
+    for column in columns:
+        t.add_column(column, overflow="fold")
+    return t
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, empty: str) -> None:
+    """A table of already-marked-up cells, or ``empty`` when there are no rows."""
+    t = table(*columns)
+    count = 0
+    for row in rows:
+        t.add_row(*row)
+        count += 1
+    if count:
+        console().print(t)
+    else:
+        console().print(f"[dim]{empty}[/]")
+
+
+def print_mapping(title: str, data: Mapping[str, Any], indent: int = 2) -> None:
+    """``title`` then one ``key: value`` line per item (nested mappings indented)."""
+    from rich.markup import escape
+
+    out = console()
+    out.print(f"[bold]{escape(title)}[/]" if title else "")
+    if not data:
+        out.print(" " * indent + "[dim](none)[/]")
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            out.print(" " * indent + f"{escape(str(key))}:")
+            for k2, v2 in value.items():
+                out.print(" " * (indent + 2) + f"{escape(str(k2))}: {escape(_short(v2))}")
+        else:
+            out.print(" " * indent + f"{escape(str(key))}: {escape(_short(value))}")
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- errors ---------------------------------------------------------------
+
+
+def print_error(message: str, *, debug: bool = False, title: str = "Error:") -> None:
+    """One paragraph on stderr: red title, then the message (never parsed as markup)."""
+    from rich.text import Text
+
+    text = Text()
+    text.append(title, style="bold red")
+    text.append(" " + message.strip())
+    err_console().print(text)
+    if debug and sys.exc_info()[0] is not None:
+        err_console().print(traceback.format_exc(), markup=False, highlight=False)
+
+
+def print_click_error(exc: click.ClickException, *, debug: bool = False) -> None:
+    """A usage error: the command's usage line, the message and where to get help."""
+    import click as _click
+
+    ctx = getattr(exc, "ctx", None)
+    message = exc.format_message()
+    if isinstance(exc, _click.UsageError) and ctx is not None:
+        hint = f" Try '{ctx.command_path} {ctx.help_option_names[0]}' for help."
+        err_console().print(ctx.get_usage(), markup=False, highlight=False)
+        message = message.rstrip(".") + "." + hint
+    print_error(message, debug=debug)
+
+
+def print_exception(exc: BaseException, *, debug: bool = False) -> int:
+    """Print an exception that reached the top; return the exit code."""
+    from flowy.errors import FlowyError
+
+    if isinstance(exc, FlowyError):
+        print_error(str(exc), debug=debug)
+        return int(getattr(exc, "exit_code", 1) or 1)
+    if debug:
+        print_error(f"{type(exc).__name__}: {exc}", debug=True)
+    else:
+        print_error(
+            f"Unexpected {type(exc).__name__}: {exc}. This is probably a bug in Flowy or a "
+            "plugin; re-run with `flowy --debug ...` to see the traceback and report it.",
+        )
+    return 1

@@ -1,0 +1,105 @@
+"""``flowy plugins [check]``: what is installed, what it provides, and whether it loaded.
+
+A plugin that failed to import or raised in a registration hook is listed
+with its error rather than hidden: that is how a user finds out why a stack
+does not resolve. ``flowy plugins check`` turns the same facts into an exit
+code for CI: 1 when a plugin failed or two plugins register the same name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from flowy_cli.common import json_option, plugin_manager
+
+
+def _collect() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every plugin's facts, and every registration clash (names both distributions)."""
+    plugins = plugin_manager()
+    registry = plugins.registry  # builds it: fills `provides` and registration errors
+    rows = [
+        info.to_json()
+        for name, info in sorted(plugins.infos.items())
+        if name != "flowy-cli-progress"
+    ]
+    clashes = [
+        {
+            "kind": group[0].kind,
+            "name": group[0].name,
+            "distributions": [r.distribution for r in group],
+            "qualified_names": [r.qualified_name for r in group],
+        }
+        for group in registry.clashes()
+    ]
+    return rows, clashes
+
+
+@click.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """Installed plugins: distribution, version, status, hooks and what each provides."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.markup import escape
+
+    from flowy_cli.output import console, print_json, styled_status, table
+
+    rows, clashes = _collect()
+    if as_json:
+        print_json({"plugins": rows, "clashes": clashes})
+        return
+    t = table("plugin", "version", "status", "provides", "hooks")
+    for row in rows:
+        provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(row["provides"].items()))
+        status = styled_status(row["status"])
+        if row["error"]:
+            status += f"\n[red]{escape(row['error'])}[/]"
+        name = escape(row["name"])
+        if row["distribution"] != row["name"]:
+            name += f" [dim]({escape(row['distribution'])})[/]"
+        t.add_row(
+            name,
+            escape(row["version"]),
+            status,
+            escape(provides),
+            escape(", ".join(h.removeprefix("flowy_") for h in row["hooks"])),
+        )
+    out = console()
+    out.print(t)
+    for clash in clashes:
+        out.print(
+            f"[yellow]Clash:[/] {clash['kind']} {escape(clash['name'])!r} is registered by "
+            f"{escape(' and '.join(clash['distributions']))}; stacks must name one as "
+            f"{escape(' or '.join(clash['qualified_names']))}."
+        )
+
+
+@plugins.command("check")
+@json_option
+def check(as_json: bool) -> None:
+    """Exit 1 when a plugin failed to load or two plugins register the same name."""
+    from rich.markup import escape
+
+    from flowy_cli.output import console, print_json
+
+    rows, clashes = _collect()
+    failed = [r for r in rows if r["status"] == "failed"]
+    problems = [f"{r['name']} ({r['distribution']} {r['version']}): {r['error']}" for r in failed]
+    problems += [
+        f"{c['kind']} {c['name']!r} is registered by both {' and '.join(c['distributions'])}"
+        for c in clashes
+    ]
+    if as_json:
+        print_json({"ok": not problems, "problems": problems})
+    else:
+        out = console()
+        if problems:
+            for problem in problems:
+                out.print(f"[red]✗[/] {escape(problem)}")
+        else:
+            out.print(f"[green]✓[/] {len(rows)} plugins loaded, no clashes.")
+    if problems:
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,133 @@
+"""Live step progress for ``flowy run``, as an ordinary plugin on the lifecycle hooks.
+
+The engine knows nothing about terminals: the CLI registers a
+:class:`ProgressReporter` on the run's plugin manager and hears about each
+step the way any tracker would. On a terminal a spinner names the steps that
+are running and each settled step prints one coloured line; when stdout is
+not a terminal (CI logs, pipes) every event is one plain line with no control
+characters.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from flowy import hookimpl
+
+from flowy_cli.output import console, fmt_duration
+
+if TYPE_CHECKING:
+    from flowy.records import CacheEntry, RunRecord, StepResult, StepTask
+    from rich.status import Status
+
+SYMBOLS = {
+    "running": ("…", "yellow"),
+    "completed": ("✓", "green"),
+    "cached": ("↺", "cyan"),
+    "failed": ("✗", "red"),
+    "timed_out": ("⏱", "red"),
+    "skipped": ("-", "dim"),
+}
+LABELS = {"completed": "done", "timed_out": "timed out"}
+
+
+class ProgressReporter:
+    """Prints each step's state changes; registered for one run."""
+
+    def __init__(self, *, live: bool) -> None:
+        self.live = live
+        self.console = console()
+        self.started: dict[str, float] = {}
+        self.failures: list[tuple[str, str]] = []
+        self.run_id: str | None = None
+        self._status: Status | None = None
+
+    # -- rendering -----------------------------------------------------------
+
+    def _line(self, step: str, state: str, detail: str = "") -> None:
+        from rich.markup import escape
+
+        label = LABELS.get(state, state)
+        if not self.live:
+            self.console.print(
+                f"{step}: {label}{'  ' + detail if detail else ''}", markup=False, highlight=False
+            )
+            return
+        symbol, style = SYMBOLS.get(state, ("?", ""))
+        self.console.print(
+            f"[{style}]{symbol}[/] {escape(step)} [{style}]{label}[/]"
+            + (f" [dim]{escape(detail)}[/]" if detail else "")
+        )
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if not self.live:
+            return
+        running = sorted(self.started)
+        if running and self._status is None:
+            self._status = self.console.status("", spinner="dots")
+            self._status.start()
+        if self._status is not None:
+            if running:
+                self._status.update(f"running {', '.join(running)}")
+            else:
+                self._status.stop()
+                self._status = None
+
+    def close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    # -- hooks ---------------------------------------------------------------
+
+    @hookimpl
+    def flowy_pipeline_started(self, run: RunRecord) -> None:
+        self.run_id = run.run_id
+        stack = run.stack.get("name", "?")
+        if self.live:
+            self.console.print(
+                f"[bold]{run.pipeline}[/] run [bold]{run.run_id[:12]}[/] on stack [bold]{stack}[/]"
+            )
+        else:
+            self.console.print(
+                f"{run.pipeline} run {run.run_id} on stack {stack}", markup=False, highlight=False
+            )
+
+    @hookimpl
+    def flowy_step_started(self, run: RunRecord, task: StepTask) -> None:
+        self.started[task.step] = time.perf_counter()
+        if self.live:
+            self._refresh()
+        else:
+            self._line(task.step, "running")
+
+    @hookimpl
+    def flowy_step_finished(self, run: RunRecord, task: StepTask, result: StepResult) -> None:
+        self.started.pop(task.step, None)
+        attempts = f", {result.attempts} attempts" if result.attempts > 1 else ""
+        self._line(
+            task.step, "completed", fmt_duration(result.finished_at - result.started_at) + attempts
+        )
+
+    @hookimpl
+    def flowy_step_failed(self, run: RunRecord, task: StepTask, result: StepResult) -> None:
+        self.started.pop(task.step, None)
+        state = result.status if result.status in SYMBOLS else "failed"
+        duration = fmt_duration(result.finished_at - result.started_at)
+        attempts = f", {result.attempts} attempts" if result.attempts > 1 else ""
+        self._line(task.step, state, f"{duration}{attempts}: {result.error or 'no error message'}")
+        self.failures.append((task.step, result.error or ""))
+
+    @hookimpl
+    def flowy_step_cached(self, run: RunRecord, task: StepTask, entry: CacheEntry) -> None:
+        self._line(task.step, "cached", f"from run {entry.run_id[:12]}")
+
+    @hookimpl
+    def flowy_step_skipped(self, run: RunRecord, step: str, reason: str) -> None:
+        self._line(step, "skipped", reason)
+
+    @hookimpl
+    def flowy_pipeline_finished(self, run: RunRecord, status: str) -> None:
+        self.close()

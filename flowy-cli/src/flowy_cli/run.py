@@ -1,0 +1,126 @@
+"""``flowy run FILE.py[:PIPELINE]``: run a pipeline with live progress and a summary."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import TYPE_CHECKING, TextIO
+
+import click
+
+from flowy_cli.common import parse_assignments, plugin_manager
+
+if TYPE_CHECKING:
+    from flowy.engine import RunResult
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Warnings during a run (uncacheable input, a plugin raising) as one yellow line."""
+    from rich.text import Text
+
+    from flowy_cli.output import err_console
+
+    err_console().print(Text.assemble(("Warning: ", "bold yellow"), str(message)))
+
+
+@click.command()
+@click.argument("target", metavar="FILE.py[:PIPELINE]")
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a parameter (VALUE is parsed as JSON when it parses, else a string).",
+)
+@click.option("--stack", "-s", metavar="NAME", help="Run on this stack instead of the active one.")
+@click.option("--no-cache", is_flag=True, help="Run every step, ignoring cached results.")
+@click.option(
+    "--executor-option",
+    "executor_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override an executor option for this run (e.g. max_workers=4).",
+)
+@click.option("--resume", metavar="RUN_ID", help="Re-use the completed steps of an earlier run.")
+@click.pass_context
+def run(  # noqa: PLR0917 - click passes options as arguments
+    ctx: click.Context,
+    target: str,
+    params: tuple[str, ...],
+    stack: str | None,
+    no_cache: bool,
+    executor_options: tuple[str, ...],
+    resume: str | None,
+) -> None:
+    """Run the pipeline in FILE.py (name it with :PIPELINE when the file has several).
+
+    Exits 1 when the run fails and 130 when interrupted.
+    """
+    from flowy.config import load_settings
+    from flowy.engine import run_pipeline
+    from flowy.loader import load_pipeline
+
+    from flowy_cli.output import console
+    from flowy_cli.progress import ProgressReporter
+
+    overrides = parse_assignments(params, "--param")
+    exec_opts = parse_assignments(executor_options, "--executor-option")
+    pipeline = load_pipeline(target)
+    plugins = plugin_manager()
+    live = sys.stdout.isatty() and bool(load_settings().get("progress", True))
+    reporter = ProgressReporter(live=live)
+    plugins.register(reporter, "flowy-cli-progress", "flowy-cli")
+    warnings.showwarning = _show_warning
+    try:
+        result = run_pipeline(
+            pipeline,
+            stack=stack,
+            params=overrides,
+            no_cache=no_cache,
+            plugins=plugins,
+            executor_options=exec_opts or None,
+            resume=resume,
+        )
+    except KeyboardInterrupt:
+        reporter.close()
+        if reporter.run_id:
+            console().print(f"Run {reporter.run_id} was cancelled.", markup=False)
+        raise
+    finally:
+        reporter.close()
+    _summary(result)
+    if not result.ok:
+        ctx.exit(1)
+
+
+def _summary(result: RunResult) -> None:
+    from rich.markup import escape
+
+    from flowy_cli.output import console, fmt_duration, styled_status
+
+    out = console()
+    counts: dict[str, int] = {}
+    for record in result.steps.values():
+        counts[record.status] = counts.get(record.status, 0) + 1
+    starts = [r.started_at for r in result.steps.values() if r.started_at]
+    ends = [r.finished_at for r in result.steps.values() if r.finished_at]
+    took = fmt_duration(max(ends) - min(starts)) if starts and ends else "-"
+    parts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(counts.items()))
+    out.print()
+    out.print(f"Run [bold]{result.run_id}[/] {styled_status(result.status)} in {took} ({parts})")
+    for name, record in result.steps.items():
+        if record.status in ("failed", "timed_out"):
+            out.print(
+                f"  [red]{escape(name)}[/]: {escape(record.error or record.status)}\n"
+                f"    see its output: flowy logs {result.run_id} --step {escape(name)}"
+            )
+    if result.ok:
+        out.print(f"[dim]Details: flowy runs show {result.run_id}[/]")

@@ -1,0 +1,198 @@
+"""``flowy runs list|show`` and ``flowy logs``: what ran, read through ``flowy.client.Client``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from flowy_cli.common import json_option, plugin_manager
+
+if TYPE_CHECKING:
+    from flowy.client import Client
+
+
+def _client(stack: str | None) -> Client:
+    from flowy.client import Client
+
+    return Client(stack=stack, plugins=plugin_manager())
+
+
+_stack_option = click.option(
+    "--stack", "-s", metavar="NAME", help="Read this stack's store instead of the active one."
+)
+
+
+@click.group()
+def runs() -> None:
+    """List recorded runs and show one in detail."""
+
+
+@runs.command("list")
+@click.option("--pipeline", "-P", metavar="NAME", help="Only runs of this pipeline.")
+@click.option("--status", metavar="STATUS", help="Only runs with this status (e.g. failed).")
+@click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(min=1))
+@_stack_option
+@json_option
+def list_runs(
+    pipeline: str | None, status: str | None, limit: int, stack: str | None, as_json: bool
+) -> None:
+    """Recorded runs, newest first."""
+    from flowy.records import to_dict
+
+    from flowy_cli.output import fmt_duration, fmt_time, print_json, print_table, styled_status
+
+    with _client(stack) as client:
+        records = client.runs(pipeline=pipeline, status=status, limit=limit)
+    if as_json:
+        print_json([to_dict(r) for r in records])
+        return
+    print_table(
+        ("run", "pipeline", "status", "started", "duration", "params"),
+        (
+            (
+                r.run_id[:12],
+                r.pipeline,
+                styled_status(r.status),
+                fmt_time(r.started_at),
+                fmt_duration(r.finished_at - r.started_at if r.finished_at else None),
+                _params(r.params),
+            )
+            for r in records
+        ),
+        empty="No runs yet. Start one with `flowy run pipeline.py`.",
+    )
+
+
+def _params(params: dict[str, Any], limit: int = 60) -> str:
+    import json
+
+    from rich.markup import escape
+
+    text = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in params.items())
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+@runs.command("show")
+@click.argument("run_id")
+@_stack_option
+@json_option
+def show_run(run_id: str, stack: str | None, as_json: bool) -> None:
+    """Everything recorded about one run (RUN_ID may be a unique prefix)."""
+    with _client(stack) as client:
+        data = _run_details(client, run_id)
+    if as_json:
+        from flowy_cli.output import print_json
+
+        print_json(data)
+        return
+    _render_run(data)
+
+
+def _run_details(client: Client, run_id: str) -> dict[str, Any]:
+    from flowy.records import to_dict
+
+    run = client.run(run_id)
+    metrics: dict[str, list[dict[str, Any]]] = {}
+    for step_name, metric in client.metrics(run.run_id):
+        metrics.setdefault(step_name, []).append(to_dict(metric))
+    steps = []
+    for record in client.steps(run.run_id):
+        outputs = {}
+        for name, artifact_id in record.outputs.items():
+            try:
+                outputs[name] = to_dict(client.artifact(artifact_id))
+            except Exception as exc:  # noqa: BLE001 - show what is known
+                outputs[name] = {"artifact_id": artifact_id, "error": str(exc)}
+        item = to_dict(record)
+        item.pop("logs", None)
+        item["duration"] = record.duration
+        item["outputs"] = outputs
+        item["metrics"] = metrics.get(record.step, [])
+        steps.append(item)
+    data = to_dict(run)
+    data["duration"] = run.finished_at - run.started_at if run.finished_at else None
+    data["steps"] = steps
+    return data
+
+
+def _render_run(data: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    from flowy_cli.output import (
+        console,
+        fmt_duration,
+        fmt_time,
+        print_mapping,
+        styled_status,
+        table,
+    )
+
+    out = console()
+    out.print(
+        f"[bold]Run {data['run_id']}[/]  {escape(data['pipeline'])}  "
+        f"{styled_status(data['status'])}  started {fmt_time(data['started_at'])}, "
+        f"took {fmt_duration(data['duration'])}"
+    )
+    stack = data.get("stack") or {}
+    print_mapping("Parameters", data.get("params") or {})
+    print_mapping(
+        "Stack",
+        {
+            "name": stack.get("name", "?"),
+            "source": stack.get("source", "?"),
+            **{
+                kind: f"{c.get('type')} ({c.get('distribution')} {c.get('version')})"
+                for kind, c in (stack.get("components") or {}).items()
+            },
+        },
+    )
+    git = dict(data.get("git") or {})
+    git.pop("diff", None)
+    print_mapping("Git", git)
+    env = dict(data.get("environment") or {})
+    print_mapping("Environment", {k: env[k] for k in ("python", "platform") if k in env})
+    t = table("step", "status", "duration", "attempts", "outputs / error")
+    for step in data["steps"]:
+        detail = step.get("error") or ", ".join(
+            f"{name} [dim]{escape(o.get('type_name', '?'))} {o.get('size', '?')} B "
+            f"{escape(o.get('materializer', ''))} {str(o.get('artifact_id', ''))[:12]}[/]"
+            for name, o in step["outputs"].items()
+        )
+        metrics = ", ".join(f"{m['name']}={m['value']:g}" for m in step.get("metrics", []))
+        if metrics:
+            detail = f"{detail}\n[dim]metrics:[/] {escape(metrics)}"
+        t.add_row(
+            escape(step["step"]),
+            styled_status(step["status"]),
+            fmt_duration(step["duration"]),
+            str(step.get("attempts", "")),
+            detail if step.get("error") is None else f"[red]{escape(detail)}[/]",
+        )
+    out.print("[bold]Steps[/]")
+    out.print(t)
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--step", "step_name", metavar="NAME", help="Only this step's output.")
+@_stack_option
+@json_option
+def logs(run_id: str, step_name: str | None, stack: str | None, as_json: bool) -> None:
+    """Captured stdout, stderr and log records of a run's steps."""
+    from rich.markup import escape
+
+    from flowy_cli.output import console, print_json
+
+    with _client(stack) as client:
+        found = client.logs(run_id, step_name)
+    if as_json:
+        print_json(found)
+        return
+    out = console()
+    for name, text in found.items():
+        out.print(f"[bold]── {escape(name)} ──[/]")
+        if text:
+            out.print(text.rstrip("\n"), markup=False, highlight=False)
+        else:
+            out.print("[dim](no output)[/]")

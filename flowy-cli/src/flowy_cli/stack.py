@@ -1,0 +1,334 @@
+"""``flowy stack ...``: stacks are named bundles of component choices (see flowy.stacks).
+
+Every command that writes a stack, or makes one active, first checks it with
+:func:`flowy.stacks.check_stack` (each component resolves to an installed
+plugin and its options validate), so a broken stack is refused before any
+file changes. The active stack is written to the project's (or, with
+``--user``, the user's) config file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from flowy_cli.common import json_option, parse_assignments, plugin_manager
+
+if TYPE_CHECKING:
+    from flowy.stacks import StackDefinition
+
+#: Component kinds with their own flags (others: --component KIND=TYPE, --option KIND.KEY=VALUE).
+FLAG_KINDS = ("executor", "artifact_store", "metadata_store", "tracker")
+
+
+@click.group()
+def stack() -> None:
+    """Register, inspect, switch and delete stacks."""
+
+
+def _scope(user: bool) -> str:
+    return "user" if user else "project"
+
+
+# -- reading ----------------------------------------------------------------
+
+
+@stack.command("list")
+@json_option
+def list_stacks(as_json: bool) -> None:
+    """Every stack, where it comes from, and which one is active."""
+    from flowy.stacks import active_stack_name, list_stacks
+    from rich.markup import escape
+
+    from flowy_cli.output import print_json, print_table
+
+    stacks = list_stacks(plugin_manager())
+    active = active_stack_name()
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": d.name,
+                    "active": d.name == active,
+                    "scope": d.scope,
+                    "source": d.source,
+                    "description": d.description,
+                    "components": {k: v.get("type") for k, v in d.components.items()},
+                }
+                for d in stacks.values()
+            ]
+        )
+        return
+    print_table(
+        ("", "name", "components", "source", "description"),
+        (
+            (
+                "[green]*[/]" if d.name == active else "",
+                f"[bold]{escape(d.name)}[/]" if d.name == active else escape(d.name),
+                escape(", ".join(f"{k}={v.get('type')}" for k, v in d.components.items())),
+                escape(d.source),
+                escape(d.description),
+            )
+            for d in stacks.values()
+        ),
+        empty="No stacks.",
+    )
+
+
+@stack.command("describe")
+@click.argument("name", required=False)
+@json_option
+def describe(name: str | None, as_json: bool) -> None:
+    """Each component of a stack (default: the active one): implementation, provider, options."""
+    from flowy.errors import FlowyError
+    from flowy.stacks import active_stack_name, get_stack, mask
+    from rich.markup import escape
+
+    from flowy_cli.output import console, print_json, table
+
+    plugins = plugin_manager()
+    active = active_stack_name()
+    defn = get_stack(name or active, plugins)
+    components: dict[str, dict[str, Any]] = {}
+    for kind, spec in defn.components.items():
+        item: dict[str, Any] = {
+            "type": spec.get("type"),
+            "options": {k: mask(k, v) for k, v in spec.items() if k != "type"},
+        }
+        try:
+            reg = plugins.registry.get(kind, str(spec.get("type")))
+            item.update(distribution=reg.distribution, version=reg.version, target=reg.target)
+        except FlowyError as exc:
+            item["error"] = str(exc)
+        components[kind] = item
+    data = {
+        "name": defn.name,
+        "active": defn.name == active,
+        "scope": defn.scope,
+        "source": defn.source,
+        "description": defn.description,
+        "components": components,
+    }
+    if as_json:
+        print_json(data)
+        return
+    out = console()
+    flag = " [green](active)[/]" if data["active"] else ""
+    out.print(f"[bold]Stack {escape(defn.name)}[/]{flag}  [dim]{escape(defn.source)}[/]")
+    if defn.description:
+        out.print(escape(defn.description))
+    t = table("component", "type", "provided by", "options")
+    for kind, item in components.items():
+        provider = (
+            f"{item['distribution']} {item['version']}"
+            if "distribution" in item
+            else f"[red]{escape(item['error'])}[/]"
+        )
+        options = ", ".join(f"{k}={v}" for k, v in item["options"].items())
+        t.add_row(kind, escape(str(item["type"])), provider, escape(options))
+    out.print(t)
+
+
+@stack.command("export")
+@click.argument("name")
+def export(name: str) -> None:
+    """Print a stack as TOML (pipe it into a file to share it; import with `stack import`)."""
+    import sys
+
+    import tomli_w
+    from flowy.stacks import get_stack
+
+    defn = get_stack(name, plugin_manager())
+    sys.stdout.write(tomli_w.dumps(defn.to_toml_dict()))
+
+
+# -- writing ----------------------------------------------------------------
+
+
+def _component_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags shared by ``register`` and ``update``."""
+    for kind in reversed(FLAG_KINDS):
+        flag = kind.replace("_", "-")
+        fn = click.option(
+            f"--{flag}-option",
+            f"{kind}_options",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help=f"An option of the {kind.replace('_', ' ')} (repeatable).",
+        )(fn)
+        fn = click.option(
+            f"--{flag}", kind, metavar="TYPE", help=f"The {kind.replace('_', ' ')} implementation."
+        )(fn)
+    fn = click.option(
+        "--component",
+        "extra_components",
+        multiple=True,
+        metavar="KIND=TYPE",
+        help="A component of another kind (one a plugin adds).",
+    )(fn)
+    fn = click.option(
+        "--option",
+        "extra_options",
+        multiple=True,
+        metavar="KIND.KEY=VALUE",
+        help="An option of any component.",
+    )(fn)
+    fn = click.option("--description", "-d", help="A line saying what the stack is for.")(fn)
+    fn = click.option(
+        "--user", is_flag=True, help="Write to the user folder (FLOWY_HOME), not the project."
+    )(fn)
+    return fn
+
+
+def _apply(components: dict[str, dict[str, Any]], flags: dict[str, Any]) -> None:
+    """Merge the component flags into ``components`` (in place)."""
+    for kind in FLAG_KINDS:
+        if flags.get(kind):
+            previous = components.get(kind, {})
+            keep = previous if previous.get("type") == flags[kind] else {}
+            components[kind] = {**keep, "type": flags[kind]}
+        options = parse_assignments(
+            flags.get(f"{kind}_options", ()), f"--{kind.replace('_', '-')}-option"
+        )
+        if options:
+            if kind not in components:
+                raise click.UsageError(
+                    f"--{kind.replace('_', '-')}-option needs a {kind.replace('_', ' ')}: "
+                    f"pass --{kind.replace('_', '-')} TYPE."
+                )
+            components[kind].update(options)
+    for item in parse_assignments(flags.get("extra_components", ()), "--component").items():
+        components[item[0]] = {**components.get(item[0], {}), "type": str(item[1])}
+    for dotted, value in parse_assignments(flags.get("extra_options", ()), "--option").items():
+        kind, sep, key = dotted.partition(".")
+        if not sep or kind not in components:
+            raise click.UsageError(
+                f"--option {dotted}=...: write KIND.KEY=VALUE for a component of the stack "
+                f"({', '.join(components) or 'none yet'})."
+            )
+        components[kind][key] = value
+
+
+def _check_and_save(defn: StackDefinition, scope: str) -> Path:
+    from flowy.stacks import check_stack, save_stack, validate_name
+
+    validate_name(defn.name)
+    check_stack(defn, plugin_manager())
+    return save_stack(defn, scope)
+
+
+def _echo_saved(verb: str, name: str, path: Path) -> None:
+    from rich.markup import escape
+
+    from flowy_cli.output import console
+
+    console().print(f"{verb} stack [bold]{escape(name)}[/] in {escape(str(path))}")
+
+
+@stack.command("register")
+@click.argument("name")
+@_component_options
+def register(name: str, user: bool, description: str | None, **flags: Any) -> None:
+    """Create a stack; every component is checked before anything is written."""
+    from flowy.errors import ConfigError
+    from flowy.stacks import StackDefinition, list_stacks
+
+    existing = list_stacks(plugin_manager())
+    if name in existing and existing[name].scope == _scope(user):
+        raise ConfigError(
+            f"A stack named {name!r} already exists ({existing[name].source}). Change it with "
+            f"`flowy stack update {name} ...` or pick another name."
+        )
+    components: dict[str, dict[str, Any]] = {}
+    _apply(components, flags)
+    defn = StackDefinition(name, components, "", description or "", _scope(user))
+    _echo_saved("Registered", name, _check_and_save(defn, _scope(user)))
+
+
+@stack.command("update")
+@click.argument("name")
+@_component_options
+def update(name: str, user: bool, description: str | None, **flags: Any) -> None:
+    """Change components or options of a stack (merged into what it has)."""
+    import attrs
+    from flowy.stacks import get_stack
+
+    defn = get_stack(name, plugin_manager())
+    components = {k: dict(v) for k, v in defn.components.items()}
+    _apply(components, flags)
+    scope = _scope(True) if user else (defn.scope if defn.scope != "plugin" else "project")
+    new = attrs.evolve(
+        defn, components=components, description=description or defn.description, scope=scope
+    )
+    _echo_saved("Updated", name, _check_and_save(new, scope))
+
+
+@stack.command("copy")
+@click.argument("source")
+@click.argument("target")
+@click.option("--user", is_flag=True, help="Write the copy to the user folder.")
+def copy(source: str, target: str, user: bool) -> None:
+    """Copy a stack under a new name (to change it without touching the original)."""
+    import attrs
+    from flowy.errors import ConfigError
+    from flowy.stacks import get_stack, list_stacks
+
+    if target in list_stacks(plugin_manager()):
+        raise ConfigError(f"A stack named {target!r} already exists; pick another name.")
+    defn = get_stack(source, plugin_manager())
+    new = attrs.evolve(defn, name=target, scope=_scope(user), source="")
+    _echo_saved("Copied", target, _check_and_save(new, _scope(user)))
+
+
+@stack.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", help="The stack's name (default: the file's stem).")
+@click.option("--user", is_flag=True, help="Import into the user folder.")
+def import_(file: Path, name: str | None, user: bool) -> None:
+    """Add a stack from a TOML file (as written by `flowy stack export`)."""
+    from flowy.stacks import parse_stack_file
+
+    defn = parse_stack_file(file, name or file.stem, _scope(user))
+    _echo_saved("Imported", defn.name, _check_and_save(defn, _scope(user)))
+
+
+@stack.command("switch")
+@click.argument("name")
+@click.option("--user", is_flag=True, help="Set the user-level default instead of the project's.")
+def switch(name: str, user: bool) -> None:
+    """Make NAME the active stack, after checking that all its components resolve."""
+    from flowy.config import set_setting
+    from flowy.stacks import check_stack, get_stack
+    from rich.markup import escape
+
+    from flowy_cli.output import console
+
+    plugins = plugin_manager()
+    check_stack(get_stack(name, plugins), plugins)
+    path = set_setting("active_stack", name, _scope(user))
+    console().print(f"Active stack is now [bold]{escape(name)}[/] ({escape(str(path))})")
+
+
+@stack.command("delete")
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def delete(name: str, yes: bool) -> None:
+    """Delete a stack file (never the active stack; stored runs are not touched)."""
+    from flowy.errors import ConfigError
+    from flowy.stacks import active_stack_name, delete_stack_file
+    from rich.markup import escape
+
+    from flowy_cli.output import console
+
+    if name == active_stack_name():
+        raise ConfigError(
+            f"Stack {name!r} is the active stack; switch to another first "
+            "(`flowy stack switch local`)."
+        )
+    if not yes:
+        click.confirm(f"Delete stack {name!r}?", abort=True)
+    path = delete_stack_file(name)
+    console().print(f"Deleted stack [bold]{escape(name)}[/] ({escape(str(path))})")

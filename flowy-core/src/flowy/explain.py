@@ -1,0 +1,273 @@
+"""``flowy cache explain``: would each step hit the cache, and if not, why not?
+
+This walks the pipeline in topological order and, for each step, computes
+its cache key exactly as a run would, by driving the engine's own run state
+(:class:`flowy.engine._Run`: ``task_for``, ``cache_parts`` and ``cache_hit``)
+rather than a copy of its rules, so the explanation cannot drift from the
+behaviour. Upstream steps that would hit supply their cached artifacts as the
+inputs of the steps after them; when an upstream step will re-run, its output
+is not known yet, and the explanation says so.
+
+A miss is explained against the step's newest cache entry
+(:meth:`MetadataStore.last_cache_entry`): which key parts changed, and, for
+``input_hash``, which parameter values or input artifacts differ. Nothing is
+written: cache lookups go through a wrapper that does not count hits when
+the store offers ``peek_cache``, and otherwise reuse the newest entry.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from flowy.caching import combine
+
+if TYPE_CHECKING:
+    from flowy.contracts import MetadataStore
+    from flowy.pipeline import Pipeline
+    from flowy.plugins import FlowyPlugins
+    from flowy.records import CacheEntry, StepTask
+
+HIT = "hit"
+MISS = "miss"
+MAYBE = "maybe"  # an upstream step re-runs; its output decides
+UNCACHED = "uncached"
+SKIPPED = "skipped"
+
+#: What a change in each built-in key part means, in words.
+PART_MEANING = {
+    "code_hash": "the step's code (or user code it calls) changed",
+    "input_hash": "an input artifact or a parameter value changed",
+}
+
+
+@attrs.define
+class StepExplanation:
+    """The verdict for one step and the reasons behind it."""
+
+    step: str
+    verdict: str
+    reason: str
+    changed: list[str] = attrs.field(factory=list)
+    details: list[str] = attrs.field(factory=list)
+    key: str | None = None
+    previous_key: str | None = None
+    previous_run: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+class _PeekingStore:
+    """The run's metadata store, but cache lookups never count as hits."""
+
+    def __init__(self, store: MetadataStore) -> None:
+        self._store = store
+        self.known: dict[str, CacheEntry] = {}
+
+    def lookup_cache(self, key: str) -> CacheEntry | None:
+        if key in self.known:
+            return self.known[key]
+        peek = getattr(self._store, "peek_cache", None)
+        if peek is not None:
+            entry: CacheEntry | None = peek(key)
+            return entry
+        return self._store.lookup_cache(key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def explain_cache(
+    pipeline: Pipeline,
+    params: Mapping[str, Any] | None = None,
+    *,
+    stack: str | None = None,
+    plugins: FlowyPlugins | None = None,
+    project: Path | None = None,
+) -> list[StepExplanation]:
+    """For each step in topological order, whether a run now would hit the cache."""
+    from flowy.config import load_settings, project_root
+    from flowy.engine import _Run
+    from flowy.plugins import create_plugin_manager
+    from flowy.stacks import resolve_stack
+
+    context = pipeline.context_for(params or {})
+    pipeline.check_params(context)
+    project = project or project_root()
+    plugins = plugins or create_plugin_manager()
+    resolved = resolve_stack(stack, plugins, project)
+    try:
+        run = _Run(
+            pipeline=pipeline,
+            stack=resolved,
+            plugins=plugins,
+            context=context,
+            no_cache=False,
+            allow_pickle=bool(load_settings(project).get("allow_pickle")),
+            project=project,
+        )
+        real_store = run.store
+        peeking = _PeekingStore(real_store)
+        run.store = peeking
+        return [_explain_step(run, name, real_store, peeking) for name in pipeline.order]
+    finally:
+        resolved.close()
+
+
+def _explain_step(
+    run: Any, name: str, store: MetadataStore, peeking: _PeekingStore
+) -> StepExplanation:
+    pipeline = run.pipeline
+    step = pipeline.steps[name]
+    verdicts: dict[str, str] = run.status
+    upstream = pipeline.upstream(name)
+    skipped = [u for u in upstream if verdicts.get(u) == SKIPPED]
+    if skipped:
+        return _settle(run, name, SKIPPED, f"upstream step {skipped[0]!r} would be skipped")
+    if step.when is not None and not step.when(run.context):
+        return _settle(run, name, SKIPPED, "its `when` condition is false for these parameters")
+    if not step.cache:
+        return _settle(run, name, UNCACHED, "caching is off for this step (@step(cache=False))")
+    previous = store.last_cache_entry(pipeline.name, name)
+    if previous is not None:
+        peeking.known.setdefault(previous.key, previous)
+    recomputed = [u for u in upstream if verdicts.get(u) != HIT]
+    if recomputed:
+        return _explain_pending(run, name, recomputed, previous)
+
+    task: StepTask = run.task_for(step)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        parts = run.cache_parts(step, task)
+    if parts is None:
+        why = str(caught[-1].message) if caught else "a key part could not be computed"
+        return _settle(run, name, UNCACHED, why)
+    key = combine(step.name, step.outputs, parts)
+    hit = run.cache_hit(step, key)
+    if hit is not None:
+        entry, refs = hit
+        run.outputs.update(refs)
+        return _settle(
+            run,
+            name,
+            HIT,
+            f"cached by run {entry.run_id[:12]}",
+            key=key,
+            previous=entry,
+        )
+    if previous is None:
+        return _settle(
+            run, name, MISS, "never cached: no earlier run of this step completed", key=key
+        )
+    if previous.key == key:
+        return _settle(
+            run,
+            name,
+            MISS,
+            "the cached artifacts are missing, corrupted or from another materializer version",
+            key=key,
+            previous=previous,
+        )
+    changed = sorted(
+        p
+        for p in set(parts) | set(previous.components)
+        if parts.get(p) != previous.components.get(p)
+    )
+    details = _input_details(store, previous, task) if "input_hash" in changed else []
+    reason = "; ".join(PART_MEANING.get(p, f"{p} changed") for p in changed)
+    return _settle(
+        run,
+        name,
+        MISS,
+        f"{reason} since the last cached run",
+        changed=changed,
+        details=details,
+        key=key,
+        previous=previous,
+    )
+
+
+def _explain_pending(
+    run: Any, name: str, recomputed: list[str], previous: CacheEntry | None
+) -> StepExplanation:
+    """An upstream step re-runs: the input is unknown, but code changes still show."""
+    from flowy.caching import code_hash
+
+    step = run.pipeline.steps[name]
+    inputs = ", ".join(repr(u) for u in recomputed)
+    reason = (
+        f"input from {inputs} will be recomputed; this step re-runs unless that output is "
+        "byte-identical to the cached one"
+    )
+    changed: list[str] = []
+    if (
+        previous is not None
+        and "code_hash" in step.cache
+        and previous.components.get("code_hash") != code_hash(step.fn)
+    ):
+        changed.append("code_hash")
+        reason = f"{PART_MEANING['code_hash']}, and input from {inputs} will be recomputed"
+        return _settle(run, name, MISS, reason, changed=changed, previous=previous)
+    return _settle(run, name, MAYBE, reason, previous=previous)
+
+
+def _input_details(store: MetadataStore, previous: CacheEntry, task: StepTask) -> list[str]:
+    """Which parameters and inputs differ from the run that made ``previous``."""
+    try:
+        before = next(s for s in store.get_step_runs(previous.run_id) if s.step == previous.step)
+    except StopIteration:
+        return []
+    details: list[str] = []
+    for param in sorted(set(before.params) | set(task.params)):
+        old, new = before.params.get(param, "<unset>"), task.params.get(param, "<unset>")
+        if old != new:
+            details.append(f"parameter {param}: {old!r} -> {new!r}")
+    for input_name, ref in sorted(task.inputs.items()):
+        old_id = before.inputs.get(input_name)
+        if old_id is None:
+            details.append(f"input {input_name}: new")
+            continue
+        try:
+            old_ref = store.get_artifact(old_id)
+        except Exception:  # noqa: BLE001 - a pruned artifact only loses detail
+            continue
+        if old_ref.checksum != ref.checksum:
+            details.append(
+                f"input {input_name}: content changed "
+                f"({old_ref.checksum[:10]} -> {ref.checksum[:10]})"
+            )
+        elif old_ref.materializer_version != ref.materializer_version:
+            details.append(f"input {input_name}: materializer {ref.materializer} version changed")
+    return details
+
+
+def _settle(
+    run: Any,
+    name: str,
+    verdict: str,
+    reason: str,
+    *,
+    changed: list[str] | None = None,
+    details: list[str] | None = None,
+    key: str | None = None,
+    previous: CacheEntry | None = None,
+) -> StepExplanation:
+    run.status[name] = verdict
+    return StepExplanation(
+        step=name,
+        verdict=verdict,
+        reason=reason,
+        changed=changed or [],
+        details=details or [],
+        key=key,
+        previous_key=previous.key if previous is not None else None,
+        previous_run=previous.run_id if previous is not None else None,
+    )
+
+
+__all__ = ["HIT", "MAYBE", "MISS", "SKIPPED", "UNCACHED", "StepExplanation", "explain_cache"]
