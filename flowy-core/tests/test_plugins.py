@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from flowy.errors import ComponentNotFoundError, PluginLoadError
 from flowy.plugins import create_plugin_manager
 
@@ -154,3 +153,15 @@ def test_listing_entry_points_imports_no_heavy_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_incompatible_core_range_is_reported_not_loaded(site, monkeypatch):
+    site("flowy-future", "flowy_future_plugin", GOOD, requires="flowy-core>=9.0")
+    monkeypatch.setenv("FLOWY_LOAD_PLUGINS", "flowy-future")
+    pm = create_plugin_manager()
+    info = pm.infos["flowy-future"]
+    assert info.status == "incompatible"
+    assert "supports flowy-core >=9.0 but flowy-core 0.1.0 is installed" in info.error
+    assert "flowy_future_plugin" not in sys.modules
+    with pytest.raises(ComponentNotFoundError):
+        pm.registry.get("executor", "fancy")

@@ -60,7 +60,7 @@ class PluginInfo:
     distribution: str
     version: str
     module: str
-    status: str = "loaded"  # loaded | failed | disabled
+    status: str = "loaded"  # loaded | failed | incompatible | disabled
     error: str | None = None
     hooks: list[str] = attrs.field(factory=list)
     provides: dict[str, list[str]] = attrs.field(factory=dict)
@@ -146,17 +146,31 @@ class FlowyPlugins:
                     error="disabled by FLOWY_LOAD_PLUGINS / FLOWY_DISABLE_PLUGINS",
                 )
                 continue
+            requires_core = _core_requirement(ep.dist)
+            problem = incompatibility(requires_core)
+            if problem is not None:
+                self._failed(ep.name, dist, version, ep.value, PluginLoadError(problem), "incompatible")
+                self.infos[ep.name].requires_core = requires_core
+                continue
             try:
                 plugin = ep.load()
             except Exception as exc:
                 self._failed(ep.name, dist, version, ep.value, exc)
                 continue
             self.register(plugin, ep.name, dist, version)
-            self.infos[ep.name].requires_core = _core_requirement(ep.dist)
+            self.infos[ep.name].requires_core = requires_core
 
-    def _failed(self, name: str, dist: str, version: str, module: str, exc: BaseException) -> None:
-        message = f"{type(exc).__name__}: {exc}"
-        self.infos[name] = PluginInfo(name, dist, version, module, status="failed", error=message)
+    def _failed(
+        self,
+        name: str,
+        dist: str,
+        version: str,
+        module: str,
+        exc: BaseException,
+        status: str = "failed",
+    ) -> None:
+        message = str(exc) if status == "incompatible" else f"{type(exc).__name__}: {exc}"
+        self.infos[name] = PluginInfo(name, dist, version, module, status=status, error=message)
         if self.strict:
             raise PluginLoadError(
                 f"Plugin {name} ({dist} {version}) failed to load: {message}. "
@@ -260,6 +274,26 @@ def _core_requirement(dist: metadata.Distribution | None) -> str | None:
             spec = head[len(CORE_DISTRIBUTION):].strip()
             return spec or None
     return None
+
+
+def incompatibility(requires_core: str | None) -> str | None:
+    """Why a plugin's declared flowy-core range excludes this core, or None when it fits."""
+    if not requires_core:
+        return None
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    from flowy import __version__
+
+    try:
+        spec = SpecifierSet(requires_core)
+    except InvalidSpecifier:
+        return f"declares an unreadable flowy-core requirement {requires_core!r}"
+    if spec.contains(__version__, prereleases=True):
+        return None
+    return (
+        f"supports flowy-core {requires_core} but flowy-core {__version__} is installed; "
+        "install a version of the plugin made for this core, or a matching flowy-core"
+    )
 
 
 def create_plugin_manager(
