@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from flowy.engine import RunResult
 
 
-def _show_warning(
+def _show_warning(  # noqa: PLR0917 - the warnings.showwarning signature
     message: Warning | str,
     category: type[Warning],
     filename: str,
