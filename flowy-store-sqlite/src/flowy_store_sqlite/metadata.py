@@ -87,6 +87,7 @@ class SQLMetadataStore(MetadataStore):
     def __init__(self, url: str, fsync: bool = False, busy_timeout: float = 30.0) -> None:
         self.url = database.normalize_url(url)
         self._engine = database.create(self.url, fsync=fsync, busy_timeout=busy_timeout)
+        self._sqlite = database.is_sqlite(self.url)
         self._lock = threading.RLock()
         self._conn: Connection | None = self._engine.connect()
         try:
@@ -108,7 +109,6 @@ class SQLMetadataStore(MetadataStore):
         self._p_cache = ins(s.cache_entries, _rows.cache_row(CacheEntry("", "", "", "", {}, {})))
         self._p_del_cache = Prepared(self._del_cache, dialect)
         self._p_hit_cache = Prepared(self._hit_cache, dialect)
-        self._p_get_cache = Prepared(self._get_cache, dialect)
 
     # -- plumbing ----------------------------------------------------------
 
@@ -161,14 +161,14 @@ class SQLMetadataStore(MetadataStore):
         row = conn.execute(select(table).where(col == ident)).mappings().first()
         if row is not None or len(ident) < MIN_PREFIX:
             return row
-        # A range on the primary key uses its index everywhere; LIKE would not on SQLite.
-        rows = (
-            conn.execute(
-                select(table).where(col >= ident, col < ident + "\U0010ffff").order_by(col).limit(6)
-            )
-            .mappings()
-            .all()
-        )
+        where = [col.startswith(ident, autoescape=True)]
+        if self._sqlite:
+            # SQLite's LIKE cannot use the (binary) primary key index; a range can.
+            # Not elsewhere: under a locale collation the range may miss ids.
+            where += [col >= ident, col < ident + "\U0010ffff"]
+        query = select(table).where(*where).order_by(col).limit(6)
+        rows = conn.execute(query).mappings().all()
+        # LIKE ignores ASCII case on SQLite and MySQL: the prefix itself decides.
         rows = [r for r in rows if r[col.name].startswith(ident)]
         return rows[0] if len(rows) == 1 else rows
 
@@ -339,8 +339,8 @@ class SQLMetadataStore(MetadataStore):
         with self._write_raw() as (conn, cur):
             if self._p_hit_cache.run(conn, cur, {"k": key}) == 0:
                 return None
-            row = self._p_get_cache.one(conn, cur, {"k": key})
-        return None if row is None else _rows.cache_record(row)
+            row = conn.execute(self._get_cache, {"k": key}).mappings().one()
+        return _rows.cache_record(row)
 
     def last_cache_entry(self, pipeline: str, step: str) -> CacheEntry | None:
         c = s.cache_entries.c

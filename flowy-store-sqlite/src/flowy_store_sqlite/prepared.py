@@ -1,4 +1,4 @@
-"""Statements compiled once per dialect and run straight on the DBAPI cursor.
+"""DML statements compiled once per dialect and run straight on the DBAPI cursor.
 
 SQLAlchemy Core costs 30-60 microseconds per ``execute`` even with its
 compiled cache hot (execution context, events, result set-up); ``record_step``
@@ -8,10 +8,11 @@ the SQL text and paramstyle are right for whatever database the URL names,
 and is then executed on the DBAPI cursor of the store's own connection,
 inside the transaction SQLAlchemy opened.
 
-The shortcut stays exact: the bind and result processors SQLAlchemy would
-apply for each column type (Float's ``to_float``, say) are looked up once and
-applied here. A statement with values baked into it (literal binds, callables)
-goes through ``Connection.execute`` as usual.
+The shortcut stays exact: the bind processors SQLAlchemy would apply for each
+column type (Float's ``to_float``, say) are looked up once and applied here. A
+statement with values baked into it (literal binds, callables) goes through
+``Connection.execute`` as usual. Only DML: a SELECT's result processing
+depends on the cursor's column types, which only SQLAlchemy should interpret.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.sql.expression import Executable
 
 
 class Prepared:
-    """One DML or SELECT statement, compiled for ``dialect``; see the module docstring."""
+    """One INSERT, UPDATE or DELETE, compiled for ``dialect``; see the module docstring."""
 
     def __init__(self, stmt: Executable, dialect: Dialect, keys: Sequence[str] | None = None):
         column_keys = list(keys) if keys else None
@@ -34,18 +35,11 @@ class Prepared:
         self.positional: bool = compiled.positional
         self.names: list[str] = list(compiled.positiontup or ()) if self.positional else []
         binds = compiled.binds
-        columns = list(getattr(stmt, "selected_columns", ()))
-        self.columns: list[str] = [c.key for c in columns]
         # Type conversions SQLAlchemy would apply (e.g. Float's to_float), applied here too.
         self.bind_procs: list[tuple[str, Any]] = [
             (name, proc)
             for name, b in binds.items()
             if (proc := b.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-        ]
-        self.result_procs: list[tuple[int, Any]] = [
-            (i, proc)
-            for i, c in enumerate(columns)
-            if (proc := c.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
         ]
         # Values baked into the statement would need SQLAlchemy's parameter assembly.
         self.direct = all(
@@ -74,21 +68,6 @@ class Prepared:
             cursor.execute(self.sql, self._args(rows[0]))
         else:
             cursor.executemany(self.sql, [self._args(r) for r in rows])
-
-    def one(self, conn: Connection, cursor: Any, row: dict[str, Any]) -> dict[str, Any] | None:
-        """Execute a SELECT; return its first row as a dict, or None."""
-        if not self.direct:
-            found = conn.execute(self.stmt, row).mappings().first()
-            return None if found is None else dict(found)
-        cursor.execute(self.sql, self._args(row))
-        values = cursor.fetchone()
-        if values is None:
-            return None
-        if self.result_procs:
-            values = list(values)
-            for i, proc in self.result_procs:
-                values[i] = proc(values[i])
-        return dict(zip(self.columns, values, strict=True))
 
 
 def cursor_of(conn: Connection) -> Any:

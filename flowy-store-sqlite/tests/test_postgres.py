@@ -1,0 +1,106 @@
+"""The same contract on PostgreSQL: proof that no SQLite-only SQL slipped in.
+
+Uses ``FLOWY_TEST_POSTGRES_URL`` when set; otherwise starts a throwaway server
+with the local ``initdb``/``pg_ctl`` (as the ``postgres`` user when run as
+root). Skipped when neither a server nor psycopg is available.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flowy.testing.metadata_store import MetadataStoreContract
+from flowy_store_sqlite.metadata import SQLMetadataStore
+
+pytest.importorskip(
+    "psycopg", reason="PostgreSQL tests need psycopg (flowy-store-sqlite[postgres])"
+)
+
+
+def _as_postgres() -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("running as root and there is no postgres user to run the server")
+    return ["runuser", "-u", "postgres", "--"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    url = os.environ.get("FLOWY_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("no FLOWY_TEST_POSTGRES_URL and no local PostgreSQL (initdb, pg_ctl)")
+    prefix = _as_postgres()
+    home = Path(tempfile.mkdtemp(prefix="flowy-pg-"))
+    if prefix:
+        shutil.chown(home, "postgres")
+    data, port = home / "data", _free_port()
+    init = [*prefix, initdb, "-D", str(data), "-U", "flowy", "--auth=trust"]
+    subprocess.run(init, check=True, capture_output=True)
+    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={home}"
+    subprocess.run(
+        [*prefix, pg_ctl, "-D", str(data), "-o", options, "-w", "-l", str(home / "log"), "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://flowy@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], check=False)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(server_url: str) -> Iterator[str]:
+    """A fresh database per test, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    name = f"flowy_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield server_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+class TestPostgres(MetadataStoreContract):
+    @pytest.fixture
+    def store(self, pg_url: str) -> Iterator[SQLMetadataStore]:
+        store = SQLMetadataStore(pg_url)
+        yield store
+        store.close()
+
+
+def test_reopen_and_prepared_statements_go_direct(pg_url: str) -> None:
+    SQLMetadataStore(pg_url).close()
+    store = SQLMetadataStore(pg_url)  # the up-to-date path on a second open
+    try:
+        assert store._p_step.direct and store._p_artifact.direct
+        assert store.describe()["url"].startswith("postgresql+psycopg://")
+    finally:
+        store.close()
