@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from flowy.errors import FlowyError, RunNotFoundError
+from flowy.errors import ChecksumMismatchError, FlowyError, RunNotFoundError
 
 if TYPE_CHECKING:
     from flowy.contracts import ArtifactStore, MetadataStore
@@ -176,7 +176,7 @@ class Client:
 
     def load(self, artifact: str | ArtifactRef, *, allow_pickle: bool | None = None) -> Any:
         """Load an artifact (by id, prefix or record) through its materializer, verified."""
-        from flowy.artifacts import read_artifact
+        from flowy.artifacts import read_artifact, verify_artifact
         from flowy.config import load_settings
 
         ref = self.artifact(artifact) if isinstance(artifact, str) else artifact
@@ -188,8 +188,17 @@ class Client:
             )
         except FlowyError:
             raise
-        except FileNotFoundError as exc:
-            raise FlowyError(f"Artifact {ref.artifact_id} is missing at {ref.uri}.") from exc
+        except Exception as exc:
+            # A materializer may choke on damaged bytes before the checksum is checked
+            # at the end of the read: report the damage, not the parser's complaint.
+            if not verify_artifact(self.artifact_store, ref):
+                raise ChecksumMismatchError(
+                    f"Artifact {ref.artifact_id} ({ref.uri}) is missing or corrupted: its bytes "
+                    "no longer match the sha256 recorded when it was written, so the "
+                    f"{ref.materializer} materializer could not read it ({type(exc).__name__}: "
+                    f"{exc}). Re-run the step that produced it (`flowy run ... --no-cache`)."
+                ) from exc
+            raise
 
     # -- cache ---------------------------------------------------------------
 
