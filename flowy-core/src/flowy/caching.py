@@ -47,7 +47,12 @@ def _library_roots() -> tuple[str, ...]:
 
 def is_user_code(obj: Any) -> bool:
     """Whether ``obj`` is defined in the user's own files (not stdlib/site-packages)."""
-    module = sys.modules.get(getattr(obj, "__module__", "") or "")
+    return _is_user_module(getattr(obj, "__module__", "") or "")
+
+
+@cache
+def _is_user_module(module_name: str) -> bool:
+    module = sys.modules.get(module_name)
     path = getattr(module, "__flowy_path__", None) or getattr(module, "__file__", None)
     if not path:
         return False
@@ -86,6 +91,35 @@ def normalized_source(obj: Any) -> tuple[str, ast.AST | None]:
 
 
 _code_hashes: dict[Any, str] = {}
+_source_digests: dict[Any, str] = {}
+
+
+def _global_names(obj: Any) -> set[str]:
+    """Global names a function (or a class's methods) may reference, from bytecode.
+
+    ``co_names`` lists globals and attributes but never parameters or locals,
+    so a step's input named like another step does not pull that step in.
+    """
+    names: set[str] = set()
+    codes = []
+    if inspect.isclass(obj):
+        codes = [v.__code__ for v in vars(obj).values() if inspect.isfunction(v)]
+    elif hasattr(obj, "__code__"):
+        codes = [obj.__code__]
+    while codes:
+        code = codes.pop()
+        names.update(code.co_names)
+        codes.extend(c for c in code.co_consts if inspect.iscode(c))
+    return names
+
+
+def _source_digest(obj: Any) -> str:
+    cached = _source_digests.get(obj)
+    if cached is None:
+        text, _ = normalized_source(obj)
+        cached = hashlib.sha256(f"{getattr(obj, '__qualname__', '')}\0{text}".encode()).hexdigest()
+        _source_digests[obj] = cached
+    return cached
 
 
 def code_hash(fn: Callable[..., Any]) -> str:
@@ -97,27 +131,22 @@ def code_hash(fn: Callable[..., Any]) -> str:
         return cached
     digest = hashlib.sha256()
     seen: set[int] = set()
-
-    def visit(obj: Any) -> None:
+    pending = [fn]
+    while pending:
+        obj = pending.pop()
         if id(obj) in seen:
-            return
+            continue
         seen.add(id(obj))
-        text, tree = normalized_source(obj)
-        digest.update(f"{getattr(obj, '__qualname__', '')}\0{text}\0".encode())
-        if tree is None:
-            return
+        digest.update(_source_digest(obj).encode())
         namespace = getattr(obj, "__globals__", None)
         if namespace is None:
             module = sys.modules.get(getattr(obj, "__module__", ""))
             namespace = vars(module) if module else {}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                ref = namespace.get(node.id)
-                ref = getattr(ref, "fn", ref)  # a Step: hash its function
-                if (inspect.isfunction(ref) or inspect.isclass(ref)) and is_user_code(ref):
-                    visit(ref)
-
-    visit(fn)
+        for name in sorted(_global_names(obj)):
+            ref = namespace.get(name)
+            ref = getattr(ref, "fn", ref)  # a Step: hash its function
+            if (inspect.isfunction(ref) or inspect.isclass(ref)) and is_user_code(ref):
+                pending.append(ref)
     result = digest.hexdigest()
     _code_hashes[key] = result
     return result
