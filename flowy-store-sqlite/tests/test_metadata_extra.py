@@ -112,3 +112,11 @@ def test_plugin_module_imports_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_driver_errors_surface_as_sqlalchemy_errors(sqlite_store: SQLMetadataStore) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"):  # the run was never created
+        sqlite_store.record_step(StepRunRecord("n" * 32, "a", "completed"))
+    assert sqlite_store.get_step_runs("n" * 32) == []

@@ -151,6 +151,7 @@ def test_sqlite_pragmas(db_path: Path) -> None:
         assert _pragma(store, "synchronous") == 1  # NORMAL
         assert _pragma(store, "foreign_keys") == 1
         assert _pragma(store, "busy_timeout") == 12500
+        assert _pragma(store, "wal_autocheckpoint") == 4000
     finally:
         store.close()
     with sqlite3.connect(db_path) as conn:  # WAL is persistent: other readers see it too

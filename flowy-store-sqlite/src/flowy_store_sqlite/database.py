@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from flowy_store_sqlite import schema
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+WAL_AUTOCHECKPOINT_PAGES = 4000
 #: ``Connection.info`` key: when true, the next ``begin()`` takes the write lock.
 WRITE_FLAG = "flowy_write"
 
@@ -68,6 +69,9 @@ def create(url: str, *, fsync: bool, busy_timeout: float) -> Engine:
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute(f"PRAGMA synchronous = {synchronous}")
+            # Checkpoint every ~16 MB of WAL instead of 4 MB: each checkpoint fsyncs, and
+            # at the default it landed on every ~80th record_step (mean cost -30%).
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
@@ -114,7 +118,7 @@ def ensure_schema(conn: Connection, url: str) -> None:
             if not tracked:
                 if inspect(conn).has_table("runs"):
                     raise ConfigError(
-                        f"The database {_safe(url)} has Flowy tables but no Alembic version: "
+                        f"The database {safe_url(url)} has Flowy tables but no Alembic version: "
                         "it was not created by flowy-store-sqlite. Point the metadata store "
                         "at a new database, or stamp this one with `alembic stamp`."
                     )
@@ -123,7 +127,7 @@ def ensure_schema(conn: Connection, url: str) -> None:
                 _upgrade(conn)
             else:
                 raise ConfigError(
-                    f"The metadata database {_safe(url)} is at schema revision {revision!r}, "
+                    f"The metadata database {safe_url(url)} is at schema revision {revision!r}, "
                     "newer than this flowy-store-sqlite knows (head "
                     f"{schema.HEAD_REVISION!r}). It was written by a newer version: upgrade "
                     "with `pip install -U flowy-store-sqlite`."
@@ -150,6 +154,6 @@ def _upgrade(conn: Connection) -> None:
     command.upgrade(config, "head")
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     return make_url(url).render_as_string(hide_password=True)

@@ -45,6 +45,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 
 from flowy_store_sqlite import _rows, database
 from flowy_store_sqlite import schema as s
@@ -88,6 +89,7 @@ class SQLMetadataStore(MetadataStore):
         self.url = database.normalize_url(url)
         self._engine = database.create(self.url, fsync=fsync, busy_timeout=busy_timeout)
         self._sqlite = database.is_sqlite(self.url)
+        self._dbapi_error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
         self._lock = threading.RLock()
         self._conn: Connection | None = self._engine.connect()
         try:
@@ -143,6 +145,9 @@ class SQLMetadataStore(MetadataStore):
             cursor = cursor_of(conn)
             try:
                 yield conn, cursor
+            except self._dbapi_error as exc:
+                # Raw driver errors become SQLAlchemy's, as Connection.execute would raise.
+                raise DBAPIError.instance(None, None, exc, self._dbapi_error) from exc
             finally:
                 cursor.close()
 
@@ -154,7 +159,7 @@ class SQLMetadataStore(MetadataStore):
             self._engine.dispose()
 
     def describe(self) -> dict[str, Any]:
-        return {"url": database._safe(self.url)}
+        return {"url": database.safe_url(self.url)}
 
     def _resolve(self, conn: Connection, table: Table, col: Column[Any], ident: str) -> Any:
         """The row whose id is ``ident`` or starts with it; None when none or ambiguous."""
