@@ -310,15 +310,15 @@ class _Run:
         """Run every step as soon as its upstream steps are settled (not level by level)."""
         executor = self.stack.executor
         executor.bind(self.runtime)
-        graph = self.pipeline.graph
-        waiting = {name: graph.in_degree(name) for name in self.pipeline.order}
+        downstream = self.pipeline.downstream_of
+        waiting = {name: len(self.pipeline.upstream_of[name]) for name in self.pipeline.order}
         ready = [name for name in self.pipeline.order if waiting[name] == 0]
         running: dict[Future[StepResult], tuple[Step, StepTask, dict[str, str] | None]] = {}
         capacity = max(1, executor.capacity())
         self.notify("flowy_pipeline_started", run=self.run)
 
         def settled(name: str) -> None:
-            for successor in graph.successors(name):
+            for successor in downstream[name]:
                 waiting[successor] -= 1
                 if waiting[successor] == 0:
                     ready.append(successor)

@@ -32,8 +32,6 @@ class Pipeline:
         *,
         experiment: str | None = None,
     ) -> None:
-        import networkx as nx
-
         if not name or not all(c.isalnum() or c in "-_." for c in name):
             raise PipelineDefinitionError(
                 f"Pipeline name {name!r} must be non-empty and use only letters, digits, '-', '_', '.'"
@@ -64,14 +62,15 @@ class Pipeline:
         self.params: dict[str, list[str]] = {}
         for s in self.steps.values():
             self.inputs[s.name], self.params[s.name] = self._classify(s)
-        graph: nx.DiGraph = nx.DiGraph()
-        graph.add_nodes_from(self.steps)
-        for s in self.steps.values():
-            for inp in self.inputs[s.name]:
-                graph.add_edge(self.producer[inp], s.name, output=inp)
-        self.graph = graph
-        self._check_cycles()
-        self.order: list[str] = list(nx.lexicographical_topological_sort(graph))
+        self.upstream_of: dict[str, list[str]] = {
+            n: sorted({self.producer[i] for i in self.inputs[n]}) for n in self.steps
+        }
+        self.downstream_of: dict[str, list[str]] = {n: [] for n in self.steps}
+        for n, ups in self.upstream_of.items():
+            for u in ups:
+                self.downstream_of[u].append(n)
+        self.order: list[str] = self._topological_order()
+        self._graph: nx.DiGraph | None = None
         self.check_params(self.context)
 
     # -- building ------------------------------------------------------------
@@ -90,18 +89,47 @@ class Pipeline:
         params = [p for p in s.parameters if p not in inputs]
         return inputs, params
 
-    def _check_cycles(self) -> None:
-        import networkx as nx
+    def _topological_order(self) -> list[str]:
+        """Steps in dependency order, alphabetical within a generation; names any cycle.
 
+        Uses the standard library's graphlib so that building a pipeline does not
+        pay for importing networkx; :attr:`graph` gives the networkx view.
+        """
+        import graphlib
+
+        sorter = graphlib.TopologicalSorter(self.upstream_of)
         try:
-            cycle = nx.find_cycle(self.graph)
-        except nx.NetworkXNoCycle:
-            return
-        names = [edge[0] for edge in cycle] + [cycle[-1][1]]
-        raise PipelineDefinitionError(
-            f"Pipeline {self.name!r} has a cycle: {' -> '.join(names)}. Each step there needs "
-            "an output of the next; break the loop by renaming an input or an output."
-        )
+            sorter.prepare()
+        except graphlib.CycleError as exc:
+            cycle = list(reversed(exc.args[1]))
+            raise PipelineDefinitionError(
+                f"Pipeline {self.name!r} has a cycle: {' -> '.join(cycle)}. Each step there "
+                "needs an output of the next; break the loop by renaming an input or an output."
+            ) from None
+        order: list[str] = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            order.extend(ready)
+            sorter.done(*ready)
+        return order
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The DAG as a networkx graph (edges carry the ``outputs`` they pass)."""
+        if self._graph is None:
+            import networkx as nx
+
+            graph: nx.DiGraph = nx.DiGraph()
+            graph.add_nodes_from(self.order)
+            for s in self.steps.values():
+                for inp in self.inputs[s.name]:
+                    producer = self.producer[inp]
+                    if graph.has_edge(producer, s.name):
+                        graph.edges[producer, s.name]["outputs"].append(inp)
+                    else:
+                        graph.add_edge(producer, s.name, outputs=[inp])
+            self._graph = graph
+        return self._graph
 
     def check_params(self, context: Mapping[str, Any]) -> None:
         for s in self.steps.values():
@@ -135,7 +163,7 @@ class Pipeline:
         return self.context.child(**overrides) if overrides else self.context
 
     def upstream(self, step: str) -> list[str]:
-        return sorted(self.graph.predecessors(step))
+        return self.upstream_of[step]
 
     def descendants(self, step: str) -> set[str]:
         import networkx as nx
@@ -162,7 +190,7 @@ class Pipeline:
                 )
                 for out in s.outputs:
                     for consumer in sorted(self.graph.successors(name)):
-                        if self.graph.edges[name, consumer]["output"] == out:
+                        if out in self.graph.edges[name, consumer]["outputs"]:
                             lines.append(f"        {out} --> {consumer}")
         return "\n".join(lines)
 
