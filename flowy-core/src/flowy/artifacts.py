@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from flowy.errors import ChecksumMismatchError, UnsafeArtifactError
@@ -22,6 +23,18 @@ if TYPE_CHECKING:
     from flowy.materializers import MaterializerRegistry
 
 CHUNK = 1 << 20
+
+_UNSAFE_LOAD: ContextVar[bool] = ContextVar("flowy_unsafe_load", default=False)
+
+
+def unsafe_load_allowed() -> bool:
+    """Whether the artifact now being loaded was opted in with ``allow_pickle``.
+
+    A safe materializer refuses files that need code to load (an object-dtype
+    .npy, an untrusted skops type, a Keras Lambda layer); it reads this to let
+    the same opt-in that loads pickle artifacts load those too.
+    """
+    return _UNSAFE_LOAD.get()
 
 
 class HashingWriter(io.RawIOBase):
@@ -151,7 +164,11 @@ def read_artifact(
     with store.open_read(ref.uri) as raw:
         reader = HashingReader(raw, ref.checksum, ref.uri)
         buffered = io.BufferedReader(reader, buffer_size=CHUNK)
-        obj = materializer.load(buffered, ref.metadata)  # type: ignore[arg-type]
+        token = _UNSAFE_LOAD.set(allow_pickle)
+        try:
+            obj = materializer.load(buffered, ref.metadata)  # type: ignore[arg-type]
+        finally:
+            _UNSAFE_LOAD.reset(token)
         # Bytes the BufferedReader pre-fetched are already hashed; verify the rest.
         reader.verify()
     return obj

@@ -7,7 +7,10 @@ nothing is imported that the object does not already belong to.
 
 Rule for ties (documented in docs/materializers.md): for the first class in the
 MRO that any materializer claims, the highest ``priority`` wins, then the
-distribution name in alphabetical order, then the materializer name.
+distribution name in alphabetical order, then the materializer name. When the
+winner's ``accepts()`` refuses the value (a dict that is not all tensors, an
+object-dtype array), the next candidate in that order is asked, then the
+claims on later classes of the MRO; pickle comes last, and only when opted in.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ class MaterializerRegistry:
         for regs in self._by_type.values():
             regs.sort(key=lambda r: (-int(r.info.get("priority", 0)), r.distribution, r.name))
         self._instances: dict[str, Materializer] = {}
-        self._resolved: dict[type, Registration | None] = {}
+        self._resolved: dict[type, list[Registration]] = {}
 
     def by_name(self, name: str) -> Materializer:
         """The materializer registered as ``name`` (used to load artifacts)."""
@@ -63,23 +66,21 @@ class MaterializerRegistry:
             for k in cls.__mro__
         ]
 
-    def _for_type(self, cls: type) -> Registration | None:
+    def _for_type(self, cls: type) -> list[Registration]:
+        """Every non-pickle candidate for ``cls``, in the order they are asked."""
         if cls not in self._resolved:
-            found = None
-            for klass in cls.__mro__:
-                candidates = [
-                    r for r in self._by_type.get(type_name(klass), []) if r.name not in PICKLE_NAMES
-                ]
-                if candidates:
-                    found = candidates[0]
-                    break
-            self._resolved[cls] = found
+            self._resolved[cls] = [
+                r
+                for klass in cls.__mro__
+                for r in self._by_type.get(type_name(klass), [])
+                if r.name not in PICKLE_NAMES
+            ]
         return self._resolved[cls]
 
     def resolve(self, obj: Any, *, allow_pickle: bool = False) -> tuple[Registration, Materializer]:
         """The registration and instance that will write ``obj``."""
-        reg = self._for_type(type(obj))
-        if reg is not None:
+        candidates = self._for_type(type(obj))
+        for reg in candidates:
             materializer = self.by_name(reg.name)
             if materializer.accepts(obj):
                 return reg, materializer
@@ -89,8 +90,8 @@ class MaterializerRegistry:
                     return self._registrations[name], self.by_name(name)
         cls = type(obj)
         reason = (
-            f"the {reg.name!r} materializer refused this value"
-            if reg is not None
+            f"the {' and '.join(repr(r.name) for r in candidates)} materializer refused this value"
+            if candidates
             else "no installed materializer handles it"
         )
         hint = _install_hint(cls)
