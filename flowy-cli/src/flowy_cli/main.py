@@ -140,9 +140,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         print_error("Interrupted (Ctrl-C).", debug=debug, title="Aborted:")
         sys.exit(130)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
         from flowy_cli.output import print_error
 
+        # click turns Ctrl-C into Abort; a declined confirmation is an Abort of its own.
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            print_error("Interrupted (Ctrl-C).", debug=debug, title="Aborted:")
+            sys.exit(130)
         print_error("Nothing was changed.", debug=debug, title="Aborted:")
         sys.exit(1)
     except click.ClickException as exc:
