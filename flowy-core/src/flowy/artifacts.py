@@ -167,6 +167,10 @@ def read_artifact(
         token = _UNSAFE_LOAD.set(allow_pickle)
         try:
             obj = materializer.load(buffered, ref.metadata)  # type: ignore[arg-type]
+        except Exception:
+            # A changed file often breaks the parser first: report the real cause.
+            reader.verify()
+            raise
         finally:
             _UNSAFE_LOAD.reset(token)
         # Bytes the BufferedReader pre-fetched are already hashed; verify the rest.
