@@ -49,6 +49,7 @@ def make_runner(project: Path, home: Path, extra_env: dict[str, str] | None = No
             capture_output=True,
             text=True,
             timeout=120,
+            check=False,
             input=stdin,
         )
         if code is not None:
@@ -334,15 +335,14 @@ def test_corrupted_artifact(fresh: tuple[Path, Flowy]) -> None:
     data = bytearray(path.read_bytes())
     data[3] ^= 0xFF
     path.write_bytes(bytes(data))
-    user_error(
-        flowy("artifacts", "show", ref["artifact_id"][:10], code=1), "corrupted", ref["artifact_id"]
-    )
+    user_error(flowy("artifacts", "show", ref["artifact_id"][:10], code=1), "corrupted", "sha256")
     # A cache hit whose artifact fails its checksum is a miss: the step runs again.
     states = step_states(flowy("run", "pipeline.py").stdout)
     assert states["train"] == "done" and states["generate"] == "cached"
     client_script = f"from flowy.client import Client\nClient().load({ref['artifact_id']!r})\n"
     done = subprocess.run(
         [sys.executable, "-c", client_script],
+        check=False,
         cwd=project,
         capture_output=True,
         text=True,
@@ -600,7 +600,7 @@ def test_cache_stats_and_clear(fresh: tuple[Path, Flowy]) -> None:
 
 
 def test_config_show_and_set(fresh: tuple[Path, Flowy]) -> None:
-    project, flowy = fresh
+    _, flowy = fresh
     settings = json.loads(flowy("config", "show", "--json").stdout)["settings"]
     assert settings["progress"] == {
         "value": True,
