@@ -1,68 +1,190 @@
-"""The ``local`` executor: steps in this process, in dependency order.
+"""The ``local`` executor: steps in this process, or in a pool of worker processes.
 
-A step without a timeout runs in this process (no start-up cost, works for
-steps defined anywhere, even in ``__main__``). A step *with* a timeout runs
-each attempt in a forked child process in its own process group: when the
-attempt overruns, the whole group is killed (SIGKILL), so the step and any
-processes it started really stop, and the attempt is reported timed out
-(and retried if retries remain). The child writes its outputs to the
-artifact store itself and sends back only the small step result.
+``max_workers`` chooses the mode. With 1 every step runs in this process, one
+at a time, in dependency order (no start-up cost, steps may be defined
+anywhere, even inside a function). With more (the default is the machine's CPU
+count) steps whose upstream steps are done run concurrently in worker
+processes (:mod:`flowy_executor_local.pool`); a DAG with no parallel branches
+simply keeps one worker busy. Steps a worker cannot import (defined inside a
+function, or in a ``python -c`` string under ``spawn``) run in this process
+instead, one at a time, still counted against the resources.
+
+Timeouts really stop the step in both modes. In this process, a step *with* a
+timeout runs each attempt in a forked child in its own process group; in a
+pool, each worker is its own process group. On overrun the whole group is
+killed with SIGKILL, so the step and any process it started stop, and the
+attempt is reported timed out (and retried if retries remain). Children write
+outputs to the artifact store themselves and send back only the small result.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
 import signal
+import sys
+import threading
 import time
-from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Literal
 
 from flowy import records as R
 from flowy.contracts import Executor
-from flowy.records import StepResult, StepTask, from_dict, to_dict
+from flowy.records import StepRef, StepResult, StepTask, from_dict, to_dict
 from flowy.worker import execute_attempt, run_with_retries
 from pydantic import BaseModel, ConfigDict, Field
 
+from flowy_executor_local._worker import die_with_parent
+from flowy_executor_local.pool import WorkerPool, cancelled_result, resource_needs
+
 if TYPE_CHECKING:
-    from flowy.step import Step
+    from flowy.steps import Step
     from flowy.worker import WorkerRuntime
+
+StartMethod = Literal["fork", "forkserver", "spawn"]
 
 
 class LocalOptions(BaseModel):
     """Options of the ``local`` executor."""
 
     model_config = ConfigDict(extra="forbid")
-    kill_grace: float = Field(0.0, ge=0, description="seconds between SIGTERM and SIGKILL on timeout")
+    max_workers: int | None = Field(
+        None, ge=1, description="worker processes; 1 = in this process; default: CPU count"
+    )
+    start_method: StartMethod | None = Field(
+        None, description="how workers start; default fork on Linux, spawn elsewhere"
+    )
+    resources: dict[str, float] = Field(
+        default_factory=dict,
+        description="totals of extra resources steps may ask for (cpu is max_workers)",
+    )
+    kill_grace: float = Field(
+        0.0, ge=0, description="seconds between SIGTERM and SIGKILL on timeout (in-process mode)"
+    )
+
+
+def default_start_method() -> StartMethod:
+    """fork where it is safe and available: fast, and it inherits ``__main__`` and loaded files."""
+    return "fork" if sys.platform.startswith("linux") else "spawn"
 
 
 class LocalExecutor(Executor):
-    """Runs each submitted task to completion before returning its (done) future."""
+    """Sequential in-process execution, or a resource-aware worker pool (see the module)."""
 
     Options = LocalOptions
 
-    def __init__(self, kill_grace: float = 0.0) -> None:
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        start_method: StartMethod | None = None,
+        resources: dict[str, float] | None = None,
+        kill_grace: float = 0.0,
+    ) -> None:
+        self.max_workers = max_workers or os.cpu_count() or 1
+        self.start_method: StartMethod = start_method or default_start_method()
         self.kill_grace = kill_grace
+        self.totals = {**(resources or {}), "cpu": float(self.max_workers)}
+        self._pool: WorkerPool | None = None
+        self._threads: ThreadPoolExecutor | None = None
+        self._in_process = threading.Lock()
+        self._stop = threading.Event()
+        self._forked: set[int] = set()
+
+    @property
+    def parallel(self) -> bool:
+        return self.max_workers > 1
+
+    def capacity(self) -> int:
+        return self.max_workers
+
+    def bind(self, runtime: WorkerRuntime) -> None:
+        super().bind(runtime)
+        self._stop.clear()
 
     def submit(self, task: StepTask, step: Step) -> Future[StepResult]:
         runtime = self.runtime
         if runtime is None:
             raise RuntimeError("LocalExecutor.bind(runtime) must be called before submit")
-        retry_on = step.retry_on
+        if not self.parallel:
+            future: Future[StepResult] = Future()
+            future.set_result(run_with_retries(task, self._in_process_attempt(step, runtime)))
+            return future
+        pool = self._ensure_pool(task, runtime)
+        inner = self._in_process_attempt(step, runtime)
 
+        def here(t: StepTask) -> StepResult:
+            with pool.reserve(resource_needs(t, self.totals)) as granted, self._in_process:
+                return inner(t) if granted else cancelled_result(t)
+
+        attempt = pool.run_attempt if self.worker_can_import(task.step_ref) else here
+        assert self._threads is not None
+        return self._threads.submit(run_with_retries, task, attempt, self._backoff)
+
+    def worker_can_import(self, ref: StepRef) -> bool:
+        """Whether a worker process can find this step by its reference."""
+        if "<" in ref.qualname:  # <locals>, <lambda>
+            return False
+        return self.start_method == "fork" or ref.module != "__main__" or bool(ref.path)
+
+    def _in_process_attempt(self, step: Step, runtime: WorkerRuntime) -> Any:
         def attempt(t: StepTask) -> StepResult:
             if t.timeout is None:
-                return execute_attempt(t, step.fn, runtime, retry_on)
-            return run_forked(t, step, runtime, self.kill_grace)
+                return execute_attempt(t, step.fn, runtime, step.retry_on)
+            return run_forked(t, step, runtime, self.kill_grace, self._forked)
 
-        future: Future[StepResult] = Future()
-        future.set_result(run_with_retries(task, attempt))
-        return future
+        return attempt
+
+    def _backoff(self, seconds: float) -> None:
+        """Sleep between retries, but wake at once when the run is cancelled."""
+        self._stop.wait(seconds)
+
+    def _ensure_pool(self, task: StepTask, runtime: WorkerRuntime) -> WorkerPool:
+        if self._pool is None or self._pool.closed:
+            self._pool = WorkerPool(
+                self.max_workers,
+                self.totals,
+                self.start_method,
+                inherited=(task.artifact_store, runtime),
+            )
+            self._threads = ThreadPoolExecutor(self.max_workers, thread_name_prefix="flowy-local")
+        return self._pool
+
+    def worker_pids(self) -> list[int]:
+        """Pids of the live worker processes (empty in sequential mode)."""
+        return self._pool.pids() if self._pool is not None else []
+
+    def shutdown(self, cancel: bool = False) -> None:
+        """End the pool: at once (SIGKILL to every worker group) with ``cancel``."""
+        if cancel:
+            self._stop.set()
+            for pid in list(self._forked):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+        if self._pool is not None:
+            self._pool.close(cancel=cancel)
+        if self._threads is not None:
+            self._threads.shutdown(wait=not cancel, cancel_futures=cancel)
+        self._pool = None
+        self._threads = None
+
+    def close(self) -> None:
+        self.shutdown(cancel=False)
 
 
-def run_forked(task: StepTask, step: Step, runtime: WorkerRuntime, kill_grace: float = 0.0) -> StepResult:
-    """One attempt in a forked child, killed with its process group on timeout."""
+def run_forked(
+    task: StepTask,
+    step: Step,
+    runtime: WorkerRuntime,
+    kill_grace: float = 0.0,
+    active: set[int] | None = None,
+) -> StepResult:
+    """One attempt in a forked child, killed with its process group on timeout.
+
+    ``active`` holds the child's pid while it runs, so a cancelling executor
+    can kill it from another thread.
+    """
     assert task.timeout is not None
     read_fd, write_fd = os.pipe()
     started = time.time()
@@ -71,6 +193,7 @@ def run_forked(task: StepTask, step: Step, runtime: WorkerRuntime, kill_grace: f
         code = 0
         try:
             os.setpgid(0, 0)
+            die_with_parent()
             os.close(read_fd)
             result = execute_attempt(task, step.fn, runtime, step.retry_on)
             payload = json.dumps(to_dict(result), default=repr).encode()
@@ -86,6 +209,19 @@ def run_forked(task: StepTask, step: Step, runtime: WorkerRuntime, kill_grace: f
         os.setpgid(pid, pid)
     except OSError:
         pass  # the child already did it, or already exited
+    if active is not None:
+        active.add(pid)
+    try:
+        return _await_child(task, pid, read_fd, started, kill_grace)
+    finally:
+        if active is not None:
+            active.discard(pid)
+
+
+def _await_child(
+    task: StepTask, pid: int, read_fd: int, started: float, kill_grace: float
+) -> StepResult:
+    assert task.timeout is not None
     chunks: list[bytes] = []
     deadline = time.monotonic() + task.timeout
     timed_out = False

@@ -12,5 +12,8 @@ def flowy_register_executors(register: Any) -> None:
     register(
         "local",
         "flowy_executor_local.executor:LocalExecutor",
-        description="steps in dependency order in this process; timeouts in a child process",
+        description=(
+            "ready steps in parallel worker processes (max_workers, default: CPU count), "
+            "or one at a time in this process with max_workers=1"
+        ),
     )

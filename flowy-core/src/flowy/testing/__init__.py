@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING, Any
 _LAZY = {
     "ArtifactStoreContract": "flowy.testing.artifact_store",
     "MetadataStoreContract": "flowy.testing.metadata_store",
+    "ExecutorContract": "flowy.testing.executor",
 }
 
-__all__ = ["ArtifactStoreContract", "MetadataStoreContract"]
+__all__ = ["ArtifactStoreContract", "ExecutorContract", "MetadataStoreContract"]
 
 if TYPE_CHECKING:
     from flowy.testing.artifact_store import ArtifactStoreContract
+    from flowy.testing.executor import ExecutorContract
     from flowy.testing.metadata_store import MetadataStoreContract
 
 

@@ -1,0 +1,263 @@
+"""The contract every :class:`~flowy.contracts.Executor` must meet, as tests.
+
+Subclass :class:`ExecutorContract` in a class whose name starts with ``Test``
+and provide two fixtures: ``executor_plugins`` (a plugin manager that knows
+your executor and the stores the stack uses) and ``executor_component`` (the
+stack's ``[executor]`` table)::
+
+    class TestMyExecutor(ExecutorContract):
+        concurrent = True
+
+        @pytest.fixture
+        def executor_plugins(self):
+            return create_plugin_manager(entrypoints=False, plugins=[...])
+
+        @pytest.fixture
+        def executor_component(self):
+            return {"type": "mine", "workers": 2}
+
+Every check runs a real pipeline through :func:`flowy.engine.run_pipeline` on a
+stack made of that executor plus ``store_components`` (by default SQLite
+metadata and a local artifact folder, from flowy-store-sqlite), because what
+matters is what the engine and the stores see: dependency order, each step
+exactly once, retries with backoff, timeouts that stop the step and its child
+processes, failure skipping exactly its descendants, resources never
+oversubscribed, logs and metrics reaching the metadata store. The steps live in
+:mod:`flowy.testing._contract_steps` (or in generated files loaded by path) so
+that worker processes and remote workers import them as they would a user's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from flowy.engine import RunResult, run_pipeline
+from flowy.pipeline import Pipeline
+from flowy.steps import Step
+from flowy.testing import _contract_steps as S
+from flowy.testing._executor_support import (
+    Attempt,
+    alive,
+    attempts,
+    dag_source,
+    load_path_module,
+    overlap,
+    random_dags,
+)
+
+__all__ = ["ExecutorContract"]
+
+
+class ExecutorContract:
+    """Behaviour tests for an executor; subclasses provide two fixtures (see the module)."""
+
+    #: Independent steps must overlap in time (False for sequential executors).
+    concurrent: ClassVar[bool] = False
+    #: CPUs the executor offers in total, and the most one step may ask for.
+    cpu_total: ClassVar[float] = 1
+    cpu_per_step: ClassVar[float] = 1
+    #: Examples of the random-DAG property test.
+    dag_examples: ClassVar[int] = 8
+    #: The stack's other components (``{project}`` is expanded by the stack loader).
+    store_components: ClassVar[dict[str, dict[str, Any]]] = {
+        "metadata_store": {"type": "sqlite", "url": "sqlite:///{project}/.flowy/metadata.db"},
+        "artifact_store": {"type": "local", "path": "{project}/.flowy/artifacts"},
+    }
+
+    @pytest.fixture
+    def executor_plugins(self) -> Any:
+        raise NotImplementedError("subclasses of ExecutorContract provide `executor_plugins`")
+
+    @pytest.fixture
+    def executor_component(self) -> dict[str, Any]:
+        raise NotImplementedError("subclasses of ExecutorContract provide `executor_component`")
+
+    # -- harness -------------------------------------------------------------
+
+    @pytest.fixture
+    def contract_project(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+        root = tmp_path / "project"
+        (root / ".flowy").mkdir(parents=True)
+        monkeypatch.setenv("FLOWY_HOME", str(tmp_path / "home"))
+        monkeypatch.setenv("FLOWY_PROJECT", str(root))
+        monkeypatch.delenv("FLOWY_STACK", raising=False)
+        return root
+
+    @pytest.fixture
+    def marks(self, tmp_path: Path) -> str:
+        folder = tmp_path / "marks"
+        folder.mkdir()
+        return str(folder)
+
+    @pytest.fixture
+    def run(
+        self, contract_project: Path, executor_plugins: Any, executor_component: dict[str, Any]
+    ) -> Callable[..., RunResult]:
+        """Run a pipeline on the contract stack; ``raises`` returns no result."""
+        from flowy.stacks import StackDefinition, save_stack
+
+        components = {**self.store_components, "executor": dict(executor_component)}
+        save_stack(StackDefinition("contract", components, "contract"), "project", contract_project)
+
+        def go(pipeline: Pipeline, **kwargs: Any) -> RunResult:
+            return run_pipeline(
+                pipeline, stack="contract", plugins=executor_plugins, project=contract_project,
+                no_cache=True, **kwargs,
+            )
+
+        return go
+
+    @pytest.fixture
+    def metadata(self, run: Any, contract_project: Path, executor_plugins: Any) -> Iterator[Any]:
+        """The contract stack's metadata store, to read back what the engine recorded."""
+        from flowy.stacks import resolve_stack
+
+        stack = resolve_stack("contract", executor_plugins, contract_project)
+        yield stack.metadata_store
+        stack.close()
+
+    # -- order and exactly once ----------------------------------------------
+
+    def test_runs_each_step_once_in_dependency_order(self, run: Any, marks: str) -> None:
+        steps = [S.top, S.left, S.right, S.bottom, S.alone]
+        result = run(Pipeline("contract-diamond", steps, context={"marks": marks}))
+        assert result.status == "completed", {k: v.error for k, v in result.steps.items()}
+        assert result["bottom"] == 112 and result["alone"] == "alone"
+        seen = attempts(marks)
+        assert {name: len(a) for name, a in seen.items()} == {s.name: 1 for s in steps}
+        for before, after in [("top", "left"), ("top", "right"), ("left", "bottom"),
+                              ("right", "bottom")]:
+            assert seen[before][0].end <= seen[after][0].start, (before, after)
+
+    def test_independent_steps_overlap_when_concurrent(self, run: Any, marks: str) -> None:
+        if not self.concurrent:
+            pytest.skip("a sequential executor runs one step at a time")
+        steps = [S.top, S.left, S.right]
+        result = run(Pipeline("contract-overlap", steps, context={"marks": marks, "pause": 1.0}))
+        assert result.status == "completed"
+        seen = attempts(marks)
+        assert overlap(seen["left"][0], seen["right"][0]) > 0.3
+
+    # -- retries -------------------------------------------------------------
+
+    def test_retries_with_exponential_backoff(self, run: Any, marks: str) -> None:
+        result = run(Pipeline("contract-retry", [S.flaky], context={"marks": marks}))
+        assert result.status == "completed" and result["flaky"] == "recovered"
+        assert result.steps["flaky"].attempts == 3
+        tries = sorted(attempts(marks)["flaky"], key=lambda a: a.start)
+        gaps = [b.start - a.end for a, b in itertools.pairwise(tries)]
+        assert gaps[0] >= 0.2 * 0.9 and gaps[1] >= 0.4 * 0.9, gaps
+
+    def test_errors_outside_retry_on_are_not_retried(self, run: Any, marks: str) -> None:
+        result = run(Pipeline("contract-hopeless", [S.hopeless], context={"marks": marks}))
+        rec = result.steps["hopeless"]
+        assert result.status == "failed" and rec.status == "failed" and rec.attempts == 1
+        assert rec.error is not None and "not worth retrying" in rec.error
+        assert len(attempts(marks)["hopeless"]) == 1
+
+    # -- timeouts ------------------------------------------------------------
+
+    def test_timeout_stops_the_step_and_its_children(self, run: Any, marks: str) -> None:
+        started = time.monotonic()
+        result = run(Pipeline("contract-timeout", [S.stubborn], context={"marks": marks}))
+        assert time.monotonic() - started < 60, "the run waited for the step instead of stopping it"
+        rec = result.steps["stubborn"]
+        assert result.status == "failed" and rec.status == "timed_out", rec.error
+        pids = [int(p) for p in Path(marks, "stubborn.pids").read_text().split()]
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in pids if alive(p)], "the step or its child process still runs"
+
+    # -- failure isolation ---------------------------------------------------
+
+    def test_failure_skips_exactly_its_descendants(self, run: Any, marks: str) -> None:
+        steps = [S.root, S.broken, S.after_broken, S.far_after_broken, S.healthy, S.after_healthy]
+        result = run(Pipeline("contract-isolation", steps, context={"marks": marks}))
+        statuses = {k: v.status for k, v in result.steps.items()}
+        assert statuses == {
+            "root": "completed",
+            "broken": "failed",
+            "after_broken": "skipped",
+            "far_after_broken": "skipped",
+            "healthy": "completed",
+            "after_healthy": "completed",
+        }
+        assert result.status == "failed" and result["after_healthy"] == 3
+        assert set(attempts(marks)) == {"root", "broken", "healthy", "after_healthy"}
+
+    # -- resources -----------------------------------------------------------
+
+    def test_resources_are_never_oversubscribed(self, run: Any, marks: str) -> None:
+        cpu = self.cpu_per_step
+        steps = [
+            Step(s.fn, name=s.name, resources={"cpu": cpu})
+            for s in (S.hungry_a, S.hungry_b, S.hungry_c, S.hungry_d)
+        ]
+        result = run(Pipeline("contract-resources", steps, context={"marks": marks}))
+        assert result.status == "completed", {k: v.error for k, v in result.steps.items()}
+        spans = [a[0] for a in attempts(marks).values()]
+        for probe in spans:
+            at = probe.start + 0.01
+            busy = sum(cpu for s in spans if s.start <= at < s.end)
+            assert busy <= self.cpu_total + 1e-9, f"{busy} cpus in use, {self.cpu_total} exist"
+
+    # -- logs and metrics ----------------------------------------------------
+
+    def test_logs_and_metrics_reach_the_metadata_store(
+        self, run: Any, marks: str, metadata: Any
+    ) -> None:
+        result = run(Pipeline("contract-logs", [S.chatty], context={"marks": marks}))
+        assert result.status == "completed"
+        recorded = {r.step: r for r in metadata.get_step_runs(result.run_id)}
+        logs = recorded["chatty"].logs
+        assert "chatty says hello on stdout" in logs and "chatty logs a warning" in logs
+        metrics = [
+            (step, m.name, m.value, m.step) for step, m in metadata.get_metrics(result.run_id)
+        ]
+        assert sorted(metrics, key=lambda m: m[3]) == [
+            ("chatty", "loss", 0.9, 0), ("chatty", "loss", 0.5, 1), ("chatty", "loss", 0.25, 2)
+        ]
+
+    # -- property: random DAGs -----------------------------------------------
+
+    def test_random_dags_run_every_step_once_in_order(
+        self, run: Any, tmp_path: Path
+    ) -> None:
+        from hypothesis import HealthCheck, given, settings
+
+        counter = iter(range(1_000_000))
+
+        @settings(
+            max_examples=self.dag_examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        )
+        @given(random_dags())
+        def check(edges: dict[str, list[str]]) -> None:
+            n = next(counter)
+            marks = tmp_path / f"dag-marks-{n}"
+            marks.mkdir()
+            name = f"contract_dag_{os.getpid()}_{n}"
+            module = load_path_module(tmp_path, name, dag_source(edges))
+            result = run(module.pipeline, params={"marks": str(marks)})
+            assert result.status == "completed", {k: v.error for k, v in result.steps.items()}
+            seen = attempts(str(marks))
+            assert {k: len(v) for k, v in seen.items()} == {name: 1 for name in edges}
+            for name, ups in edges.items():
+                for up in ups:
+                    assert seen[up][0].end <= seen[name][0].start, (up, name)
+                assert result[name] == 1 + sum(result[u] for u in ups)
+
+        check()
+
+
+# Re-exported for subclasses that write their own checks.
+__all__ += ["Attempt"]

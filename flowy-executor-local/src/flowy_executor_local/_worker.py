@@ -1,0 +1,86 @@
+"""The loop a pool worker process runs: receive a step task, send back its result.
+
+A worker is started once and runs many attempts, so the per-step cost is one
+small pickled :class:`~flowy.records.StepTask` each way and no interpreter or
+plugin start-up. Outputs never travel over the pipe: the attempt writes them to
+the artifact store and the result carries only their URIs and checksums.
+
+Each worker leads its own process group. A timed-out attempt is stopped by
+killing that group (the worker and whatever the step started), and a Ctrl-C
+typed in the terminal reaches only the orchestrating process, which then ends
+the workers itself. On Linux a worker also asks the kernel to kill it when its
+parent dies, so a SIGKILLed orchestrator leaves no workers behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+from typing import TYPE_CHECKING, Any
+
+from flowy.worker import execute_attempt, retry_types, runtime_from_task
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from flowy.records import ComponentSpec, StepTask
+    from flowy.worker import WorkerRuntime
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Linux: have the kernel SIGKILL this process when its parent exits."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def worker_main(
+    conn: Connection,
+    inherited: tuple[ComponentSpec, WorkerRuntime] | None,
+    close: list[Any],
+) -> None:
+    """Serve attempts until the parent sends ``None`` or goes away.
+
+    ``inherited`` is the parent's own runtime when the worker was forked, so a
+    task for the same artifact store skips building one; spawned workers build
+    theirs from the task (once per process, see :func:`flowy.worker.runtime_for`).
+    ``close`` are the parent's ends of other workers' pipes, inherited by fork;
+    closing them keeps each pipe's end-of-file meaning "that worker is gone".
+    """
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    for other in close:
+        with contextlib.suppress(OSError):
+            other.close()
+    retry_cache: dict[tuple[str, ...], tuple[type[BaseException], ...]] = {}
+    while True:
+        try:
+            task: StepTask | None = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        if inherited is not None and inherited[0] == task.artifact_store:
+            runtime = inherited[1]
+        else:
+            runtime = runtime_from_task(task)
+        key = tuple(task.retry_on)
+        if key not in retry_cache:
+            try:
+                retry_cache[key] = retry_types(task)
+            except Exception:  # noqa: BLE001 - an unimportable retry_on type: retry on anything
+                retry_cache[key] = (Exception,)
+        result = execute_attempt(task, None, runtime, retry_cache[key])
+        try:
+            conn.send(result)
+        except (EOFError, OSError):
+            return

@@ -1,0 +1,279 @@
+"""A process pool built for step attempts: resources, timeouts that kill, clean cancel.
+
+``concurrent.futures.ProcessPoolExecutor`` cannot stop one running task (a
+timeout there abandons the work and keeps the process busy), breaks the whole
+pool when one worker dies, and knows nothing of resources. This pool is small
+on purpose:
+
+* Workers are started on demand, up to ``size``, and then reused; a worker that
+  is killed (timeout) or dies (segfault, ``os._exit``) is replaced by a fresh one
+  on the next attempt that needs it.
+* Each attempt first reserves its resources (``cpu`` by default 1, plus any
+  resource the executor declares a total for). Reservations are granted in
+  arrival order, so a step asking for the whole machine is never starved by a
+  stream of small ones, and the totals are never exceeded.
+* An attempt with a timeout waits for its result at most that long, then kills
+  the worker's process group and reaps it.
+* :meth:`WorkerPool.close` with ``cancel`` kills every worker group at once;
+  attempts waiting on them return a cancelled result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from flowy import records as R
+from flowy.records import StepResult, StepTask
+
+from flowy_executor_local._worker import worker_main
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
+
+    from flowy.records import ComponentSpec
+    from flowy.worker import WorkerRuntime
+
+
+class _Worker:
+    """One worker process and the parent's end of its pipe."""
+
+    def __init__(self, process: BaseProcess, conn: Connection) -> None:
+        self.process = process
+        self.conn = conn
+
+    @property
+    def pid(self) -> int:
+        assert self.process.pid is not None
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL the worker's whole process group, then reap the worker."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)  # in case it had not yet made its group
+        self.process.join(5)
+        with contextlib.suppress(OSError):
+            self.conn.close()
+
+
+def resource_needs(task: StepTask, totals: Mapping[str, float]) -> dict[str, float]:
+    """What an attempt reserves: ``cpu`` (default 1) and any resource with a declared total.
+
+    A request larger than the total is clamped to it (the step then runs alone
+    rather than never), and resources the executor declares no total for are
+    not limited.
+    """
+    needs = {"cpu": 1.0}
+    for name, value in task.resources.items():
+        if name in totals:
+            needs[name] = float(value)
+    return {name: min(max(v, 0.0), totals[name]) for name, v in needs.items() if name in totals}
+
+
+class WorkerPool:
+    """Worker processes plus the resource ledger that decides who may run now."""
+
+    def __init__(
+        self,
+        size: int,
+        totals: Mapping[str, float],
+        start_method: str,
+        inherited: tuple[ComponentSpec, WorkerRuntime] | None = None,
+    ) -> None:
+        self.size = size
+        self.totals = dict(totals)
+        self.free = dict(totals)
+        self._ctx: Any = multiprocessing.get_context(start_method)
+        self._inherited = inherited if start_method == "fork" else None
+        self._cond = threading.Condition()
+        self._queue: deque[object] = deque()
+        self._idle: list[_Worker] = []
+        self._live: set[_Worker] = set()
+        self._starting = 0
+        self._start_lock = threading.Lock()
+        self.closed = False
+
+    # -- reservations --------------------------------------------------------
+
+    @contextlib.contextmanager
+    def reserve(self, needs: Mapping[str, float]) -> Iterator[bool]:
+        """Hold ``needs`` for the block; yields False when the pool closed while waiting."""
+        ticket = object()
+        with self._cond:
+            self._queue.append(ticket)
+            while not self.closed and not (
+                self._queue[0] is ticket
+                and all(self.free[k] + 1e-9 >= v for k, v in needs.items())
+            ):
+                self._cond.wait()
+            self._queue.remove(ticket)
+            granted = not self.closed
+            if granted:
+                for k, v in needs.items():
+                    self.free[k] -= v
+            self._cond.notify_all()
+        try:
+            yield granted
+        finally:
+            if granted:
+                with self._cond:
+                    for k, v in needs.items():
+                        self.free[k] += v
+                    self._cond.notify_all()
+
+    # -- workers -------------------------------------------------------------
+
+    def _checkout(self) -> _Worker | None:
+        with self._cond:
+            while not self.closed:
+                if self._idle:
+                    return self._idle.pop()
+                if len(self._live) + self._starting < self.size:
+                    self._starting += 1
+                    break
+                self._cond.wait()
+            else:
+                return None
+        try:
+            worker = self._start()
+        finally:
+            with self._cond:
+                self._starting -= 1
+        with self._cond:
+            self._live.add(worker)
+            if self.closed:
+                worker.kill()
+                self._live.discard(worker)
+                return None
+        return worker
+
+    def _start(self) -> _Worker:
+        # One start at a time: a worker forked while another's pipe is half made
+        # would hold that pipe's child end open and hide its end-of-file.
+        with self._start_lock:
+            parent_end, child_end = self._ctx.Pipe(duplex=True)
+            with self._cond:
+                others = [w.conn for w in self._live] if self._inherited is not None else []
+            process = self._ctx.Process(
+                target=worker_main,
+                args=(child_end, self._inherited, others),
+                name="flowy-worker",
+                daemon=True,
+            )
+            process.start()
+            child_end.close()
+        assert process.pid is not None
+        with contextlib.suppress(OSError):
+            os.setpgid(process.pid, process.pid)
+        return _Worker(process, parent_end)
+
+    def _checkin(self, worker: _Worker, healthy: bool) -> None:
+        with self._cond:
+            if healthy and not self.closed:
+                self._idle.append(worker)
+            else:
+                self._live.discard(worker)
+            self._cond.notify_all()
+        if not healthy:
+            worker.kill()
+
+    # -- attempts ------------------------------------------------------------
+
+    def run_attempt(self, task: StepTask) -> StepResult:
+        """Run one attempt of ``task`` in a worker, honouring resources and timeout."""
+        with self.reserve(resource_needs(task, self.totals)) as granted:
+            worker = self._checkout() if granted else None
+            if worker is None:
+                return cancelled_result(task)
+            started = time.time()
+            healthy = False
+            try:
+                worker.conn.send(task)
+                if task.timeout is not None and not worker.conn.poll(task.timeout):
+                    return timed_out_result(task, started)
+                result: StepResult = worker.conn.recv()
+                healthy = True
+                return result
+            except (EOFError, OSError):
+                if self.closed:
+                    return cancelled_result(task)
+                worker.process.join(1)
+                return died_result(task, started, worker.process.exitcode)
+            finally:
+                self._checkin(worker, healthy)
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop the workers: politely when idle, by SIGKILL to their groups with ``cancel``."""
+        with self._cond:
+            self.closed = True
+            workers = list(self._live)
+            idle = set(self._idle)
+            self._idle.clear()
+            self._live.clear()
+            self._cond.notify_all()
+        for worker in workers:
+            if not cancel and worker in idle:
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+        deadline = time.monotonic() + (0 if cancel else 2.0)
+        for worker in workers:
+            if not cancel and worker in idle:
+                worker.process.join(max(0.0, deadline - time.monotonic()))
+            worker.kill()
+
+    def pids(self) -> list[int]:
+        """The worker processes alive now (for tests and diagnostics)."""
+        with self._cond:
+            return [w.pid for w in self._live]
+
+
+def timed_out_result(task: StepTask, started: float) -> StepResult:
+    return StepResult(
+        step=task.step,
+        status=R.TIMED_OUT,
+        started_at=started,
+        finished_at=time.time(),
+        error=f"TimeoutError: step {task.step!r} overran its timeout of {task.timeout:g} s "
+        "and was stopped",
+        error_type="builtins.TimeoutError",
+        retryable=True,
+    )
+
+
+def died_result(task: StepTask, started: float, exitcode: int | None) -> StepResult:
+    how = (
+        f"was killed by signal {-exitcode}"
+        if exitcode is not None and exitcode < 0
+        else f"exited with code {exitcode}"
+    )
+    return StepResult(
+        step=task.step,
+        status=R.FAILED,
+        started_at=started,
+        finished_at=time.time(),
+        error=f"WorkerDied: the process running step {task.step!r} {how}",
+        error_type="flowy.WorkerDied",
+    )
+
+
+def cancelled_result(task: StepTask) -> StepResult:
+    now = time.time()
+    return StepResult(
+        step=task.step,
+        status=R.CANCELLED,
+        started_at=now,
+        finished_at=now,
+        error="run cancelled",
+        retryable=False,
+    )
+
