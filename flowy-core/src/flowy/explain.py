@@ -223,10 +223,12 @@ def _input_details(store: MetadataStore, previous: CacheEntry, task: StepTask) -
     except StopIteration:
         return []
     details: list[str] = []
+    missing = object()  # a parameter left to the function's default is not passed
     for param in sorted(set(before.params) | set(task.params)):
-        old, new = before.params.get(param, "<unset>"), task.params.get(param, "<unset>")
+        old, new = before.params.get(param, missing), task.params.get(param, missing)
         if old != new:
-            details.append(f"parameter {param}: {old!r} -> {new!r}")
+            shown = ["its default" if v is missing else repr(v) for v in (old, new)]
+            details.append(f"parameter {param}: {shown[0]} -> {shown[1]}")
     for input_name, ref in sorted(task.inputs.items()):
         old_id = before.inputs.get(input_name)
         if old_id is None:
