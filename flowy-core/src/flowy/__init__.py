@@ -30,16 +30,32 @@ _LAZY = {
     "FlowyError": "flowy.errors",
 }
 
-__all__ = ["__version__", "hookimpl", *_LAZY]
+__all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
+    "__version__",
+    "hookimpl",
+    "step",
+    "Step",
+    "Pipeline",
+    "Context",
+    "log_metric",
+    "log_params",
+    "RunResult",
+    "run_pipeline",
+    "create_plugin_manager",
+    "FlowyError",
+]
 
-if TYPE_CHECKING:
-    from flowy.context import Context
-    from flowy.engine import RunResult, run_pipeline
-    from flowy.errors import FlowyError
-    from flowy.pipeline import Pipeline
-    from flowy.plugins import create_plugin_manager
-    from flowy.steps import Step, step
-    from flowy.worker import log_metric, log_params
+if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (strict mypy)
+    from flowy.context import Context as Context
+    from flowy.engine import RunResult as RunResult
+    from flowy.engine import run_pipeline as run_pipeline
+    from flowy.errors import FlowyError as FlowyError
+    from flowy.pipeline import Pipeline as Pipeline
+    from flowy.plugins import create_plugin_manager as create_plugin_manager
+    from flowy.steps import Step as Step
+    from flowy.steps import step as step
+    from flowy.worker import log_metric as log_metric
+    from flowy.worker import log_params as log_params
 
 
 def __getattr__(name: str) -> Any:
