@@ -31,18 +31,18 @@ _LAZY = {
 }
 
 __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
-    "__version__",
-    "hookimpl",
-    "step",
-    "Step",
-    "Pipeline",
     "Context",
+    "FlowyError",
+    "Pipeline",
+    "RunResult",
+    "Step",
+    "__version__",
+    "create_plugin_manager",
+    "hookimpl",
     "log_metric",
     "log_params",
-    "RunResult",
     "run_pipeline",
-    "create_plugin_manager",
-    "FlowyError",
+    "step",
 ]
 
 if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (strict mypy)
