@@ -1,0 +1,1 @@
+"""Flowy on AWS: the ``s3`` artifact store, the ``sagemaker`` executor and the ``aws`` stack."""
