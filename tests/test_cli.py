@@ -268,6 +268,9 @@ def test_cli_user_errors(shared: tuple[Path, Flowy]) -> None:
     user_error(flowy("run", "pipeline.py", "--param", "novalue", code=2), "KEY=VALUE")
     user_error(flowy("run", "pipeline.py:nope", code=1), "no pipeline named 'nope'")
     user_error(flowy("run", "pipeline.py", "--stack", "ghost", code=1), "No stack named 'ghost'")
+    user_error(
+        flowy("run", "pipeline.py", "--executor-option", "max_workers=0", code=1), "max_workers"
+    )
     user_error(flowy("frobnicate", code=2), "No such command")
     (project / "two.py").write_text(
         "from flowy import Pipeline, step\n@step\ndef a(): return 1\n"
@@ -297,12 +300,24 @@ def test_failed_step_exit_code_and_hint(shared: tuple[Path, Flowy]) -> None:
         def other() -> int:
             return 7
 
-        p = Pipeline("fails", steps=[boom, after, other])
+        @step(timeout=0.5, cache=False)
+        def sleepy() -> int:
+            import time
+            time.sleep(30)
+            return 1
+
+        p = Pipeline("fails", steps=[boom, after, other, sleepy])
     """)
     )
-    done = flowy("run", "fails.py", code=1)
+    done = flowy("run", "fails.py", "--executor-option", "max_workers=1", code=1)
     states = step_states(done.stdout)
-    assert states == {"boom": "failed", "after": "skipped", "other": "done"}, done.stdout
+    assert states == {
+        "boom": "failed",
+        "after": "skipped",
+        "other": "done",
+        "sleepy": "timed",
+    }, done.stdout
+    assert "sleepy: timed out" in done.stdout
     run_id = run_id_of(done.stdout)
     assert "RuntimeError: kaput" in done.stdout
     assert f"flowy logs {run_id} --step boom" in done.stdout
