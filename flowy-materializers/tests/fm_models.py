@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-
 from flowy_materializers.torch_materializer import record_init_args
 
 

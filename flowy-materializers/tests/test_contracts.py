@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from flowy.testing.materializer import MaterializerContract
 
 PLUGIN = [("flowy-materializers", "flowy_materializers.plugin")]
@@ -79,7 +78,9 @@ class TestPandas(MaterializerContract):
         frame = pd.DataFrame(
             {
                 "x": np.arange(4, dtype=np.float32),
-                "cat": pd.Categorical(["a", "b", "a", "b"], categories=["c", "b", "a"], ordered=True),
+                "cat": pd.Categorical(
+                    ["a", "b", "a", "b"], categories=["c", "b", "a"], ordered=True
+                ),
                 "n": pd.array([1, None, 3, 4], dtype="Int64"),
                 "s": ["p", None, "r", "s"],
                 "t": pd.date_range("2024-01-01", periods=4, tz="Europe/Paris"),
@@ -250,7 +251,9 @@ class TestKeras(MaterializerContract):
 
         inputs = keras.Input((3,))
         functional = keras.Model(inputs, keras.layers.Dense(2)(inputs))
-        sequential = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)])
+        sequential = keras.Sequential(
+            [keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)]
+        )
         return [sequential, functional]
 
     def assert_equal(self, expected: Any, actual: Any) -> None:

@@ -99,7 +99,15 @@ def _read_exact(file: BinaryIO, n: int) -> bytes:
 
 def read_header(file: BinaryIO) -> tuple[dict[str, str], list[tuple[str, dict[str, Any]]]]:
     """The ``__metadata__`` map and the tensor entries in file order, validated."""
-    (size,) = struct.unpack("<Q", _read_exact(file, 8))
+    first = _read_exact(file, 8)
+    (size,) = struct.unpack("<Q", first)
+    if size > MAX_HEADER and first.startswith((b"PK\x03\x04", b"\x80")):
+        raise SafetensorsError(
+            "This is not a safetensors file: it looks like a torch.save (pickle) file, and "
+            "loading one can run code, so Flowy does not. Re-save the tensors with Flowy "
+            "(return them from a step). If you trust the file, store and load it with the "
+            "pickle materializer under the opt-in (`@step(allow_pickle=True)`)."
+        )
     if size > MAX_HEADER:
         raise SafetensorsError(f"header of {size} bytes is larger than {MAX_HEADER}")
     try:

@@ -117,7 +117,7 @@ class KerasMaterializer(Materializer):
         with spooled_path(file, ".keras") as path:
             try:
                 return keras.saving.load_model(path, safe_mode=safe)
-            except ValueError as exc:
+            except (ValueError, TypeError) as exc:  # Keras wraps the refusal in either
                 if not safe or "safe_mode" not in str(exc):
                     raise
                 raise UnsafeArtifactError(
@@ -126,5 +126,5 @@ class KerasMaterializer(Materializer):
                     "refused it and nothing ran. Prefer a custom layer class registered with "
                     "`@keras.saving.register_keras_serializable()`. If you trust everything in "
                     "this store, opt in with `allow_pickle=True` on the step or "
-                    f"`flowy config set allow_pickle true`. (Keras said: {exc})"
+                    f"`flowy config set allow_pickle true`. (Keras said: {str(exc)[:300]})"
                 ) from exc

@@ -88,7 +88,9 @@ class MaterializerContract:
     def write(
         self, store: ArtifactStore, registry: MaterializerRegistry, obj: Any, allow: bool, n: int
     ) -> ArtifactRef:
-        return write_artifact(store, f"run/step/out{n}", f"out{n}", obj, registry, allow_pickle=allow)
+        return write_artifact(
+            store, f"run/step/out{n}", f"out{n}", obj, registry, allow_pickle=allow
+        )
 
     # -- the contract ----------------------------------------------------------
 

@@ -1,0 +1,141 @@
+"""Framework-specific behaviour beyond the contract: refusals, metadata, interop."""
+
+from __future__ import annotations
+
+import importlib
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flowy.artifacts import read_artifact, write_artifact
+from flowy.errors import FlowyError, MaterializerNotFoundError
+from flowy.materializers import MaterializerRegistry
+from flowy.plugins import create_plugin_manager
+
+
+@pytest.fixture
+def registry() -> MaterializerRegistry:
+    plugin = importlib.import_module("flowy_materializers.plugin")
+    manager = create_plugin_manager(entrypoints=False, plugins=[("flowy-materializers", plugin)])
+    return MaterializerRegistry(manager.registry)
+
+
+@pytest.fixture
+def roundtrip(tmp_path: Path, registry: MaterializerRegistry):
+    from flowy_store_sqlite.local_store import LocalArtifactStore
+
+    store = LocalArtifactStore(str(tmp_path / "artifacts"))
+
+    def run(obj: Any) -> tuple[Any, Any]:
+        ref = write_artifact(store, "r/s/o", "o", obj, registry)
+        return ref, read_artifact(store, ref, registry)
+
+    return run
+
+
+def test_numpy_metadata_is_json_even_with_nan(roundtrip):
+    import numpy as np
+
+    ref, _ = roundtrip(np.array([np.nan, 1.0, 3.0]))
+    assert ref.metadata["min"] == 1.0 and ref.metadata["mean"] == 2.0
+    ref, _ = roundtrip(np.array([np.inf, 1.0]))
+    assert ref.metadata["max"] == "inf"
+
+
+def test_numpy_reads_files_written_by_np_save(roundtrip, tmp_path):
+    import numpy as np
+    from flowy_materializers.numpy_materializer import read_npy
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(10).reshape(2, 5))
+    buffer.seek(0)
+    np.testing.assert_array_equal(read_npy(buffer), np.arange(10).reshape(2, 5))
+
+
+def test_truncated_npy_is_a_clear_error():
+    import numpy as np
+    from flowy_materializers.numpy_materializer import read_npy
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(100.0))
+    with pytest.raises(FlowyError, match="truncated"):
+        read_npy(io.BytesIO(buffer.getvalue()[:-8]))
+
+
+def test_frame_with_duplicate_columns_is_refused(registry):
+    import pandas as pd
+
+    with pytest.raises(MaterializerNotFoundError, match="'pandas' materializer refused"):
+        registry.resolve(pd.DataFrame([[1, 2]], columns=["a", "a"]))
+
+
+def test_large_frame_is_written_in_several_row_groups(roundtrip, monkeypatch):
+    import numpy as np
+    import pandas as pd
+    from flowy_materializers import pandas_materializer
+
+    monkeypatch.setattr(pandas_materializer, "SLICE_BYTES", 1 << 16)
+    frame = pd.DataFrame({"a": np.arange(20_000.0), "c": pd.Categorical(["x", "y"] * 10_000)})
+    ref, back = roundtrip(frame)
+    pd.testing.assert_frame_equal(back, frame)
+    assert ref.metadata["summary"]["c"] == {"dtype": "category", "nulls": 0, "categories": 2,
+                                            "ordered": False}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_torch_module_without_recorded_arguments_is_refused(roundtrip):
+    import fm_models
+
+    with pytest.raises(FlowyError, match="flowy_init_args"):
+        roundtrip(fm_models.NoDefaults(3))
+    ref, back = roundtrip(fm_models.Defaults())
+    assert ref.metadata["init_args"] == {} and isinstance(back, fm_models.Defaults)
+
+
+@pytest.mark.slow
+def test_torch_module_defined_in_a_function_is_refused(roundtrip):
+    import torch
+
+    class Local(torch.nn.Module):
+        pass
+
+    with pytest.raises(FlowyError, match="importable"):
+        roundtrip(Local())
+
+
+@pytest.mark.slow
+def test_safetensors_files_are_interoperable():
+    import safetensors.torch
+    import torch
+    from flowy_materializers import _safetensors
+
+    tensors = {"a": torch.arange(6.0).reshape(2, 3), "b": torch.ones(2, dtype=torch.int64)}
+    buffer = io.BytesIO()
+    _safetensors.write(tensors, buffer, {"k": "v"})
+    theirs = safetensors.torch.load(buffer.getvalue())
+    assert all(torch.equal(theirs[k], tensors[k]) for k in tensors)
+    meta, read = _safetensors.read(io.BytesIO(safetensors.torch.save(tensors, {"m": "1"})))
+    ours = dict(read)
+    assert meta == {"m": "1"} and all(torch.equal(ours[k], tensors[k]) for k in tensors)
+
+
+@pytest.mark.slow
+def test_malformed_safetensors_header_is_refused():
+    import struct
+
+    from flowy_materializers import _safetensors
+
+    header = b'{"x":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}'
+    data = struct.pack("<Q", len(header)) + header + bytes(12)
+    with pytest.raises(_safetensors.SafetensorsError, match="expected it to start at 0"):
+        _safetensors.read_header(io.BytesIO(data))
+
+
+@pytest.mark.slow
+def test_plain_dict_with_tensors_and_other_values_is_not_a_state_dict(registry):
+    import torch
+
+    assert registry.resolve({"w": torch.ones(1)})[0].name == "torch"
+    with pytest.raises(MaterializerNotFoundError):
+        registry.resolve({"w": torch.ones(1), "n": 3})  # JSON cannot hold the tensor either
