@@ -17,6 +17,7 @@ PYTHON = "3.11"
 PACKAGES = [
     "./flowy-core",
     "./flowy-executor-local",
+    "./flowy-executor-dask",
     "./flowy-store-sqlite",
     "./flowy-materializers",
     "./flowy-cli",
@@ -53,6 +54,7 @@ def types(session: nox.Session) -> None:
         "mypy",
         "flowy-core/src/flowy",
         "flowy-executor-local/src/flowy_executor_local",
+        "flowy-executor-dask/src/flowy_executor_dask",
         "flowy-store-sqlite/src/flowy_store_sqlite",
         "flowy-materializers/src/flowy_materializers",
         "flowy-cli/src/flowy_cli",

@@ -1,0 +1,1 @@
+"""Flowy's Dask executor (see :mod:`flowy_executor_dask.executor`)."""
