@@ -37,7 +37,7 @@ class Component:
     #: Optional pydantic model validating this component's stack options.
     Options: ClassVar[Any] = None
 
-    def close(self) -> None:  # noqa: B027 - optional hook for subclasses
+    def close(self) -> None:
         """Release resources (connections, pools). Called once when a run ends."""
 
 
@@ -167,7 +167,7 @@ class Executor(Component, abc.ABC):
     def submit(self, task: StepTask, step: Step) -> Future[StepResult]:
         """Start ``task``; ``step`` is the live step for in-process executors."""
 
-    def shutdown(self, cancel: bool = False) -> None:  # noqa: B027
+    def shutdown(self, cancel: bool = False) -> None:
         """Stop accepting work; with ``cancel`` end running tasks now."""
 
 
@@ -233,7 +233,10 @@ class MetadataStore(Component, abc.ABC):
 
     @abc.abstractmethod
     def lookup_cache(self, key: str) -> CacheEntry | None:
-        """The cache entry for ``key``, if any."""
+        """The cache entry for ``key``, if any. A pure read: it counts nothing."""
+
+    def record_cache_hit(self, key: str) -> None:  # noqa: B027 - optional for stores
+        """Count a hit on ``key``; the engine calls it once the entry's artifacts verified."""
 
     @abc.abstractmethod
     def last_cache_entry(self, pipeline: str, step: str) -> CacheEntry | None:

@@ -71,8 +71,13 @@ class RunResult:
         return self.status == R.COMPLETED
 
 
-class _Run:
-    """The state of one run while it executes."""
+class RunExecution:
+    """The state of one run while it executes.
+
+    Also the planner ``flowy cache explain`` uses (:mod:`flowy.explain`): its
+    ``task_for``, ``cache_parts`` and ``cache_hit`` are what a run would do,
+    without executing anything.
+    """
 
     def __init__(
         self,
@@ -367,6 +372,7 @@ class _Run:
             key = combine(step.name, step.outputs, parts)
             hit = self.cache_hit(step, key)
             if hit is not None:
+                self.store.record_cache_hit(key)
                 self.record_cached(step, task, key, *hit)
                 return True
         self.status[name] = R.RUNNING
@@ -455,7 +461,7 @@ def run_pipeline(
     resolved = resolve_stack(stack, plugins, project, executor_options=executor_options)
     trackers = [c for k, c in resolved.components.items() if k == "tracker"]
     try:
-        run = _Run(
+        run = RunExecution(
             pipeline, resolved, plugins, context, no_cache,
             bool(settings.get("allow_pickle")), project,
         )

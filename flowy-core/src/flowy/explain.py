@@ -2,7 +2,7 @@
 
 This walks the pipeline in topological order and, for each step, computes
 its cache key exactly as a run would, by driving the engine's own run state
-(:class:`flowy.engine._Run`: ``task_for``, ``cache_parts`` and ``cache_hit``)
+(:class:`flowy.engine.RunExecution`: ``task_for``, ``cache_parts`` and ``cache_hit``)
 rather than a copy of its rules, so the explanation cannot drift from the
 behaviour. Upstream steps that would hit supply their cached artifacts as the
 inputs of the steps after them; when an upstream step will re-run, its output
@@ -11,8 +11,8 @@ is not known yet, and the explanation says so.
 A miss is explained against the step's newest cache entry
 (:meth:`MetadataStore.last_cache_entry`): which key parts changed, and, for
 ``input_hash``, which parameter values or input artifacts differ. Nothing is
-written: cache lookups go through a wrapper that does not count hits when
-the store offers ``peek_cache``, and otherwise reuse the newest entry.
+written: ``MetadataStore.lookup_cache`` is a pure read (the engine counts hits
+separately, with ``record_cache_hit``).
 """
 
 from __future__ import annotations
@@ -62,26 +62,6 @@ class StepExplanation:
         return attrs.asdict(self)
 
 
-class _PeekingStore:
-    """The run's metadata store, but cache lookups never count as hits."""
-
-    def __init__(self, store: MetadataStore) -> None:
-        self._store = store
-        self.known: dict[str, CacheEntry] = {}
-
-    def lookup_cache(self, key: str) -> CacheEntry | None:
-        if key in self.known:
-            return self.known[key]
-        peek = getattr(self._store, "peek_cache", None)
-        if peek is not None:
-            entry: CacheEntry | None = peek(key)
-            return entry
-        return self._store.lookup_cache(key)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-
 def explain_cache(
     pipeline: Pipeline,
     params: Mapping[str, Any] | None = None,
@@ -92,7 +72,7 @@ def explain_cache(
 ) -> list[StepExplanation]:
     """For each step in topological order, whether a run now would hit the cache."""
     from flowy.config import load_settings, project_root
-    from flowy.engine import _Run
+    from flowy.engine import RunExecution
     from flowy.plugins import create_plugin_manager
     from flowy.stacks import resolve_stack
 
@@ -102,7 +82,7 @@ def explain_cache(
     plugins = plugins or create_plugin_manager()
     resolved = resolve_stack(stack, plugins, project)
     try:
-        run = _Run(
+        run = RunExecution(
             pipeline=pipeline,
             stack=resolved,
             plugins=plugins,
@@ -111,17 +91,12 @@ def explain_cache(
             allow_pickle=bool(load_settings(project).get("allow_pickle")),
             project=project,
         )
-        real_store = run.store
-        peeking = _PeekingStore(real_store)
-        run.store = peeking
-        return [_explain_step(run, name, real_store, peeking) for name in pipeline.order]
+        return [_explain_step(run, name, run.store) for name in pipeline.order]
     finally:
         resolved.close()
 
 
-def _explain_step(
-    run: Any, name: str, store: MetadataStore, peeking: _PeekingStore
-) -> StepExplanation:
+def _explain_step(run: Any, name: str, store: MetadataStore) -> StepExplanation:
     pipeline = run.pipeline
     step = pipeline.steps[name]
     verdicts: dict[str, str] = run.status
@@ -134,8 +109,6 @@ def _explain_step(
     if not step.cache:
         return _settle(run, name, UNCACHED, "caching is off for this step (@step(cache=False))")
     previous = store.last_cache_entry(pipeline.name, name)
-    if previous is not None:
-        peeking.known.setdefault(previous.key, previous)
     recomputed = [u for u in upstream if verdicts.get(u) != HIT]
     if recomputed:
         return _explain_pending(run, name, recomputed, previous)

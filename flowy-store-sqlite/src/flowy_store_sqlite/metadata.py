@@ -341,11 +341,13 @@ class SQLMetadataStore(MetadataStore):
     # -- cache -------------------------------------------------------------
 
     def lookup_cache(self, key: str) -> CacheEntry | None:
+        with self._read() as conn:
+            row = conn.execute(self._get_cache, {"k": key}).mappings().first()
+        return None if row is None else _rows.cache_record(row)
+
+    def record_cache_hit(self, key: str) -> None:
         with self._write_raw() as (conn, cur):
-            if self._p_hit_cache.run(conn, cur, {"k": key}) == 0:
-                return None
-            row = conn.execute(self._get_cache, {"k": key}).mappings().one()
-        return _rows.cache_record(row)
+            self._p_hit_cache.run(conn, cur, {"k": key})
 
     def last_cache_entry(self, pipeline: str, step: str) -> CacheEntry | None:
         c = s.cache_entries.c

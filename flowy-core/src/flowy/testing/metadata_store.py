@@ -290,9 +290,11 @@ class MetadataStoreContract:
         store.create_run(run)
         _, entry = self.record_producer(store, run)
         assert store.cache_stats()["hits"] == 0
-        store.lookup_cache(entry.key)
-        store.lookup_cache(entry.key)
-        store.lookup_cache("missing")
+        assert store.lookup_cache(entry.key) == entry
+        assert store.cache_stats()["hits"] == 0  # a lookup is a pure read
+        store.record_cache_hit(entry.key)
+        store.record_cache_hit(entry.key)
+        store.record_cache_hit("missing")
         assert store.cache_stats()["hits"] == 2
 
     def test_last_cache_entry(self, store: MetadataStore) -> None:
