@@ -142,11 +142,7 @@ class Client:
         run = self.run(run_id)
         if step is not None:
             self.step(run.run_id, step)  # a clear error for an unknown step
-        get_logs = getattr(self.store, "get_logs", None)
-        if get_logs is not None:
-            logs: dict[str, str] = get_logs(run.run_id, step)
-            return logs
-        return {s.step: s.logs for s in self.steps(run.run_id) if step is None or s.step == step}
+        return self.store.get_logs(run.run_id, step)
 
     def metrics(self, run_id: str) -> list[tuple[str, MetricRecord]]:
         """(step, metric) pairs logged during a run."""

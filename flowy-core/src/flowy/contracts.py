@@ -250,6 +250,12 @@ class MetadataStore(Component, abc.ABC):
     def cache_stats(self) -> dict[str, Any]:
         """Entries, hits recorded, and per-pipeline counts."""
 
+    def get_logs(self, run_id: str, step: str | None = None) -> dict[str, str]:
+        """Captured output by step name (default: read from the step runs)."""
+        return {
+            r.step: r.logs for r in self.get_step_runs(run_id) if step is None or r.step == step
+        }
+
     def mark_crashed_runs(self) -> int:
         """Mark runs whose orchestrating process died as ``crashed``; return how many.
 
