@@ -27,16 +27,16 @@ def array_metadata(arr: np.ndarray) -> dict[str, Any]:
 
     meta: dict[str, Any] = {"shape": list(arr.shape), "dtype": str(arr.dtype)}
     if arr.size and arr.dtype.kind in "iufb":
-        values = arr.astype(np.float64) if arr.dtype.kind == "b" else arr
-        nan_aware = arr.dtype.kind == "f"
+        # Plain reductions stream over the buffer without temporaries; the NaN-aware
+        # ones copy the array, so they run only when a NaN actually showed up.
         with np.errstate(all="ignore"):
-            stats = {
-                "min": float(np.nanmin(values) if nan_aware else values.min()),
-                "max": float(np.nanmax(values) if nan_aware else values.max()),
-                "mean": float(np.nanmean(values) if nan_aware else values.mean()),
-            }
+            values = arr.view(np.uint8) if arr.dtype.kind == "b" else arr
+            stats = [values.min(), values.max(), values.mean(dtype=np.float64)]
+            if arr.dtype.kind == "f" and np.isnan(stats[2]) and not np.isnan(values).all():
+                stats = [np.nanmin(values), np.nanmax(values), np.nanmean(values)]
         # NaN/inf are not JSON; record them as strings so metadata stays portable.
-        meta.update({k: v if np.isfinite(v) else str(v) for k, v in stats.items()})
+        for key, value in zip(("min", "max", "mean"), map(float, stats), strict=True):
+            meta[key] = value if np.isfinite(value) else str(value)
     return meta
 
 

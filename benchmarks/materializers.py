@@ -1,0 +1,199 @@
+"""Materializer throughput and memory against raw NumPy and pyarrow, on the same disk.
+
+``python benchmarks/materializers.py [--repeat N] [--rows N] [--mb N]``
+
+Four workloads, each in a fresh Python process (so peak RSS is its own):
+
+* ``raw-npy``: make a 200 MB float64 array, ``np.save`` it, ``np.load`` it,
+  sum it.
+* ``flowy-npy``: the same through a real two-step pipeline on the local
+  stack (SQLite metadata, local artifacts): step one returns the array, step
+  two receives it (loaded from the artifact store) and sums it.
+* ``raw-parquet`` / ``flowy-parquet``: the same for a 2,000,000 x 10 float
+  DataFrame with ``pyarrow.parquet`` write/read vs the pandas materializer.
+
+Each process reports the time of its I/O section (persist + load + sum, or
+``run_pipeline``) and its peak RSS; the parent times the whole process. The
+table gives medians, the throughput ratio raw/flowy (target >= 80 %), and
+peak RSS over the object's size (target <= 1.5x). Materializer resolution
+is timed per object, in microseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _make(kind: str, mb: int, rows: int) -> Any:
+    import numpy as np
+
+    if kind == "npy":
+        return np.arange(mb * (1 << 20) // 8, dtype=np.float64)
+    import pandas as pd
+
+    data = np.random.default_rng(0).random((rows, 10))
+    return pd.DataFrame(data, columns=[f"c{i}" for i in range(10)], copy=False)
+
+
+def _plugins() -> Any:
+    import importlib
+
+    from flowy.plugins import create_plugin_manager
+
+    names = [
+        ("flowy-executor-local", "flowy_executor_local.plugin"),
+        ("flowy-store-sqlite", "flowy_store_sqlite.plugin"),
+        ("flowy-materializers", "flowy_materializers.plugin"),
+    ]
+    return create_plugin_manager(
+        entrypoints=False, plugins=[(n, importlib.import_module(m)) for n, m in names]
+    )
+
+
+def child(variant: str, folder: str, mb: int, rows: int) -> dict[str, Any]:
+    """Run one workload in this process; return its timings and memory."""
+    mode, kind = variant.split("-")
+    import numpy as np
+
+    if kind == "parquet":
+        import pandas as pd  # noqa: F401 - imported before the baseline in both modes
+        import pyarrow.parquet as pq
+    if mode == "flowy":
+        from flowy import Pipeline, step
+        from flowy.engine import run_pipeline
+
+        plugins = _plugins()
+    baseline = _rss_mb()
+    start = time.perf_counter()
+    if mode == "raw" and kind == "npy":
+        path = os.path.join(folder, "raw.npy")
+        np.save(path, _make(kind, mb, rows))
+        total = float(np.load(path).sum())
+    elif mode == "raw":
+        import pyarrow as pa
+
+        path = os.path.join(folder, "raw.parquet")
+        pq.write_table(pa.Table.from_pandas(_make(kind, mb, rows)), path)
+        total = float(pq.read_table(path).to_pandas().sum().sum())
+    else:
+
+        @step
+        def make() -> Any:
+            return _make(kind, mb, rows)
+
+        @step
+        def consume(make: Any) -> float:
+            return float(make.sum().sum() if kind == "parquet" else make.sum())
+
+        result = run_pipeline(Pipeline(f"bench-{kind}", [make, consume]), plugins=plugins,
+                              no_cache=True)  # fmt: skip
+        assert result.ok, result.steps
+        total = result["consume"]
+    elapsed = time.perf_counter() - start
+    return {"io_s": elapsed, "peak_mb": _rss_mb(), "baseline_mb": baseline, "total": total}
+
+
+def resolution_us() -> dict[str, float]:
+    """Microseconds to choose a materializer for one object (cached per type, as in runs)."""
+    import timeit
+
+    import numpy as np
+    import pandas as pd
+
+    from flowy.materializers import MaterializerRegistry
+
+    registry = MaterializerRegistry(_plugins().registry)
+    objects = {
+        "ndarray": np.zeros(3),
+        "DataFrame": pd.DataFrame({"a": [1]}),
+        "dict (json)": {"a": 1, "b": 2},
+        "list (json)": [1, 2, 3],
+    }
+    out: dict[str, float] = {}
+    for label, obj in objects.items():
+        first = time.perf_counter()
+        registry.resolve(obj)
+        out[f"{label} first"] = (time.perf_counter() - first) * 1e6
+        n = 20_000
+        out[label] = timeit.timeit(lambda o=obj: registry.resolve(o), number=n) / n * 1e6
+    return out
+
+
+def run_child(variant: str, mb: int, rows: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="flowy-bench-", dir=os.getcwd()) as folder:
+        env = dict(os.environ, FLOWY_PROJECT=folder, FLOWY_HOME=os.path.join(folder, "home"))
+        env.pop("FLOWY_STACK", None)
+        os.makedirs(os.path.join(folder, ".flowy"))
+        cmd = [sys.executable, __file__, "--child", variant, "--dir", folder,
+               "--mb", str(mb), "--rows", str(rows)]  # fmt: skip
+        start = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=folder,
+                              check=False)  # fmt: skip
+        whole = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"{variant} failed:\n{done.stderr}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        result["whole_s"] = whole
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--mb", type=int, default=200, help="array size in MiB")
+    parser.add_argument("--rows", type=int, default=2_000_000, help="frame rows (10 columns)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.dir, args.mb, args.rows)))
+        return
+
+    sizes = {"npy": args.mb * (1 << 20) / 2**20, "parquet": args.rows * 10 * 8 / 2**20}
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(args.repeat):  # interleaved, so drift hits both sides alike
+        for variant in ("raw-npy", "flowy-npy", "raw-parquet", "flowy-parquet"):
+            runs.setdefault(variant, []).append(run_child(variant, args.mb, args.rows))
+
+    def med(variant: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[variant])
+
+    print(f"median of {args.repeat}; disk: {os.getcwd()}; python {sys.version.split()[0]}")
+    header = f"{'workload':<15}{'whole s':>9}{'io s':>8}{'peak MB':>9}{'peak-base':>10}{'object':>8}"
+    print(header)
+    print("-" * len(header))
+    for variant in runs:
+        kind = variant.split("-")[1]
+        peak, base = med(variant, "peak_mb"), med(variant, "baseline_mb")
+        print(f"{variant:<15}{med(variant, 'whole_s'):>9.3f}{med(variant, 'io_s'):>8.3f}"
+              f"{peak:>9.0f}{peak - base:>10.0f}{sizes[kind]:>8.0f}")  # fmt: skip
+    print()
+    for kind in ("npy", "parquet"):
+        raw, flowy = f"raw-{kind}", f"flowy-{kind}"
+        whole = med(raw, "whole_s") / med(flowy, "whole_s")
+        io = med(raw, "io_s") / med(flowy, "io_s")
+        peak = med(flowy, "peak_mb") / sizes[kind]
+        extra = (med(flowy, "peak_mb") - med(flowy, "baseline_mb")) / sizes[kind]
+        print(f"{kind:<8} throughput vs raw: whole process {whole:6.1%}, I/O section {io:6.1%}; "
+              f"flowy peak RSS {peak:.2f}x object ({extra:.2f}x above the imports)")  # fmt: skip
+    print("\nmaterializer resolution (microseconds per object):")
+    for label, us in resolution_us().items():
+        print(f"  {label:<22}{us:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
