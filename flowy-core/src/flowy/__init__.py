@@ -22,6 +22,7 @@ _LAZY = {
     "Step": "flowy.steps",
     "Pipeline": "flowy.pipeline",
     "Context": "flowy.context",
+    "log_artifact": "flowy.worker",
     "log_metric": "flowy.worker",
     "log_params": "flowy.worker",
     "RunResult": "flowy.engine",
@@ -39,6 +40,7 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "__version__",
     "create_plugin_manager",
     "hookimpl",
+    "log_artifact",
     "log_metric",
     "log_params",
     "run_pipeline",
@@ -54,6 +56,7 @@ if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (stric
     from flowy.plugins import create_plugin_manager as create_plugin_manager
     from flowy.steps import Step as Step
     from flowy.steps import step as step
+    from flowy.worker import log_artifact as log_artifact
     from flowy.worker import log_metric as log_metric
     from flowy.worker import log_params as log_params
 

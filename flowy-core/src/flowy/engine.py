@@ -89,6 +89,8 @@ class RunExecution:
         allow_pickle: bool,
         project: Path,
         run_id: str | None = None,
+        *,
+        experiment: str | None = None,
     ) -> None:
         from flowy.materializers import MaterializerRegistry
         from flowy.worker import WorkerRuntime
@@ -121,7 +123,7 @@ class RunExecution:
             params=_jsonable(self.context.to_dict()),
             stack=stack.record(),
             started_at=time.time(),
-            experiment=pipeline.experiment or pipeline.name,
+            experiment=experiment or pipeline.experiment or pipeline.name,
             pid=os.getpid(),
             host=socket.gethostname(),
         )
@@ -260,6 +262,11 @@ class RunExecution:
             attrs.evolve(ref, artifact_id=uuid.uuid4().hex) for ref in result.outputs.values()
         ]
         refs = {a.name: a for a in artifacts}
+        # Files from flowy.log_artifact: recorded (and linked) as the step's, never cached
+        # or handed downstream, so they never change what a cache hit must provide.
+        logged = [
+            attrs.evolve(ref, artifact_id=uuid.uuid4().hex) for ref in result.artifacts_logged
+        ]
         key = combine(step.name, step.outputs, parts) if parts is not None else None
         entry = None
         if result.status == R.COMPLETED and key is not None and parts is not None:
@@ -284,17 +291,19 @@ class RunExecution:
             logs=result.logs,
             params=params,
             inputs={n: r.artifact_id for n, r in task.inputs.items()},
-            outputs={n: a.artifact_id for n, a in refs.items()},
+            outputs={a.name: a.artifact_id for a in (*artifacts, *logged)},
         )
-        self.store.record_step(rec, artifacts, result.metrics, entry)
+        self.store.record_step(rec, [*artifacts, *logged], result.metrics, entry)
         self.status[step.name] = result.status
         self.records[step.name] = rec
         self.outputs.update(refs)
-        for metric in result.metrics:
-            self.notify(
-                "flowy_metric_logged", run=self.run, step=step.name, name=metric.name,
-                value=metric.value, index=metric.step,
-            )
+        # Nobody listening is the common case: skip a no-op call per logged value.
+        if self.plugins.hook.flowy_metric_logged.get_hookimpls():
+            for metric in result.metrics:
+                self.notify(
+                    "flowy_metric_logged", run=self.run, step=step.name, name=metric.name,
+                    value=metric.value, index=metric.step,
+                )
         if result.status == R.COMPLETED:
             self.notify("flowy_step_finished", run=self.run, task=task, result=result)
         else:
@@ -391,7 +400,10 @@ class RunExecution:
             )
         for rec in self.store.get_step_runs(previous.run_id):
             if rec.status in (R.COMPLETED, R.CACHED) and rec.step in self.pipeline.steps:
-                self.reusable[rec.step] = dict(rec.outputs)
+                declared = self.pipeline.steps[rec.step].outputs  # not logged files
+                self.reusable[rec.step] = {
+                    n: a for n, a in rec.outputs.items() if n in declared
+                }
 
     def reuse(self, step: Step, task: StepTask) -> bool:
         refs: dict[str, ArtifactRef] = {}
@@ -442,11 +454,14 @@ def run_pipeline(
     project: Path | None = None,
     executor_options: Mapping[str, Any] | None = None,
     resume: str | None = None,
+    experiment: str | None = None,
 ) -> RunResult:
     """Run ``pipeline`` on a stack (default: the active one) and record everything.
 
     ``resume`` names an earlier run (crashed, failed or cancelled) whose
-    completed steps are re-used instead of run again.
+    completed steps are re-used instead of run again. ``experiment`` files the
+    run under that experiment instead of the pipeline's (its ``experiment=``,
+    else its name).
     """
     from flowy.config import load_settings, project_root
     from flowy.facts import environment_facts, git_facts
@@ -463,7 +478,7 @@ def run_pipeline(
     try:
         run = RunExecution(
             pipeline, resolved, plugins, context, no_cache,
-            bool(settings.get("allow_pickle")), project,
+            bool(settings.get("allow_pickle")), project, experiment=experiment,
         )
         if resume:
             run.resume_from(resume)

@@ -121,6 +121,8 @@ class StepResult:
     traceback: str | None = None
     retryable: bool = True
     """False when the error is not in the step's ``retry_on``: retrying would not help."""
+    artifacts_logged: list[ArtifactRef] = attrs.field(factory=list)
+    """Files the step stored with ``flowy.log_artifact`` (already in the artifact store)."""
 
 
 @attrs.define

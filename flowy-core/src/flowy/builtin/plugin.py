@@ -2,7 +2,8 @@
 
 It provides what every install needs and that has no dependency: the
 ``code_hash`` and ``input_hash`` cache strategies, the JSON materializer for
-Python builtins, and the ``local`` stack (whose components come from
+Python builtins, the ``file`` materializer for files logged with
+``flowy.log_artifact``, and the ``local`` stack (whose components come from
 flowy-executor-local and flowy-store-sqlite; if those are missing, using the
 stack says which distribution to install).
 """
@@ -48,6 +49,14 @@ def flowy_register_materializers(register: Any) -> None:
         format="JSON (tagged for tuple, set, bytes and non-string keys)",
         safe=True,
         description="Python builtins as JSON",
+    )
+    register(
+        "file",
+        "flowy.builtin.file_materializer:FileMaterializer",
+        types=[],  # never chosen by type: only files stored with flowy.log_artifact use it
+        format="the file's own bytes",
+        safe=True,
+        description="files logged with flowy.log_artifact (loaded as bytes)",
     )
 
 

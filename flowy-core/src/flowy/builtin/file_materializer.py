@@ -1,0 +1,63 @@
+"""Files logged with ``flowy.log_artifact``: stored byte for byte, read back as bytes.
+
+A logged file is not a Python object the step returned, so no materializer is
+chosen by type: :func:`write_file_artifact` streams the file into the store
+(hashing as it copies, like every artifact) and records it as written by the
+``file`` materializer, which claims no types and is only ever used by name to
+read such an artifact back.
+"""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from flowy.artifacts import CHUNK, HashingWriter
+from flowy.contracts import Materializer
+from flowy.records import ArtifactRef
+
+if TYPE_CHECKING:
+    from flowy.contracts import ArtifactStore
+
+
+class FileMaterializer(Materializer):
+    """Raw file bytes; loading returns ``bytes`` (the file's name is in the metadata)."""
+
+    name = "file"
+    version = "1"
+
+    def accepts(self, obj: Any) -> bool:
+        return isinstance(obj, bytes)
+
+    def save(self, obj: Any, file: BinaryIO) -> dict[str, Any]:
+        file.write(obj)
+        return {"filename": "", "length": len(obj)}
+
+    def load(self, file: BinaryIO, metadata: Mapping[str, Any]) -> Any:
+        return file.read()
+
+
+def write_file_artifact(store: ArtifactStore, key: str, name: str, source: Path) -> ArtifactRef:
+    """Copy ``source`` into ``store`` at ``key`` (atomically, with its sha256)."""
+    suffix = "".join(source.suffixes[-1:])
+    uri = store.uri_for(key if key.endswith(suffix) else key + suffix)
+    with store.open_write(uri) as raw, source.open("rb") as src:
+        writer = HashingWriter(raw)
+        buffered = io.BufferedWriter(writer, buffer_size=CHUNK)
+        while chunk := src.read(CHUNK):
+            buffered.write(chunk)
+        buffered.flush()
+    media_type = mimetypes.guess_type(source.name)[0]
+    return ArtifactRef(
+        name=name,
+        uri=uri,
+        checksum=writer.sha256.hexdigest(),
+        size=writer.size,
+        materializer=FileMaterializer.name,
+        materializer_version=FileMaterializer.version,
+        type_name="builtins.bytes",
+        metadata={"logged": True, "filename": source.name, "media_type": media_type},
+    )
