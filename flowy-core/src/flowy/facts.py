@@ -1,7 +1,19 @@
-"""Facts a run records about where it ran: git state and the environment."""
+"""Facts a run records about where it ran: git state and the environment.
+
+The environment includes every installed distribution (so ``flowy runs env
+RUN_ID --requirements`` can write a requirements file that rebuilds it).
+Scanning them costs 50-100 ms, too much for every run, so the list is cached
+per interpreter environment: the key is ``sys.prefix`` plus the modification
+times of the folders on ``sys.path`` (installing, upgrading or removing a
+distribution adds or removes a ``.dist-info`` folder, which changes its
+folder's mtime). A hit costs a few ``stat`` calls and one small file read.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import platform
 import subprocess
 import sys
@@ -52,18 +64,122 @@ def git_facts(path: Path) -> dict[str, Any]:
 
 
 def environment_facts() -> dict[str, Any]:
-    """Python, platform and the versions of key packages that are installed."""
-    versions: dict[str, str] = {}
-    for name in KEY_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+    """Python, platform, key package versions, and every installed distribution.
+
+    ``installed`` maps each distribution to its version; ``sources`` holds the
+    ones not installed from an index (editable or from a URL), as pip's
+    ``direct_url.json`` records them.
+    """
+    installed, sources = installed_distributions()
+    versions = {name: installed[name] for name in KEY_PACKAGES if name in installed}
     return {
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "machine": platform.machine(),
         "executable": sys.executable,
+        "prefix": sys.prefix,
         "packages": versions,
+        "installed": installed,
+        "sources": sources,
     }
+
+
+_memo: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
+
+
+def _environment_key() -> str:
+    parts = [sys.prefix, sys.version]
+    for entry in sys.path:
+        try:
+            parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
+        except OSError:
+            parts.append(f"{entry}:-")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def _cache_file(key: str) -> Path:
+    from flowy.config import user_home
+
+    return user_home() / "cache" / "environments" / f"{key}.json"
+
+
+def installed_distributions() -> tuple[dict[str, str], dict[str, str]]:
+    """``({name: version}, {name: source})`` of this interpreter, cached (see module doc)."""
+    key = _environment_key()
+    if key in _memo:
+        return _memo[key]
+    path = _cache_file(key)
+    try:
+        data = json.loads(path.read_text())
+        found: tuple[dict[str, str], dict[str, str]] = (data["installed"], data["sources"])
+    except (OSError, ValueError, KeyError, TypeError):
+        found = _scan_distributions()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"installed": found[0], "sources": found[1]}))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only home only costs the scan next time
+    _memo[key] = found
+    return found
+
+
+def _scan_distributions() -> tuple[dict[str, str], dict[str, str]]:
+    installed: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if not name or name in installed:  # the first on sys.path is the one imported
+            continue
+        installed[name] = dist.version
+        source = _direct_source(dist.read_text("direct_url.json"))
+        if source:
+            sources[name] = source
+    return dict(sorted(installed.items(), key=lambda kv: kv[0].lower())), sources
+
+
+def _direct_source(text: str | None) -> str | None:
+    """A requirement source from PEP 610's direct_url.json (None for index installs)."""
+    if not text:
+        return None
+    try:
+        info = json.loads(text)
+    except ValueError:
+        return None
+    url = info.get("url")
+    if not isinstance(url, str):
+        return None
+    if info.get("dir_info", {}).get("editable"):
+        return f"-e {url}"
+    vcs = info.get("vcs_info")
+    if isinstance(vcs, dict) and vcs.get("vcs"):
+        commit = vcs.get("commit_id")
+        return f"{vcs['vcs']}+{url}" + (f"@{commit}" if commit else "")
+    return url
+
+
+def requirements_text(environment: dict[str, Any], header: str = "") -> str:
+    """A pip requirements file that reinstalls the recorded distributions.
+
+    Index installs are pinned (``name==version``); editable and URL installs
+    are written the way ``pip freeze`` writes them.
+    """
+    installed: dict[str, str] = environment.get("installed") or environment.get("packages") or {}
+    sources: dict[str, str] = environment.get("sources") or {}
+    lines = [f"# {line}" for line in header.splitlines()] if header else []
+    if environment.get("python"):
+        lines.append(
+            f"# Python {environment['python']} ({environment.get('implementation', '?')}) "
+            f"on {environment.get('platform', '?')}"
+        )
+    for name in sorted(installed, key=str.lower):
+        source = sources.get(name)
+        if source is None:
+            lines.append(f"{name}=={installed[name]}")
+        elif source.startswith("-e "):
+            lines.append(source)
+        else:
+            lines.append(f"{name} @ {source}")
+    return "\n".join(lines) + "\n"
