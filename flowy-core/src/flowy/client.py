@@ -15,6 +15,7 @@ data.
 
 from __future__ import annotations
 
+import contextlib
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -80,8 +81,16 @@ class Client:
 
     @property
     def store(self) -> MetadataStore:
-        """The stack's metadata store (opened on first use)."""
+        """The stack's metadata store (opened on first use).
+
+        On opening, runs whose orchestrating process died (SIGKILL, power loss)
+        are marked ``crashed``, so nothing reads as ``running`` forever.
+        """
+        fresh = "metadata_store" not in self._components
         store: MetadataStore = self._component("metadata_store")
+        if fresh:
+            with contextlib.suppress(Exception):  # a read-only store still answers reads
+                store.mark_crashed_runs()
         return store
 
     @property
