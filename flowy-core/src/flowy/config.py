@@ -94,9 +94,18 @@ def config_path(scope: str, project: Path | None = None) -> Path:
     return (project or project_root()) / PROJECT_DIR / CONFIG_FILE
 
 
+#: The defaults, equal to the pydantic model's (a test checks): when no file and no
+#: FLOWY_* setting exists there is nothing to validate, so pydantic (about 100 ms of
+#: imports and model building) stays out of `flowy stack list` and every other command.
+DEFAULTS: dict[str, Any] = {"active_stack": None, "allow_pickle": False, "progress": True}
+
+
 def load_settings(project: Path | None = None) -> dict[str, Any]:
-    """Effective settings: defaults < user file < project file < FLOWY_* variables."""
-    merged: dict[str, Any] = dict(_settings_model()().model_dump())
+    """Effective settings: defaults < user file < project file < FLOWY_* variables.
+
+    Only what the user wrote (a file, an environment variable) goes through pydantic.
+    """
+    merged: dict[str, Any] = dict(DEFAULTS)
     for scope in ("user", "project"):
         path = config_path(scope, project)
         if path.exists():
