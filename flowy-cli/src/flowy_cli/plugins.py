@@ -3,7 +3,8 @@
 A plugin that failed to import or raised in a registration hook is listed
 with its error rather than hidden: that is how a user finds out why a stack
 does not resolve. ``flowy plugins check`` turns the same facts into an exit
-code for CI: 1 when a plugin failed or two plugins register the same name.
+code for CI: 1 when a plugin failed to load, declares a flowy-core range that
+excludes the installed core, or two plugins register the same name.
 """
 
 from __future__ import annotations
@@ -80,13 +81,13 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 @plugins.command("check")
 @json_option
 def check(as_json: bool) -> None:
-    """Exit 1 when a plugin failed to load or two plugins register the same name."""
+    """Exit 1 when a plugin failed to load, is incompatible, or clashes with another."""
     from rich.markup import escape
 
     from flowy_cli.output import console, print_json
 
     rows, clashes = _collect()
-    failed = [r for r in rows if r["status"] == "failed"]
+    failed = [r for r in rows if r["status"] in ("failed", "incompatible")]
     problems = [f"{r['name']} ({r['distribution']} {r['version']}): {r['error']}" for r in failed]
     problems += [
         f"{c['kind']} {c['name']!r} is registered by both {' and '.join(c['distributions'])}"

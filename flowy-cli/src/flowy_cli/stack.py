@@ -57,6 +57,7 @@ def list_stacks(as_json: bool) -> None:
                     "source": d.source,
                     "description": d.description,
                     "components": {k: v.get("type") for k, v in d.components.items()},
+                    "error": d.error,
                 }
                 for d in stacks.values()
             ]
@@ -68,9 +69,10 @@ def list_stacks(as_json: bool) -> None:
             (
                 "[green]*[/]" if d.name == active else "",
                 f"[bold]{escape(d.name)}[/]" if d.name == active else escape(d.name),
-                escape(", ".join(f"{k}={v.get('type')}" for k, v in d.components.items())),
+                escape(", ".join(f"{k}={v.get('type')}" for k, v in d.components.items()))
+                or "[red]invalid[/]",
                 escape(d.source),
-                escape(d.description),
+                f"[red]{escape(d.error)}[/]" if d.error else escape(d.description),
             )
             for d in stacks.values()
         ),
@@ -84,7 +86,8 @@ def list_stacks(as_json: bool) -> None:
 def describe(name: str | None, as_json: bool) -> None:
     """Each component of a stack (default: the active one): implementation, provider, options."""
     from flowy.errors import FlowyError
-    from flowy.stacks import active_stack_name, get_stack, mask
+    from flowy.stackfile import options_of
+    from flowy.stacks import active_stack_name, get_stack, lookup_component, mask
     from rich.markup import escape
 
     from flowy_cli.output import console, print_json, table
@@ -96,10 +99,10 @@ def describe(name: str | None, as_json: bool) -> None:
     for kind, spec in defn.components.items():
         item: dict[str, Any] = {
             "type": spec.get("type"),
-            "options": {k: mask(k, v) for k, v in spec.items() if k != "type"},
+            "options": mask("", options_of(spec)),
         }
         try:
-            reg = plugins.registry.get(kind, str(spec.get("type")))
+            reg = lookup_component(defn, kind, spec, plugins)
             item.update(distribution=reg.distribution, version=reg.version, target=reg.target)
         except FlowyError as exc:
             item["error"] = str(exc)
@@ -213,10 +216,16 @@ def _apply(components: dict[str, dict[str, Any]], flags: dict[str, Any]) -> None
 
 
 def _check_and_save(defn: StackDefinition, scope: str) -> Path:
+    """Check every component, record which distribution provides it, then write the file.
+
+    ``provided_by`` lets a stack whose plugin was later uninstalled name what to install.
+    """
     from flowy.stacks import check_stack, save_stack, validate_name
 
     validate_name(defn.name)
-    check_stack(defn, plugin_manager())
+    checked = check_stack(defn, plugin_manager())
+    for kind, component in checked.items():
+        defn.components[kind]["provided_by"] = component.distribution
     return save_stack(defn, scope)
 
 

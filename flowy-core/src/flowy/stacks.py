@@ -13,6 +13,10 @@ names the implementation and its other keys are that component's options::
     type = "local"
     path = "{project}/.flowy/other-artifacts"
 
+The file is validated with pydantic (:mod:`flowy.stackfile`); ``provided_by``
+in a component table records the distribution that provided it when the stack
+was registered (a hint for when it is uninstalled), not an option.
+
 Option values may reference ``{project}`` (the project folder), ``{home}``
 (FLOWY_HOME) and ``{env:NAME}`` (an environment variable, so secrets never sit
 in files; shown masked). Where a name is defined in several places the first
@@ -37,17 +41,25 @@ from flowy.registry import KNOWN_PROVIDERS
 
 if TYPE_CHECKING:
     from flowy.plugins import FlowyPlugins
+    from flowy.registry import Registration
 
 REQUIRED_KINDS = ("executor", "artifact_store", "metadata_store")
 DEFAULT_STACK = "local"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _REF = re.compile(r"\{(project|home|env:[A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET = re.compile(r"(secret|password|passwd|token|credential|private|access_key)", re.I)
+_ONLY_REF = re.compile(r"(\{env:[A-Za-z_][A-Za-z0-9_]*\})+")
+#: ``scheme://user:password@``, unless the password is an env reference.
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)(?!\{env:[A-Za-z_][A-Za-z0-9_]*\}@)[^@/\s]+@")
 
 
 @attrs.define
 class StackDefinition:
-    """A stack as written: kinds to ``{"type": ..., **options}``, and where it came from."""
+    """A stack as written: kinds to ``{"type": ..., **options}``, and where it came from.
+
+    ``error`` is set (and ``components`` empty) for a file that does not
+    validate: listing shows it, using it raises it, other stacks keep working.
+    """
 
     name: str
     components: dict[str, dict[str, Any]]
@@ -55,6 +67,7 @@ class StackDefinition:
     description: str = ""
     scope: str = "plugin"  # project | user | plugin
     required_options: dict[str, list[str]] = attrs.field(factory=dict)
+    error: str | None = None
 
     def to_toml_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -81,24 +94,19 @@ def stack_dirs(project: Path | None = None) -> list[tuple[str, Path]]:
 
 
 def parse_stack_file(path: Path, name: str, scope: str) -> StackDefinition:
-    """Read and structurally validate one stack file (names file, stack and field)."""
-    data = read_toml(path)
-    description = data.pop("description", "")
-    if not isinstance(description, str):
-        raise ConfigError(f"{path}: stack {name!r}: 'description' must be a string")
-    components: dict[str, dict[str, Any]] = {}
-    for kind, table in data.items():
-        if not isinstance(table, dict):
-            raise ConfigError(
-                f"{path}: stack {name!r}: {kind!r} must be a table like [{kind}] with a 'type' key"
-            )
-        if not isinstance(table.get("type"), str) or not table["type"]:
-            raise ConfigError(
-                f"{path}: stack {name!r}: component {kind!r} needs a string 'type' naming its "
-                "implementation (see `flowy plugins`)."
-            )
-        components[kind] = dict(table)
+    """Read and validate one stack file with pydantic (errors name file, stack and field)."""
+    from flowy.stackfile import parse_stack_data
+
+    description, components = parse_stack_data(read_toml(path), str(path), name)
     return StackDefinition(name, components, f"{scope}: {path}", description, scope)
+
+
+def _parse_or_report(path: Path, scope: str) -> StackDefinition:
+    """A broken file becomes a definition carrying its error, so other stacks keep working."""
+    try:
+        return parse_stack_file(path, path.stem, scope)
+    except ConfigError as exc:
+        return StackDefinition(path.stem, {}, f"{scope}: {path}", "", scope, error=str(exc))
 
 
 def list_stacks(plugins: FlowyPlugins, project: Path | None = None) -> dict[str, StackDefinition]:
@@ -107,7 +115,8 @@ def list_stacks(plugins: FlowyPlugins, project: Path | None = None) -> dict[str,
     for scope, folder in stack_dirs(project):
         if folder.is_dir():
             for path in sorted(folder.glob("*.toml")):
-                found.setdefault(path.stem, parse_stack_file(path, path.stem, scope))
+                if path.stem not in found:
+                    found[path.stem] = _parse_or_report(path, scope)
     for offer in plugins.registry.stacks.values():
         found.setdefault(
             offer.name,
@@ -126,6 +135,8 @@ def list_stacks(plugins: FlowyPlugins, project: Path | None = None) -> dict[str,
 def get_stack(name: str, plugins: FlowyPlugins, project: Path | None = None) -> StackDefinition:
     stacks = list_stacks(plugins, project)
     if name in stacks:
+        if stacks[name].error:
+            raise ConfigError(stacks[name].error)
         return stacks[name]
     provider = KNOWN_PROVIDERS.get(("stack", name))
     hint = (
@@ -185,12 +196,21 @@ def substitute(value: Any, project: Path, where: str) -> Any:
 
 
 def mask(key: str, value: Any) -> Any:
-    """What `describe` shows: env references as written, secret-looking values hidden."""
-    if isinstance(value, str) and "{env:" in value:
-        return value
-    if _SECRET.search(key) and value not in (None, ""):
+    """What `describe` and run records show: env references as written, secrets hidden.
+
+    A value is hidden when its key looks secret (password, token, ...) unless it
+    is only an ``{env:NAME}`` reference; a password inside a URL
+    (``scheme://user:pw@host``) is hidden wherever it appears.
+    """
+    if isinstance(value, dict):
+        return {k: mask(k, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(key, v) for v in value]
+    if not isinstance(value, str):
+        return "****" if _SECRET.search(key) and value is not None else value
+    if _SECRET.search(key) and value and not _ONLY_REF.fullmatch(value):
         return "****"
-    return value
+    return _URL_PASSWORD.sub(r"\1****@", value)
 
 
 @attrs.define
@@ -208,7 +228,7 @@ class CheckedComponent:
             "type": self.type,
             "distribution": self.distribution,
             "version": self.version,
-            "options": {k: mask(k, v) for k, v in self.raw_options.items()},
+            "options": mask("", self.raw_options),
         }
 
 
@@ -216,8 +236,12 @@ def check_stack(
     defn: StackDefinition, plugins: FlowyPlugins, project: Path | None = None
 ) -> dict[str, CheckedComponent]:
     """Resolve every component's class and validate its options, constructing nothing."""
+    from flowy.stackfile import options_of, validate_options
+
     project = project or project_root()
     registry = plugins.registry
+    if defn.error:
+        raise ConfigError(defn.error)
     missing = [k for k in REQUIRED_KINDS if k not in defn.components]
     if missing:
         raise ConfigError(
@@ -240,31 +264,42 @@ def check_stack(
                 f"Stack {defn.name!r} ({defn.source}): unknown component kind {kind!r}. Known "
                 f"kinds: {', '.join(sorted(registry.kinds))}."
             )
-        raw = {k: v for k, v in table.items() if k != "type"}
-        reg = registry.get(kind, table["type"])
+        raw = options_of(table)
+        reg = lookup_component(defn, kind, table, plugins)
         cls = reg.load()
         where = f"Stack {defn.name!r} ({defn.source}), {kind} {table['type']!r}"
-        options = validate_options(cls, substitute(raw, project, where), where)
+        options = validate_options(cls, substitute(raw, project, where), where, kind)
         checked[kind] = CheckedComponent(
             kind, table["type"], cls, options, reg.distribution, reg.version, raw
         )
     return checked
 
 
-def validate_options(cls: Any, options: Mapping[str, Any], where: str) -> dict[str, Any]:
-    model = getattr(cls, "Options", None)
-    if model is None:
-        return dict(options)
-    from pydantic import ValidationError
-
+def lookup_component(
+    defn: StackDefinition, kind: str, table: Mapping[str, Any], plugins: FlowyPlugins
+) -> Registration:
+    """The registration a component names, or an error saying which plugin to install or fix."""
     try:
-        return dict(model(**options).model_dump())
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"option {'.'.join(str(p) for p in err['loc']) or '?'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"{where}: {problems}.") from exc
+        return plugins.registry.get(kind, str(table["type"]))
+    except ComponentNotFoundError as exc:
+        message = f"Stack {defn.name!r} ({defn.source}): {exc}"
+        dist = table.get("provided_by")
+        info = next((i for i in plugins.infos.values() if i.distribution == dist), None)
+        if dist and info is not None and info.status != "loaded":
+            message += f" It comes from {dist}, which is installed but {info.status}: {info.error}"
+        elif dist:
+            message += (
+                f" The stack was registered with the {kind.replace('_', ' ')} "
+                f"{table['type']!r} from {dist}, which is not installed: `pip install {dist}`."
+            )
+        broken = [
+            f"{i.distribution} ({i.error})"
+            for i in plugins.infos.values()
+            if i.status in ("failed", "incompatible") and i.distribution != dist
+        ]
+        if broken:
+            message += f" Plugins that did not load (one may provide it): {'; '.join(broken)}."
+        raise ComponentNotFoundError(message) from exc
 
 
 @attrs.define
