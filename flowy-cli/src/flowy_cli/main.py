@@ -32,6 +32,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("flowy_cli.runs:runs", "List recorded runs and show one in detail."),
     "logs": ("flowy_cli.runs:logs", "Show the captured output of a run's steps."),
     "artifacts": ("flowy_cli.artifacts:artifacts", "List stored artifacts and show their values."),
+    "experiment": ("flowy_cli.experiment:experiment", "Compare runs; best run; reports."),
     "stack": ("flowy_cli.stack:stack", "Register, inspect, switch and delete stacks."),
     "plugins": ("flowy_cli.plugins:plugins", "List installed plugins and their health."),
     "cache": ("flowy_cli.cache:cache", "Inspect, clear and explain the step cache."),

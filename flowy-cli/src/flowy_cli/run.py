@@ -50,6 +50,9 @@ def _show_warning(  # noqa: PLR0917 - the warnings.showwarning signature
     help="Override an executor option for this run (e.g. max_workers=4).",
 )
 @click.option("--resume", metavar="RUN_ID", help="Re-use the completed steps of an earlier run.")
+@click.option(
+    "--experiment", metavar="NAME", help="File the run under this experiment (default: pipeline's)."
+)
 @click.pass_context
 def run(  # noqa: PLR0917 - click passes options as arguments
     ctx: click.Context,
@@ -59,6 +62,7 @@ def run(  # noqa: PLR0917 - click passes options as arguments
     no_cache: bool,
     executor_options: tuple[str, ...],
     resume: str | None,
+    experiment: str | None,
 ) -> None:
     """Run the pipeline in FILE.py (name it with :PIPELINE when the file has several).
 
@@ -88,6 +92,7 @@ def run(  # noqa: PLR0917 - click passes options as arguments
             plugins=plugins,
             executor_options=exec_opts or None,
             resume=resume,
+            experiment=experiment,
         )
     except KeyboardInterrupt:
         reporter.close()

@@ -1,7 +1,8 @@
-"""``flowy runs list|show`` and ``flowy logs``: what ran, read through ``flowy.client.Client``."""
+"""``flowy runs list|show|env`` and ``flowy logs``: what ran, read through ``flowy.client``."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -159,7 +160,7 @@ def _render_run(data: dict[str, Any]) -> None:
             f"{escape(o.get('materializer', ''))} {str(o.get('artifact_id', ''))[:12]}[/]"
             for name, o in step["outputs"].items()
         )
-        metrics = ", ".join(f"{m['name']}={m['value']:g}" for m in step.get("metrics", []))
+        metrics = _metric_summary(step.get("metrics", []))
         if metrics:
             detail = f"{detail}\n[dim]metrics:[/] {escape(metrics)}"
         t.add_row(
@@ -171,6 +172,66 @@ def _render_run(data: dict[str, Any]) -> None:
         )
     out.print("[bold]Steps[/]")
     out.print(t)
+
+
+def _metric_summary(metrics: list[dict[str, Any]]) -> str:
+    """``name=last`` per metric, with the count when a step logged a series."""
+    last: dict[str, float] = {}
+    count: dict[str, int] = {}
+    for m in metrics:
+        last[m["name"]] = m["value"]
+        count[m["name"]] = count.get(m["name"], 0) + 1
+    return ", ".join(
+        f"{k}={v:g}" + (f" (last of {count[k]})" if count[k] > 1 else "") for k, v in last.items()
+    )
+
+
+@runs.command("env")
+@click.argument("run_id")
+@click.option(
+    "--requirements", "-r", is_flag=True,
+    help="Print the run's installed packages as a pip requirements file.",
+)  # fmt: skip
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of stdout.",
+)  # fmt: skip
+@_stack_option
+@json_option
+def run_env(
+    run_id: str, requirements: bool, output: Path | None, stack: str | None, as_json: bool
+) -> None:
+    """The environment a run recorded, and its packages as a requirements file (-r)."""
+    import json
+    import sys
+
+    from flowy.facts import requirements_text
+
+    from flowy_cli.output import print_mapping
+
+    with _client(stack) as client:
+        run = client.run(run_id)
+    env = dict(run.environment)
+    if requirements:
+        header = f"Installed packages of Flowy run {run.run_id} ({run.pipeline})."
+        if not env.get("installed"):
+            header += "\nThis run recorded only key packages, not every installed one."
+        text = requirements_text(env, header)
+    elif as_json:
+        text = json.dumps(env, indent=2, default=str) + "\n"
+    else:
+        installed = env.pop("installed", None) or {}
+        env.pop("sources", None)
+        print_mapping(f"Environment of run {run.run_id}", env)
+        print_mapping(
+            "Installed",
+            {"distributions": len(installed), "requirements": f"flowy runs env {run_id} -r"},
+        )
+        return
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
 
 
 @click.command()

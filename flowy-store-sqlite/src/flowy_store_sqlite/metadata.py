@@ -49,6 +49,7 @@ from sqlalchemy.exc import DBAPIError
 
 from flowy_store_sqlite import _rows, database
 from flowy_store_sqlite import schema as s
+from flowy_store_sqlite.experiments import ExperimentQueries
 from flowy_store_sqlite.prepared import Prepared, cursor_of
 from flowy_store_sqlite.procs import pid_alive
 
@@ -71,7 +72,7 @@ class SQLMetadataStoreOptions(BaseModel):
     """SQLite only: seconds to wait for another process's write lock."""
 
 
-class SQLMetadataStore(MetadataStore):
+class SQLMetadataStore(ExperimentQueries, MetadataStore):
     """Runs, step runs, artifacts, lineage, metrics, params and cache entries in SQL."""
 
     Options: ClassVar[Any] = SQLMetadataStoreOptions
