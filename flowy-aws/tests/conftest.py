@@ -85,9 +85,14 @@ def store(store_options: dict[str, Any]) -> Any:
     return S3ArtifactStore(**store_options)
 
 
-def dangling_uploads(s3_client: Any, bucket: str) -> list[dict[str, Any]]:
-    """Multipart uploads S3 still holds parts for (must be none after any write)."""
-    return list(s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
+@pytest.fixture(scope="session")
+def dangling_uploads(s3_client: Any) -> Any:
+    """``dangling_uploads(bucket)``: multipart uploads S3 still holds parts for (must be none)."""
+
+    def list_uploads(bucket: str) -> list[dict[str, Any]]:
+        return list(s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
+
+    return list_uploads
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ connections with jittered backoff).
 from __future__ import annotations
 
 import contextlib
-import functools
+import os
 import posixpath
 from collections.abc import Iterator
 from typing import Any, BinaryIO, ClassVar, Literal
@@ -82,6 +82,8 @@ class S3ArtifactStore(ArtifactStore):
     def __init__(self, **options: Any) -> None:
         self.options = S3Options(**options)
         self.bucket = self.options.bucket
+        self._fs: Any = None
+        self._fs_pid = 0
         self.prefix = self.options.prefix.strip("/")
         if ".." in self.prefix.split("/"):
             raise ConfigError(f"s3 artifact store: prefix {self.prefix!r} must not contain '..'")
@@ -90,9 +92,20 @@ class S3ArtifactStore(ArtifactStore):
 
     # -- clients -------------------------------------------------------------
 
-    @functools.cached_property
+    @property
     def fs(self) -> Any:
-        """The s3fs filesystem (imported on first use; also used by listings and tests)."""
+        """The s3fs filesystem (built on first use in each process).
+
+        Executors may fork workers after the store was built (a process pool);
+        s3fs's client and event loop do not survive a fork, so a forked child
+        builds its own.
+        """
+        pid = os.getpid()
+        if self._fs is None or self._fs_pid != pid:
+            self._fs, self._fs_pid = self._make_fs(), pid
+        return self._fs
+
+    def _make_fs(self) -> Any:
         import s3fs
 
         o = self.options
@@ -103,7 +116,7 @@ class S3ArtifactStore(ArtifactStore):
             config_kwargs={
                 "connect_timeout": o.connect_timeout,
                 "read_timeout": o.read_timeout,
-                "retries": {"max_attempts": o.retries + 1, "mode": "standard"},
+                "retries": {"total_max_attempts": o.retries + 1, "mode": "standard"},
                 "max_pool_connections": max(10, 2 * o.concurrency),
             },
             use_listings_cache=False,

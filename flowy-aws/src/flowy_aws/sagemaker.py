@@ -147,7 +147,7 @@ class SageMakerExecutor(Executor):
         config = Config(
             connect_timeout=o.connect_timeout,
             read_timeout=o.read_timeout,
-            retries={"max_attempts": o.retries + 1, "mode": "standard"},
+            retries={"total_max_attempts": o.retries + 1, "mode": "standard"},
         )
         session = boto3.session.Session(region_name=o.region)
         return session.client("sagemaker", endpoint_url=o.endpoint_url, config=config)
