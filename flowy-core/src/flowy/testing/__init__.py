@@ -20,16 +20,34 @@ from typing import TYPE_CHECKING, Any
 
 _LAZY = {
     "ArtifactStoreContract": "flowy.testing.artifact_store",
-    "MetadataStoreContract": "flowy.testing.metadata_store",
+    "CacheStrategyContract": "flowy.testing.cache_strategy",
     "ExecutorContract": "flowy.testing.executor",
+    "MaterializerContract": "flowy.testing.materializer",
+    "MetadataStoreContract": "flowy.testing.metadata_store",
+    "TrackerContract": "flowy.testing.tracker",
+    "mock_step": "flowy.testing.mocking",
+    "mock_steps": "flowy.testing.mocking",
 }
 
-__all__ = ["ArtifactStoreContract", "ExecutorContract", "MetadataStoreContract"]
+__all__ = [
+    "ArtifactStoreContract",
+    "CacheStrategyContract",
+    "ExecutorContract",
+    "MaterializerContract",
+    "MetadataStoreContract",
+    "TrackerContract",
+    "mock_step",
+    "mock_steps",
+]
 
 if TYPE_CHECKING:
     from flowy.testing.artifact_store import ArtifactStoreContract
+    from flowy.testing.cache_strategy import CacheStrategyContract
     from flowy.testing.executor import ExecutorContract
+    from flowy.testing.materializer import MaterializerContract
     from flowy.testing.metadata_store import MetadataStoreContract
+    from flowy.testing.mocking import mock_step, mock_steps
+    from flowy.testing.tracker import TrackerContract
 
 
 def __getattr__(name: str) -> Any:
