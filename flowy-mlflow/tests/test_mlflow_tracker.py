@@ -25,7 +25,7 @@ from mlflow.tracking import MlflowClient
 
 pytestmark = pytest.mark.slow
 
-PIPELINE = '''
+PIPELINE = """
 import flowy
 from flowy import Pipeline, step
 
@@ -48,7 +48,7 @@ def train(prepare: list, lr: float = 0.1) -> dict:
 
 
 pipeline = Pipeline("mlpipe", [prepare, train], experiment="churn")
-'''
+"""
 
 STACK = """
 [executor]
