@@ -8,6 +8,7 @@ container command, mark it Failed or Stopped) the way the real service would.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import socket
 import uuid
@@ -42,6 +43,7 @@ def moto_endpoint() -> Iterator[str]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     yield f"http://127.0.0.1:{port}"
     server.stop()
 

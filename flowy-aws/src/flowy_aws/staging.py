@@ -13,10 +13,9 @@ job needs nothing but the manifest's URI and read/write access to the bucket:
 no database, no pickled function.
 
 Code shipping: the step's module file (``StepRef.path``, set when the
-pipeline was loaded from a file, or the module's own ``.py`` when it is not
-part of an installed distribution) is uploaded by content hash and loaded by
-path inside the job, as the local process loaded it. Packages it imports must
-be installed in the image.
+pipeline was loaded from a file) is uploaded by content hash and loaded by
+path inside the job, as the local process loaded it. Steps in importable
+packages, and whatever a pipeline file imports, must be installed in the image.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ import hashlib
 import json
 import os
 import sys
-import sysconfig
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,23 +36,14 @@ if TYPE_CHECKING:
 MANIFEST_VERSION = 1
 
 
-def _installed_roots() -> list[str]:
-    paths = sysconfig.get_paths()
-    roots = {paths.get(k, "") for k in ("purelib", "platlib", "stdlib", "platstdlib")}
-    return [os.path.realpath(r) for r in roots if r]
-
-
 def module_source(task: StepTask) -> str | None:
-    """The file to ship for ``task``'s step, or None when the image must provide it."""
+    """The file to ship for ``task``'s step, or None when the image must provide it.
+
+    Only steps whose module was loaded from a file (``flowy run file.py``,
+    ``__main__``) carry a path; a step in an importable package is imported by
+    name in the job, so that package must be installed in the image.
+    """
     path = task.step_ref.path
-    if path is None:
-        module = sys.modules.get(task.step_ref.module)
-        path = getattr(module, "__file__", None)
-        if not path or not path.endswith(".py") or path.endswith("__init__.py"):
-            return None
-        real = os.path.realpath(path)
-        if any(real.startswith(root + os.sep) for root in _installed_roots()):
-            return None
     return path if path and os.path.isfile(path) else None
 
 
