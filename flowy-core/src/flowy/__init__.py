@@ -18,6 +18,12 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("flowy")
 
 _LAZY = {
+    "Artifact": "flowy.assets",
+    "Dataset": "flowy.assets",
+    "FeatureSet": "flowy.assets",
+    "Metrics": "flowy.assets",
+    "Model": "flowy.assets",
+    "Report": "flowy.assets",
     "step": "flowy.steps",
     "Step": "flowy.steps",
     "Pipeline": "flowy.pipeline",
@@ -32,9 +38,15 @@ _LAZY = {
 }
 
 __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
+    "Artifact",
     "Context",
+    "Dataset",
+    "FeatureSet",
     "FlowyError",
+    "Metrics",
+    "Model",
     "Pipeline",
+    "Report",
     "RunResult",
     "Step",
     "__version__",
@@ -48,6 +60,12 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
 ]
 
 if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (strict mypy)
+    from flowy.assets import Artifact as Artifact
+    from flowy.assets import Dataset as Dataset
+    from flowy.assets import FeatureSet as FeatureSet
+    from flowy.assets import Metrics as Metrics
+    from flowy.assets import Model as Model
+    from flowy.assets import Report as Report
     from flowy.context import Context as Context
     from flowy.engine import RunResult as RunResult
     from flowy.engine import run_pipeline as run_pipeline

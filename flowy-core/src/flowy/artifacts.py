@@ -124,7 +124,16 @@ def write_artifact(
     *,
     allow_pickle: bool = False,
 ) -> ArtifactRef:
-    """Materialize ``obj`` into ``store`` at ``key``; return its reference."""
+    """Materialize ``obj`` into ``store`` at ``key``; return its reference.
+
+    An asset (:mod:`flowy.assets`) is unwrapped: its value is materialized as
+    usual and its description goes into the metadata under ``flowy_asset``.
+    """
+    from flowy.assets import ASSET_KEY, Asset
+
+    asset = obj if isinstance(obj, Asset) else None
+    if asset is not None:
+        obj = asset.value
     registration, materializer = materializers.resolve(obj, allow_pickle=allow_pickle)
     uri = store.uri_for(key + registration.info.get("extension", materializer.extension))
     with store.open_write(uri) as raw:
@@ -132,6 +141,9 @@ def write_artifact(
         buffered = io.BufferedWriter(writer, buffer_size=CHUNK)
         metadata = materializer.save(obj, buffered)  # type: ignore[arg-type]
         buffered.flush()
+    metadata = dict(metadata or {})
+    if asset is not None:
+        metadata[ASSET_KEY] = asset.describe()
     cls = type(obj)
     return ArtifactRef(
         name=name,
@@ -141,7 +153,7 @@ def write_artifact(
         materializer=registration.name,
         materializer_version=str(materializer.version),
         type_name=f"{cls.__module__}.{cls.__qualname__}",
-        metadata=metadata or {},
+        metadata=metadata,
     )
 
 
@@ -152,7 +164,10 @@ def read_artifact(
     *,
     allow_pickle: bool = False,
 ) -> Any:
-    """Load ``ref`` through the materializer that wrote it, verifying its checksum."""
+    """Load ``ref`` through the materializer that wrote it, verifying its checksum.
+
+    An artifact written from an asset comes back as that asset around the value.
+    """
     materializer = materializers.by_name(ref.materializer)
     if not materializer.safe and not allow_pickle:
         raise UnsafeArtifactError(
@@ -175,6 +190,11 @@ def read_artifact(
             _UNSAFE_LOAD.reset(token)
         # Bytes the BufferedReader pre-fetched are already hashed; verify the rest.
         reader.verify()
+    description = ref.metadata.get("flowy_asset") if ref.metadata else None
+    if description:
+        from flowy.assets import rewrap
+
+        return rewrap(obj, description)
     return obj
 
 
