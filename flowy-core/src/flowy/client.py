@@ -26,8 +26,10 @@ import attrs
 from flowy.errors import ChecksumMismatchError, FlowyError, RunNotFoundError
 
 if TYPE_CHECKING:
+    from flowy.catalog import ArtifactInfo, ArtifactUse, Catalog, LineageGraph
     from flowy.contracts import ArtifactStore, MetadataStore
     from flowy.materializers import MaterializerRegistry
+    from flowy.models import ModelRegistry
     from flowy.plugins import FlowyPlugins
     from flowy.records import ArtifactRef, MetricRecord, RunRecord, StepRunRecord
     from flowy.stacks import CheckedComponent, StackDefinition
@@ -204,6 +206,47 @@ class Client:
                     f"{exc}). Re-run the step that produced it (`flowy run ... --no-cache`)."
                 ) from exc
             raise
+
+    # -- lineage, search and models (the store's flowy.catalog.Catalog) -------
+
+    @property
+    def catalog(self) -> Catalog:
+        """The store's lineage and registry capability; a clear error if it has none."""
+        from flowy.models import catalog_of
+
+        return catalog_of(self.store)
+
+    def lineage(
+        self, artifact_id: str, *, upstream: bool = True, downstream: bool = True
+    ) -> LineageGraph:
+        """Ancestors and/or descendants of an artifact, transitively, with the steps between."""
+        return self.catalog.lineage(artifact_id, upstream=upstream, downstream=downstream)
+
+    def artifact_info(self, artifact_id: str) -> ArtifactInfo:
+        """An artifact with its producing run and step, asset type and tags."""
+        return self.catalog.artifact_info(artifact_id)
+
+    def artifact_uses(self, artifact_id: str) -> list[ArtifactUse]:
+        """Every step run that produced or consumed an artifact (runs that used it)."""
+        return self.catalog.artifact_uses(artifact_id)
+
+    def run_artifacts(self, run_id: str) -> list[tuple[ArtifactUse, ArtifactInfo]]:
+        """Every artifact a run consumed or produced, re-used ones included."""
+        return self.catalog.run_artifacts(run_id)
+
+    def search_artifacts(self, **filters: Any) -> list[ArtifactInfo]:
+        """Artifacts by ``name``, ``asset_type``, ``tag``, ``pipeline``, ``run_id``,
+        ``since``/``until`` (POSIX times) and ``limit``, newest first."""
+        if filters.get("run_id") is not None:
+            filters["run_id"] = self.run(filters["run_id"]).run_id
+        return self.catalog.search_artifacts(**filters)
+
+    @cached_property
+    def models(self) -> ModelRegistry:
+        """The model registry: register, promote, rollback, compare, load."""
+        from flowy.models import ModelRegistry
+
+        return ModelRegistry(self)
 
     # -- cache ---------------------------------------------------------------
 

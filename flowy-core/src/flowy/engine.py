@@ -250,6 +250,7 @@ class RunExecution:
             outputs={n: r.artifact_id for n, r in refs.items()},
         )
         self.store.record_step(rec)
+        self.register_models(step, rec)
         self.status[step.name] = R.CACHED
         self.records[step.name] = rec
         self.outputs.update(refs)
@@ -294,6 +295,8 @@ class RunExecution:
             outputs={a.name: a.artifact_id for a in (*artifacts, *logged)},
         )
         self.store.record_step(rec, [*artifacts, *logged], result.metrics, entry)
+        if result.status == R.COMPLETED:
+            self.register_models(step, rec)
         self.status[step.name] = result.status
         self.records[step.name] = rec
         self.outputs.update(refs)
@@ -317,6 +320,13 @@ class RunExecution:
                         RuntimeWarning,
                         stacklevel=2,
                     )
+
+    def register_models(self, step: Step, rec: StepRunRecord) -> None:
+        """``@step(register_model=...)``: a new model version once the step is recorded."""
+        if step.register_model:
+            from flowy.models import register_step_outputs
+
+            register_step_outputs(self.store, step.register_model, rec)
 
     # -- executing -----------------------------------------------------------
 

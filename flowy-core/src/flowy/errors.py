@@ -60,3 +60,7 @@ class RunNotFoundError(FlowyError):
 
 class StepTimeoutError(Exception):
     """Raised inside the worker protocol when a step overran its timeout."""
+
+
+class ModelNotFoundError(FlowyError):
+    """A registered model name, version or stage does not exist in the model registry."""

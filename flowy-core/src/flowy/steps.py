@@ -39,6 +39,7 @@ class Step:
         on_failure: Callable[..., Any] | None = None,
         when: Callable[[Any], bool] | None = None,
         allow_pickle: bool = False,
+        register_model: str | Mapping[str, str] | None = None,
     ) -> None:
         if not callable(fn):
             raise StepDefinitionError(f"@step needs a function, got {fn!r}")
@@ -76,6 +77,10 @@ class Step:
         self.on_failure = on_failure
         self.when = when
         self.allow_pickle = allow_pickle
+        from flowy.models import normalize_register_option
+
+        #: Output name -> model name registered on every run (see flowy.models).
+        self.register_model = normalize_register_option(self.name, self.outputs, register_model)
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -152,7 +157,9 @@ def step(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     Options: ``name``, ``inputs``, ``outputs``, ``cache`` (True, False, or
     strategy names), ``retries``, ``retry_on``, ``retry_backoff`` (seconds, doubled
     each attempt), ``timeout`` (seconds), ``resources``, ``tags``,
-    ``on_failure(step_name, error)``, ``when(context) -> bool``, ``allow_pickle``.
+    ``on_failure(step_name, error)``, ``when(context) -> bool``, ``allow_pickle``,
+    ``register_model`` (a model name, or {output: model name}: registers the
+    output as a new model version on every run).
     """
     if fn is not None:
         if options:

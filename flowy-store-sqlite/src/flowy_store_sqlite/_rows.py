@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from flowy.assets import ASSET_KEY, PLAIN
 from flowy.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
 
 _encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
@@ -120,7 +121,25 @@ def artifact_row(ref: ArtifactRef, run_id: str, step: str, now: float) -> dict[s
         "size": ref.size,
         "metadata": dumps(ref.metadata),
         "created_at": now,
+        "asset_type": asset_type(ref),
+        "asset_name": _asset(ref).get("name"),
     }
+
+
+def _asset(ref: ArtifactRef) -> Mapping[str, Any]:
+    """The asset description a step's output carried (flowy.assets), or {}."""
+    found = ref.metadata.get(ASSET_KEY) if ref.metadata else None
+    return found if isinstance(found, Mapping) else {}
+
+
+def asset_type(ref: ArtifactRef) -> str:
+    return str(_asset(ref).get("type") or PLAIN)[:32]
+
+
+def tag_rows(ref: ArtifactRef) -> list[dict[str, Any]]:
+    """One row per distinct tag of the artifact's asset."""
+    tags = _asset(ref).get("tags") or []
+    return [{"artifact_id": ref.artifact_id, "tag": str(t)} for t in dict.fromkeys(tags)]
 
 
 def artifact_record(row: Mapping[Any, Any]) -> ArtifactRef:

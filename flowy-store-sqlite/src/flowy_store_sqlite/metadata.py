@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
+from flowy.catalog import Catalog
 from flowy.contracts import MetadataStore
 from flowy.errors import ArtifactNotFoundError, RunNotFoundError
 from flowy.records import (
@@ -50,6 +51,8 @@ from sqlalchemy.exc import DBAPIError
 from flowy_store_sqlite import _rows, database
 from flowy_store_sqlite import schema as s
 from flowy_store_sqlite.experiments import ExperimentQueries
+from flowy_store_sqlite.lineage import LineageQueries
+from flowy_store_sqlite.model_registry import ModelRegistryQueries
 from flowy_store_sqlite.prepared import Prepared, cursor_of
 from flowy_store_sqlite.procs import pid_alive
 
@@ -72,8 +75,14 @@ class SQLMetadataStoreOptions(BaseModel):
     """SQLite only: seconds to wait for another process's write lock."""
 
 
-class SQLMetadataStore(ExperimentQueries, MetadataStore):
-    """Runs, step runs, artifacts, lineage, metrics, params and cache entries in SQL."""
+class SQLMetadataStore(
+    ExperimentQueries, LineageQueries, ModelRegistryQueries, MetadataStore, Catalog
+):
+    """Runs, step runs, artifacts, lineage, metrics, params and cache entries in SQL.
+
+    Lineage queries, artifact search and the model registry (the
+    :class:`flowy.catalog.Catalog` capability) live in their own mixins.
+    """
 
     Options: ClassVar[Any] = SQLMetadataStoreOptions
 
@@ -108,6 +117,7 @@ class SQLMetadataStore(ExperimentQueries, MetadataStore):
         self._p_step = ins(s.step_runs, _rows.step_row(StepRunRecord("", "", "")))
         self._p_artifact = ins(s.artifacts, _rows.artifact_row(_PROBE, "", "", 0.0))
         self._p_lineage = ins(s.lineage, dict.fromkeys(_EDGE_KEYS, ""))
+        self._p_tag = ins(s.artifact_tags, {"artifact_id": "", "tag": ""})
         self._p_metric = ins(s.metrics, _rows.metric_row(MetricRecord("", 0.0), "", ""))
         self._p_cache = ins(s.cache_entries, _rows.cache_row(CacheEntry("", "", "", "", {}, {})))
         self._p_del_cache = Prepared(self._del_cache, dialect)
@@ -274,6 +284,7 @@ class SQLMetadataStore(ExperimentQueries, MetadataStore):
         run_id, step = step_run.run_id, step_run.step
         # Build every row before the transaction: a bad record fails with nothing written.
         artifact_rows = [_rows.artifact_row(a, run_id, step, now) for a in artifacts]
+        tag_rows = [row for a in artifacts for row in _rows.tag_rows(a)]
         edges = [
             dict(zip(_EDGE_KEYS, (aid, run_id, step, d, n), strict=True))
             for d, mapping in (("consumed", step_run.inputs), ("produced", step_run.outputs))
@@ -287,6 +298,8 @@ class SQLMetadataStore(ExperimentQueries, MetadataStore):
             self._p_step.run(conn, cur, _rows.step_row(step_run))
             if artifact_rows:
                 self._p_artifact.many(conn, cur, artifact_rows)
+            if tag_rows:
+                self._p_tag.many(conn, cur, tag_rows)
             if edges:
                 self._p_lineage.many(conn, cur, edges)
             if metric_rows:

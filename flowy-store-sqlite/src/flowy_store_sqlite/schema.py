@@ -31,9 +31,9 @@ from sqlalchemy import (
 )
 
 #: The Alembic revision the tables below correspond to.
-HEAD_REVISION = "0001_initial"
+HEAD_REVISION = "0002_assets_registry"
 #: Every revision this version knows, oldest first; a database at another is newer.
-KNOWN_REVISIONS = ("0001_initial",)
+KNOWN_REVISIONS = ("0001_initial", "0002_assets_registry")
 
 ID = 64
 NAME = 255
@@ -65,6 +65,7 @@ runs = Table(
     Column("host", String(NAME)),
     Index("ix_runs_started_at", "started_at"),
     Index("ix_runs_pipeline_started_at", "pipeline", "started_at"),
+    Index("ix_runs_experiment_started_at", "experiment", "started_at"),
 )
 
 step_runs = Table(
@@ -105,9 +106,22 @@ artifacts = Table(
     Column("size", BigInteger, nullable=False),
     Column("metadata", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+    # From the asset the step returned (flowy.assets); plain objects are "artifact".
+    Column("asset_type", String(STATUS), nullable=False, server_default="artifact"),
+    Column("asset_name", String(NAME)),
     Index("ix_artifacts_run_id", "run_id"),
     Index("ix_artifacts_name_created_at", "name", "created_at"),
     Index("ix_artifacts_created_at", "created_at"),
+    Index("ix_artifacts_asset_type_created_at", "asset_type", "created_at"),
+    Index("ix_artifacts_asset_name_created_at", "asset_name", "created_at"),
+)
+
+artifact_tags = Table(
+    "artifact_tags",
+    metadata,
+    Column("artifact_id", String(ID), ForeignKey("artifacts.artifact_id"), primary_key=True),
+    Column("tag", String(NAME), primary_key=True),
+    Index("ix_artifact_tags_tag_artifact_id", "tag", "artifact_id"),
 )
 
 lineage = Table(
@@ -119,8 +133,13 @@ lineage = Table(
     Column("step", String(NAME), nullable=False),
     Column("direction", String(16), nullable=False),  # produced | consumed
     Column("name", String(NAME), nullable=False),  # the step's input or output name
-    Index("ix_lineage_artifact_id", "artifact_id"),
-    Index("ix_lineage_run_id_step", "run_id", "step"),
+    # Covering indexes for the recursive lineage walk: artifact -> step run and back.
+    Index(
+        "ix_lineage_artifact_id_direction_run_id_step", "artifact_id", "direction", "run_id", "step"
+    ),
+    Index(
+        "ix_lineage_run_id_step_direction_artifact_id", "run_id", "step", "direction", "artifact_id"
+    ),
 )
 
 metrics = Table(
@@ -134,6 +153,7 @@ metrics = Table(
     Column("idx", BigInteger),
     Column("timestamp", Float, nullable=False),
     Index("ix_metrics_run_id", "run_id"),
+    Index("ix_metrics_name_run_id", "name", "run_id"),
 )
 
 params = Table(
@@ -156,6 +176,44 @@ cache_entries = Table(
     Column("created_at", Float, nullable=False),
     Column("hits", Integer, nullable=False),
     Index("ix_cache_entries_pipeline_step_created_at", "pipeline", "step", "created_at"),
+)
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("description", Text, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(NAME), ForeignKey("registered_models.name"), primary_key=True),
+    # Numbered 1, 2, 3... per name; the primary key makes a duplicate impossible.
+    Column("version", Integer, primary_key=True),
+    Column("artifact_id", String(ID), ForeignKey("artifacts.artifact_id"), nullable=False),
+    Column("run_id", String(ID), ForeignKey("runs.run_id"), nullable=False),
+    Column("stage", String(NAME), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+    Column("description", Text, nullable=False),
+    Index("ix_model_versions_artifact_id", "artifact_id"),
+    Index("ix_model_versions_name_stage", "name", "stage"),
+)
+
+model_stage_history = Table(
+    "model_stage_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("action", String(STATUS), nullable=False),  # register | promote | rollback
+    Column("from_stage", String(NAME)),
+    Column("to_stage", String(NAME), nullable=False),
+    Column("user", String(NAME), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_model_stage_history_name_id", "name", "id"),
 )
 
 # Alembic's own bookkeeping table, declared apart from ``metadata`` so that
