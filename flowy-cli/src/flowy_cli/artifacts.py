@@ -1,8 +1,10 @@
-"""``flowy artifacts list|show``: stored outputs, their metadata, and their (verified) values.
+"""``flowy artifacts list|show|lineage``: stored outputs, where they came from, and their values.
 
 ``show`` loads the artifact through the materializer that wrote it and checks
 its checksum, so it is also the quickest way to find out whether a stored
-file was changed or truncated since the run.
+file was changed or truncated since the run. ``lineage`` walks the store's
+lineage edges (see docs/assets-and-lineage.md); the rendering lives in
+:mod:`flowy_cli.lineage_view`.
 """
 
 from __future__ import annotations
@@ -20,45 +22,126 @@ _stack_option = click.option(
 
 @click.group()
 def artifacts() -> None:
-    """List stored artifacts and show one with its value."""
+    """List, search and show stored artifacts, and trace their lineage."""
+
+
+def _parse_time(value: str | None) -> float | None:
+    """POSIX seconds, or an ISO 8601 date or date-time (local time when no zone is given)."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a time: give an ISO date such as 2025-01-31 or "
+            "2025-01-31T12:00, or POSIX seconds."
+        ) from None
 
 
 @artifacts.command("list")
-@click.option("--run", "run_id", metavar="RUN_ID", help="Only artifacts of this run.")
-@click.option("--name", metavar="OUTPUT", help="Only artifacts of this output name.")
+@click.option(
+    "--run",
+    "run_id",
+    metavar="RUN_ID",
+    help="Every artifact this run produced, re-used or consumed.",
+)
+@click.option("--name", metavar="NAME", help="Only artifacts with this output name or asset name.")
+@click.option(
+    "--type",
+    "asset_type",
+    metavar="TYPE",
+    help="Only this asset type (dataset, model, metrics, ...).",
+)
+@click.option("--tag", metavar="TAG", help="Only artifacts carrying this tag.")
+@click.option("--pipeline", "-P", metavar="NAME", help="Only artifacts of this pipeline's runs.")
+@click.option(
+    "--since", metavar="TIME", help="Created at or after (ISO date/time or POSIX seconds)."
+)
+@click.option(
+    "--until", metavar="TIME", help="Created at or before (ISO date/time or POSIX seconds)."
+)
 @click.option("--limit", "-n", default=50, show_default=True, type=click.IntRange(min=1))
 @_stack_option
 @json_option
-def list_artifacts(
-    run_id: str | None, name: str | None, limit: int, stack: str | None, as_json: bool
+def list_artifacts(  # noqa: PLR0917 - click passes options as arguments
+    run_id: str | None,
+    name: str | None,
+    asset_type: str | None,
+    tag: str | None,
+    pipeline: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    stack: str | None,
+    as_json: bool,
 ) -> None:
-    """Artifacts, newest first."""
+    """Artifacts, newest first (with --run: in the order the run recorded them)."""
     from flowy.client import Client
-    from flowy.records import to_dict
     from rich.markup import escape
 
-    from flowy_cli.output import print_json, print_table
+    from flowy_cli.lineage_view import info_dict
+    from flowy_cli.output import fmt_time, print_json, print_table
 
+    filters = {
+        "name": name,
+        "asset_type": asset_type,
+        "tag": tag,
+        "pipeline": pipeline,
+        "since": _parse_time(since),
+        "until": _parse_time(until),
+    }
     with Client(stack=stack, plugins=plugin_manager()) as client:
-        refs = client.artifacts(run_id=run_id, name=name, limit=limit)
+        if run_id is not None:
+            rows = [
+                (use.direction, info)
+                for use, info in client.run_artifacts(run_id)
+                if _matches(info, use.name, filters)
+            ][:limit]
+        else:
+            rows = [("", i) for i in client.search_artifacts(**filters, limit=limit)]
     if as_json:
-        print_json([to_dict(r) for r in refs])
+        print_json([{**info_dict(i), **({"role": role} if role else {})} for role, i in rows])
         return
+    columns = ["artifact", "name", "type", "tags", "pipeline", "step", "created", "size"]
     print_table(
-        ("artifact", "name", "type", "materializer", "size", "uri"),
+        (["role"] if run_id else []) + columns,
         (
-            (
-                r.artifact_id[:12],
-                escape(r.name),
-                escape(r.type_name),
-                escape(r.materializer),
-                f"{r.size} B",
-                escape(r.uri),
-            )
-            for r in refs
+            ([role] if run_id else [])
+            + [
+                i.artifact_id[:12],
+                escape(i.asset_name or i.artifact.name),
+                escape(i.asset_type if i.asset_type != "artifact" else i.artifact.type_name),
+                escape(",".join(i.tags)),
+                escape(i.pipeline),
+                escape(i.step),
+                fmt_time(i.created_at),
+                f"{i.artifact.size} B",
+            ]
+            for role, i in rows
         ),
         empty="No artifacts.",
     )
+
+
+def _matches(info: Any, edge_name: str, filters: dict[str, Any]) -> bool:
+    name = filters["name"]
+    if name is not None and name not in (info.artifact.name, info.asset_name, edge_name):
+        return False
+    if filters["asset_type"] is not None and info.asset_type != filters["asset_type"]:
+        return False
+    if filters["tag"] is not None and filters["tag"] not in info.tags:
+        return False
+    if filters["pipeline"] is not None and info.pipeline != filters["pipeline"]:
+        return False
+    if filters["since"] is not None and info.created_at < filters["since"]:
+        return False
+    return not (filters["until"] is not None and info.created_at > filters["until"])
 
 
 @artifacts.command("show")
@@ -67,29 +150,73 @@ def list_artifacts(
 @_stack_option
 @json_option
 def show(artifact_id: str, no_value: bool, stack: str | None, as_json: bool) -> None:
-    """An artifact's record and its value, loaded and checksum-verified."""
+    """An artifact's record, the runs that used it, and its value (checksum-verified)."""
+    from flowy.assets import Asset
     from flowy.client import Client
     from flowy.records import to_dict
     from rich.markup import escape
 
+    from flowy_cli.lineage_view import info_dict
     from flowy_cli.output import console, print_json, print_mapping
 
     with Client(stack=stack, plugins=plugin_manager()) as client:
-        ref = client.artifact(artifact_id)
-        value: Any = None if no_value else client.load(ref)
-    data = to_dict(ref)
+        info = client.artifact_info(artifact_id)
+        uses = client.artifact_uses(info.artifact_id)
+        value: Any = None if no_value else client.load(info.artifact)
+    data = info_dict(info)
+    data["used_by"] = [to_dict(u) for u in uses if u.direction == "consumed"]
+    data["produced_by"] = [to_dict(u) for u in uses if u.direction == "produced"]
+    inner = value.value if isinstance(value, Asset) else value
     if as_json:
         if not no_value:
-            data["value"] = value if _jsonable(value) else repr(value)
+            data["value"] = inner if _jsonable(inner) else repr(inner)
         print_json(data)
         return
     print_mapping(
-        f"Artifact {ref.artifact_id}", {k: v for k, v in data.items() if k != "artifact_id"}
+        f"Artifact {info.artifact_id}",
+        {k: v for k, v in data.items() if k not in ("artifact_id", "used_by", "produced_by")},
     )
+    for label, key in (("Produced by", "produced_by"), ("Used by", "used_by")):
+        lines = [
+            f"{u['pipeline']} run {u['run_id'][:12]} step {u['step']} ({u['name']})"
+            for u in data[key]
+        ]
+        console().print(f"[bold]{label}[/]")
+        console().print("  " + escape("\n  ".join(lines) or "(none)"))
     if not no_value:
-        text = repr(value)
+        text = repr(inner)
         console().print("[bold]Value[/] [dim](checksum verified)[/]")
         console().print("  " + escape(text if len(text) <= 2000 else text[:1999] + "…"))
+
+
+@artifacts.command("lineage")
+@click.argument("artifact_id")
+@click.option("--upstream", "direction", flag_value="upstream", help="Only ancestors.")
+@click.option("--downstream", "direction", flag_value="downstream", help="Only descendants.")
+@_stack_option
+@json_option
+def lineage(artifact_id: str, direction: str | None, stack: str | None, as_json: bool) -> None:
+    """Where an artifact came from and what was made from it, transitively."""
+    from flowy.client import Client
+
+    from flowy_cli.lineage_view import graph_dict, render_graph
+
+    with Client(stack=stack, plugins=plugin_manager()) as client:
+        graph = client.lineage(
+            artifact_id,
+            upstream=direction in (None, "upstream"),
+            downstream=direction in (None, "downstream"),
+        )
+    if as_json:
+        from flowy_cli.output import print_json
+
+        print_json(graph_dict(graph))
+        return
+    render_graph(
+        graph,
+        upstream=direction in (None, "upstream"),
+        downstream=direction in (None, "downstream"),
+    )
 
 
 def _jsonable(value: Any) -> bool:

@@ -1,0 +1,266 @@
+"""``flowy model``: the model registry from the command line (see docs/model-registry.md).
+
+Every command goes through ``Client.models`` (:mod:`flowy.models`), so the
+CLI, notebooks and the web UI apply the same rules: names validated, versions
+numbered by the store, stage changes recorded with time and user.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from flowy_cli.common import json_option, plugin_manager
+
+if TYPE_CHECKING:
+    from flowy.client import Client
+
+_stack_option = click.option(
+    "--stack", "-s", metavar="NAME", help="Use this stack's store instead of the active one."
+)
+
+
+def _client(stack: str | None) -> Client:
+    from flowy.client import Client
+
+    return Client(stack=stack, plugins=plugin_manager())
+
+
+def _emit(data: Any, as_json: bool, title: str) -> bool:
+    """Print ``data`` as JSON when asked; True when done."""
+    if as_json:
+        from flowy_cli.output import print_json
+
+        print_json(data)
+    return as_json
+
+
+def _changes(changes: list[Any]) -> None:
+    from rich.markup import escape
+
+    from flowy_cli.output import console
+
+    for c in changes:
+        console().print(
+            f"{escape(c.name)} v{c.version}: {escape(str(c.from_stage))} -> "
+            f"[bold]{escape(c.to_stage)}[/] [dim]({c.action} by {escape(c.user)})[/]"
+        )
+
+
+@click.group()
+def model() -> None:
+    """Register model versions, move them between stages, compare and roll back."""
+
+
+@model.command("list")
+@_stack_option
+@json_option
+def list_models(stack: str | None, as_json: bool) -> None:
+    """Registered models with their newest version and stage holders."""
+    from flowy.records import to_dict
+    from rich.markup import escape
+
+    from flowy_cli.output import fmt_time, print_table
+
+    with _client(stack) as client:
+        models = client.models.list()
+    if _emit([to_dict(m) for m in models], as_json, "models"):
+        return
+    print_table(
+        ("model", "latest", "stages", "created"),
+        (
+            (
+                escape(m.name),
+                f"v{m.latest_version}",
+                escape(", ".join(f"{s}=v{v}" for s, v in sorted(m.stages.items())) or "-"),
+                fmt_time(m.created_at),
+            )
+            for m in models
+        ),
+        empty="No models registered. Register one with `flowy model register NAME ARTIFACT_ID`.",
+    )
+
+
+@model.command("register")
+@click.argument("name")
+@click.argument("artifact_id")
+@click.option("--description", "-d", default="", help="A note kept with the version.")
+@_stack_option
+@json_option
+def register(
+    name: str, artifact_id: str, description: str, stack: str | None, as_json: bool
+) -> None:
+    """Register ARTIFACT_ID (id or unique prefix) as the next version of NAME."""
+    from flowy.records import to_dict
+    from rich.markup import escape
+
+    from flowy_cli.output import console
+
+    with _client(stack) as client:
+        version = client.models.register(name, artifact_id, description=description)
+    if _emit(to_dict(version), as_json, "version"):
+        return
+    console().print(
+        f"Registered [bold]{escape(name)}[/] version {version.version} "
+        f"(artifact {version.artifact_id[:12]}, run {version.run_id[:12]})."
+    )
+
+
+@model.command("versions")
+@click.argument("name")
+@_stack_option
+@json_option
+def versions(name: str, stack: str | None, as_json: bool) -> None:
+    """The versions of NAME, oldest first."""
+    from flowy.records import to_dict
+    from rich.markup import escape
+
+    from flowy_cli.output import fmt_time, print_table
+
+    with _client(stack) as client:
+        found = client.models.versions(name)
+    if _emit([to_dict(v) for v in found], as_json, "versions"):
+        return
+    print_table(
+        ("version", "stage", "artifact", "run", "created", "by"),
+        (
+            (
+                f"v{v.version}",
+                escape(v.stage),
+                v.artifact_id[:12],
+                v.run_id[:12],
+                fmt_time(v.created_at),
+                escape(v.created_by),
+            )
+            for v in found
+        ),
+        empty="No versions.",
+    )
+
+
+@model.command("promote")
+@click.argument("name")
+@click.argument("version", type=click.IntRange(min=1))
+@click.option(
+    "--to",
+    "stage",
+    required=True,
+    metavar="STAGE",
+    help="staging, production, archived, none, or a stage of your own.",
+)
+@_stack_option
+@json_option
+def promote(name: str, version: int, stage: str, stack: str | None, as_json: bool) -> None:
+    """Move VERSION of NAME to a stage (the previous holder is archived)."""
+    from flowy.records import to_dict
+
+    with _client(stack) as client:
+        changes = client.models.promote(name, version, to=stage)
+    if _emit([to_dict(c) for c in changes], as_json, "changes"):
+        return
+    if not changes:
+        click.echo(f"{name} v{version} is already in {stage}; nothing changed.")
+    _changes(changes)
+
+
+@model.command("rollback")
+@click.argument("name")
+@_stack_option
+@json_option
+def rollback(name: str, stack: str | None, as_json: bool) -> None:
+    """Return production to the version that held it before the current one."""
+    from flowy.records import to_dict
+
+    with _client(stack) as client:
+        changes = client.models.rollback(name)
+    if _emit([to_dict(c) for c in changes], as_json, "changes"):
+        return
+    _changes(changes)
+
+
+@model.command("compare")
+@click.argument("name")
+@click.argument("v1", type=click.IntRange(min=1))
+@click.argument("v2", type=click.IntRange(min=1))
+@_stack_option
+@json_option
+def compare(name: str, v1: int, v2: int, stack: str | None, as_json: bool) -> None:
+    """Metrics (with deltas V2 - V1), parameters and training data of two versions."""
+    from rich.markup import escape
+
+    from flowy_cli.output import console, print_table
+
+    with _client(stack) as client:
+        data = client.models.compare(name, v1, v2)
+    if _emit(data, as_json, "compare"):
+        return
+
+    def fmt(value: Any) -> str:
+        return (
+            "-"
+            if value is None
+            else escape(f"{value:.6g}" if isinstance(value, float) else str(value))
+        )
+
+    console().print(
+        f"[bold]{escape(name)}[/] v{v1} (run {data['a']['run_id'][:12]}) vs "
+        f"v{v2} (run {data['b']['run_id'][:12]})"
+    )
+    print_table(
+        ("metric", f"v{v1}", f"v{v2}", "delta"),
+        (
+            (escape(k), fmt(m["a"]), fmt(m["b"]), fmt(m["delta"]))
+            for k, m in data["metrics"].items()
+        ),
+        empty="No metrics recorded.",
+    )
+    print_table(
+        ("parameter", f"v{v1}", f"v{v2}", ""),
+        (
+            (escape(k), fmt(p["a"]), fmt(p["b"]), "changed" if k in data["params_changed"] else "")
+            for k, p in data["params"].items()
+        ),
+        empty="No parameters recorded.",
+    )
+    same = data["training_data"]["same"]
+    console().print("Training data: " + ("the same artifacts" if same else "[yellow]different[/]"))
+
+
+@model.command("show")
+@click.argument("name")
+@click.option("--version", "-v", "version", type=click.IntRange(min=1), help="Default: the newest.")
+@_stack_option
+@json_option
+def show(name: str, version: int | None, stack: str | None, as_json: bool) -> None:
+    """A version with its run, metrics, training data, and the model's stage history."""
+    from flowy.records import to_dict
+    from rich.markup import escape
+
+    from flowy_cli.output import console, fmt_time, print_mapping, print_table
+
+    with _client(stack) as client:
+        data = client.models.details(name, version)
+        data["history"] = [to_dict(c) for c in client.models.history(name)]
+    if _emit(data, as_json, "model"):
+        return
+    print_mapping(
+        f"Model {name} v{data['version']}",
+        {k: v for k, v in data.items() if k not in ("history", "ancestors", "name")},
+    )
+    console().print("[bold]History[/]")
+    print_table(
+        ("when", "version", "action", "from", "to", "user"),
+        (
+            (
+                fmt_time(c["at"]),
+                f"v{c['version']}",
+                c["action"],
+                escape(str(c["from_stage"])),
+                escape(c["to_stage"]),
+                escape(c["user"]),
+            )
+            for c in data["history"]
+        ),
+        empty="No history.",
+    )
