@@ -1,0 +1,80 @@
+"""The ``flowy aws`` command group (registered through ``flowy_register_commands``).
+
+Imported only when ``flowy aws ...`` runs, by flowy-cli, which brings click.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from flowy_aws.check import FAIL, PASS, WARN, Settings, run_checks
+
+
+@click.group("aws")
+def aws() -> None:
+    """Check AWS credentials, the bucket and the SageMaker execution role."""
+
+
+def _from_stack(name: str | None) -> dict[str, Any]:
+    """Options of the stack's s3 store and sagemaker executor (env references expanded)."""
+    from flowy.plugins import create_plugin_manager
+    from flowy.stacks import active_stack_name, check_stack, get_stack
+
+    plugins = create_plugin_manager()
+    defn = get_stack(name or active_stack_name(), plugins)
+    found: dict[str, Any] = {}
+    try:
+        checked = check_stack(defn, plugins)
+    except Exception:  # noqa: BLE001 - a stack missing options still names a bucket or role
+        checked = {}
+    for kind in ("artifact_store", "executor"):
+        options = checked[kind].options if kind in checked else defn.components.get(kind, {})
+        for key in ("bucket", "prefix", "region", "endpoint_url", "role"):
+            if options.get(key) and key not in found:
+                found[key] = options[key]
+    return found
+
+
+@aws.command("check")
+@click.option("--stack", "stack", help="Take bucket, role, region and endpoint from this stack.")
+@click.option("--bucket", help="The artifact bucket.")
+@click.option("--prefix", default=None, help="Key prefix in the bucket.")
+@click.option("--role", help="The SageMaker execution role ARN.")
+@click.option("--region", help="The AWS region.")
+@click.option("--endpoint-url", help="A non-AWS endpoint (emulator, S3-compatible store).")
+@click.option("--timeout", default=5.0, show_default=True, help="Seconds per call (one retry).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def check(
+    stack: str | None, bucket: str | None, prefix: str | None, role: str | None,
+    region: str | None, endpoint_url: str | None, timeout: float, as_json: bool,
+) -> None:
+    """Verify credentials, bucket access and the execution role; each check says how to fix it.
+
+    Without options it checks the active stack's bucket and role.
+    """
+    base = _from_stack(stack) if stack or not (bucket or role) else {}
+    settings = Settings(
+        bucket=bucket or base.get("bucket"),
+        prefix=prefix if prefix is not None else str(base.get("prefix", "")),
+        role=role or base.get("role"),
+        region=region or base.get("region"),
+        endpoint_url=endpoint_url or base.get("endpoint_url"),
+        timeout=timeout,
+    )
+    results = run_checks(settings)
+    if as_json:
+        click.echo(json.dumps([{"check": c.name, "status": c.status, "detail": c.detail,
+                                "fix": c.fix} for c in results], indent=2))
+    else:
+        colours = {PASS: "green", FAIL: "red", WARN: "yellow"}
+        for c in results:
+            mark = click.style(f"{c.status.upper():4}", fg=colours.get(c.status), bold=True)
+            click.echo(f"{mark}  {c.name}: {c.detail}")
+            if c.fix and c.status != PASS:
+                click.echo(f"      fix: {c.fix}")
+    if any(c.status == FAIL for c in results):
+        sys.exit(1)
