@@ -234,3 +234,10 @@ def test_lineage_walk_uses_indexes(chain) -> None:
     details = " | ".join(str(row[-1]) for row in plan)
     assert "SCAN hop_in" not in details and "SCAN hop_out" not in details, details
     assert "ix_lineage_" in details, details
+
+
+def test_rows_constants_match_flowy_assets() -> None:
+    from flowy import assets
+    from flowy_store_sqlite import _rows
+
+    assert (_rows.ASSET_KEY, _rows.PLAIN) == (assets.ASSET_KEY, assets.PLAIN)

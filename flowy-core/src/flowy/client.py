@@ -69,15 +69,15 @@ class Client:
 
         return get_stack(self.stack_name, self.plugins, self.project)
 
-    @cached_property
-    def _checked(self) -> dict[str, CheckedComponent]:
+    def _checked(self, kind: str) -> CheckedComponent:
+        """One component, checked alone: a reader never imports the executor's module."""
         from flowy.stacks import check_stack
 
-        return check_stack(self.definition, self.plugins, self.project)
+        return check_stack(self.definition, self.plugins, self.project, kinds=(kind,))[kind]
 
     def _component(self, kind: str) -> Any:
         if kind not in self._components:
-            checked = self._checked[kind]
+            checked = self._checked(kind)
             self._components[kind] = checked.cls(**checked.options)
         return self._components[kind]
 

@@ -13,8 +13,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from flowy.assets import ASSET_KEY, PLAIN
 from flowy.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
+
+# flowy.assets.ASSET_KEY and PLAIN, spelled out: importing flowy.assets (attrs classes)
+# would add milliseconds to every command that opens the store.
+ASSET_KEY = "flowy_asset"
+PLAIN = "artifact"
 
 _encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
 _decode = json.loads
