@@ -22,31 +22,8 @@ FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
 FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]
 KINDS = ["executor", "artifact-store", "metadata-store", "materializer", "cache", "tracker"]
 
-#: A real cache strategy: parameters only, JSON-canonical, refusing what JSON cannot hold.
-FILLED_STRATEGY = '''
-"""The `mycache` cache strategy: the step's parameter values, canonical JSON."""
-
-from __future__ import annotations
-
-import hashlib
-import json
-from typing import Any
-
-from flowy.contracts import CacheStrategy, UncacheableError
-
-
-class MycacheCacheStrategy(CacheStrategy):
-    name = "mycache"
-
-    def key_part(self, step: Any, task: Any) -> str:
-        for key, value in task.params.items():
-            try:
-                json.dumps(value)
-            except TypeError as exc:
-                raise UncacheableError(f"parameter {key!r}", str(exc)) from exc
-        text = json.dumps(task.params, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()
-'''
+#: A real implementation of the cache skeleton `flowy plugin new flowy-mycache` writes.
+FILLED_STRATEGY = (Path(__file__).parent / "plugin_fixtures" / "mycache_strategy.py").read_text()
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -98,7 +75,7 @@ def test_generated_plugin_is_complete_and_its_contract_tests_fail_honestly(
 def test_generated_cache_plugin_passes_its_contract_once_filled_in(tmp_path: Path) -> None:
     target = tmp_path / "flowy-mycache"
     flowy(tmp_path, "plugin", "new", "flowy-mycache", "--kind", "cache", str(target))
-    (target / "src" / "flowy_mycache" / "strategy.py").write_text(FILLED_STRATEGY.lstrip())
+    (target / "src" / "flowy_mycache" / "strategy.py").write_text(FILLED_STRATEGY)
     done = pytest_in(target, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "passed" in done.stdout and "failed" not in done.stdout
