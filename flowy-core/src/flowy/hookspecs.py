@@ -107,8 +107,10 @@ def flowy_register_trackers(register: Register) -> None:
     ``register(name, "pkg.module:Class", description="...")`` makes ``name``
     available as a stack's ``tracker``. For the length of a run the engine
     registers the stack's tracker instance with the plugin manager, so its
-    ``flowy_step_finished`` (and other lifecycle) methods are called.
-    Returns nothing.
+    ``flowy_step_finished`` (and other lifecycle) methods are called. These
+    hooks are the only way the engine talks to a tracker; Flowy's own record
+    (metrics, parameters, artifacts) is written by the engine, not by a
+    tracker (docs/experiment-tracking.md). Returns nothing.
     """
 
 
