@@ -51,13 +51,19 @@ class FaultProxy:
 
     # -- rules -----------------------------------------------------------------
 
-    def fail(self, match: Match, times: int, status: int = 503, code: str = "ServiceUnavailable") -> None:
+    def fail(
+        self, match: Match, times: int, status: int = 503, code: str = "ServiceUnavailable"
+    ) -> None:
         with self._lock:
-            self._rules.append({"kind": "fail", "match": match, "left": times, "status": status, "code": code})
+            self._rules.append(
+                {"kind": "fail", "match": match, "left": times, "status": status, "code": code}
+            )
 
     def drop(self, match: Match, times: int, after_bytes: int = 1 << 20) -> None:
         with self._lock:
-            self._rules.append({"kind": "drop", "match": match, "left": times, "after": after_bytes})
+            self._rules.append(
+                {"kind": "drop", "match": match, "left": times, "after": after_bytes}
+            )
 
     def clear(self) -> None:
         with self._lock:
@@ -100,7 +106,8 @@ class FaultProxy:
             method, target, _ = lines[0].decode().split(" ", 2)
             expect = any(ln.lower().startswith(b"expect: 100-continue") for ln in lines[1:])
             headers = [
-                ln for ln in lines[1:]
+                ln
+                for ln in lines[1:]
                 if ln and not ln.lower().startswith((b"connection:", b"expect:"))
             ]
             if expect:  # answer for the server, so the client sends its body to us
@@ -120,7 +127,8 @@ class FaultProxy:
                 ).encode()
                 client.sendall(
                     f"HTTP/1.1 {rule['status']} Injected\r\nContent-Type: application/xml\r\n"
-                    f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode() + payload
+                    f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
+                    + payload
                 )
                 return
             upstream = socket.create_connection(self.upstream, timeout=30)
@@ -128,7 +136,9 @@ class FaultProxy:
             if rule is not None and rule["kind"] == "drop":
                 self.log.append((method, target, "drop"))
                 upstream.sendall(request + body[: rule["after"]])
-                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                client.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                )
                 return  # both sockets close: the client sees a reset mid-request
             self.log.append((method, target, "pass"))
             upstream.sendall(request + body)

@@ -13,11 +13,18 @@ import pytest
 from click.testing import CliRunner
 from flowy.errors import ComponentNotFoundError, ConfigError
 
-ROLE_TRUST = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
-                   "Action": "sts:AssumeRole"}],
-})
+ROLE_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
 
 
 def test_registrations(aws_plugins: Any) -> None:
@@ -25,14 +32,17 @@ def test_registrations(aws_plugins: Any) -> None:
     assert registry.get("artifact_store", "s3").target == "flowy_aws.s3_store:S3ArtifactStore"
     assert registry.get("executor", "sagemaker").distribution == "flowy-aws"
     assert registry.stacks["aws"].required_options == {
-        "artifact_store": ["bucket"], "executor": ["role", "image"]
+        "artifact_store": ["bucket"],
+        "executor": ["role", "image"],
     }
     assert registry.commands["aws"].target == "flowy_aws.cli:aws"
 
 
 def test_plugin_module_imports_nothing_heavy() -> None:
-    code = ("import sys, flowy_aws.plugin; "
-            "print(sorted(m for m in ('boto3', 's3fs', 'botocore', 'aiohttp') if m in sys.modules))")
+    code = (
+        "import sys, flowy_aws.plugin; "
+        "print(sorted(m for m in ('boto3', 's3fs', 'botocore', 'aiohttp') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -43,7 +53,7 @@ def test_aws_stack_reports_missing_options(aws_plugins: Any, project: Path) -> N
     defn = get_stack("aws", aws_plugins, project)
     assert defn.components["executor"]["type"] == "sagemaker"
     assert defn.components["metadata_store"]["type"] == "sql"
-    with pytest.raises(ConfigError, match="needs artifact_store option.*bucket") as info:
+    with pytest.raises(ConfigError, match=r"needs artifact_store option.*bucket") as info:
         check_stack(defn, aws_plugins, project)
     assert "--artifact-store-option bucket=VALUE" in str(info.value)
 
@@ -56,7 +66,7 @@ def test_aws_stack_with_its_options_checks(aws_plugins: Any, project: Path) -> N
     components = {k: dict(v) for k, v in defn.components.items()}
     components["artifact_store"]["bucket"] = "my-bucket"
     components["executor"].update(role="arn:aws:iam::123456789012:role/r", image="img:1")
-    with pytest.raises(ConfigError, match="needs executor option.*image"):
+    with pytest.raises(ConfigError, match=r"needs executor option.*image"):
         broken = {**components, "executor": {"type": "sagemaker", "role": "x"}}
         check_stack(attrs.evolve(defn, components=broken), aws_plugins, project)
     checked = check_stack(attrs.evolve(defn, components=components), aws_plugins, project)
@@ -71,13 +81,25 @@ def test_without_flowy_aws_the_stack_names_its_distribution(project: Path) -> No
         "except Exception as e:\n    print(type(e).__name__, e)\n"
     )
     env = {**os.environ, "FLOWY_DISABLE_PLUGINS": "flowy-aws"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         check=True, cwd=project)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=project,
+    )
     assert "ComponentNotFoundError" in out.stdout
     assert "flowy-aws" in out.stdout and "pip install flowy-aws" in out.stdout
     env.pop("FLOWY_DISABLE_PLUGINS")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         check=True, cwd=project)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=project,
+    )
     assert out.stdout == ""  # with the plugin installed the stack exists
     assert ComponentNotFoundError  # (imported for the reader: the class the core raises)
 
@@ -88,7 +110,11 @@ def role(moto_endpoint: str) -> str:
 
     iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1")
     try:
-        return str(iam.create_role(RoleName="flowy-jobs", AssumeRolePolicyDocument=ROLE_TRUST)["Role"]["Arn"])
+        return str(
+            iam.create_role(RoleName="flowy-jobs", AssumeRolePolicyDocument=ROLE_TRUST)["Role"][
+                "Arn"
+            ]
+        )
     except iam.exceptions.EntityAlreadyExistsException:
         return str(iam.get_role(RoleName="flowy-jobs")["Role"]["Arn"])
 
@@ -100,8 +126,18 @@ def run_check(*args: str) -> Any:
 
 
 def test_check_passes_against_moto(moto_endpoint: str, bucket: str, role: str) -> None:
-    result = run_check("--bucket", bucket, "--role", role, "--region", "us-east-1",
-                       "--endpoint-url", moto_endpoint, "--timeout", "2")
+    result = run_check(
+        "--bucket",
+        bucket,
+        "--role",
+        role,
+        "--region",
+        "us-east-1",
+        "--endpoint-url",
+        moto_endpoint,
+        "--timeout",
+        "2",
+    )
     checks = {c["check"]: c for c in json.loads(result.output)}
     assert result.exit_code == 0, result.output
     for name in ("region", "credentials", "bucket", "execution role", "sagemaker api"):
@@ -111,9 +147,18 @@ def test_check_passes_against_moto(moto_endpoint: str, bucket: str, role: str) -
 
 
 def test_check_reports_a_missing_bucket_and_role(moto_endpoint: str) -> None:
-    result = run_check("--bucket", "no-such-bucket", "--role",
-                       "arn:aws:iam::123456789012:role/missing", "--region", "us-east-1",
-                       "--endpoint-url", moto_endpoint, "--timeout", "2")
+    result = run_check(
+        "--bucket",
+        "no-such-bucket",
+        "--role",
+        "arn:aws:iam::123456789012:role/missing",
+        "--region",
+        "us-east-1",
+        "--endpoint-url",
+        moto_endpoint,
+        "--timeout",
+        "2",
+    )
     checks = {c["check"]: c for c in json.loads(result.output)}
     assert result.exit_code == 1
     assert checks["bucket"]["status"] == "fail" and "does not exist" in checks["bucket"]["detail"]
@@ -121,8 +166,9 @@ def test_check_reports_a_missing_bucket_and_role(moto_endpoint: str) -> None:
     assert checks["execution role"]["status"] == "fail"
 
 
-def test_check_without_credentials(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch,
-                                   tmp_path: Path) -> None:
+def test_check_without_credentials(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
@@ -135,17 +181,22 @@ def test_check_without_credentials(moto_endpoint: str, monkeypatch: pytest.Monke
     assert "bucket" not in checks  # later checks need credentials
 
 
-def test_check_reads_the_stack(moto_endpoint: str, bucket: str, role: str, project: Path,
-                               store_options: dict[str, Any]) -> None:
+def test_check_reads_the_stack(
+    moto_endpoint: str, bucket: str, role: str, project: Path, store_options: dict[str, Any]
+) -> None:
     import tomli_w
 
     stacks = project / ".flowy" / "stacks"
     stacks.mkdir()
-    (stacks / "aws.toml").write_text(tomli_w.dumps({
-        "executor": {"type": "sagemaker", "role": role, "image": "img:1", "mode": "local"},
-        "artifact_store": {"type": "s3", **store_options},
-        "metadata_store": {"type": "sql", "url": f"sqlite:///{project}/.flowy/m.db"},
-    }))
+    (stacks / "aws.toml").write_text(
+        tomli_w.dumps(
+            {
+                "executor": {"type": "sagemaker", "role": role, "image": "img:1", "mode": "local"},
+                "artifact_store": {"type": "s3", **store_options},
+                "metadata_store": {"type": "sql", "url": f"sqlite:///{project}/.flowy/m.db"},
+            }
+        )
+    )
     result = run_check("--stack", "aws", "--timeout", "2")
     checks = {c["check"]: c for c in json.loads(result.output)}
     assert result.exit_code == 0, result.output

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from flowy.testing.artifact_store import ArtifactStoreContract
-
 from flowy_aws.s3_store import S3ArtifactStore
 
 
@@ -16,7 +15,9 @@ class TestS3ArtifactStore(ArtifactStoreContract):
     """Every contract test, then: S3 holds no multipart upload afterwards."""
 
     @pytest.fixture
-    def store(self, store_options: dict[str, Any], dangling_uploads: Any) -> Iterator[S3ArtifactStore]:
+    def store(
+        self, store_options: dict[str, Any], dangling_uploads: Any
+    ) -> Iterator[S3ArtifactStore]:
         store = S3ArtifactStore(**store_options)
         yield store
         assert dangling_uploads(store.bucket) == []
@@ -26,13 +27,19 @@ class TestS3ArtifactStoreEncryptedNoPrefix(ArtifactStoreContract):
     """SSE-S3 on every object, keys at the bucket root, one part in flight at a time."""
 
     @pytest.fixture
-    def store(self, store_options: dict[str, Any], dangling_uploads: Any) -> Iterator[S3ArtifactStore]:
-        store = S3ArtifactStore(**{**store_options, "prefix": "", "sse": "AES256", "concurrency": 1})
+    def store(
+        self, store_options: dict[str, Any], dangling_uploads: Any
+    ) -> Iterator[S3ArtifactStore]:
+        store = S3ArtifactStore(
+            **{**store_options, "prefix": "", "sse": "AES256", "concurrency": 1}
+        )
         yield store
         assert dangling_uploads(store.bucket) == []
 
 
-def test_large_artifact_round_trips_in_parts(store: S3ArtifactStore, s3_client: Any, dangling_uploads: Any) -> None:
+def test_large_artifact_round_trips_in_parts(
+    store: S3ArtifactStore, s3_client: Any, dangling_uploads: Any
+) -> None:
     """23 MiB in 1 MiB writes: five parts uploaded concurrently, read back in ranges."""
     data = os.urandom(23 * 1024 * 1024)
     uri = store.uri_for("run/step/big.bin")
@@ -76,7 +83,9 @@ def test_full_artifact_round_trip_through_core(store: S3ArtifactStore) -> None:
     from flowy_materializers import plugin as mat_plugin
 
     registry = MaterializerRegistry(
-        create_plugin_manager(entrypoints=False, plugins=[("flowy-materializers", mat_plugin)]).registry
+        create_plugin_manager(
+            entrypoints=False, plugins=[("flowy-materializers", mat_plugin)]
+        ).registry
     )
     array = np.arange(2_000_000, dtype="float64")  # 16 MB: multipart
     ref = write_artifact(store, "run/step/arr", "arr", array, registry)

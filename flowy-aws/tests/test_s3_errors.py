@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from flowy.errors import FlowyError
-
 from flowy_aws.errors import AwsBucketError, AwsConnectionError, AwsCredentialsError
 from flowy_aws.s3_store import S3ArtifactStore, S3Options
 
@@ -72,8 +71,13 @@ def test_wrong_region(store_options: dict[str, Any]) -> None:
 
 
 def test_endpoint_that_does_not_answer(store_options: dict[str, Any], silent_endpoint: str) -> None:
-    options = {**store_options, "endpoint_url": silent_endpoint, "connect_timeout": 0.5,
-               "read_timeout": 0.5, "retries": 1}
+    options = {
+        **store_options,
+        "endpoint_url": silent_endpoint,
+        "connect_timeout": 0.5,
+        "read_timeout": 0.5,
+        "retries": 1,
+    }
     started = time.monotonic()
     with pytest.raises(AwsConnectionError, match="did not answer") as info:
         S3ArtifactStore(**options)
@@ -89,11 +93,15 @@ def test_endpoint_that_refuses(store_options: dict[str, Any]) -> None:
         port = s.getsockname()[1]  # closed again: nothing listens there
     started = time.monotonic()
     with pytest.raises(AwsConnectionError):
-        S3ArtifactStore(**{**store_options, "endpoint_url": f"http://127.0.0.1:{port}", "retries": 0})
+        S3ArtifactStore(
+            **{**store_options, "endpoint_url": f"http://127.0.0.1:{port}", "retries": 0}
+        )
     assert time.monotonic() - started < 5
 
 
-def test_errors_while_writing_are_flowy_errors(store_options: dict[str, Any], s3_client: Any) -> None:
+def test_errors_while_writing_are_flowy_errors(
+    store_options: dict[str, Any], s3_client: Any
+) -> None:
     store = S3ArtifactStore(**store_options)
     s3_client.delete_bucket(Bucket=store.bucket)
     with pytest.raises(FlowyError, match="does not exist"):

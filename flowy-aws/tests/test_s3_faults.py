@@ -14,12 +14,11 @@ from typing import Any
 
 import pytest
 from flowy.errors import FlowyError
-
 from flowy_aws.errors import AwsConnectionError
 from flowy_aws.s3_store import S3ArtifactStore
 
 sys.path.insert(0, os.path.dirname(__file__))
-from faultproxy import FaultProxy, is_complete, is_part_upload, is_put_object  # noqa: E402
+from faultproxy import FaultProxy, is_complete, is_part_upload, is_put_object
 
 BIG = 12 * 1024 * 1024  # three 5 MiB parts (the last one shorter)
 
@@ -41,8 +40,9 @@ def write(store: S3ArtifactStore, uri: str, data: bytes) -> None:
             f.write(data[i : i + (1 << 20)])
 
 
-def test_transient_5xx_on_parts_is_retried(store_options: dict[str, Any], proxy: FaultProxy,
-                                          dangling_uploads: Any) -> None:
+def test_transient_5xx_on_parts_is_retried(
+    store_options: dict[str, Any], proxy: FaultProxy, dangling_uploads: Any
+) -> None:
     store = make_store(store_options, proxy, retries=3)
     proxy.fail(is_part_upload, times=2, status=503)
     data = os.urandom(BIG)
@@ -66,8 +66,9 @@ def test_persistent_5xx_fails_clearly_and_leaves_nothing(
     assert dangling_uploads(store.bucket) == []
 
 
-def test_5xx_on_complete_aborts(store_options: dict[str, Any], proxy: FaultProxy,
-                               dangling_uploads: Any) -> None:
+def test_5xx_on_complete_aborts(
+    store_options: dict[str, Any], proxy: FaultProxy, dangling_uploads: Any
+) -> None:
     store = make_store(store_options, proxy, retries=0)
     proxy.fail(is_complete, times=1000)
     uri = store.uri_for("run/step/never-completed.bin")
@@ -115,7 +116,7 @@ def test_connection_dropped_mid_small_put(store_options: dict[str, Any], proxy: 
     assert store.read_bytes(store.uri_for("run/step/old")) == b"old"
 
 
-PIPELINE = '''
+PIPELINE = """
 import numpy as np
 from flowy import Pipeline, step
 
@@ -128,11 +129,14 @@ def big(small: dict) -> np.ndarray:
     return np.ones(1_600_000)  # 12.8 MB: a multipart upload
 
 pipeline = Pipeline("faulty", [small, big])
-'''
+"""
 
 
 def test_pipeline_records_no_artifact_without_its_object(
-    project: Path, aws_plugins: Any, store_options: dict[str, Any], proxy: FaultProxy,
+    project: Path,
+    aws_plugins: Any,
+    store_options: dict[str, Any],
+    proxy: FaultProxy,
     dangling_uploads: Any,
 ) -> None:
     from flowy.engine import run_pipeline

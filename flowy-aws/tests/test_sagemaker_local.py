@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 
 import pytest
 from flowy.testing.executor import ExecutorContract
-
 from flowy_aws.sagemaker import SageMakerExecutor
 
 
@@ -44,7 +43,7 @@ class TestSageMakerLocalContract(ExecutorContract):
         return {"type": "sagemaker", "mode": "local", "max_parallel_jobs": 2, "poll_interval": 0.05}
 
 
-PIPELINE = '''
+PIPELINE = """
 import os
 import flowy
 from flowy import Context, Pipeline, step
@@ -73,7 +72,7 @@ def after_broken(broken: int) -> int:
 
 pipeline = Pipeline("local-mode", [numbers, total, broken, after_broken],
                     context=Context(n=10, counter="counter.txt"))
-'''
+"""
 
 
 @pytest.fixture
@@ -100,8 +99,13 @@ def test_failing_and_retried_steps_through_the_entrypoint(
     (project / "pipe.py").write_text(PIPELINE)
     module = load_module(project / "pipe.py")
     counter = str(project / "counter.txt")
-    result = run_pipeline(module.pipeline, stack=aws_stack, plugins=aws_plugins, project=project,
-                          params={"counter": counter})
+    result = run_pipeline(
+        module.pipeline,
+        stack=aws_stack,
+        plugins=aws_plugins,
+        project=project,
+        params={"counter": counter},
+    )
     steps = result.steps
     assert result.status == "failed"
     assert steps["numbers"].status == "completed" and "making 10 numbers" in steps["numbers"].logs
@@ -114,7 +118,9 @@ def test_failing_and_retried_steps_through_the_entrypoint(
     # outputs are S3 objects; manifests and results sit under the staging prefix
     assert result.artifacts["total"].uri.startswith(f"s3://{store_options['bucket']}/artifacts/")
     keys = [o["Key"] for o in s3_client.list_objects_v2(Bucket=store_options["bucket"])["Contents"]]
-    assert any(k.endswith("/task.json") for k in keys) and any(k.endswith("/result.json") for k in keys)
+    assert any(k.endswith("/task.json") for k in keys) and any(
+        k.endswith("/result.json") for k in keys
+    )
     assert any("/flowy-jobs/code/" in k and k.endswith("/pipe.py") for k in keys)
     stack = resolve_stack(aws_stack, aws_plugins, project)
     try:
@@ -164,7 +170,10 @@ def test_executor_needs_the_s3_store(tmp_path: Path) -> None:
 
     local = importlib.import_module("flowy_store_sqlite.local_store").LocalArtifactStore
     executor = SageMakerExecutor(mode="local")
-    runtime = WorkerRuntime(local(str(tmp_path)), MaterializerRegistry(create_plugin_manager(entrypoints=False).registry))
+    runtime = WorkerRuntime(
+        local(str(tmp_path)),
+        MaterializerRegistry(create_plugin_manager(entrypoints=False).registry),
+    )
     with pytest.raises(ConfigError, match="needs the s3 artifact store"):
         executor.bind(runtime)
     executor.shutdown()

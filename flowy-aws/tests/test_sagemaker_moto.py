@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from flowy_aws import jobs
 
 ROLE = "arn:aws:iam::123456789012:role/flowy-jobs"
@@ -53,7 +52,11 @@ class FakeSageMaker:
             return
         if status == "run":
             spec = job.algorithm_specification
-            command = [sys.executable, *spec["ContainerEntrypoint"][1:], *spec["ContainerArguments"]]
+            command = [
+                sys.executable,
+                *spec["ContainerEntrypoint"][1:],
+                *spec["ContainerArguments"],
+            ]
             env = {**os.environ, **getattr(job, "environment", {})}
             done = subprocess.run(command, env=env, capture_output=True, check=False)
             status = "Completed" if done.returncode == 0 else "Failed"
@@ -99,7 +102,7 @@ def sm_client(moto_endpoint: str) -> Any:
     return boto3.client("sagemaker", endpoint_url=moto_endpoint, region_name="us-east-1")
 
 
-PIPELINE = '''
+PIPELINE = """
 import os
 from flowy import Pipeline, step
 
@@ -125,23 +128,29 @@ def stopped(prepare: list) -> int:
     return 0
 
 pipeline = Pipeline("on-sagemaker", [prepare, train, crash, slow, stopped])
-'''
+"""
 
 
 @pytest.fixture
-def run_on_sagemaker(project: Path, aws_plugins: Any, store_options: dict[str, Any],
-                     moto_endpoint: str) -> Any:
+def run_on_sagemaker(
+    project: Path, aws_plugins: Any, store_options: dict[str, Any], moto_endpoint: str
+) -> Any:
+    import tomli_w
     from flowy.engine import run_pipeline
     from flowy.loader import load_module
-
-    import tomli_w
 
     stacks = project / ".flowy" / "stacks"
     stacks.mkdir(exist_ok=True)
 
     def run(**executor: Any) -> Any:
-        options = {"role": ROLE, "image": IMAGE, "endpoint_url": moto_endpoint,
-                   "region": "us-east-1", "poll_interval": 0.05, **executor}
+        options = {
+            "role": ROLE,
+            "image": IMAGE,
+            "endpoint_url": moto_endpoint,
+            "region": "us-east-1",
+            "poll_interval": 0.05,
+            **executor,
+        }
         stack = {
             "executor": {"type": "sagemaker", **options},
             "metadata_store": {"type": "sqlite", "url": f"sqlite:///{project}/.flowy/meta.db"},
@@ -177,7 +186,10 @@ def test_jobs_run_and_fail_with_local_semantics(
     assert steps["stopped"].status == "failed" and steps["stopped"].attempts == 1
     assert "was stopped" in steps["stopped"].error
 
-    names = [j["TrainingJobName"] for j in sm_client.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]]
+    names = [
+        j["TrainingJobName"]
+        for j in sm_client.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
+    ]
     train_jobs = [n for n in names if "-train-" in n]
     assert len(train_jobs) == 1 and len([n for n in names if "-crash-" in n]) == 2
     described = sm_client.describe_training_job(TrainingJobName=train_jobs[0])
@@ -190,7 +202,9 @@ def test_jobs_run_and_fail_with_local_semantics(
     assert described["StoppingCondition"]["MaxRuntimeInSeconds"] == 30
     assert described["ResourceConfig"]["InstanceType"] == "ml.g5.xlarge"
     assert described["OutputDataConfig"]["S3OutputPath"].startswith("s3://")
-    assert {"Key": "team", "Value": "ml"} in sm_client.list_tags(ResourceArn=described["TrainingJobArn"])["Tags"]
+    assert {"Key": "team", "Value": "ml"} in sm_client.list_tags(
+        ResourceArn=described["TrainingJobArn"]
+    )["Tags"]
 
 
 def test_max_wait_stops_a_job_that_never_ends(
@@ -198,7 +212,7 @@ def test_max_wait_stops_a_job_that_never_ends(
 ) -> None:
     for step in ("prepare", "train", "crash", "slow", "stopped"):
         sagemaker.outcome[step] = ("hang", "", "")
-    result = run_on_sagemaker(max_wait=0.3)
+    result = run_on_sagemaker(max_wait=0.3, retries=0)  # moto lacks StopTrainingJob: no retry
     rec = result.steps["prepare"]
     assert rec.status == "timed_out" and "max_wait=0.3 s" in rec.error
 
@@ -207,16 +221,34 @@ def test_request_shape_is_valid_for_the_service_model() -> None:
     import botocore.session
     from botocore.validate import validate_parameters
     from flowy.records import ComponentSpec, StepRef, StepTask
-
     from flowy_aws.sagemaker import SageMakerOptions
 
-    task = StepTask("r" * 32, "pipe line", "step_1", StepRef("m", "f"), "", {}, {}, ["out"],
-                    ComponentSpec("artifact_store", "s3", {}), timeout=12.5)
-    options = SageMakerOptions(role=ROLE, image=IMAGE, keep_alive_seconds=600,
-                               subnets=["subnet-1"], security_group_ids=["sg-1"])
+    task = StepTask(
+        "r" * 32,
+        "pipe line",
+        "step_1",
+        StepRef("m", "f"),
+        "",
+        {},
+        {},
+        ["out"],
+        ComponentSpec("artifact_store", "s3", {}),
+        timeout=12.5,
+    )
+    options = SageMakerOptions(
+        role=ROLE,
+        image=IMAGE,
+        keep_alive_seconds=600,
+        subnets=["subnet-1"],
+        security_group_ids=["sg-1"],
+    )
     request = jobs.training_job_request(
-        name=jobs.job_name("flowy", task, 1), task=task, manifest_uri="s3://b/x/task.json",
-        output_uri="s3://b/x/output", options=options, environment={"A": "1"},
+        name=jobs.job_name("flowy", task, 1),
+        task=task,
+        manifest_uri="s3://b/x/task.json",
+        output_uri="s3://b/x/output",
+        options=options,
+        environment={"A": "1"},
     )
     model = botocore.session.get_session().get_service_model("sagemaker")
     validate_parameters(request, model.operation_model("CreateTrainingJob").input_shape)
@@ -241,9 +273,8 @@ def test_job_states(description: dict[str, str], state: str) -> None:
 
 
 def test_sagemaker_mode_needs_role_and_image() -> None:
-    from pydantic import ValidationError
-
     from flowy_aws.sagemaker import SageMakerOptions
+    from pydantic import ValidationError
 
     with pytest.raises(ValidationError, match="role and image required"):
         SageMakerOptions()

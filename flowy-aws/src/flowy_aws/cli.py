@@ -48,9 +48,15 @@ def _from_stack(name: str | None) -> dict[str, Any]:
 @click.option("--endpoint-url", help="A non-AWS endpoint (emulator, S3-compatible store).")
 @click.option("--timeout", default=5.0, show_default=True, help="Seconds per call (one retry).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def check(
-    stack: str | None, bucket: str | None, prefix: str | None, role: str | None,
-    region: str | None, endpoint_url: str | None, timeout: float, as_json: bool,
+def check(  # noqa: PLR0917 - one parameter per click option
+    stack: str | None,
+    bucket: str | None,
+    prefix: str | None,
+    role: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+    timeout: float,
+    as_json: bool,
 ) -> None:
     """Verify credentials, bucket access and the execution role; each check says how to fix it.
 
@@ -67,8 +73,15 @@ def check(
     )
     results = run_checks(settings)
     if as_json:
-        click.echo(json.dumps([{"check": c.name, "status": c.status, "detail": c.detail,
-                                "fix": c.fix} for c in results], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {"check": c.name, "status": c.status, "detail": c.detail, "fix": c.fix}
+                    for c in results
+                ],
+                indent=2,
+            )
+        )
     else:
         colours = {PASS: "green", FAIL: "red", WARN: "yellow"}
         for c in results:

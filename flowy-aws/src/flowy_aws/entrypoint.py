@@ -59,7 +59,9 @@ def run(manifest_uri: str) -> int:
         task, code_uri, result_uri = staging.read_manifest(store, manifest_uri)
         step = task.step
         if code_uri:
-            task = staging.fetch_code(store, code_uri, task, Path(tempfile.mkdtemp(prefix="flowy-code-")))
+            task = staging.fetch_code(
+                store, code_uri, task, Path(tempfile.mkdtemp(prefix="flowy-code-"))
+            )
         runtime = runtime_from_task(task)
         retry_on = retry_types(task)
     except Exception as exc:  # noqa: BLE001 - reported in the result

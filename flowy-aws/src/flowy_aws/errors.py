@@ -84,7 +84,9 @@ def translate(
         return exc
     exc = root_cause(exc)
     if isinstance(exc, be.NoCredentialsError | be.PartialCredentialsError):
-        return AwsCredentialsError(f"Cannot {what}: no AWS credentials were found. {CREDENTIALS_FIX}")
+        return AwsCredentialsError(
+            f"Cannot {what}: no AWS credentials were found. {CREDENTIALS_FIX}"
+        )
     if isinstance(exc, be.ProfileNotFound):
         return AwsCredentialsError(f"Cannot {what}: {exc}. {CREDENTIALS_FIX}")
     if isinstance(
@@ -103,8 +105,15 @@ def translate(
             "`read_timeout` or `retries` if the link is slow."
         )
     code = error_code(exc)
-    if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
-                "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredTokenException"):
+    if code in (
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredTokenException",
+    ):
         return AwsCredentialsError(
             f"Cannot {what}: AWS rejected the credentials ({code}). Refresh them "
             f"(`aws sso login`, new keys) and try again. {CREDENTIALS_FIX}"
@@ -114,7 +123,12 @@ def translate(
             f"Cannot {what}: the bucket {bucket!r} does not exist{at}. Create it "
             f"(`aws s3 mb s3://{bucket}`) or fix the stack's `bucket` option."
         )
-    if code in ("PermanentRedirect", "301", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"):
+    if code in (
+        "PermanentRedirect",
+        "301",
+        "AuthorizationHeaderMalformed",
+        "IllegalLocationConstraintException",
+    ):
         return AwsBucketError(
             f"Cannot {what}: the bucket {bucket!r} is not in region {region!r} ({code}). Set the "
             "stack's `region` option to the bucket's region (`aws s3api get-bucket-location "
@@ -127,8 +141,12 @@ def translate(
             "s3:AbortMultipartUpload on the bucket (and kms:GenerateDataKey/kms:Decrypt for "
             "SSE-KMS); `flowy aws check` shows which call fails."
         )
-    if code.startswith("5") or code in ("InternalError", "ServiceUnavailable", "SlowDown",
-                                        "RequestTimeout"):
+    if code.startswith("5") or code in (
+        "InternalError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "RequestTimeout",
+    ):
         return AwsConnectionError(
             f"Cannot {what}: {where} kept failing ({code}: {exc}) after the configured retries. "
             "It is usually transient: run again, or raise the `retries` option."

@@ -146,14 +146,17 @@ class MultipartWriter(io.RawIOBase):
         if self._upload_id is None:
             try:
                 self._loop.call(
-                    "put_object", Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer),
+                    "put_object",
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    Body=bytes(self._buffer),
                     **self._extra,
                 )
             except Exception as exc:
                 raise self._translate(exc, "upload the artifact") from exc
             self._buffer.clear()
             return
-        if self._buffer or not self._parts and not self._inflight:
+        if self._buffer or (not self._parts and not self._inflight):
             self._send_part()
         while self._inflight:
             self._collect_oldest()
@@ -241,8 +244,12 @@ class RangeReader(io.RawIOBase):
         for _ in range(self._loop.retries + 1):
             try:
                 resp = await self._loop.fs._call_s3(
-                    "get_object", Bucket=self.bucket, Key=self.key, IfMatch=self._etag,
-                    Range=f"bytes={start}-{end - 1}", **self._extra,
+                    "get_object",
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    IfMatch=self._etag,
+                    Range=f"bytes={start}-{end - 1}",
+                    **self._extra,
                 )
                 body = resp["Body"]
                 try:

@@ -168,7 +168,7 @@ class S3ArtifactStore(ArtifactStore):
         if wanted and actual and actual != wanted:
             raise AwsBucketError(
                 f"The bucket {self.bucket!r} is in region {actual!r}, but the stack's s3 "
-                f"artifact store says region {wanted!r}. Set `region = \"{actual}\"` "
+                f'artifact store says region {wanted!r}. Set `region = "{actual}"` '
                 f"(`flowy stack update STACK --artifact-store-option region={actual}`)."
             )
 
@@ -197,9 +197,7 @@ class S3ArtifactStore(ArtifactStore):
             raise ValueError(f"artifact uri {uri!r} is not an s3:// URI")
         bucket, _, key = uri[5:].partition("/")
         if bucket != self.bucket:
-            raise ValueError(
-                f"artifact uri {uri!r} is outside this store's bucket {self.bucket!r}"
-            )
+            raise ValueError(f"artifact uri {uri!r} is outside this store's bucket {self.bucket!r}")
         if not key or ".." in key.split("/"):
             raise ValueError(f"artifact uri {uri!r} has an empty key or contains '..'")
         return bucket, key

@@ -193,14 +193,25 @@ class SageMakerExecutor(Executor):
                 early = self._run_job(task, name, manifest_uri, folder, started)
             result = staging.read_result(self.store, result_uri)
         except AwsError as exc:
-            return _failure(task, started, str(exc), type(exc),
-                            retryable=isinstance(exc, AwsConnectionError))
+            return _failure(
+                task, started, str(exc), type(exc), retryable=isinstance(exc, AwsConnectionError)
+            )
         if early is not None and (result is None or early.status == R.TIMED_OUT):
             return early
         if result is None:
-            where = "" if self.options.mode == "local" else f"; {jobs.logs_hint(name, self.options.region)}"
-            return _failure(task, started, f"the job for step {task.step!r} finished but wrote no "
-                            f"result at {result_uri}{where}", AwsError, retryable=True)
+            where = (
+                ""
+                if self.options.mode == "local"
+                else f"; {jobs.logs_hint(name, self.options.region)}"
+            )
+            return _failure(
+                task,
+                started,
+                f"the job for step {task.step!r} finished but wrote no "
+                f"result at {result_uri}{where}",
+                AwsError,
+                retryable=True,
+            )
         return attrs.evolve(result, step=task.step)
 
     def _environment(self) -> dict[str, str]:
@@ -218,7 +229,7 @@ class SageMakerExecutor(Executor):
     def _run_local(self, task: StepTask, manifest_uri: str, started: float) -> StepResult | None:
         """The entrypoint in a subprocess; the step's timeout plays the stopping condition."""
         env = {**os.environ, **self._environment()}
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        proc = subprocess.Popen(
             [sys.executable, "-m", "flowy_aws.entrypoint", manifest_uri],
             env=env,
             stdout=subprocess.PIPE,
@@ -237,8 +248,14 @@ class SageMakerExecutor(Executor):
                 self._active_procs.discard(proc)
         if proc.returncode != 0:
             tail = out.decode(errors="replace")[-2000:]
-            return _failure(task, started, f"WorkerDied: the entrypoint for step {task.step!r} "
-                            f"exited with code {proc.returncode}: {tail}", AwsError, retryable=True)
+            return _failure(
+                task,
+                started,
+                f"WorkerDied: the entrypoint for step {task.step!r} "
+                f"exited with code {proc.returncode}: {tail}",
+                AwsError,
+                retryable=True,
+            )
         return None
 
     def _run_job(
@@ -246,15 +263,20 @@ class SageMakerExecutor(Executor):
     ) -> StepResult | None:
         """Create the training job and poll it to the end; None when it completed."""
         request = jobs.training_job_request(
-            name=name, task=task, manifest_uri=manifest_uri, output_uri=f"{folder}/output",
-            options=self.options, environment=self._environment(),
+            name=name,
+            task=task,
+            manifest_uri=manifest_uri,
+            output_uri=f"{folder}/output",
+            options=self.options,
+            environment=self._environment(),
         )
         what = f"start the SageMaker job for step {task.step!r}"
         try:
             self.client.create_training_job(**request)
         except Exception as exc:
-            raise translate(exc, what=what, region=self.options.region,
-                            endpoint=self.options.endpoint_url) from exc
+            raise translate(
+                exc, what=what, region=self.options.region, endpoint=self.options.endpoint_url
+            ) from exc
         with self._lock:
             self._active_jobs.add(name)
         try:
@@ -269,31 +291,56 @@ class SageMakerExecutor(Executor):
             try:
                 description = self.client.describe_training_job(TrainingJobName=name)
             except Exception as exc:
-                raise translate(exc, what=f"poll SageMaker job {name}", region=self.options.region,
-                                endpoint=self.options.endpoint_url) from exc
+                raise translate(
+                    exc,
+                    what=f"poll SageMaker job {name}",
+                    region=self.options.region,
+                    endpoint=self.options.endpoint_url,
+                ) from exc
             state, detail = jobs.job_state(description)
             hint = jobs.logs_hint(name, self.options.region)
             if state == jobs.COMPLETED:
                 return None
             if state == jobs.TIMED_OUT:
-                return _timed_out(task, started, f"overran its stopping condition "
-                                  f"({jobs.max_runtime(task, self.options.max_runtime)} s, "
-                                  f"{detail}) and SageMaker stopped job {name}; {hint}")
+                return _timed_out(
+                    task,
+                    started,
+                    f"overran its stopping condition "
+                    f"({jobs.max_runtime(task, self.options.max_runtime)} s, "
+                    f"{detail}) and SageMaker stopped job {name}; {hint}",
+                )
             if state == jobs.FAILED:
-                return _failure(task, started, f"JobFailed: SageMaker job {name} for step "
-                                f"{task.step!r} failed: {detail}; {hint}", AwsError, retryable=True)
+                return _failure(
+                    task,
+                    started,
+                    f"JobFailed: SageMaker job {name} for step "
+                    f"{task.step!r} failed: {detail}; {hint}",
+                    AwsError,
+                    retryable=True,
+                )
             if state == jobs.STOPPED:
-                return _failure(task, started, f"JobStopped: SageMaker job {name} for step "
-                                f"{task.step!r} was stopped ({detail})", AwsError, retryable=False)
+                return _failure(
+                    task,
+                    started,
+                    f"JobStopped: SageMaker job {name} for step "
+                    f"{task.step!r} was stopped ({detail})",
+                    AwsError,
+                    retryable=False,
+                )
             if self._stopping.is_set():
                 self._stop_job(name)
-                return _failure(task, started, f"run cancelled; stopped job {name}", AwsError,
-                                retryable=False)
+                return _failure(
+                    task, started, f"run cancelled; stopped job {name}", AwsError, retryable=False
+                )
             if time.monotonic() >= deadline:
                 self._stop_job(name)
-                return _timed_out(task, started, f"did not finish within max_wait="
-                                  f"{self.options.max_wait:g} s (job {name}, {detail}); the job "
-                                  "was stopped")
+                return _timed_out(
+                    task,
+                    started,
+                    f"did not finish within max_wait="
+                    f"{self.options.max_wait:g} s (job {name}, {detail}); the job "
+                    "was stopped",
+                )
             self._stopping.wait(self.options.poll_interval)
 
     def _stop_job(self, name: str) -> None:

@@ -47,7 +47,9 @@ def module_source(task: StepTask) -> str | None:
     return path if path and os.path.isfile(path) else None
 
 
-def ship_code(store: S3ArtifactStore, staging: str, task: StepTask, cache: dict[str, str]) -> str | None:
+def ship_code(
+    store: S3ArtifactStore, staging: str, task: StepTask, cache: dict[str, str]
+) -> str | None:
     """Upload the step's module (once per content) and return its URI."""
     source = module_source(task)
     if source is None:
