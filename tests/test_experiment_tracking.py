@@ -131,6 +131,7 @@ def test_logged_params_metrics_and_files_are_recorded(tracked) -> None:
     # Shown as a series summary, not 500 values.
     text = flowy("runs", "show", runs["a"]).stdout
     assert "last of 500" in text and "optimizer" not in text.split("Steps")[0]
+    assert 'optimizer="sgd"' in text.split("Steps")[1]  # a step's logged params, in its row
 
 
 def test_a_logged_file_loads_back_through_artifacts_show(tracked) -> None:

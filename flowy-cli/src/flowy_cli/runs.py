@@ -163,6 +163,10 @@ def _render_run(data: dict[str, Any]) -> None:
         metrics = _metric_summary(step.get("metrics", []))
         if metrics:
             detail = f"{detail}\n[dim]metrics:[/] {escape(metrics)}"
+        run_params = data.get("params") or {}
+        logged = {k: v for k, v in (step.get("params") or {}).items() if run_params.get(k) != v}
+        if logged:
+            detail = f"{detail}\n[dim]params:[/] {_params(logged, limit=200)}"
         t.add_row(
             escape(step["step"]),
             styled_status(step["status"]),
