@@ -21,8 +21,9 @@ PACKAGES = [
     "./flowy-store-sqlite",
     "./flowy-materializers",
     "./flowy-cli",
+    "./flowy-aws",
 ]
-TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
+TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "moto[server,s3,sagemaker,iam,sts]>=5.2.5,<6"]
 
 
 def install_flowy(session: nox.Session, editable: bool = True) -> None:
@@ -58,6 +59,7 @@ def types(session: nox.Session) -> None:
         "flowy-store-sqlite/src/flowy_store_sqlite",
         "flowy-materializers/src/flowy_materializers",
         "flowy-cli/src/flowy_cli",
+        "flowy-aws/src/flowy_aws",
     )
 
 
