@@ -46,19 +46,36 @@ def test_aws_stack_in_a_fresh_venv(
     flowy = str(venv / "bin" / "flowy")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([flowy, *args], cwd=project, env=env, capture_output=True,
-                              text=True, timeout=300, check=False)
+        return subprocess.run(
+            [flowy, *args],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
 
     missing = run("stack", "switch", "aws")
     assert missing.returncode != 0 and "bucket" in missing.stdout + missing.stderr
 
     options = {
-        "--artifact-store-option": [f"bucket={bucket}", f"endpoint_url={moto_endpoint}",
-                                    "region=us-east-1", "prefix=team"],
-        "--executor-option": ["mode=local", "role=arn:aws:iam::123456789012:role/flowy",
-                              "image=unused-in-local-mode", "poll_interval=0.1"],
+        "--artifact-store-option": [
+            f"bucket={bucket}",
+            f"endpoint_url={moto_endpoint}",
+            "region=us-east-1",
+            "prefix=team",
+        ],
+        "--executor-option": [
+            "mode=local",
+            "role=arn:aws:iam::123456789012:role/flowy",
+            "image=unused-in-local-mode",
+            "poll_interval=0.1",
+        ],
     }
-    args = [flag_value for flag, values in options.items() for v in values for flag_value in (flag, v)]
+    args = [
+        flag_value for flag, values in options.items() for v in values for flag_value in (flag, v)
+    ]
     updated = run("stack", "update", "aws", *args)
     assert updated.returncode == 0, updated.stdout + updated.stderr
     switched = run("stack", "switch", "aws")
