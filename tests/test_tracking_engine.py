@@ -160,7 +160,7 @@ def test_environment_cache_is_keyed_by_the_interpreter_environment(monkeypatch, 
     again = facts.environment_facts()  # from the file
     assert len(scans) == 1 and first["installed"] == again["installed"]
     assert first["installed"]["pytest"] == pytest.__version__
-    folder = tmp_path / "site"
+    folder = tmp_path / "site-packages"
     folder.mkdir()
     monkeypatch.syspath_prepend(str(folder))  # a new sys.path entry: a new environment
     facts.environment_facts()

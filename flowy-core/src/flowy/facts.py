@@ -4,9 +4,9 @@ The environment includes every installed distribution (so ``flowy runs env
 RUN_ID --requirements`` can write a requirements file that rebuilds it).
 Scanning them costs 50-100 ms, too much for every run, so the list is cached
 per interpreter environment: the key is ``sys.prefix`` plus the modification
-times of the folders on ``sys.path`` (installing, upgrading or removing a
-distribution adds or removes a ``.dist-info`` folder, which changes its
-folder's mtime). A hit costs a few ``stat`` calls and one small file read.
+times of the ``site-packages`` folders on ``sys.path`` (installing, upgrading
+or removing a distribution adds or removes a ``.dist-info`` folder, which
+changes its folder's mtime). A hit costs a few ``stat`` calls and one small file read.
 """
 
 from __future__ import annotations
@@ -89,8 +89,12 @@ _memo: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
 
 
 def _environment_key() -> str:
+    # Only package folders: the current directory and source folders change all the
+    # time (a step writing a file), and installing into them is not how packages arrive.
     parts = [sys.prefix, sys.version]
     for entry in sys.path:
+        if not entry.rstrip("/\\").endswith(("site-packages", "dist-packages")):
+            continue
         try:
             parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
         except OSError:
