@@ -48,8 +48,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
         os.environ.setdefault(key, value)
     from moto.server import ThreadedMotoServer
 
@@ -61,7 +65,6 @@ def main() -> int:
     try:
         import boto3
         import s3fs
-
         from flowy_aws.s3_store import S3ArtifactStore
 
         boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
@@ -69,9 +72,15 @@ def main() -> int:
         data = os.urandom(size)
         chunk = args.chunk_mb * 1024 * 1024
         raw = s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True)
-        store = S3ArtifactStore(bucket="bench", prefix="flowy", region="us-east-1",
-                                endpoint_url=endpoint, chunk_size=chunk,
-                                multipart_threshold=chunk, concurrency=args.concurrency)
+        store = S3ArtifactStore(
+            bucket="bench",
+            prefix="flowy",
+            region="us-east-1",
+            endpoint_url=endpoint,
+            chunk_size=chunk,
+            multipart_threshold=chunk,
+            concurrency=args.concurrency,
+        )
         with tempfile.TemporaryDirectory() as tmp:
             src, dst = os.path.join(tmp, "src.bin"), os.path.join(tmp, "dst.bin")
             with open(src, "wb") as f:
@@ -105,8 +114,10 @@ def main() -> int:
         server.stop()
 
     mb = size / 1e6
-    print(f"\n{args.size_mb} MiB artifact, moto S3 on loopback, median of {args.repeat} "
-          f"(parts {args.chunk_mb} MiB, concurrency {args.concurrency})\n")
+    print(
+        f"\n{args.size_mb} MiB artifact, moto S3 on loopback, median of {args.repeat} "
+        f"(parts {args.chunk_mb} MiB, concurrency {args.concurrency})\n"
+    )
     print(f"{'op':<5}{'raw s3fs MB/s':>15}{'flowy s3 MB/s':>15}{'ratio':>8}{'target':>8}")
     ok = True
     for op, raw_t, store_t in rows:
