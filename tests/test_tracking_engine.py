@@ -148,29 +148,40 @@ def test_experiment_option_and_summaries(project, plugins):
 
 
 def test_environment_cache_is_keyed_by_the_interpreter_environment(monkeypatch, tmp_path):
+    import os
+    import sys
+
     from flowy import facts
 
+    def install(site: Path, name: str, version: str) -> None:
+        info = site / f"{name}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        later = time.time_ns() + 10**9 * (len(scans) + 1)  # mtime resolution: be sure it moves
+        os.utime(site, ns=(later, later))
+
+    # A private environment, so installs elsewhere on this machine cannot interfere.
+    site = tmp_path / "lib" / "site-packages"
+    site.mkdir(parents=True)
+    monkeypatch.setattr(sys, "path", [str(site)])
     monkeypatch.setenv("FLOWY_HOME", str(tmp_path / "home"))
-    facts._memo.clear()
-    scans = []
+    monkeypatch.setattr(facts, "_memo", {})
+    scans: list[int] = []
     real = facts._scan_distributions
     monkeypatch.setattr(facts, "_scan_distributions", lambda: scans.append(1) or real())
+    install(site, "demo_pkg", "1.0")
+
     first = facts.environment_facts()
     facts._memo.clear()
-    again = facts.environment_facts()  # from the file
-    assert len(scans) == 1 and first["installed"] == again["installed"]
-    assert first["installed"]["pytest"] == pytest.__version__
-    folder = tmp_path / "site-packages"
-    folder.mkdir()
-    monkeypatch.syspath_prepend(str(folder))  # a new sys.path entry: a new environment
-    facts.environment_facts()
+    again = facts.environment_facts()  # from the file in FLOWY_HOME/cache
+    assert len(scans) == 1 and first["installed"] == again["installed"] == {"demo_pkg": "1.0"}
+    install(site, "other", "2.0")  # an install changes the folder's mtime: scanned again
+    assert facts.environment_facts()["installed"] == {"demo_pkg": "1.0", "other": "2.0"}
     assert len(scans) == 2
-    (folder / "newpkg-1.0.dist-info").mkdir()  # an install changes the folder's mtime
-    import os
-
-    os.utime(folder, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
-    facts.environment_facts()
-    assert len(scans) == 3
+    (tmp_path / "not-a-package-folder").mkdir()
+    monkeypatch.setattr(sys, "path", [str(site), str(tmp_path / "not-a-package-folder")])
+    facts.environment_facts()  # source folders and the working directory are not in the key
+    assert len(scans) == 2
 
 
 def test_requirements_text_pins_and_keeps_sources():
