@@ -65,3 +65,19 @@ class TestLocalParallelForkserver(ExecutorContract):
     @pytest.fixture
     def executor_component(self) -> dict[str, Any]:
         return {"type": "local", "max_workers": 3, "start_method": "forkserver"}
+
+
+class TestLocalParallelSpawn(ExecutorContract):
+    """``spawn`` workers: clean interpreters that find steps by name or by file."""
+
+    concurrent = True
+    cpu_total = 2
+    dag_examples = 2
+
+    @pytest.fixture
+    def executor_plugins(self, local_plugins: Any) -> Any:
+        return local_plugins
+
+    @pytest.fixture
+    def executor_component(self) -> dict[str, Any]:
+        return {"type": "local", "max_workers": 2, "start_method": "spawn"}

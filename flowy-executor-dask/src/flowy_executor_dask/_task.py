@@ -64,10 +64,13 @@ def _worker_ref(task: StepTask) -> StepTask:
     return attrs.evolve(task, step_ref=StepRef(MAIN_ALIAS, ref.qualname, ref.path))
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
+    """Linux: SIGKILL this child when the worker dies; exit now if it already has."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 def run_in_child(
@@ -77,12 +80,13 @@ def run_in_child(
     assert task.timeout is not None
     read_fd, write_fd = os.pipe()
     started = time.time()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # child: run, send the pickled result, leave without cleanup handlers
         code = 0
         try:
             os.setpgid(0, 0)
-            _die_with_parent()
+            _die_with_parent(parent)
             os.close(read_fd)
             view = memoryview(pickle.dumps(execute_attempt(task, None, runtime, retry_on)))
             while view:

@@ -32,31 +32,39 @@ if TYPE_CHECKING:
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """Linux: have the kernel SIGKILL this process when its parent exits."""
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+def die_with_parent(parent: int | None = None) -> None:
+    """Linux: have the kernel SIGKILL this process when its parent exits.
+
+    ``parent`` is the pid that started us: if it died before the request was
+    made (the kernel would then never signal), exit now instead.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        os._exit(0)
 
 
 def worker_main(
     conn: Connection,
     inherited: tuple[ComponentSpec, WorkerRuntime] | None,
     close: list[Any],
+    parent: int | None = None,
 ) -> None:
     """Serve attempts until the parent sends ``None`` or goes away.
 
     ``inherited`` is the parent's own runtime when the worker was forked, so a
     task for the same artifact store skips building one; spawned workers build
     theirs from the task (once per process, see :func:`flowy.worker.runtime_for`).
-    ``close`` are the parent's ends of other workers' pipes, inherited by fork;
-    closing them keeps each pipe's end-of-file meaning "that worker is gone".
+    ``close`` are the parent's ends of this worker's and other workers' pipes,
+    inherited by fork; closing them keeps end-of-file meaning "the other side is
+    gone" (this worker's own copy would otherwise keep it waiting forever once
+    the parent died).
     """
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
-    die_with_parent()
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     for other in close:
         with contextlib.suppress(OSError):

@@ -20,6 +20,8 @@ outputs to the artifact store themselves and send back only the small result.
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.util
 import json
 import os
 import select
@@ -27,9 +29,11 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
+import attrs
 from flowy import records as R
 from flowy.contracts import Executor
 from flowy.records import StepRef, StepResult, StepTask, from_dict, to_dict
@@ -54,7 +58,9 @@ class LocalOptions(BaseModel):
         None, ge=1, description="worker processes; 1 = in this process; default: CPU count"
     )
     start_method: StartMethod | None = Field(
-        None, description="how workers start; default fork on Linux, spawn elsewhere"
+        None,
+        description="how workers start; default fork on Linux unless tensorflow/torch/jax "
+        "is imported (then forkserver), spawn elsewhere",
     )
     resources: dict[str, float] = Field(
         default_factory=dict,
@@ -65,9 +71,30 @@ class LocalOptions(BaseModel):
     )
 
 
+#: Libraries whose thread pools do not survive ``fork``: a worker forked from a
+#: process that imported one of them can deadlock in its first call into it.
+FORK_UNSAFE = ("tensorflow", "torch", "jax", "mxnet")
+
+
+@functools.cache
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def default_start_method() -> StartMethod:
-    """fork where it is safe and available: fast, and it inherits ``__main__`` and loaded files."""
-    return "fork" if sys.platform.startswith("linux") else "spawn"
+    """``fork`` where it is safe: fast, and workers inherit ``__main__`` and loaded files.
+
+    Not on macOS or Windows, and not once a library in :data:`FORK_UNSAFE` is
+    imported here: then ``forkserver`` (Linux) or ``spawn`` start clean workers.
+    """
+    if not sys.platform.startswith("linux"):
+        return "spawn"
+    if any(name in sys.modules for name in FORK_UNSAFE):
+        return "forkserver"
+    return "fork"
 
 
 class LocalExecutor(Executor):
@@ -83,6 +110,7 @@ class LocalExecutor(Executor):
         kill_grace: float = 0.0,
     ) -> None:
         self.max_workers = max_workers or os.cpu_count() or 1
+        self.requested_start_method = start_method
         self.start_method: StartMethod = start_method or default_start_method()
         self.kill_grace = kill_grace
         self.totals = {**(resources or {}), "cpu": float(self.max_workers)}
@@ -118,9 +146,23 @@ class LocalExecutor(Executor):
             with pool.reserve(resource_needs(t, self.totals)) as granted, self._in_process:
                 return inner(t) if granted else cancelled_result(t)
 
-        attempt = pool.run_attempt if self.worker_can_import(task.step_ref) else here
+        attempt: Callable[[StepTask], StepResult] = here
+        if self.worker_can_import(task.step_ref):
+            task, attempt = self._with_findable_ref(task), pool.run_attempt
         assert self._threads is not None
         return self._threads.submit(run_with_retries, task, attempt, self._backoff)
+
+    def _with_findable_ref(self, task: StepTask) -> StepTask:
+        """Give a clean (not forked) worker the file of a module it could not import by name.
+
+        Test files collected with ``--import-mode=importlib`` and modules added to
+        ``sys.modules`` by hand have a file but no importable name.
+        """
+        ref = task.step_ref
+        if self.start_method == "fork" or ref.path or _importable(ref.module):
+            return task
+        path = getattr(sys.modules.get(ref.module), "__file__", None)
+        return attrs.evolve(task, step_ref=attrs.evolve(ref, path=path)) if path else task
 
     def worker_can_import(self, ref: StepRef) -> bool:
         """Whether a worker process can find this step by its reference."""
@@ -142,6 +184,8 @@ class LocalExecutor(Executor):
 
     def _ensure_pool(self, task: StepTask, runtime: WorkerRuntime) -> WorkerPool:
         if self._pool is None or self._pool.closed:
+            # Decided now, not at construction: the pipeline's imports are done by now.
+            self.start_method = self.requested_start_method or default_start_method()
             self._pool = WorkerPool(
                 self.max_workers,
                 self.totals,
@@ -188,12 +232,13 @@ def run_forked(
     assert task.timeout is not None
     read_fd, write_fd = os.pipe()
     started = time.time()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # child
         code = 0
         try:
             os.setpgid(0, 0)
-            die_with_parent()
+            die_with_parent(parent)
             os.close(read_fd)
             result = execute_attempt(task, step.fn, runtime, step.retry_on)
             payload = json.dumps(to_dict(result), default=repr).encode()

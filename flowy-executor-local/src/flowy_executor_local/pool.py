@@ -94,6 +94,8 @@ class WorkerPool:
         self.totals = dict(totals)
         self.free = dict(totals)
         self._ctx: Any = multiprocessing.get_context(start_method)
+        if start_method == "forkserver":  # the server imports the worker loop once, for all
+            self._ctx.set_forkserver_preload(["flowy_executor_local._worker"])
         self._inherited = inherited if start_method == "fork" else None
         self._cond = threading.Condition()
         self._queue: deque[object] = deque()
@@ -162,11 +164,12 @@ class WorkerPool:
         # would hold that pipe's child end open and hide its end-of-file.
         with self._start_lock:
             parent_end, child_end = self._ctx.Pipe(duplex=True)
+            forked = self._ctx.get_start_method() == "fork"
             with self._cond:
-                others = [w.conn for w in self._live] if self._inherited is not None else []
+                others = [parent_end, *(w.conn for w in self._live)] if forked else []
             process = self._ctx.Process(
                 target=worker_main,
-                args=(child_end, self._inherited, others),
+                args=(child_end, self._inherited, others, os.getpid() if forked else None),
                 name="flowy-worker",
                 daemon=True,
             )

@@ -238,6 +238,7 @@ class ExecutorContract:
         @settings(
             max_examples=self.dag_examples,
             deadline=None,
+            database=None,  # examples are cheap to regenerate; write nothing into the cwd
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         )
         @given(random_dags())

@@ -1,0 +1,160 @@
+"""The local executor beyond the contract: modes, worker replacement, resources, start methods."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flowy import Pipeline, step
+from flowy.engine import run_pipeline
+from flowy.testing._executor_support import alive, attempts, load_path_module, overlap
+from flowy_executor_local.executor import LocalExecutor, default_start_method
+
+STEPS = textwrap.dedent(
+    '''
+    import os, time
+    from flowy import step
+    from flowy.testing._contract_steps import mark
+
+    @step(timeout=0.5)
+    def stuck(marks):
+        time.sleep(60)
+
+    @step
+    def vanishes(marks):
+        os._exit(3)
+
+    @step
+    def after(marks):
+        mark(marks, "after", time.time())
+        return os.getpid()
+
+    @step(resources={"cpu": 8})
+    def greedy(marks):
+        started = time.time()
+        time.sleep(0.3)
+        mark(marks, "greedy", started)
+        return 1
+
+    @step(resources={"gpu": 1})
+    def gpu_a(marks):
+        started = time.time()
+        time.sleep(0.4)
+        mark(marks, "gpu_a", started)
+        return 1
+
+    @step(resources={"gpu": 1})
+    def gpu_b(marks):
+        started = time.time()
+        time.sleep(0.4)
+        mark(marks, "gpu_b", started)
+        return 1
+
+    @step
+    def plain(marks):
+        started = time.time()
+        time.sleep(0.3)
+        mark(marks, "plain", started)
+        return 1
+    '''
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "project"
+    (root / ".flowy").mkdir(parents=True)
+    monkeypatch.setenv("FLOWY_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FLOWY_PROJECT", str(root))
+    monkeypatch.delenv("FLOWY_STACK", raising=False)
+    return root
+
+
+@pytest.fixture
+def steps(tmp_path: Path) -> Any:
+    return load_path_module(tmp_path, f"local_exec_steps_{os.getpid()}", STEPS)
+
+
+@pytest.fixture
+def marks(tmp_path: Path) -> str:
+    (tmp_path / "marks").mkdir()
+    return str(tmp_path / "marks")
+
+
+def run(pipeline: Pipeline, plugins: Any, project: Path, **options: Any) -> Any:
+    return run_pipeline(
+        pipeline, plugins=plugins, project=project, no_cache=True, executor_options=options or None
+    )
+
+
+def test_capacity_follows_max_workers() -> None:
+    assert LocalExecutor(max_workers=1).capacity() == 1
+    assert LocalExecutor(max_workers=3).capacity() == 3
+    assert LocalExecutor().capacity() == (os.cpu_count() or 1)
+
+
+def test_fork_is_avoided_once_a_fork_unsafe_library_is_imported(monkeypatch) -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("fork is the default only on Linux")
+    for name in ("tensorflow", "torch", "jax", "mxnet"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    assert default_start_method() == "fork"
+    monkeypatch.setitem(sys.modules, "torch", object())
+    assert default_start_method() == "forkserver"
+
+
+def test_a_killed_or_dead_worker_is_replaced(project, local_plugins, steps, marks) -> None:
+    p = Pipeline("replace", [steps.stuck, steps.vanishes], context={"marks": marks})
+    result = run(p, local_plugins, project, max_workers=2)
+    assert result.steps["stuck"].status == "timed_out"
+    assert result.steps["vanishes"].status == "failed"
+    assert "exited with code 3" in (result.steps["vanishes"].error or "")
+    again = run(Pipeline("after", [steps.after], context={"marks": marks}), local_plugins,
+                project, max_workers=2)
+    assert again.status == "completed" and again["after"] != os.getpid()
+
+
+def test_workers_are_gone_when_the_run_returns(project, local_plugins, steps, marks) -> None:
+    result = run(Pipeline("gone", [steps.after], context={"marks": marks}), local_plugins,
+                 project, max_workers=2)
+    assert not alive(result["after"])
+
+
+def test_steps_defined_in_a_function_run_in_this_process(project, local_plugins) -> None:
+    seen: list[int] = []
+
+    @step
+    def here() -> int:
+        seen.append(os.getpid())
+        return 1
+
+    @step
+    def also_here(here: int) -> int:
+        seen.append(os.getpid())
+        return here + 1
+
+    result = run(Pipeline("closures", [here, also_here]), local_plugins, project, max_workers=2)
+    assert result["also_here"] == 2 and seen == [os.getpid(), os.getpid()]
+
+
+def test_a_step_asking_for_more_cpus_than_exist_runs_alone(
+    project, local_plugins, steps, marks
+) -> None:
+    p = Pipeline("greedy", [steps.greedy, steps.plain], context={"marks": marks})
+    result = run(p, local_plugins, project, max_workers=2)
+    assert result.status == "completed"
+    seen = attempts(marks)
+    assert overlap(seen["greedy"][0], seen["plain"][0]) == 0
+
+
+def test_declared_resources_are_never_oversubscribed(project, local_plugins, steps, marks) -> None:
+    p = Pipeline("gpus", [steps.gpu_a, steps.gpu_b, steps.plain], context={"marks": marks})
+    result = run(p, local_plugins, project, max_workers=3, resources={"gpu": 1})
+    assert result.status == "completed"
+    seen = attempts(marks)
+    assert overlap(seen["gpu_a"][0], seen["gpu_b"][0]) == 0
+    assert max(overlap(seen["plain"][0], seen[g][0]) for g in ("gpu_a", "gpu_b")) > 0.1
