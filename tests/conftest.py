@@ -9,7 +9,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from flowy.plugins import FlowyPlugins, create_plugin_manager
 
 FIRST_PARTY = [

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import warnings
 from pathlib import Path
 
 import pytest
-
 from flowy import Context, Pipeline, hookimpl, step
 from flowy.engine import CacheWarning, run_pipeline
 from flowy.errors import ChecksumMismatchError, ParameterError
@@ -117,7 +117,7 @@ def test_retries_with_backoff_then_success(project, plugins):
     result = run(Pipeline("p", [flaky]), plugins)
     assert result.status == "completed" and result["flaky"] == "ok"
     assert result.steps["flaky"].attempts == 3
-    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
     assert gaps[0] >= 0.01 and gaps[1] >= 0.02  # exponential backoff
 
 

@@ -7,9 +7,8 @@ recorded, and a second run is served from the cache.
 
 from __future__ import annotations
 
-import numpy as np
-
 import flowy
+import numpy as np
 from flowy import Context, Pipeline, step
 
 

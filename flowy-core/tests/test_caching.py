@@ -2,7 +2,6 @@ import textwrap
 import warnings
 
 import pytest
-
 from flowy.caching import code_hash, params_hash
 from flowy.contracts import UncacheableError
 

@@ -1,7 +1,6 @@
 import io
 
 import pytest
-
 from flowy.builtin.json_materializer import JsonMaterializer
 
 VALUES = [

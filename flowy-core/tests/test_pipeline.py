@@ -1,5 +1,4 @@
 import pytest
-
 from flowy import Context, Pipeline, step
 from flowy.errors import ParameterError, PipelineDefinitionError
 

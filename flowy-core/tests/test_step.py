@@ -1,5 +1,4 @@
 import pytest
-
 from flowy import step
 from flowy.errors import StepDefinitionError
 from flowy.steps import Step

@@ -87,10 +87,7 @@ class HashingReader(io.RawIOBase):
         return n or 0
 
     def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            data = self._source.read()
-        else:
-            data = self._source.read(size)
+        data = self._source.read() if size is None or size < 0 else self._source.read(size)
         self.sha256.update(data)
         self.position += len(data)
         return data

@@ -124,7 +124,6 @@ def load_settings(project: Path | None = None) -> dict[str, Any]:
 
 def set_setting(key: str, value: str, scope: str = "project", project: Path | None = None) -> Path:
     """Validate and write one setting to the project or user config file atomically."""
-    import tomli_w
 
     if key not in SETTINGS:
         raise ConfigError(f"Unknown setting {key!r}. Known settings: {', '.join(SETTINGS)}.")

@@ -15,7 +15,7 @@ class Context(Mapping[str, Any]):
     :class:`flowy.steps.Step`).
     """
 
-    __slots__ = ("_values", "_parent")
+    __slots__ = ("_parent", "_values")
 
     def __init__(self, _parent: Context | None = None, /, **params: Any) -> None:
         object.__setattr__(self, "_values", dict(params))

@@ -198,7 +198,7 @@ class Registry:
         dist, sep, short = name.rpartition(":")
         candidates = self._entries[kind].get(short if sep else name, [])
         if sep:
-            candidates = [c for c in candidates if c.distribution == dist or c.plugin == dist]
+            candidates = [c for c in candidates if dist in (c.distribution, c.plugin)]
         if len(candidates) == 1:
             return candidates[0]
         label = kind.replace("_", " ")
