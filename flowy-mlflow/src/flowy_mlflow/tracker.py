@@ -61,7 +61,19 @@ class MlflowTrackerOptions(BaseModel):
     artifacts: bool = True
     """Copy step outputs and logged files into MLflow's artifact store."""
     artifact_location: str | None = None
-    """Where a newly created MLflow experiment keeps artifacts; default MLflow's."""
+    """Where a newly created MLflow experiment keeps artifacts; default: an
+    ``mlartifacts`` folder beside a ``sqlite:///`` tracking database (never the
+    current directory), else MLflow's default."""
+
+
+def _beside_database(tracking_uri: str | None) -> str | None:
+    """``<db folder>/mlartifacts`` for a SQLite tracking store, so artifacts stay with it."""
+    prefix = "sqlite:///"
+    if not tracking_uri or not tracking_uri.startswith(prefix):
+        return None
+    from pathlib import Path
+
+    return str(Path(tracking_uri[len(prefix):]).resolve().parent / "mlartifacts")
 
 
 class MlflowTracker:
@@ -79,7 +91,7 @@ class MlflowTracker:
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.artifacts = artifacts
-        self.artifact_location = artifact_location
+        self.artifact_location = artifact_location or _beside_database(tracking_uri)
         self.mlflow_run_id: str | None = None
         self._client: Any = None
         self._params: dict[str, str] = {}
