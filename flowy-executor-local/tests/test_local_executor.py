@@ -157,4 +157,42 @@ def test_declared_resources_are_never_oversubscribed(project, local_plugins, ste
     assert result.status == "completed"
     seen = attempts(marks)
     assert overlap(seen["gpu_a"][0], seen["gpu_b"][0]) == 0
-    assert max(overlap(seen["plain"][0], seen[g][0]) for g in ("gpu_a", "gpu_b")) > 0.1
+    # plain needs no GPU: it must not queue behind gpu_b, which waits for gpu_a's.
+    first = min(("gpu_a", "gpu_b"), key=lambda g: seen[g][0].start)
+    assert overlap(seen["plain"][0], seen[first][0]) > 0.1
+
+
+def test_a_big_request_is_not_starved_by_small_ones_behind_it() -> None:
+    import threading
+    import time
+
+    from flowy_executor_local.pool import WorkerPool
+
+    pool = WorkerPool(2, {"cpu": 2.0}, "fork")
+    order: list[str] = []
+    release_a = threading.Event()
+
+    def hold(name: str, cpu: float, until: threading.Event | None = None) -> None:
+        with pool.reserve({"cpu": cpu}) as granted:
+            assert granted
+            order.append(name)
+            if until is not None:
+                until.wait(5)
+            else:
+                time.sleep(0.05)
+
+    a = threading.Thread(target=hold, args=("a", 1.0, release_a))
+    a.start()
+    time.sleep(0.05)
+    b = threading.Thread(target=hold, args=("b", 2.0))
+    b.start()
+    time.sleep(0.05)
+    c = threading.Thread(target=hold, args=("c", 1.0))
+    c.start()
+    time.sleep(0.1)
+    assert order == ["a"], "c took the CPU that b, waiting longer, needs"
+    release_a.set()
+    for t in (a, b, c):
+        t.join(5)
+    assert order == ["a", "b", "c"]
+    pool.close()

@@ -9,9 +9,11 @@ on purpose:
   is killed (timeout) or dies (segfault, ``os._exit``) is replaced by a fresh one
   on the next attempt that needs it.
 * Each attempt first reserves its resources (``cpu`` by default 1, plus any
-  resource the executor declares a total for). Reservations are granted in
-  arrival order, so a step asking for the whole machine is never starved by a
-  stream of small ones, and the totals are never exceeded.
+  resource the executor declares a total for); the totals are never exceeded.
+  A request goes ahead of earlier waiting ones only if it fits in what is left
+  after setting their needs aside, so a step asking for the whole machine is
+  never starved by a stream of small ones, and a CPU step does not wait behind
+  one that waits for a GPU.
 * An attempt with a timeout waits for its result at most that long, then kills
   the worker's process group and reaps it.
 * :meth:`WorkerPool.close` with ``cancel`` kills every worker group at once;
@@ -98,7 +100,7 @@ class WorkerPool:
             self._ctx.set_forkserver_preload(["flowy_executor_local._worker"])
         self._inherited = inherited if start_method == "fork" else None
         self._cond = threading.Condition()
-        self._queue: deque[object] = deque()
+        self._queue: deque[tuple[object, dict[str, float]]] = deque()
         self._idle: list[_Worker] = []
         self._live: set[_Worker] = set()
         self._starting = 0
@@ -110,15 +112,12 @@ class WorkerPool:
     @contextlib.contextmanager
     def reserve(self, needs: Mapping[str, float]) -> Iterator[bool]:
         """Hold ``needs`` for the block; yields False when the pool closed while waiting."""
-        ticket = object()
+        entry = (object(), dict(needs))
         with self._cond:
-            self._queue.append(ticket)
-            while not self.closed and not (
-                self._queue[0] is ticket
-                and all(self.free[k] + 1e-9 >= v for k, v in needs.items())
-            ):
+            self._queue.append(entry)
+            while not self.closed and not self._may_go(entry):
                 self._cond.wait()
-            self._queue.remove(ticket)
+            self._queue.remove(entry)
             granted = not self.closed
             if granted:
                 for k, v in needs.items():
@@ -132,6 +131,21 @@ class WorkerPool:
                     for k, v in needs.items():
                         self.free[k] += v
                     self._cond.notify_all()
+
+    def _may_go(self, entry: tuple[object, dict[str, float]]) -> bool:
+        """Whether ``entry`` fits in what is free once earlier waiters' needs are set aside.
+
+        Setting those aside means a big request is never starved by small ones
+        behind it, while a step that competes for nothing they lack (a CPU step
+        behind one waiting for a GPU) still starts at once.
+        """
+        available = dict(self.free)
+        for earlier in self._queue:
+            if earlier is entry:
+                break
+            for k, v in earlier[1].items():
+                available[k] = available.get(k, 0.0) - v
+        return all(available.get(k, 0.0) + 1e-9 >= v for k, v in entry[1].items())
 
     # -- workers -------------------------------------------------------------
 
