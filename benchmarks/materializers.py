@@ -22,6 +22,7 @@ is timed per object, in microseconds.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -30,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 
@@ -41,6 +41,8 @@ def _rss_mb() -> float:
 def _make(kind: str, mb: int, rows: int) -> Any:
     import numpy as np
 
+    if kind == "empty":
+        return np.zeros(1)
     if kind == "npy":
         return np.arange(mb * (1 << 20) // 8, dtype=np.float64)
     import pandas as pd
@@ -113,7 +115,6 @@ def resolution_us() -> dict[str, float]:
 
     import numpy as np
     import pandas as pd
-
     from flowy.materializers import MaterializerRegistry
 
     registry = MaterializerRegistry(_plugins().registry)
@@ -129,7 +130,7 @@ def resolution_us() -> dict[str, float]:
         registry.resolve(obj)
         out[f"{label} first"] = (time.perf_counter() - first) * 1e6
         n = 20_000
-        out[label] = timeit.timeit(lambda o=obj: registry.resolve(o), number=n) / n * 1e6
+        out[label] = timeit.timeit(functools.partial(registry.resolve, obj), number=n) / n * 1e6
     return out
 
 
@@ -163,17 +164,19 @@ def main() -> None:
         print(json.dumps(child(args.child, args.dir, args.mb, args.rows)))
         return
 
-    sizes = {"npy": args.mb * (1 << 20) / 2**20, "parquet": args.rows * 10 * 8 / 2**20}
+    sizes = {"npy": args.mb, "parquet": args.rows * 10 * 8 / 2**20, "empty": 0.0}
     runs: dict[str, list[dict[str, Any]]] = {}
     for _ in range(args.repeat):  # interleaved, so drift hits both sides alike
-        for variant in ("raw-npy", "flowy-npy", "raw-parquet", "flowy-parquet"):
+        for variant in ("flowy-empty", "raw-npy", "flowy-npy", "raw-parquet", "flowy-parquet"):
             runs.setdefault(variant, []).append(run_child(variant, args.mb, args.rows))
 
     def med(variant: str, key: str) -> float:
-        return statistics.median(r[key] for r in runs[variant])
+        return float(statistics.median(r[key] for r in runs[variant]))
 
     print(f"median of {args.repeat}; disk: {os.getcwd()}; python {sys.version.split()[0]}")
-    header = f"{'workload':<15}{'whole s':>9}{'io s':>8}{'peak MB':>9}{'peak-base':>10}{'object':>8}"
+    header = (
+        f"{'workload':<15}{'whole s':>9}{'io s':>8}{'peak MB':>9}{'peak-base':>10}{'object':>8}"
+    )
     print(header)
     print("-" * len(header))
     for variant in runs:
@@ -182,13 +185,18 @@ def main() -> None:
         print(f"{variant:<15}{med(variant, 'whole_s'):>9.3f}{med(variant, 'io_s'):>8.3f}"
               f"{peak:>9.0f}{peak - base:>10.0f}{sizes[kind]:>8.0f}")  # fmt: skip
     print()
+    fixed = med("flowy-empty", "io_s")
+    print(f"fixed cost of a 2-step pipeline run with a tiny output: {fixed:.3f} s "
+          "(stack, SQLite records, git/env facts)")  # fmt: skip
     for kind in ("npy", "parquet"):
         raw, flowy = f"raw-{kind}", f"flowy-{kind}"
         whole = med(raw, "whole_s") / med(flowy, "whole_s")
         io = med(raw, "io_s") / med(flowy, "io_s")
+        mat = med(raw, "io_s") / max(med(flowy, "io_s") - fixed, 1e-9)
         peak = med(flowy, "peak_mb") / sizes[kind]
         extra = (med(flowy, "peak_mb") - med(flowy, "baseline_mb")) / sizes[kind]
-        print(f"{kind:<8} throughput vs raw: whole process {whole:6.1%}, I/O section {io:6.1%}; "
+        print(f"{kind:<8} throughput vs raw: whole process {whole:6.1%}, run {io:6.1%}, "
+              f"materializer path (run minus fixed cost) {mat:6.1%}; "
               f"flowy peak RSS {peak:.2f}x object ({extra:.2f}x above the imports)")  # fmt: skip
     print("\nmaterializer resolution (microseconds per object):")
     for label, us in resolution_us().items():

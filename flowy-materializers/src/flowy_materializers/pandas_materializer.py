@@ -52,40 +52,60 @@ def write_parquet(df: pd.DataFrame, file: BinaryIO) -> None:
             writer.write_table(part)
 
 
-def read_parquet(file: BinaryIO) -> pd.DataFrame:
-    """Read Parquet back into pandas (spooling a forward-only stream to disk first)."""
+def _read_table(source: Any) -> Any:
+    """Row group by row group: pyarrow's whole-file read buffers every column chunk at once."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    parquet = pq.ParquetFile(source, pre_buffer=False, memory_map=False)
+    if parquet.num_row_groups <= 1:
+        return parquet.read()
+    return pa.concat_tables([parquet.read_row_group(i) for i in range(parquet.num_row_groups)])
+
+
+def read_parquet(file: BinaryIO) -> pd.DataFrame:
+    """Read Parquet back into pandas (spooling a forward-only stream to disk first)."""
     if file.seekable():
-        table = pq.read_table(file)
+        table = _read_table(file)
     else:
         with spooled_path(file, ".parquet") as path:
-            table = pq.read_table(path, memory_map=False)
-    return table.to_pandas(self_destruct=True, split_blocks=True)
+            table = _read_table(path)
+    # Arrow's copy is released column by column as pandas takes each one over.
+    return table.to_pandas(self_destruct=True, split_blocks=True)  # type: ignore[no-any-return]
+
+
+def _numeric_summary(series: pd.Series) -> tuple[int, dict[str, Any]]:
+    """Null count and min/max/mean of a numeric column, without NaN-aware copies when clean."""
+    import numpy as np
+
+    values = series.to_numpy(dtype="float64", na_value=np.nan, copy=False)
+    with np.errstate(all="ignore"):
+        stats = [values.min(), values.max(), values.mean()] if len(values) else []
+        nulls = int(np.count_nonzero(np.isnan(values))) if stats and np.isnan(stats[2]) else 0
+        if nulls and nulls < len(values):
+            stats = [np.nanmin(values), np.nanmax(values), np.nanmean(values)]
+    if not stats or nulls == len(values):
+        return nulls, {}
+    named = zip(("min", "max", "mean"), stats, strict=True)
+    return nulls, {k: json_safe(float(v)) for k, v in named}
 
 
 def frame_metadata(df: pd.DataFrame) -> dict[str, Any]:
     """Rows, columns, dtypes, null counts and a per-column summary (numeric stats)."""
-    import numpy as np
-
     columns = list(df.columns)
     shown = columns[:MAX_COLUMNS_DESCRIBED]
-    nulls = df[shown].isna().sum() if shown else None
     summary: dict[str, Any] = {}
     for col in shown:
         series = df[col]
         dtype = series.dtype
-        info: dict[str, Any] = {"dtype": str(dtype), "nulls": int(nulls[col])}  # type: ignore[index]
-        if getattr(dtype, "kind", "") in "iuf" and len(series) > int(nulls[col]):  # type: ignore[index]
-            values = series.to_numpy(dtype="float64", na_value=np.nan)
-            with np.errstate(all="ignore"):
-                info.update(
-                    min=json_safe(float(np.nanmin(values))),
-                    max=json_safe(float(np.nanmax(values))),
-                    mean=json_safe(float(np.nanmean(values))),
-                )
-        elif str(dtype) == "category":
-            info.update(categories=len(series.cat.categories), ordered=bool(series.cat.ordered))
+        info: dict[str, Any] = {"dtype": str(dtype)}
+        if getattr(dtype, "kind", "") in "iuf" and str(dtype) != "category":
+            nulls, stats = _numeric_summary(series)
+            info.update(nulls=nulls, **stats)
+        else:
+            info["nulls"] = int(series.isna().sum())
+            if str(dtype) == "category":
+                info.update(categories=len(series.cat.categories), ordered=bool(series.cat.ordered))
         summary[str(col)] = info
     index = df.index
     return {
