@@ -36,6 +36,10 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "experiment": ("flowy_cli.experiment:experiment", "Compare runs; best run; reports."),
     "stack": ("flowy_cli.stack:stack", "Register, inspect, switch and delete stacks."),
     "plugins": ("flowy_cli.plugins:plugins", "List installed plugins and their health."),
+    "materializers": (
+        "flowy_cli.materializers:materializers",
+        "List materializers and show how a type resolves.",
+    ),
     "plugin": ("flowy_cli.plugin_new:plugin", "Create a new plugin package (`plugin new`)."),
     "cache": ("flowy_cli.cache:cache", "Inspect, clear and explain the step cache."),
     "config": ("flowy_cli.config:config", "Show and change Flowy settings."),
