@@ -13,7 +13,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests", "lint", "types"]
 
 PYTHON = "3.11"
-#: Distributions in dependency order (core first).
+#: Distributions in dependency order (core first), as a user installs them.
 PACKAGES = [
     "./flowy-core",
     "./flowy-executor-local",
@@ -22,19 +22,31 @@ PACKAGES = [
     "./flowy-materializers",
     "./flowy-cli",
     "./flowy-aws",
+    "./flowy-mlflow",
 ]
-TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "moto[server,s3,sagemaker,iam,sts]>=5.2.5,<6"]
+#: What the whole test suite needs on top: every framework the materializers
+#: support (torch pinned to the CPU build), PostgreSQL's driver, moto's server,
+#: the example third-party plugin, and the test tools.
+TEST_EXTRAS = [
+    "./flowy-core[reports]",
+    "./flowy-materializers[test]",
+    "./flowy-store-sqlite[postgres]",
+    "./flowy-aws[test]",
+    "./examples/plugins/flowy-example-plugin",
+]
+TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
 
 
-def install_flowy(session: nox.Session, editable: bool = True) -> None:
-    args = [a for pkg in PACKAGES for a in (("-e", pkg) if editable else (pkg,))]
+def install_flowy(session: nox.Session, editable: bool = True, extra: list[str] | None = None) -> None:
+    """Install the distributions (editable for development) in one pip call."""
+    args = [a for pkg in [*PACKAGES, *(extra or [])] for a in (("-e", pkg) if editable else (pkg,))]
     session.install(*args)
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Install every distribution and run the whole test suite."""
-    install_flowy(session)
+    """Install every distribution with every test need and run the whole test suite."""
+    install_flowy(session, extra=TEST_EXTRAS)
     session.install(*TEST_DEPS)
     session.run("pytest", *session.posargs)
 

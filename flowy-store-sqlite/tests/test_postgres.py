@@ -2,7 +2,8 @@
 
 Uses ``FLOWY_TEST_POSTGRES_URL`` when set; otherwise starts a throwaway server
 with the local ``initdb``/``pg_ctl`` (as the ``postgres`` user when run as
-root). Skipped when neither a server nor psycopg is available.
+root). Marked slow; CI installs PostgreSQL (.ci/run) and psycopg
+(``flowy-store-sqlite[postgres]``), so a missing one is a failure, not a skip.
 """
 
 from __future__ import annotations
@@ -21,9 +22,16 @@ import pytest
 from flowy.testing.metadata_store import MetadataStoreContract
 from flowy_store_sqlite.metadata import SQLMetadataStore
 
-pytest.importorskip(
-    "psycopg", reason="PostgreSQL tests need psycopg (flowy-store-sqlite[postgres])"
-)
+pytestmark = pytest.mark.slow
+
+
+def _pg_tool(name: str) -> str | None:
+    """``name`` on PATH, or in Debian's versioned folder (not on PATH by default)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(candidates[-1]) if candidates else None
 
 
 def _as_postgres() -> list[str]:
@@ -32,7 +40,7 @@ def _as_postgres() -> list[str]:
     try:
         pwd.getpwnam("postgres")
     except KeyError:
-        pytest.skip("running as root and there is no postgres user to run the server")
+        pytest.fail("running as root and there is no postgres user to run the server")
     return ["runuser", "-u", "postgres", "--"]
 
 
@@ -48,9 +56,12 @@ def server_url() -> Iterator[str]:
     if url:
         yield url
         return
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    initdb, pg_ctl = _pg_tool("initdb"), _pg_tool("pg_ctl")
     if not initdb or not pg_ctl:
-        pytest.skip("no FLOWY_TEST_POSTGRES_URL and no local PostgreSQL (initdb, pg_ctl)")
+        pytest.fail(
+            "no FLOWY_TEST_POSTGRES_URL and no local PostgreSQL (initdb, pg_ctl): install the "
+            "postgresql package (.ci/run does) or run with -m 'not slow'"
+        )
     prefix = _as_postgres()
     home = Path(tempfile.mkdtemp(prefix="flowy-pg-"))
     if prefix:
