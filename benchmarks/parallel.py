@@ -57,6 +57,24 @@ def calibrate(seconds: float = 1.0) -> int:
         n *= 2
 
 
+def machine_ceiling(iterations: int, count: int = 8) -> float:
+    """Speed-up of plain ``multiprocessing`` on the same work: the most any executor can get.
+
+    On a shared or hyper-threaded 2-core machine two busy processes may not
+    get two cores; this row says how much parallelism there was to be had.
+    """
+    import multiprocessing
+
+    start = time.perf_counter()
+    for _ in range(count):
+        burn(iterations)
+    sequential = time.perf_counter() - start
+    start = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        pool.map(burn, [iterations] * count)
+    return sequential / (time.perf_counter() - start)
+
+
 def _timed_burn(n: int) -> float:
     start = time.perf_counter()
     burn(n)
@@ -167,7 +185,7 @@ def main() -> None:
         if "a" in args.only:
             fan_rows(base, args.repeat, rows)
         if "b" in args.only:
-            cpu_rows(base, args.skip_dask, rows)
+            cpu_rows(base, args.skip_dask, args.repeat, rows)
         if "c" in args.only:
             dag_rows(base, rows)
     finally:
@@ -196,34 +214,58 @@ def fan_rows(base: Path, repeat: int, rows: Rows) -> None:
                  f"{statistics.median(seq):.2f} s", "for reference"))
 
 
-def cpu_rows(base: Path, skip_dask: bool, rows: Rows) -> None:
-    """(b) 8 CPU-bound steps of ~1 s: sequential vs local parallel vs dask."""
+def cpu_rows(base: Path, skip_dask: bool, repeat: int, rows: Rows) -> None:
+    """(b) 8 CPU-bound steps of ~1 s: sequential vs local parallel vs dask.
+
+    Each configuration runs ``repeat`` times, interleaved, and the fastest run
+    counts: on a machine shared with other work the minimum is the figure
+    least disturbed by it.
+    """
+    import logging
+
     warm_fan = base / "warm.py"
     warm_fan.write_text(fanout_source(4))
     in_process(warm_fan, fresh_project(base, "warm2"), "warm_fan", "local", {"max_workers": 2})
+    iterations = calibrate()
     cpu = base / "cpu.py"
-    cpu.write_text(cpu_source(8, calibrate()))
-    t_seq = in_process(cpu, fresh_project(base, "cpu-seq"), "cpu_a", "local", {"max_workers": 1})
-    t_par = in_process(cpu, fresh_project(base, "cpu-par"), "cpu_b", "local", {"max_workers": 2})
-    rows.append(("(b) 8 x 1 s CPU steps, sequential", f"{t_seq:.2f} s", ""))
-    rows.append(("    local parallel, max_workers=2", f"{t_par:.2f} s",
-                 f"{t_seq / t_par:.2f}x; target >= 1.8x"))
-    if skip_dask:
-        return
-    import logging
+    cpu.write_text(cpu_source(8, iterations))
+    configs: dict[str, tuple[str, dict[str, Any]]] = {
+        "seq": ("local", {"max_workers": 1}),
+        "par": ("local", {"max_workers": 2}),
+    }
+    if not skip_dask:
+        configs["dask"] = ("dask", {"n_workers": 2, "threads_per_worker": 1})
+    best: dict[str, float] = {}
+    ceilings = []
+    cluster: Any = None
+    if not skip_dask:
+        from distributed import LocalCluster
 
-    from distributed import LocalCluster
-
-    t_dask = in_process(cpu, fresh_project(base, "cpu-dask"), "cpu_c", "dask",
-                        {"n_workers": 2, "threads_per_worker": 1})
-    rows.append(("    dask, 2-worker LocalCluster started by the run", f"{t_dask:.2f} s",
-                 f"{t_seq / t_dask:.2f}x; target >= 1.7x"))
-    with LocalCluster(n_workers=2, threads_per_worker=1, resources={"cpu": 1},
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster:
-        t_warm = in_process(cpu, fresh_project(base, "cpu-dask2"), "cpu_d", "dask",
-                            {"address": cluster.scheduler_address})
-    rows.append(("    dask, 2-worker LocalCluster already running", f"{t_warm:.2f} s",
-                 f"{t_seq / t_warm:.2f}x; target >= 1.7x"))
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, resources={"cpu": 1},
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        configs["dask-warm"] = ("dask", {"address": cluster.scheduler_address})
+    try:
+        for i in range(repeat):
+            ceilings.append(machine_ceiling(iterations))
+            for key, (stack, options) in configs.items():
+                took = in_process(cpu, fresh_project(base, f"cpu-{key}-{i}"), f"cpu_{key}_{i}",
+                                  stack, options)
+                best[key] = min(best.get(key, took), took)
+    finally:
+        if cluster is not None:
+            cluster.close()
+    t_seq = best["seq"]
+    rows.append((f"(b) 8 x 1 s CPU steps, sequential (best of {repeat})", f"{t_seq:.2f} s", ""))
+    rows.append(("    ceiling: the same work in a bare 2-process Pool", "",
+                 f"{max(ceilings):.2f}x (what this machine allowed)"))
+    rows.append(("    local parallel, max_workers=2", f"{best['par']:.2f} s",
+                 f"{t_seq / best['par']:.2f}x; target >= 1.8x"))
+    if "dask" in best:
+        rows.append(("    dask, 2-worker LocalCluster started by the run", f"{best['dask']:.2f} s",
+                     f"{t_seq / best['dask']:.2f}x; target >= 1.7x"))
+        rows.append(("    dask, 2-worker LocalCluster already running",
+                     f"{best['dask-warm']:.2f} s",
+                     f"{t_seq / best['dask-warm']:.2f}x; target >= 1.7x"))
 
 
 def dag_rows(base: Path, rows: Rows) -> None:
