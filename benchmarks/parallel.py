@@ -242,7 +242,7 @@ def cpu_rows(base: Path, skip_dask: bool, repeat: int, rows: Rows) -> None:
         from distributed import LocalCluster
 
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, resources={"cpu": 1},
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=":0", silence_logs=logging.ERROR)
         configs["dask-warm"] = ("dask", {"address": cluster.scheduler_address})
     try:
         for i in range(repeat):

@@ -33,7 +33,7 @@ def cluster() -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         resources={"cpu": 1},
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=logging.ERROR,
     ) as running:
         yield running

@@ -148,7 +148,7 @@ class DaskExecutor(Executor):
                 threads_per_worker=self.threads_per_worker,
                 processes=self.processes,
                 resources=self.worker_resources or None,
-                dashboard_address=None,
+                dashboard_address=":0",
                 silence_logs=logging.ERROR,
             )
             self.client = Client(self.cluster, set_as_default=False)  # type: ignore[no-untyped-call]
