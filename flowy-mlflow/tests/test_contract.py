@@ -15,9 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("mlflow")
-pytest.importorskip("flowy_mlflow")
 from flowy.testing.tracker import LIFECYCLE_HOOKS, TrackerContract
 from flowy_mlflow.tracker import MlflowTracker
 from mlflow.tracking import MlflowClient

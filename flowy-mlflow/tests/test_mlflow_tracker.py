@@ -16,9 +16,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("mlflow")
-pytest.importorskip("flowy_mlflow")
 from flowy.engine import run_pipeline
 from flowy.plugins import create_plugin_manager
 from mlflow.tracking import MlflowClient
@@ -139,7 +136,6 @@ def test_a_cached_rerun_is_a_second_mlflow_run_marking_cached_steps(project: Pat
 
 
 def test_the_flowy_command_mirrors_through_the_installed_entry_point(project: Path) -> None:
-    pytest.importorskip("flowy_cli")
     flowy = Path(sys.executable).with_name("flowy")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
     env.update(

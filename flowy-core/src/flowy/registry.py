@@ -196,7 +196,9 @@ class Registry:
                 "A plugin can add kinds through the flowy_register_component_kinds hook."
             )
         dist, sep, short = name.rpartition(":")
-        candidates = self._entries[kind].get(short if sep else name, [])
+        candidates = sorted(
+            self._entries[kind].get(short if sep else name, []), key=lambda c: c.distribution
+        )
         if sep:
             candidates = [c for c in candidates if dist in (c.distribution, c.plugin)]
         if len(candidates) == 1:
