@@ -38,17 +38,18 @@ STATUS_STYLES = {
 
 @cache
 def console() -> Console:
-    """The stdout console; bound to the real stdout so step capture never swallows it."""
+    """The stdout console. It writes to whatever ``sys.stdout`` is when it prints
+    (the CLI prints only between steps, never while a step's output is captured)."""
     from rich.console import Console
 
-    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    return Console(highlight=False, soft_wrap=False)
 
 
 @cache
 def err_console() -> Console:
     from rich.console import Console
 
-    return Console(file=sys.stderr, highlight=False)
+    return Console(stderr=True, highlight=False)
 
 
 def print_json(data: Any) -> None:

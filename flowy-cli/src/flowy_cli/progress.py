@@ -10,6 +10,7 @@ characters.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -50,9 +51,8 @@ class ProgressReporter:
 
         label = LABELS.get(state, state)
         if not self.live:
-            self.console.print(
-                f"{step}: {label}{'  ' + detail if detail else ''}", markup=False, highlight=False
-            )
+            # Plain lines for logs and pipes: a direct write, no rich layout per step.
+            sys.stdout.write(f"{step}: {label}{'  ' + detail if detail else ''}\n")
             return
         symbol, style = SYMBOLS.get(state, ("?", ""))
         self.console.print(
@@ -91,9 +91,7 @@ class ProgressReporter:
                 f"[bold]{run.pipeline}[/] run [bold]{run.run_id[:12]}[/] on stack [bold]{stack}[/]"
             )
         else:
-            self.console.print(
-                f"{run.pipeline} run {run.run_id} on stack {stack}", markup=False, highlight=False
-            )
+            sys.stdout.write(f"{run.pipeline} run {run.run_id} on stack {stack}\n")
 
     @hookimpl
     def flowy_step_started(self, run: RunRecord, task: StepTask) -> None:
