@@ -37,7 +37,9 @@ TEST_EXTRAS = [
 TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
 
 
-def install_flowy(session: nox.Session, editable: bool = True, extra: list[str] | None = None) -> None:
+def install_flowy(
+    session: nox.Session, editable: bool = True, extra: list[str] | None = None
+) -> None:
     """Install the distributions (editable for development) in one pip call."""
     args = [a for pkg in [*PACKAGES, *(extra or [])] for a in (("-e", pkg) if editable else (pkg,))]
     session.install(*args)

@@ -38,7 +38,9 @@ def chain_source(n: int) -> str:
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     return time.perf_counter() - start
 
 
@@ -48,7 +50,9 @@ def median_of(repeat: int, fn) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
@@ -70,7 +74,9 @@ def main() -> None:
         return timed([flowy, "run", str(work / f"chain{n}.py")], work / f"c{n}", env)
 
     figures: dict[str, float] = {}
-    figures["import_flowy_s"] = median_of(args.repeat, lambda: timed([sys.executable, "-c", "import flowy"], work, env))
+    figures["import_flowy_s"] = median_of(
+        args.repeat, lambda: timed([sys.executable, "-c", "import flowy"], work, env)
+    )
     figures["flowy_help_s"] = median_of(args.repeat, lambda: timed([flowy, "--help"], work, env))
     t1 = median_of(args.repeat, lambda: fresh_run(1))
     t100 = median_of(args.repeat, lambda: fresh_run(100))

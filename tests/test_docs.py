@@ -12,7 +12,9 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 def test_every_hookspec_is_documented_in_plugins_md():
     text = (DOCS / "plugins.md").read_text()
-    specs = [n for n, _ in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("flowy_")]
+    specs = [
+        n for n, _ in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("flowy_")
+    ]
     assert len(specs) >= 15
     missing = [name for name in specs if f"`{name}(" not in text]
     assert missing == [], f"hook specs missing from docs/plugins.md: {missing}"

@@ -100,7 +100,12 @@ def test_editing_one_step_reruns_it_and_its_descendants_only(project, plugins, w
     assert first["sink"] == 20
     second = run(write_module(source.format(delta=2)).pipeline, plugins)
     statuses = {k: v.status for k, v in second.steps.items()}
-    assert statuses == {"root": "cached", "right": "cached", "left": "completed", "sink": "completed"}
+    assert statuses == {
+        "root": "cached",
+        "right": "cached",
+        "left": "completed",
+        "sink": "completed",
+    }
     assert second["sink"] == 30
 
 
@@ -240,9 +245,10 @@ def test_when_false_skips_the_step_and_its_consumers(project, plugins):
         "other": "completed",
     }
     assert result.status == "completed"
-    assert run(Pipeline("p", [deploy, notify, other], context={"deploy": True}), plugins)[
-        "notify"
-    ] == "deployed"
+    assert (
+        run(Pipeline("p", [deploy, notify, other], context={"deploy": True}), plugins)["notify"]
+        == "deployed"
+    )
 
 
 def test_corrupted_artifact_is_a_cache_miss_and_a_clear_error_on_load(project, plugins):
@@ -291,9 +297,7 @@ def test_unknown_param_is_refused_before_anything_runs(project, plugins):
     assert not (project / ".flowy" / "artifacts").exists()
 
 
-def test_lifecycle_hooks_reach_a_tracker_and_a_raising_tracker_is_only_a_warning(
-    project, plugins
-):
+def test_lifecycle_hooks_reach_a_tracker_and_a_raising_tracker_is_only_a_warning(project, plugins):
     events = []
 
     class Tracker:

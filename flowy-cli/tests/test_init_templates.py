@@ -6,7 +6,6 @@ import ast
 
 import pytest
 from click.testing import CliRunner
-
 from flowy_cli.init import TEMPLATES, init
 
 

@@ -73,6 +73,7 @@ def test_dataset_facts_and_split_records_the_split() -> None:
 
 def test_dataset_split_of_columns_keeps_rows_aligned() -> None:
     import numpy as np
+
     X = np.arange(20).reshape(10, 2)
     y = np.arange(10)
     train, _test = Dataset((X, y)).split(0.2)
@@ -85,6 +86,7 @@ def test_dataset_split_of_columns_keeps_rows_aligned() -> None:
 def test_model_facts_from_sklearn() -> None:
     import numpy as np
     from sklearn import linear_model as linear
+
     X = np.random.RandomState(0).rand(30, 4)
     fitted = linear.LogisticRegression().fit(X, (X[:, 0] > 0.5).astype(int))
     facts = Model(fitted, training_dataset="iris").fields()
@@ -106,6 +108,7 @@ def test_metrics_compare_and_better() -> None:
 
 def test_featureset_statistics() -> None:
     import numpy as np
+
     facts = FeatureSet(np.array([[1.0, 2.0], [3.0, 4.0]]), transformations=["scale"]).fields()
     assert facts["statistics"]["1"] == {"min": 2.0, "max": 4.0, "mean": 3.0}
     assert facts["transformations"] == ["scale"]

@@ -20,39 +20,59 @@ def _load(tmp_path, name, source):
 
 
 def test_formatting_comments_and_docstrings_do_not_change_the_hash(tmp_path):
-    a = _load(tmp_path, "mod_a", '''
+    a = _load(
+        tmp_path,
+        "mod_a",
+        """
         def f(x):
             return x + 1
-    ''')
-    b = _load(tmp_path, "mod_b", '''
+    """,
+    )
+    b = _load(
+        tmp_path,
+        "mod_b",
+        '''
         def f(x):   # a comment
             """A docstring."""
             return (x +
                     1)
-    ''')
-    c = _load(tmp_path, "mod_c", '''
+    ''',
+    )
+    c = _load(
+        tmp_path,
+        "mod_c",
+        """
         def f(x):
             return x + 2
-    ''')
+    """,
+    )
     assert code_hash(a.f) == code_hash(b.f)
     assert code_hash(a.f) != code_hash(c.f)
 
 
 def test_user_helpers_are_part_of_the_hash_but_libraries_are_not(tmp_path):
-    v1 = _load(tmp_path, "helpers_v1", '''
+    v1 = _load(
+        tmp_path,
+        "helpers_v1",
+        """
         import json
         def helper(x):
             return x * 2
         def f(x):
             return json.dumps(helper(x))
-    ''')
-    v2 = _load(tmp_path, "helpers_v2", '''
+    """,
+    )
+    v2 = _load(
+        tmp_path,
+        "helpers_v2",
+        """
         import json
         def helper(x):
             return x * 3
         def f(x):
             return json.dumps(helper(x))
-    ''')
+    """,
+    )
     assert code_hash(v1.f) != code_hash(v2.f)
 
 

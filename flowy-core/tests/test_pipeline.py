@@ -63,7 +63,9 @@ def test_declared_input_nobody_produces():
     def train(features):
         return features
 
-    with pytest.raises(PipelineDefinitionError, match="needs input 'features' but no step produces"):
+    with pytest.raises(
+        PipelineDefinitionError, match="needs input 'features' but no step produces"
+    ):
         Pipeline("p", [train])
 
 
@@ -85,5 +87,7 @@ def test_param_overrides_checked():
     p = Pipeline("p", [load, double, total], context=Context(n=3))
     ctx = p.context_for({"n": 5, "offset": 1})
     assert ctx.n == 5 and ctx.offset == 1 and p.context.n == 3
-    with pytest.raises(ParameterError, match="Unknown parameter\\(s\\) nn.*Known parameters: n, offset"):
+    with pytest.raises(
+        ParameterError, match="Unknown parameter\\(s\\) nn.*Known parameters: n, offset"
+    ):
         p.context_for({"nn": 1})

@@ -119,7 +119,9 @@ def test_name_clash_names_both_distributions_and_qualified_names_choose(site, mo
     site("flowy-other", "flowy_other_plugin", GOOD.replace("JSONDecoder", "JSONEncoder"))
     monkeypatch.setenv("FLOWY_LOAD_PLUGINS", "flowy-fancy,flowy-other")
     pm = create_plugin_manager()
-    with pytest.raises(ComponentNotFoundError, match="registered by both flowy-fancy and flowy-other"):
+    with pytest.raises(
+        ComponentNotFoundError, match="registered by both flowy-fancy and flowy-other"
+    ):
         pm.registry.get("executor", "fancy")
     assert pm.registry.get("executor", "flowy-other:fancy").load().__name__ == "JSONEncoder"
     assert len(pm.registry.clashes()) == 1

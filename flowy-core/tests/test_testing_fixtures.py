@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from flowy import Pipeline, step
 from flowy.errors import PipelineDefinitionError
 from flowy.testing.mocking import mock_step

@@ -27,8 +27,14 @@ CONFIG_FILE = "config.toml"
 
 #: Setting name -> (type name, description); the pydantic model is built from it lazily.
 SETTINGS: dict[str, tuple[str, str]] = {
-    "active_stack": ("str | None", "The stack runs use unless --stack or FLOWY_STACK says otherwise."),
-    "allow_pickle": ("bool", "Allow the pickle materializer for outputs no safe materializer handles."),
+    "active_stack": (
+        "str | None",
+        "The stack runs use unless --stack or FLOWY_STACK says otherwise.",
+    ),
+    "allow_pickle": (
+        "bool",
+        "Allow the pickle materializer for outputs no safe materializer handles.",
+    ),
     "progress": ("bool", "Show live step progress in `flowy run`."),
 }
 

@@ -235,7 +235,7 @@ class MetadataStore(Component, abc.ABC):
     def lookup_cache(self, key: str) -> CacheEntry | None:
         """The cache entry for ``key``, if any. A pure read: it counts nothing."""
 
-    def record_cache_hit(self, key: str) -> None:  # noqa: B027 - optional for stores
+    def record_cache_hit(self, key: str) -> None:
         """Count a hit on ``key``; the engine calls it once the entry's artifacts verified."""
 
     @abc.abstractmethod

@@ -63,7 +63,10 @@ class RunResult:
                 f"{', '.join(sorted(self.artifacts)) or 'none'}"
             )
         return read_artifact(
-            self._store, self.artifacts[output], self._materializers, allow_pickle=self._allow_pickle
+            self._store,
+            self.artifacts[output],
+            self._materializers,
+            allow_pickle=self._allow_pickle,
         )
 
     @property
@@ -85,11 +88,11 @@ class RunExecution:
         stack: ResolvedStack,
         plugins: FlowyPlugins,
         context: Context,
+        *,
         no_cache: bool,
         allow_pickle: bool,
         project: Path,
         run_id: str | None = None,
-        *,
         experiment: str | None = None,
     ) -> None:
         from flowy.materializers import MaterializerRegistry
@@ -106,9 +109,7 @@ class RunExecution:
         self.materializers = MaterializerRegistry(plugins.registry)
         self.runtime = WorkerRuntime(stack.artifact_store, self.materializers)
         self.store_spec = stack.artifact_store_spec()
-        self.strategies = {
-            reg.name: reg for reg in plugins.registry.all("cache")
-        }
+        self.strategies = {reg.name: reg for reg in plugins.registry.all("cache")}
         self.strategy_objs: dict[str, Any] = {}
         self.reusable: dict[str, dict[str, str]] = {}
         """Step -> output artifact ids that a resumed run re-uses."""
@@ -145,12 +146,8 @@ class RunExecution:
     # -- planning ------------------------------------------------------------
 
     def task_for(self, step: Step) -> StepTask:
-        inputs = {
-            name: self.outputs[name] for name in self.pipeline.inputs[step.name]
-        }
-        params = {
-            p: self.context[p] for p in self.pipeline.params[step.name] if p in self.context
-        }
+        inputs = {name: self.outputs[name] for name in self.pipeline.inputs[step.name]}
+        params = {p: self.context[p] for p in self.pipeline.params[step.name] if p in self.context}
         return StepTask(
             run_id=self.run_id,
             pipeline=self.pipeline.name,
@@ -272,8 +269,13 @@ class RunExecution:
         entry = None
         if result.status == R.COMPLETED and key is not None and parts is not None:
             entry = CacheEntry(
-                key, self.pipeline.name, step.name, self.run_id, parts,
-                {n: a.artifact_id for n, a in refs.items()}, time.time(),
+                key,
+                self.pipeline.name,
+                step.name,
+                self.run_id,
+                parts,
+                {n: a.artifact_id for n, a in refs.items()},
+                time.time(),
             )
         params = _jsonable(task.params)
         params.update(_jsonable(result.params_logged))
@@ -304,8 +306,12 @@ class RunExecution:
         if self.plugins.hook.flowy_metric_logged.get_hookimpls():
             for metric in result.metrics:
                 self.notify(
-                    "flowy_metric_logged", run=self.run, step=step.name, name=metric.name,
-                    value=metric.value, index=metric.step,
+                    "flowy_metric_logged",
+                    run=self.run,
+                    step=step.name,
+                    name=metric.name,
+                    value=metric.value,
+                    index=metric.step,
                 )
         if result.status == R.COMPLETED:
             self.notify("flowy_step_finished", run=self.run, task=task, result=result)
@@ -411,9 +417,7 @@ class RunExecution:
         for rec in self.store.get_step_runs(previous.run_id):
             if rec.status in (R.COMPLETED, R.CACHED) and rec.step in self.pipeline.steps:
                 declared = self.pipeline.steps[rec.step].outputs  # not logged files
-                self.reusable[rec.step] = {
-                    n: a for n, a in rec.outputs.items() if n in declared
-                }
+                self.reusable[rec.step] = {n: a for n, a in rec.outputs.items() if n in declared}
 
     def reuse(self, step: Step, task: StepTask) -> bool:
         refs: dict[str, ArtifactRef] = {}
@@ -427,9 +431,14 @@ class RunExecution:
             refs[name] = attrs.evolve(ref, name=name)
         if set(refs) != set(step.outputs):
             return False
-        entry = CacheEntry("", self.pipeline.name, step.name, self.run_id, {}, {
-            n: r.artifact_id for n, r in refs.items()
-        })
+        entry = CacheEntry(
+            "",
+            self.pipeline.name,
+            step.name,
+            self.run_id,
+            {},
+            {n: r.artifact_id for n, r in refs.items()},
+        )
         self.record_cached(step, task, None, entry, refs)
         return True
 
@@ -487,8 +496,14 @@ def run_pipeline(
     trackers = [c for k, c in resolved.components.items() if k == "tracker"]
     try:
         run = RunExecution(
-            pipeline, resolved, plugins, context, no_cache,
-            bool(settings.get("allow_pickle")), project, experiment=experiment,
+            pipeline,
+            resolved,
+            plugins,
+            context,
+            no_cache=no_cache,
+            allow_pickle=bool(settings.get("allow_pickle")),
+            project=project,
+            experiment=experiment,
         )
         if resume:
             run.resume_from(resume)

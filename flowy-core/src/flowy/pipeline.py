@@ -34,7 +34,8 @@ class Pipeline:
     ) -> None:
         if not name or not all(c.isalnum() or c in "-_." for c in name):
             raise PipelineDefinitionError(
-                f"Pipeline name {name!r} must be non-empty and use only letters, digits, '-', '_', '.'"
+                f"Pipeline name {name!r} must be non-empty and use only letters, digits, "
+                "'-', '_' and '.'"
             )
         self.name = name
         self.experiment = experiment
@@ -80,8 +81,9 @@ class Pipeline:
             for inp in s.declared_inputs:
                 if inp not in self.producer:
                     raise PipelineDefinitionError(
-                        f"Pipeline {self.name!r}: step {s.name!r} needs input {inp!r} but no step "
-                        f"produces it. Outputs available: {', '.join(sorted(self.producer)) or 'none'}."
+                        f"Pipeline {self.name!r}: step {s.name!r} needs input {inp!r} but no "
+                        "step produces it. Outputs available: "
+                        f"{', '.join(sorted(self.producer)) or 'none'}."
                     )
             inputs = list(s.declared_inputs)
         else:
@@ -185,9 +187,7 @@ class Pipeline:
             for name in sorted(generation):
                 s = self.steps[name]
                 takes = self.inputs[name] + [f"{p}=ctx" for p in self.params[name]]
-                lines.append(
-                    f"  [{level}] {name}({', '.join(takes)}) -> {', '.join(s.outputs)}"
-                )
+                lines.append(f"  [{level}] {name}({', '.join(takes)}) -> {', '.join(s.outputs)}")
                 for out in s.outputs:
                     for consumer in sorted(self.graph.successors(name)):
                         if out in self.graph.edges[name, consumer]["outputs"]:

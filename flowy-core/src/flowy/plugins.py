@@ -142,19 +142,30 @@ class FlowyPlugins:
                 continue
             if (only is not None and not names & set(only)) or names & disabled:
                 self.infos[ep.name] = PluginInfo(
-                    ep.name, dist, version, ep.value, status="disabled",
+                    ep.name,
+                    dist,
+                    version,
+                    ep.value,
+                    status="disabled",
                     error="disabled by FLOWY_LOAD_PLUGINS / FLOWY_DISABLE_PLUGINS",
                 )
                 continue
             requires_core = _core_requirement(ep.dist)
             problem = incompatibility(requires_core)
             if problem is not None:
-                self._failed(ep.name, dist, version, ep.value, PluginLoadError(problem), "incompatible")
+                self._failed(
+                    ep.name,
+                    dist,
+                    version,
+                    ep.value,
+                    PluginLoadError(problem),
+                    status="incompatible",
+                )
                 self.infos[ep.name].requires_core = requires_core
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any import failure is isolated and reported
                 self._failed(ep.name, dist, version, ep.value, exc)
                 continue
             self.register(plugin, ep.name, dist, version)
@@ -167,6 +178,7 @@ class FlowyPlugins:
         version: str,
         module: str,
         exc: BaseException,
+        *,
         status: str = "failed",
     ) -> None:
         message = str(exc) if status == "incompatible" else f"{type(exc).__name__}: {exc}"
@@ -188,7 +200,9 @@ class FlowyPlugins:
 
     def _build_registry(self) -> Registry:
         registry = Registry()
-        self._call_each("flowy_register_component_kinds", registry, lambda p, d, v: registry.add_kind)
+        self._call_each(
+            "flowy_register_component_kinds", registry, lambda p, d, v: registry.add_kind
+        )
         for hook_name, kind in _REGISTRATION_HOOKS.items():
             self._call_each(
                 hook_name, registry, lambda p, d, v, k=kind: registry.binder(k, p, d, v)
@@ -231,7 +245,9 @@ class FlowyPlugins:
                     distribution=dist,
                     version=version,
                     description=info.get("description", ""),
-                    required_options={k: list(v) for k, v in info.get("required_options", {}).items()},
+                    required_options={
+                        k: list(v) for k, v in info.get("required_options", {}).items()
+                    },
                 )
 
             return register
@@ -271,7 +287,7 @@ def _core_requirement(dist: metadata.Distribution | None) -> str | None:
     for req in dist.requires or ():
         head = req.split(";")[0].strip()
         if head.replace("_", "-").lower().startswith(CORE_DISTRIBUTION):
-            spec = head[len(CORE_DISTRIBUTION):].strip()
+            spec = head[len(CORE_DISTRIBUTION) :].strip()
             return spec or None
     return None
 

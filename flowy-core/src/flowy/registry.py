@@ -164,7 +164,13 @@ class Registry:
 
         def register(name: str, target: str, /, **info: Any) -> None:
             self.add(
-                kind, name, target, plugin=plugin, distribution=distribution, version=version, **info
+                kind,
+                name,
+                target,
+                plugin=plugin,
+                distribution=distribution,
+                version=version,
+                **info,
             )
 
         return register

@@ -198,7 +198,10 @@ def execute_attempt(
             kwargs = dict(task.params)
             for name, ref in task.inputs.items():
                 kwargs[name] = read_artifact(
-                    runtime.artifact_store, ref, runtime.materializers, allow_pickle=task.allow_pickle
+                    runtime.artifact_store,
+                    ref,
+                    runtime.materializers,
+                    allow_pickle=task.allow_pickle,
                 )
             value = func(**kwargs)
             values = _split(task, value)

@@ -43,7 +43,9 @@ def flowy_plugins() -> Callable[..., FlowyPlugins]:
     """Build a plugin manager: installed plugins, or only the ones given."""
     from flowy.plugins import create_plugin_manager
 
-    def make(*modules: ModuleType | tuple[str, object], entrypoints: bool | None = None) -> FlowyPlugins:
+    def make(
+        *modules: ModuleType | tuple[str, object], entrypoints: bool | None = None
+    ) -> FlowyPlugins:
         named = [
             m if isinstance(m, tuple) else (getattr(m, "__name__", repr(m)), m) for m in modules
         ]
