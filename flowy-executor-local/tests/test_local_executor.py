@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from flowy import Pipeline, step
 from flowy.engine import run_pipeline
+from flowy.steps import Step
 from flowy.testing._executor_support import alive, attempts, load_path_module, overlap
 from flowy_executor_local.executor import LocalExecutor, default_start_method
 
@@ -196,3 +197,22 @@ def test_a_big_request_is_not_starved_by_small_ones_behind_it() -> None:
         t.join(5)
     assert order == ["a", "b", "c"]
     pool.close()
+
+
+def test_clean_workers_leave_steps_they_cannot_import_to_this_process(
+    project, local_plugins
+) -> None:
+    """exec-made and renamed functions exist only here: forkserver workers would not find them."""
+    namespace: dict[str, Any] = {"__name__": __name__}
+    exec("def made_by_exec():\n    import os\n    return os.getpid()\n", namespace)
+    globals()["made_by_exec"] = namespace["made_by_exec"]
+
+    def renamed() -> int:
+        return os.getpid()
+
+    renamed.__name__ = renamed.__qualname__ = "renamed_step"
+    globals()["renamed_step"] = renamed
+    p = Pipeline("clean", [Step(namespace["made_by_exec"]), Step(renamed)])
+    result = run(p, local_plugins, project, max_workers=2, start_method="forkserver")
+    assert result.status == "completed", {k: v.error for k, v in result.steps.items()}
+    assert result["made_by_exec"] == result["renamed_step"] == os.getpid()

@@ -147,7 +147,7 @@ class LocalExecutor(Executor):
                 return inner(t) if granted else cancelled_result(t)
 
         attempt: Callable[[StepTask], StepResult] = here
-        if self.worker_can_import(task.step_ref):
+        if self.worker_can_import(task.step_ref) and self._defined_in_its_file(step):
             task, attempt = self._with_findable_ref(task), pool.run_attempt
         assert self._threads is not None
         return self._threads.submit(run_with_retries, task, attempt, self._backoff)
@@ -163,6 +163,26 @@ class LocalExecutor(Executor):
             return task
         path = getattr(sys.modules.get(ref.module), "__file__", None)
         return attrs.evolve(task, step_ref=attrs.evolve(ref, path=path)) if path else task
+
+    def _defined_in_its_file(self, step: Step) -> bool:
+        """Whether a clean worker importing the step's module would find this function.
+
+        A function made with ``exec`` (or added to a module at run time) has no
+        source in the module's file; only a forked worker, which inherits it,
+        can run it.
+        """
+        if self.start_method == "fork":
+            return True
+        code = getattr(step.fn, "__code__", None)
+        if code is None:
+            return True
+        if getattr(code, "co_qualname", step.fn.__qualname__) != step.fn.__qualname__:
+            return False  # defined elsewhere (e.g. in a function), then renamed
+        module = sys.modules.get(step.fn.__module__)
+        where = getattr(module, "__flowy_path__", None) or getattr(module, "__file__", None)
+        if not where:
+            return True
+        return bool(os.path.realpath(code.co_filename) == os.path.realpath(where))
 
     def worker_can_import(self, ref: StepRef) -> bool:
         """Whether a worker process can find this step by its reference."""
