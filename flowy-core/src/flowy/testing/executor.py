@@ -136,14 +136,16 @@ class ExecutorContract:
                               ("right", "bottom")]:
             assert seen[before][0].end <= seen[after][0].start, (before, after)
 
-    def test_independent_steps_overlap_when_concurrent(self, run: Any, marks: str) -> None:
-        if not self.concurrent:
-            pytest.skip("a sequential executor runs one step at a time")
+    def test_independent_steps_overlap_exactly_when_concurrent(self, run: Any, marks: str) -> None:
+        """A concurrent executor overlaps independent steps; a sequential one never does."""
         steps = [S.top, S.left, S.right]
         result = run(Pipeline("contract-overlap", steps, context={"marks": marks, "pause": 1.0}))
         assert result.status == "completed"
         seen = attempts(marks)
-        assert overlap(seen["left"][0], seen["right"][0]) > 0.3
+        if self.concurrent:
+            assert overlap(seen["left"][0], seen["right"][0]) > 0.3
+        else:
+            assert overlap(seen["left"][0], seen["right"][0]) == 0
 
     # -- retries -------------------------------------------------------------
 
