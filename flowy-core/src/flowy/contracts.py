@@ -159,6 +159,10 @@ class Executor(Component, abc.ABC):
         """
         self.runtime = runtime
 
+    def plan(self, width: int) -> None:
+        """Hear, before :meth:`capacity` is read, how many steps of this run could ever
+        run at once (1 for a chain), e.g. to skip starting workers a run cannot use."""
+
     def capacity(self) -> int:
         """How many tasks may be in flight at once (1 = sequential)."""
         return 1

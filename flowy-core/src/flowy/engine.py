@@ -340,6 +340,7 @@ class RunExecution:
         """Run every step as soon as its upstream steps are settled (not level by level)."""
         executor = self.stack.executor
         executor.bind(self.runtime)
+        executor.plan(self.pipeline.width)
         downstream = self.pipeline.downstream_of
         waiting = {name: len(self.pipeline.upstream_of[name]) for name in self.pipeline.order}
         ready = [name for name in self.pipeline.order if waiting[name] == 0]

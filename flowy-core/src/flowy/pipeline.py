@@ -109,9 +109,12 @@ class Pipeline:
                 "needs an output of the next; break the loop by renaming an input or an output."
             ) from None
         order: list[str] = []
+        self.width = 0
+        """The most steps that can run at once (the widest generation); 1 for a chain."""
         while sorter.is_active():
             ready = sorted(sorter.get_ready())
             order.extend(ready)
+            self.width = max(self.width, len(ready))
             sorter.done(*ready)
         return order
 

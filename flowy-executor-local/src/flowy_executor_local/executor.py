@@ -55,7 +55,10 @@ class LocalOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     max_workers: int | None = Field(
-        None, ge=1, description="worker processes; 1 = in this process; default: CPU count"
+        None,
+        ge=1,
+        description="worker processes; 1 = in this process; default: as many as the DAG's "
+        "widest level can use, up to the CPU count (a chain runs in this process)",
     )
     start_method: StartMethod | None = Field(
         None,
@@ -109,6 +112,7 @@ class LocalExecutor(Executor):
         resources: dict[str, float] | None = None,
         kill_grace: float = 0.0,
     ) -> None:
+        self.auto_workers = max_workers is None
         self.max_workers = max_workers or os.cpu_count() or 1
         self.requested_start_method = start_method
         self.start_method: StartMethod = start_method or default_start_method()
@@ -123,6 +127,16 @@ class LocalExecutor(Executor):
     @property
     def parallel(self) -> bool:
         return self.max_workers > 1
+
+    def plan(self, width: int) -> None:
+        """With the default ``max_workers``, use no more workers than the DAG can keep busy.
+
+        A chain (width 1) then runs in this process, with no worker start-up or
+        hand-off per step; a DAG with parallel branches gets up to one worker per core.
+        """
+        if self.auto_workers:
+            self.max_workers = max(1, min(os.cpu_count() or 1, width))
+            self.totals["cpu"] = float(self.max_workers)
 
     def capacity(self) -> int:
         return self.max_workers
