@@ -398,8 +398,7 @@ class RunExecution:
             key = combine(step.name, step.outputs, parts)
             hit = self.cache_hit(step, key)
             if hit is not None:
-                self.store.record_cache_hit(key)
-                self.record_cached(step, task, key, *hit)
+                self.record_cached(step, task, key, *hit)  # records the hit too
                 return True
         self.status[name] = R.RUNNING
         self.notify("flowy_step_started", run=self.run, task=task)

@@ -25,6 +25,7 @@ from flowy.catalog import Catalog
 from flowy.contracts import MetadataStore
 from flowy.errors import ArtifactNotFoundError, RunNotFoundError
 from flowy.records import (
+    CACHED,
     CRASHED,
     RUNNING,
     ArtifactRef,
@@ -308,6 +309,9 @@ class SQLMetadataStore(
                 # Portable "insert or replace": no dialect-specific upsert.
                 self._p_del_cache.run(conn, cur, {"k": cache_row["key"]})
                 self._p_cache.run(conn, cur, cache_row)
+            if step_run.status == CACHED and step_run.cache_key:
+                # The hit is counted in the step's own transaction: no extra commit per hit.
+                self._p_hit_cache.run(conn, cur, {"k": step_run.cache_key})
 
     def get_step_runs(self, run_id: str) -> list[StepRunRecord]:
         query = select(s.step_runs).where(s.step_runs.c.run_id == run_id).order_by(s.step_runs.c.id)

@@ -296,6 +296,13 @@ class MetadataStoreContract:
         store.record_cache_hit(entry.key)
         store.record_cache_hit("missing")
         assert store.cache_stats()["hits"] == 2
+        rerun = make_run()
+        store.create_run(rerun)
+        cached = make_step(
+            rerun, status="cached", cache_key=entry.key, outputs=dict(entry.outputs)
+        )
+        store.record_step(cached)  # a cached step run counts its hit in the same transaction
+        assert store.cache_stats()["hits"] == 3
 
     def test_last_cache_entry(self, store: MetadataStore) -> None:
         run = make_run()
