@@ -24,3 +24,14 @@ def test_every_hookspec_has_a_docstring():
     for name, fn in inspect.getmembers(hookspecs, inspect.isfunction):
         if name.startswith("flowy_"):
             assert (fn.__doc__ or "").strip(), name
+
+
+def test_cli_reference_is_generated_from_the_current_commands():
+    import subprocess
+    import sys
+
+    script = DOCS.parent / "scripts" / "gen_cli_reference.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
