@@ -92,6 +92,6 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def benchmarks(session: nox.Session) -> None:
-    """Run the benchmarks in benchmarks/ and print their figures."""
-    install_flowy(session, editable=False)
+    """Run the benchmarks in benchmarks/ and print their figures (``-- NAME`` for one)."""
+    install_flowy(session, editable=False, extra=TEST_EXTRAS)
     session.run("python", "benchmarks/run.py", *session.posargs)
