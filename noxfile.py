@@ -74,6 +74,7 @@ def types(session: nox.Session) -> None:
         "flowy-materializers/src/flowy_materializers",
         "flowy-cli/src/flowy_cli",
         "flowy-aws/src/flowy_aws",
+        "flowy-mlflow/src/flowy_mlflow",
     )
 
 
