@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import textwrap
@@ -216,3 +217,40 @@ def test_clean_workers_leave_steps_they_cannot_import_to_this_process(
     result = run(p, local_plugins, project, max_workers=2, start_method="forkserver")
     assert result.status == "completed", {k: v.error for k, v in result.steps.items()}
     assert result["made_by_exec"] == result["renamed_step"] == os.getpid()
+
+
+def test_forkserver_workers_see_the_environment_of_the_run(tmp_path, monkeypatch):
+    """A variable set after the forkserver started (e.g. credentials) reaches the worker."""
+    import multiprocessing
+
+    from flowy.engine import run_pipeline
+    from flowy.loader import load_module
+    from flowy.plugins import create_plugin_manager
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.Process(target=print, args=("warm",)).start()  # the server exists before the variable
+    monkeypatch.setenv("FLOWY_TEST_SECRET_LATE", "set-after-the-server-started")
+    project = tmp_path / "p"
+    (project / ".flowy").mkdir(parents=True)
+    (project / "env_pipe.py").write_text(
+        "import os\n"
+        "from flowy import Pipeline, step\n\n"
+        "@step\ndef a():\n    return os.environ.get('FLOWY_TEST_SECRET_LATE')\n\n"
+        "@step\ndef b():\n    return os.environ.get('FLOWY_TEST_SECRET_LATE')\n\n"
+        "pipeline = Pipeline('envp', [a, b])\n"
+    )
+    monkeypatch.setenv("FLOWY_PROJECT", str(project))
+    monkeypatch.setenv("FLOWY_HOME", str(tmp_path / "home"))
+    module = load_module(project / "env_pipe.py")
+    plugins = create_plugin_manager(entrypoints=False, plugins=[
+        ("flowy-executor-local", importlib.import_module("flowy_executor_local.plugin")),
+        ("flowy-store-sqlite", importlib.import_module("flowy_store_sqlite.plugin")),
+    ])
+    result = run_pipeline(
+        module.pipeline,
+        plugins=plugins,
+        project=project,
+        executor_options={"max_workers": 2, "start_method": "forkserver"},
+    )
+    assert result.status == "completed", {k: v.error for k, v in result.steps.items()}
+    assert result["a"] == result["b"] == "set-after-the-server-started"

@@ -51,6 +51,7 @@ def worker_main(
     inherited: tuple[ComponentSpec, WorkerRuntime] | None,
     close: list[Any],
     parent: int | None = None,
+    environ: dict[str, str] | None = None,
 ) -> None:
     """Serve attempts until the parent sends ``None`` or goes away.
 
@@ -60,8 +61,12 @@ def worker_main(
     ``close`` are the parent's ends of this worker's and other workers' pipes,
     inherited by fork; closing them keeps end-of-file meaning "the other side is
     gone" (this worker's own copy would otherwise keep it waiting forever once
-    the parent died).
+    the parent died). ``environ`` is the parent's environment for workers that
+    did not fork from it (a forkserver's children inherit the server's instead).
     """
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
     die_with_parent(parent)

@@ -183,7 +183,15 @@ class WorkerPool:
                 others = [parent_end, *(w.conn for w in self._live)] if forked else []
             process = self._ctx.Process(
                 target=worker_main,
-                args=(child_end, self._inherited, others, os.getpid() if forked else None),
+                # A forkserver child has the server's environment from when it started,
+                # not this process's now: send it (credentials set later must reach it).
+                args=(
+                    child_end,
+                    self._inherited,
+                    others,
+                    os.getpid() if forked else None,
+                    None if forked else dict(os.environ),
+                ),
                 name="flowy-worker",
                 daemon=True,
             )
