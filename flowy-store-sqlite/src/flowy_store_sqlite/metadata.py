@@ -332,6 +332,10 @@ class SQLMetadataStore(
     # -- artifacts and metrics ---------------------------------------------
 
     def get_artifact(self, artifact_id: str) -> ArtifactRef:
+        if self._sqlite:
+            exact = self._sqlite_one("SELECT * FROM artifacts WHERE artifact_id = ?", artifact_id)
+            if exact is not None:
+                return _rows.artifact_record(exact)
         with self._read() as conn:
             found = self._resolve(conn, s.artifacts, s.artifacts.c.artifact_id, artifact_id)
         if found is None or isinstance(found, list):
@@ -359,9 +363,28 @@ class SQLMetadataStore(
     # -- cache -------------------------------------------------------------
 
     def lookup_cache(self, key: str) -> CacheEntry | None:
+        if self._sqlite:  # the per-step hot path: one plain SELECT on the driver
+            found = self._sqlite_one("SELECT * FROM cache_entries WHERE key = ?", key)
+            return None if found is None else _rows.cache_record(found)
         with self._read() as conn:
             row = conn.execute(self._get_cache, {"k": key}).mappings().first()
         return None if row is None else _rows.cache_record(row)
+
+    def _sqlite_one(self, sql: str, *args: Any) -> dict[str, Any] | None:
+        """One row by key straight from the sqlite3 driver (a read starts no transaction).
+
+        Cache hits look up an entry and each of its artifacts per step; through
+        SQLAlchemy's execute path each lookup costs ~0.1 ms, here ~10 us.
+        """
+        with self._lock:
+            cursor = cursor_of(self.conn)
+            try:
+                cursor.execute(sql, args)
+                row = cursor.fetchone()
+                names = [d[0] for d in cursor.description] if row is not None else []
+            finally:
+                cursor.close()
+        return None if row is None else dict(zip(names, row, strict=True))
 
     def record_cache_hit(self, key: str) -> None:
         with self._write_raw() as (conn, cur):
