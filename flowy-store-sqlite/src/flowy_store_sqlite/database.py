@@ -67,7 +67,7 @@ def create(url: str, *, fsync: bool, busy_timeout: float) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _set_wal(cursor, busy_timeout)
             cursor.execute(f"PRAGMA synchronous = {synchronous}")
             # Checkpoint every ~16 MB of WAL instead of 4 MB: each checkpoint fsyncs, and
             # at the default it landed on every ~80th record_step (mean cost -30%).
@@ -157,3 +157,26 @@ def _upgrade(conn: Connection) -> None:
 def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _set_wal(cursor: Any, busy_timeout: float) -> None:
+    """Switch to WAL, retrying while another process holds the lock.
+
+    Two processes opening a brand-new database race to switch its journal mode,
+    and SQLite can answer "database is locked" at once, without waiting on the
+    busy timeout; so wait here, up to that same timeout.
+    """
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
