@@ -37,11 +37,11 @@ FLAGS = [
 
 
 def chromium_or_skip() -> str:
-    """The Chromium binary (CHROMIUM, else chromium on PATH); skips the test when absent."""
+    """The Chromium binary (CHROMIUM, else chromium on PATH); fails the test when absent."""
     for candidate in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser"):
         if candidate and shutil.which(candidate):
             return str(shutil.which(candidate))
-    pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+    pytest.fail("Chromium is not installed: `apt-get install -y chromium` (.ci/run does)")
 
 
 def _run(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -16,9 +16,8 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("sklearn")
-pytest.importorskip("skops")
+import sklearn  # noqa: F401 - the template trains a scikit-learn model, stored with skops
+import skops  # noqa: F401
 
 FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
 FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 
+import flowy_cli  # noqa: F401 - the `flowy materializers` commands live there
 import pytest
-
-pytest.importorskip("flowy_cli")
 from click.testing import CliRunner
 from flowy_cli import materializers as cmd
 
