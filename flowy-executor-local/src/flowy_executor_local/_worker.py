@@ -15,12 +15,11 @@ parent dies, so a SIGKILLed orchestrator leaves no workers behind.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
-import sys
 from typing import TYPE_CHECKING, Any
 
+from flowy.forked import die_with_parent
 from flowy.worker import execute_attempt, retry_types, runtime_from_task
 
 if TYPE_CHECKING:
@@ -30,20 +29,6 @@ if TYPE_CHECKING:
     from flowy.worker import WorkerRuntime
 
 _PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent(parent: int | None = None) -> None:
-    """Linux: have the kernel SIGKILL this process when its parent exits.
-
-    ``parent`` is the pid that started us: if it died before the request was
-    made (the kernel would then never signal), exit now instead.
-    """
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if parent is not None and os.getppid() != parent:
-        os._exit(0)
 
 
 def worker_main(

@@ -22,25 +22,21 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
-import json
 import os
-import select
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-from flowy import records as R
 from flowy.contracts import Executor
-from flowy.records import StepRef, StepResult, StepTask, from_dict, to_dict
+from flowy.forked import run_attempt_forked
+from flowy.records import StepRef, StepResult, StepTask
 from flowy.worker import execute_attempt, run_with_retries
 from pydantic import BaseModel, ConfigDict, Field
 
-from flowy_executor_local._worker import die_with_parent
 from flowy_executor_local.pool import WorkerPool, cancelled_result, resource_needs
 
 if TYPE_CHECKING:
@@ -208,7 +204,9 @@ class LocalExecutor(Executor):
         def attempt(t: StepTask) -> StepResult:
             if t.timeout is None:
                 return execute_attempt(t, step.fn, runtime, step.retry_on)
-            return run_forked(t, step, runtime, self.kill_grace, self._forked)
+            return run_attempt_forked(
+                t, step.fn, runtime, step.retry_on, kill_grace=self.kill_grace, active=self._forked
+            )
 
         return attempt
 
@@ -249,119 +247,3 @@ class LocalExecutor(Executor):
 
     def close(self) -> None:
         self.shutdown(cancel=False)
-
-
-def run_forked(
-    task: StepTask,
-    step: Step,
-    runtime: WorkerRuntime,
-    kill_grace: float = 0.0,
-    active: set[int] | None = None,
-) -> StepResult:
-    """One attempt in a forked child, killed with its process group on timeout.
-
-    ``active`` holds the child's pid while it runs, so a cancelling executor
-    can kill it from another thread.
-    """
-    assert task.timeout is not None
-    read_fd, write_fd = os.pipe()
-    started = time.time()
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # child
-        code = 0
-        try:
-            os.setpgid(0, 0)
-            die_with_parent(parent)
-            os.close(read_fd)
-            result = execute_attempt(task, step.fn, runtime, step.retry_on)
-            payload = json.dumps(to_dict(result), default=repr).encode()
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(write_fd, view):]
-        except BaseException:  # noqa: BLE001
-            code = 70
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    try:
-        os.setpgid(pid, pid)
-    except OSError:
-        pass  # the child already did it, or already exited
-    if active is not None:
-        active.add(pid)
-    try:
-        return _await_child(task, pid, read_fd, started, kill_grace)
-    finally:
-        if active is not None:
-            active.discard(pid)
-
-
-def _await_child(
-    task: StepTask, pid: int, read_fd: int, started: float, kill_grace: float
-) -> StepResult:
-    assert task.timeout is not None
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + task.timeout
-    timed_out = False
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = True
-                break
-            readable, _, _ = select.select([read_fd], [], [], remaining)
-            if readable:
-                data = os.read(read_fd, 1 << 16)
-                if not data:
-                    break
-                chunks.append(data)
-    except BaseException:
-        _kill_group(pid, 0.0)
-        raise
-    finally:
-        os.close(read_fd)
-    if timed_out:
-        _kill_group(pid, kill_grace)
-        return StepResult(
-            step=task.step,
-            status=R.TIMED_OUT,
-            started_at=started,
-            finished_at=time.time(),
-            error=f"TimeoutError: step {task.step!r} overran its timeout of {task.timeout:g} s "
-            "and was stopped",
-            error_type="builtins.TimeoutError",
-            retryable=True,
-        )
-    _, status = os.waitpid(pid, 0)
-    if not chunks:
-        how = (
-            f"was killed by signal {os.WTERMSIG(status)}"
-            if os.WIFSIGNALED(status)
-            else f"exited with code {os.WEXITSTATUS(status)}"
-        )
-        return StepResult(
-            step=task.step,
-            status=R.FAILED,
-            started_at=started,
-            finished_at=time.time(),
-            error=f"WorkerDied: the process running step {task.step!r} {how}",
-            error_type="flowy.WorkerDied",
-        )
-    payload: dict[str, Any] = json.loads(b"".join(chunks))
-    return from_dict(payload, StepResult)
-
-
-def _kill_group(pid: int, grace: float) -> None:
-    """End the child's whole process group and reap the child."""
-    try:
-        if grace > 0:
-            os.killpg(pid, signal.SIGTERM)
-            time.sleep(grace)
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
