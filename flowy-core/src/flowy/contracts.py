@@ -207,6 +207,20 @@ class MetadataStore(Component, abc.ABC):
         artifact ids and become lineage edges.
         """
 
+    def record_steps(self, step_runs: Sequence[StepRunRecord]) -> None:
+        """Record several step runs that bring nothing new, in order.
+
+        The engine batches the runs of cached steps (their outputs already exist,
+        so no artifacts, metrics or cache entry come with them) and writes each
+        batch before it records or submits any other step. Each is recorded as
+        :meth:`record_step` would record it alone (lineage edges, a ``cached``
+        run with a ``cache_key`` counts its hit). Stores that can write the
+        batch in one transaction should override this: all of it is there after
+        a crash, or none. The default records them one by one.
+        """
+        for step_run in step_runs:
+            self.record_step(step_run)
+
     @abc.abstractmethod
     def get_run(self, run_id: str) -> RunRecord:
         """The run with this id or unique prefix; RunNotFoundError otherwise."""

@@ -6,6 +6,14 @@ or an upstream step did not produce its outputs), satisfied from the cache, or
 handed to the executor as a :class:`~flowy.records.StepTask`. Each result is
 recorded in one metadata transaction, then observers hear of it through the
 lifecycle hooks.
+
+Cached steps are settled here, synchronously, and nothing new comes with them
+(their outputs already exist), so their records are buffered and written in
+one batch (:meth:`~flowy.contracts.MetadataStore.record_steps`) before any
+other step is recorded or handed to the executor, before the engine waits for
+a running step, and when the run ends, however it ends. A process killed in
+between loses at most those cached-step records, never a completed step's
+work: a resumed or repeated run finds the same cache entries again.
 """
 
 from __future__ import annotations
@@ -117,6 +125,8 @@ class RunExecution:
         self.status: dict[str, str] = {}
         self.records: dict[str, StepRunRecord] = {}
         self.outputs: dict[str, ArtifactRef] = {}
+        self.unwritten: list[StepRunRecord] = []
+        """Cached steps' records not yet written (see :meth:`flush`)."""
         self.run = RunRecord(
             run_id=self.run_id,
             pipeline=pipeline.name,
@@ -216,9 +226,16 @@ class RunExecution:
 
     # -- recording -----------------------------------------------------------
 
+    def flush(self) -> None:
+        """Write the buffered cached-step records, in order, as one batch."""
+        if self.unwritten:
+            batch, self.unwritten = self.unwritten, []
+            self.store.record_steps(batch)
+
     def record_skipped(self, step: Step, reason: str) -> None:
         now = time.time()
         rec = StepRunRecord(self.run_id, step.name, R.SKIPPED, now, now, error=f"skipped: {reason}")
+        self.flush()
         self.store.record_step(rec)
         self.status[step.name] = R.SKIPPED
         self.records[step.name] = rec
@@ -246,8 +263,10 @@ class RunExecution:
             inputs={n: r.artifact_id for n, r in task.inputs.items()},
             outputs={n: r.artifact_id for n, r in refs.items()},
         )
-        self.store.record_step(rec)
-        self.register_models(step, rec)
+        self.unwritten.append(rec)  # written by flush(): see the module docstring
+        if step.register_model:
+            self.flush()  # a model version points at a recorded step run
+            self.register_models(step, rec)
         self.status[step.name] = R.CACHED
         self.records[step.name] = rec
         self.outputs.update(refs)
@@ -296,6 +315,7 @@ class RunExecution:
             inputs={n: r.artifact_id for n, r in task.inputs.items()},
             outputs={a.name: a.artifact_id for a in (*artifacts, *logged)},
         )
+        self.flush()
         self.store.record_step(rec, [*artifacts, *logged], result.metrics, entry)
         if result.status == R.COMPLETED:
             self.register_models(step, rec)
@@ -361,6 +381,7 @@ class RunExecution:
                     if self.start(name, executor, running):
                         settled(name)
                 if running:
+                    self.flush()  # never hold records through a (possibly long) wait
                     done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                     for future in done:
                         step, task, parts = running.pop(future)
@@ -375,6 +396,8 @@ class RunExecution:
                 if name not in self.status or self.status[name] == R.RUNNING:
                     self.cancel(name)
             return R.CANCELLED
+        finally:
+            self.flush()
         failed = any(s in (R.FAILED, R.TIMED_OUT) for s in self.status.values())
         return R.FAILED if failed else R.COMPLETED
 
@@ -400,6 +423,7 @@ class RunExecution:
             if hit is not None:
                 self.record_cached(step, task, key, *hit)  # records the hit too
                 return True
+        self.flush()  # the step may read its inputs' records, from another process too
         self.status[name] = R.RUNNING
         self.notify("flowy_step_started", run=self.run, task=task)
         future = executor.submit(task, step)
@@ -445,6 +469,7 @@ class RunExecution:
     def cancel(self, name: str) -> None:
         now = time.time()
         rec = StepRunRecord(self.run_id, name, R.CANCELLED, now, now, error="run cancelled")
+        self.flush()
         self.store.record_step(rec)
         self.status[name] = R.CANCELLED
         self.records[name] = rec

@@ -195,6 +195,41 @@ class MetadataStoreContract:
         assert store.list_artifacts(run_id=second.run_id) == []
         assert store.get_artifact(art.artifact_id) == art
 
+    def test_record_steps_records_a_batch_in_order_and_counts_hits(
+        self, store: MetadataStore
+    ) -> None:
+        first = make_run(started_at=100.0)
+        second = make_run(started_at=200.0)
+        store.create_run(first)
+        store.create_run(second)
+        data, data_entry = self.record_producer(store, first, "prep", "data")
+        model, model_entry = self.record_producer(store, first, "fit", "model")
+        batch = [
+            make_step(
+                second,
+                "prep",
+                status="cached",
+                attempts=0,
+                cache_key=data_entry.key,
+                outputs={"data": data.artifact_id},
+            ),
+            make_step(
+                second,
+                "fit",
+                status="cached",
+                attempts=0,
+                cache_key=model_entry.key,
+                inputs={"data": data.artifact_id},
+                outputs={"model": model.artifact_id},
+            ),
+            make_step(second, "report", status="skipped", error="skipped: its `when` is false"),
+        ]
+        store.record_steps(batch)
+        store.record_steps([])  # an empty batch writes nothing
+        assert store.get_step_runs(second.run_id) == batch
+        assert store.list_artifacts(run_id=second.run_id) == []
+        assert store.cache_stats()["hits"] == 2  # each cached run counts its hit
+
     def test_record_step_is_atomic(self, store: MetadataStore) -> None:
         run = make_run()
         store.create_run(run)
