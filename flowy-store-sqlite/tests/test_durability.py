@@ -10,17 +10,28 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from flowy_store_sqlite.metadata import SQLMetadataStore
+
+#: Both SQLite store classes, as the writer subprocess imports them.
+STORES = pytest.mark.parametrize(
+    "store_class",
+    [
+        "flowy_store_sqlite.metadata:SQLMetadataStore",
+        "flowy_store_sqlite.sqlite:SQLiteMetadataStore",
+    ],
+    ids=["sqlalchemy", "sqlite3"],
+)
 
 # A writer that records steps forever: each step has 3 artifacts, 3 produced and
 # 1 consumed lineage edges, 2 metrics and a cache entry, all in one record_step.
 _WRITER = """
-import sys, time, uuid
+import importlib, sys, time, uuid
 from flowy.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
-from flowy_store_sqlite.metadata import SQLMetadataStore
 
 url, run_id, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-store = SQLMetadataStore(url)
+module, name = sys.argv[4].split(":")
+store = getattr(importlib.import_module(module), name)(url)
 store.create_run(RunRecord(run_id, "p", "running", params={"n": count}, started_at=time.time()))
 previous = None
 i = 0
@@ -64,10 +75,13 @@ def _check_complete(db: Path) -> dict[str, int]:
     return counts
 
 
-def test_sigkill_mid_loop_leaves_only_complete_steps(db_path: Path) -> None:
+@STORES
+def test_sigkill_mid_loop_leaves_only_complete_steps(db_path: Path, store_class: str) -> None:
     url = f"sqlite:///{db_path}"
     proc = subprocess.Popen(
-        [sys.executable, "-c", _WRITER, url, "r" * 32, "-1"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _WRITER, url, "r" * 32, "-1", store_class],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -90,11 +104,12 @@ def test_sigkill_mid_loop_leaves_only_complete_steps(db_path: Path) -> None:
         store.close()
 
 
-def test_two_processes_writing_concurrently_lose_nothing(db_path: Path) -> None:
+@STORES
+def test_two_processes_writing_concurrently_lose_nothing(db_path: Path, store_class: str) -> None:
     url = f"sqlite:///{db_path}"  # both race to create the database, too
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _WRITER, url, name * 32, "300"],
+            [sys.executable, "-c", _WRITER, url, name * 32, "300", store_class],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from flowy.errors import RunNotFoundError
 from flowy.records import RunRecord, StepRunRecord
 from flowy_store_sqlite import plugin
 from flowy_store_sqlite.metadata import SQLMetadataStore
+from flowy_store_sqlite.sqlite import SQLiteMetadataStore
 
 
 def _dead_pid() -> int:
@@ -65,8 +67,8 @@ def test_params_table_and_unjsonable_values(sqlite_store: SQLMetadataStore) -> N
     run = RunRecord("p" * 32, "p", "running", params={"lr": 0.1, "path": Path("/data")})
     sqlite_store.create_run(run)
     assert sqlite_store.get_run(run.run_id).params == {"lr": 0.1, "path": "/data"}
-    with sqlite_store._read() as conn:
-        rows = conn.exec_driver_sql("SELECT name, value FROM params ORDER BY name").all()
+    with sqlite3.connect(sqlite_store.url.removeprefix("sqlite:///")) as conn:
+        rows = conn.execute("SELECT name, value FROM params ORDER BY name").fetchall()
     assert rows == [("lr", "0.1"), ("path", '"/data"')]
 
 
@@ -97,7 +99,7 @@ def test_plugin_registers_both_stores() -> None:
     manager = FlowyPlugins()
     manager.register(plugin, "flowy-store-sqlite", "flowy-store-sqlite", "0.1.0")
     registry = manager.registry
-    assert registry.get("metadata_store", "sqlite").load() is SQLMetadataStore
+    assert registry.get("metadata_store", "sqlite").load() is SQLiteMetadataStore
     assert registry.get("metadata_store", "sql").load() is SQLMetadataStore
     from flowy_store_sqlite.local_store import LocalArtifactStore
 
@@ -114,9 +116,11 @@ def test_plugin_module_imports_nothing_heavy() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_driver_errors_surface_as_sqlalchemy_errors(sqlite_store: SQLMetadataStore) -> None:
+def test_driver_errors_surface_as_database_errors(sqlite_store: SQLMetadataStore) -> None:
+    """A constraint violation raises the layer's own IntegrityError and writes nothing."""
     from sqlalchemy.exc import IntegrityError
 
-    with pytest.raises(IntegrityError, match="FOREIGN KEY"):  # the run was never created
+    expected = IntegrityError if isinstance(sqlite_store, SQLMetadataStore) else sqlite3.Error
+    with pytest.raises(expected, match="FOREIGN KEY"):  # the run was never created
         sqlite_store.record_step(StepRunRecord("n" * 32, "a", "completed"))
     assert sqlite_store.get_step_runs("n" * 32) == []

@@ -13,7 +13,13 @@ from flowy.errors import ConfigError
 from flowy_store_sqlite import schema
 from flowy_store_sqlite.database import MIGRATIONS_DIR
 from flowy_store_sqlite.metadata import SQLMetadataStore
+from flowy_store_sqlite.sqlite import HEAD_REVISION, SQLiteMetadataStore
 from sqlalchemy import create_engine, inspect
+
+#: Both classes that open SQLite files: each must create, upgrade and refuse alike.
+BOTH = pytest.mark.parametrize(
+    "store_class", [SQLMetadataStore, SQLiteMetadataStore], ids=["sqlalchemy", "sqlite3"]
+)
 
 
 def alembic_config(url: str) -> Any:
@@ -90,53 +96,98 @@ def test_downgrade_removes_everything(tmp_path: Path) -> None:
 
 
 _PROBE = """
-import sys
-from flowy_store_sqlite.metadata import SQLMetadataStore
-store = SQLMetadataStore(sys.argv[1])
+import importlib, sys
+module, name = sys.argv[2].rsplit(".", 1)
+store = getattr(importlib.import_module(module), name)(sys.argv[1])
 store.list_runs()
 store.close()
-print("alembic" in sys.modules)
+print(" ".join(m for m in ("alembic", "sqlalchemy") if m in sys.modules))
 """
 
 
-def _imports_alembic(url: str) -> bool:
+def _imported(url: str, store_class: type) -> set[str]:
+    """Which of Alembic and SQLAlchemy opening ``url`` with ``store_class`` imported."""
+    target = f"{store_class.__module__}.{store_class.__name__}"
     out = subprocess.run(
-        [sys.executable, "-c", _PROBE, url], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _PROBE, url, target], capture_output=True, text=True, check=True
     ).stdout
-    return out.strip() == "True"
+    return set(out.split())
 
 
-def test_opening_does_not_import_alembic(db_path: Path) -> None:
+@BOTH
+def test_opening_does_not_import_alembic(db_path: Path, store_class: type) -> None:
     url = f"sqlite:///{db_path}"
-    assert not _imports_alembic(url), "creating a new database took the Alembic path"
-    assert not _imports_alembic(url), "opening an up-to-date database imported Alembic"
+    assert "alembic" not in _imported(url, store_class), "a new database took the Alembic path"
+    assert "alembic" not in _imported(url, store_class), "an up-to-date database imported Alembic"
 
 
-def test_database_at_base_is_upgraded_with_alembic(db_path: Path) -> None:
+def test_sqlite_store_never_imports_sqlalchemy_to_create_or_open(db_path: Path) -> None:
+    url = f"sqlite:///{db_path}"
+    assert _imported(url, SQLiteMetadataStore) == set(), "creating a database imported them"
+    assert _imported(url, SQLiteMetadataStore) == set(), "opening a database imported them"
+
+
+@BOTH
+def test_database_at_base_is_upgraded_with_alembic(db_path: Path, store_class: type) -> None:
     db_path.parent.mkdir(parents=True)
     with sqlite3.connect(db_path) as conn:  # Alembic's table, but no revision applied yet
         conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
     url = f"sqlite:///{db_path}"
-    assert _imports_alembic(url)
+    assert "alembic" in _imported(url, store_class)
     assert describe(url)["version"] == [(schema.HEAD_REVISION,)]
     assert "cache_entries" in describe(url)
 
 
-def test_newer_revision_is_refused(db_path: Path) -> None:
-    SQLMetadataStore(str(db_path)).close()
+@BOTH
+def test_newer_revision_is_refused(db_path: Path, store_class: type) -> None:
+    store_class(str(db_path)).close()
     with sqlite3.connect(db_path) as conn:
         conn.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
     with pytest.raises(ConfigError, match="pip install -U flowy-store-sqlite") as info:
-        SQLMetadataStore(str(db_path))
+        store_class(str(db_path))
     assert "0099_from_the_future" in str(info.value)
 
 
-def test_untracked_tables_are_refused(db_path: Path) -> None:
+@BOTH
+def test_untracked_tables_are_refused(db_path: Path, store_class: type) -> None:
     db_path.parent.mkdir(parents=True)
     with sqlite3.connect(db_path) as conn:
         conn.execute("CREATE TABLE runs (x INTEGER)")
     with pytest.raises(ConfigError, match="no Alembic version"):
-        SQLMetadataStore(str(db_path))
+        store_class(str(db_path))
+
+
+def test_generated_sqlite_ddl_is_current() -> None:
+    """sqlite_schema.sql is what schema.py generates; the fast store's head is schema's."""
+    path = Path(schema.__file__).with_name(schema.SQLITE_DDL_FILE)
+    assert path.read_text("utf-8") == schema.sqlite_ddl(), (
+        "sqlite_schema.sql is stale: python -c 'from flowy_store_sqlite import schema; "
+        "schema.write_sqlite_ddl()'"
+    )
+    assert HEAD_REVISION == schema.HEAD_REVISION
+
+
+def test_sqlite_store_creates_what_create_all_creates(tmp_path: Path) -> None:
+    created = f"sqlite:///{tmp_path / 'ddl.db'}"
+    SQLiteMetadataStore(created).close()
+    reference = f"sqlite:///{tmp_path / 'create_all.db'}"
+    SQLMetadataStore(reference).close()
+    assert describe(created) == describe(reference)
+    with (
+        sqlite3.connect(tmp_path / "ddl.db") as a,
+        sqlite3.connect(tmp_path / "create_all.db") as b,
+    ):
+        query = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+        a_rows, b_rows = (
+            [(*r[:3], " ".join((r[3] or "").split()).replace(" ,", ",")) for r in c.execute(query)]
+            for c in (a, b)
+        )
+        assert a_rows == b_rows
+
+
+def test_sqlite_store_refuses_other_databases_naming_the_sql_store() -> None:
+    with pytest.raises(ConfigError, match="store type 'sql'"):
+        SQLiteMetadataStore("postgresql://user:secret@db.example/flowy")
 
 
 def _pragma(store: SQLMetadataStore, name: str) -> Any:
@@ -163,9 +214,43 @@ def test_sqlite_pragmas(db_path: Path) -> None:
         store.close()
 
 
-def test_parent_folder_created_and_plain_path_accepted(tmp_path: Path) -> None:
+@BOTH
+def test_parent_folder_created_and_plain_path_accepted(tmp_path: Path, store_class: type) -> None:
     target = tmp_path / "a" / "b" / "c.db"
-    store = SQLMetadataStore(str(target))
+    store = store_class(str(target))
     store.close()
     assert target.is_file()
     assert store.url == f"sqlite:///{target}"
+
+
+def test_sqlite_store_pragmas(db_path: Path) -> None:
+    store = SQLiteMetadataStore(f"sqlite:///{db_path}", busy_timeout=12.5, fsync=True)
+    try:
+        pragmas = {
+            name: store.db.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout",
+                         "wal_autocheckpoint")
+        }  # fmt: skip
+    finally:
+        store.close()
+    assert pragmas == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1,
+                       "busy_timeout": 12500, "wal_autocheckpoint": 4000}  # fmt: skip
+
+
+def test_sqlite_store_serves_every_method_of_the_sqlalchemy_store(db_path: Path) -> None:
+    """Each public method is run natively or forwarded; forwarded ones share the connection."""
+    public = {n for n in dir(SQLMetadataStore) if not n.startswith("_") and callable(
+        getattr(SQLMetadataStore, n))}  # fmt: skip
+    missing = {n for n in public if not callable(getattr(SQLiteMetadataStore, n, None))}
+    assert missing == set()
+    store = SQLiteMetadataStore(str(db_path))
+    try:
+        from flowy.records import RunRecord
+
+        store.create_run(RunRecord("f" * 32, "p", "running"))
+        # Written on the stdlib connection, read on the SQLAlchemy side: one database.
+        assert store.full.get_run("f" * 32).pipeline == "p"
+        assert store.full.conn.connection.dbapi_connection is store.db
+        assert store.cache_stats() == {"entries": 0, "hits": 0, "pipelines": {}}
+    finally:
+        store.close()

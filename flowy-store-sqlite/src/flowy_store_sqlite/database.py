@@ -16,27 +16,21 @@ this module:
 
 from __future__ import annotations
 
-import os
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flowy.errors import ConfigError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
 
-from flowy_store_sqlite import schema
+from flowy_store_sqlite import connect, schema
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-WAL_AUTOCHECKPOINT_PAGES = 4000
 #: ``Connection.info`` key: when true, the next ``begin()`` takes the write lock.
 WRITE_FLAG = "flowy_write"
-
-
-def normalize_url(url: str) -> str:
-    """Accept a SQLAlchemy URL, or a plain file path meaning a SQLite file."""
-    if "://" in url:
-        return url
-    return "sqlite:///" + os.path.abspath(os.path.expanduser(url))
 
 
 def is_sqlite(url: str) -> bool:
@@ -51,30 +45,37 @@ def _sqlite_file(url: str) -> str | None:
     return database
 
 
-def create(url: str, *, fsync: bool, busy_timeout: float) -> Engine:
-    """An engine for ``url``; on SQLite with WAL, busy timeout and foreign keys."""
+def create(
+    url: str,
+    *,
+    fsync: bool,
+    busy_timeout: float,
+    connection: Callable[[], sqlite3.Connection] | None = None,
+) -> Engine:
+    """An engine for ``url``; on SQLite with WAL, busy timeout and foreign keys.
+
+    ``connection`` (SQLite only) makes the engine use that one already open,
+    configured connection instead of opening its own: the fast SQLite store
+    shares its connection, and so its transactions, with this engine.
+    """
     if not is_sqlite(url):
         return create_engine(url)
+    if connection is not None:
+        return _with_begin(create_engine(url, creator=connection, poolclass=StaticPool))
     path = _sqlite_file(url)
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False})
-    synchronous = "FULL" if fsync else "NORMAL"
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, see above
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            _set_wal(cursor, busy_timeout)
-            cursor.execute(f"PRAGMA synchronous = {synchronous}")
-            # Checkpoint every ~16 MB of WAL instead of 4 MB: each checkpoint fsyncs, and
-            # at the default it landed on every ~80th record_step (mean cost -30%).
-            cursor.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-            cursor.execute("PRAGMA foreign_keys = ON")
-        finally:
-            cursor.close()
+        connect.configure(dbapi_connection, fsync=fsync, busy_timeout=busy_timeout)
+
+    return _with_begin(engine)
+
+
+def _with_begin(engine: Engine) -> Engine:
+    """Emit BEGIN (or BEGIN IMMEDIATE for writes) ourselves: see the module docstring."""
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -157,26 +158,3 @@ def _upgrade(conn: Connection) -> None:
 def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     return make_url(url).render_as_string(hide_password=True)
-
-
-def _set_wal(cursor: Any, busy_timeout: float) -> None:
-    """Switch to WAL, retrying while another process holds the lock.
-
-    Two processes opening a brand-new database race to switch its journal mode,
-    and SQLite can answer "database is locked" at once, without waiting on the
-    busy timeout; so wait here, up to that same timeout.
-    """
-    import sqlite3
-    import time
-
-    deadline = time.monotonic() + busy_timeout
-    delay = 0.005
-    while True:
-        try:
-            cursor.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() >= deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from flowy.catalog import Catalog
@@ -34,7 +35,6 @@ from flowy.records import (
     RunRecord,
     StepRunRecord,
 )
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import (
     Column,
     Connection,
@@ -49,11 +49,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from flowy_store_sqlite import _rows, database
+from flowy_store_sqlite import _rows, connect, database
 from flowy_store_sqlite import schema as s
 from flowy_store_sqlite.experiments import ExperimentQueries
 from flowy_store_sqlite.lineage import LineageQueries
 from flowy_store_sqlite.model_registry import ModelRegistryQueries
+from flowy_store_sqlite.options import SQLMetadataStoreOptions
 from flowy_store_sqlite.prepared import Prepared, cursor_of
 from flowy_store_sqlite.procs import pid_alive
 
@@ -61,19 +62,6 @@ MIN_PREFIX = 4
 _EDGE_KEYS = ("artifact_id", "run_id", "step", "direction", "name")
 #: A stand-in whose row gives the artifact insert its column list.
 _PROBE = ArtifactRef("", "", "", 0, "", "", "", artifact_id="probe")
-
-
-class SQLMetadataStoreOptions(BaseModel):
-    """Stack options of the ``sqlite`` / ``sql`` metadata store."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    url: str
-    """A SQLAlchemy URL, or a plain file path meaning a SQLite file."""
-    fsync: bool = False
-    """SQLite only: ``synchronous=FULL`` (survives power loss) instead of ``NORMAL``."""
-    busy_timeout: float = 30.0
-    """SQLite only: seconds to wait for another process's write lock."""
 
 
 class SQLMetadataStore(
@@ -96,12 +84,28 @@ class SQLMetadataStore(
     _get_cache = select(s.cache_entries).where(s.cache_entries.c.key == bindparam("k"))
     _del_cache = delete(s.cache_entries).where(s.cache_entries.c.key == bindparam("k"))
 
-    def __init__(self, url: str, fsync: bool = False, busy_timeout: float = 30.0) -> None:
-        self.url = database.normalize_url(url)
-        self._engine = database.create(self.url, fsync=fsync, busy_timeout=busy_timeout)
+    def __init__(
+        self,
+        url: str,
+        fsync: bool = False,
+        busy_timeout: float = 30.0,
+        *,
+        connection: Callable[[], sqlite3.Connection] | None = None,
+        lock: threading.RLock | None = None,
+    ) -> None:
+        """Open (and create or upgrade) the database at ``url``.
+
+        ``connection`` and ``lock`` are for :class:`flowy_store_sqlite.sqlite.SQLiteMetadataStore`,
+        which hands over its open SQLite connection and the lock guarding it, so
+        both stores share one connection and one transaction at a time.
+        """
+        self.url = connect.normalize_url(url)
+        self._engine = database.create(
+            self.url, fsync=fsync, busy_timeout=busy_timeout, connection=connection
+        )
         self._sqlite = database.is_sqlite(self.url)
         self._dbapi_error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
-        self._lock = threading.RLock()
+        self._lock = lock or threading.RLock()
         self._conn: Connection | None = self._engine.connect()
         try:
             database.ensure_schema(self._conn, self.url)

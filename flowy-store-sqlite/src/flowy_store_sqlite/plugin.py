@@ -14,19 +14,20 @@ from flowy import hookimpl
 if TYPE_CHECKING:
     from flowy.registry import Register
 
-_METADATA_TARGET = "flowy_store_sqlite.metadata:SQLMetadataStore"
+_SQLITE_TARGET = "flowy_store_sqlite.sqlite:SQLiteMetadataStore"
+_SQL_TARGET = "flowy_store_sqlite.metadata:SQLMetadataStore"
 
 
 @hookimpl
 def flowy_register_metadata_stores(register: Register) -> None:
     register(
         "sqlite",
-        _METADATA_TARGET,
+        _SQLITE_TARGET,
         description="Runs, lineage, metrics and cache in a SQLite file (WAL mode).",
     )
     register(
         "sql",
-        _METADATA_TARGET,
+        _SQL_TARGET,
         description="The same store on any SQLAlchemy URL (PostgreSQL, MySQL, ...).",
     )
 

@@ -1,0 +1,467 @@
+"""``SQLiteMetadataStore``: the ``sqlite`` metadata store, on the stdlib driver.
+
+Every ``flowy run`` and every ``flowy runs list`` opens the metadata store,
+and importing SQLAlchemy alone takes about 125 ms: a quarter of a 100-step
+run and most of a listing. So the store behind the default stack speaks to
+SQLite through :mod:`sqlite3` for what those commands do (open or create the
+database, record runs and steps, look up the cache, list runs, metrics and
+experiments) and opens the full SQLAlchemy store,
+:class:`~flowy_store_sqlite.metadata.SQLMetadataStore`, only when another
+method is called (lineage, search, the model registry, cache maintenance,
+migrating an older database). Both share this store's one connection and its
+lock, so they see one database and never hold two transactions at once.
+
+The SQL here is plain SQLite over the tables of :mod:`flowy_store_sqlite.schema`;
+a new database is created from the generated ``sqlite_schema.sql`` (a test
+keeps it equal to ``create_all``), and the contract suite runs against this
+class as it does against the SQLAlchemy store. The ``sql`` store kind stays
+SQLAlchemy for every URL.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import socket
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from flowy.catalog import Catalog
+from flowy.contracts import MetadataStore
+from flowy.errors import ConfigError, RunNotFoundError
+from flowy.records import (
+    CACHED,
+    CRASHED,
+    RUNNING,
+    ArtifactRef,
+    CacheEntry,
+    MetricRecord,
+    RunRecord,
+    StepRunRecord,
+)
+
+from flowy_store_sqlite import _rows, connect
+from flowy_store_sqlite.options import SQLMetadataStoreOptions
+from flowy_store_sqlite.procs import pid_alive
+
+if TYPE_CHECKING:
+    from flowy_store_sqlite.metadata import SQLMetadataStore
+
+HEAD_REVISION = "0002_assets_registry"  # schema.HEAD_REVISION, without importing SQLAlchemy
+_EDGE_KEYS = ("artifact_id", "run_id", "step", "direction", "name")
+_PROBE = ArtifactRef("", "", "", 0, "", "", "", artifact_id="probe")
+_RUNS_ORDER = "ORDER BY started_at DESC, run_id DESC"
+
+
+def _insert(table: str, columns: Sequence[str]) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + c for c in columns)})"
+
+
+_INSERT_RUN = _insert("runs", list(_rows.run_row(RunRecord("", "", ""))))
+_INSERT_PARAM = _insert("params", ["run_id", "name", "value"])
+_INSERT_STEP = _insert("step_runs", list(_rows.step_row(StepRunRecord("", "", ""))))
+_INSERT_ARTIFACT = _insert("artifacts", list(_rows.artifact_row(_PROBE, "", "", 0.0)))
+_INSERT_TAG = _insert("artifact_tags", ["artifact_id", "tag"])
+_INSERT_EDGE = _insert("lineage", _EDGE_KEYS)
+_INSERT_METRIC = _insert("metrics", list(_rows.metric_row(MetricRecord("", 0.0), "", "")))
+_INSERT_CACHE = _insert("cache_entries", list(_rows.cache_row(CacheEntry("", "", "", "", {}, {}))))
+
+
+class SQLiteMetadataStore(MetadataStore, Catalog):
+    """Runs, steps, artifacts, lineage, metrics and cache in a SQLite file (see the module)."""
+
+    Options: ClassVar[Any] = SQLMetadataStoreOptions
+
+    def __init__(self, url: str, fsync: bool = False, busy_timeout: float = 30.0) -> None:
+        self.url = connect.normalize_url(url)
+        self._fsync = fsync
+        self._busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        self._full: SQLMetadataStore | None = None
+        path = connect.sqlite_database(self.url)
+        if path is None:
+            if not self.url.startswith("sqlite"):
+                raise ConfigError(
+                    f"The 'sqlite' metadata store needs a SQLite file path or sqlite:/// URL, "
+                    f"not {self.url.split('://', 1)[0]}://...: use the store type 'sql' "
+                    "for other databases (it takes any SQLAlchemy URL)."
+                )
+            # A SQLite URL with options or a file: URI: let SQLAlchemy open it, then share.
+            full = self._open_full(None)
+            self._db: sqlite3.Connection | None = full.conn.connection.dbapi_connection  # type: ignore[assignment]
+            return
+        self._db = connect.open_sqlite(path, fsync=fsync, busy_timeout=busy_timeout)
+        try:
+            self._ensure_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- plumbing ----------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError(f"the metadata store at {self.url} is closed")
+        return self._db
+
+    def _open_full(self, connection: Callable[[], sqlite3.Connection] | None) -> SQLMetadataStore:
+        from flowy_store_sqlite.metadata import SQLMetadataStore
+
+        self._full = SQLMetadataStore(
+            self.url,
+            fsync=self._fsync,
+            busy_timeout=self._busy_timeout,
+            connection=connection,
+            lock=self._lock,
+        )
+        return self._full
+
+    @property
+    def full(self) -> SQLMetadataStore:
+        """The SQLAlchemy store on this store's connection, opened on first use."""
+        with self._lock:
+            if self._full is None:
+                db = self.db
+                self._open_full(lambda: db)
+            assert self._full is not None
+            return self._full
+
+    def _ensure_schema(self) -> None:
+        """Use an up-to-date database as is; create a new one from the generated DDL.
+
+        Anything else (an older schema to migrate, a newer or foreign one to
+        refuse) is the SQLAlchemy store's job, with its Alembic migrations.
+        """
+        if self._revision() == HEAD_REVISION:
+            return
+        if self._is_empty():
+            with self._write() as cur:
+                # Re-checked under the write lock: two processes create it once.
+                if self._is_empty():
+                    ddl = Path(__file__).with_name("sqlite_schema.sql").read_text("utf-8")
+                    for statement in ddl.split(";\n"):
+                        if statement.strip():
+                            cur.execute(statement)
+            if self._revision() == HEAD_REVISION:
+                return
+        _ = self.full  # migrates, or refuses with a message naming the revision
+
+    def _is_empty(self) -> bool:
+        return not self._has_table("alembic_version") and not self._has_table("runs")
+
+    def _has_table(self, name: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
+
+    def _revision(self) -> str | None:
+        if not self._has_table("alembic_version"):
+            return None
+        rows = [r[0] for r in self.db.execute("SELECT version_num FROM alembic_version")]
+        return ",".join(sorted(rows)) if rows else None
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Cursor]:
+        """A write transaction (BEGIN IMMEDIATE: the write lock up front) and its cursor."""
+        with self._lock:
+            cur = self.db.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cur
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Cursor]:
+        """A read transaction (one snapshot for several SELECTs) and its cursor."""
+        with self._lock:
+            cur = self.db.cursor()
+            try:
+                cur.execute("BEGIN")
+                try:
+                    yield cur
+                finally:
+                    cur.execute("COMMIT")
+            finally:
+                cur.close()
+
+    def _rows(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        """Every row of one SELECT as a dict (one statement reads one snapshot)."""
+        with self._lock:
+            cur = self.db.execute(sql, args)
+            try:
+                names = [d[0] for d in cur.description]
+                return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+            finally:
+                cur.close()
+
+    def _one(self, sql: str, *args: Any) -> dict[str, Any] | None:
+        rows = self._rows(sql, *args)
+        return rows[0] if rows else None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._full is not None:
+                self._full.close()
+                self._full = None
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"url": _safe_url(self.url)}
+
+    # -- runs --------------------------------------------------------------
+
+    def create_run(self, run: RunRecord) -> None:
+        params = [
+            {"run_id": run.run_id, "name": k, "value": _rows.dumps(v)}
+            for k, v in run.params.items()
+        ]
+        with self._write() as cur:
+            cur.execute(_INSERT_RUN, _rows.run_row(run))
+            if params:
+                cur.executemany(_INSERT_PARAM, params)
+
+    def finish_run(self, run_id: str, status: str, finished_at: float) -> None:
+        with self._write() as cur:
+            cur.execute(
+                "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
+                (status, finished_at, run_id),
+            )
+            found = cur.rowcount
+        if found == 0:
+            raise RunNotFoundError(
+                f"Cannot finish run {run_id!r}: it is not in {self.describe()['url']}."
+            )
+
+    def get_run(self, run_id: str) -> RunRecord:
+        row = self._one("SELECT * FROM runs WHERE run_id = ?", run_id)
+        if row is not None:
+            return _rows.run_record(row)
+        return self.full.get_run(run_id)  # an id prefix, or the not-found message
+
+    def list_runs(
+        self, pipeline: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        where, args = _filters(pipeline=pipeline, status=status)
+        sql = f"SELECT * FROM runs{where} {_RUNS_ORDER} LIMIT ?"
+        return [_rows.run_record(r) for r in self._rows(sql, *args, limit)]
+
+    def iter_runs(self) -> Iterator[RunRecord]:
+        for row in self._rows(f"SELECT * FROM runs {_RUNS_ORDER}"):
+            yield _rows.run_record(row)
+
+    def mark_crashed_runs(self) -> int:
+        """Mark ``running`` runs of this host whose process is gone as ``crashed``."""
+        host = socket.gethostname()
+        with self._lock:
+            candidates = self._rows(
+                "SELECT run_id, pid, started_at FROM runs "
+                "WHERE status = ? AND host = ? AND pid IS NOT NULL",
+                RUNNING,
+                host,
+            )
+            dead = [r["run_id"] for r in candidates if not pid_alive(r["pid"], r["started_at"])]
+            if dead:
+                with self._write() as cur:
+                    cur.executemany(
+                        "UPDATE runs SET status = ? WHERE run_id = ? AND status = ?",
+                        [(CRASHED, run_id, RUNNING) for run_id in dead],
+                    )
+        return len(dead)
+
+    # -- steps -------------------------------------------------------------
+
+    def record_step(
+        self,
+        step_run: StepRunRecord,
+        artifacts: Sequence[ArtifactRef] = (),
+        metrics: Sequence[MetricRecord] = (),
+        cache_entry: CacheEntry | None = None,
+    ) -> None:
+        rows = _StepRows(step_run, artifacts, metrics, cache_entry)
+        with self._write() as cur:
+            rows.insert(cur)
+
+    def record_steps(self, step_runs: Sequence[StepRunRecord]) -> None:
+        """Several step records (no artifacts of their own: cached, skipped) in one transaction."""
+        batch = [_StepRows(rec, (), (), None) for rec in step_runs]
+        if not batch:
+            return
+        with self._write() as cur:
+            for rows in batch:
+                rows.insert(cur)
+
+    def get_step_runs(self, run_id: str) -> list[StepRunRecord]:
+        rows = self._rows("SELECT * FROM step_runs WHERE run_id = ? ORDER BY id", run_id)
+        return [_rows.step_record(r) for r in rows]
+
+    # -- artifacts and metrics ---------------------------------------------
+
+    def get_artifact(self, artifact_id: str) -> ArtifactRef:
+        row = self._one("SELECT * FROM artifacts WHERE artifact_id = ?", artifact_id)
+        if row is not None:
+            return _rows.artifact_record(row)
+        return self.full.get_artifact(artifact_id)  # an id prefix, or the not-found message
+
+    def get_metrics(self, run_id: str) -> list[tuple[str, MetricRecord]]:
+        rows = self._rows("SELECT * FROM metrics WHERE run_id = ? ORDER BY id", run_id)
+        return [(r["step"], _rows.metric_record(r)) for r in rows]
+
+    # -- cache -------------------------------------------------------------
+
+    def lookup_cache(self, key: str) -> CacheEntry | None:
+        row = self._one("SELECT * FROM cache_entries WHERE key = ?", key)
+        return None if row is None else _rows.cache_record(row)
+
+    def record_cache_hit(self, key: str) -> None:
+        with self._write() as cur:
+            cur.execute("UPDATE cache_entries SET hits = hits + 1 WHERE key = ?", (key,))
+
+    # -- experiments -------------------------------------------------------
+
+    def list_experiments(self) -> list[dict[str, Any]]:
+        """One row per experiment: run counts by outcome, first and last start, pipelines."""
+        experiment = "coalesce(experiment, pipeline)"
+        with self._read() as cur:
+            cur.execute(
+                f"SELECT {experiment} AS name, count(*) AS runs, "
+                "sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS completed, "
+                "sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed, "
+                "min(started_at) AS first_started_at, max(started_at) AS last_started_at "
+                f"FROM runs GROUP BY {experiment} ORDER BY max(started_at) DESC"
+            )
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+            cur.execute(f"SELECT DISTINCT {experiment}, pipeline FROM runs")
+            by_name: dict[str, list[str]] = {}
+            for name, pipeline in cur.fetchall():
+                by_name.setdefault(name, []).append(pipeline)
+        for row in rows:
+            row["completed"] = int(row["completed"] or 0)
+            row["failed"] = int(row["failed"] or 0)
+            row["pipelines"] = sorted(by_name.get(row["name"], []))
+        return rows
+
+    def experiment_runs(
+        self, experiment: str, status: str | None = None, limit: int | None = None
+    ) -> list[RunRecord]:
+        """The runs of one experiment, newest first."""
+        where, args = _filters(status=status)
+        where = (where + " AND" if where else " WHERE") + " coalesce(experiment, pipeline) = ?"
+        sql = f"SELECT * FROM runs{where} {_RUNS_ORDER} LIMIT ?"
+        rows = self._rows(sql, *args, experiment, -1 if limit is None else limit)
+        return [_rows.run_record(r) for r in rows]
+
+
+class _StepRows:
+    """One step record's rows, built before the transaction (a bad record writes nothing)."""
+
+    def __init__(
+        self,
+        step_run: StepRunRecord,
+        artifacts: Sequence[ArtifactRef],
+        metrics: Sequence[MetricRecord],
+        cache_entry: CacheEntry | None,
+    ) -> None:
+        import time
+
+        now = time.time()
+        run_id, step = step_run.run_id, step_run.step
+        self.step = _rows.step_row(step_run)
+        self.artifacts = [_rows.artifact_row(a, run_id, step, now) for a in artifacts]
+        self.tags = [row for a in artifacts for row in _rows.tag_rows(a)]
+        self.edges = [
+            dict(zip(_EDGE_KEYS, (aid, run_id, step, d, n), strict=True))
+            for d, mapping in (("consumed", step_run.inputs), ("produced", step_run.outputs))
+            for n, aid in mapping.items()
+        ]
+        self.metrics = [_rows.metric_row(m, run_id, step) for m in metrics]
+        self.cache = _rows.cache_row(cache_entry) if cache_entry is not None else None
+        if self.cache is not None and not self.cache["created_at"]:
+            self.cache["created_at"] = now
+        self.hit = step_run.cache_key if step_run.status == CACHED else None
+
+    def insert(self, cur: sqlite3.Cursor) -> None:
+        cur.execute(_INSERT_STEP, self.step)
+        for sql, rows in (
+            (_INSERT_ARTIFACT, self.artifacts),
+            (_INSERT_TAG, self.tags),
+            (_INSERT_EDGE, self.edges),
+            (_INSERT_METRIC, self.metrics),
+        ):
+            if len(rows) == 1:
+                cur.execute(sql, rows[0])
+            elif rows:
+                cur.executemany(sql, rows)
+        if self.cache is not None:
+            cur.execute("DELETE FROM cache_entries WHERE key = ?", (self.cache["key"],))
+            cur.execute(_INSERT_CACHE, self.cache)
+        if self.hit:
+            # The hit is counted in the step's own transaction: no extra commit per hit.
+            cur.execute("UPDATE cache_entries SET hits = hits + 1 WHERE key = ?", (self.hit,))
+
+
+def _filters(**columns: str | None) -> tuple[str, list[Any]]:
+    """`` WHERE a = ? AND b = ?`` for the given non-None column values, and the values."""
+    used = [(name, value) for name, value in columns.items() if value is not None]
+    if not used:
+        return "", []
+    return " WHERE " + " AND ".join(f"{name} = ?" for name, _ in used), [v for _, v in used]
+
+
+def _safe_url(url: str) -> str:
+    """SQLite URLs carry no password; shown as given."""
+    return url
+
+
+#: Methods served by the SQLAlchemy store (opened on first use), by name.
+FORWARDED = (
+    "get_logs",
+    "list_artifacts",
+    "last_cache_entry",
+    "delete_cache",
+    "cache_stats",
+    "metrics_of_runs",
+    "artifact_producers",
+    "step_runs_of_runs",
+    "artifact_info",
+    "lineage",
+    "artifact_uses",
+    "run_artifacts",
+    "search_artifacts",
+    "register_model_version",
+    "list_models",
+    "model_versions",
+    "get_model_version",
+    "set_model_stage",
+    "rollback_model",
+    "model_history",
+    "describe_catalog",
+)
+
+
+def _forward(name: str) -> Any:
+    def method(self: SQLiteMetadataStore, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.full, name)(*args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"Served by the SQLAlchemy store: see ``SQLMetadataStore.{name}``."
+    return method
+
+
+for _name in FORWARDED:
+    setattr(SQLiteMetadataStore, _name, _forward(_name))
+abc.update_abstractmethods(SQLiteMetadataStore)  # type: ignore[type-abstract]

@@ -1,0 +1,185 @@
+-- The head schema of flowy-store-sqlite for SQLite, generated from schema.py.
+-- Regenerate: python -c 'from flowy_store_sqlite import schema; schema.write_sqlite_ddl()'
+CREATE TABLE cache_entries (
+	"key" VARCHAR(255) NOT NULL,
+	pipeline VARCHAR(255) NOT NULL,
+	step VARCHAR(255) NOT NULL,
+	run_id VARCHAR(64) NOT NULL,
+	components TEXT NOT NULL,
+	outputs TEXT NOT NULL,
+	created_at FLOAT NOT NULL,
+	hits INTEGER NOT NULL,
+	CONSTRAINT pk_cache_entries PRIMARY KEY ("key")
+);
+
+CREATE INDEX ix_cache_entries_pipeline_step_created_at ON cache_entries (pipeline, step, created_at);
+
+CREATE TABLE model_stage_history (
+	id INTEGER NOT NULL,
+	name VARCHAR(255) NOT NULL,
+	version INTEGER NOT NULL,
+	action VARCHAR(32) NOT NULL,
+	from_stage VARCHAR(255),
+	to_stage VARCHAR(255) NOT NULL,
+	user VARCHAR(255) NOT NULL,
+	at FLOAT NOT NULL,
+	CONSTRAINT pk_model_stage_history PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_model_stage_history_name_id ON model_stage_history (name, id);
+
+CREATE TABLE registered_models (
+	name VARCHAR(255) NOT NULL,
+	created_at FLOAT NOT NULL,
+	description TEXT NOT NULL,
+	CONSTRAINT pk_registered_models PRIMARY KEY (name)
+);
+
+CREATE TABLE runs (
+	run_id VARCHAR(64) NOT NULL,
+	pipeline VARCHAR(255) NOT NULL,
+	status VARCHAR(32) NOT NULL,
+	params TEXT NOT NULL,
+	stack TEXT NOT NULL,
+	started_at FLOAT NOT NULL,
+	finished_at FLOAT,
+	git TEXT NOT NULL,
+	environment TEXT NOT NULL,
+	experiment VARCHAR(255),
+	pid INTEGER,
+	host VARCHAR(255),
+	CONSTRAINT pk_runs PRIMARY KEY (run_id)
+);
+
+CREATE INDEX ix_runs_experiment_started_at ON runs (experiment, started_at);
+
+CREATE INDEX ix_runs_pipeline_started_at ON runs (pipeline, started_at);
+
+CREATE INDEX ix_runs_started_at ON runs (started_at);
+
+CREATE TABLE artifacts (
+	artifact_id VARCHAR(64) NOT NULL,
+	run_id VARCHAR(64) NOT NULL,
+	step VARCHAR(255) NOT NULL,
+	name VARCHAR(255) NOT NULL,
+	uri TEXT NOT NULL,
+	type_name VARCHAR(255) NOT NULL,
+	materializer VARCHAR(255) NOT NULL,
+	materializer_version VARCHAR(32) NOT NULL,
+	checksum VARCHAR(128) NOT NULL,
+	size BIGINT NOT NULL,
+	metadata TEXT NOT NULL,
+	created_at FLOAT NOT NULL,
+	asset_type VARCHAR(32) DEFAULT 'artifact' NOT NULL,
+	asset_name VARCHAR(255),
+	CONSTRAINT pk_artifacts PRIMARY KEY (artifact_id),
+	CONSTRAINT fk_artifacts_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (run_id)
+);
+
+CREATE INDEX ix_artifacts_asset_name_created_at ON artifacts (asset_name, created_at);
+
+CREATE INDEX ix_artifacts_asset_type_created_at ON artifacts (asset_type, created_at);
+
+CREATE INDEX ix_artifacts_created_at ON artifacts (created_at);
+
+CREATE INDEX ix_artifacts_name_created_at ON artifacts (name, created_at);
+
+CREATE INDEX ix_artifacts_run_id ON artifacts (run_id);
+
+CREATE TABLE metrics (
+	id INTEGER NOT NULL,
+	run_id VARCHAR(64) NOT NULL,
+	step VARCHAR(255) NOT NULL,
+	name VARCHAR(255) NOT NULL,
+	value FLOAT NOT NULL,
+	idx BIGINT,
+	timestamp FLOAT NOT NULL,
+	CONSTRAINT pk_metrics PRIMARY KEY (id),
+	CONSTRAINT fk_metrics_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (run_id)
+);
+
+CREATE INDEX ix_metrics_name_run_id ON metrics (name, run_id);
+
+CREATE INDEX ix_metrics_run_id ON metrics (run_id);
+
+CREATE TABLE params (
+	run_id VARCHAR(64) NOT NULL,
+	name VARCHAR(255) NOT NULL,
+	value TEXT NOT NULL,
+	CONSTRAINT pk_params PRIMARY KEY (run_id, name),
+	CONSTRAINT fk_params_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (run_id)
+);
+
+CREATE TABLE step_runs (
+	id INTEGER NOT NULL,
+	run_id VARCHAR(64) NOT NULL,
+	step VARCHAR(255) NOT NULL,
+	status VARCHAR(32) NOT NULL,
+	started_at FLOAT NOT NULL,
+	finished_at FLOAT,
+	attempts INTEGER NOT NULL,
+	cache_key VARCHAR(255),
+	code_hash VARCHAR(255),
+	error TEXT,
+	error_type VARCHAR(255),
+	traceback TEXT,
+	logs TEXT NOT NULL,
+	params TEXT NOT NULL,
+	inputs TEXT NOT NULL,
+	outputs TEXT NOT NULL,
+	CONSTRAINT pk_step_runs PRIMARY KEY (id),
+	CONSTRAINT fk_step_runs_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (run_id)
+);
+
+CREATE INDEX ix_step_runs_run_id ON step_runs (run_id);
+
+CREATE TABLE artifact_tags (
+	artifact_id VARCHAR(64) NOT NULL,
+	tag VARCHAR(255) NOT NULL,
+	CONSTRAINT pk_artifact_tags PRIMARY KEY (artifact_id, tag),
+	CONSTRAINT fk_artifact_tags_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (artifact_id)
+);
+
+CREATE INDEX ix_artifact_tags_tag_artifact_id ON artifact_tags (tag, artifact_id);
+
+CREATE TABLE lineage (
+	id INTEGER NOT NULL,
+	artifact_id VARCHAR(64) NOT NULL,
+	run_id VARCHAR(64) NOT NULL,
+	step VARCHAR(255) NOT NULL,
+	direction VARCHAR(16) NOT NULL,
+	name VARCHAR(255) NOT NULL,
+	CONSTRAINT pk_lineage PRIMARY KEY (id),
+	CONSTRAINT fk_lineage_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (artifact_id),
+	CONSTRAINT fk_lineage_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (run_id)
+);
+
+CREATE INDEX ix_lineage_artifact_id_direction_run_id_step ON lineage (artifact_id, direction, run_id, step);
+
+CREATE INDEX ix_lineage_run_id_step_direction_artifact_id ON lineage (run_id, step, direction, artifact_id);
+
+CREATE TABLE model_versions (
+	name VARCHAR(255) NOT NULL,
+	version INTEGER NOT NULL,
+	artifact_id VARCHAR(64) NOT NULL,
+	run_id VARCHAR(64) NOT NULL,
+	stage VARCHAR(255) NOT NULL,
+	created_at FLOAT NOT NULL,
+	created_by VARCHAR(255) NOT NULL,
+	description TEXT NOT NULL,
+	CONSTRAINT pk_model_versions PRIMARY KEY (name, version),
+	CONSTRAINT fk_model_versions_name_registered_models FOREIGN KEY(name) REFERENCES registered_models (name),
+	CONSTRAINT fk_model_versions_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (artifact_id),
+	CONSTRAINT fk_model_versions_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (run_id)
+);
+
+CREATE INDEX ix_model_versions_artifact_id ON model_versions (artifact_id);
+
+CREATE INDEX ix_model_versions_name_stage ON model_versions (name, stage);
+
+CREATE TABLE alembic_version (
+	version_num VARCHAR(32) NOT NULL,
+	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+);
+
+INSERT INTO alembic_version (version_num) VALUES ('0002_assets_registry');
