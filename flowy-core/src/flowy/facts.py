@@ -17,7 +17,6 @@ import os
 import platform
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -46,21 +45,81 @@ def _git(cwd: Path, *args: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def git_facts(path: Path) -> dict[str, Any]:
-    """Commit, branch, dirty flag and (when dirty) the diff; {} outside a repository."""
-    status = _git(path, "status", "--porcelain=v1", "--branch", "--untracked-files=no")
-    if status is None:
-        return {}
-    lines = status.splitlines()
-    branch = lines[0][3:].split("...")[0] if lines and lines[0].startswith("## ") else None
-    dirty = any(line and not line.startswith("##") for line in lines)
-    commit = (_git(path, "rev-parse", "HEAD") or "").strip() or None
+class GitFactsReader:
+    """Git facts read in the background: ``git status`` starts when this is built.
+
+    One ``git status --porcelain=v2 --branch`` gives the commit, the branch and
+    the dirty flag; ``git diff HEAD`` runs only when the tree is dirty. The run
+    engine starts the reader first and asks for :meth:`result` once the stack
+    is resolved, so git works while Python imports. :meth:`close` stops a
+    reader whose result is never asked for (it is a no-op after ``result``).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._proc: subprocess.Popen[str] | None = None
+        try:
+            self._proc = subprocess.Popen(
+                ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"],
+                cwd=path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL,
+                text=True,
+            )
+        except OSError:  # no git, or the folder is gone
+            self._proc = None
+
+    def result(self) -> dict[str, Any]:
+        """Commit, branch, dirty flag and (when dirty) the diff; {} outside a repository."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return {}
+        try:
+            out, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return {}
+        if proc.returncode != 0:
+            return {}
+        return _status_facts(out, self.path)
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        if proc is not None:
+            proc.communicate()
+
+
+def _status_facts(status: str, path: Path) -> dict[str, Any]:
+    commit: str | None = None
+    branch: str | None = None
+    dirty = False
+    for line in status.splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line[len("# branch.oid ") :].strip()
+            commit = None if oid == "(initial)" else oid
+        elif line.startswith("# branch.head "):
+            head = line[len("# branch.head ") :].strip()
+            branch = None if head == "(detached)" else head
+        elif line and not line.startswith("#"):
+            dirty = True
     facts: dict[str, Any] = {"commit": commit, "branch": branch, "dirty": dirty}
     if dirty:
         diff = _git(path, "diff", "HEAD") or ""
         facts["diff"] = diff[:MAX_DIFF]
         facts["diff_truncated"] = len(diff) > MAX_DIFF
     return facts
+
+
+def git_facts(path: Path) -> dict[str, Any]:
+    """Commit, branch (None when detached), dirty flag and (when dirty) the diff.
+
+    {} outside a repository or without git.
+    """
+    return GitFactsReader(path).result()
 
 
 def environment_facts() -> dict[str, Any]:
@@ -131,6 +190,8 @@ def installed_distributions() -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _scan_distributions() -> tuple[dict[str, str], dict[str, str]]:
+    from importlib import metadata  # only on a cache miss: importing it costs ~10 ms
+
     installed: dict[str, str] = {}
     sources: dict[str, str] = {}
     for dist in metadata.distributions():
