@@ -508,16 +508,21 @@ def run_pipeline(
     else its name).
     """
     from flowy.config import load_settings, project_root
-    from flowy.facts import environment_facts, git_facts
+    from flowy.facts import GitFactsReader, environment_facts
     from flowy.plugins import create_plugin_manager
     from flowy.stacks import resolve_stack
 
     context = pipeline.context_for(params or {})
     pipeline.check_params(context)
     project = project or project_root()
-    plugins = plugins or create_plugin_manager()
-    settings = load_settings(project)
-    resolved = resolve_stack(stack, plugins, project, executor_options=executor_options)
+    git = GitFactsReader(project)  # git works while the stack's modules are imported
+    try:
+        plugins = plugins or create_plugin_manager()
+        settings = load_settings(project)
+        resolved = resolve_stack(stack, plugins, project, executor_options=executor_options)
+    except BaseException:
+        git.close()
+        raise
     trackers = [c for k, c in resolved.components.items() if k == "tracker"]
     try:
         run = RunExecution(
@@ -532,7 +537,7 @@ def run_pipeline(
         )
         if resume:
             run.resume_from(resume)
-        run.run.git = git_facts(project)
+        run.run.git = git.result()
         run.run.environment = environment_facts()
         for i, tracker in enumerate(trackers):
             plugins.pm.register(tracker, name=f"tracker-{run.run_id}-{i}")
@@ -561,4 +566,5 @@ def run_pipeline(
             run.allow_pickle,
         )
     finally:
+        git.close()
         resolved.close()
