@@ -17,6 +17,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     root = tmp_path / "site"
     root.mkdir()
     monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setenv("FLOWY_HOME", str(tmp_path / "home"))  # the entry-point cache
     created: list[str] = []
 
     def install(dist: str, module: str, source: str, requires: str = "flowy-core>=0.1") -> None:

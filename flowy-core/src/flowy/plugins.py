@@ -24,9 +24,8 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from importlib import metadata
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -35,7 +34,12 @@ from flowy import hookspecs
 from flowy.errors import PluginLoadError
 from flowy.registry import CommandOffer, Registry, StackOffer
 
-ENTRY_POINT_GROUP = "flowy"
+if TYPE_CHECKING:
+    from importlib import metadata
+
+    from flowy.entrypoints import FlowyEntryPoint
+
+ENTRY_POINT_GROUP = "flowy"  # flowy.entrypoints.GROUP
 CORE_DISTRIBUTION = "flowy-core"
 
 #: Registration hook name -> component kind it fills.
@@ -78,6 +82,12 @@ def _env_list(name: str) -> list[str] | None:
 
 
 def _dist_version(dist: str) -> str:
+    if dist == CORE_DISTRIBUTION:
+        from flowy import __version__
+
+        return __version__
+    from importlib import metadata
+
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
@@ -111,11 +121,14 @@ class FlowyPlugins:
     ) -> None:
         """Register a plugin object (a module or an instance) under ``name``."""
         distribution = distribution or name
+        if version is None:  # a distribution already loaded through its entry point says it
+            known = (i.version for i in self.infos.values() if i.distribution == distribution)
+            version = next(known, None) or _dist_version(distribution)
         self.pm.register(plugin, name=name)
         self.infos[name] = PluginInfo(
             name=name,
             distribution=distribution,
-            version=version or _dist_version(distribution),
+            version=version,
             module=getattr(plugin, "__name__", type(plugin).__name__),
             hooks=sorted(impl.name for impl in self.pm.get_hookcallers(plugin) or ()),
         )
@@ -128,15 +141,18 @@ class FlowyPlugins:
             module = importlib.import_module(module_name)
             self.register(module, CORE_DISTRIBUTION, CORE_DISTRIBUTION)
 
-    def load_entrypoints(self, eps: Iterable[metadata.EntryPoint] | None = None) -> None:
-        """Import every plugin in the ``flowy`` group, isolating failures."""
+    def load_entrypoints(self, eps: Iterable[FlowyEntryPoint] | None = None) -> None:
+        """Import every plugin in the ``flowy`` group, isolating failures.
+
+        The group is read through :func:`entry_points`, cached while nothing
+        installed changes.
+        """
         only = _env_list("FLOWY_LOAD_PLUGINS")
         disabled = set(_env_list("FLOWY_DISABLE_PLUGINS") or ())
         if eps is None:
-            eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
+            eps = entry_points()
         for ep in eps:
-            dist = ep.dist.name if ep.dist is not None else ep.name
-            version = ep.dist.version if ep.dist is not None else "unknown"
+            dist, version = ep.distribution, ep.version
             names = {ep.name, dist}
             if ep.name in self.infos or self.pm.has_plugin(ep.name):
                 continue
@@ -150,8 +166,7 @@ class FlowyPlugins:
                     error="disabled by FLOWY_LOAD_PLUGINS / FLOWY_DISABLE_PLUGINS",
                 )
                 continue
-            requires_core = _core_requirement(ep.dist)
-            problem = incompatibility(requires_core)
+            requires_core, problem = ep.requires_core, ep.problem
             if problem is not None:
                 self._failed(
                     ep.name,
@@ -280,7 +295,14 @@ class FlowyPlugins:
         self.pm.add_hookcall_monitoring(before, after)
 
 
-def _core_requirement(dist: metadata.Distribution | None) -> str | None:
+def entry_points() -> list[FlowyEntryPoint]:
+    """The installed ``flowy`` entry points (cached in FLOWY_HOME; see :mod:`flowy.entrypoints`)."""
+    from flowy.entrypoints import entry_points as cached
+
+    return cached()
+
+
+def core_requirement(dist: metadata.Distribution | None) -> str | None:
     """The flowy-core version range a plugin distribution declares, if any."""
     if dist is None:
         return None
