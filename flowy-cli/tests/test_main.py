@@ -149,3 +149,54 @@ def test_run_in_process_plain_progress(
     assert exit_info.value.code == 1
     assert "Unknown parameter" in capsys.readouterr().err
     common.plugin_manager.cache_clear()
+
+
+def test_a_piped_run_prints_plain_text_without_importing_rich(tmp_path: Path) -> None:
+    """Logs and pipes get the same words as a terminal, and `flowy run` skips rich for them."""
+    project = tmp_path / "p"
+    (project / ".flowy").mkdir(parents=True)
+    (project / "pipe.py").write_text(
+        textwrap.dedent(
+            """
+            from flowy import Pipeline, step
+
+            @step
+            def one() -> int:
+                return 1
+
+            @step
+            def two(one: int) -> int:
+                raise ValueError("two [bold]broke[/]")
+
+            p = Pipeline("piped", steps=[one, two])
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "flowy_cli.main", "run", "pipe.py"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path / "home"),
+        check=False,
+    )
+    assert done.returncode == 1
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert not any(m == "rich" or m.startswith("rich.") for m in imported)
+    lines = done.stdout.splitlines()
+    assert "one: done" in "\n".join(lines) and "two: failed" in "\n".join(lines)
+    (summary,) = [line for line in lines if line.startswith("Run ")]
+    run_id = summary.split()[1]
+    assert summary.startswith(f"Run {run_id} failed in ")
+    assert summary.endswith(" (1 completed, 1 failed)")
+    assert "  two: ValueError: two [bold]broke[/]" in lines  # markup-like text stays as written
+    assert f"    see its output: flowy logs {run_id} --step two" in lines
+    assert "\x1b[" not in done.stdout
+
+
+def test_the_version_matches_the_installed_distribution() -> None:
+    from importlib import metadata
+
+    import flowy_cli
+
+    assert flowy_cli.__version__ == metadata.version("flowy-cli")

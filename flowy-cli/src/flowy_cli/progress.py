@@ -20,6 +20,7 @@ from flowy_cli.output import console, fmt_duration
 
 if TYPE_CHECKING:
     from flowy.records import CacheEntry, RunRecord, StepResult, StepTask
+    from rich.console import Console
     from rich.status import Status
 
 SYMBOLS = {
@@ -38,22 +39,26 @@ class ProgressReporter:
 
     def __init__(self, *, live: bool) -> None:
         self.live = live
-        self.console = console()
         self.started: dict[str, float] = {}
         self.failures: list[tuple[str, str]] = []
         self.run_id: str | None = None
         self._status: Status | None = None
 
+    @property
+    def console(self) -> Console:
+        """The rich console, only for live output: plain lines never import rich (~40 ms)."""
+        return console()
+
     # -- rendering -----------------------------------------------------------
 
     def _line(self, step: str, state: str, detail: str = "") -> None:
-        from rich.markup import escape
-
         label = LABELS.get(state, state)
         if not self.live:
             # Plain lines for logs and pipes: a direct write, no rich layout per step.
             sys.stdout.write(f"{step}: {label}{'  ' + detail if detail else ''}\n")
             return
+        from rich.markup import escape
+
         symbol, style = SYMBOLS.get(state, ("?", ""))
         self.console.print(
             f"[{style}]{symbol}[/] {escape(step)} [{style}]{label}[/]"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
+from flowy_cli import __version__
 from flowy_cli.common import parse_assignments, plugin_manager
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def run(  # noqa: PLR0917 - click passes options as arguments
     plugins = plugin_manager()
     live = sys.stdout.isatty() and bool(load_settings().get("progress", True))
     reporter = ProgressReporter(live=live)
-    plugins.register(reporter, "flowy-cli-progress", "flowy-cli")
+    plugins.register(reporter, "flowy-cli-progress", "flowy-cli", __version__)
     warnings.showwarning = _show_warning
     try:
         result = run_pipeline(
@@ -107,11 +108,8 @@ def run(  # noqa: PLR0917 - click passes options as arguments
 
 
 def _summary(result: RunResult) -> None:
-    from rich.markup import escape
+    from flowy_cli.output import fmt_duration, plain_stdout
 
-    from flowy_cli.output import console, fmt_duration, styled_status
-
-    out = console()
     counts: dict[str, int] = {}
     for record in result.steps.values():
         counts[record.status] = counts.get(record.status, 0) + 1
@@ -119,13 +117,31 @@ def _summary(result: RunResult) -> None:
     ends = [r.finished_at for r in result.steps.values() if r.finished_at]
     took = fmt_duration(max(ends) - min(starts)) if starts and ends else "-"
     parts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(counts.items()))
+    failed = [
+        (name, record.error or record.status)
+        for name, record in result.steps.items()
+        if record.status in ("failed", "timed_out")
+    ]
+    if plain_stdout():  # logs and pipes: the same words, without importing rich
+        lines = ["", f"Run {result.run_id} {result.status} in {took} ({parts})"]
+        for name, error in failed:
+            lines.append(f"  {name}: {error}")
+            lines.append(f"    see its output: flowy logs {result.run_id} --step {name}")
+        if result.ok:
+            lines.append(f"Details: flowy runs show {result.run_id}")
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
+    from rich.markup import escape
+
+    from flowy_cli.output import console, styled_status
+
+    out = console()
     out.print()
     out.print(f"Run [bold]{result.run_id}[/] {styled_status(result.status)} in {took} ({parts})")
-    for name, record in result.steps.items():
-        if record.status in ("failed", "timed_out"):
-            out.print(
-                f"  [red]{escape(name)}[/]: {escape(record.error or record.status)}\n"
-                f"    see its output: flowy logs {result.run_id} --step {escape(name)}"
-            )
+    for name, error in failed:
+        out.print(
+            f"  [red]{escape(name)}[/]: {escape(error)}\n"
+            f"    see its output: flowy logs {result.run_id} --step {escape(name)}"
+        )
     if result.ok:
         out.print(f"[dim]Details: flowy runs show {result.run_id}[/]")
