@@ -285,9 +285,32 @@ class SQLMetadataStore(
         metrics: Sequence[MetricRecord] = (),
         cache_entry: CacheEntry | None = None,
     ) -> None:
+        with self._write_raw() as (conn, cur):
+            self._insert_step(
+                conn, cur, step_run, artifacts=artifacts, metrics=metrics, cache_entry=cache_entry
+            )
+
+    def record_steps(self, step_runs: Sequence[StepRunRecord]) -> None:
+        """Several step records (cached, skipped: nothing new with them) in one transaction."""
+        if not step_runs:
+            return
+        with self._write_raw() as (conn, cur):
+            for step_run in step_runs:
+                self._insert_step(conn, cur, step_run)
+
+    def _insert_step(
+        self,
+        conn: Connection,
+        cur: Any,
+        step_run: StepRunRecord,
+        *,
+        artifacts: Sequence[ArtifactRef] = (),
+        metrics: Sequence[MetricRecord] = (),
+        cache_entry: CacheEntry | None = None,
+    ) -> None:
         now = time.time()
         run_id, step = step_run.run_id, step_run.step
-        # Build every row before the transaction: a bad record fails with nothing written.
+        # Called inside the caller's write transaction: a bad record rolls all of it back.
         artifact_rows = [_rows.artifact_row(a, run_id, step, now) for a in artifacts]
         tag_rows = [row for a in artifacts for row in _rows.tag_rows(a)]
         edges = [
@@ -299,23 +322,22 @@ class SQLMetadataStore(
         cache_row = _rows.cache_row(cache_entry) if cache_entry is not None else None
         if cache_row is not None and not cache_row["created_at"]:
             cache_row["created_at"] = now
-        with self._write_raw() as (conn, cur):
-            self._p_step.run(conn, cur, _rows.step_row(step_run))
-            if artifact_rows:
-                self._p_artifact.many(conn, cur, artifact_rows)
-            if tag_rows:
-                self._p_tag.many(conn, cur, tag_rows)
-            if edges:
-                self._p_lineage.many(conn, cur, edges)
-            if metric_rows:
-                self._p_metric.many(conn, cur, metric_rows)
-            if cache_row is not None:
-                # Portable "insert or replace": no dialect-specific upsert.
-                self._p_del_cache.run(conn, cur, {"k": cache_row["key"]})
-                self._p_cache.run(conn, cur, cache_row)
-            if step_run.status == CACHED and step_run.cache_key:
-                # The hit is counted in the step's own transaction: no extra commit per hit.
-                self._p_hit_cache.run(conn, cur, {"k": step_run.cache_key})
+        self._p_step.run(conn, cur, _rows.step_row(step_run))
+        if artifact_rows:
+            self._p_artifact.many(conn, cur, artifact_rows)
+        if tag_rows:
+            self._p_tag.many(conn, cur, tag_rows)
+        if edges:
+            self._p_lineage.many(conn, cur, edges)
+        if metric_rows:
+            self._p_metric.many(conn, cur, metric_rows)
+        if cache_row is not None:
+            # Portable "insert or replace": no dialect-specific upsert.
+            self._p_del_cache.run(conn, cur, {"k": cache_row["key"]})
+            self._p_cache.run(conn, cur, cache_row)
+        if step_run.status == CACHED and step_run.cache_key:
+            # The hit is counted in the step's own transaction: no extra commit per hit.
+            self._p_hit_cache.run(conn, cur, {"k": step_run.cache_key})
 
     def get_step_runs(self, run_id: str) -> list[StepRunRecord]:
         query = select(s.step_runs).where(s.step_runs.c.run_id == run_id).order_by(s.step_runs.c.id)
