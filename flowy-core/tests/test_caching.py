@@ -88,3 +88,118 @@ def test_unhashable_param_names_the_parameter():
         params_hash({"model": object()})
     assert err.value.what == "parameter 'model'"
     warnings.simplefilter("default")
+
+
+SHAPES = '''
+import functools
+
+
+def plain(x):
+    return x + 1
+
+
+def tag(fn):
+    return fn
+
+
+@tag
+@tag
+def decorated(x):
+    """Decorated twice; the decorators are part of its source."""
+    return x * 2
+
+
+@functools.lru_cache
+@functools.wraps(plain)
+def renamed(x):
+    return x * 3
+
+
+async def coroutine(x):
+    return x
+
+
+class Model:
+    """A class: its methods and nested classes are part of its source."""
+
+    def fit(self, data):
+        """Fit."""
+        def helper(v):
+            return v - 1
+        return [helper(v) for v in data]
+
+    class Config:
+        depth = 3
+
+    @staticmethod
+    def static(a):
+        return a
+
+
+def outer():
+    def inner(y):
+        """Inner."""
+        return y
+    return inner
+
+
+if True:
+    def conditional(z):
+        return z
+
+
+def redefined(): return 1
+def redefined(): return 2
+
+
+square = lambda v: v * v
+'''
+
+
+def _inspect_dump(obj):
+    """The normalized source as parsing ``inspect.getsource`` gives it (the reference)."""
+    import ast
+    import inspect
+
+    from flowy.caching import _StripDocstrings
+
+    tree = _StripDocstrings().visit(ast.parse(textwrap.dedent(inspect.getsource(obj))))
+    return ast.dump(tree, annotate_fields=False, include_attributes=False)
+
+
+def test_definitions_from_the_parsed_file_match_inspect_exactly(tmp_path):
+    """Cache keys must not change: each definition dumps exactly as `inspect` sees it."""
+    from flowy.caching import _definition, normalized_source
+
+    mod = _load(tmp_path, "mod_shapes", SHAPES)
+    objects = {
+        "plain": mod.plain,
+        "decorated": mod.decorated,
+        "coroutine": mod.coroutine,
+        "Model": mod.Model,
+        "Model.fit": mod.Model.fit,
+        "Model.Config": mod.Model.Config,
+        "Model.static": mod.Model.static,
+        "outer": mod.outer,
+        "outer.<locals>.inner": mod.outer(),
+        "conditional": mod.conditional,
+        "redefined": mod.redefined,
+    }
+    for name, obj in objects.items():
+        assert _definition(obj) is not None, name  # served from the parsed file
+        assert normalized_source(obj)[0] == _inspect_dump(obj), name
+    # What the file's tree cannot place goes through inspect, with the same result:
+    # a lambda, and a function whose name `functools.wraps` changed.
+    for obj in (mod.square, mod.renamed.__wrapped__):
+        assert _definition(obj) is None
+        assert normalized_source(obj)[0] == _inspect_dump(obj)
+
+
+def test_an_edited_file_is_read_again_like_inspect_does(tmp_path):
+    from flowy.caching import normalized_source
+
+    mod = _load(tmp_path, "mod_edited", "def f(x):\n    return x + 1\n")
+    before = normalized_source(mod.f)[0]
+    (tmp_path / "mod_edited.py").write_text("def f(x):\n    return x + 2  # edited on disk\n")
+    after = normalized_source(mod.f)[0]
+    assert after != before and after == _inspect_dump(mod.f)

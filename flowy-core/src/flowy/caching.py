@@ -21,6 +21,7 @@ import ast
 import hashlib
 import inspect
 import json
+import linecache
 import os
 import sys
 import sysconfig
@@ -79,7 +80,17 @@ class _StripDocstrings(ast.NodeTransformer):
 
 
 def normalized_source(obj: Any) -> tuple[str, ast.AST | None]:
-    """The AST dump of ``obj``'s source (formatting, comments, docstrings removed)."""
+    """The AST dump of ``obj``'s source (formatting, comments, docstrings removed).
+
+    The dump is that of a module holding only ``obj``'s definition, exactly as
+    parsing ``inspect.getsource(obj)`` gives it; the definition is taken from
+    its file's syntax tree, parsed once per file (:func:`_definition`), and
+    ``inspect`` is the fallback for what that cannot place (lambdas, ...).
+    """
+    node = _definition(obj)
+    if node is not None:
+        tree: ast.AST = ast.Module(body=[node], type_ignores=[])
+        return ast.dump(tree, annotate_fields=False, include_attributes=False), tree
     try:
         source = textwrap.dedent(inspect.getsource(obj))
     except (OSError, TypeError):
@@ -88,6 +99,65 @@ def normalized_source(obj: Any) -> tuple[str, ast.AST | None]:
         return (code.co_code.hex() if code is not None else repr(obj)), None
     tree = _StripDocstrings().visit(ast.parse(source))
     return ast.dump(tree, annotate_fields=False, include_attributes=False), tree
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+#: File name -> (the linecache lines it was parsed from, {(qualname, first line): node}).
+_file_definitions: dict[str, tuple[list[str], dict[tuple[str, int], ast.stmt | None]]] = {}
+
+
+def _index_definitions(tree: ast.AST) -> dict[tuple[str, int], ast.stmt | None]:
+    """Every function and class definition by (qualified name, first line incl. decorators)."""
+    index: dict[tuple[str, int], ast.stmt | None] = {}
+    pending: list[tuple[ast.AST, str]] = [(tree, "")]
+    while pending:
+        node, prefix = pending.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, _DEFINITIONS):
+                qualname = prefix + child.name
+                first = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                key = (qualname, first)
+                # Two definitions with one name on one line cannot be told apart: neither is used.
+                index[key] = None if key in index else child
+                inner = ".<locals>." if not isinstance(child, ast.ClassDef) else "."
+                pending.append((child, qualname + inner))
+            else:
+                pending.append((child, prefix))
+    return index
+
+
+def _definition(obj: Any) -> ast.stmt | None:
+    """``obj``'s definition node (docstrings stripped) from its file's cached syntax tree."""
+    if inspect.isclass(obj):
+        code = None
+    else:
+        code = getattr(obj, "__code__", None)
+        if code is None:
+            return None
+    try:
+        filename = inspect.getsourcefile(obj)
+    except TypeError:
+        return None
+    if not filename:
+        return None
+    linecache.checkcache(filename)  # as inspect does: a changed file is read again
+    lines = linecache.getlines(filename, getattr(obj, "__globals__", None))
+    if not lines:
+        return None
+    cached = _file_definitions.get(filename)
+    if cached is None or cached[0] is not lines:
+        try:
+            tree = _StripDocstrings().visit(ast.parse("".join(lines)))
+        except (SyntaxError, ValueError):
+            return None
+        cached = (lines, _index_definitions(tree))
+        _file_definitions[filename] = cached
+    index = cached[1]
+    qualname = getattr(obj, "__qualname__", "")
+    if code is not None:
+        return index.get((qualname, code.co_firstlineno))
+    found = [node for (name, _), node in index.items() if name == qualname]
+    return found[0] if len(found) == 1 else None  # a class defined twice: ask inspect
 
 
 _code_hashes: dict[Any, str] = {}
@@ -196,7 +266,9 @@ class InputHash(CacheStrategy):
     def key_part(self, step: Step, task: StepTask) -> str:
         digest = hashlib.sha256()
         for name, ref in sorted(task.inputs.items()):
-            digest.update(f"{name}={ref.checksum}:{ref.materializer}@{ref.materializer_version};".encode())
+            digest.update(
+                f"{name}={ref.checksum}:{ref.materializer}@{ref.materializer_version};".encode()
+            )
         digest.update(params_hash(task.params).encode())
         return digest.hexdigest()
 
