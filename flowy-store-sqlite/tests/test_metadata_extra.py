@@ -124,3 +124,34 @@ def test_driver_errors_surface_as_database_errors(sqlite_store: SQLMetadataStore
     with pytest.raises(expected, match="FOREIGN KEY"):  # the run was never created
         sqlite_store.record_step(StepRunRecord("n" * 32, "a", "completed"))
     assert sqlite_store.get_step_runs("n" * 32) == []
+
+
+def test_set_based_experiment_reads(sqlite_store: SQLMetadataStore) -> None:
+    """metrics_of_runs, step_runs_of_runs and artifact_producers, across IN-list chunks."""
+    from flowy.records import ArtifactRef, MetricRecord
+
+    run_ids = [f"{i:032d}" for i in range(600)]  # more ids than one IN (...) list holds
+    for i, run_id in enumerate(run_ids):
+        sqlite_store.create_run(RunRecord(run_id, "p", "completed", started_at=float(i)))
+        ref = ArtifactRef("out", f"/a/{i}", "c" * 64, 1, "json", "1", "builtins.int", {},
+                          f"a{i:031d}")  # fmt: skip
+        sqlite_store.record_step(
+            StepRunRecord(
+                run_id, "fit", "completed", 1.0, 2.0, logs="noisy", outputs={"out": ref.artifact_id}
+            ),
+            [ref],
+            [MetricRecord("loss", 1.0 / (i + 1), 0), MetricRecord("acc", 0.5)],
+        )
+        sqlite_store.record_step(StepRunRecord(run_id, "eval", "completed", 2.0, 3.0))
+    metrics = sqlite_store.metrics_of_runs(run_ids[:550], steps=[(run_ids[599], "fit")])
+    assert set(metrics) == {*run_ids[:550], run_ids[599]}
+    assert [(step, m.name, m.value) for step, m in metrics[run_ids[3]]] == [
+        ("fit", "loss", 0.25), ("fit", "acc", 0.5)
+    ]  # fmt: skip
+    steps = sqlite_store.step_runs_of_runs(run_ids)
+    assert len(steps) == 600
+    assert [s.step for s in steps[run_ids[7]]] == ["fit", "eval"]
+    assert all(s.logs == "" for runs in steps.values() for s in runs)
+    producers = sqlite_store.artifact_producers([f"a{i:031d}" for i in range(0, 600, 3)])
+    assert len(producers) == 200
+    assert producers[f"a{9:031d}"] == (run_ids[9], "fit")

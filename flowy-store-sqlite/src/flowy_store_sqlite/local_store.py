@@ -125,6 +125,17 @@ class LocalArtifactStore(ArtifactStore):
                 "produced it (`flowy run ... --no-cache`)."
             ) from None
 
+    def local_path(self, uri: str) -> str:
+        """The artifact's own file (what Parquet readers open directly); see the contract."""
+        path = self._path(uri)
+        if not os.path.isfile(path):
+            raise ArtifactNotFoundError(
+                f"No artifact at {uri} in the local artifact store at {self.root}. "
+                "It was deleted or the store's path changed; re-run the step that "
+                "produced it (`flowy run ... --no-cache`)."
+            )
+        return path
+
     def exists(self, uri: str) -> bool:
         return os.path.isfile(self._path(uri))
 

@@ -54,6 +54,8 @@ HEAD_REVISION = "0002_assets_registry"  # schema.HEAD_REVISION, without importin
 _EDGE_KEYS = ("artifact_id", "run_id", "step", "direction", "name")
 _PROBE = ArtifactRef("", "", "", 0, "", "", "", artifact_id="probe")
 _RUNS_ORDER = "ORDER BY started_at DESC, run_id DESC"
+#: Ids per ``IN (...)`` list, far below SQLite's bound-parameter limit.
+_IN_CHUNK = 500
 
 
 def _insert(table: str, columns: Sequence[str]) -> str:
@@ -365,6 +367,56 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
         rows = self._rows(sql, *args, experiment, -1 if limit is None else limit)
         return [_rows.run_record(r) for r in rows]
 
+    def metrics_of_runs(
+        self, run_ids: Sequence[str], steps: Sequence[tuple[str, str]] = ()
+    ) -> dict[str, list[tuple[str, MetricRecord]]]:
+        """Every metric of these runs, ``run_id -> [(step, metric), ...]`` in logged order.
+
+        ``steps`` adds the metrics of single (run, step) pairs: the steps whose
+        outputs a cached step re-used, so their metrics can be shown for it.
+        """
+        found: dict[str, list[tuple[str, MetricRecord]]] = {}
+        runs = set(run_ids)
+        wanted = set(steps)
+        for row in self._rows_in("metrics", "run_id", sorted(runs | {r for r, _ in wanted})):
+            run_id = row["run_id"]
+            if run_id in runs or (run_id, row["step"]) in wanted:
+                found.setdefault(run_id, []).append((row["step"], _rows.metric_record(row)))
+        return found
+
+    def artifact_producers(self, artifact_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """``artifact_id -> (run_id, step)`` of the step run that wrote each artifact."""
+        rows = self._rows_in(
+            "artifacts", "artifact_id", sorted(set(artifact_ids)), "artifact_id, run_id, step"
+        )
+        return {r["artifact_id"]: (r["run_id"], r["step"]) for r in rows}
+
+    def step_runs_of_runs(self, run_ids: Sequence[str]) -> dict[str, list[Any]]:
+        """``run_id -> [StepRunRecord, ...]`` (in recorded order, logs left out)."""
+        columns = ", ".join(c for c in _rows.step_row(StepRunRecord("", "", "")) if c != "logs")
+        found: dict[str, list[Any]] = {}
+        for row in self._rows_in("step_runs", "run_id", sorted(set(run_ids)), f"id, {columns}"):
+            record = _rows.step_record({**row, "logs": ""})
+            found.setdefault(record.run_id, []).append(record)
+        return found
+
+    def _rows_in(
+        self, table: str, column: str, values: Sequence[str], columns: str = "*"
+    ) -> list[dict[str, Any]]:
+        """Rows whose ``column`` is one of ``values``, in insertion order, in one snapshot."""
+        found: list[dict[str, Any]] = []
+        with self._read() as cur:
+            for start in range(0, len(values), _IN_CHUNK):
+                chunk = values[start : start + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                cur.execute(
+                    f"SELECT {columns} FROM {table} WHERE {column} IN ({marks}) ORDER BY rowid",
+                    chunk,
+                )
+                names = [d[0] for d in cur.description]
+                found.extend(dict(zip(names, r, strict=True)) for r in cur.fetchall())
+        return found
+
 
 class _StepRows:
     """One step record's rows, built before the transaction (a bad record writes nothing)."""
@@ -434,9 +486,6 @@ FORWARDED = (
     "last_cache_entry",
     "delete_cache",
     "cache_stats",
-    "metrics_of_runs",
-    "artifact_producers",
-    "step_runs_of_runs",
     "artifact_info",
     "lineage",
     "artifact_uses",
