@@ -219,7 +219,7 @@ class RunExecution:
                 return None
             if not verify_artifact(self.runtime.artifact_store, ref):
                 return None
-            refs[name] = attrs.evolve(ref, name=name)
+            refs[name] = ref if ref.name == name else attrs.evolve(ref, name=name)
         if set(refs) != set(step.outputs):
             return None
         return entry, refs
