@@ -350,7 +350,7 @@ def test_corrupted_artifact(fresh: tuple[Path, Flowy]) -> None:
     data = bytearray(path.read_bytes())
     data[3] ^= 0xFF
     path.write_bytes(bytes(data))
-    user_error(flowy("artifacts", "show", ref["artifact_id"][:10], code=1), "corrupted", "sha256")
+    user_error(flowy("artifacts", "show", ref["artifact_id"][:10], code=1), "corrupted", "checksum")
     # A cache hit whose artifact fails its checksum is a miss: the step runs again.
     states = step_states(flowy("run", "pipeline.py").stdout)
     assert states["train"] == "done" and states["generate"] == "cached"

@@ -9,7 +9,6 @@ Chromium with networking disabled.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -19,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from blake3 import blake3
 
 FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
 FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]
@@ -127,7 +127,7 @@ def test_logged_params_metrics_and_files_are_recorded(tracked) -> None:
     assert logged["materializer"] == "file" and logged["metadata"]["filename"] == "confusion.csv"
     stored = Path(logged["uri"]).read_bytes()
     assert stored == b"lr,0.1\n"
-    assert logged["checksum"] == hashlib.sha256(stored).hexdigest()
+    assert logged["checksum"] == "blake3:" + blake3(stored).hexdigest()
     # Shown as a series summary, not 500 values.
     text = flowy("runs", "show", runs["a"]).stdout
     assert "last of 500" in text and "optimizer" not in text.split("Steps")[0]

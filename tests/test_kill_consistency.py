@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import signal
@@ -12,6 +11,8 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+
+from blake3 import blake3
 
 PIPELINE = textwrap.dedent(
     """
@@ -38,10 +39,7 @@ def test_sigkill_mid_run_leaves_only_complete_records(tmp_path: Path) -> None:
         "FLOWY_HOME": str(tmp_path / "home"),
         "FLOWY_LOAD_PLUGINS": "flowy-executor-local,flowy-store-sqlite,flowy-materializers",
     }
-    code = (
-        "import sys; from flowy.loader import load_pipeline; "
-        "load_pipeline(sys.argv[1]).run()"
-    )
+    code = "import sys; from flowy.loader import load_pipeline; load_pipeline(sys.argv[1]).run()"
     rng = random.Random(7)
     for _ in range(4):
         proc = subprocess.Popen(
@@ -56,7 +54,7 @@ def test_sigkill_mid_run_leaves_only_complete_records(tmp_path: Path) -> None:
     assert rows, "the runs were killed before recording anything; lengthen the delays"
     for uri, checksum, size in rows:
         data = Path(uri).read_bytes()
-        assert len(data) == size and hashlib.sha256(data).hexdigest() == checksum, uri
+        assert len(data) == size and "blake3:" + blake3(data).hexdigest() == checksum, uri
     steps = db.execute("SELECT status, finished_at FROM step_runs").fetchall()
     assert all(status != "running" and finished for status, finished in steps)
     debris = [p for p in (project / ".flowy" / "artifacts").rglob(".*tmp*")]

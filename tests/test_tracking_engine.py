@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
 import pytest
+from blake3 import blake3
 from flowy import Context, Pipeline, hookimpl, step
 from flowy.client import Client
 from flowy.engine import run_pipeline
@@ -41,7 +41,7 @@ def test_log_artifact_stores_the_file_and_keeps_the_cache_exact(project, plugins
         assert ref.materializer == "file" and ref.metadata["filename"] == "report file.html"
         assert ref.metadata["media_type"] == "text/html"
         assert client.load(ref) == b"<p>1</p>"
-        assert ref.checksum == hashlib.sha256(b"<p>1</p>").hexdigest()
+        assert ref.checksum == "blake3:" + blake3(b"<p>1</p>").hexdigest()
         assert ref.uri.endswith("/make/logged/report_file.html")
 
     second = run_pipeline(p, plugins=plugins)

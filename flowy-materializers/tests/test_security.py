@@ -8,7 +8,6 @@ absent, and the message names the opt-in.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import io
 import pickle
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 from flowy.artifacts import read_artifact
+from flowy.checksums import checksum_bytes
 from flowy.errors import FlowyError, MaterializerNotFoundError, UnsafeArtifactError
 from flowy.materializers import MaterializerRegistry
 from flowy.plugins import create_plugin_manager
@@ -44,7 +44,7 @@ def plant(store: Any, materializer: str, data: bytes, metadata: dict[str, Any] |
     return ArtifactRef(
         name="planted",
         uri=uri,
-        checksum=hashlib.sha256(data).hexdigest(),
+        checksum=checksum_bytes(data),
         size=len(data),
         materializer=materializer,
         materializer_version="1",

@@ -1,28 +1,45 @@
 """Writing and reading artifacts: materializer + store + checksum, in one pass.
 
 Stores only move bytes; this module is where every artifact, on every store,
-gets its sha256 checksum (computed while the materializer writes, so a large
-object is never read twice) and where every load is verified. A load whose
-bytes do not hash to the recorded checksum raises
-:class:`~flowy.errors.ChecksumMismatchError` before the object is returned:
-never wrong data.
+gets its checksum (BLAKE3, see :mod:`flowy.checksums`; computed while the
+materializer writes, so a large object is never read twice) and where every
+load is verified. A load whose bytes do not hash to the recorded checksum
+raises :class:`~flowy.errors.ChecksumMismatchError` before the object is
+returned: never wrong data.
+
+Two read paths:
+
+* streaming (every store): the materializer reads a forward-only stream that
+  hashes what passes through it; large reads are split so that hashing one
+  piece (on a helper thread) overlaps reading the next;
+* local file (stores whose :meth:`~flowy.contracts.ArtifactStore.local_path`
+  gives a path, for materializers that implement
+  :meth:`~flowy.contracts.Materializer.load_path`, e.g. Parquet, which must
+  seek): the library opens the file itself while a helper thread hashes it;
+  the object is returned only once the hash matched and the file was not
+  replaced meanwhile. Unsafe (pickle) materializers verify before parsing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
+import os
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from flowy.checksums import OVERLAP_MIN, PIECE, Checksum, algorithm_of, file_checksum, mismatch
 from flowy.errors import ChecksumMismatchError, UnsafeArtifactError
 from flowy.records import ArtifactRef
 
 if TYPE_CHECKING:
-    from flowy.contracts import ArtifactStore
+    from flowy.contracts import ArtifactStore, Materializer
     from flowy.materializers import MaterializerRegistry
 
 CHUNK = 1 << 20
+#: What the materializer's small writes are gathered into before they are hashed and
+#: written (large enough that hashing it on the helper thread pays off).
+WRITE_BUFFER = PIECE
 
 _UNSAFE_LOAD: ContextVar[bool] = ContextVar("flowy_unsafe_load", default=False)
 
@@ -38,11 +55,15 @@ def unsafe_load_allowed() -> bool:
 
 
 class HashingWriter(io.RawIOBase):
-    """A write-only file that hashes and counts what passes through it."""
+    """A write-only file that hashes and counts what passes through it.
+
+    A large write is hashed on a helper thread while the same bytes go to the
+    store. Call :meth:`checksum` for the result and :meth:`close` when done.
+    """
 
     def __init__(self, target: BinaryIO) -> None:
         self._target = target
-        self.sha256 = hashlib.sha256()
+        self._checksum = Checksum()
         self.size = 0
 
     def writable(self) -> bool:
@@ -50,8 +71,7 @@ class HashingWriter(io.RawIOBase):
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
-        self.sha256.update(view)
-        self._target.write(view)
+        self._checksum.update_while(view, lambda: self._target.write(view))
         self.size += len(view)
         return len(view)
 
@@ -64,6 +84,14 @@ class HashingWriter(io.RawIOBase):
     def flush(self) -> None:
         self._target.flush()
 
+    def checksum(self) -> str:
+        """The checksum of everything written so far (``blake3:<hex>``)."""
+        return self._checksum.value()
+
+    def close(self) -> None:
+        self._checksum.close()
+        super().close()
+
 
 class HashingReader(io.RawIOBase):
     """A read-only file that hashes what is read; :meth:`verify` checks the total."""
@@ -72,7 +100,7 @@ class HashingReader(io.RawIOBase):
         self._source = source
         self._expected = expected
         self._uri = uri
-        self.sha256 = hashlib.sha256()
+        self._checksum = _checksum_for(expected, uri)
         self.position = 0
 
     def readable(self) -> bool:
@@ -80,15 +108,30 @@ class HashingReader(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        n = self._source.readinto(view)  # type: ignore[attr-defined]
-        if n:
-            self.sha256.update(view[:n])
+        if len(view) < 2 * PIECE:
+            n = self._source.readinto(view) or 0  # type: ignore[attr-defined]
+            self._checksum.update(view[:n])
             self.position += n
-        return n or 0
+            return n
+        # A large read (a whole array's buffer): hash each piece on the helper thread
+        # while the next one is read. The pieces are the caller's buffer, which stays
+        # untouched until this call returns, after every piece is hashed.
+        filled = 0
+        try:
+            while filled < len(view):
+                n = self._source.readinto(view[filled : filled + PIECE]) or 0  # type: ignore[attr-defined]
+                if not n:
+                    break
+                self._checksum.submit(view[filled : filled + n])
+                filled += n
+        finally:
+            self._checksum.wait()
+        self.position += filled
+        return filled
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         data = self._source.read() if size is None or size < 0 else self._source.read(size)
-        self.sha256.update(data)
+        self._checksum.update(data)
         self.position += len(data)
         return data
 
@@ -100,16 +143,26 @@ class HashingReader(io.RawIOBase):
 
     def verify(self) -> None:
         """Hash whatever the materializer did not read, then compare."""
-        while chunk := self._source.read(CHUNK):
-            self.sha256.update(chunk)
-        actual = self.sha256.hexdigest()
+        while chunk := self._source.read(PIECE):
+            self._checksum.update(chunk)
+        actual = self._checksum.value()
         if actual != self._expected:
-            raise ChecksumMismatchError(
-                f"Artifact {self._uri} is corrupted: its sha256 is {actual[:12]}... but "
-                f"{self._expected[:12]}... was recorded when it was written. It was changed "
-                "or truncated after the run; re-run the step that produced it "
-                "(`flowy run ... --no-cache`) to write it again."
-            )
+            raise mismatch(self._uri, actual, self._expected)
+
+    def close(self) -> None:
+        self._checksum.close()
+        super().close()
+
+
+def _checksum_for(recorded: str, uri: str) -> Checksum:
+    try:
+        return Checksum(recorded)
+    except ValueError as exc:
+        raise ChecksumMismatchError(
+            f"Artifact {uri} cannot be verified: {exc}. Its record was damaged or written "
+            "by a newer Flowy; upgrade Flowy, or re-run the step that produced it "
+            "(`flowy run ... --no-cache`)."
+        ) from exc
 
 
 def write_artifact(
@@ -133,11 +186,11 @@ def write_artifact(
         obj = asset.value
     registration, materializer = materializers.resolve(obj, allow_pickle=allow_pickle)
     uri = store.uri_for(key + registration.info.get("extension", materializer.extension))
-    with store.open_write(uri) as raw:
-        writer = HashingWriter(raw)
-        buffered = io.BufferedWriter(writer, buffer_size=CHUNK)
+    with store.open_write(uri) as raw, HashingWriter(raw) as writer:
+        buffered = io.BufferedWriter(writer, buffer_size=WRITE_BUFFER)
         metadata = materializer.save(obj, buffered)  # type: ignore[arg-type]
         buffered.flush()
+        checksum = writer.checksum()
     metadata = dict(metadata or {})
     if asset is not None:
         metadata[ASSET_KEY] = asset.describe()
@@ -145,13 +198,20 @@ def write_artifact(
     return ArtifactRef(
         name=name,
         uri=uri,
-        checksum=writer.sha256.hexdigest(),
+        checksum=checksum,
         size=writer.size,
         materializer=registration.name,
         materializer_version=str(materializer.version),
         type_name=f"{cls.__module__}.{cls.__qualname__}",
         metadata=metadata,
     )
+
+
+def reads_paths(materializer: Materializer) -> bool:
+    """Whether ``materializer`` implements the optional ``load_path``."""
+    from flowy.contracts import Materializer
+
+    return type(materializer).load_path is not Materializer.load_path
 
 
 def read_artifact(
@@ -173,20 +233,15 @@ def read_artifact(
             "the store: opt in with `allow_pickle=True` on the step or `allow_pickle = true` "
             "in the stack's config."
         )
-    with store.open_read(ref.uri) as raw:
-        reader = HashingReader(raw, ref.checksum, ref.uri)
-        buffered = io.BufferedReader(reader, buffer_size=CHUNK)
-        token = _UNSAFE_LOAD.set(allow_pickle)
-        try:
-            obj = materializer.load(buffered, ref.metadata)  # type: ignore[arg-type]
-        except Exception:
-            # A changed file often breaks the parser first: report the real cause.
-            reader.verify()
-            raise
-        finally:
-            _UNSAFE_LOAD.reset(token)
-        # Bytes the BufferedReader pre-fetched are already hashed; verify the rest.
-        reader.verify()
+    token = _UNSAFE_LOAD.set(allow_pickle)
+    try:
+        path = store.local_path(ref.uri) if reads_paths(materializer) else None
+        if path is not None:
+            obj = _load_file(materializer, ref, path)
+        else:
+            obj = _load_stream(store, materializer, ref)
+    finally:
+        _UNSAFE_LOAD.reset(token)
     description = ref.metadata.get("flowy_asset") if ref.metadata else None
     if description:
         from flowy.assets import rewrap
@@ -195,15 +250,69 @@ def read_artifact(
     return obj
 
 
+def _load_stream(store: ArtifactStore, materializer: Materializer, ref: ArtifactRef) -> Any:
+    with store.open_read(ref.uri) as raw, HashingReader(raw, ref.checksum, ref.uri) as reader:
+        buffered = io.BufferedReader(reader, buffer_size=CHUNK)
+        try:
+            obj = materializer.load(buffered, ref.metadata)  # type: ignore[arg-type]
+        except Exception:
+            # A changed file often breaks the parser first: report the real cause.
+            reader.verify()
+            raise
+        # Bytes the BufferedReader pre-fetched are already hashed; verify the rest.
+        reader.verify()
+    return obj
+
+
+def _identity(stat: os.stat_result) -> tuple[int, ...]:
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _load_file(materializer: Materializer, ref: ArtifactRef, path: str) -> Any:
+    """Parse the local file at ``path`` while it is hashed; return it only if it verified."""
+    _checksum_for(ref.checksum, ref.uri)  # a record Flowy cannot check is refused up front
+    before = _identity(os.stat(path))
+    if not materializer.safe or before[2] < OVERLAP_MIN:
+        # Small files are hashed first (a thread costs more); unsafe ones must be.
+        actual = file_checksum(path, ref.checksum)
+        if actual != ref.checksum:
+            raise mismatch(ref.uri, actual, ref.checksum)
+        obj = materializer.load_path(path, ref.metadata)
+    else:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowy-hash") as pool:
+            hashed = pool.submit(file_checksum, path, ref.checksum)
+            try:
+                obj = materializer.load_path(path, ref.metadata)
+            except Exception as exc:
+                # A changed file often breaks the parser first: report the real cause.
+                actual = hashed.result()
+                if actual != ref.checksum:
+                    raise mismatch(ref.uri, actual, ref.checksum) from exc
+                raise
+            actual = hashed.result()
+        if actual != ref.checksum:
+            raise mismatch(ref.uri, actual, ref.checksum)
+    if _identity(os.stat(path)) != before:
+        raise ChecksumMismatchError(
+            f"Artifact {ref.uri} was replaced or changed while it was being loaded, so what "
+            "was read cannot be trusted to be what was verified. Load it again."
+        )
+    return obj
+
+
 def verify_artifact(store: ArtifactStore, ref: ArtifactRef) -> bool:
     """Whether ``ref`` exists and its bytes still match the checksum (used for cache hits)."""
     try:
+        algorithm_of(ref.checksum)
+        path = store.local_path(ref.uri)
+        if path is not None:
+            return file_checksum(path, ref.checksum) == ref.checksum
         if not store.exists(ref.uri):
             return False
+        checksum = Checksum(ref.checksum)
         with store.open_read(ref.uri) as raw:
-            digest = hashlib.sha256()
-            while chunk := raw.read(CHUNK):
-                digest.update(chunk)
-        return digest.hexdigest() == ref.checksum
+            while chunk := raw.read(PIECE):
+                checksum.update(chunk)
+        return checksum.value() == ref.checksum
     except Exception:  # noqa: BLE001 - any failure to read means "not usable": a cache miss
         return False

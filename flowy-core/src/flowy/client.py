@@ -201,7 +201,7 @@ class Client:
             if not verify_artifact(self.artifact_store, ref):
                 raise ChecksumMismatchError(
                     f"Artifact {ref.artifact_id} ({ref.uri}) is missing or corrupted: its bytes "
-                    "no longer match the sha256 recorded when it was written, so the "
+                    "no longer match the checksum recorded when it was written, so the "
                     f"{ref.materializer} materializer could not read it ({type(exc).__name__}: "
                     f"{exc}). Re-run the step that produced it (`flowy run ... --no-cache`)."
                 ) from exc

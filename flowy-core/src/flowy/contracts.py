@@ -55,6 +55,9 @@ class ArtifactStore(Component, abc.ABC):
       raises :class:`flowy.errors.ArtifactNotFoundError`.
     * ``uri_for(key)`` maps a store-relative key (``run/step/output``) to a URI.
       Keys are produced by the core and contain only ``[A-Za-z0-9._/-]``.
+    * Optional: ``local_path(uri)`` names a local file that holds ``uri``'s
+      bytes, so a library that must seek (Parquet) opens it directly instead
+      of a copy (default: None, the core then streams through ``open_read``).
     """
 
     @abc.abstractmethod
@@ -76,6 +79,17 @@ class ArtifactStore(Component, abc.ABC):
     @abc.abstractmethod
     def delete(self, uri: str) -> None:
         """Remove ``uri``; absent objects are not an error."""
+
+    def local_path(self, uri: str) -> str | None:
+        """A local file path holding exactly the bytes at ``uri``, or None.
+
+        Optional. Stores whose artifacts are local files (the ``local`` store)
+        return the file's path, and raise ArtifactNotFoundError when nothing
+        is stored at ``uri``; remote stores return None (the default) and
+        are read through :meth:`open_read`. The core only reads the file, and
+        verifies its checksum before the object it holds is used.
+        """
+        return None
 
     def describe(self) -> dict[str, Any]:
         """Facts shown by ``flowy stack describe`` (root, bucket, ...)."""
@@ -111,6 +125,19 @@ class Materializer(abc.ABC):
     @abc.abstractmethod
     def load(self, file: BinaryIO, metadata: Mapping[str, Any]) -> Any:
         """Read the object back from ``file`` (written by ``save``)."""
+
+    def load_path(self, path: str, metadata: Mapping[str, Any]) -> Any:
+        """Optional: read the object back from the local file at ``path``.
+
+        Implement it when the library reads a path (or must seek) faster than
+        a forward-only stream, as Parquet does. When the artifact store has a
+        :meth:`~ArtifactStore.local_path` for the artifact, the core calls this
+        instead of :meth:`load` while it hashes the same file on another thread,
+        and returns the object only once the checksum matched. The file must
+        only be read. Not overriding it (the default) means :meth:`load` is
+        always used.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not load from paths")
 
 
 class CacheStrategy(abc.ABC):

@@ -22,7 +22,7 @@ Mapping, one MLflow run per Flowy run:
   one request per value;
 * artifacts: step outputs under ``<step>/outputs/`` and files from
   ``flowy.log_artifact`` under ``<step>/files/``, read from the run's artifact
-  store and checked against their recorded sha256 on the way;
+  store and checked against their recorded checksum on the way;
 * the Flowy run's end status as MLflow's FINISHED, FAILED or KILLED.
 
 MLflow is imported when the first run starts, so resolving a stack (and
@@ -31,13 +31,13 @@ MLflow is imported when the first run starts, so resolving a stack (and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowy import hookimpl
+from flowy.checksums import Checksum, short
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def _beside_database(tracking_uri: str | None) -> str | None:
         return None
     from pathlib import Path
 
-    return str(Path(tracking_uri[len(prefix):]).resolve().parent / "mlartifacts")
+    return str(Path(tracking_uri[len(prefix) :]).resolve().parent / "mlartifacts")
 
 
 class MlflowTracker:
@@ -212,14 +212,19 @@ class MlflowTracker:
                 name = ref.name if folder == "files" else ref.name + _suffix(ref.uri)
                 target = Path(tmp) / folder / name
                 target.parent.mkdir(parents=True, exist_ok=True)
-                digest = hashlib.sha256()
-                with store.open_read(ref.uri) as src, target.open("wb") as dst:
-                    while chunk := src.read(1 << 20):
-                        digest.update(chunk)
-                        dst.write(chunk)
-                if digest.hexdigest() != ref.checksum:
+                checksum = Checksum(ref.checksum)
+                try:
+                    with store.open_read(ref.uri) as src, target.open("wb") as dst:
+                        while chunk := src.read(1 << 20):
+                            checksum.update(chunk)
+                            dst.write(chunk)
+                    actual = checksum.value()
+                finally:
+                    checksum.close()
+                if actual != ref.checksum:
                     raise ValueError(
-                        f"artifact {ref.uri} no longer matches its recorded sha256; "
+                        f"artifact {ref.uri} no longer matches its recorded checksum "
+                        f"({short(actual)}... instead of {short(ref.checksum)}...); "
                         "not copied to MLflow"
                     )
             for folder in ("outputs", "files"):

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from flowy.artifacts import CHUNK, HashingWriter
+from flowy.artifacts import CHUNK, WRITE_BUFFER, HashingWriter
 from flowy.contracts import Materializer
 from flowy.records import ArtifactRef
 
@@ -41,20 +41,20 @@ class FileMaterializer(Materializer):
 
 
 def write_file_artifact(store: ArtifactStore, key: str, name: str, source: Path) -> ArtifactRef:
-    """Copy ``source`` into ``store`` at ``key`` (atomically, with its sha256)."""
+    """Copy ``source`` into ``store`` at ``key`` (atomically, with its checksum)."""
     suffix = "".join(source.suffixes[-1:])
     uri = store.uri_for(key if key.endswith(suffix) else key + suffix)
-    with store.open_write(uri) as raw, source.open("rb") as src:
-        writer = HashingWriter(raw)
-        buffered = io.BufferedWriter(writer, buffer_size=CHUNK)
+    with store.open_write(uri) as raw, source.open("rb") as src, HashingWriter(raw) as writer:
+        buffered = io.BufferedWriter(writer, buffer_size=WRITE_BUFFER)
         while chunk := src.read(CHUNK):
             buffered.write(chunk)
         buffered.flush()
+        checksum = writer.checksum()
     media_type = mimetypes.guess_type(source.name)[0]
     return ArtifactRef(
         name=name,
         uri=uri,
-        checksum=writer.sha256.hexdigest(),
+        checksum=checksum,
         size=writer.size,
         materializer=FileMaterializer.name,
         materializer_version=FileMaterializer.version,

@@ -10,10 +10,12 @@ Subclass :class:`ArtifactStoreContract` in a class whose name starts with
 
 The checks are about behaviour the engine relies on, not about any one
 backend: atomic visibility (a reader never sees half an artifact, a failed
-write leaves nothing), overwrite, streaming of large objects, and
-``ArtifactNotFoundError`` for what is absent. The "no temporary debris" checks
-list the folder through the store's fsspec filesystem (``store.fs``) when it
-has one; override :meth:`ArtifactStoreContract.listing` otherwise.
+write leaves nothing), overwrite, streaming of large objects,
+``ArtifactNotFoundError`` for what is absent, and the optional ``local_path``
+(None, or a file holding exactly the artifact's bytes). The "no temporary
+debris" checks list the folder through the store's fsspec filesystem
+(``store.fs``) when it has one; override :meth:`ArtifactStoreContract.listing`
+otherwise.
 """
 
 from __future__ import annotations
@@ -191,3 +193,21 @@ class ArtifactStoreContract:
 
     def test_describe_is_a_dict(self, store: ArtifactStore) -> None:
         assert isinstance(store.describe(), dict)
+
+    # -- optional local paths ----------------------------------------------------
+
+    def test_local_path_holds_the_bytes_or_is_none(self, store: ArtifactStore) -> None:
+        uri = store.uri_for(self.key())
+        self.write(store, uri, b"local bytes")
+        path = store.local_path(uri)
+        if path is None:
+            return  # a store without local files: the core streams through open_read
+        assert isinstance(path, str) and os.path.isabs(path)
+        with open(path, "rb") as f:
+            assert f.read() == b"local bytes"
+        self.write(store, uri, b"replaced")
+        with open(store.local_path(uri) or "", "rb") as f:
+            assert f.read() == b"replaced"
+        store.delete(uri)
+        with pytest.raises(ArtifactNotFoundError):
+            store.local_path(uri)

@@ -26,25 +26,53 @@ skipped when that distribution is missing), with a
 manager holding only the plugins named in :attr:`MaterializerContract.plugins`
 (core's built-in plugin is always there). Unsafe materializers (``safe =
 False``) are exercised under the pickle opt-in, and must be refused without it.
+A materializer that implements the optional ``load_path`` is also read through
+a store without local paths (:class:`StreamOnlyStore`, as a remote store is
+read), and must give the same objects and refuse the same damage there.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-from typing import TYPE_CHECKING, Any, ClassVar
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 import pytest
 
-from flowy.artifacts import read_artifact, write_artifact
+from flowy.artifacts import read_artifact, reads_paths, write_artifact
+from flowy.checksums import algorithm_of
+from flowy.contracts import ArtifactStore
 from flowy.errors import ChecksumMismatchError, MaterializerNotFoundError, UnsafeArtifactError
 from flowy.materializers import MaterializerRegistry, type_name
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from flowy.contracts import ArtifactStore, Materializer
+    from flowy.contracts import Materializer
     from flowy.records import ArtifactRef
+
+
+class StreamOnlyStore(ArtifactStore):
+    """Another store's artifacts without local paths: read as a remote store is read."""
+
+    def __init__(self, inner: ArtifactStore) -> None:
+        self.inner = inner
+
+    def uri_for(self, key: str) -> str:
+        return self.inner.uri_for(key)
+
+    def open_write(self, uri: str) -> AbstractContextManager[BinaryIO]:
+        return self.inner.open_write(uri)
+
+    def open_read(self, uri: str) -> BinaryIO:
+        return self.inner.open_read(uri)
+
+    def exists(self, uri: str) -> bool:
+        return self.inner.exists(uri)
+
+    def delete(self, uri: str) -> None:
+        self.inner.delete(uri)
 
 
 class MaterializerContract:
@@ -106,7 +134,7 @@ class MaterializerContract:
             ref = self.write(store, registry, sample, allow, n)
             assert ref.materializer == materializer.name
             assert ref.materializer_version == str(materializer.version)
-            assert len(ref.checksum) == 64 and ref.size > 0
+            assert algorithm_of(ref.checksum) == "blake3" and ref.size > 0
             self.assert_equal(sample, read_artifact(store, ref, registry, allow_pickle=allow))
 
     def test_resolution_picks_it_for_each_sample(
@@ -170,6 +198,39 @@ class MaterializerContract:
             f.write(bytes(data))
         with pytest.raises(ChecksumMismatchError):
             read_artifact(store, ref, registry, allow_pickle=allow)
+
+    # -- both read paths --------------------------------------------------------
+
+    def test_path_and_stream_reads_agree(
+        self, materializer: Materializer, samples: list[Any], store: ArtifactStore,
+        registry: MaterializerRegistry,
+    ) -> None:  # fmt: skip
+        """A materializer with ``load_path`` reads the same objects from a store that only
+        streams (a remote store) as from one with local files (the local store)."""
+        if not reads_paths(materializer):
+            return  # load() is the only read path: test_round_trip covers it
+        allow = self.opt_in(materializer)
+        streamed = StreamOnlyStore(store)
+        for n, sample in enumerate(samples):
+            ref = self.write(store, registry, sample, allow, n)
+            self.assert_equal(sample, read_artifact(store, ref, registry, allow_pickle=allow))
+            self.assert_equal(sample, read_artifact(streamed, ref, registry, allow_pickle=allow))
+
+    def test_changed_file_is_refused_when_streamed(
+        self, materializer: Materializer, samples: list[Any], store: ArtifactStore,
+        registry: MaterializerRegistry,
+    ) -> None:  # fmt: skip
+        if not reads_paths(materializer):
+            return  # test_changed_file_is_refused already streamed it
+        allow = self.opt_in(materializer)
+        ref = self.write(store, registry, samples[0], allow, 0)
+        with store.open_read(ref.uri) as f:
+            data = bytearray(f.read())
+        data[len(data) // 2] ^= 0xFF
+        with store.open_write(ref.uri) as f:
+            f.write(bytes(data))
+        with pytest.raises(ChecksumMismatchError):
+            read_artifact(StreamOnlyStore(store), ref, registry, allow_pickle=allow)
 
     def test_loading_needs_the_opt_in_exactly_when_unsafe(
         self, materializer: Materializer, samples: list[Any], store: ArtifactStore,

@@ -1,0 +1,158 @@
+"""Artifact checksums: BLAKE3, hashed beside the I/O that moves the bytes.
+
+Every artifact is hashed while it is written and verified while it is read
+(:mod:`flowy.artifacts`). New checksums are BLAKE3, recorded as
+``"blake3:<64 hex digits>"``. A bare 64-hex-digit value is a sha256 checksum
+recorded before Flowy switched to BLAKE3; it still verifies, with sha256.
+
+BLAKE3 (the ``blake3`` package, a Rust binding) hashes several times faster
+than sha256 and releases the GIL for large inputs, so a large piece is hashed
+on a helper thread while the calling thread moves the same bytes to or from the
+store (:meth:`Checksum.update_while`): on two cores hashing then costs almost
+nothing beyond the I/O. ``blake3`` is imported on first use, not with
+``flowy``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from flowy.errors import ChecksumMismatchError
+
+ALGORITHM = "blake3"
+PREFIX = "blake3:"
+#: Pieces at least this large are hashed on the helper thread, overlapped with I/O;
+#: below it a thread hand-off costs more than the hash.
+OVERLAP_MIN = 2 << 20
+#: How much a read is split into so that hashing one piece overlaps reading the next.
+PIECE = 8 << 20
+
+_LEGACY = re.compile(r"[0-9a-f]{64}")
+_BLAKE3 = re.compile(r"blake3:[0-9a-f]{64}")
+
+
+def _blake3() -> Any:
+    from blake3 import blake3
+
+    return blake3()
+
+
+def algorithm_of(checksum: str) -> str:
+    """``"blake3"`` or ``"sha256"`` (legacy, bare hex); ValueError for anything else."""
+    if _BLAKE3.fullmatch(checksum):
+        return ALGORITHM
+    if _LEGACY.fullmatch(checksum):
+        return "sha256"
+    raise ValueError(
+        f"{checksum[:80]!r} is not an artifact checksum: expected 'blake3:' and 64 hex "
+        "digits (or 64 hex digits, a sha256 checksum from an older Flowy)"
+    )
+
+
+def short(checksum: str, digits: int = 12) -> str:
+    """A checksum abbreviated for people: the algorithm's prefix kept, ``digits`` hex digits."""
+    prefix, _, hexdigits = checksum.rpartition(":")
+    return f"{prefix}:{hexdigits[:digits]}" if prefix else hexdigits[:digits]
+
+
+class Checksum:
+    """One checksum being computed, in the algorithm of ``recorded`` (default BLAKE3).
+
+    ``update`` hashes in the calling thread; ``update_while`` hashes on a helper
+    thread (started on first use, stopped by :meth:`close`) while a callback does
+    I/O. Pieces are hashed in the order they are given.
+    """
+
+    def __init__(self, recorded: str | None = None) -> None:
+        self._legacy = recorded is not None and algorithm_of(recorded) == "sha256"
+        self._hash: Any = hashlib.sha256() if self._legacy else _blake3()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future[Any]] = []
+
+    def update(self, data: Any) -> None:
+        """Hash ``data`` now (after every piece handed to the helper thread)."""
+        self.wait()
+        self._hash.update(data)
+
+    def submit(self, view: memoryview) -> None:
+        """Hash ``view`` on the helper thread; the caller keeps it unchanged until :meth:`wait`."""
+        if len(view) < OVERLAP_MIN:
+            self.update(view)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowy-hash")
+        # One worker runs pieces in submission order, which is the order of the bytes.
+        self._pending.append(self._pool.submit(self._hash.update, view))
+
+    def wait(self) -> None:
+        """Return once every submitted piece is hashed (re-raising a hashing failure)."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+    def update_while(self, view: memoryview, io: Callable[[], object]) -> None:
+        """Hash ``view`` while ``io()`` runs in this thread (both done on return)."""
+        self.submit(view)
+        try:
+            io()
+        finally:
+            self.wait()
+
+    def value(self) -> str:
+        """The checksum as recorded: ``blake3:<hex>``, or bare hex for legacy sha256."""
+        self.wait()
+        digest: str = self._hash.hexdigest()
+        return digest if self._legacy else PREFIX + digest
+
+    def close(self) -> None:
+        """Stop the helper thread, if one was started (waits for pieces in flight)."""
+        if self._pool is not None:
+            try:
+                self.wait()
+            finally:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+
+def checksum_bytes(data: bytes | bytearray | memoryview) -> str:
+    """The BLAKE3 checksum of ``data``, as recorded for a new artifact."""
+    checksum = Checksum()
+    checksum.update(data)
+    return checksum.value()
+
+
+def file_checksum(path: str | os.PathLike[str], recorded: str | None = None) -> str:
+    """The checksum of the file at ``path`` in the algorithm of ``recorded`` (default BLAKE3).
+
+    BLAKE3 memory-maps the file and hashes it without the GIL; legacy sha256
+    reads it in chunks.
+    """
+    if recorded is None or algorithm_of(recorded) == ALGORITHM:
+        hasher = _blake3()
+        if os.path.getsize(path) >= OVERLAP_MIN:
+            hasher.update_mmap(path)
+        else:
+            with open(path, "rb") as file:
+                hasher.update(file.read())
+        return PREFIX + str(hasher.hexdigest())
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def mismatch(uri: str, actual: str, expected: str) -> ChecksumMismatchError:
+    """The error for bytes at ``uri`` that hash to ``actual`` instead of ``expected``."""
+    algorithm = algorithm_of(expected)
+    return ChecksumMismatchError(
+        f"Artifact {uri} is corrupted: its {algorithm} checksum is {short(actual)}... but "
+        f"{short(expected)}... was recorded when it was written. It was changed or "
+        "truncated after the run; re-run the step that produced it "
+        "(`flowy run ... --no-cache`) to write it again."
+    )
