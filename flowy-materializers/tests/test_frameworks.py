@@ -83,6 +83,91 @@ def test_large_frame_is_written_in_several_row_groups(roundtrip, monkeypatch):
                                             "ordered": False}  # fmt: skip
 
 
+def test_frame_statistics_gathered_while_writing_match_pandas(roundtrip, monkeypatch):
+    """Numeric summaries come from each written slice; they must equal pandas' own."""
+    import numpy as np
+    import pandas as pd
+    from flowy_materializers import pandas_materializer
+
+    monkeypatch.setattr(pandas_materializer, "SLICE_BYTES", 1 << 14)  # many slices
+    n = 5_000
+    rng = np.random.default_rng(3)
+    floats = rng.normal(size=n)
+    floats[::7] = np.nan
+    frame = pd.DataFrame(
+        {
+            "f": floats,
+            "i": pd.array([None if k % 11 == 0 else k - 900 for k in range(n)], dtype="Int64"),
+            "u": np.arange(n, dtype=np.uint64) + np.uint64(2**63),
+            "inf": np.where(np.arange(n) == 4_000, np.inf, 1.0),
+            "empty": np.full(n, np.nan),
+            "half": np.ones(n, dtype=np.float16),
+            "b": np.arange(n) % 2 == 0,
+            "s": ["x", None] * (n // 2),
+        }
+    )
+    ref, back = roundtrip(frame)
+    pd.testing.assert_frame_equal(back, frame)
+    summary = ref.metadata["summary"]
+    for col in ("f", "i", "u", "half"):
+        values = frame[col].astype("float64")
+        assert summary[col]["nulls"] == int(values.isna().sum()), col
+        assert summary[col]["min"] == pytest.approx(values.min()), col
+        assert summary[col]["max"] == pytest.approx(values.max()), col
+        assert summary[col]["mean"] == pytest.approx(values.mean(), rel=1e-12), col
+    assert summary["inf"]["max"] == "inf" and summary["inf"]["min"] == 1.0
+    assert summary["empty"] == {"dtype": "float64", "nulls": n}
+    assert summary["b"] == {"dtype": "bool", "nulls": 0}
+    assert summary["s"] == {"dtype": str(frame["s"].dtype), "nulls": n // 2}
+    assert ref.metadata["null_counts"]["f"] == int(np.isnan(floats).sum())
+
+
+def test_dictionary_encoding_only_for_repetitive_columns(roundtrip):
+    import numpy as np
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    n = 100_000
+    frame = pd.DataFrame(
+        {
+            "measured": np.random.default_rng(0).random(n),
+            "label": np.array(["low", "mid", "high"])[np.arange(n) % 3],
+            "bucket": np.arange(n) % 10,
+            "cat": pd.Categorical(["a", "b"] * (n // 2)),
+        }
+    )
+    ref, back = roundtrip(frame)
+    pd.testing.assert_frame_equal(back, frame)
+    group = pq.ParquetFile(ref.uri).metadata.row_group(0)
+    encodings = {
+        group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)
+    }
+    assert "RLE_DICTIONARY" not in encodings["measured"]
+    for repetitive in ("label", "bucket", "cat"):
+        assert "RLE_DICTIONARY" in encodings[repetitive], repetitive
+
+
+def test_numpy_statistics_are_exact_across_blocks(roundtrip):
+    import numpy as np
+    from flowy_materializers.numpy_materializer import STATS_BLOCK
+
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=3 * STATS_BLOCK + 17)
+    ref, back = roundtrip(values)
+    np.testing.assert_array_equal(back, values)
+    assert ref.metadata["min"] == values.min() and ref.metadata["max"] == values.max()
+    assert ref.metadata["mean"] == pytest.approx(values.mean(), rel=1e-12)
+    values[STATS_BLOCK + 5] = np.nan
+    ref, _ = roundtrip(values)
+    assert ref.metadata["min"] == np.nanmin(values) and ref.metadata["max"] == np.nanmax(values)
+    assert ref.metadata["mean"] == pytest.approx(np.nanmean(values), rel=1e-12)
+    ints = np.arange(2 * STATS_BLOCK + 3, dtype=np.int64).reshape(-1, 1)[::-1]
+    ref, _ = roundtrip(np.asfortranarray(ints))
+    assert ref.metadata["mean"] == ints.mean() and ref.metadata["max"] == ints.max()
+    ref, _ = roundtrip(ints[::2])  # strided: reduced in place, not block by block
+    assert ref.metadata["mean"] == ints[::2].mean()
+
+
 @pytest.mark.slow
 def test_torch_module_without_recorded_arguments_is_refused(roundtrip):
     import fm_models

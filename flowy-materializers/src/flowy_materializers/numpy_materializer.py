@@ -21,6 +21,24 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+#: Statistics are reduced block by block, so min, max and sum read each block while
+#: it is still in the CPU cache: one trip through memory instead of three.
+STATS_BLOCK = 1 << 18
+
+
+def _blockwise_stats(flat: np.ndarray) -> list[Any]:
+    """min, max and mean of a 1-d array, reducing one cache-sized block at a time."""
+    import numpy as np
+
+    lows, highs, sums = [], [], []
+    for start in range(0, flat.size, STATS_BLOCK):
+        block = flat[start : start + STATS_BLOCK]
+        lows.append(block.min())
+        highs.append(block.max())
+        sums.append(block.sum(dtype=np.float64))
+    return [min(lows), max(highs), float(np.sum(sums)) / flat.size]
+
+
 def array_metadata(arr: np.ndarray) -> dict[str, Any]:
     """Shape, dtype and, for numeric arrays, min/max/mean (NaN-aware, JSON-safe)."""
     import numpy as np
@@ -31,7 +49,10 @@ def array_metadata(arr: np.ndarray) -> dict[str, Any]:
         # ones copy the array, so they run only when a NaN actually showed up.
         with np.errstate(all="ignore"):
             values = arr.view(np.uint8) if arr.dtype.kind == "b" else arr
-            stats = [values.min(), values.max(), values.mean(dtype=np.float64)]
+            if values.flags.c_contiguous or values.flags.f_contiguous:
+                stats = _blockwise_stats(values.ravel(order="A"))  # a view: nothing copied
+            else:
+                stats = [values.min(), values.max(), values.mean(dtype=np.float64)]
             if arr.dtype.kind == "f" and np.isnan(stats[2]) and not np.isnan(values).all():
                 stats = [np.nanmin(values), np.nanmax(values), np.nanmean(values)]
         # NaN/inf are not JSON; record them as strings so metadata stays portable.
