@@ -152,6 +152,35 @@ def redefined(): return 1
 def redefined(): return 2
 
 
+try:
+    import json
+except ImportError:
+    def fallback():
+        """In an except block."""
+        return 0
+else:
+    def in_else():
+        return 1
+finally:
+    with open(__file__) as _f:
+        def in_with():
+            """In a with block."""
+            return 2
+
+for _ in range(1):
+    def in_loop():
+        """Only a docstring."""
+else:
+    pass
+
+match 1:
+    case 1:
+        class InMatch:
+            """In a match case."""
+            def method(self):
+                return 3
+
+
 square = lambda v: v * v
 '''
 
@@ -184,6 +213,11 @@ def test_definitions_from_the_parsed_file_match_inspect_exactly(tmp_path):
         "outer.<locals>.inner": mod.outer(),
         "conditional": mod.conditional,
         "redefined": mod.redefined,
+        "in_else": mod.in_else,
+        "in_with": mod.in_with,
+        "in_loop": mod.in_loop,
+        "InMatch": mod.InMatch,
+        "InMatch.method": mod.InMatch.method,
     }
     for name, obj in objects.items():
         assert _definition(obj) is not None, name  # served from the parsed file

@@ -106,23 +106,46 @@ _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _file_definitions: dict[str, tuple[list[str], dict[tuple[str, int], ast.stmt | None]]] = {}
 
 
-def _index_definitions(tree: ast.AST) -> dict[tuple[str, int], ast.stmt | None]:
-    """Every function and class definition by (qualified name, first line incl. decorators)."""
+def _strip_docstring(node: Any) -> None:
+    """What :class:`_StripDocstrings` does to one definition (not to those inside it)."""
+    body = node.body
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        node.body = body[1:] or [ast.Pass()]
+
+
+def _index_definitions(tree: ast.Module) -> dict[tuple[str, int], ast.stmt | None]:
+    """Every function and class definition by (qualified name, first line incl. decorators).
+
+    Docstrings of every definition are stripped on the way, as
+    :class:`_StripDocstrings` would. Definitions are statements, so only
+    statement lists are walked, never expressions.
+    """
     index: dict[tuple[str, int], ast.stmt | None] = {}
-    pending: list[tuple[ast.AST, str]] = [(tree, "")]
+    pending: list[tuple[list[ast.stmt], str]] = [(tree.body, "")]
     while pending:
-        node, prefix = pending.pop()
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, _DEFINITIONS):
-                qualname = prefix + child.name
-                first = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+        statements, prefix = pending.pop()
+        for stmt in statements:
+            if isinstance(stmt, _DEFINITIONS):
+                qualname = prefix + stmt.name
+                first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)])
                 key = (qualname, first)
                 # Two definitions with one name on one line cannot be told apart: neither is used.
-                index[key] = None if key in index else child
-                inner = ".<locals>." if not isinstance(child, ast.ClassDef) else "."
-                pending.append((child, qualname + inner))
-            else:
-                pending.append((child, prefix))
+                index[key] = None if key in index else stmt
+                _strip_docstring(stmt)
+                inner = "." if isinstance(stmt, ast.ClassDef) else ".<locals>."
+                pending.append((stmt.body, qualname + inner))
+                continue
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(stmt, field, None)
+                if block:
+                    pending.append((block, prefix))
+            for part in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
+                pending.append((part.body, prefix))
     return index
 
 
@@ -147,7 +170,7 @@ def _definition(obj: Any) -> ast.stmt | None:
     cached = _file_definitions.get(filename)
     if cached is None or cached[0] is not lines:
         try:
-            tree = _StripDocstrings().visit(ast.parse("".join(lines)))
+            tree = ast.parse("".join(lines))
         except (SyntaxError, ValueError):
             return None
         cached = (lines, _index_definitions(tree))
