@@ -198,7 +198,7 @@ def _inspect_dump(obj):
 
 def test_definitions_from_the_parsed_file_match_inspect_exactly(tmp_path):
     """Cache keys must not change: each definition dumps exactly as `inspect` sees it."""
-    from flowy.caching import _definition, normalized_source
+    from flowy.caching import _definition, _place, normalized_source
 
     mod = _load(tmp_path, "mod_shapes", SHAPES)
     objects = {
@@ -220,12 +220,12 @@ def test_definitions_from_the_parsed_file_match_inspect_exactly(tmp_path):
         "InMatch.method": mod.InMatch.method,
     }
     for name, obj in objects.items():
-        assert _definition(obj) is not None, name  # served from the parsed file
+        assert _definition(obj, _place(obj)) is not None, name  # served from the parsed file
         assert normalized_source(obj)[0] == _inspect_dump(obj), name
     # What the file's tree cannot place goes through inspect, with the same result:
     # a lambda, and a function whose name `functools.wraps` changed.
     for obj in (mod.square, mod.renamed.__wrapped__):
-        assert _definition(obj) is None
+        assert _definition(obj, _place(obj)) is None
         assert normalized_source(obj)[0] == _inspect_dump(obj)
 
 
@@ -237,3 +237,77 @@ def test_an_edited_file_is_read_again_like_inspect_does(tmp_path):
     (tmp_path / "mod_edited.py").write_text("def f(x):\n    return x + 2  # edited on disk\n")
     after = normalized_source(mod.f)[0]
     assert after != before and after == _inspect_dump(mod.f)
+
+
+HASH_IN_A_PROCESS = """
+import ast, json, sys
+if sys.argv[2] == "no-parse":
+    def refuse(*args, **kwargs):
+        raise AssertionError("parsed although the digest is stored")
+    ast.parse = refuse
+import importlib.util
+spec = importlib.util.spec_from_file_location("hashed_mod", sys.argv[1])
+mod = importlib.util.module_from_spec(spec)
+sys.modules["hashed_mod"] = mod
+spec.loader.exec_module(mod)
+from flowy import code_digests
+from flowy.caching import code_hash
+print(json.dumps({"f": code_hash(mod.f), "g": code_hash(mod.g)}))
+code_digests.save()
+"""
+
+
+def _hash_in_a_process(path, home, mode="parse"):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FLOWY_HOME": str(home)}
+    done = subprocess.run(
+        [sys.executable, "-c", HASH_IN_A_PROCESS, str(path), mode],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_source_digests_are_remembered_across_processes_for_the_same_text(tmp_path):
+    source = "def helper(x):\n    return x * 2\n\n\ndef f(x):\n    return helper(x) + 1\n"
+    path = tmp_path / "hashed_mod.py"
+    path.write_text(source + "\n\ndef g():\n    return 0\n")
+    home = tmp_path / "home"
+    first = _hash_in_a_process(path, home)
+    assert list((home / "cache" / "code").glob("*.json"))
+    again = _hash_in_a_process(path, home, "no-parse")  # served from FLOWY_HOME: no parsing
+    assert again == first
+    elsewhere = _hash_in_a_process(path, tmp_path / "other-home")  # computed afresh: equal
+    assert elsewhere == first
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_still_seen(tmp_path):
+    import os
+
+    path = tmp_path / "hashed_mod.py"
+    path.write_text("def f():\n    return 1\n\n\ndef g():\n    return 0\n")
+    home = tmp_path / "home"
+    first = _hash_in_a_process(path, home)
+    stat = path.stat()
+    path.write_text("def f():\n    return 2\n\n\ndef g():\n    return 0\n")  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same mtime
+    edited = _hash_in_a_process(path, home)
+    assert edited["f"] != first["f"] and edited["g"] == first["g"]
+    assert edited == _hash_in_a_process(path, tmp_path / "fresh-home")
+
+
+def test_a_corrupt_digest_file_is_a_miss(tmp_path):
+    path = tmp_path / "hashed_mod.py"
+    path.write_text("def f():\n    return 1\n\n\ndef g():\n    return 0\n")
+    home = tmp_path / "home"
+    first = _hash_in_a_process(path, home)
+    for stored in (home / "cache" / "code").glob("*.json"):
+        stored.write_text("{not json")
+    assert _hash_in_a_process(path, home) == first

@@ -31,6 +31,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowy import code_digests
 from flowy.contracts import CacheStrategy, UncacheableError
 
 if TYPE_CHECKING:
@@ -87,7 +88,8 @@ def normalized_source(obj: Any) -> tuple[str, ast.AST | None]:
     its file's syntax tree, parsed once per file (:func:`_definition`), and
     ``inspect`` is the fallback for what that cannot place (lambdas, ...).
     """
-    node = _definition(obj)
+    place = _place(obj)
+    node = _definition(obj, place) if place is not None else None
     if node is not None:
         tree: ast.AST = ast.Module(body=[node], type_ignores=[])
         return ast.dump(tree, annotate_fields=False, include_attributes=False), tree
@@ -149,14 +151,16 @@ def _index_definitions(tree: ast.Module) -> dict[tuple[str, int], ast.stmt | Non
     return index
 
 
-def _definition(obj: Any) -> ast.stmt | None:
-    """``obj``'s definition node (docstrings stripped) from its file's cached syntax tree."""
+def _place(obj: Any) -> tuple[str, list[str], str] | None:
+    """Where ``obj`` is defined: its file, that file's lines (as inspect reads them), and
+    ``qualname:first line`` (``qualname:class`` for a class); None for what has no file."""
     if inspect.isclass(obj):
-        code = None
+        where = "class"
     else:
         code = getattr(obj, "__code__", None)
         if code is None:
             return None
+        where = str(code.co_firstlineno)
     try:
         filename = inspect.getsourcefile(obj)
     except TypeError:
@@ -167,6 +171,12 @@ def _definition(obj: Any) -> ast.stmt | None:
     lines = linecache.getlines(filename, getattr(obj, "__globals__", None))
     if not lines:
         return None
+    return filename, lines, f"{getattr(obj, '__qualname__', '')}:{where}"
+
+
+def _definition(obj: Any, place: tuple[str, list[str], str]) -> ast.stmt | None:
+    """``obj``'s definition node (docstrings stripped) from its file's cached syntax tree."""
+    filename, lines, name = place
     cached = _file_definitions.get(filename)
     if cached is None or cached[0] is not lines:
         try:
@@ -176,10 +186,10 @@ def _definition(obj: Any) -> ast.stmt | None:
         cached = (lines, _index_definitions(tree))
         _file_definitions[filename] = cached
     index = cached[1]
-    qualname = getattr(obj, "__qualname__", "")
-    if code is not None:
-        return index.get((qualname, code.co_firstlineno))
-    found = [node for (name, _), node in index.items() if name == qualname]
+    qualname, _, where = name.rpartition(":")
+    if where != "class":
+        return index.get((qualname, int(where)))
+    found = [node for (key, _), node in index.items() if key == qualname]
     return found[0] if len(found) == 1 else None  # a class defined twice: ask inspect
 
 
@@ -207,11 +217,28 @@ def _global_names(obj: Any) -> set[str]:
 
 
 def _source_digest(obj: Any) -> str:
+    """sha256 of ``obj``'s qualified name and normalized source.
+
+    Digests of definitions found in their file's syntax tree are remembered
+    across processes (:mod:`flowy.code_digests`), keyed by the file's text.
+    """
     cached = _source_digests.get(obj)
+    if cached is not None:
+        return cached
+    place = _place(obj)
+    if place is not None:
+        cached = code_digests.recall(*place)
     if cached is None:
-        text, _ = normalized_source(obj)
+        node = _definition(obj, place) if place is not None else None
+        if node is not None:
+            tree = ast.Module(body=[node], type_ignores=[])
+            text = ast.dump(tree, annotate_fields=False, include_attributes=False)
+        else:
+            text, _ = normalized_source(obj)
         cached = hashlib.sha256(f"{getattr(obj, '__qualname__', '')}\0{text}".encode()).hexdigest()
-        _source_digests[obj] = cached
+        if place is not None and node is not None:  # a pure function of the file's text
+            code_digests.remember(*place, cached)
+    _source_digests[obj] = cached
     return cached
 
 

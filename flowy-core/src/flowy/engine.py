@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from flowy import code_digests
 from flowy import records as R
 from flowy.artifacts import read_artifact, verify_artifact
 from flowy.caching import code_hash, combine
@@ -568,3 +569,4 @@ def run_pipeline(
     finally:
         git.close()
         resolved.close()
+        code_digests.save()  # what code_hash learnt, for the next process
