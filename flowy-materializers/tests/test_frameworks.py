@@ -73,9 +73,9 @@ def test_frame_with_duplicate_columns_is_refused(registry):
 def test_large_frame_is_written_in_several_row_groups(roundtrip, monkeypatch):
     import numpy as np
     import pandas as pd
-    from flowy_materializers import pandas_materializer
+    from flowy_materializers import _parquet
 
-    monkeypatch.setattr(pandas_materializer, "SLICE_BYTES", 1 << 16)
+    monkeypatch.setattr(_parquet, "SLICE_BYTES", 1 << 16)
     frame = pd.DataFrame({"a": np.arange(20_000.0), "c": pd.Categorical(["x", "y"] * 10_000)})
     ref, back = roundtrip(frame)
     pd.testing.assert_frame_equal(back, frame)
@@ -83,13 +83,45 @@ def test_large_frame_is_written_in_several_row_groups(roundtrip, monkeypatch):
                                             "ordered": False}  # fmt: skip
 
 
+@pytest.mark.parametrize("slice_bytes", [1 << 30, 1 << 12])  # one row group, many
+def test_loaded_frames_can_be_modified_in_place(roundtrip, monkeypatch, slice_bytes):
+    """A step may change the frame it was given: no column is a read-only view of Arrow."""
+    import numpy as np
+    import pandas as pd
+    from flowy_materializers import _parquet
+
+    monkeypatch.setattr(_parquet, "SLICE_BYTES", slice_bytes)
+    n = 2_000
+    frame = pd.DataFrame(
+        {
+            "f": np.arange(n, dtype=float),
+            "i": np.arange(n),
+            "nullable": pd.array([None, *range(n - 1)], dtype="Int64"),
+            "t": pd.date_range("2024-01-01", periods=n, freq="min", tz="Europe/Paris"),
+            "c": pd.Categorical(["a", "b"] * (n // 2)),
+            "s": ["x", "y"] * (n // 2),
+        }
+    )
+    _, back = roundtrip(frame)
+    pd.testing.assert_frame_equal(back, frame)
+    for column in back.columns:
+        back.loc[0, column] = back[column].iloc[2]
+    back["f"] *= 2
+    back.iloc[1, 0] = -1.0
+    assert back["f"].iloc[1] == -1.0 and back["f"].iloc[0] == 4.0
+    assert back.loc[0, "t"] == frame.loc[2, "t"] and back.loc[0, "c"] == "a"
+    _, series = roundtrip(frame["f"])
+    series.iloc[0] = 7.0
+    assert series.iloc[0] == 7.0
+
+
 def test_frame_statistics_gathered_while_writing_match_pandas(roundtrip, monkeypatch):
     """Numeric summaries come from each written slice; they must equal pandas' own."""
     import numpy as np
     import pandas as pd
-    from flowy_materializers import pandas_materializer
+    from flowy_materializers import _parquet
 
-    monkeypatch.setattr(pandas_materializer, "SLICE_BYTES", 1 << 14)  # many slices
+    monkeypatch.setattr(_parquet, "SLICE_BYTES", 1 << 14)  # many slices
     n = 5_000
     rng = np.random.default_rng(3)
     floats = rng.normal(size=n)
