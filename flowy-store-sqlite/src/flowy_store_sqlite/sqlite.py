@@ -302,9 +302,15 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
         batch = [_StepRows(rec, (), (), None) for rec in step_runs]
         if not batch:
             return
+        # One executemany per statement, in recorded order: ids follow the batch's order.
+        edges = [edge for rows in batch for edge in rows.edges]
+        hits = [(rows.hit,) for rows in batch if rows.hit]
         with self._write() as cur:
-            for rows in batch:
-                rows.insert(cur)
+            cur.executemany(_INSERT_STEP, [rows.step for rows in batch])
+            if edges:
+                cur.executemany(_INSERT_EDGE, edges)
+            if hits:
+                cur.executemany("UPDATE cache_entries SET hits = hits + 1 WHERE key = ?", hits)
 
     def get_step_runs(self, run_id: str) -> list[StepRunRecord]:
         rows = self._rows("SELECT * FROM step_runs WHERE run_id = ? ORDER BY id", run_id)
