@@ -17,6 +17,24 @@ Each process reports the time of its I/O section (persist + load + sum, or
 table gives medians, the throughput ratio raw/flowy (target >= 80 %), and
 peak RSS over the object's size (target <= 1.5x). Materializer resolution
 is timed per object, in microseconds.
+
+What the figures mean:
+
+* "materializer path" is the reported throughput: the flowy run's I/O time
+  minus the fixed cost of a two-step run with a tiny output (``flowy-empty``:
+  stack, SQLite records, git/env facts), against the raw I/O time. Both sides
+  include making the object and summing it; flowy's also hashes every byte
+  written and read (BLAKE3) and records statistics.
+* "peak-base" is the peak RSS above the RSS after imports (numpy, pandas,
+  pyarrow, and for flowy its plugins), i.e. what the workload itself added;
+  "above the imports" divides it by the object's size. The whole-process
+  "peak RSS x object" also counts the interpreter and libraries. The raw
+  Parquet baseline peaks near 2.8x the frame above its imports: the frame,
+  the Arrow table ``from_pandas`` makes of all of it, then on reading the
+  table and the consolidated frame ``to_pandas`` copies it into.
+* Every run writes fresh files, so the kernel's cost of new page-cache pages
+  falls on both sides alike. Runs are interleaved and the table shows
+  medians; on a shared machine repeat with ``--repeat 5`` or more.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Compares, in the same run and against the same moto server:
 
 * raw s3fs ``put_file`` / ``get_file`` (s3fs's own concurrent multipart/ranges);
 * the flowy ``s3`` artifact store's ``open_write`` / ``open_read``, streaming the
-  bytes in 1 MiB writes and reads as a materializer does (the core's sha256
+  bytes in 1 MiB writes and reads as a materializer does (the core's BLAKE3
   is not included: it is the same for every store).
 
 Target: the store reaches at least 50% of raw s3fs throughput each way.

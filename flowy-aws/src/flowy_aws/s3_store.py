@@ -2,7 +2,7 @@
 
 URIs are ``s3://BUCKET/PREFIX/KEY``: what ``aws s3 cp`` takes. Bytes move
 through s3fs's async client (one connection pool, parallel parts and ranges;
-see :mod:`flowy_aws.s3_io`); checksums are the core's (sha256 computed while
+see :mod:`flowy_aws.s3_io`); checksums are the core's (BLAKE3 computed while
 streaming, verified on every read), as for the local store.
 
 Credentials come only from the standard AWS chain (environment, profile, SSO,

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import io
 import os
-from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -279,6 +278,8 @@ def _load_file(materializer: Materializer, ref: ArtifactRef, path: str) -> Any:
             raise mismatch(ref.uri, actual, ref.checksum)
         obj = materializer.load_path(path, ref.metadata)
     else:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowy-hash") as pool:
             hashed = pool.submit(file_checksum, path, ref.checksum)
             try:

@@ -15,14 +15,14 @@ nothing beyond the I/O. ``blake3`` is imported on first use, not with
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowy.errors import ChecksumMismatchError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 ALGORITHM = "blake3"
 PREFIX = "blake3:"
@@ -34,8 +34,7 @@ PIECE = 8 << 20
 #: The buffer a local file is hashed through (cache-sized: faster than larger ones).
 FILE_BUFFER = 1 << 20
 
-_LEGACY = re.compile(r"[0-9a-f]{64}")
-_BLAKE3 = re.compile(r"blake3:[0-9a-f]{64}")
+_HEX = frozenset("0123456789abcdef")
 
 
 def _blake3() -> Any:
@@ -44,12 +43,17 @@ def _blake3() -> Any:
     return blake3()
 
 
+def _sha256() -> Any:
+    import hashlib
+
+    return hashlib.sha256()
+
+
 def algorithm_of(checksum: str) -> str:
     """``"blake3"`` or ``"sha256"`` (legacy, bare hex); ValueError for anything else."""
-    if _BLAKE3.fullmatch(checksum):
-        return ALGORITHM
-    if _LEGACY.fullmatch(checksum):
-        return "sha256"
+    digits = checksum[len(PREFIX) :] if checksum.startswith(PREFIX) else checksum
+    if len(digits) == 64 and _HEX.issuperset(digits):
+        return ALGORITHM if digits is not checksum else "sha256"
     raise ValueError(
         f"{checksum[:80]!r} is not an artifact checksum: expected 'blake3:' and 64 hex "
         "digits (or 64 hex digits, a sha256 checksum from an older Flowy)"
@@ -72,7 +76,7 @@ class Checksum:
 
     def __init__(self, recorded: str | None = None) -> None:
         self._legacy = recorded is not None and algorithm_of(recorded) == "sha256"
-        self._hash: Any = hashlib.sha256() if self._legacy else _blake3()
+        self._hash: Any = _sha256() if self._legacy else _blake3()
         self._pool: ThreadPoolExecutor | None = None
         self._pending: list[Future[Any]] = []
 
@@ -87,6 +91,8 @@ class Checksum:
             self.update(view)
             return
         if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowy-hash")
         # One worker runs pieces in submission order, which is the order of the bytes.
         self._pending.append(self._pool.submit(self._hash.update, view))
@@ -136,9 +142,11 @@ def file_checksum(path: str | os.PathLike[str], recorded: str | None = None) -> 
     process's resident memory while a large artifact is being loaded.
     """
     checksum = Checksum(recorded)
-    buffer = bytearray(FILE_BUFFER)
-    view = memoryview(buffer)
     with open(path, "rb", buffering=0) as file:
+        if os.fstat(file.fileno()).st_size < FILE_BUFFER:
+            checksum.update(file.read())  # small (most cache hits): one read, no buffer
+            return checksum.value()
+        view = memoryview(bytearray(FILE_BUFFER))
         while n := file.readinto(view):
             checksum.update(view[:n])
     return checksum.value()

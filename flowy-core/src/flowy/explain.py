@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from flowy.caching import combine
+from flowy.checksums import short
 
 if TYPE_CHECKING:
     from flowy.contracts import MetadataStore
@@ -214,7 +215,7 @@ def _input_details(store: MetadataStore, previous: CacheEntry, task: StepTask) -
         if old_ref.checksum != ref.checksum:
             details.append(
                 f"input {input_name}: content changed "
-                f"({old_ref.checksum[:10]} -> {ref.checksum[:10]})"
+                f"({short(old_ref.checksum, 10)} -> {short(ref.checksum, 10)})"
             )
         elif old_ref.materializer_version != ref.materializer_version:
             details.append(f"input {input_name}: materializer {ref.materializer} version changed")
