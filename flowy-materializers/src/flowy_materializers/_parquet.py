@@ -10,7 +10,10 @@ which Parquet would only abandon after paying for it
 (:func:`_dictionary_columns`).
 
 Reading: pyarrow decodes the file through a 64 KiB read buffer (not whole
-column chunks at once), and the Arrow table is handed to pandas with
+column chunks at once). A plain numeric matrix (one integer or float dtype,
+no nulls, a RangeIndex) is read a row group at a time into one preallocated
+NumPy block that becomes the frame (:func:`read_frame`): memory holds the
+frame and one row group. Any other frame's Arrow table is handed to pandas with
 ``self_destruct`` and ``split_blocks``, so Arrow's copy is freed column by
 column while the frame is built. Columns pandas received zero-copy are
 read-only views of Arrow memory; each is replaced by a writable copy, one at a
@@ -28,7 +31,7 @@ from flowy_materializers._files import json_safe, spooled_path
 if TYPE_CHECKING:
     import pandas as pd
 
-SLICE_BYTES = 16 << 20
+SLICE_BYTES = 4 << 20
 #: Only the first columns are described in the metadata (the rest are counted).
 MAX_COLUMNS_DESCRIBED = 200
 #: Rows of the first slice that decide which columns are dictionary-encoded.
@@ -167,12 +170,82 @@ def _dictionary_columns(sample: Any) -> list[str] | bool:
     return keep
 
 
-def read_table(source: Any) -> Any:
-    """The Arrow table in ``source`` (a path or a seekable file)."""
+def read_frame(source: Any) -> pd.DataFrame:
+    """The frame in ``source``: straight into one NumPy block when it is a plain matrix.
+
+    A frame whose columns all share one integer or float dtype, hold no
+    nulls, and whose index is a RangeIndex (a feature matrix, the common large
+    frame) is read a row group at a time into a single preallocated block,
+    which becomes the frame's only block: memory holds the frame plus one row
+    group, never the whole Arrow table beside it. Any other frame goes through
+    Arrow's own conversion (:func:`frame_from`).
+    """
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(source, pre_buffer=False, buffer_size=READ_BUFFER)
-    return parquet.read()
+    layout = _matrix_layout(parquet)
+    if layout is None:
+        return frame_from(parquet.read())
+    return _read_matrix(parquet, *layout)
+
+
+def _matrix_layout(parquet: Any) -> tuple[Any, dict[str, Any]] | None:
+    """(dtype, RangeIndex description) when the file holds a plain matrix, else None."""
+    import numpy as np
+    import pyarrow as pa
+
+    schema = parquet.schema_arrow
+    meta = schema.pandas_metadata
+    if not meta or len(schema) == 0:
+        return None
+    index = meta.get("index_columns") or []
+    if len(index) != 1 or not isinstance(index[0], dict) or index[0].get("kind") != "range":
+        return None
+    kinds = {field.type for field in schema}
+    arrow_type = next(iter(kinds))
+    if len(kinds) != 1 or not (pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)):
+        return None
+    dtype = np.dtype(arrow_type.to_pandas_dtype())
+    # Extension dtypes (nullable Int64, Float32) keep their own type: not a plain block.
+    if any(column.get("numpy_type") != dtype.name for column in meta["columns"]):
+        return None
+    files = parquet.metadata
+    for group in range(files.num_row_groups):
+        for column in range(files.num_columns):
+            stats = files.row_group(group).column(column).statistics
+            if stats is None or not stats.has_null_count or stats.null_count:
+                return None
+    return dtype, index[0]
+
+
+def _read_matrix(parquet: Any, dtype: Any, index: dict[str, Any]) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    rows = parquet.metadata.num_rows
+    schema = parquet.schema_arrow
+    block = np.empty((len(schema), rows), dtype=dtype)  # row j of the block is column j
+    offset = 0
+    for group in range(parquet.metadata.num_row_groups):
+        table = parquet.read_row_group(group)
+        for j, column in enumerate(table.columns):
+            at = offset
+            for chunk in column.chunks:
+                block[j, at : at + len(chunk)] = chunk.to_numpy(zero_copy_only=True)
+                at += len(chunk)
+        offset += table.num_rows
+        del table, column
+        release_arrow_memory()
+    if offset != rows:
+        raise ValueError(
+            f"the Parquet file's row groups hold {offset} rows, its footer says {rows}"
+        )
+    columns = schema.empty_table().to_pandas().columns  # names and their index, as pandas wrote
+    labels = pd.RangeIndex(index["start"], index["stop"], index["step"], name=index.get("name"))
+    if len(labels) != rows:
+        labels = pd.RangeIndex(rows, name=index.get("name"))
+    # The transpose is a view: pandas keeps ``block`` itself as the frame's one block.
+    return pd.DataFrame(block.T, index=labels, columns=columns, copy=False)
 
 
 def frame_from(table: Any) -> pd.DataFrame:
@@ -258,11 +331,11 @@ def _read_only(array: Any) -> bool:
 def read_parquet(file: BinaryIO) -> pd.DataFrame:
     """Read Parquet back into pandas (spooling a forward-only stream to disk first)."""
     if file.seekable():
-        return frame_from(read_table(file))
+        return read_frame(file)
     with spooled_path(file, ".parquet") as path:
-        return frame_from(read_table(path))
+        return read_frame(path)
 
 
 def read_parquet_path(path: str) -> pd.DataFrame:
     """Read the Parquet file at ``path`` back into pandas."""
-    return frame_from(read_table(path))
+    return read_frame(path)
