@@ -32,11 +32,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-CPU_STEP = '''
+CPU_STEP = """
 @step
 def {name}(iterations):
     return burn(iterations)
-'''
+"""
 
 
 def burn(iterations: int) -> int:
@@ -140,7 +140,7 @@ def whole_process(file: Path, project: Path, options: list[str]) -> float:
             "m = importlib.util.module_from_spec(spec); m.__flowy_path__ = spec.origin; "
             "sys.modules['bench_pipeline'] = m; spec.loader.exec_module(m); "
             f"r = run_pipeline(m.pipeline, no_cache=True, executor_options="
-            f"{ {k: int(v) for k, v in opts.items()} !r}); sys.exit(0 if r.ok else 1)"
+            f"{ {k: int(v) for k, v in opts.items()}!r}); sys.exit(0 if r.ok else 1)"
         )
         cmd = [sys.executable, "-c", code]
     start = time.perf_counter()
@@ -208,10 +208,20 @@ def fan_rows(base: Path, repeat: int, rows: Rows) -> None:
         for i in range(repeat)
     ]
     fan_t = statistics.median(times)
-    rows.append(("(a) 1->200->1 `flowy run`, local parallel", f"{fan_t:.2f} s",
-                 f"{fan_t / 202 * 1000:.1f} ms/step; target <= 1.2 s"))
-    rows.append(("    same, local sequential (max_workers=1)",
-                 f"{statistics.median(seq):.2f} s", "for reference"))
+    rows.append(
+        (
+            "(a) 1->200->1 `flowy run`, local parallel",
+            f"{fan_t:.2f} s",
+            f"{fan_t / 202 * 1000:.1f} ms/step; target <= 1.2 s",
+        )
+    )
+    rows.append(
+        (
+            "    same, local sequential (max_workers=1)",
+            f"{statistics.median(seq):.2f} s",
+            "for reference",
+        )
+    )
 
 
 def cpu_rows(base: Path, skip_dask: bool, repeat: int, rows: Rows) -> None:
@@ -241,31 +251,56 @@ def cpu_rows(base: Path, skip_dask: bool, repeat: int, rows: Rows) -> None:
     if not skip_dask:
         from distributed import LocalCluster
 
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, resources={"cpu": 1},
-                               dashboard_address=":0", silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            resources={"cpu": 1},
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
         configs["dask-warm"] = ("dask", {"address": cluster.scheduler_address})
     try:
         for i in range(repeat):
             ceilings.append(machine_ceiling(iterations))
             for key, (stack, options) in configs.items():
-                took = in_process(cpu, fresh_project(base, f"cpu-{key}-{i}"), f"cpu_{key}_{i}",
-                                  stack, options)
+                took = in_process(
+                    cpu, fresh_project(base, f"cpu-{key}-{i}"), f"cpu_{key}_{i}", stack, options
+                )
                 best[key] = min(best.get(key, took), took)
     finally:
         if cluster is not None:
             cluster.close()
     t_seq = best["seq"]
     rows.append((f"(b) 8 x 1 s CPU steps, sequential (best of {repeat})", f"{t_seq:.2f} s", ""))
-    rows.append(("    ceiling: the same work in a bare 2-process Pool", "",
-                 f"{max(ceilings):.2f}x (what this machine allowed)"))
-    rows.append(("    local parallel, max_workers=2", f"{best['par']:.2f} s",
-                 f"{t_seq / best['par']:.2f}x; target >= 1.8x"))
+    rows.append(
+        (
+            "    ceiling: the same work in a bare 2-process Pool",
+            "",
+            f"{max(ceilings):.2f}x (what this machine allowed)",
+        )
+    )
+    rows.append(
+        (
+            "    local parallel, max_workers=2",
+            f"{best['par']:.2f} s",
+            f"{t_seq / best['par']:.2f}x; target >= 1.8x",
+        )
+    )
     if "dask" in best:
-        rows.append(("    dask, 2-worker LocalCluster started by the run", f"{best['dask']:.2f} s",
-                     f"{t_seq / best['dask']:.2f}x; target >= 1.7x"))
-        rows.append(("    dask, 2-worker LocalCluster already running",
-                     f"{best['dask-warm']:.2f} s",
-                     f"{t_seq / best['dask-warm']:.2f}x; target >= 1.7x"))
+        rows.append(
+            (
+                "    dask, 2-worker LocalCluster started by the run",
+                f"{best['dask']:.2f} s",
+                f"{t_seq / best['dask']:.2f}x; target >= 1.7x",
+            )
+        )
+        rows.append(
+            (
+                "    dask, 2-worker LocalCluster already running",
+                f"{best['dask-warm']:.2f} s",
+                f"{t_seq / best['dask-warm']:.2f}x; target >= 1.7x",
+            )
+        )
 
 
 def dag_rows(base: Path, rows: Rows) -> None:
@@ -277,13 +312,24 @@ def dag_rows(base: Path, rows: Rows) -> None:
     for n in (200, 2000):
         dag = base / f"dag{n}.py"
         dag.write_text(random_dag_source(n))
-        elapsed = in_process(dag, fresh_project(base, f"dag{n}"), f"dag_{n}", "local",
-                             {"max_workers": 2})
+        elapsed = in_process(
+            dag, fresh_project(base, f"dag{n}"), f"dag_{n}", "local", {"max_workers": 2}
+        )
         per_step[n] = elapsed / n
-        rows.append((f"(c) random DAG, {n} steps, local parallel", f"{elapsed:.2f} s",
-                     f"{per_step[n] * 1000:.2f} ms/step"))
-    rows.append(("    per-step overhead 2,000 vs 200", f"{per_step[2000] / per_step[200]:.2f}x",
-                 "target <= 1.5x"))
+        rows.append(
+            (
+                f"(c) random DAG, {n} steps, local parallel",
+                f"{elapsed:.2f} s",
+                f"{per_step[n] * 1000:.2f} ms/step",
+            )
+        )
+    rows.append(
+        (
+            "    per-step overhead 2,000 vs 200",
+            f"{per_step[2000] / per_step[200]:.2f}x",
+            "target <= 1.5x",
+        )
+    )
 
 
 if __name__ == "__main__":

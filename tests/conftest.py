@@ -58,5 +58,3 @@ def write_module(tmp_path: Path):
         return module
 
     return write
-
-

@@ -26,7 +26,7 @@ from flowy.engine import run_pipeline
 from flowy.testing._executor_support import alive, attempts, load_path_module
 
 SCRIPT = textwrap.dedent(
-    '''
+    """
     import json, os, subprocess, sys, time
     from flowy import Pipeline, step
     from flowy.engine import run_pipeline
@@ -71,7 +71,7 @@ SCRIPT = textwrap.dedent(
             params={"marks": sys.argv[2]},
             executor_options=json.loads(sys.argv[3]),
         )
-    '''
+    """
 )
 
 EXECUTORS = [
@@ -189,9 +189,7 @@ def test_sigint_cancels_the_run_and_leaves_no_processes(project, stack, options)
 
 
 @pytest.mark.parametrize(("stack", "options"), EXECUTORS[:2])
-def test_sigkill_then_crashed_and_resume_reruns_only_incomplete_steps(
-    project, stack, options
-):
+def test_sigkill_then_crashed_and_resume_reruns_only_incomplete_steps(project, stack, options):
     proc, script, marks = _start(project, stack, options)
     _wait_for(lambda: any(marks.glob("*.pids")), 90, "a slow step", proc)
     pids = _step_pids(marks)
@@ -227,7 +225,10 @@ def test_sigkill_then_crashed_and_resume_reruns_only_incomplete_steps(
     )
     assert resumed.status == "completed" and resumed["sink"] == 5
     assert {k: v.status for k, v in resumed.steps.items()} == {
-        "root": "cached", "slow_a": "completed", "slow_b": "completed", "sink": "completed"
+        "root": "cached",
+        "slow_a": "completed",
+        "slow_b": "completed",
+        "sink": "completed",
     }
     counts = {k: len(v) for k, v in attempts(str(marks)).items()}
     assert counts == {"root": 1, "slow_a": 1, "slow_b": 1, "sink": 1}

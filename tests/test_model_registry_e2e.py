@@ -31,12 +31,23 @@ def cli(tmp_path: Path):
     source = resources.files("flowy_cli.templates").joinpath("sklearn/pipeline.py").read_text()
     (project / "pipeline.py").write_text(source.replace("n_samples=2000", "n_samples=400"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-    env.update(FLOWY_HOME=str(tmp_path / "home"), FLOWY_LOAD_PLUGINS=PLUGINS, COLUMNS="200",
-               FLOWY_USER="alice")
+    env.update(
+        FLOWY_HOME=str(tmp_path / "home"),
+        FLOWY_LOAD_PLUGINS=PLUGINS,
+        COLUMNS="200",
+        FLOWY_USER="alice",
+    )
 
     def flowy(*args: str, json_out: bool = False) -> object:
-        done = subprocess.run([*FLOWY, *args], cwd=project, env=env, capture_output=True,
-                              text=True, timeout=300, check=False)
+        done = subprocess.run(
+            [*FLOWY, *args],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert done.returncode == 0, f"flowy {args}: {done.stdout}\n{done.stderr}"
         return json.loads(done.stdout) if json_out else done.stdout
 
@@ -49,14 +60,16 @@ def test_sklearn_runs_best_register_promote_rollback(cli) -> None:
         flowy("run", "pipeline.py", "-p", f"n_estimators={n}")
     runs = flowy("runs", "list", "--json", json_out=True)
     assert len(runs) == 3
-    best = flowy("experiment", "best", "sklearn-example", "--metric", "accuracy", "--json",
-                 json_out=True)
+    best = flowy(
+        "experiment", "best", "sklearn-example", "--metric", "accuracy", "--json", json_out=True
+    )
     best_run = best["run"]["run_id"] if "run" in best else best["run_id"]
     others = [r["run_id"] for r in runs if r["run_id"] != best_run]
 
     def model_of(run_id: str) -> str:
-        listed = flowy("artifacts", "list", "--run", run_id, "--name", "train", "--json",
-                       json_out=True)
+        listed = flowy(
+            "artifacts", "list", "--run", run_id, "--name", "train", "--json", json_out=True
+        )
         return next(a["artifact_id"] for a in listed if a["role"] == "produced")
 
     v1 = flowy("model", "register", "forest", model_of(best_run), "--json", json_out=True)
@@ -65,8 +78,9 @@ def test_sklearn_runs_best_register_promote_rollback(cli) -> None:
     assert v1["run_id"] == best_run and v1["created_by"] == "alice"
 
     flowy("model", "promote", "forest", "1", "--to", "production")
-    changes = flowy("model", "promote", "forest", "2", "--to", "production", "--json",
-                    json_out=True)
+    changes = flowy(
+        "model", "promote", "forest", "2", "--to", "production", "--json", json_out=True
+    )
     assert [(c["version"], c["to_stage"]) for c in changes] == [(1, "archived"), (2, "production")]
     rolled = flowy("model", "rollback", "forest", "--json", json_out=True)
     assert [(c["version"], c["to_stage"]) for c in rolled] == [(2, "archived"), (1, "production")]
@@ -76,7 +90,8 @@ def test_sklearn_runs_best_register_promote_rollback(cli) -> None:
     shown = flowy("model", "show", "forest", "--version", "1", "--json", json_out=True)
     assert shown["stage"] == "production" and "accuracy" in shown["metrics"]
     assert [(h["action"], h["to_stage"], h["user"]) for h in shown["history"]][-2:] == [
-        ("rollback", "archived", "alice"), ("rollback", "production", "alice")
+        ("rollback", "archived", "alice"),
+        ("rollback", "production", "alice"),
     ]
     compared = flowy("model", "compare", "forest", "1", "2", "--json", json_out=True)
     assert compared["params_changed"] == ["n_estimators"]
@@ -98,6 +113,13 @@ def test_sklearn_runs_best_register_promote_rollback(cli) -> None:
         "    x = pd.DataFrame({'x1': [0.1], 'x2': [0.2], 'region': pd.Categorical(['north'])})\n"
         "    print(type(m).__name__, int(m.predict(x)[0]) in (0, 1))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.stdout.split() == ["Pipeline", "True"], done.stderr

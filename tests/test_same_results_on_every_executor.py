@@ -38,6 +38,7 @@ def _lineage(project: Path, plugins: Any, run_id: str) -> dict[str, Any]:
     stack = resolve_stack("local", plugins, project)
     store = stack.metadata_store
     try:
+
         def checksum(artifact_id: str) -> str:
             return str(store.get_artifact(artifact_id).checksum)
 
@@ -58,6 +59,7 @@ def _lineage(project: Path, plugins: Any, run_id: str) -> dict[str, Any]:
 @pytest.mark.slow
 def test_example_pipeline_gives_identical_results_and_lineage(project, all_plugins, tmp_path):
     import numpy  # noqa: F401 - the example pipeline passes arrays
+
     module = load_path_module(tmp_path, "quickstart_everywhere", EXAMPLE.read_text())
     runs = {
         "local-sequential": ("local", {"max_workers": 1}),
@@ -67,8 +69,12 @@ def test_example_pipeline_gives_identical_results_and_lineage(project, all_plugi
     seen: dict[str, Any] = {}
     for label, (stack, options) in runs.items():
         result = run_pipeline(
-            module.pipeline, stack=stack, plugins=all_plugins, project=project,
-            executor_options=options, no_cache=True,
+            module.pipeline,
+            stack=stack,
+            plugins=all_plugins,
+            project=project,
+            executor_options=options,
+            no_cache=True,
         )
         assert result.status == "completed", label
         seen[label] = (result["evaluate"], _lineage(project, all_plugins, result.run_id))

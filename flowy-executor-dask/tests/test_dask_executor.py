@@ -63,7 +63,10 @@ def test_a_run_refuses_a_remote_scheduler_with_a_local_store(
     p = Pipeline("remote", [S.alone], context={"marks": str(project)})
     with pytest.raises(FlowyError, match="cannot read or write"):
         run_pipeline(
-            p, stack="dask", plugins=dask_plugins, project=project,
+            p,
+            stack="dask",
+            plugins=dask_plugins,
+            project=project,
             executor_options={"address": "tcp://10.255.255.1:8786"},
         )
 
@@ -74,7 +77,10 @@ def test_default_starts_and_closes_its_own_local_cluster(project: Path, dask_plu
     marks.mkdir()
     p = Pipeline("own-cluster", [S.top, S.left, S.right, S.bottom], context={"marks": str(marks)})
     result = run_pipeline(
-        p, stack="dask", plugins=dask_plugins, project=project,
+        p,
+        stack="dask",
+        plugins=dask_plugins,
+        project=project,
         executor_options={"n_workers": 2},
     )
     assert result.status == "completed" and result["bottom"] == 112
@@ -89,7 +95,10 @@ def test_a_resource_no_worker_offers_fails_the_step_instead_of_hanging(
     greedy = Step(S.alone.fn, name="alone", resources={"gpu": 1})
     p = Pipeline("greedy", [greedy], context={"marks": str(project)})
     result = run_pipeline(
-        p, stack="dask", plugins=dask_plugins, project=project,
+        p,
+        stack="dask",
+        plugins=dask_plugins,
+        project=project,
         executor_options={"address": cluster.scheduler_address},
     )
     rec = result.steps["alone"]
@@ -104,7 +113,10 @@ def test_resource_names_map_to_dask_worker_resources(
     mapped = Step(S.alone.fn, name="alone", resources={"cores": 1})
     p = Pipeline("mapped", [mapped], context={"marks": str(project)})
     result = run_pipeline(
-        p, stack="dask", plugins=dask_plugins, project=project,
+        p,
+        stack="dask",
+        plugins=dask_plugins,
+        project=project,
         executor_options={"address": cluster.scheduler_address, "resources": {"cores": "cpu"}},
     )
     assert result.status == "completed"

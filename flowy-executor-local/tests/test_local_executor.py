@@ -17,7 +17,7 @@ from flowy.testing._executor_support import alive, attempts, load_path_module, o
 from flowy_executor_local.executor import LocalExecutor, default_start_method
 
 STEPS = textwrap.dedent(
-    '''
+    """
     import os, time
     from flowy import step
     from flowy.testing._contract_steps import mark
@@ -62,7 +62,7 @@ STEPS = textwrap.dedent(
         time.sleep(0.3)
         mark(marks, "plain", started)
         return 1
-    '''
+    """
 )
 
 
@@ -115,14 +115,22 @@ def test_a_killed_or_dead_worker_is_replaced(project, local_plugins, steps, mark
     assert result.steps["stuck"].status == "timed_out"
     assert result.steps["vanishes"].status == "failed"
     assert "exited with code 3" in (result.steps["vanishes"].error or "")
-    again = run(Pipeline("after", [steps.after], context={"marks": marks}), local_plugins,
-                project, max_workers=2)
+    again = run(
+        Pipeline("after", [steps.after], context={"marks": marks}),
+        local_plugins,
+        project,
+        max_workers=2,
+    )
     assert again.status == "completed" and again["after"] != os.getpid()
 
 
 def test_workers_are_gone_when_the_run_returns(project, local_plugins, steps, marks) -> None:
-    result = run(Pipeline("gone", [steps.after], context={"marks": marks}), local_plugins,
-                 project, max_workers=2)
+    result = run(
+        Pipeline("gone", [steps.after], context={"marks": marks}),
+        local_plugins,
+        project,
+        max_workers=2,
+    )
     assert not alive(result["after"])
 
 
@@ -242,10 +250,13 @@ def test_forkserver_workers_see_the_environment_of_the_run(tmp_path, monkeypatch
     monkeypatch.setenv("FLOWY_PROJECT", str(project))
     monkeypatch.setenv("FLOWY_HOME", str(tmp_path / "home"))
     module = load_module(project / "env_pipe.py")
-    plugins = create_plugin_manager(entrypoints=False, plugins=[
-        ("flowy-executor-local", importlib.import_module("flowy_executor_local.plugin")),
-        ("flowy-store-sqlite", importlib.import_module("flowy_store_sqlite.plugin")),
-    ])
+    plugins = create_plugin_manager(
+        entrypoints=False,
+        plugins=[
+            ("flowy-executor-local", importlib.import_module("flowy_executor_local.plugin")),
+            ("flowy-store-sqlite", importlib.import_module("flowy_store_sqlite.plugin")),
+        ],
+    )
     result = run_pipeline(
         module.pipeline,
         plugins=plugins,

@@ -146,9 +146,7 @@ def step(fn: Callable[..., Any], /) -> Step: ...
 
 
 @overload
-def step(
-    fn: None = None, /, **options: Any
-) -> Callable[[Callable[..., Any]], Step]: ...
+def step(fn: None = None, /, **options: Any) -> Callable[[Callable[..., Any]], Step]: ...
 
 
 def step(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:

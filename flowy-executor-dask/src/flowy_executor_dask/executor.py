@@ -91,7 +91,7 @@ def check_shared_store(address: str | None, store: ArtifactStore, shared_filesys
             f"The dask executor's scheduler {address} is on another machine, but the stack's "
             f"artifact store is a local folder ({where}) that its workers cannot "
             "read or write. Use a shared artifact store such as s3 (`pip install flowy-aws`, "
-            "artifact_store type \"s3\"), or, if that folder is on a filesystem every worker "
+            'artifact_store type "s3"), or, if that folder is on a filesystem every worker '
             "mounts at the same path, set the executor option shared_filesystem = true."
         )
 
@@ -212,14 +212,16 @@ class DaskExecutor(Executor):
         short = [n for n, v in wanted.items() if self._offered.get(n, 0.0) < v]
         if short:
             offered = ", ".join(f"{k}={v:g}" for k, v in sorted(self._offered.items())) or "none"
-            future.set_result(_failed(
-                task,
-                f"ResourceError: step {task.step!r} asks for "
-                + ", ".join(f"{n}={wanted[n]:g}" for n in short)
-                + f" but no Dask worker offers that much (largest per worker: {offered}). "
-                "Start workers with `--resources`, set the executor's worker_resources, or map "
-                "the name with the executor option resources.",
-            ))
+            future.set_result(
+                _failed(
+                    task,
+                    f"ResourceError: step {task.step!r} asks for "
+                    + ", ".join(f"{n}={wanted[n]:g}" for n in short)
+                    + f" but no Dask worker offers that much (largest per worker: {offered}). "
+                    "Start workers with `--resources`, set the executor's worker_resources, or map "
+                    "the name with the executor option resources.",
+                )
+            )
             return future
         key = f"flowy-{task.step}-{uuid.uuid4().hex[:12]}"
         dask_future = self.client.submit(

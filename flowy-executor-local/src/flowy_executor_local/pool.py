@@ -301,4 +301,3 @@ def cancelled_result(task: StepTask) -> StepResult:
         error="run cancelled",
         retryable=False,
     )
-

@@ -108,8 +108,12 @@ class ExecutorContract:
 
         def go(pipeline: Pipeline, **kwargs: Any) -> RunResult:
             return run_pipeline(
-                pipeline, stack="contract", plugins=executor_plugins, project=contract_project,
-                no_cache=True, **kwargs,
+                pipeline,
+                stack="contract",
+                plugins=executor_plugins,
+                project=contract_project,
+                no_cache=True,
+                **kwargs,
             )
 
         return go
@@ -132,8 +136,12 @@ class ExecutorContract:
         assert result["bottom"] == 112 and result["alone"] == "alone"
         seen = attempts(marks)
         assert {name: len(a) for name, a in seen.items()} == {s.name: 1 for s in steps}
-        for before, after in [("top", "left"), ("top", "right"), ("left", "bottom"),
-                              ("right", "bottom")]:
+        for before, after in [
+            ("top", "left"),
+            ("top", "right"),
+            ("left", "bottom"),
+            ("right", "bottom"),
+        ]:
             assert seen[before][0].end <= seen[after][0].start, (before, after)
 
     def test_independent_steps_overlap_exactly_when_concurrent(self, run: Any, marks: str) -> None:
@@ -225,14 +233,14 @@ class ExecutorContract:
             (step, m.name, m.value, m.step) for step, m in metadata.get_metrics(result.run_id)
         ]
         assert sorted(metrics, key=lambda m: m[3]) == [
-            ("chatty", "loss", 0.9, 0), ("chatty", "loss", 0.5, 1), ("chatty", "loss", 0.25, 2)
+            ("chatty", "loss", 0.9, 0),
+            ("chatty", "loss", 0.5, 1),
+            ("chatty", "loss", 0.25, 2),
         ]
 
     # -- property: random DAGs -----------------------------------------------
 
-    def test_random_dags_run_every_step_once_in_order(
-        self, run: Any, tmp_path: Path
-    ) -> None:
+    def test_random_dags_run_every_step_once_in_order(self, run: Any, tmp_path: Path) -> None:
         from hypothesis import HealthCheck, given, settings
 
         counter = iter(range(1_000_000))

@@ -333,9 +333,7 @@ class MetadataStoreContract:
         assert store.cache_stats()["hits"] == 2
         rerun = make_run()
         store.create_run(rerun)
-        cached = make_step(
-            rerun, status="cached", cache_key=entry.key, outputs=dict(entry.outputs)
-        )
+        cached = make_step(rerun, status="cached", cache_key=entry.key, outputs=dict(entry.outputs))
         store.record_step(cached)  # a cached step run counts its hit in the same transaction
         assert store.cache_stats()["hits"] == 3
 
