@@ -155,3 +155,23 @@ def test_set_based_experiment_reads(sqlite_store: SQLMetadataStore) -> None:
     producers = sqlite_store.artifact_producers([f"a{i:031d}" for i in range(0, 600, 3)])
     assert len(producers) == 200
     assert producers[f"a{9:031d}"] == (run_ids[9], "fit")
+
+
+def test_cache_outputs_without_sqlite_json_functions(db_path: Path) -> None:
+    """A SQLite built without JSON functions answers one query per output, the same."""
+    from flowy.records import ArtifactRef, CacheEntry
+
+    store = SQLiteMetadataStore(str(db_path))
+    try:
+        run = RunRecord("j" * 32, "p", "running")
+        store.create_run(run)
+        ref = ArtifactRef("out", "/a/1", "c" * 64, 1, "json", "1", "builtins.int", {}, "a" * 32)
+        entry = CacheEntry("k1", "p", "s", run.run_id, {"code_hash": "x"}, {"out": ref.artifact_id})
+        store.record_step(StepRunRecord(run.run_id, "s", "completed"), [ref], [], entry)
+        fast = store.lookup_cache_outputs("k1")
+        assert fast is not None and fast[1] == {"out": ref}
+        store._json_each = False
+        assert store.lookup_cache_outputs("k1") == fast
+        assert store.lookup_cache_outputs("missing") is None
+    finally:
+        store.close()

@@ -280,6 +280,28 @@ class MetadataStore(Component, abc.ABC):
     def lookup_cache(self, key: str) -> CacheEntry | None:
         """The cache entry for ``key``, if any. A pure read: it counts nothing."""
 
+    def lookup_cache_outputs(self, key: str) -> tuple[CacheEntry, dict[str, ArtifactRef]] | None:
+        """The cache entry for ``key`` and the records of its outputs, by output name.
+
+        None when there is no entry, or when one of its outputs has no artifact
+        record any more (a hit could not be served). A pure read, like
+        :meth:`lookup_cache`. The engine asks this once per cacheable step;
+        the default is :meth:`lookup_cache` plus one :meth:`get_artifact` per
+        output, and a store that can answer in one query should override it.
+        """
+        from flowy.errors import ArtifactNotFoundError
+
+        entry = self.lookup_cache(key)
+        if entry is None:
+            return None
+        refs: dict[str, ArtifactRef] = {}
+        for name, artifact_id in entry.outputs.items():
+            try:
+                refs[name] = self.get_artifact(artifact_id)
+            except ArtifactNotFoundError:
+                return None
+        return entry, refs
+
     def record_cache_hit(self, key: str) -> None:
         """Count a hit on ``key``; the engine calls it once the entry's artifacts verified."""
 

@@ -206,13 +206,13 @@ class RunExecution:
         return parts
 
     def cache_hit(self, step: Step, key: str) -> tuple[CacheEntry, dict[str, ArtifactRef]] | None:
-        entry = self.store.lookup_cache(key)
-        if entry is None:
+        found = self.store.lookup_cache_outputs(key)
+        if found is None:
             return None
+        entry, stored = found
         refs: dict[str, ArtifactRef] = {}
-        for name, artifact_id in entry.outputs.items():
+        for name, ref in stored.items():
             try:
-                ref = self.store.get_artifact(artifact_id)
                 current = self.materializers.by_name(ref.materializer).version
             except FlowyError:
                 return None

@@ -71,6 +71,16 @@ _INSERT_TAG = _insert("artifact_tags", ["artifact_id", "tag"])
 _INSERT_EDGE = _insert("lineage", _EDGE_KEYS)
 _INSERT_METRIC = _insert("metrics", list(_rows.metric_row(MetricRecord("", 0.0), "", "")))
 _INSERT_CACHE = _insert("cache_entries", list(_rows.cache_row(CacheEntry("", "", "", "", {}, {}))))
+_CACHE_COLUMNS = tuple(_rows.cache_row(CacheEntry("", "", "", "", {}, {})))
+#: A cache entry (columns prefixed ``c_``), each output's name and its artifact row.
+_CACHE_OUTPUTS = (
+    "SELECT "
+    + ", ".join(f'c."{c}" AS "c_{c}"' for c in _CACHE_COLUMNS)
+    + ", o.key AS output, a.* FROM cache_entries c"
+    " LEFT JOIN json_each(c.outputs) o"
+    " LEFT JOIN artifacts a ON a.artifact_id = o.value"
+    " WHERE c.key = ?"
+)
 
 
 class SQLiteMetadataStore(MetadataStore, Catalog):
@@ -84,6 +94,8 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
         self._busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._full: SQLMetadataStore | None = None
+        self._names: dict[str, tuple[str, ...]] = {}
+        self._json_each = True  # SQLite's JSON functions (built in since 3.38); see below
         path = connect.sqlite_database(self.url)
         if path is None:
             if not self.url.startswith("sqlite"):
@@ -203,8 +215,13 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
         with self._lock:
             cur = self.db.execute(sql, args)
             try:
-                names = [d[0] for d in cur.description]
-                return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+                rows = cur.fetchall()
+                if not rows:
+                    return []
+                names = self._names.get(sql)
+                if names is None:  # a statement's columns never change while the store is open
+                    names = self._names[sql] = tuple(d[0] for d in cur.description)
+                return [dict(zip(names, row, strict=True)) for row in rows]
             finally:
                 cur.close()
 
@@ -333,6 +350,31 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
     def lookup_cache(self, key: str) -> CacheEntry | None:
         row = self._one("SELECT * FROM cache_entries WHERE key = ?", key)
         return None if row is None else _rows.cache_record(row)
+
+    def lookup_cache_outputs(self, key: str) -> tuple[CacheEntry, dict[str, ArtifactRef]] | None:
+        """The entry and its outputs' records in one query (the per-cached-step read)."""
+        if not self._json_each:
+            return super().lookup_cache_outputs(key)
+        try:
+            rows = self._rows(_CACHE_OUTPUTS, key)
+        except sqlite3.OperationalError as exc:
+            if "json_each" not in str(exc):
+                raise
+            self._json_each = False  # a SQLite built without JSON: one query per output
+            return super().lookup_cache_outputs(key)
+        if not rows:
+            return None
+        entry = _rows.cache_record({c: rows[0][f"c_{c}"] for c in _CACHE_COLUMNS})
+        refs: dict[str, ArtifactRef] = {}
+        for row in rows:
+            if row["output"] is None:  # an entry without outputs
+                continue
+            if row["artifact_id"] is None:  # its record is gone: no hit can be served
+                return None
+            refs[row["output"]] = _rows.artifact_record(row)
+        if set(refs) != set(entry.outputs):
+            return None
+        return entry, refs
 
     def record_cache_hit(self, key: str) -> None:
         with self._write() as cur:

@@ -320,6 +320,28 @@ class MetadataStoreContract:
         assert store.lookup_cache(entry.key) == replaced
         assert store.cache_stats()["entries"] == 1
 
+    def test_cache_lookup_with_outputs(self, store: MetadataStore) -> None:
+        """``lookup_cache_outputs``: the entry and its outputs' records, or None."""
+        run = make_run()
+        store.create_run(run)
+        assert store.lookup_cache_outputs("nope") is None
+        art, entry = self.record_producer(store, run)
+        extra = make_artifact("metrics")
+        both = make_entry(run, "eval", {"model": art.artifact_id, "metrics": extra.artifact_id})
+        store.record_step(
+            make_step(run, "eval", outputs={"metrics": extra.artifact_id}), [extra], [], both
+        )
+        assert store.lookup_cache_outputs(entry.key) == (entry, {"model": art})
+        assert store.lookup_cache_outputs(both.key) == (both, {"model": art, "metrics": extra})
+        # An entry whose output has no artifact record can serve no hit.
+        ghost = make_entry(run, "ghost", {"out": uuid.uuid4().hex})
+        store.record_step(make_step(run, "ghost"), [], [], ghost)
+        assert store.lookup_cache_outputs(ghost.key) is None
+        nothing = make_entry(run, "sink", {})
+        store.record_step(make_step(run, "sink"), [], [], nothing)
+        assert store.lookup_cache_outputs(nothing.key) == (nothing, {})
+        assert store.cache_stats()["hits"] == 0  # a pure read
+
     def test_hits_are_counted(self, store: MetadataStore) -> None:
         run = make_run()
         store.create_run(run)
