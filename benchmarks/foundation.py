@@ -67,7 +67,10 @@ def main() -> None:
     args = parser.parse_args()
     flowy = shutil.which("flowy") or str(Path(sys.executable).with_name("flowy"))
     work = Path(tempfile.mkdtemp(prefix="flowy-bench-"))
-    env = {**os.environ, "FLOWY_HOME": str(work / "home"), "PYTHONDONTWRITEBYTECODE": "0"}
+    env = {**os.environ, "FLOWY_HOME": str(work / "home")}
+    # As on a user's machine, Python caches bytecode (.pyc) for Flowy and for the pipeline
+    # file. Any non-empty PYTHONDONTWRITEBYTECODE (even "0") turns that off, so drop it.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("FLOWY_PROJECT", None)
     env.pop("FLOWY_STACK", None)
     long = args.long
