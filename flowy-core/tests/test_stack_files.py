@@ -215,3 +215,62 @@ def test_provider_that_failed_to_load_is_named_with_its_error(flowy_project, plu
         ComponentNotFoundError, match="installed but failed: ImportError: no orjson"
     ):
         check_stack(get_stack("u", plugins, flowy_project), plugins, flowy_project)
+
+
+def test_secrets_reach_workers_as_env_references_only(flowy_project, plugins, monkeypatch):
+    """Task specs (pool workers, Dask, SageMaker manifests in S3) never carry a secret's value."""
+    from flowy.stacks import expand_env
+
+    write_stack(
+        flowy_project,
+        "s",
+        """
+        [executor]
+        type = "stub"
+        [metadata_store]
+        type = "stub"
+        [artifact_store]
+        type = "stub"
+        api_token = "{env:STORE_TOKEN}"
+        endpoint = "https://svc:{env:STORE_PW}@host/x"
+        region = "{env:STORE_REGION}"
+        root = "{project}/artifacts"
+        [artifact_store.client]
+        password = "{env:STORE_PW}"
+        retries = 3
+        """,
+    )
+    monkeypatch.setenv("STORE_TOKEN", "t0k3n")
+    monkeypatch.setenv("STORE_PW", "hunter2")
+    monkeypatch.setenv("STORE_REGION", "eu-west-1")
+    store = check_stack(get_stack("s", plugins, flowy_project), plugins, flowy_project)[
+        "artifact_store"
+    ]
+    assert store.options["api_token"] == "t0k3n"  # the component itself gets the values
+    portable = store.portable_options
+    assert portable == {
+        "api_token": "{env:STORE_TOKEN}",
+        "endpoint": "https://svc:{env:STORE_PW}@host/x",
+        "region": "eu-west-1",  # not a secret: resolved here, as before
+        "root": f"{flowy_project}/artifacts",
+        "client": {"password": "{env:STORE_PW}", "retries": 3},
+    }
+    assert "t0k3n" not in repr(portable) and "hunter2" not in repr(portable)
+    # A worker resolves the references from its own environment...
+    assert expand_env(portable, "The 'stub' artifact store") == store.options
+    # ...and names the missing variable when its environment lacks one.
+    monkeypatch.delenv("STORE_PW")
+    with pytest.raises(ConfigError, match=r"option 'endpoint' reads the environment variable "
+                       r"STORE_PW, which is not set on this worker"):  # fmt: skip
+        expand_env(portable, "The 'stub' artifact store")
+
+
+def test_a_worker_opens_the_artifact_store_from_env_references(tmp_path, monkeypatch):
+    import json
+
+    from flowy.worker import runtime_for
+
+    monkeypatch.setenv("FLOWY_TEST_WORKER_ARTIFACTS", str(tmp_path / "arts"))
+    options = json.dumps({"path": "{env:FLOWY_TEST_WORKER_ARTIFACTS}"})
+    runtime = runtime_for("local", options)
+    assert runtime.artifact_store.root == str(tmp_path / "arts")

@@ -51,6 +51,9 @@ _SECRET = re.compile(r"(secret|password|passwd|token|credential|private|access_k
 _ONLY_REF = re.compile(r"(\{env:[A-Za-z_][A-Za-z0-9_]*\})+")
 #: ``scheme://user:password@``, unless the password is an env reference.
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)(?!\{env:[A-Za-z_][A-Za-z0-9_]*\}@)[^@/\s]+@")
+_ENV_REF = re.compile(r"\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+#: ``scheme://user:{env:NAME}@``: a URL whose password comes from the environment.
+_URL_ENV_PASSWORD = re.compile(r"://[^:/@\s]+:\{env:[A-Za-z_][A-Za-z0-9_]*\}@")
 
 
 @attrs.define
@@ -195,6 +198,63 @@ def substitute(value: Any, project: Path, where: str) -> Any:
     return value
 
 
+def portable_options(
+    raw: Mapping[str, Any], resolved: Mapping[str, Any], project: Path
+) -> dict[str, Any]:
+    """``resolved``, except that secrets read from the environment stay references.
+
+    Options travel to workers inside every task: to pool processes, to Dask
+    workers over the network, into the step manifests SageMaker jobs read from
+    S3. A value under a secret-looking key (password, token, ...) that came
+    from ``{env:NAME}``, or a URL whose password did, is sent as written, and
+    each worker resolves it from its own environment (:func:`expand_env`), so
+    the secret itself is never copied anywhere.
+    """
+    out = dict(resolved)
+    for key, value in raw.items():
+        if key not in out:
+            continue
+        if isinstance(value, Mapping) and isinstance(out[key], Mapping):
+            out[key] = portable_options(value, out[key], project)
+        elif (
+            isinstance(value, str)
+            and _ENV_REF.search(value)
+            and (_SECRET.search(key) or _URL_ENV_PASSWORD.search(value))
+        ):
+
+            def keep_env(match: re.Match[str]) -> str:
+                ref = match.group(1)
+                if ref == "project":
+                    return str(project)
+                return str(user_home()) if ref == "home" else match.group(0)
+
+            out[key] = _REF.sub(keep_env, value)
+    return out
+
+
+def expand_env(value: Any, where: str) -> Any:
+    """Resolve the ``{env:NAME}`` references left in options a worker received."""
+    if isinstance(value, str):
+
+        def repl(match: re.Match[str]) -> str:
+            var = match.group(1)
+            if var not in os.environ:
+                raise ConfigError(
+                    f"{where} reads the environment variable {var}, which is not set on this "
+                    "worker. Secrets travel to workers as references, never as values: set "
+                    f"{var} in the worker's environment (or give the worker its own "
+                    "credentials, such as a SageMaker job's IAM role, and leave the option out)."
+                )
+            return os.environ[var]
+
+        return _ENV_REF.sub(repl, value)
+    if isinstance(value, list):
+        return [expand_env(v, where) for v in value]
+    if isinstance(value, dict):
+        return {k: expand_env(v, f"{where} option {k!r}") for k, v in value.items()}
+    return value
+
+
 def mask(key: str, value: Any) -> Any:
     """What `describe` and run records show: env references as written, secrets hidden.
 
@@ -222,6 +282,8 @@ class CheckedComponent:
     distribution: str
     version: str
     raw_options: dict[str, Any]
+    #: ``options`` as sent to workers: secrets keep their ``{env:NAME}`` references.
+    portable_options: dict[str, Any] = attrs.field(factory=dict)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -280,7 +342,14 @@ def check_stack(
         where = f"Stack {defn.name!r} ({defn.source}), {kind} {table['type']!r}"
         options = validate_options(cls, substitute(raw, project, where), where, kind)
         checked[kind] = CheckedComponent(
-            kind, table["type"], cls, options, reg.distribution, reg.version, raw
+            kind,
+            table["type"],
+            cls,
+            options,
+            reg.distribution,
+            reg.version,
+            raw,
+            portable_options(raw, options, project),
         )
     return checked
 
@@ -334,8 +403,9 @@ class ResolvedStack:
         return self.components["metadata_store"]
 
     def artifact_store_spec(self) -> ComponentSpec:
+        """What a worker needs to open the artifact store (secrets as references)."""
         c = self.checked["artifact_store"]
-        return ComponentSpec("artifact_store", c.type, c.options)
+        return ComponentSpec("artifact_store", c.type, c.portable_options or c.options)
 
     def record(self) -> dict[str, Any]:
         """The fully resolved stack a run records (secrets masked)."""

@@ -92,7 +92,7 @@ def log_params(params: dict[str, Any]) -> None:
 def log_artifact(path: str | os.PathLike[str], name: str | None = None) -> ArtifactRef:
     """Store a file the step wrote (a plot, a report) as an artifact of the step.
 
-    The file is copied into the run's artifact store now, with its sha256, so a
+    The file is copied into the run's artifact store now, with its checksum, so a
     temporary file may be deleted afterwards; the engine records it with the
     step's outputs. ``name`` defaults to the file's name (made unique within
     the step). Returns the stored artifact's reference.
@@ -129,10 +129,13 @@ def runtime_for(store_name: str, store_options_json: str) -> WorkerRuntime:
 
     from flowy.materializers import MaterializerRegistry
     from flowy.plugins import create_plugin_manager
+    from flowy.stacks import expand_env
 
     plugins = create_plugin_manager()
     store_cls = plugins.registry.get("artifact_store", store_name).load()
-    store = store_cls(**json.loads(store_options_json))
+    # Secrets arrive as {env:NAME} references (flowy.stacks.portable_options).
+    options = expand_env(json.loads(store_options_json), f"The {store_name!r} artifact store")
+    store = store_cls(**options)
     return WorkerRuntime(store, MaterializerRegistry(plugins.registry))
 
 
