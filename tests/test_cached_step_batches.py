@@ -238,3 +238,23 @@ def test_sigkill_after_cached_steps_loses_no_record_and_resume_reruns_only_the_r
         "b": "cached",
         "c": "completed",
     }
+
+
+def test_a_hit_on_an_older_entry_is_still_found(project, plugins):
+    """The run's one read of each step's newest entry is only a hint: other keys are looked up."""
+    from flowy import Context
+
+    @step
+    def scaled(factor: int) -> int:
+        return 10 * factor
+
+    def run(factor: int) -> Any:
+        return run_pipeline(Pipeline("hint", [scaled], context=Context(factor=factor)),
+                            plugins=plugins)  # fmt: skip
+
+    assert run(1).steps["scaled"].status == "completed"
+    assert run(2).steps["scaled"].status == "completed"  # now the newest entry
+    again = run(1)  # matches the older entry, not the newest
+    assert again.steps["scaled"].status == "cached"
+    assert again["scaled"] == 10
+    assert run(2).steps["scaled"].status == "cached"

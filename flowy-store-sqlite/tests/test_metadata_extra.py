@@ -175,3 +175,27 @@ def test_cache_outputs_without_sqlite_json_functions(db_path: Path) -> None:
         assert store.lookup_cache_outputs("missing") is None
     finally:
         store.close()
+
+
+def test_latest_cache_outputs_answers_every_step_in_one_query(db_path: Path) -> None:
+    from flowy.records import ArtifactRef, CacheEntry
+
+    store = SQLiteMetadataStore(str(db_path))
+    try:
+        run = RunRecord("l" * 32, "p", "running")
+        store.create_run(run)
+        entries = {}
+        for i in range(30):
+            ref = ArtifactRef("out", f"/a/{i}", "c" * 64, 1, "json", "1", "builtins.int", {},
+                              f"{i:032d}")  # fmt: skip
+            entry = CacheEntry(f"k{i}", "p", f"s{i % 10}", run.run_id, {}, {"out": ref.artifact_id},
+                               float(i + 1))  # fmt: skip
+            store.record_step(StepRunRecord(run.run_id, f"s{i}", "completed"), [ref], [], entry)
+            entries[entry.step] = (entry, {"out": ref})  # the newest per step wins
+        steps = [f"s{i}" for i in range(10)]
+        assert store.latest_cache_outputs("p", steps) == entries
+        assert store.latest_cache_outputs("p", []) == {}
+        store._json_each = False  # without SQLite's JSON functions: no hint, lookups per step
+        assert store.latest_cache_outputs("p", steps) == {}
+    finally:
+        store.close()

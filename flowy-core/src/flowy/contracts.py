@@ -302,6 +302,20 @@ class MetadataStore(Component, abc.ABC):
                 return None
         return entry, refs
 
+    def latest_cache_outputs(
+        self, pipeline: str, steps: Sequence[str]
+    ) -> dict[str, tuple[CacheEntry, dict[str, ArtifactRef]]]:
+        """The newest cache entry of each of ``steps`` with its outputs' records, by step.
+
+        A hint read once per run, so that re-running a pipeline does not cost a
+        query per step: the engine uses an entry only when its key is the key
+        it computed for that step, and asks :meth:`lookup_cache_outputs` for
+        anything else. Steps without an entry, or whose newest entry lost an
+        output's record, are left out. The default returns nothing (every
+        lookup is then made per step).
+        """
+        return {}
+
     def record_cache_hit(self, key: str) -> None:
         """Count a hit on ``key``; the engine calls it once the entry's artifacts verified."""
 

@@ -113,6 +113,8 @@ class RunExecution:
         self.store = stack.metadata_store
         self.context = context
         self.no_cache = no_cache
+        #: Newest cache entries by step, read on the first cache lookup (see cache_hit).
+        self.prefetched: dict[str, tuple[CacheEntry, dict[str, ArtifactRef]]] | None = None
         self.allow_pickle = allow_pickle
         self.project = project
         self.materializers = MaterializerRegistry(plugins.registry)
@@ -206,7 +208,12 @@ class RunExecution:
         return parts
 
     def cache_hit(self, step: Step, key: str) -> tuple[CacheEntry, dict[str, ArtifactRef]] | None:
-        found = self.store.lookup_cache_outputs(key)
+        if self.prefetched is None:  # the newest entry of every step, in one read per run
+            cacheable = [s.name for s in self.pipeline.steps.values() if s.cache]
+            self.prefetched = self.store.latest_cache_outputs(self.pipeline.name, cacheable)
+        found = self.prefetched.pop(step.name, None)
+        if found is None or found[0].key != key:
+            found = self.store.lookup_cache_outputs(key)
         if found is None:
             return None
         entry, stored = found

@@ -81,6 +81,16 @@ _CACHE_OUTPUTS = (
     " LEFT JOIN artifacts a ON a.artifact_id = o.value"
     " WHERE c.key = ?"
 )
+#: The same, for the newest entry of each step named in a JSON list, in one pipeline.
+_LATEST_CACHE_OUTPUTS = (
+    "SELECT "
+    + ", ".join(f'c."{c}" AS "c_{c}"' for c in _CACHE_COLUMNS)
+    + ", o.key AS output, a.* FROM json_each(?) s"
+    " JOIN cache_entries c ON c.key = (SELECT x.key FROM cache_entries x"
+    " WHERE x.pipeline = ? AND x.step = s.value ORDER BY x.created_at DESC LIMIT 1)"
+    " LEFT JOIN json_each(c.outputs) o"
+    " LEFT JOIN artifacts a ON a.artifact_id = o.value"
+)
 
 
 class SQLiteMetadataStore(MetadataStore, Catalog):
@@ -375,6 +385,33 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
         if set(refs) != set(entry.outputs):
             return None
         return entry, refs
+
+    def latest_cache_outputs(
+        self, pipeline: str, steps: Sequence[str]
+    ) -> dict[str, tuple[CacheEntry, dict[str, ArtifactRef]]]:
+        """Each step's newest entry and its outputs in one query (an index seek per step)."""
+        if not self._json_each or not steps:
+            return {}
+        import json
+
+        rows = self._rows(_LATEST_CACHE_OUTPUTS, json.dumps(list(steps)), pipeline)
+        found: dict[str, tuple[CacheEntry, dict[str, ArtifactRef]]] = {}
+        broken: set[str] = set()
+        for row in rows:
+            step = row["c_step"]
+            if step not in found:
+                found[step] = (_rows.cache_record({c: row[f"c_{c}"] for c in _CACHE_COLUMNS}), {})
+            if row["output"] is None:
+                continue
+            if row["artifact_id"] is None:
+                broken.add(step)
+                continue
+            found[step][1][row["output"]] = _rows.artifact_record(row)
+        return {
+            step: (entry, refs)
+            for step, (entry, refs) in found.items()
+            if step not in broken and set(refs) == set(entry.outputs)
+        }
 
     def record_cache_hit(self, key: str) -> None:
         with self._write() as cur:

@@ -342,6 +342,29 @@ class MetadataStoreContract:
         assert store.lookup_cache_outputs(nothing.key) == (nothing, {})
         assert store.cache_stats()["hits"] == 0  # a pure read
 
+    def test_latest_cache_outputs_is_a_correct_hint(self, store: MetadataStore) -> None:
+        """Any step it returns maps to that step's newest entry and its outputs' records."""
+        run = make_run()
+        store.create_run(run)
+        old_art, _old = self.record_producer(store, run)
+        new_art = make_artifact("model")
+        newer = make_entry(
+            run, "fit", {"model": new_art.artifact_id}, created_at=run.started_at + 50
+        )
+        store.record_step(
+            make_step(run, "fit", outputs={"model": new_art.artifact_id}), [new_art], [], newer
+        )
+        other_art, other = self.record_producer(store, run, step="eval", name="score")
+        ghost = make_entry(run, "ghost", {"out": uuid.uuid4().hex})
+        store.record_step(make_step(run, "ghost"), [], [], ghost)
+        hint = store.latest_cache_outputs(run.pipeline, ["fit", "eval", "ghost", "none"])
+        expected = {"fit": (newer, {"model": new_art}), "eval": (other, {"score": other_art})}
+        assert set(hint) <= set(expected)  # a hint may leave steps out, never add wrong ones
+        for step_name, found in hint.items():
+            assert found == expected[step_name]
+        assert store.latest_cache_outputs("another-pipeline", ["fit"]) == {}
+        assert old_art.artifact_id != new_art.artifact_id
+
     def test_hits_are_counted(self, store: MetadataStore) -> None:
         run = make_run()
         store.create_run(run)
