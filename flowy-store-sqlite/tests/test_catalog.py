@@ -11,7 +11,7 @@ from flowy.catalog import Catalog
 from flowy.errors import ArtifactNotFoundError, FlowyError, ModelNotFoundError
 from flowy.records import StepRunRecord
 from flowy.testing.metadata_store import make_artifact, make_run
-from flowy_store_sqlite import schema
+from flowy_store_sqlite import revisions
 from flowy_store_sqlite.metadata import SQLMetadataStore
 from flowy_store_sqlite.model_registry import production_stack
 
@@ -202,7 +202,7 @@ def test_schema_0001_database_upgrades_in_place(tmp_path: Path) -> None:
         store.close()
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (
-            schema.HEAD_REVISION,
+            revisions.HEAD_REVISION,
         )
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "ix_lineage_artifact_id_direction_run_id_step" in indexes

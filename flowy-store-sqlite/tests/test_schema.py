@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from flowy.errors import ConfigError
-from flowy_store_sqlite import schema
+from flowy_store_sqlite import revisions, schema
 from flowy_store_sqlite.database import MIGRATIONS_DIR
 from flowy_store_sqlite.metadata import SQLMetadataStore
-from flowy_store_sqlite.sqlite import HEAD_REVISION, SQLiteMetadataStore
+from flowy_store_sqlite.sqlite import SQLiteMetadataStore
 from sqlalchemy import create_engine, inspect
 
 #: Both classes that open SQLite files: each must create, upgrade and refuse alike.
@@ -63,9 +63,9 @@ def test_head_revision_matches_migrations() -> None:
     from alembic.script import ScriptDirectory
 
     scripts = ScriptDirectory(str(MIGRATIONS_DIR))
-    assert scripts.get_current_head() == schema.HEAD_REVISION
+    assert scripts.get_current_head() == revisions.HEAD_REVISION
     history = [rev.revision for rev in scripts.walk_revisions()][::-1]
-    assert tuple(history) == schema.KNOWN_REVISIONS
+    assert tuple(history) == revisions.KNOWN_REVISIONS
 
 
 def test_alembic_upgrade_from_empty_equals_fresh_create(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_alembic_upgrade_from_empty_equals_fresh_create(tmp_path: Path) -> None:
     SQLMetadataStore(fresh).close()
 
     assert describe(migrated) == describe(fresh)
-    assert describe(fresh)["version"] == [(schema.HEAD_REVISION,)]
+    assert describe(fresh)["version"] == [(revisions.HEAD_REVISION,)]
     engine = create_engine(migrated)
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []
@@ -134,7 +134,7 @@ def test_database_at_base_is_upgraded_with_alembic(db_path: Path, store_class: t
         conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
     url = f"sqlite:///{db_path}"
     assert "alembic" in _imported(url, store_class)
-    assert describe(url)["version"] == [(schema.HEAD_REVISION,)]
+    assert describe(url)["version"] == [(revisions.HEAD_REVISION,)]
     assert "cache_entries" in describe(url)
 
 
@@ -158,13 +158,12 @@ def test_untracked_tables_are_refused(db_path: Path, store_class: type) -> None:
 
 
 def test_generated_sqlite_ddl_is_current() -> None:
-    """sqlite_schema.sql is what schema.py generates; the fast store's head is schema's."""
+    """sqlite_schema.sql is what schema.py generates (its stamp included)."""
     path = Path(schema.__file__).with_name(schema.SQLITE_DDL_FILE)
     assert path.read_text("utf-8") == schema.sqlite_ddl(), (
         "sqlite_schema.sql is stale: python -c 'from flowy_store_sqlite import schema; "
         "schema.write_sqlite_ddl()'"
     )
-    assert HEAD_REVISION == schema.HEAD_REVISION
 
 
 def test_sqlite_store_creates_what_create_all_creates(tmp_path: Path) -> None:

@@ -10,10 +10,18 @@ type would be worse.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flowy.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
+from flowy.records import (
+    CACHED,
+    ArtifactRef,
+    CacheEntry,
+    MetricRecord,
+    RunRecord,
+    StepRunRecord,
+)
 
 # flowy.assets.ASSET_KEY and PLAIN, spelled out: importing flowy.assets (attrs classes)
 # would add milliseconds to every command that opens the store.
@@ -200,3 +208,43 @@ def cache_record(row: Mapping[Any, Any]) -> CacheEntry:
         outputs=loads(row["outputs"]),
         created_at=row["created_at"],
     )
+
+
+#: Columns of a lineage edge row.
+EDGE_KEYS = ("artifact_id", "run_id", "step", "direction", "name")
+#: A stand-in whose rows give each insert its column list.
+PROBE_ARTIFACT = ArtifactRef("", "", "", 0, "", "", "", artifact_id="probe")
+
+
+class StepRows:
+    """Every row one step record writes, built before its transaction opens.
+
+    Both stores insert these: a record that cannot be turned into rows fails
+    before anything is written.
+    """
+
+    __slots__ = ("artifacts", "cache", "edges", "hit", "metrics", "step", "tags")
+
+    def __init__(
+        self,
+        step_run: StepRunRecord,
+        artifacts: Sequence[ArtifactRef] = (),
+        metrics: Sequence[MetricRecord] = (),
+        cache_entry: CacheEntry | None = None,
+    ) -> None:
+        now = time.time()
+        run_id, step = step_run.run_id, step_run.step
+        self.step = step_row(step_run)
+        self.artifacts = [artifact_row(a, run_id, step, now) for a in artifacts]
+        self.tags = [row for a in artifacts for row in tag_rows(a)]
+        self.edges = [
+            dict(zip(EDGE_KEYS, (aid, run_id, step, d, n), strict=True))
+            for d, mapping in (("consumed", step_run.inputs), ("produced", step_run.outputs))
+            for n, aid in mapping.items()
+        ]
+        self.metrics = [metric_row(m, run_id, step) for m in metrics]
+        self.cache = cache_row(cache_entry) if cache_entry is not None else None
+        if self.cache is not None and not self.cache["created_at"]:
+            self.cache["created_at"] = now
+        #: The cache key whose hit this record counts (a cached step's), else None.
+        self.hit = step_run.cache_key if step_run.status == CACHED else None

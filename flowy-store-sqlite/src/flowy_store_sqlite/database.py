@@ -10,7 +10,7 @@ this module:
   waiting on each other fail over to ``busy_timeout`` instead of deadlocking.
 * **Opening an up-to-date database must not import Alembic.** We read
   ``alembic_version`` with a plain SELECT and compare it with
-  :data:`~flowy_store_sqlite.schema.HEAD_REVISION`; Alembic is imported only
+  :data:`~flowy_store_sqlite.revisions.HEAD_REVISION`; Alembic is imported only
   to upgrade an older database.
 """
 
@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from flowy_store_sqlite import connect, schema
+from flowy_store_sqlite.revisions import HEAD_REVISION, KNOWN_REVISIONS
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: ``Connection.info`` key: when true, the next ``begin()`` takes the write lock.
@@ -108,13 +109,13 @@ def ensure_schema(conn: Connection, url: str) -> None:
     """
     with conn.begin():
         tracked, revision = current_revision(conn)
-    if tracked and revision == schema.HEAD_REVISION:
+    if tracked and revision == HEAD_REVISION:
         return
     conn.info[WRITE_FLAG] = True
     try:
         with conn.begin():
             tracked, revision = current_revision(conn)
-            if tracked and revision == schema.HEAD_REVISION:
+            if tracked and revision == HEAD_REVISION:
                 return
             if not tracked:
                 if inspect(conn).has_table("runs"):
@@ -124,13 +125,13 @@ def ensure_schema(conn: Connection, url: str) -> None:
                         "at a new database, or stamp this one with `alembic stamp`."
                     )
                 _create_fresh(conn)
-            elif revision is None or revision in schema.KNOWN_REVISIONS:
+            elif revision is None or revision in KNOWN_REVISIONS:
                 _upgrade(conn)
             else:
                 raise ConfigError(
                     f"The metadata database {safe_url(url)} is at schema revision {revision!r}, "
                     "newer than this flowy-store-sqlite knows (head "
-                    f"{schema.HEAD_REVISION!r}). It was written by a newer version: upgrade "
+                    f"{HEAD_REVISION!r}). It was written by a newer version: upgrade "
                     "with `pip install -U flowy-store-sqlite`."
                 )
     finally:
@@ -141,7 +142,7 @@ def _create_fresh(conn: Connection) -> None:
     """create_all + stamp head: what ``alembic upgrade head`` yields, without Alembic."""
     schema.metadata.create_all(conn)
     schema.version_metadata.create_all(conn)
-    conn.execute(schema.alembic_version.insert(), {"version_num": schema.HEAD_REVISION})
+    conn.execute(schema.alembic_version.insert(), {"version_num": HEAD_REVISION})
 
 
 def _upgrade(conn: Connection) -> None:

@@ -18,7 +18,6 @@ import contextlib
 import socket
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -26,7 +25,6 @@ from flowy.catalog import Catalog
 from flowy.contracts import MetadataStore
 from flowy.errors import ArtifactNotFoundError, RunNotFoundError
 from flowy.records import (
-    CACHED,
     CRASHED,
     RUNNING,
     ArtifactRef,
@@ -59,9 +57,6 @@ from flowy_store_sqlite.prepared import Prepared, cursor_of
 from flowy_store_sqlite.procs import pid_alive
 
 MIN_PREFIX = 4
-_EDGE_KEYS = ("artifact_id", "run_id", "step", "direction", "name")
-#: A stand-in whose row gives the artifact insert its column list.
-_PROBE = ArtifactRef("", "", "", 0, "", "", "", artifact_id="probe")
 
 
 class SQLMetadataStore(
@@ -120,8 +115,8 @@ class SQLMetadataStore(
         self._p_run = ins(s.runs, _rows.run_row(RunRecord("", "", "")))
         self._p_param = ins(s.params, {"run_id": "", "name": "", "value": ""})
         self._p_step = ins(s.step_runs, _rows.step_row(StepRunRecord("", "", "")))
-        self._p_artifact = ins(s.artifacts, _rows.artifact_row(_PROBE, "", "", 0.0))
-        self._p_lineage = ins(s.lineage, dict.fromkeys(_EDGE_KEYS, ""))
+        self._p_artifact = ins(s.artifacts, _rows.artifact_row(_rows.PROBE_ARTIFACT, "", "", 0.0))
+        self._p_lineage = ins(s.lineage, dict.fromkeys(_rows.EDGE_KEYS, ""))
         self._p_tag = ins(s.artifact_tags, {"artifact_id": "", "tag": ""})
         self._p_metric = ins(s.metrics, _rows.metric_row(MetricRecord("", 0.0), "", ""))
         self._p_cache = ins(s.cache_entries, _rows.cache_row(CacheEntry("", "", "", "", {}, {})))
@@ -285,59 +280,37 @@ class SQLMetadataStore(
         metrics: Sequence[MetricRecord] = (),
         cache_entry: CacheEntry | None = None,
     ) -> None:
+        rows = _rows.StepRows(step_run, artifacts, metrics, cache_entry)
         with self._write_raw() as (conn, cur):
-            self._insert_step(
-                conn, cur, step_run, artifacts=artifacts, metrics=metrics, cache_entry=cache_entry
-            )
+            self._insert_step(conn, cur, rows)
 
     def record_steps(self, step_runs: Sequence[StepRunRecord]) -> None:
         """Several step records (cached, skipped: nothing new with them) in one transaction."""
-        if not step_runs:
+        batch = [_rows.StepRows(rec) for rec in step_runs]
+        if not batch:
             return
         with self._write_raw() as (conn, cur):
-            for step_run in step_runs:
-                self._insert_step(conn, cur, step_run)
+            for rows in batch:
+                self._insert_step(conn, cur, rows)
 
-    def _insert_step(
-        self,
-        conn: Connection,
-        cur: Any,
-        step_run: StepRunRecord,
-        *,
-        artifacts: Sequence[ArtifactRef] = (),
-        metrics: Sequence[MetricRecord] = (),
-        cache_entry: CacheEntry | None = None,
-    ) -> None:
-        now = time.time()
-        run_id, step = step_run.run_id, step_run.step
-        # Called inside the caller's write transaction: a bad record rolls all of it back.
-        artifact_rows = [_rows.artifact_row(a, run_id, step, now) for a in artifacts]
-        tag_rows = [row for a in artifacts for row in _rows.tag_rows(a)]
-        edges = [
-            dict(zip(_EDGE_KEYS, (aid, run_id, step, d, n), strict=True))
-            for d, mapping in (("consumed", step_run.inputs), ("produced", step_run.outputs))
-            for n, aid in mapping.items()
-        ]
-        metric_rows = [_rows.metric_row(m, run_id, step) for m in metrics]
-        cache_row = _rows.cache_row(cache_entry) if cache_entry is not None else None
-        if cache_row is not None and not cache_row["created_at"]:
-            cache_row["created_at"] = now
-        self._p_step.run(conn, cur, _rows.step_row(step_run))
-        if artifact_rows:
-            self._p_artifact.many(conn, cur, artifact_rows)
-        if tag_rows:
-            self._p_tag.many(conn, cur, tag_rows)
-        if edges:
-            self._p_lineage.many(conn, cur, edges)
-        if metric_rows:
-            self._p_metric.many(conn, cur, metric_rows)
-        if cache_row is not None:
+    def _insert_step(self, conn: Connection, cur: Any, rows: _rows.StepRows) -> None:
+        """Insert one record's rows inside the caller's write transaction."""
+        self._p_step.run(conn, cur, rows.step)
+        for prepared, many in (
+            (self._p_artifact, rows.artifacts),
+            (self._p_tag, rows.tags),
+            (self._p_lineage, rows.edges),
+            (self._p_metric, rows.metrics),
+        ):
+            if many:
+                prepared.many(conn, cur, many)
+        if rows.cache is not None:
             # Portable "insert or replace": no dialect-specific upsert.
-            self._p_del_cache.run(conn, cur, {"k": cache_row["key"]})
-            self._p_cache.run(conn, cur, cache_row)
-        if step_run.status == CACHED and step_run.cache_key:
+            self._p_del_cache.run(conn, cur, {"k": rows.cache["key"]})
+            self._p_cache.run(conn, cur, rows.cache)
+        if rows.hit:
             # The hit is counted in the step's own transaction: no extra commit per hit.
-            self._p_hit_cache.run(conn, cur, {"k": step_run.cache_key})
+            self._p_hit_cache.run(conn, cur, {"k": rows.hit})
 
     def get_step_runs(self, run_id: str) -> list[StepRunRecord]:
         query = select(s.step_runs).where(s.step_runs.c.run_id == run_id).order_by(s.step_runs.c.id)

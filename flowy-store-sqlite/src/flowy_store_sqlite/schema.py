@@ -11,7 +11,8 @@ database SQLAlchemy supports, and cheaper than the JSON type's processors.
 Times are POSIX seconds as floats, the way the records carry them.
 
 When you change a table here, add an Alembic revision that makes the same
-change and bump :data:`HEAD_REVISION` (a test fails until both agree).
+change and bump ``HEAD_REVISION`` in :mod:`flowy_store_sqlite.revisions` (a test fails
+until both agree).
 """
 
 from __future__ import annotations
@@ -30,10 +31,7 @@ from sqlalchemy import (
     Text,
 )
 
-#: The Alembic revision the tables below correspond to.
-HEAD_REVISION = "0002_assets_registry"
-#: Every revision this version knows, oldest first; a database at another is newer.
-KNOWN_REVISIONS = ("0001_initial", "0002_assets_registry")
+from flowy_store_sqlite.revisions import HEAD_REVISION
 
 ID = 64
 NAME = 255

@@ -33,7 +33,6 @@ from flowy.catalog import Catalog
 from flowy.contracts import MetadataStore
 from flowy.errors import ConfigError, RunNotFoundError
 from flowy.records import (
-    CACHED,
     CRASHED,
     RUNNING,
     ArtifactRef,
@@ -46,13 +45,11 @@ from flowy.records import (
 from flowy_store_sqlite import _rows, connect
 from flowy_store_sqlite.options import SQLMetadataStoreOptions
 from flowy_store_sqlite.procs import pid_alive
+from flowy_store_sqlite.revisions import HEAD_REVISION
 
 if TYPE_CHECKING:
     from flowy_store_sqlite.metadata import SQLMetadataStore
 
-HEAD_REVISION = "0002_assets_registry"  # schema.HEAD_REVISION, without importing SQLAlchemy
-_EDGE_KEYS = ("artifact_id", "run_id", "step", "direction", "name")
-_PROBE = ArtifactRef("", "", "", 0, "", "", "", artifact_id="probe")
 _RUNS_ORDER = "ORDER BY started_at DESC, run_id DESC"
 #: Ids per ``IN (...)`` list, far below SQLite's bound-parameter limit.
 _IN_CHUNK = 500
@@ -66,31 +63,28 @@ def _insert(table: str, columns: Sequence[str]) -> str:
 _INSERT_RUN = _insert("runs", list(_rows.run_row(RunRecord("", "", ""))))
 _INSERT_PARAM = _insert("params", ["run_id", "name", "value"])
 _INSERT_STEP = _insert("step_runs", list(_rows.step_row(StepRunRecord("", "", ""))))
-_INSERT_ARTIFACT = _insert("artifacts", list(_rows.artifact_row(_PROBE, "", "", 0.0)))
+_INSERT_ARTIFACT = _insert("artifacts", list(_rows.artifact_row(_rows.PROBE_ARTIFACT, "", "", 0.0)))
 _INSERT_TAG = _insert("artifact_tags", ["artifact_id", "tag"])
-_INSERT_EDGE = _insert("lineage", _EDGE_KEYS)
+_INSERT_EDGE = _insert("lineage", _rows.EDGE_KEYS)
 _INSERT_METRIC = _insert("metrics", list(_rows.metric_row(MetricRecord("", 0.0), "", "")))
 _INSERT_CACHE = _insert("cache_entries", list(_rows.cache_row(CacheEntry("", "", "", "", {}, {}))))
 _CACHE_COLUMNS = tuple(_rows.cache_row(CacheEntry("", "", "", "", {}, {})))
-#: A cache entry (columns prefixed ``c_``), each output's name and its artifact row.
-_CACHE_OUTPUTS = (
+#: Cache entries (columns prefixed ``c_``), each output's name and its artifact row.
+_CACHE_SELECT = (
     "SELECT "
     + ", ".join(f'c."{c}" AS "c_{c}"' for c in _CACHE_COLUMNS)
-    + ", o.key AS output, a.* FROM cache_entries c"
+    + ", o.key AS output, a.* FROM {source}"
     " LEFT JOIN json_each(c.outputs) o"
     " LEFT JOIN artifacts a ON a.artifact_id = o.value"
-    " WHERE c.key = ?"
 )
-#: The same, for the newest entry of each step named in a JSON list, in one pipeline.
-_LATEST_CACHE_OUTPUTS = (
-    "SELECT "
-    + ", ".join(f'c."{c}" AS "c_{c}"' for c in _CACHE_COLUMNS)
-    + ", o.key AS output, a.* FROM json_each(?) s"
-    " JOIN cache_entries c ON c.key = (SELECT x.key FROM cache_entries x"
+#: The entry of one key.
+_CACHE_OUTPUTS = _CACHE_SELECT.format(source="cache_entries c") + " WHERE c.key = ?"
+#: The newest entry of each step named in a JSON list, in one pipeline.
+_LATEST_CACHE_OUTPUTS = _CACHE_SELECT.format(
+    source="json_each(?) s JOIN cache_entries c ON c.key = (SELECT x.key FROM cache_entries x"
     " WHERE x.pipeline = ? AND x.step = s.value ORDER BY x.created_at DESC LIMIT 1)"
-    " LEFT JOIN json_each(c.outputs) o"
-    " LEFT JOIN artifacts a ON a.artifact_id = o.value"
 )
+_COUNT_HIT = "UPDATE cache_entries SET hits = hits + 1 WHERE key = ?"
 
 
 class SQLiteMetadataStore(MetadataStore, Catalog):
@@ -249,7 +243,7 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
                 self._db = None
 
     def describe(self) -> dict[str, Any]:
-        return {"url": _safe_url(self.url)}
+        return {"url": self.url}  # a SQLite URL holds no password
 
     # -- runs --------------------------------------------------------------
 
@@ -320,13 +314,13 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
         metrics: Sequence[MetricRecord] = (),
         cache_entry: CacheEntry | None = None,
     ) -> None:
-        rows = _StepRows(step_run, artifacts, metrics, cache_entry)
+        rows = _rows.StepRows(step_run, artifacts, metrics, cache_entry)
         with self._write() as cur:
-            rows.insert(cur)
+            _insert_step(cur, rows)
 
     def record_steps(self, step_runs: Sequence[StepRunRecord]) -> None:
         """Several step records (no artifacts of their own: cached, skipped) in one transaction."""
-        batch = [_StepRows(rec, (), (), None) for rec in step_runs]
+        batch = [_rows.StepRows(rec) for rec in step_runs]
         if not batch:
             return
         # One executemany per statement, in recorded order: ids follow the batch's order.
@@ -337,7 +331,7 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
             if edges:
                 cur.executemany(_INSERT_EDGE, edges)
             if hits:
-                cur.executemany("UPDATE cache_entries SET hits = hits + 1 WHERE key = ?", hits)
+                cur.executemany(_COUNT_HIT, hits)
 
     def get_step_runs(self, run_id: str) -> list[StepRunRecord]:
         rows = self._rows("SELECT * FROM step_runs WHERE run_id = ? ORDER BY id", run_id)
@@ -363,59 +357,61 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
 
     def lookup_cache_outputs(self, key: str) -> tuple[CacheEntry, dict[str, ArtifactRef]] | None:
         """The entry and its outputs' records in one query (the per-cached-step read)."""
-        if not self._json_each:
+        found = self._cache_hits(_CACHE_OUTPUTS, key)
+        if found is None:  # a SQLite built without JSON functions: one query per output
             return super().lookup_cache_outputs(key)
-        try:
-            rows = self._rows(_CACHE_OUTPUTS, key)
-        except sqlite3.OperationalError as exc:
-            if "json_each" not in str(exc):
-                raise
-            self._json_each = False  # a SQLite built without JSON: one query per output
-            return super().lookup_cache_outputs(key)
-        if not rows:
-            return None
-        entry = _rows.cache_record({c: rows[0][f"c_{c}"] for c in _CACHE_COLUMNS})
-        refs: dict[str, ArtifactRef] = {}
-        for row in rows:
-            if row["output"] is None:  # an entry without outputs
-                continue
-            if row["artifact_id"] is None:  # its record is gone: no hit can be served
-                return None
-            refs[row["output"]] = _rows.artifact_record(row)
-        if set(refs) != set(entry.outputs):
-            return None
-        return entry, refs
+        return found[0] if found else None
 
     def latest_cache_outputs(
         self, pipeline: str, steps: Sequence[str]
     ) -> dict[str, tuple[CacheEntry, dict[str, ArtifactRef]]]:
         """Each step's newest entry and its outputs in one query (an index seek per step)."""
-        if not self._json_each or not steps:
+        if not steps:
             return {}
         import json
 
-        rows = self._rows(_LATEST_CACHE_OUTPUTS, json.dumps(list(steps)), pipeline)
-        found: dict[str, tuple[CacheEntry, dict[str, ArtifactRef]]] = {}
+        found = self._cache_hits(_LATEST_CACHE_OUTPUTS, json.dumps(list(steps)), pipeline)
+        return {entry.step: (entry, refs) for entry, refs in found or ()}
+
+    def _cache_hits(
+        self, sql: str, *args: Any
+    ) -> list[tuple[CacheEntry, dict[str, ArtifactRef]]] | None:
+        """The entries a ``_CACHE_SELECT`` query finds, each with all its outputs' records.
+
+        An entry one of whose outputs lost its record is left out (no hit can be
+        served from it). None when SQLite has no ``json_each``.
+        """
+        if not self._json_each:
+            return None
+        try:
+            rows = self._rows(sql, *args)
+        except sqlite3.OperationalError as exc:
+            if "json_each" not in str(exc):
+                raise
+            self._json_each = False
+            return None
+        entries: dict[str, tuple[CacheEntry, dict[str, ArtifactRef]]] = {}
         broken: set[str] = set()
         for row in rows:
-            step = row["c_step"]
-            if step not in found:
-                found[step] = (_rows.cache_record({c: row[f"c_{c}"] for c in _CACHE_COLUMNS}), {})
-            if row["output"] is None:
+            key = row["c_key"]
+            if key not in entries:
+                entry = _rows.cache_record({c: row[f"c_{c}"] for c in _CACHE_COLUMNS})
+                entries[key] = (entry, {})
+            if row["output"] is None:  # an entry without outputs
                 continue
             if row["artifact_id"] is None:
-                broken.add(step)
-                continue
-            found[step][1][row["output"]] = _rows.artifact_record(row)
-        return {
-            step: (entry, refs)
-            for step, (entry, refs) in found.items()
-            if step not in broken and set(refs) == set(entry.outputs)
-        }
+                broken.add(key)
+            else:
+                entries[key][1][row["output"]] = _rows.artifact_record(row)
+        return [
+            (entry, refs)
+            for key, (entry, refs) in entries.items()
+            if key not in broken and set(refs) == set(entry.outputs)
+        ]
 
     def record_cache_hit(self, key: str) -> None:
         with self._write() as cur:
-            cur.execute("UPDATE cache_entries SET hits = hits + 1 WHERE key = ?", (key,))
+            cur.execute(_COUNT_HIT, (key,))
 
     # -- experiments -------------------------------------------------------
 
@@ -503,52 +499,25 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
         return found
 
 
-class _StepRows:
-    """One step record's rows, built before the transaction (a bad record writes nothing)."""
-
-    def __init__(
-        self,
-        step_run: StepRunRecord,
-        artifacts: Sequence[ArtifactRef],
-        metrics: Sequence[MetricRecord],
-        cache_entry: CacheEntry | None,
-    ) -> None:
-        import time
-
-        now = time.time()
-        run_id, step = step_run.run_id, step_run.step
-        self.step = _rows.step_row(step_run)
-        self.artifacts = [_rows.artifact_row(a, run_id, step, now) for a in artifacts]
-        self.tags = [row for a in artifacts for row in _rows.tag_rows(a)]
-        self.edges = [
-            dict(zip(_EDGE_KEYS, (aid, run_id, step, d, n), strict=True))
-            for d, mapping in (("consumed", step_run.inputs), ("produced", step_run.outputs))
-            for n, aid in mapping.items()
-        ]
-        self.metrics = [_rows.metric_row(m, run_id, step) for m in metrics]
-        self.cache = _rows.cache_row(cache_entry) if cache_entry is not None else None
-        if self.cache is not None and not self.cache["created_at"]:
-            self.cache["created_at"] = now
-        self.hit = step_run.cache_key if step_run.status == CACHED else None
-
-    def insert(self, cur: sqlite3.Cursor) -> None:
-        cur.execute(_INSERT_STEP, self.step)
-        for sql, rows in (
-            (_INSERT_ARTIFACT, self.artifacts),
-            (_INSERT_TAG, self.tags),
-            (_INSERT_EDGE, self.edges),
-            (_INSERT_METRIC, self.metrics),
-        ):
-            if len(rows) == 1:
-                cur.execute(sql, rows[0])
-            elif rows:
-                cur.executemany(sql, rows)
-        if self.cache is not None:
-            cur.execute("DELETE FROM cache_entries WHERE key = ?", (self.cache["key"],))
-            cur.execute(_INSERT_CACHE, self.cache)
-        if self.hit:
-            # The hit is counted in the step's own transaction: no extra commit per hit.
-            cur.execute("UPDATE cache_entries SET hits = hits + 1 WHERE key = ?", (self.hit,))
+def _insert_step(cur: sqlite3.Cursor, rows: _rows.StepRows) -> None:
+    """Insert one record's rows inside the caller's write transaction."""
+    cur.execute(_INSERT_STEP, rows.step)
+    for sql, many in (
+        (_INSERT_ARTIFACT, rows.artifacts),
+        (_INSERT_TAG, rows.tags),
+        (_INSERT_EDGE, rows.edges),
+        (_INSERT_METRIC, rows.metrics),
+    ):
+        if len(many) == 1:
+            cur.execute(sql, many[0])
+        elif many:
+            cur.executemany(sql, many)
+    if rows.cache is not None:
+        cur.execute("DELETE FROM cache_entries WHERE key = ?", (rows.cache["key"],))
+        cur.execute(_INSERT_CACHE, rows.cache)
+    if rows.hit:
+        # The hit is counted in the step's own transaction: no extra commit per hit.
+        cur.execute(_COUNT_HIT, (rows.hit,))
 
 
 def _filters(**columns: str | None) -> tuple[str, list[Any]]:
@@ -557,11 +526,6 @@ def _filters(**columns: str | None) -> tuple[str, list[Any]]:
     if not used:
         return "", []
     return " WHERE " + " AND ".join(f"{name} = ?" for name, _ in used), [v for _, v in used]
-
-
-def _safe_url(url: str) -> str:
-    """SQLite URLs carry no password; shown as given."""
-    return url
 
 
 #: Methods served by the SQLAlchemy store (opened on first use), by name.

@@ -1,0 +1,8 @@
+"""The schema's Alembic revisions, without SQLAlchemy (the stdlib store checks them too)."""
+
+from __future__ import annotations
+
+#: The Alembic revision the tables of :mod:`flowy_store_sqlite.schema` correspond to.
+HEAD_REVISION = "0002_assets_registry"
+#: Every revision this version knows, oldest first; a database at another is newer.
+KNOWN_REVISIONS = ("0001_initial", "0002_assets_registry")
