@@ -37,7 +37,7 @@ from flowy import records as R
 from flowy.contracts import Executor
 from flowy.errors import ConfigError
 from flowy.records import StepResult, StepTask
-from flowy.worker import run_with_retries
+from flowy.worker import run_with_retries, timed_out_result
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flowy_aws import jobs, staging
@@ -242,7 +242,7 @@ class SageMakerExecutor(Executor):
             out, _ = proc.communicate(timeout=task.timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            return _timed_out(task, started, f"overran its timeout of {task.timeout:g} s")
+            return timed_out_result(task, started, f"overran its timeout of {task.timeout:g} s")
         finally:
             with self._lock:
                 self._active_procs.discard(proc)
@@ -302,7 +302,7 @@ class SageMakerExecutor(Executor):
             if state == jobs.COMPLETED:
                 return None
             if state == jobs.TIMED_OUT:
-                return _timed_out(
+                return timed_out_result(
                     task,
                     started,
                     f"overran its stopping condition "
@@ -334,7 +334,7 @@ class SageMakerExecutor(Executor):
                 )
             if time.monotonic() >= deadline:
                 self._stop_job(name)
-                return _timed_out(
+                return timed_out_result(
                     task,
                     started,
                     f"did not finish within max_wait="
@@ -361,18 +361,6 @@ def _failure(
         error=error,
         error_type=f"{kind.__module__}.{kind.__qualname__}",
         retryable=retryable,
-    )
-
-
-def _timed_out(task: StepTask, started: float, detail: str) -> StepResult:
-    return StepResult(
-        step=task.step,
-        status=R.TIMED_OUT,
-        started_at=started,
-        finished_at=time.time(),
-        error=f"TimeoutError: step {task.step!r} {detail}",
-        error_type="builtins.TimeoutError",
-        retryable=True,
     )
 
 

@@ -20,9 +20,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flowy import records as R
 from flowy.records import StepResult, StepTask
-from flowy.worker import execute_attempt
+from flowy.worker import execute_attempt, timed_out_result, worker_died_result
 
 if TYPE_CHECKING:
     from flowy.worker import WorkerRuntime
@@ -115,16 +114,7 @@ def _await_child(
         os.close(read_fd)
     if timed_out:
         kill_group(pid, kill_grace)
-        return StepResult(
-            step=task.step,
-            status=R.TIMED_OUT,
-            started_at=started,
-            finished_at=time.time(),
-            error=f"TimeoutError: step {task.step!r} overran its timeout of {task.timeout:g} s "
-            "and was stopped",
-            error_type="builtins.TimeoutError",
-            retryable=True,
-        )
+        return timed_out_result(task, started)
     _, status = os.waitpid(pid, 0)
     if not chunks:
         how = (
@@ -132,14 +122,7 @@ def _await_child(
             if os.WIFSIGNALED(status)
             else f"exited with code {os.WEXITSTATUS(status)}"
         )
-        return StepResult(
-            step=task.step,
-            status=R.FAILED,
-            started_at=started,
-            finished_at=time.time(),
-            error=f"WorkerDied: the process running step {task.step!r} {how}",
-            error_type="flowy.WorkerDied",
-        )
+        return worker_died_result(task, started, how)
     result: StepResult = pickle.loads(b"".join(chunks))  # our own child, over our own pipe
     return result
 

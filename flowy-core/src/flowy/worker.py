@@ -33,6 +33,7 @@ from flowy.errors import FlowyError
 from flowy.records import (
     COMPLETED,
     FAILED,
+    TIMED_OUT,
     ArtifactRef,
     MetricRecord,
     StepRef,
@@ -285,6 +286,32 @@ def run_with_retries(
         sleep(task.retry_backoff * (2**n))
     assert result is not None
     return attrs.evolve(result, attempts=n + 1, started_at=first_start, logs="".join(all_logs))
+
+
+def timed_out_result(task: StepTask, started: float, detail: str | None = None) -> StepResult:
+    """The result of an attempt an executor stopped for overrunning (retryable)."""
+    detail = detail or f"overran its timeout of {task.timeout:g} s and was stopped"
+    return StepResult(
+        step=task.step,
+        status=TIMED_OUT,
+        started_at=started,
+        finished_at=time.time(),
+        error=f"TimeoutError: step {task.step!r} {detail}",
+        error_type="builtins.TimeoutError",
+        retryable=True,
+    )
+
+
+def worker_died_result(task: StepTask, started: float, how: str) -> StepResult:
+    """The result of an attempt whose process ended without reporting (``how`` it ended)."""
+    return StepResult(
+        step=task.step,
+        status=FAILED,
+        started_at=started,
+        finished_at=time.time(),
+        error=f"WorkerDied: the process running step {task.step!r} {how}",
+        error_type="flowy.WorkerDied",
+    )
 
 
 def retry_types(task: StepTask) -> tuple[type[BaseException], ...]:

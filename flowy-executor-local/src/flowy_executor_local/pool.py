@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowy import records as R
 from flowy.records import StepResult, StepTask
+from flowy.worker import timed_out_result, worker_died_result
 
 from flowy_executor_local._worker import worker_main
 
@@ -262,33 +263,13 @@ class WorkerPool:
             return [w.pid for w in self._live]
 
 
-def timed_out_result(task: StepTask, started: float) -> StepResult:
-    return StepResult(
-        step=task.step,
-        status=R.TIMED_OUT,
-        started_at=started,
-        finished_at=time.time(),
-        error=f"TimeoutError: step {task.step!r} overran its timeout of {task.timeout:g} s "
-        "and was stopped",
-        error_type="builtins.TimeoutError",
-        retryable=True,
-    )
-
-
 def died_result(task: StepTask, started: float, exitcode: int | None) -> StepResult:
     how = (
         f"was killed by signal {-exitcode}"
         if exitcode is not None and exitcode < 0
         else f"exited with code {exitcode}"
     )
-    return StepResult(
-        step=task.step,
-        status=R.FAILED,
-        started_at=started,
-        finished_at=time.time(),
-        error=f"WorkerDied: the process running step {task.step!r} {how}",
-        error_type="flowy.WorkerDied",
-    )
+    return worker_died_result(task, started, how)
 
 
 def cancelled_result(task: StepTask) -> StepResult:
