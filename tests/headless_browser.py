@@ -36,7 +36,7 @@ FLAGS = [
 ]
 
 
-def chromium_or_skip() -> str:
+def chromium_binary() -> str:
     """The Chromium binary (CHROMIUM, else chromium on PATH); fails the test when absent."""
     for candidate in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser"):
         if candidate and shutil.which(candidate):

@@ -292,7 +292,7 @@ def test_runs_env_and_requirements(tracked) -> None:
 @pytest.mark.slow
 def test_html_report_renders_table_and_chart_in_headless_chromium(tracked, tmp_path) -> None:
     browser = _load_helper("headless_browser")
-    chromium = browser.chromium_or_skip()
+    chromium = browser.chromium_binary()
     project, flowy, runs = tracked
     flowy("experiment", "export", "tune", "-o", "browser.html", "--metric", "accuracy")
     url = (project / "browser.html").as_uri()
