@@ -43,6 +43,8 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "plugin": ("flowy_cli.plugin_new:plugin", "Create a new plugin package (`plugin new`)."),
     "cache": ("flowy_cli.cache:cache", "Inspect, clear and explain the step cache."),
     "config": ("flowy_cli.config:config", "Show and change Flowy settings."),
+    "gc": ("flowy_cli.gc:gc", "Delete temporary files, unreferenced artifacts, expired runs."),
+    "doctor": ("flowy_cli.doctor:doctor", "Check the stores agree; rebuild a lost index."),
 }
 
 

@@ -261,3 +261,12 @@ def logs(run_id: str, step_name: str | None, stack: str | None, as_json: bool) -
             out.print(text.rstrip("\n"), markup=False, highlight=False)
         else:
             out.print("[dim](no output)[/]")
+
+
+def _add_delete() -> None:
+    from flowy_cli.runs_delete import delete
+
+    runs.add_command(delete)
+
+
+_add_delete()

@@ -27,6 +27,7 @@ import os
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from flowy.artifact_keys import extension
 from flowy.checksums import OVERLAP_MIN, PIECE, Checksum, algorithm_of, file_checksum, mismatch
 from flowy.errors import ChecksumMismatchError, UnsafeArtifactError
 from flowy.records import ArtifactRef
@@ -34,6 +35,7 @@ from flowy.records import ArtifactRef
 if TYPE_CHECKING:
     from flowy.contracts import ArtifactStore, Materializer
     from flowy.materializers import MaterializerRegistry
+    from flowy.records import StepTask
 
 CHUNK = 1 << 20
 #: What the materializer's small writes are gathered into before they are hashed and
@@ -172,11 +174,14 @@ def write_artifact(
     materializers: MaterializerRegistry,
     *,
     allow_pickle: bool = False,
+    origin: StepTask | None = None,
 ) -> ArtifactRef:
     """Materialize ``obj`` into ``store`` at ``key``; return its reference.
 
     An asset (:mod:`flowy.assets`) is unwrapped: its value is materialized as
     usual and its description goes into the metadata under ``flowy_asset``.
+    ``origin``, the task writing it, goes into the artifact's sidecar
+    (:func:`write_with_sidecar`), so the index can be rebuilt from the files.
     """
     from flowy.assets import ASSET_KEY, Asset
 
@@ -184,26 +189,40 @@ def write_artifact(
     if asset is not None:
         obj = asset.value
     registration, materializer = materializers.resolve(obj, allow_pickle=allow_pickle)
-    uri = store.uri_for(key + registration.info.get("extension", materializer.extension))
+    declared = registration.info.get("extension", materializer.extension)
+    uri = store.uri_for(key + extension(registration.name, declared))
     with store.open_write(uri) as raw, HashingWriter(raw) as writer:
         buffered = io.BufferedWriter(writer, buffer_size=WRITE_BUFFER)
         metadata = materializer.save(obj, buffered)  # type: ignore[arg-type]
         buffered.flush()
         checksum = writer.checksum()
-    metadata = dict(metadata or {})
-    if asset is not None:
-        metadata[ASSET_KEY] = asset.describe()
-    cls = type(obj)
-    return ArtifactRef(
-        name=name,
-        uri=uri,
-        checksum=checksum,
-        size=writer.size,
-        materializer=registration.name,
-        materializer_version=str(materializer.version),
-        type_name=f"{cls.__module__}.{cls.__qualname__}",
-        metadata=metadata,
-    )
+        metadata = dict(metadata or {})
+        if asset is not None:
+            metadata[ASSET_KEY] = asset.describe()
+        cls = type(obj)
+        ref = ArtifactRef(
+            name=name,
+            uri=uri,
+            checksum=checksum,
+            size=writer.size,
+            materializer=registration.name,
+            materializer_version=str(materializer.version),
+            type_name=f"{cls.__module__}.{cls.__qualname__}",
+            metadata=metadata,
+        )
+        write_with_sidecar(store, ref, origin)
+    return ref
+
+
+def write_with_sidecar(store: ArtifactStore, ref: ArtifactRef, origin: StepTask | None) -> None:
+    """Write ``ref``'s sidecar; call it inside ``ref``'s own ``open_write`` block.
+
+    Inside, so that the sidecar is complete before the artifact becomes
+    visible: every complete artifact has one (see :mod:`flowy.sidecars`).
+    """
+    from flowy.sidecars import write_sidecar
+
+    write_sidecar(store, ref, origin)
 
 
 def reads_paths(materializer: Materializer) -> bool:

@@ -44,7 +44,9 @@ class Client:
         project: Path | str | None = None,
         *,
         plugins: FlowyPlugins | None = None,
+        check_index: bool = True,
     ) -> None:
+        """``check_index=False`` opens a store whose index was lost (``flowy doctor``)."""
         from flowy.config import project_root
         from flowy.stacks import active_stack_name
 
@@ -52,6 +54,7 @@ class Client:
         self.stack_name = stack or active_stack_name(self.project)
         self._plugins = plugins
         self._components: dict[str, Any] = {}
+        self._check_index = check_index
 
     # -- plumbing ------------------------------------------------------------
 
@@ -86,10 +89,21 @@ class Client:
         """The stack's metadata store (opened on first use).
 
         On opening, runs whose orchestrating process died (SIGKILL, power loss)
-        are marked ``crashed``, so nothing reads as ``running`` forever.
+        are marked ``crashed``, so nothing reads as ``running`` forever; and a
+        store that lost its history while its artifacts remain is refused
+        (:func:`flowy.rebuild.check_index`).
         """
         fresh = "metadata_store" not in self._components
         store: MetadataStore = self._component("metadata_store")
+        if fresh and self._check_index:
+            from flowy.rebuild import check_index
+
+            try:
+                check_index(store, self.artifact_store)
+            except BaseException:
+                del self._components["metadata_store"]  # asked again, it is checked again
+                store.close()
+                raise
         if fresh:
             with contextlib.suppress(Exception):  # a read-only store still answers reads
                 store.mark_crashed_runs()

@@ -36,6 +36,14 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "Allow the pickle materializer for outputs no safe materializer handles.",
     ),
     "progress": ("bool", "Show live step progress in `flowy run`."),
+    "keep_last_runs": (
+        "int | None",
+        "`flowy gc` keeps this many newest runs of each pipeline (unset: keep all).",
+    ),
+    "keep_days": (
+        "float | None",
+        "`flowy gc` keeps runs started within this many days (unset: keep all).",
+    ),
 }
 
 
@@ -57,13 +65,15 @@ def user_home() -> Path:
 
 @functools.cache
 def _settings_model() -> Any:
-    from pydantic import BaseModel, ConfigDict
+    from pydantic import BaseModel, ConfigDict, Field
 
     class Settings(BaseModel):
         model_config = ConfigDict(extra="forbid", validate_assignment=True)
         active_stack: str | None = None
         allow_pickle: bool = False
         progress: bool = True
+        keep_last_runs: int | None = Field(default=None, ge=0)
+        keep_days: float | None = Field(default=None, ge=0)
 
     return Settings
 
@@ -103,7 +113,13 @@ def config_path(scope: str, project: Path | None = None) -> Path:
 #: The defaults, equal to the pydantic model's (a test checks): when no file and no
 #: FLOWY_* setting exists there is nothing to validate, so pydantic (about 100 ms of
 #: imports and model building) stays out of `flowy stack list` and every other command.
-DEFAULTS: dict[str, Any] = {"active_stack": None, "allow_pickle": False, "progress": True}
+DEFAULTS: dict[str, Any] = {
+    "active_stack": None,
+    "allow_pickle": False,
+    "progress": True,
+    "keep_last_runs": None,
+    "keep_days": None,
+}
 
 
 def load_settings(project: Path | None = None) -> dict[str, Any]:

@@ -15,9 +15,10 @@ import abc
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, NamedTuple
 
 if TYPE_CHECKING:
+    from flowy.deletion import DeletionResult
     from flowy.records import (
         ArtifactRef,
         CacheEntry,
@@ -29,6 +30,15 @@ if TYPE_CHECKING:
     )
     from flowy.steps import Step
     from flowy.worker import WorkerRuntime
+
+
+class StoredObject(NamedTuple):
+    """One object an artifact store holds, as :meth:`ArtifactStore.list_objects` reports it."""
+
+    uri: str
+    size: int
+    modified: float
+    """Last modification, seconds since the epoch."""
 
 
 class Component:
@@ -94,6 +104,42 @@ class ArtifactStore(Component, abc.ABC):
     def describe(self) -> dict[str, Any]:
         """Facts shown by ``flowy stack describe`` (root, bucket, ...)."""
         return {}
+
+    # -- housekeeping (``flowy gc``, ``flowy doctor``); optional ----------------
+
+    def list_objects(self) -> Iterator[StoredObject]:
+        """Every object under the store's root, temporary ones included, in any order.
+
+        Optional; what ``flowy gc`` and ``flowy doctor`` need to find debris,
+        unreferenced artifacts and sidecars (see :mod:`flowy.sidecars`). The
+        listing need not be a snapshot, but must include every object that was
+        complete before it started. Symbolic links are left out. The default
+        raises NotImplementedError: such a store cannot be collected.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot list its objects, so `flowy gc` and "
+            "`flowy doctor` cannot inspect it"
+        )
+
+    def is_temporary(self, uri: str) -> bool:
+        """Whether ``uri`` is the temporary name of an unfinished :meth:`open_write`.
+
+        Optional (default: nothing is). A writer killed mid-write leaves such
+        objects; ``flowy gc`` removes those of runs that are no longer running.
+        """
+        return False
+
+    def holds_artifacts(self) -> bool:
+        """Whether any complete object is stored (temporary ones do not count).
+
+        Used to refuse a metadata store that lost its history while the
+        artifacts of that history remain. The default asks :meth:`list_objects`
+        and answers False when the store cannot list.
+        """
+        try:
+            return any(not self.is_temporary(o.uri) for o in self.list_objects())
+        except NotImplementedError:
+            return False
 
 
 class Materializer(abc.ABC):
@@ -348,3 +394,45 @@ class MetadataStore(Component, abc.ABC):
     def iter_runs(self) -> Iterator[RunRecord]:
         """Every run, newest first (default: one big ``list_runs``)."""
         yield from self.list_runs(limit=1_000_000_000)
+
+    # -- deletion and listing (``flowy runs delete``, ``flowy gc``) ---------------
+
+    def has_runs(self) -> bool:
+        """Whether any run is recorded (checked on every open; keep it cheap)."""
+        return bool(self.list_runs(limit=1))
+
+    def artifact_uris(self) -> dict[str, str]:
+        """Every recorded artifact's URI and the run that wrote it: what gc never deletes.
+
+        The default reads :meth:`list_artifacts` and the step runs that
+        produced each; a store that can answer in one query should override it.
+        """
+        found: dict[str, str] = {}
+        for run in self.iter_runs():
+            for artifact in self.list_artifacts(run_id=run.run_id, limit=1_000_000_000):
+                found[artifact.uri] = run.run_id
+        return found
+
+    def delete_runs(
+        self, run_ids: Sequence[str], *, force: bool = False, dry_run: bool = False
+    ) -> DeletionResult:
+        """Delete runs and everything recorded for them, in one transaction.
+
+        Rows go: the runs, their params, step runs, metrics, artifacts (with
+        tags and lineage edges) and the cache entries they created. Before
+        anything is deleted, the uses of those artifacts that the deleted runs
+        do not own are collected (:class:`flowy.deletion.ArtifactUse`): a step
+        run of another run that consumed or re-used one (a cache hit), a
+        registered model version, another run's cache entry. Without ``force``
+        any such use raises :class:`flowy.deletion.ArtifactsInUseError` and
+        nothing is deleted; with ``force`` the uses go too (lineage edges,
+        model versions, cache entries). Runs still ``running`` are refused
+        either way. Unknown ids raise RunNotFoundError (prefixes as in
+        :meth:`get_run`).
+
+        Only rows are deleted: the caller removes the returned artifacts'
+        files afterwards (see :mod:`flowy.deletion` for why in that order).
+        With ``dry_run`` everything is checked and reported, nothing deleted.
+        Optional; the default raises NotImplementedError.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot delete runs")

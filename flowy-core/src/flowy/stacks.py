@@ -449,4 +449,12 @@ def resolve_stack(
         defn = attrs.evolve(defn, components=components)
     checked = check_stack(defn, plugins, project)
     components = {kind: c.cls(**c.options) for kind, c in checked.items()}
+    if "metadata_store" in components and "artifact_store" in components:
+        from flowy.rebuild import check_index  # a lost index is refused, not recreated
+
+        try:
+            check_index(components["metadata_store"], components["artifact_store"])
+        except BaseException:
+            components["metadata_store"].close()
+            raise
     return ResolvedStack(name, defn, checked, components)

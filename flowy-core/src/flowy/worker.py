@@ -112,7 +112,7 @@ def log_artifact(path: str | os.PathLike[str], name: str | None = None) -> Artif
         n += 1
         unique = f"{wanted}-{n}"
     key = f"{rec.task.artifact_prefix}{rec.task.run_id}/{rec.task.step}/logged/{unique}"
-    ref = write_file_artifact(rec.runtime.artifact_store, key, unique, source)
+    ref = write_file_artifact(rec.runtime.artifact_store, key, unique, source, origin=rec.task)
     rec.artifacts.append(ref)
     return ref
 
@@ -217,6 +217,7 @@ def execute_attempt(
                     obj,
                     runtime.materializers,
                     allow_pickle=task.allow_pickle,
+                    origin=task,
                 )
                 for name, obj in values.items()
             }

@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
-from flowy.contracts import ArtifactStore
+from flowy.contracts import ArtifactStore, StoredObject
 from flowy.errors import ArtifactNotFoundError
 from pydantic import BaseModel, ConfigDict
 
@@ -142,6 +142,23 @@ class LocalArtifactStore(ArtifactStore):
     def delete(self, uri: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(uri))
+
+    # -- housekeeping (flowy gc, flowy doctor): see local_listing -----------
+
+    def list_objects(self) -> Iterator[StoredObject]:
+        from flowy_store_sqlite.local_listing import walk
+
+        return walk(self.root)
+
+    def is_temporary(self, uri: str) -> bool:
+        from flowy_store_sqlite.local_listing import is_temporary
+
+        return is_temporary(uri)
+
+    def holds_artifacts(self) -> bool:
+        from flowy_store_sqlite.local_listing import holds_files
+
+        return holds_files(self.root)
 
 
 def _fsync_dir(folder: str) -> None:

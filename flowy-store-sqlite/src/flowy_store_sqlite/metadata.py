@@ -49,6 +49,7 @@ from sqlalchemy.exc import DBAPIError
 
 from flowy_store_sqlite import _rows, connect, database
 from flowy_store_sqlite import schema as s
+from flowy_store_sqlite.deletion import DeletionQueries
 from flowy_store_sqlite.experiments import ExperimentQueries
 from flowy_store_sqlite.lineage import LineageQueries
 from flowy_store_sqlite.model_registry import ModelRegistryQueries
@@ -60,7 +61,7 @@ MIN_PREFIX = 4
 
 
 class SQLMetadataStore(
-    ExperimentQueries, LineageQueries, ModelRegistryQueries, MetadataStore, Catalog
+    DeletionQueries, ExperimentQueries, LineageQueries, ModelRegistryQueries, MetadataStore, Catalog
 ):
     """Runs, step runs, artifacts, lineage, metrics, params and cache entries in SQL.
 

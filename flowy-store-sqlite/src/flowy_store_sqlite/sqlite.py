@@ -548,6 +548,8 @@ FORWARDED = (
     "rollback_model",
     "model_history",
     "describe_catalog",
+    "artifact_uris",
+    "delete_runs",
 )
 
 

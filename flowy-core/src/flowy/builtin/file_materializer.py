@@ -15,12 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from flowy.artifacts import CHUNK, WRITE_BUFFER, HashingWriter
+from flowy.artifacts import CHUNK, WRITE_BUFFER, HashingWriter, write_with_sidecar
 from flowy.contracts import Materializer
 from flowy.records import ArtifactRef
 
 if TYPE_CHECKING:
     from flowy.contracts import ArtifactStore
+    from flowy.records import StepTask
 
 
 class FileMaterializer(Materializer):
@@ -40,24 +41,26 @@ class FileMaterializer(Materializer):
         return file.read()
 
 
-def write_file_artifact(store: ArtifactStore, key: str, name: str, source: Path) -> ArtifactRef:
-    """Copy ``source`` into ``store`` at ``key`` (atomically, with its checksum)."""
-    suffix = "".join(source.suffixes[-1:])
-    uri = store.uri_for(key if key.endswith(suffix) else key + suffix)
+def write_file_artifact(
+    store: ArtifactStore, key: str, name: str, source: Path, origin: StepTask | None = None
+) -> ArtifactRef:
+    """Copy ``source`` into ``store`` at ``key`` (atomically, with its checksum and sidecar)."""
+    uri = store.uri_for(key)  # the whole key: flowy.artifact_keys.logged_key keeps names unique
+    media_type = mimetypes.guess_type(source.name)[0]
     with store.open_write(uri) as raw, source.open("rb") as src, HashingWriter(raw) as writer:
         buffered = io.BufferedWriter(writer, buffer_size=WRITE_BUFFER)
         while chunk := src.read(CHUNK):
             buffered.write(chunk)
         buffered.flush()
-        checksum = writer.checksum()
-    media_type = mimetypes.guess_type(source.name)[0]
-    return ArtifactRef(
-        name=name,
-        uri=uri,
-        checksum=checksum,
-        size=writer.size,
-        materializer=FileMaterializer.name,
-        materializer_version=FileMaterializer.version,
-        type_name="builtins.bytes",
-        metadata={"logged": True, "filename": source.name, "media_type": media_type},
-    )
+        ref = ArtifactRef(
+            name=name,
+            uri=uri,
+            checksum=writer.checksum(),
+            size=writer.size,
+            materializer=FileMaterializer.name,
+            materializer_version=FileMaterializer.version,
+            type_name="builtins.bytes",
+            metadata={"logged": True, "filename": source.name, "media_type": media_type},
+        )
+        write_with_sidecar(store, ref, origin)
+    return ref

@@ -28,6 +28,7 @@ import pytest
 from flowy.contracts import MetadataStore
 from flowy.errors import ArtifactNotFoundError, RunNotFoundError
 from flowy.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
+from flowy.testing.run_deletion import RunDeletionContract
 
 
 def make_run(
@@ -71,7 +72,7 @@ def make_entry(run: RunRecord, step: str, outputs: dict[str, str], **kw: Any) ->
     return CacheEntry(pipeline=run.pipeline, step=step, run_id=run.run_id, outputs=outputs, **kw)
 
 
-class MetadataStoreContract:
+class MetadataStoreContract(RunDeletionContract):
     """Behaviour tests for a metadata store; subclasses provide ``store``."""
 
     @pytest.fixture
