@@ -5,13 +5,23 @@ building one per ``json.dumps`` call with options costs more than the encoding
 of the small dicts we store. Values JSON cannot hold (a Path in a parameter,
 say) are stored as their ``str``: losing a run's record over a parameter's
 type would be worse.
+
+Reading is where a damaged database shows: a JSON cell that does not decode to
+an object raises :class:`~flowy_store_sqlite.faults.MalformedRowError` naming
+the table, row and column (never a bare JSONDecodeError), and a malformed
+cache entry is a cache miss with a warning (:func:`cache_record_or_none`).
+
+A metric's NaN is stored as NULL (SQLite has no NaN: it binds one as NULL) and
+read back as NaN; ±inf are stored as they are.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flowy.records import (
@@ -22,6 +32,8 @@ from flowy.records import (
     RunRecord,
     StepRunRecord,
 )
+
+from flowy_store_sqlite.faults import MalformedCacheEntryWarning, MalformedRowError, row_label
 
 # flowy.assets.ASSET_KEY and PLAIN, spelled out: importing flowy.assets (attrs classes)
 # would add milliseconds to every command that opens the store.
@@ -38,6 +50,26 @@ def dumps(value: Any) -> str:
 
 def loads(text: str | None) -> Any:
     return {} if text is None or text == "{}" else _decode(text)
+
+
+def _obj(row: Mapping[Any, Any], column: str, table: str) -> dict[str, Any]:
+    """The JSON object in ``row[column]``; MalformedRowError when it is anything else."""
+    text = row[column]
+    if text is None or text == "{}":
+        return {}
+    try:
+        value = _decode(text)
+    except (TypeError, ValueError) as exc:
+        raise _malformed(row, column, table, f"text that is not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise _malformed(row, column, table, f"a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def _malformed(row: Mapping[Any, Any], column: str, table: str, reason: str) -> MalformedRowError:
+    label, where = row_label(table, row)
+    repair = f"UPDATE {table} SET {column} = '{{}}' WHERE {where}"
+    return MalformedRowError(table, label, column, reason, repair)
 
 
 def run_row(run: RunRecord) -> dict[str, Any]:
@@ -62,12 +94,12 @@ def run_record(row: Mapping[Any, Any]) -> RunRecord:
         run_id=row["run_id"],
         pipeline=row["pipeline"],
         status=row["status"],
-        params=loads(row["params"]),
-        stack=loads(row["stack"]),
+        params=_obj(row, "params", "runs"),
+        stack=_obj(row, "stack", "runs"),
         started_at=row["started_at"],
         finished_at=row["finished_at"],
-        git=loads(row["git"]),
-        environment=loads(row["environment"]),
+        git=_obj(row, "git", "runs"),
+        environment=_obj(row, "environment", "runs"),
         experiment=row["experiment"],
         pid=row["pid"],
         host=row["host"],
@@ -108,9 +140,9 @@ def step_record(row: Mapping[Any, Any]) -> StepRunRecord:
         error_type=row["error_type"],
         traceback=row["traceback"],
         logs=row["logs"],
-        params=loads(row["params"]),
-        inputs=loads(row["inputs"]),
-        outputs=loads(row["outputs"]),
+        params=_obj(row, "params", "step_runs"),
+        inputs=_obj(row, "inputs", "step_runs"),
+        outputs=_obj(row, "outputs", "step_runs"),
     )
 
 
@@ -163,7 +195,7 @@ def artifact_record(row: Mapping[Any, Any]) -> ArtifactRef:
         materializer=row["materializer"],
         materializer_version=row["materializer_version"],
         type_name=row["type_name"],
-        metadata=loads(row["metadata"]),
+        metadata=_obj(row, "metadata", "artifacts"),
         artifact_id=row["artifact_id"],
     )
 
@@ -173,15 +205,19 @@ def metric_row(metric: MetricRecord, run_id: str, step: str) -> dict[str, Any]:
         "run_id": run_id,
         "step": step,
         "name": metric.name,
-        "value": metric.value,
+        "value": None if math.isnan(metric.value) else metric.value,
         "idx": metric.step,
         "timestamp": metric.timestamp,
     }
 
 
 def metric_record(row: Mapping[Any, Any]) -> MetricRecord:
+    value = row["value"]
     return MetricRecord(
-        name=row["name"], value=row["value"], step=row["idx"], timestamp=row["timestamp"]
+        name=row["name"],
+        value=math.nan if value is None else value,
+        step=row["idx"],
+        timestamp=row["timestamp"],
     )
 
 
@@ -204,9 +240,84 @@ def cache_record(row: Mapping[Any, Any]) -> CacheEntry:
         pipeline=row["pipeline"],
         step=row["step"],
         run_id=row["run_id"],
-        components=loads(row["components"]),
-        outputs=loads(row["outputs"]),
+        components=_obj(row, "components", "cache_entries"),
+        outputs=_obj(row, "outputs", "cache_entries"),
         created_at=row["created_at"],
+    )
+
+
+def cache_record_or_none(row: Mapping[Any, Any]) -> CacheEntry | None:
+    """The entry of a cache row, or None (a miss, with a warning) when it is malformed.
+
+    A damaged entry must not fail every run of its pipeline: the step runs, and
+    its new entry replaces this one (same key).
+    """
+    try:
+        return cache_record(row)
+    except MalformedRowError as exc:
+        warn_cache_miss(f"cache entry {row['key']} of step {row['step']!r}", exc)
+        return None
+
+
+def cache_hits(
+    entry_rows: Sequence[Mapping[str, Any]], ref_rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[CacheEntry, dict[str, ArtifactRef]]]:
+    """Cache entries with their outputs' artifact records, from two result sets.
+
+    ``entry_rows`` are ``cache_entries`` rows; ``ref_rows`` name an entry
+    (``c_key``), one of its outputs (``output``) and that output's artifact
+    row (NULL ``artifact_id`` when the row is gone). An entry whose outputs are
+    not all there, or that is malformed, is left out: no hit can be served
+    from it (a malformed one says so in a warning).
+    """
+    entries: dict[str, tuple[CacheEntry, dict[str, ArtifactRef]]] = {}
+    for row in entry_rows:
+        entry = cache_record_or_none(row)
+        if entry is not None:
+            entries[entry.key] = (entry, {})
+    broken: set[str] = set()
+    for row in ref_rows:
+        key = row["c_key"]
+        if key not in entries or key in broken:
+            continue
+        if row["artifact_id"] is None:
+            broken.add(key)
+            continue
+        try:
+            entries[key][1][row["output"]] = artifact_record(row)
+        except MalformedRowError as exc:
+            entry = entries[key][0]
+            warn_cache_miss(
+                f"artifact {row['artifact_id']} (output {row['output']!r} of cache entry "
+                f"{key} of step {entry.step!r})",
+                exc,
+            )
+            broken.add(key)
+    return [
+        (entry, refs)
+        for key, (entry, refs) in entries.items()
+        if key not in broken and set(refs) == set(entry.outputs)
+    ]
+
+
+def outputs_one_by_one(
+    lookup: Callable[[str], tuple[CacheEntry, dict[str, ArtifactRef]] | None], key: str
+) -> tuple[CacheEntry, dict[str, ArtifactRef]] | None:
+    """``lookup(key)`` (an entry, then each artifact by id), a miss when a row is malformed."""
+    try:
+        return lookup(key)
+    except MalformedRowError as exc:
+        warn_cache_miss(f"cache entry {key} (or an artifact of it)", exc)
+        return None
+
+
+def warn_cache_miss(what: str, exc: MalformedRowError) -> None:
+    """Say that ``what`` is ignored because of ``exc``: the step runs instead of a hit."""
+    warnings.warn(
+        f"Ignoring the malformed {what}: column {exc.column!r} of table {exc.table!r} holds "
+        f"{exc.reason}. The step runs instead of using the cache.",
+        MalformedCacheEntryWarning,
+        stacklevel=3,
     )
 
 

@@ -47,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from flowy_store_sqlite import _rows, connect, database
+from flowy_store_sqlite import _rows, connect, database, faults
 from flowy_store_sqlite import schema as s
 from flowy_store_sqlite.deletion import DeletionQueries
 from flowy_store_sqlite.experiments import ExperimentQueries
@@ -96,17 +96,21 @@ class SQLMetadataStore(
         both stores share one connection and one transaction at a time.
         """
         self.url = connect.normalize_url(url)
+        #: The database as messages name it: the SQLite file, else the URL without password.
+        self._where = faults.database_name(database.safe_url(self.url))
         self._engine = database.create(
             self.url, fsync=fsync, busy_timeout=busy_timeout, connection=connection
         )
         self._sqlite = database.is_sqlite(self.url)
         self._dbapi_error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
         self._lock = lock or threading.RLock()
-        self._conn: Connection | None = self._engine.connect()
+        self._conn: Connection | None = None
         try:
+            self._conn = self._engine.connect()
             database.ensure_schema(self._conn, self.url)
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            self._check(exc)  # a damaged file, a full disk: say which and why
             raise
         dialect = self._engine.dialect
 
@@ -132,12 +136,21 @@ class SQLMetadataStore(
             raise RuntimeError(f"the metadata store at {self.url} is closed")
         return self._conn
 
+    def _check(self, exc: BaseException) -> None:
+        """Raise the user-facing error for an environment fault behind ``exc`` (see faults)."""
+        if isinstance(exc, (DBAPIError, sqlite3.DatabaseError)):
+            faults.check(exc, self._where)
+
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
         with self._lock:
             conn = self.conn
-            with conn.begin():
-                yield conn
+            try:
+                with conn.begin():
+                    yield conn
+            except (DBAPIError, sqlite3.DatabaseError) as exc:
+                self._check(exc)
+                raise
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -147,6 +160,9 @@ class SQLMetadataStore(
             try:
                 with conn.begin():
                     yield conn
+            except (DBAPIError, sqlite3.DatabaseError) as exc:
+                self._check(exc)
+                raise
             finally:
                 conn.info[database.WRITE_FLAG] = False
 
@@ -365,10 +381,14 @@ class SQLMetadataStore(
     def lookup_cache(self, key: str) -> CacheEntry | None:
         if self._sqlite:  # the per-step hot path: one plain SELECT on the driver
             found = self._sqlite_one("SELECT * FROM cache_entries WHERE key = ?", key)
-            return None if found is None else _rows.cache_record(found)
+            return None if found is None else _rows.cache_record_or_none(found)
         with self._read() as conn:
             row = conn.execute(self._get_cache, {"k": key}).mappings().first()
-        return None if row is None else _rows.cache_record(row)
+        return None if row is None else _rows.cache_record_or_none(row)
+
+    def lookup_cache_outputs(self, key: str) -> tuple[CacheEntry, dict[str, ArtifactRef]] | None:
+        """The entry and each output's record, one query each; a malformed row is a miss."""
+        return _rows.outputs_one_by_one(super().lookup_cache_outputs, key)
 
     def _sqlite_one(self, sql: str, *args: Any) -> dict[str, Any] | None:
         """One row by key straight from the sqlite3 driver (a read starts no transaction).
@@ -382,6 +402,9 @@ class SQLMetadataStore(
                 cursor.execute(sql, args)
                 row = cursor.fetchone()
                 names = [d[0] for d in cursor.description] if row is not None else []
+            except sqlite3.DatabaseError as exc:
+                self._check(exc)
+                raise
             finally:
                 cursor.close()
         return None if row is None else dict(zip(names, row, strict=True))
@@ -400,7 +423,7 @@ class SQLMetadataStore(
         )
         with self._read() as conn:
             row = conn.execute(query).mappings().first()
-        return None if row is None else _rows.cache_record(row)
+        return None if row is None else _rows.cache_record_or_none(row)
 
     def delete_cache(self, pipeline: str | None = None, step: str | None = None) -> int:
         query = delete(s.cache_entries)

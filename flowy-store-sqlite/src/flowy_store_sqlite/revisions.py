@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 #: The Alembic revision the tables of :mod:`flowy_store_sqlite.schema` correspond to.
-HEAD_REVISION = "0002_assets_registry"
+HEAD_REVISION = "0003_metric_nan"
 #: Every revision this version knows, oldest first; a database at another is newer.
-KNOWN_REVISIONS = ("0001_initial", "0002_assets_registry")
+KNOWN_REVISIONS = ("0001_initial", "0002_assets_registry", "0003_metric_nan")

@@ -147,7 +147,8 @@ metrics = Table(
     Column("run_id", String(ID), ForeignKey("runs.run_id"), nullable=False),
     Column("step", String(NAME), nullable=False),
     Column("name", String(NAME), nullable=False),
-    Column("value", Float, nullable=False),
+    # NULL is a NaN: SQLite has none (it stores one as NULL), so every store writes it so.
+    Column("value", Float),
     Column("idx", BigInteger),
     Column("timestamp", Float, nullable=False),
     Index("ix_metrics_run_id", "run_id"),

@@ -42,7 +42,7 @@ from flowy.records import (
     StepRunRecord,
 )
 
-from flowy_store_sqlite import _rows, connect
+from flowy_store_sqlite import _rows, connect, faults
 from flowy_store_sqlite.options import SQLMetadataStoreOptions
 from flowy_store_sqlite.procs import pid_alive
 from flowy_store_sqlite.revisions import HEAD_REVISION
@@ -68,22 +68,27 @@ _INSERT_TAG = _insert("artifact_tags", ["artifact_id", "tag"])
 _INSERT_EDGE = _insert("lineage", _rows.EDGE_KEYS)
 _INSERT_METRIC = _insert("metrics", list(_rows.metric_row(MetricRecord("", 0.0), "", "")))
 _INSERT_CACHE = _insert("cache_entries", list(_rows.cache_row(CacheEntry("", "", "", "", {}, {}))))
-_CACHE_COLUMNS = tuple(_rows.cache_row(CacheEntry("", "", "", "", {}, {})))
-#: Cache entries (columns prefixed ``c_``), each output's name and its artifact row.
-_CACHE_SELECT = (
-    "SELECT "
-    + ", ".join(f'c."{c}" AS "c_{c}"' for c in _CACHE_COLUMNS)
-    + ", o.key AS output, a.* FROM {source}"
-    " LEFT JOIN json_each(c.outputs) o"
-    " LEFT JOIN artifacts a ON a.artifact_id = o.value"
+#: Cache hits are read by two queries over one source of entries, in one snapshot: the
+#: entries whole, then each output's name and artifact row (NULLs when the row is gone)
+#: with only its entry's key. One join repeating the entry's outputs JSON on each of its
+#: rows would make a 10,000-output step's lookup read that JSON 10,000 times.
+_CACHE_ENTRIES = "SELECT c.* FROM {source}{where}"
+_CACHE_REFS = (
+    "SELECT c.key AS c_key, o.key AS output, a.* FROM {source}"
+    # A malformed outputs cell must not fail the query: that entry alone is a miss.
+    " JOIN json_each(CASE WHEN json_valid(c.outputs) THEN c.outputs ELSE '{{}}' END) o"
+    " LEFT JOIN artifacts a ON a.artifact_id = o.value{where}"
 )
 #: The entry of one key.
-_CACHE_OUTPUTS = _CACHE_SELECT.format(source="cache_entries c") + " WHERE c.key = ?"
+_KEY = {"source": "cache_entries c", "where": " WHERE c.key = ?"}
 #: The newest entry of each step named in a JSON list, in one pipeline.
-_LATEST_CACHE_OUTPUTS = _CACHE_SELECT.format(
-    source="json_each(?) s JOIN cache_entries c ON c.key = (SELECT x.key FROM cache_entries x"
-    " WHERE x.pipeline = ? AND x.step = s.value ORDER BY x.created_at DESC LIMIT 1)"
-)
+_LATEST = {
+    "source": "json_each(?) s JOIN cache_entries c ON c.key = (SELECT x.key FROM cache_entries x"
+    " WHERE x.pipeline = ? AND x.step = s.value ORDER BY x.created_at DESC LIMIT 1)",
+    "where": "",
+}
+_CACHE_OUTPUTS = (_CACHE_ENTRIES.format(**_KEY), _CACHE_REFS.format(**_KEY))
+_LATEST_CACHE_OUTPUTS = (_CACHE_ENTRIES.format(**_LATEST), _CACHE_REFS.format(**_LATEST))
 _COUNT_HIT = "UPDATE cache_entries SET hits = hits + 1 WHERE key = ?"
 
 
@@ -100,6 +105,7 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
         self._full: SQLMetadataStore | None = None
         self._names: dict[str, tuple[str, ...]] = {}
         self._json_each = True  # SQLite's JSON functions (built in since 3.38); see below
+        self._db: sqlite3.Connection | None = None
         path = connect.sqlite_database(self.url)
         if path is None:
             if not self.url.startswith("sqlite"):
@@ -110,13 +116,15 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
                 )
             # A SQLite URL with options or a file: URI: let SQLAlchemy open it, then share.
             full = self._open_full(None)
-            self._db: sqlite3.Connection | None = full.conn.connection.dbapi_connection  # type: ignore[assignment]
+            self._db = full.conn.connection.dbapi_connection  # type: ignore[assignment]
             return
-        self._db = connect.open_sqlite(path, fsync=fsync, busy_timeout=busy_timeout)
         try:
+            self._db = connect.open_sqlite(path, fsync=fsync, busy_timeout=busy_timeout)
             self._ensure_schema()
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                faults.check(exc, self.url)  # a damaged file, a full disk: say which and why
             raise
 
     # -- plumbing ----------------------------------------------------------
@@ -193,10 +201,17 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
                 cur.execute("BEGIN IMMEDIATE")
                 try:
                     yield cur
+                    cur.execute("COMMIT")
                 except BaseException:
-                    cur.execute("ROLLBACK")
+                    # SQLite may have rolled back itself (a full disk at COMMIT); a failed
+                    # ROLLBACK must not hide why the transaction failed.
+                    if self.db.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            cur.execute("ROLLBACK")
                     raise
-                cur.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                faults.check(exc, self.url)
+                raise
             finally:
                 cur.close()
 
@@ -211,23 +226,33 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
                     yield cur
                 finally:
                     cur.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                faults.check(exc, self.url)
+                raise
             finally:
                 cur.close()
 
     def _rows(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """Every row of one SELECT as a dict (one statement reads one snapshot)."""
         with self._lock:
-            cur = self.db.execute(sql, args)
             try:
-                rows = cur.fetchall()
-                if not rows:
-                    return []
-                names = self._names.get(sql)
-                if names is None:  # a statement's columns never change while the store is open
-                    names = self._names[sql] = tuple(d[0] for d in cur.description)
-                return [dict(zip(names, row, strict=True)) for row in rows]
-            finally:
-                cur.close()
+                return self._select(self.db.cursor(), sql, args)
+            except sqlite3.DatabaseError as exc:
+                faults.check(exc, self.url)
+                raise
+
+    def _select(self, cur: sqlite3.Cursor, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+        """Every row of one SELECT on ``cur`` as a dict; closes ``cur``."""
+        try:
+            rows = cur.execute(sql, args).fetchall()
+            if not rows:
+                return []
+            names = self._names.get(sql)
+            if names is None:  # a statement's columns never change while the store is open
+                names = self._names[sql] = tuple(d[0] for d in cur.description)
+            return [dict(zip(names, row, strict=True)) for row in rows]
+        finally:
+            cur.close()
 
     def _one(self, sql: str, *args: Any) -> dict[str, Any] | None:
         rows = self._rows(sql, *args)
@@ -353,13 +378,13 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
 
     def lookup_cache(self, key: str) -> CacheEntry | None:
         row = self._one("SELECT * FROM cache_entries WHERE key = ?", key)
-        return None if row is None else _rows.cache_record(row)
+        return None if row is None else _rows.cache_record_or_none(row)
 
     def lookup_cache_outputs(self, key: str) -> tuple[CacheEntry, dict[str, ArtifactRef]] | None:
-        """The entry and its outputs' records in one query (the per-cached-step read)."""
+        """The entry and its outputs' records in one snapshot (the per-cached-step read)."""
         found = self._cache_hits(_CACHE_OUTPUTS, key)
         if found is None:  # a SQLite built without JSON functions: one query per output
-            return super().lookup_cache_outputs(key)
+            return _rows.outputs_one_by_one(super().lookup_cache_outputs, key)
         return found[0] if found else None
 
     def latest_cache_outputs(
@@ -374,40 +399,26 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
         return {entry.step: (entry, refs) for entry, refs in found or ()}
 
     def _cache_hits(
-        self, sql: str, *args: Any
+        self, sql: tuple[str, str], *args: Any
     ) -> list[tuple[CacheEntry, dict[str, ArtifactRef]]] | None:
-        """The entries a ``_CACHE_SELECT`` query finds, each with all its outputs' records.
+        """The entries a pair of ``_CACHE_ENTRIES`` / ``_CACHE_REFS`` queries finds, with refs.
 
         An entry one of whose outputs lost its record is left out (no hit can be
-        served from it). None when SQLite has no ``json_each``.
+        served from it), as is a malformed one (with a warning). None when
+        SQLite has no JSON functions.
         """
         if not self._json_each:
             return None
         try:
-            rows = self._rows(sql, *args)
+            with self._read():
+                entry_rows = self._select(self.db.cursor(), sql[0], args)
+                ref_rows = self._select(self.db.cursor(), sql[1], args) if entry_rows else []
         except sqlite3.OperationalError as exc:
-            if "json_each" not in str(exc):
+            if "json_" not in str(exc):
                 raise
             self._json_each = False
             return None
-        entries: dict[str, tuple[CacheEntry, dict[str, ArtifactRef]]] = {}
-        broken: set[str] = set()
-        for row in rows:
-            key = row["c_key"]
-            if key not in entries:
-                entry = _rows.cache_record({c: row[f"c_{c}"] for c in _CACHE_COLUMNS})
-                entries[key] = (entry, {})
-            if row["output"] is None:  # an entry without outputs
-                continue
-            if row["artifact_id"] is None:
-                broken.add(key)
-            else:
-                entries[key][1][row["output"]] = _rows.artifact_record(row)
-        return [
-            (entry, refs)
-            for key, (entry, refs) in entries.items()
-            if key not in broken and set(refs) == set(entry.outputs)
-        ]
+        return _rows.cache_hits(entry_rows, ref_rows)
 
     def record_cache_hit(self, key: str) -> None:
         with self._write() as cur:

@@ -91,7 +91,7 @@ CREATE TABLE metrics (
 	run_id VARCHAR(64) NOT NULL,
 	step VARCHAR(255) NOT NULL,
 	name VARCHAR(255) NOT NULL,
-	value FLOAT NOT NULL,
+	value FLOAT,
 	idx BIGINT,
 	timestamp FLOAT NOT NULL,
 	CONSTRAINT pk_metrics PRIMARY KEY (id),
@@ -182,4 +182,4 @@ CREATE TABLE alembic_version (
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO alembic_version (version_num) VALUES ('0002_assets_registry');
+INSERT INTO alembic_version (version_num) VALUES ('0003_metric_nan');
