@@ -83,10 +83,10 @@ def list_artifacts(  # noqa: PLR0917 - click passes options as arguments
 ) -> None:
     """Artifacts, newest first (with --run: in the order the run recorded them)."""
     from flowy.client import Client
-    from rich.markup import escape
 
     from flowy_cli.lineage_view import info_dict
     from flowy_cli.output import fmt_time, print_json, print_table
+    from flowy_cli.terminal_text import escape_markup as escape
 
     filters = {
         "name": name,
@@ -112,9 +112,9 @@ def list_artifacts(  # noqa: PLR0917 - click passes options as arguments
     print_table(
         (["role"] if run_id else []) + columns,
         (
-            ([role] if run_id else [])
+            ([escape(role)] if run_id else [])
             + [
-                i.artifact_id[:12],
+                escape(i.artifact_id[:12]),
                 escape(i.asset_name or i.artifact.name),
                 escape(i.asset_type if i.asset_type != "artifact" else i.artifact.type_name),
                 escape(",".join(i.tags)),
@@ -154,10 +154,10 @@ def show(artifact_id: str, no_value: bool, stack: str | None, as_json: bool) -> 
     from flowy.assets import Asset
     from flowy.client import Client
     from flowy.records import to_dict
-    from rich.markup import escape
 
     from flowy_cli.lineage_view import info_dict
     from flowy_cli.output import console, print_json, print_mapping
+    from flowy_cli.terminal_text import escape_markup as escape
 
     with Client(stack=stack, plugins=plugin_manager()) as client:
         info = client.artifact_info(artifact_id)
@@ -178,15 +178,16 @@ def show(artifact_id: str, no_value: bool, stack: str | None, as_json: bool) -> 
     )
     for label, key in (("Produced by", "produced_by"), ("Used by", "used_by")):
         lines = [
-            f"{u['pipeline']} run {u['run_id'][:12]} step {u['step']} ({u['name']})"
+            escape(f"{u['pipeline']} run {u['run_id'][:12]} step {u['step']} ({u['name']})")
             for u in data[key]
         ]
         console().print(f"[bold]{label}[/]")
-        console().print("  " + escape("\n  ".join(lines) or "(none)"))
+        console().print("  " + ("\n  ".join(lines) or "(none)"))
     if not no_value:
         text = repr(inner)
         console().print("[bold]Value[/] [dim](checksum verified)[/]")
-        console().print("  " + escape(text if len(text) <= 2000 else text[:1999] + "…"))
+        text = text if len(text) <= 2000 else text[:1999] + "…"
+        console().print("  " + escape(text, keep_lines=True))  # a frame's repr has many lines
 
 
 @artifacts.command("lineage")

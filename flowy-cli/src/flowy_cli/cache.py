@@ -24,6 +24,7 @@ def stats(stack: str | None, as_json: bool) -> None:
     from flowy.client import Client
 
     from flowy_cli.output import console, print_json, print_table
+    from flowy_cli.terminal_text import escape_markup
 
     with Client(stack=stack, plugins=plugin_manager()) as client:
         data = client.cache_stats()
@@ -32,12 +33,13 @@ def stats(stack: str | None, as_json: bool) -> None:
         print_json(data)
         return
     console().print(
-        f"Stack [bold]{data['stack']}[/]: {data.get('entries', 0)} cache entries, "
-        f"{data.get('hits', 0)} hits recorded"
+        f"Stack [bold]{escape_markup(data['stack'])}[/]: "
+        f"{escape_markup(data.get('entries', 0))} cache entries, "
+        f"{escape_markup(data.get('hits', 0))} hits recorded"
     )
     print_table(
         ("pipeline", "entries"),
-        ((p, str(n)) for p, n in (data.get("pipelines") or {}).items()),
+        ((escape_markup(p), escape_markup(n)) for p, n in (data.get("pipelines") or {}).items()),
         empty="The cache is empty.",
     )
 
@@ -84,9 +86,9 @@ def explain(target: str, params: tuple[str, ...], stack: str | None, as_json: bo
     """For each step, would a run now hit the cache, and if not, which part of its key changed?"""
     from flowy.explain import explain_cache
     from flowy.loader import load_pipeline
-    from rich.markup import escape
 
     from flowy_cli.output import console, print_json, table
+    from flowy_cli.terminal_text import escape_markup as escape
 
     overrides = parse_assignments(params, "--param")
     pipeline = load_pipeline(target)
@@ -104,13 +106,14 @@ def explain(target: str, params: tuple[str, ...], stack: str | None, as_json: bo
     labels = {"maybe": "miss?"}
     t = table("step", "cache", "why")
     for e in explanations:
-        why = escape(e.reason)
+        why = escape(e.reason, keep_lines=True)
         if e.changed:
             why += f"\n[dim]changed: {escape(', '.join(e.changed))}[/]"
         for detail in e.details:
-            why += f"\n  [dim]{escape(detail)}[/]"
+            why += f"\n  [dim]{escape(detail, keep_lines=True)}[/]"
         style = styles.get(e.verdict, "")
-        t.add_row(escape(e.step), f"[{style}]{labels.get(e.verdict, e.verdict)}[/]", why)
+        verdict = escape(labels.get(e.verdict, e.verdict))
+        t.add_row(escape(e.step), f"[{style}]{verdict}[/]", why)
     out = console()
     out.print(
         f"[bold]{escape(pipeline.name)}[/]: {sum(e.verdict == 'hit' for e in explanations)}"

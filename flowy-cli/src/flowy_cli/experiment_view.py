@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
-
 from flowy_cli.output import console, styled_status, table
+from flowy_cli.terminal_text import escape_markup as escape
 
 
 def _cell(value: Any) -> str:
@@ -38,10 +37,12 @@ def _delta(delta: float | None) -> str:
 
 def render_comparison(data: dict[str, Any], *, show_all: bool = False) -> None:
     out = console()
-    runs = [r["run_id"][:12] for r in data["runs"]]
+    runs = [escape(r["run_id"][:12]) for r in data["runs"]]
     out.print(
         f"[bold]Comparing {len(runs)} runs[/] (baseline {escape(data['baseline'])}): "
-        + ", ".join(f"{r['run_id'][:12]} {styled_status(r['status'])}" for r in data["runs"])
+        + ", ".join(
+            f"{run} {styled_status(r['status'])}" for run, r in zip(runs, data["runs"], strict=True)
+        )
     )
 
     def section(title: str, label: str, rows: list[list[str]]) -> None:

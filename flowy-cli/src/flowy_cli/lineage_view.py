@@ -39,20 +39,20 @@ def graph_dict(graph: LineageGraph) -> dict[str, Any]:
 
 
 def _label(graph: LineageGraph, aid: str) -> str:
-    from rich.markup import escape
+    from flowy_cli.terminal_text import escape_markup as escape
 
     info = graph.artifacts.get(aid)
     if info is None:
         return escape(aid[:12])
     kind = info.asset_type if info.asset_type != "artifact" else info.artifact.type_name
     name = info.asset_name or info.artifact.name
-    return f"[bold]{escape(name)}[/] [dim]{aid[:12]} {escape(kind)}[/]"
+    return f"[bold]{escape(name)}[/] [dim]{escape(aid[:12])} {escape(kind)}[/]"
 
 
 def _step_label(node: StepNode, arrow: str) -> str:
-    from rich.markup import escape
+    from flowy_cli.terminal_text import escape_markup as escape
 
-    return f"{arrow} [cyan]{escape(node.step)}[/] [dim]run {node.run_id[:12]}[/]"
+    return f"{arrow} [cyan]{escape(node.step)}[/] [dim]run {escape(node.run_id[:12])}[/]"
 
 
 def _grow(

@@ -11,8 +11,12 @@ when invoked.
 :func:`main` is the single place where errors become exit codes: a
 :class:`flowy.errors.FlowyError` or a click usage error prints one paragraph
 (with a red ``Error:``) and exits 1 (usage errors 2); Ctrl-C exits 130; any
-other exception is a bug and says so. ``--debug`` (or ``FLOWY_DEBUG=1``)
-shows the traceback in every case.
+other exception goes to :mod:`flowy_cli.error_boundary`, which names an
+environment fault (full disk, permission, damaged database) or a plugin's
+fault (a missing module, a rejected option) and calls only the rest a bug.
+A closed standard output (``flowy runs list | head -1``) ends the command
+quietly with 141, as SIGPIPE ends other programs. ``--debug`` (or
+``FLOWY_DEBUG=1``) shows the traceback in every case.
 """
 
 from __future__ import annotations
@@ -54,12 +58,27 @@ def import_target(target: str) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
+class BrokenPipeAtTop(Exception):
+    """A BrokenPipeError (its ``__cause__``) on its way to :func:`main`.
+
+    click ends a command that hits EPIPE with a bare exit 1 and hides which
+    pipe broke; this carries it past click, to be told apart there: our own
+    output closed by its reader, or a pipe a plugin opened (a fault to report).
+    """
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use.
 
     ``--help`` lists commands from :data:`BUILTIN_COMMANDS` and the cached
     plugin command list without importing any command module.
     """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise BrokenPipeAtTop() from exc
 
     def _plugin_commands(self) -> dict[str, tuple[str, str]]:
         from flowy_cli.discovery import plugin_commands
@@ -144,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     debug = _debug_requested(args)
     try:
         result = cli.main(args=args, prog_name="flowy", standalone_mode=False)
+        sys.stdout.flush()  # a reader gone away (`| head`) shows here, not at interpreter exit
     except KeyboardInterrupt:
         from flowy_cli.output import print_error
 
@@ -163,6 +183,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         print_click_error(exc, debug=debug)
         sys.exit(exc.exit_code)
+    except (BrokenPipeError, BrokenPipeAtTop) as exc:
+        from flowy_cli import error_boundary
+
+        broken = exc.__cause__ if isinstance(exc, BrokenPipeAtTop) else exc
+        if broken is not None and error_boundary.output_closed(broken):
+            error_boundary.silence_output()  # nothing left to say, and nobody to read it
+            sys.exit(error_boundary.CLOSED_PIPE_EXIT)
+        sys.exit(error_boundary.report(broken or exc, debug=debug))
     except Exception as exc:  # noqa: BLE001 - the CLI's error boundary
         from flowy_cli.output import print_exception
 

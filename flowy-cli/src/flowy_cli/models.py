@@ -37,14 +37,13 @@ def _emit(data: Any, as_json: bool, title: str) -> bool:
 
 
 def _changes(changes: list[Any]) -> None:
-    from rich.markup import escape
-
     from flowy_cli.output import console
+    from flowy_cli.terminal_text import escape_markup as escape
 
     for c in changes:
         console().print(
             f"{escape(c.name)} v{c.version}: {escape(str(c.from_stage))} -> "
-            f"[bold]{escape(c.to_stage)}[/] [dim]({c.action} by {escape(c.user)})[/]"
+            f"[bold]{escape(c.to_stage)}[/] [dim]({escape(c.action)} by {escape(c.user)})[/]"
         )
 
 
@@ -59,9 +58,9 @@ def model() -> None:
 def list_models(stack: str | None, as_json: bool) -> None:
     """Registered models with their newest version and stage holders."""
     from flowy.records import to_dict
-    from rich.markup import escape
 
     from flowy_cli.output import fmt_time, print_table
+    from flowy_cli.terminal_text import escape_markup as escape
 
     with _client(stack) as client:
         models = client.models.list()
@@ -93,9 +92,9 @@ def register(
 ) -> None:
     """Register ARTIFACT_ID (id or unique prefix) as the next version of NAME."""
     from flowy.records import to_dict
-    from rich.markup import escape
 
     from flowy_cli.output import console
+    from flowy_cli.terminal_text import escape_markup as escape
 
     with _client(stack) as client:
         version = client.models.register(name, artifact_id, description=description)
@@ -103,7 +102,7 @@ def register(
         return
     console().print(
         f"Registered [bold]{escape(name)}[/] version {version.version} "
-        f"(artifact {version.artifact_id[:12]}, run {version.run_id[:12]})."
+        f"(artifact {escape(version.artifact_id[:12])}, run {escape(version.run_id[:12])})."
     )
 
 
@@ -114,9 +113,9 @@ def register(
 def versions(name: str, stack: str | None, as_json: bool) -> None:
     """The versions of NAME, oldest first."""
     from flowy.records import to_dict
-    from rich.markup import escape
 
     from flowy_cli.output import fmt_time, print_table
+    from flowy_cli.terminal_text import escape_markup as escape
 
     with _client(stack) as client:
         found = client.models.versions(name)
@@ -128,8 +127,8 @@ def versions(name: str, stack: str | None, as_json: bool) -> None:
             (
                 f"v{v.version}",
                 escape(v.stage),
-                v.artifact_id[:12],
-                v.run_id[:12],
+                escape(v.artifact_id[:12]),
+                escape(v.run_id[:12]),
                 fmt_time(v.created_at),
                 escape(v.created_by),
             )
@@ -160,7 +159,11 @@ def promote(name: str, version: int, stage: str, stack: str | None, as_json: boo
     if _emit([to_dict(c) for c in changes], as_json, "changes"):
         return
     if not changes:
-        click.echo(f"{name} v{version} is already in {stage}; nothing changed.")
+        from flowy_cli.terminal_text import escape_text
+
+        click.echo(
+            f"{escape_text(name)} v{version} is already in {escape_text(stage)}; nothing changed."
+        )
     _changes(changes)
 
 
@@ -187,9 +190,8 @@ def rollback(name: str, stack: str | None, as_json: bool) -> None:
 @json_option
 def compare(name: str, v1: int, v2: int, stack: str | None, as_json: bool) -> None:
     """Metrics (with deltas V2 - V1), parameters and training data of two versions."""
-    from rich.markup import escape
-
     from flowy_cli.output import console, print_table
+    from flowy_cli.terminal_text import escape_markup as escape
 
     with _client(stack) as client:
         data = client.models.compare(name, v1, v2)
@@ -204,8 +206,8 @@ def compare(name: str, v1: int, v2: int, stack: str | None, as_json: bool) -> No
         )
 
     console().print(
-        f"[bold]{escape(name)}[/] v{v1} (run {data['a']['run_id'][:12]}) vs "
-        f"v{v2} (run {data['b']['run_id'][:12]})"
+        f"[bold]{escape(name)}[/] v{v1} (run {escape(data['a']['run_id'][:12])}) vs "
+        f"v{v2} (run {escape(data['b']['run_id'][:12])})"
     )
     print_table(
         ("metric", f"v{v1}", f"v{v2}", "delta"),
@@ -235,9 +237,9 @@ def compare(name: str, v1: int, v2: int, stack: str | None, as_json: bool) -> No
 def show(name: str, version: int | None, stack: str | None, as_json: bool) -> None:
     """A version with its run, metrics, training data, and the model's stage history."""
     from flowy.records import to_dict
-    from rich.markup import escape
 
     from flowy_cli.output import console, fmt_time, print_mapping, print_table
+    from flowy_cli.terminal_text import escape_markup as escape
 
     with _client(stack) as client:
         data = client.models.details(name, version)
@@ -255,7 +257,7 @@ def show(name: str, version: int | None, stack: str | None, as_json: bool) -> No
             (
                 fmt_time(c["at"]),
                 f"v{c['version']}",
-                c["action"],
+                escape(c["action"]),
                 escape(str(c["from_stage"])),
                 escape(c["to_stage"]),
                 escape(c["user"]),

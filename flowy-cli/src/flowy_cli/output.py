@@ -40,10 +40,13 @@ STATUS_STYLES = {
 @cache
 def console() -> Console:
     """The stdout console. It writes to whatever ``sys.stdout`` is when it prints
-    (the CLI prints only between steps, never while a step's output is captured)."""
-    from rich.console import Console
+    (the CLI prints only between steps, never while a step's output is captured).
 
-    return Console(highlight=False, soft_wrap=False)
+    Every string it renders is escaped by :mod:`flowy_cli.terminal_text`."""
+    from flowy_cli.terminal_text import make_console
+
+    console: Console = make_console(highlight=False, soft_wrap=False)
+    return console
 
 
 def plain_stdout() -> bool:
@@ -58,9 +61,11 @@ def plain_stdout() -> bool:
 
 @cache
 def err_console() -> Console:
-    from rich.console import Console
+    """The stderr console (errors, warnings), escaping like :func:`console`."""
+    from flowy_cli.terminal_text import make_console
 
-    return Console(stderr=True, highlight=False)
+    console: Console = make_console(stderr=True, highlight=False)
+    return console
 
 
 def print_json(data: Any) -> None:
@@ -69,10 +74,10 @@ def print_json(data: Any) -> None:
 
 
 def styled_status(status: str) -> str:
-    from rich.markup import escape
+    from flowy_cli.terminal_text import escape_markup
 
     style = STATUS_STYLES.get(status, "")
-    return f"[{style}]{escape(status)}[/]" if style else escape(status)
+    return f"[{style}]{escape_markup(status)}[/]" if style else escape_markup(status)
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -114,8 +119,11 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, empty:
 
 
 def print_mapping(title: str, data: Mapping[str, Any], indent: int = 2) -> None:
-    """``title`` then one ``key: value`` line per item (nested mappings indented)."""
-    from rich.markup import escape
+    """``title`` then one ``key: value`` line per item (nested mappings indented).
+
+    Keys and values are escaped (:func:`flowy_cli.terminal_text.escape_markup`): one line each.
+    """
+    from flowy_cli.terminal_text import escape_markup as escape
 
     out = console()
     out.print(f"[bold]{escape(title)}[/]" if title else "")
@@ -139,12 +147,18 @@ def _short(value: Any, limit: int = 200) -> str:
 
 
 def print_error(message: str, *, debug: bool = False, title: str = "Error:") -> None:
-    """One paragraph on stderr: red title, then the message (never parsed as markup)."""
+    """One paragraph on stderr: red title, then the message (never parsed as markup).
+
+    The message may quote names and values from a pipeline or a store: its
+    control characters are escaped (newlines kept, for multi-line messages).
+    """
     from rich.text import Text
+
+    from flowy_cli.terminal_text import escape_text
 
     text = Text()
     text.append(title, style="bold red")
-    text.append(" " + message.strip())
+    text.append(" " + escape_text(message.strip(), keep_lines=True))
     err_console().print(text)
     if debug and sys.exc_info()[0] is not None:
         err_console().print(traceback.format_exc(), markup=False, highlight=False)
@@ -164,17 +178,10 @@ def print_click_error(exc: click.ClickException, *, debug: bool = False) -> None
 
 
 def print_exception(exc: BaseException, *, debug: bool = False) -> int:
-    """Print an exception that reached the top; return the exit code."""
-    from flowy.errors import FlowyError
+    """Print an exception that reached the top; return the exit code.
 
-    if isinstance(exc, FlowyError):
-        print_error(str(exc), debug=debug)
-        return int(getattr(exc, "exit_code", 1) or 1)
-    if debug:
-        print_error(f"{type(exc).__name__}: {exc}", debug=True)
-    else:
-        print_error(
-            f"Unexpected {type(exc).__name__}: {exc}. This is probably a bug in Flowy or a "
-            "plugin; re-run with `flowy --debug ...` to see the traceback and report it.",
-        )
-    return 1
+    :mod:`flowy_cli.error_boundary` tells environment faults and plugins' faults from bugs.
+    """
+    from flowy_cli.error_boundary import report
+
+    return report(exc, debug=debug)

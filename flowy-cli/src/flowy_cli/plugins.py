@@ -44,9 +44,8 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     """Installed plugins: distribution, version, status, hooks and what each provides."""
     if ctx.invoked_subcommand is not None:
         return
-    from rich.markup import escape
-
     from flowy_cli.output import console, print_json, styled_status, table
+    from flowy_cli.terminal_text import escape_markup as escape
 
     rows, clashes = _collect()
     if as_json:
@@ -57,7 +56,7 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
         provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(row["provides"].items()))
         status = styled_status(row["status"])
         if row["error"]:
-            status += f"\n[red]{escape(row['error'])}[/]"
+            status += f"\n[red]{escape(row['error'], keep_lines=True)}[/]"
         name = escape(row["name"])
         if row["distribution"] != row["name"]:
             name += f" [dim]({escape(row['distribution'])})[/]"
@@ -72,7 +71,8 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     out.print(t)
     for clash in clashes:
         out.print(
-            f"[yellow]Clash:[/] {clash['kind']} {escape(clash['name'])!r} is registered by "
+            f"[yellow]Clash:[/] {escape(clash['kind'])} {escape(repr(clash['name']))} is "
+            "registered by "
             f"{escape(' and '.join(clash['distributions']))}; stacks must name one as "
             f"{escape(' or '.join(clash['qualified_names']))}."
         )
@@ -82,9 +82,8 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 @json_option
 def check(as_json: bool) -> None:
     """Exit 1 when a plugin failed to load, is incompatible, or clashes with another."""
-    from rich.markup import escape
-
     from flowy_cli.output import console, print_json
+    from flowy_cli.terminal_text import escape_markup as escape
 
     rows, clashes = _collect()
     failed = [r for r in rows if r["status"] in ("failed", "incompatible")]
@@ -99,7 +98,7 @@ def check(as_json: bool) -> None:
         out = console()
         if problems:
             for problem in problems:
-                out.print(f"[red]✗[/] {escape(problem)}")
+                out.print(f"[red]✗[/] {escape(problem, keep_lines=True)}")
         else:
             out.print(f"[green]✓[/] {len(rows)} plugins loaded, no clashes.")
     if problems:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from flowy import hookimpl
 
 from flowy_cli.output import console, fmt_duration
+from flowy_cli.terminal_text import escape_markup, escape_text
 
 if TYPE_CHECKING:
     from flowy.records import CacheEntry, RunRecord, StepResult, StepTask
@@ -53,6 +54,8 @@ class ProgressReporter:
 
     def _line(self, step: str, state: str, detail: str = "") -> None:
         label = LABELS.get(state, state)
+        # Step names and error messages come from the pipeline: shown escaped, never obeyed.
+        step, detail = escape_text(step), escape_text(detail, keep_lines=True)
         if not self.live:
             # Plain lines for logs and pipes: a direct write, no rich layout per step.
             sys.stdout.write(f"{step}: {label}{'  ' + detail if detail else ''}\n")
@@ -75,7 +78,7 @@ class ProgressReporter:
             self._status.start()
         if self._status is not None:
             if running:
-                self._status.update(f"running {', '.join(running)}")
+                self._status.update(f"running {escape_markup(', '.join(running))}")
             else:
                 self._status.stop()
                 self._status = None
@@ -91,12 +94,14 @@ class ProgressReporter:
     def flowy_pipeline_started(self, run: RunRecord) -> None:
         self.run_id = run.run_id
         stack = run.stack.get("name", "?")
+        pipeline_name, stack = escape_text(run.pipeline), escape_text(stack)
         if self.live:
             self.console.print(
-                f"[bold]{run.pipeline}[/] run [bold]{run.run_id[:12]}[/] on stack [bold]{stack}[/]"
+                f"[bold]{escape_markup(run.pipeline)}[/] run [bold]{run.run_id[:12]}[/] "
+                f"on stack [bold]{escape_markup(stack)}[/]"
             )
         else:
-            sys.stdout.write(f"{run.pipeline} run {run.run_id} on stack {stack}\n")
+            sys.stdout.write(f"{pipeline_name} run {run.run_id} on stack {stack}\n")
 
     @hookimpl
     def flowy_step_started(self, run: RunRecord, task: StepTask) -> None:

@@ -27,8 +27,10 @@ def _show_warning(  # noqa: PLR0917 - the warnings.showwarning signature
     from rich.text import Text
 
     from flowy_cli.output import err_console
+    from flowy_cli.terminal_text import escape_text
 
-    err_console().print(Text.assemble(("Warning: ", "bold yellow"), str(message)))
+    text = escape_text(message, keep_lines=True)  # a plugin's or the pipeline's words
+    err_console().print(Text.assemble(("Warning: ", "bold yellow"), text))
 
 
 @click.command()
@@ -117,8 +119,10 @@ def _summary(result: RunResult) -> None:
     ends = [r.finished_at for r in result.steps.values() if r.finished_at]
     took = fmt_duration(max(ends) - min(starts)) if starts and ends else "-"
     parts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(counts.items()))
-    failed = [
-        (name, record.error or record.status)
+    from flowy_cli.terminal_text import escape_text
+
+    failed = [  # names and messages from the pipeline: escaped for the terminal
+        (escape_text(name), escape_text(record.error or record.status, keep_lines=True))
         for name, record in result.steps.items()
         if record.status in ("failed", "timed_out")
     ]

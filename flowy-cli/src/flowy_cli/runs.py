@@ -42,6 +42,7 @@ def list_runs(
     from flowy.records import to_dict
 
     from flowy_cli.output import fmt_duration, fmt_time, print_json, print_table, styled_status
+    from flowy_cli.terminal_text import escape_markup
 
     with _client(stack) as client:
         records = client.runs(pipeline=pipeline, status=status, limit=limit)
@@ -52,8 +53,8 @@ def list_runs(
         ("run", "pipeline", "status", "started", "duration", "params"),
         (
             (
-                r.run_id[:12],
-                r.pipeline,
+                escape_markup(r.run_id[:12]),
+                escape_markup(r.pipeline),
                 styled_status(r.status),
                 fmt_time(r.started_at),
                 fmt_duration(r.finished_at - r.started_at if r.finished_at else None),
@@ -68,10 +69,10 @@ def list_runs(
 def _params(params: dict[str, Any], limit: int = 60) -> str:
     import json
 
-    from rich.markup import escape
+    from flowy_cli.terminal_text import escape_markup
 
     text = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in params.items())
-    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+    return escape_markup(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 @runs.command("show")
@@ -118,8 +119,7 @@ def _run_details(client: Client, run_id: str) -> dict[str, Any]:
 
 
 def _render_run(data: dict[str, Any]) -> None:
-    from rich.markup import escape
-
+    """The run for people; every name and value from the store is escaped (terminal_text)."""
     from flowy_cli.output import (
         console,
         fmt_duration,
@@ -128,10 +128,11 @@ def _render_run(data: dict[str, Any]) -> None:
         styled_status,
         table,
     )
+    from flowy_cli.terminal_text import escape_markup as escape
 
     out = console()
     out.print(
-        f"[bold]Run {data['run_id']}[/]  {escape(data['pipeline'])}  "
+        f"[bold]Run {escape(data['run_id'])}[/]  {escape(data['pipeline'])}  "
         f"{styled_status(data['status'])}  started {fmt_time(data['started_at'])}, "
         f"took {fmt_duration(data['duration'])}"
     )
@@ -155,10 +156,11 @@ def _render_run(data: dict[str, Any]) -> None:
     print_mapping("Environment", {k: env[k] for k in ("python", "platform") if k in env})
     t = table("step", "status", "duration", "attempts", "outputs / error")
     for step in data["steps"]:
-        detail = step.get("error") or ", ".join(
-            f"{name} [dim]{escape(o.get('type_name', '?'))} {o.get('size', '?')} B "
-            f"{escape(o.get('materializer', ''))} {str(o.get('artifact_id', ''))[:12]}[/]"
-            for name, o in step["outputs"].items()
+        error = step.get("error")
+        detail = (
+            escape(error, keep_lines=True)
+            if error is not None
+            else ", ".join(_output_cell(name, o) for name, o in step["outputs"].items())
         )
         metrics = _metric_summary(step.get("metrics", []))
         if metrics:
@@ -171,11 +173,21 @@ def _render_run(data: dict[str, Any]) -> None:
             escape(step["step"]),
             styled_status(step["status"]),
             fmt_duration(step["duration"]),
-            str(step.get("attempts", "")),
-            detail if step.get("error") is None else f"[red]{escape(detail)}[/]",
+            escape(step.get("attempts", "")),
+            detail if error is None else f"[red]{detail}[/]",
         )
     out.print("[bold]Steps[/]")
     out.print(t)
+
+
+def _output_cell(name: str, o: dict[str, Any]) -> str:
+    """``name type size B materializer id`` of one output, escaped, for the steps table."""
+    from flowy_cli.terminal_text import escape_markup as escape
+
+    return (
+        f"{escape(name)} [dim]{escape(o.get('type_name', '?'))} {escape(o.get('size', '?'))} B "
+        f"{escape(o.get('materializer', ''))} {escape(str(o.get('artifact_id', ''))[:12])}[/]"
+    )
 
 
 def _metric_summary(metrics: list[dict[str, Any]]) -> str:
@@ -244,10 +256,13 @@ def run_env(
 @_stack_option
 @json_option
 def logs(run_id: str, step_name: str | None, stack: str | None, as_json: bool) -> None:
-    """Captured stdout, stderr and log records of a run's steps."""
-    from rich.markup import escape
+    """Captured stdout, stderr and log records of a run's steps.
 
+    Newlines and tabs are printed as captured; other control characters (a
+    colour code, a carriage return of a progress bar) are shown escaped.
+    """
     from flowy_cli.output import console, print_json
+    from flowy_cli.terminal_text import escape_markup, escape_text
 
     with _client(stack) as client:
         found = client.logs(run_id, step_name)
@@ -256,9 +271,10 @@ def logs(run_id: str, step_name: str | None, stack: str | None, as_json: bool) -
         return
     out = console()
     for name, text in found.items():
-        out.print(f"[bold]── {escape(name)} ──[/]")
+        out.print(f"[bold]── {escape_markup(name)} ──[/]")
         if text:
-            out.print(text.rstrip("\n"), markup=False, highlight=False)
+            shown = escape_text(text.rstrip("\n"), keep_lines=True)
+            out.print(shown, markup=False, highlight=False)
         else:
             out.print("[dim](no output)[/]")
 
