@@ -35,7 +35,7 @@ def test_log_artifact_stores_the_file_and_keeps_the_cache_exact(project, plugins
     assert first.ok and first["after"] == 2
     assert set(first.artifacts) == {"make", "after"}  # logged files are not outputs
     outputs = first.steps["make"].outputs
-    assert set(outputs) == {"make", "report_file.html", "report_file.html-2"}
+    assert set(outputs) == {"make", "report_file.html", "report_file-2.html"}
     with Client(plugins=plugins) as client:
         ref = client.artifact(outputs["report_file.html"])
         assert ref.materializer == "file" and ref.metadata["filename"] == "report file.html"

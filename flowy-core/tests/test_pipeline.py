@@ -79,7 +79,7 @@ def test_duplicate_step_names_and_non_steps():
         Pipeline("p", [load, load], context={"n": 1})
     with pytest.raises(PipelineDefinitionError, match="is not a step"):
         Pipeline("p", [lambda: 1])
-    with pytest.raises(PipelineDefinitionError, match="must be non-empty"):
+    with pytest.raises(PipelineDefinitionError, match="Invalid pipeline name .bad name!."):
         Pipeline("bad name!", [load], context={"n": 1})
 
 

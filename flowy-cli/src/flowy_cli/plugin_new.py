@@ -66,8 +66,6 @@ KINDS: dict[str, Kind] = {
     ),
 }  # fmt: skip
 
-_DIST = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-
 
 def _usage(kind: Kind, name: str) -> str:
     """How a user puts the new component to work, for the README."""
@@ -131,13 +129,10 @@ def plugin_files(dist: str, kind_name: str) -> dict[str, str]:
 
 def write_plugin(dist: str, kind_name: str, directory: Path) -> list[Path]:
     """Write the package into ``directory`` (which must be absent or empty)."""
+    from flowy import names
     from flowy.errors import ConfigError
 
-    if not _DIST.match(dist):
-        raise ConfigError(
-            f"Invalid plugin name {dist!r}: use lowercase letters, digits and single '-', "
-            "starting with a letter; by convention 'flowy-<something>'."
-        )
+    names.check(names.PLUGIN_DISTRIBUTION, dist, error=ConfigError)
     if directory.exists() and any(directory.iterdir()):
         raise ConfigError(f"{directory} already exists and is not empty; choose another folder.")
     written = []

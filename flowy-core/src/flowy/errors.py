@@ -64,3 +64,8 @@ class StepTimeoutError(Exception):
 
 class ModelNotFoundError(FlowyError):
     """A registered model name, version or stage does not exist in the model registry."""
+
+
+class ArtifactPathError(FlowyError, ValueError):
+    """An artifact URI or key leads outside its store (``..``, another folder, a symbolic
+    link pointing out of the root): refused before anything is read or written."""

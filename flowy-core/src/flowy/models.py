@@ -15,7 +15,7 @@ each links to the run that made it, its training data (through lineage) and
 that run's metrics. Every stage change is kept as history with its time and
 user (``FLOWY_USER``, else ``USER``/``LOGNAME``, else the login name).
 
-Names are validated here, before they reach the store: model names are
+Names are validated here (with :mod:`flowy.names`), before they reach the store: model names are
 ``[A-Za-z0-9][A-Za-z0-9._-]*`` (up to 128 characters, no ``..``), stages
 lower-case words. The registry never turns a name into a path, but a name
 that could be one (``../x``, ``/etc``, ``a%2F..``) is refused anyway, so no
@@ -27,11 +27,11 @@ from __future__ import annotations
 import builtins
 import getpass
 import os
-import re
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from flowy import names
 from flowy.catalog import (
     ARCHIVED,
     NO_STAGE,
@@ -48,31 +48,18 @@ if TYPE_CHECKING:
     from flowy.client import Client
     from flowy.records import StepRunRecord
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_STAGE = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 #: Stages every registry knows; any other lower-case word is a user-defined stage.
 STAGES = (STAGING, PRODUCTION, ARCHIVED, NO_STAGE)
 
 
 def validate_model_name(name: str) -> str:
     """``name`` if it is a safe model name; a FlowyError saying what is allowed otherwise."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
-        raise FlowyError(
-            f"{name!r} is not a valid model name: use letters, digits, '.', '_' and '-', "
-            "starting with a letter or digit, at most 128 characters, without '..' "
-            "(names must never be mistaken for paths)."
-        )
-    return name
+    return names.check(names.MODEL, name)
 
 
 def validate_stage(stage: str) -> str:
     """A stage: ``staging``, ``production``, ``archived``, ``none`` or a lower-case word."""
-    if not isinstance(stage, str) or not _STAGE.fullmatch(stage):
-        raise FlowyError(
-            f"{stage!r} is not a valid stage: use {', '.join(STAGES)} or a lower-case word "
-            "of letters, digits, '_' and '-' (for example 'shadow')."
-        )
-    return stage
+    return names.check(names.STAGE, stage)
 
 
 def current_user() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from flowy import names
 from flowy.context import Context
 from flowy.errors import ParameterError, PipelineDefinitionError
 from flowy.steps import Step
@@ -19,9 +20,10 @@ class Pipeline:
     """A named DAG of steps with a context of parameters.
 
     Building a pipeline checks everything that can be checked before running:
-    duplicate step names, two steps producing one output, an input nobody
-    produces, a cycle (named step by step), and a parameter that is neither in
-    the context nor defaulted. Each is a :class:`PipelineDefinitionError`.
+    invalid names (see :mod:`flowy.names`), duplicate step names, two steps
+    producing one output, an input nobody produces, a cycle (named step by
+    step), and a parameter that is neither in the context nor defaulted. Each
+    is a :class:`PipelineDefinitionError`.
     """
 
     def __init__(
@@ -32,12 +34,12 @@ class Pipeline:
         *,
         experiment: str | None = None,
     ) -> None:
-        if not name or not all(c.isalnum() or c in "-_." for c in name):
-            raise PipelineDefinitionError(
-                f"Pipeline name {name!r} must be non-empty and use only letters, digits, "
-                "'-', '_' and '.'"
-            )
-        self.name = name
+        self.name = names.check(names.PIPELINE, name, error=PipelineDefinitionError)
+        if experiment is not None:
+            names.check(
+                names.EXPERIMENT, experiment, error=PipelineDefinitionError,
+                where=f"Pipeline {name!r}: ",
+            )  # fmt: skip
         self.experiment = experiment
         self.context = context if isinstance(context, Context) else Context(**(context or {}))
         self.steps: dict[str, Step] = {}
@@ -46,6 +48,7 @@ class Pipeline:
                 raise PipelineDefinitionError(
                     f"Pipeline {name!r}: {s!r} is not a step; decorate it with @flowy.step"
                 )
+            _check_names(name, s)
             if s.name in self.steps:
                 raise PipelineDefinitionError(f"Pipeline {name!r} has two steps named {s.name!r}")
             self.steps[s.name] = s
@@ -199,6 +202,16 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.name} steps={list(self.steps)}>"
+
+
+def _check_names(pipeline: str, s: Step) -> None:
+    """Check ``s``'s names again (checked by ``@step``, but a Step's attributes can change)."""
+    where = f"Pipeline {pipeline!r}: "
+    names.check(names.STEP, s.name, error=PipelineDefinitionError, where=where)
+    for out in s.outputs:
+        names.check(
+            names.OUTPUT, out, error=PipelineDefinitionError, where=f"{where}step {s.name!r}: "
+        )
 
 
 def find_pipelines(namespace: Mapping[str, Any]) -> dict[str, Pipeline]:

@@ -81,12 +81,9 @@ class StackDefinition:
 
 
 def validate_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise ConfigError(
-            f"Invalid stack name {name!r}: use 1-64 letters, digits, '-', '_' or '.', "
-            "starting with a letter or digit."
-        )
-    return name
+    from flowy import names
+
+    return names.check(names.STACK, name, error=ConfigError)
 
 
 def stack_dirs(project: Path | None = None) -> list[tuple[str, Path]]:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, overload
 
+from flowy import names
 from flowy.errors import StepDefinitionError
 from flowy.records import StepRef
 
@@ -44,7 +45,7 @@ class Step:
         if not callable(fn):
             raise StepDefinitionError(f"@step needs a function, got {fn!r}")
         self.fn = fn
-        self.name = name or fn.__name__
+        self.name = _step_name(fn, name)
         self.signature = inspect.signature(fn)
         for p in self.signature.parameters.values():
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
@@ -60,7 +61,19 @@ class Step:
                     f"Step {self.name!r} declares inputs {unknown} that are not parameters of "
                     f"{fn.__name__}{self.signature}."
                 )
+        if isinstance(outputs, str):
+            raise StepDefinitionError(
+                f"Step {self.name!r}: outputs must be a list of names, got the string "
+                f"{outputs!r}; write outputs=[{outputs!r}]."
+            )
+        if outputs is None and not names.OUTPUT.is_valid(self.name):
+            raise StepDefinitionError(
+                f"Step {self.name!r} has one output, named after the step, but "
+                f"{names.OUTPUT.message(self.name)} Name it with @step(outputs=[...])."
+            )
         self.outputs = list(outputs) if outputs is not None else [self.name]
+        for out in self.outputs:
+            names.check(names.OUTPUT, out, error=StepDefinitionError, where=f"Step {self.name!r}: ")
         if not self.outputs or len(set(self.outputs)) != len(self.outputs):
             raise StepDefinitionError(f"Step {self.name!r}: outputs must be distinct names")
         self.cache = _cache_strategies(self.name, cache)
@@ -125,6 +138,21 @@ class Step:
             getattr(mod, "__file__", None) if module == "__main__" else None
         )
         return StepRef(module=module, qualname=self.fn.__qualname__, path=path)
+
+
+def _step_name(fn: Callable[..., Any], name: str | None) -> str:
+    """The step's name: ``name``, else the function's; refused unless valid (flowy.names)."""
+    if name is not None:
+        return names.check(names.STEP, name, error=StepDefinitionError)
+    derived = getattr(fn, "__name__", None)
+    if not names.STEP.is_valid(derived):
+        raise StepDefinitionError(
+            f"A step is named after its function, and {fn!r} has no valid name: "
+            f"{names.STEP.problem(derived)}. Name the step with @step(name=...): "
+            f"{names.STEP.allowed}."
+        )
+    assert isinstance(derived, str)
+    return derived
 
 
 def _cache_strategies(name: str, cache: bool | str | Sequence[str]) -> list[str]:

@@ -17,17 +17,18 @@ import importlib.util
 import io
 import logging
 import os
-import re
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from flowy import names
+from flowy.artifact_keys import output_key
 from flowy.artifacts import read_artifact, write_artifact
 from flowy.errors import FlowyError
 from flowy.records import (
@@ -95,32 +96,50 @@ def log_artifact(path: str | os.PathLike[str], name: str | None = None) -> Artif
 
     The file is copied into the run's artifact store now, with its checksum, so a
     temporary file may be deleted afterwards; the engine records it with the
-    step's outputs. ``name`` defaults to the file's name (made unique within
-    the step). Returns the stored artifact's reference.
+    step's outputs. ``name`` (see :data:`flowy.names.LOGGED_ARTIFACT`) is also
+    the stored file's name; it defaults to the file's own name, made valid and
+    made unique within the step (``plot.png``, ``plot-2.png``). A ``name``
+    passed that is invalid, or already names an output or a logged file of the
+    step, is refused. Returns the stored artifact's reference.
     """
+    from flowy.artifact_keys import logged_key
     from flowy.builtin.file_materializer import write_file_artifact
 
     rec = _recorder("log_artifact")
     assert rec.task is not None and rec.runtime is not None
+    task = rec.task
+    where = f"flowy.log_artifact in step {task.step!r}: "
     source = Path(path)
     if not source.is_file():
-        raise FlowyError(f"flowy.log_artifact: {source} is not a file; pass the path of a file.")
-    taken = set(rec.task.outputs) | {a.name for a in rec.artifacts}
-    wanted = _artifact_name(name or source.name)
-    unique, n = wanted, 1
-    while unique in taken:
-        n += 1
-        unique = f"{wanted}-{n}"
-    key = f"{rec.task.artifact_prefix}{rec.task.run_id}/{rec.task.step}/logged/{unique}"
-    ref = write_file_artifact(rec.runtime.artifact_store, key, unique, source, origin=rec.task)
+        raise FlowyError(f"{where}{source} is not a file; pass the path of a file.")
+    taken = {o: "an output" for o in task.outputs}
+    taken.update((a.name, "a file logged before") for a in rec.artifacts)
+    if name is not None:
+        names.check(names.LOGGED_ARTIFACT, name, where=where)
+        if name in taken:
+            raise FlowyError(
+                f"{where}the name {name!r} already names {taken[name]} of the step. Pass "
+                "another name=, or leave name out to have the file's name made unique."
+            )
+    else:
+        name = _unique(names.sanitize(source.name), taken)
+    key = logged_key(task.artifact_prefix, task.run_id, task.step, name)
+    ref = write_file_artifact(rec.runtime.artifact_store, key, name, source, origin=task)
     rec.artifacts.append(ref)
     return ref
 
 
-def _artifact_name(name: str) -> str:
-    """A file name made safe to be a store key (``[A-Za-z0-9._-]``, no leading dot)."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".") or "artifact"
-    return cleaned[:200]
+def _unique(wanted: str, taken: Container[str]) -> str:
+    """``wanted``, or ``<stem>-<n>.<suffix>`` for the first n from 2 not ``taken``."""
+    stem, dot, suffix = wanted.rpartition(".")
+    if not stem:
+        stem, dot, suffix = wanted, "", ""
+    unique, n = wanted, 1
+    while unique in taken:
+        n += 1
+        room = names.LOGGED_ARTIFACT.max_length - len(f"-{n}{dot}{suffix}")
+        unique = f"{stem[: max(1, room)]}-{n}{dot}{suffix}"
+    return unique
 
 
 @functools.cache
@@ -212,7 +231,7 @@ def execute_attempt(
             outputs = {
                 name: write_artifact(
                     runtime.artifact_store,
-                    f"{task.artifact_prefix}{task.run_id}/{task.step}/{name}",
+                    output_key(task.artifact_prefix, task.run_id, task.step, name),
                     name,
                     obj,
                     runtime.materializers,

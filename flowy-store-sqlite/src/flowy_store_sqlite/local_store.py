@@ -9,6 +9,12 @@ with ``os.replace`` when the ``with`` block exits cleanly; on an exception the
 temporary file is removed. With ``fsync`` the file, and then its folder (so
 the rename itself is durable), are fsynced first.
 
+Every URI is resolved with ``realpath`` and refused unless it stays under the
+root: a symbolic link planted inside the store (a folder or a file pointing
+elsewhere) is never followed out of it, for reading or for writing. Writing
+replaces, and deleting removes, the directory entry itself, never what a link
+points to.
+
 The hot path uses ``open``/``os.replace`` directly: fsspec's
 ``LocalFileSystem`` adds tens of microseconds per file for features a local
 folder does not need. :attr:`LocalArtifactStore.fs` still offers it, for
@@ -18,20 +24,23 @@ callers that want one fsspec filesystem API across stores.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from flowy.contracts import ArtifactStore, StoredObject
-from flowy.errors import ArtifactNotFoundError
+from flowy.errors import ArtifactNotFoundError, ArtifactPathError
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from fsspec.implementations.local import LocalFileSystem
 
 _FILE_SCHEME = "file://"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class LocalArtifactStoreOptions(BaseModel):
@@ -68,28 +77,61 @@ class LocalArtifactStore(ArtifactStore):
 
     # -- paths -------------------------------------------------------------
 
-    def _path(self, uri: str) -> str:
-        """The absolute path of ``uri``, refusing anything outside the root."""
+    def _lexical(self, uri: str) -> str:
+        """``uri`` as an absolute path, without resolving links; refused unless under the root."""
         if not isinstance(uri, str) or "\x00" in uri:
-            raise ValueError(f"artifact uri {uri!r} is not a valid path (NUL byte or not a str)")
+            raise ArtifactPathError(
+                f"artifact uri {uri!r} is not a valid path (NUL byte or not a str)"
+            )
         raw = uri[len(_FILE_SCHEME) :] if uri.startswith(_FILE_SCHEME) else uri
         if ".." in raw.replace("\\", "/").split("/"):
-            raise ValueError(f"artifact uri {uri!r} contains '..'; refusing to leave {self.root}")
+            raise ArtifactPathError(
+                f"artifact uri {uri!r} contains '..'; refusing to leave {self.root}"
+            )
         path = os.path.normpath(os.path.join(self.root, raw))
         if not path.startswith(self._prefix):
-            raise ValueError(f"artifact uri {uri!r} is outside the artifact store at {self.root}")
+            raise ArtifactPathError(
+                f"artifact uri {uri!r} is outside the artifact store at {self.root}"
+            )
         return path
+
+    def _inside(self, uri: str, real: str) -> str:
+        """``real`` (a resolved path) if it is under the root; refused otherwise."""
+        if not real.startswith(self._prefix):
+            raise ArtifactPathError(
+                f"artifact uri {uri!r} leads to {real}, outside the artifact store at "
+                f"{self.root}, through a symbolic link inside it. Flowy never follows a link "
+                "out of the store; remove the link (someone or something planted it)."
+            )
+        return real
+
+    def _path(self, uri: str) -> str:
+        """The real path of ``uri``, every symbolic link resolved; refused unless in the root."""
+        return self._inside(uri, os.path.realpath(self._lexical(uri)))
+
+    def _entry(self, uri: str) -> str:
+        """The directory entry ``uri`` names, in its real folder (for writing and deleting).
+
+        Replacing or unlinking an entry never follows it, so an entry that is a
+        link is itself replaced or removed; but a link (of a folder, or of the
+        file itself when writing) that leads out of the root is refused.
+        """
+        folder, name = os.path.split(self._lexical(uri))
+        return self._inside(uri, os.path.join(os.path.realpath(folder), name))
 
     def uri_for(self, key: str) -> str:
         key = key.lstrip("/")
         if not key:
-            raise ValueError("artifact key is empty")
-        return self._path(key)
+            raise ArtifactPathError("artifact key is empty")
+        path = self._lexical(key)
+        self._path(path)  # refuse a key that a link would take out of the root
+        return path
 
     # -- bytes -------------------------------------------------------------
 
     def open_write(self, uri: str) -> contextlib.AbstractContextManager[BinaryIO]:
-        return self._write(self._path(uri))
+        self._path(uri)  # the file itself may be a link: refused if it leads out
+        return self._write(self._entry(uri))
 
     @contextlib.contextmanager
     def _write(self, path: str) -> Iterator[BinaryIO]:
@@ -117,23 +159,34 @@ class LocalArtifactStore(ArtifactStore):
     def open_read(self, uri: str) -> BinaryIO:
         path = self._path(uri)
         try:
-            return open(path, "rb")
+            # The path is resolved already; O_NOFOLLOW refuses a link swapped in since.
+            fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise ArtifactNotFoundError(
-                f"No artifact at {uri} in the local artifact store at {self.root}. "
-                "It was deleted or the store's path changed; re-run the step that "
-                "produced it (`flowy run ... --no-cache`)."
+            raise self._missing(uri) from None
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise ArtifactPathError(
+                f"artifact uri {uri!r} became a symbolic link while it was being opened; "
+                f"Flowy never follows a link in the artifact store at {self.root}."
             ) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise self._missing(uri)
+        return open(fd, "rb")  # the caller closes it
+
+    def _missing(self, uri: str) -> ArtifactNotFoundError:
+        return ArtifactNotFoundError(
+            f"No artifact at {uri} in the local artifact store at {self.root}. "
+            "It was deleted or the store's path changed; re-run the step that "
+            "produced it (`flowy run ... --no-cache`)."
+        )
 
     def local_path(self, uri: str) -> str:
         """The artifact's own file (what Parquet readers open directly); see the contract."""
         path = self._path(uri)
         if not os.path.isfile(path):
-            raise ArtifactNotFoundError(
-                f"No artifact at {uri} in the local artifact store at {self.root}. "
-                "It was deleted or the store's path changed; re-run the step that "
-                "produced it (`flowy run ... --no-cache`)."
-            )
+            raise self._missing(uri)
         return path
 
     def exists(self, uri: str) -> bool:
@@ -141,7 +194,7 @@ class LocalArtifactStore(ArtifactStore):
 
     def delete(self, uri: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._path(uri))
+            os.unlink(self._entry(uri))  # a link is removed itself, never what it points to
 
     # -- housekeeping (flowy gc, flowy doctor): see local_listing -----------
 

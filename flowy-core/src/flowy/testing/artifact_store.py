@@ -11,8 +11,10 @@ Subclass :class:`ArtifactStoreContract` in a class whose name starts with
 The checks are about behaviour the engine relies on, not about any one
 backend: atomic visibility (a reader never sees half an artifact, a failed
 write leaves nothing), overwrite, streaming of large objects,
-``ArtifactNotFoundError`` for what is absent, and the optional ``local_path``
-(None, or a file holding exactly the artifact's bytes). The "no temporary
+``ArtifactNotFoundError`` for what is absent, the optional ``local_path``
+(None, or a file holding exactly the artifact's bytes) and, for stores with
+local files, that a symbolic link planted inside the store is never followed
+out of it. The "no temporary
 debris" checks list the folder through the store's fsspec filesystem
 (``store.fs``) when it has one; override :meth:`ArtifactStoreContract.listing`
 otherwise.
@@ -20,6 +22,7 @@ otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import uuid
@@ -28,7 +31,7 @@ from typing import Any
 import pytest
 
 from flowy.contracts import ArtifactStore
-from flowy.errors import ArtifactNotFoundError
+from flowy.errors import ArtifactNotFoundError, FlowyError
 
 LARGE = 9 * 1024 * 1024  # more than 8 MiB: crosses every buffer and multipart threshold
 
@@ -211,3 +214,38 @@ class ArtifactStoreContract:
         store.delete(uri)
         with pytest.raises(ArtifactNotFoundError):
             store.local_path(uri)
+
+    # -- no escape through symbolic links (stores with local files) -------------
+
+    def test_links_out_of_the_store_are_never_followed(
+        self, store: ArtifactStore, tmp_path_factory: pytest.TempPathFactory
+    ) -> None:
+        """A link planted in the store (a folder or a file pointing elsewhere) is refused,
+        for reading, writing and deleting, and nothing outside is read or changed."""
+        base = self.key("anchor").rsplit("/", 1)[0]
+        anchor = store.uri_for(f"{base}/anchor")
+        self.write(store, anchor, b"in the store")
+        path = store.local_path(anchor)
+        if path is None or not hasattr(os, "symlink"):
+            pytest.skip("the store keeps no local files, so no link can be planted in it")
+        outside = tmp_path_factory.mktemp("outside-the-store")
+        secret = outside / "secret"
+        secret.write_bytes(b"secret")
+        folder = os.path.dirname(path)
+        os.symlink(outside, os.path.join(folder, "linked"))  # a folder leading out
+        os.symlink(secret, os.path.join(folder, "secret-link"))  # a file leading out
+
+        def refused(action: Any) -> None:
+            with pytest.raises((FlowyError, ValueError)):
+                action()
+
+        for key in (f"{base}/linked/secret", f"{base}/secret-link"):
+            refused(lambda key=key: self.read(store, store.uri_for(key)))
+            refused(lambda key=key: store.local_path(store.uri_for(key)))
+            refused(lambda key=key: self.write(store, store.uri_for(key), b"overwritten"))
+            with contextlib.suppress(FlowyError, ValueError):
+                store.delete(store.uri_for(key))
+        refused(lambda: self.write(store, store.uri_for(f"{base}/linked/new"), b"planted"))
+        assert secret.read_bytes() == b"secret"
+        assert sorted(p.name for p in outside.iterdir()) == ["secret"]
+        assert self.read(store, anchor) == b"in the store"
