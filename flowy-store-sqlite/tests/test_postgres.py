@@ -115,3 +115,59 @@ def test_reopen_and_prepared_statements_go_direct(pg_url: str) -> None:
         assert store.describe()["url"].startswith("postgresql+psycopg://")
     finally:
         store.close()
+
+
+_NONFINITE = """
+import flowy
+from flowy import Pipeline, step
+
+
+@step
+def train() -> int:
+    flowy.log_metric("loss", float("nan"))
+    flowy.log_metric("grad_norm", float("inf"))
+    flowy.log_metric("margin", float("-inf"))
+    return 1
+
+
+@step
+def report(train: int) -> int:
+    return train + 1
+
+
+pipeline = Pipeline("nonfinite", [train, report])
+"""
+
+
+def test_nonfinite_metrics_through_a_real_run(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run logging NaN and ±inf completes on PostgreSQL and reads them back (issue #11)."""
+    import math
+
+    from flowy.engine import run_pipeline
+    from flowy.loader import load_pipeline
+
+    project = tmp_path / "project"
+    (project / ".flowy" / "stacks").mkdir(parents=True)
+    (project / ".flowy" / "stacks" / "pg.toml").write_text(
+        f'[executor]\ntype = "local"\n[metadata_store]\ntype = "sql"\nurl = "{pg_url}"\n'
+        '[artifact_store]\ntype = "local"\npath = "{project}/.flowy/artifacts"\n'
+    )
+    (project / "pipe.py").write_text(_NONFINITE)
+    monkeypatch.setenv("FLOWY_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FLOWY_PROJECT", str(project))
+    monkeypatch.setenv(
+        "FLOWY_LOAD_PLUGINS", "flowy-executor-local,flowy-store-sqlite,flowy-materializers"
+    )
+    monkeypatch.chdir(project)
+    result = run_pipeline(load_pipeline(str(project / "pipe.py")), stack="pg")
+    assert result.ok, result
+    store = SQLMetadataStore(pg_url)
+    try:
+        assert [s.status for s in store.get_step_runs(result.run_id)] == ["completed"] * 2
+        values = {m.name: m.value for _, m in store.get_metrics(result.run_id)}
+    finally:
+        store.close()
+    assert math.isnan(values["loss"])
+    assert values["grad_norm"] == math.inf and values["margin"] == -math.inf

@@ -29,7 +29,9 @@ def _flag(name: str, changed: bool) -> str:
 
 
 def _delta(delta: float | None) -> str:
-    if delta is None or delta == 0:
+    import math
+
+    if delta is None or delta == 0 or math.isnan(delta):  # no delta to or from a NaN
         return ""
     colour = "green" if delta > 0 else "red"
     return f" [{colour}]({delta:+.4g})[/]"

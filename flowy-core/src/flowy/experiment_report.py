@@ -23,6 +23,7 @@ from flowy.experiments import (
     rank,
     summarize,
 )
+from flowy.records import standard_json
 
 if TYPE_CHECKING:
     from flowy.contracts import MetadataStore
@@ -75,7 +76,7 @@ def build_report(
 def render(report: dict[str, Any], fmt: str) -> str:
     """The report as ``html``, ``md`` or ``json`` text."""
     if fmt == "json":
-        return json.dumps(report, indent=2, default=str) + "\n"
+        return json.dumps(standard_json(report), indent=2, default=str, allow_nan=False) + "\n"
     if fmt == "md":
         return render_markdown(report)
     if fmt == "html":

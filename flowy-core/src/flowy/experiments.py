@@ -27,6 +27,7 @@ the contract's per-run methods.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -228,7 +229,14 @@ def rank(summaries: Sequence[RunSummary], metric: str, mode: str = "max") -> lis
         raise FlowyError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}.")
     have = [s for s in summaries if s.run.status == "completed" and metric in s.metrics]
     sign = -1.0 if mode == "max" else 1.0
-    return sorted(have, key=lambda s: (sign * s.metrics[metric], s.run.started_at))
+
+    def order(s: RunSummary) -> tuple[bool, float, float]:
+        value = s.metrics[metric]
+        # A NaN (a diverged run) is never best; it would make sorted() order arbitrary.
+        nan = math.isnan(value)
+        return (nan, 0.0 if nan else sign * value, s.run.started_at)
+
+    return sorted(have, key=order)
 
 
 def best_run(

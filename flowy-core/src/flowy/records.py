@@ -12,6 +12,7 @@ speaks (see ARCHITECTURE.md, "The step task").
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, TypeVar
 
 import attrs
@@ -203,3 +204,23 @@ def from_dict(data: dict[str, Any], cls: type[T]) -> T:
     """Structure builtins back into a record of type ``cls``."""
     result: T = _converter().structure(data, cls)
     return result
+
+
+def standard_json(value: Any) -> Any:
+    """``value`` with every NaN/±inf float (in dicts, lists, tuples) as a JSON string.
+
+    A metric may be NaN or infinite (a diverged loss is a real result), but JSON
+    has no such numbers and strict parsers (JavaScript's, jq's) refuse Python's
+    bare ``NaN``. Whatever Flowy writes as JSON for others to read (``--json``,
+    reports) spells them ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``, as the
+    Protocol Buffers JSON mapping does. Other values are returned as they are.
+    """
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {standard_json(k): standard_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [standard_json(v) for v in value]
+    return value
