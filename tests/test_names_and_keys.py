@@ -241,10 +241,16 @@ def test_stack_register_refuses_a_trailing_newline_and_creates_no_file(
     project: Path, tmp_path: Path
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-    env.update(FLOWY_HOME=str(tmp_path / "home"), FLOWY_LOAD_PLUGINS="flowy-executor-local")
+    env.update(
+        FLOWY_HOME=str(tmp_path / "home"),
+        FLOWY_LOAD_PLUGINS="flowy-executor-local,flowy-store-sqlite",
+    )
     before = {p for p in tmp_path.rglob("*")}
+    complete = ["--executor", "local", "--metadata-store", "sqlite", "--artifact-store", "local"]
+    complete += ["--metadata-store-option", "url=sqlite:///{project}/.flowy/nl.db"]
+    complete += ["--artifact-store-option", "path={project}/.flowy/nl"]
     done = subprocess.run(
-        [*FLOWY, "stack", "register", "nl\n", "--executor", "local"],
+        [*FLOWY, "stack", "register", "nl\n", *complete],
         cwd=project,
         env=env,
         capture_output=True,
