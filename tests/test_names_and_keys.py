@@ -263,3 +263,18 @@ def test_stack_register_refuses_a_trailing_newline_and_creates_no_file(
     assert "Traceback" not in done.stderr
     created = {p for p in tmp_path.rglob("*")} - before
     assert not [p for p in created if p.suffix == ".toml" or "\n" in p.name], created
+
+
+@pytest.mark.parametrize("experiment", ["nl\n", "\x1b[31mred", " padded", ""])
+def test_experiment_names_with_control_characters_are_refused_before_a_run(
+    experiment: str, project: Path, plugins: FlowyPlugins
+) -> None:
+    steps = [Step(emitter(["value"]), name="value")]
+    with pytest.raises(PipelineDefinitionError, match="Invalid experiment name"):
+        Pipeline("exp", steps, experiment=experiment)
+    with pytest.raises(flowy.FlowyError, match="Invalid experiment name"):
+        run_pipeline(
+            Pipeline("exp", steps), plugins=plugins, project=project, experiment=experiment
+        )
+    with Client(plugins=plugins, project=project) as client:
+        assert client.runs() == []  # refused before anything was recorded

@@ -522,6 +522,10 @@ def run_pipeline(
 
     context = pipeline.context_for(params or {})
     pipeline.check_params(context)
+    if experiment is not None:
+        from flowy import names
+
+        names.check(names.EXPERIMENT, experiment)
     project = project or project_root()
     git = GitFactsReader(project)  # git works while the stack's modules are imported
     try:
