@@ -91,6 +91,8 @@ def explain(exc: BaseException) -> str | None:
     from flowy.errors import FlowyError
 
     if isinstance(exc, FlowyError):
+        if isinstance(exc, OSError) and exc.strerror:  # not "[Errno 28] ..." before the message
+            return exc.strerror
         return str(exc)
     chain = list(_chain(exc))
     for classify in (_os_fault, _database_fault, _import_fault, _option_fault):
@@ -167,12 +169,12 @@ def _os_fault(exc: BaseException) -> str | None:
     if exc.errno in _DENIED:
         return (
             f"Permission denied on{at or ' a file'} ({reason}). Give your user write access to "
-            "it (and its folder), or point the stack at a folder you may write to."
+            "it and its folder, or use a folder you may write to."
         )
     if exc.errno == errno.EROFS:
         return (
             f"Cannot write{at or ' a file'}: the file system is mounted read-only ({reason}). "
-            "Remount it writable, or point the stack at a writable folder."
+            "Remount it writable, or use a writable folder."
         )
     if exc.errno == errno.EIO:
         return (
@@ -356,7 +358,8 @@ def _owner(exc: BaseException, *, importing: bool = False) -> tuple[str, str, st
             continue  # importlib.import_module() and its machinery
         found = packages.get(module.split(".", maxsplit=1)[0])
         if found is not None:
-            return (*found, _component_name(module, None))
+            owner = frame.f_locals.get("self")
+            return (*found, _component_name(module, None if owner is None else type(owner)))
         if importing:
             return None
     return None
@@ -380,21 +383,27 @@ def _distributions_by_package() -> dict[str, tuple[str, str]]:
 
 
 def _component_name(module: str, cls: type | None) -> str | None:
-    """``materializer 'polars'``: the registration whose target lives in ``module`` (or is cls)."""
+    """``materializer 'polars'``: the registered component ``cls`` is (or inherits from
+    a registered class of), else the one registration whose target lives in ``module``."""
     from flowy_cli.common import plugin_manager
 
     if plugin_manager.cache_info().currsize == 0:
         return None  # no plugin manager was built: nothing was resolved through one
     registry: Any = plugin_manager().registry
-    best = None
+    by_target: dict[tuple[str, str], str] = {}
+    in_module: set[str] = set()
     for kind in sorted(registry.kinds):
         for reg in registry.all(kind):
             target_module, _, attr = reg.target.partition(":")
-            if cls is not None and (target_module, attr) == (cls.__module__, cls.__qualname__):
-                return f"{kind.replace('_', ' ')} {reg.name!r}"
-            if cls is None and target_module == module and best is None:
-                best = f"{kind.replace('_', ' ')} {reg.name!r}"
-    return best
+            label = f"{kind.replace('_', ' ')} {reg.name!r}"
+            by_target.setdefault((target_module, attr), label)
+            if target_module == module:
+                in_module.add(label)
+    for klass in cls.__mro__ if cls is not None else ():
+        found = by_target.get((klass.__module__, klass.__qualname__))
+        if found is not None:
+            return found
+    return in_module.pop() if len(in_module) == 1 else None
 
 
 # -- helpers for messages -------------------------------------------------

@@ -74,6 +74,18 @@ class LazyGroup(click.Group):
     plugin command list without importing any command module.
     """
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:  # `flowy --help | head -1`: help is printed while the context is made
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError as exc:
+            raise BrokenPipeAtTop() from exc
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
