@@ -338,34 +338,77 @@ def test_retention_keeps_newest_runs_and_registered_models(flowy: Flowy, tmp_pat
     assert rows(project, "SELECT count(*) FROM runs") == [(5,)]
 
 
+WIDE = textwrap.dedent(
+    """
+    from flowy import Pipeline, step
+
+    def make(i):
+        @step(name=f"s{i}", cache=False)
+        def body(seed: int = 0):
+            return {"i": i, "seed": seed}
+        return body
+
+    pipeline = Pipeline("wide", [make(i) for i in range(150)])
+    """
+)
+
+
+def start_delete(tmp_path: Path, run_ids: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [*FLOWY, "runs", "delete", "--yes", *run_ids],
+        cwd=project_of(tmp_path),
+        env=flowy_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def test_kill_during_delete_leaves_row_and_file_or_neither(flowy: Flowy, tmp_path: Path) -> None:
     project = project_of(tmp_path)
-    for n in range(12):
-        flowy("run", "cached.py", "-p", f"n={n * 1000}", "--no-cache")
-    env = flowy_env(tmp_path)
-    rng = random.Random(11)
-    kills = 0
-    while True:
-        runs = [r for (r,) in rows(project, "SELECT run_id FROM runs")]
-        if len(runs) <= 2:
-            break
-        proc = subprocess.Popen(
-            [*FLOWY, "runs", "delete", "--yes", *runs[:-2]],
-            cwd=project,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(rng.uniform(0.0, 1.5))
-        if proc.poll() is None:
-            kills += 1
-            proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        # Whenever it died: no row names a missing or partial file.
-        assert_consistent(project, after_gc=False)
+    (project / "wide.py").write_text(WIDE)
+    for seed in range(3):
+        flowy("run", "wide.py", "-p", f"seed={seed}")
+    runs = [r for (r,) in rows(project, "SELECT run_id FROM runs ORDER BY started_at")]
+    files = store_files(project)
+    assert len(files) == 3 * 150 * 2  # each artifact and its sidecar
+
+    # 1. Killed before its transaction commits (the test holds the write lock): nothing changed.
+    lock = sqlite3.connect(project / ".flowy" / "metadata.db", isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    proc = start_delete(tmp_path, runs[:1])
+    time.sleep(1.0)  # wherever it is by now, it cannot have committed: we hold the lock
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    lock.execute("ROLLBACK")
+    lock.close()
+    assert len(rows(project, "SELECT * FROM runs")) == 3 and store_files(project) == files
+    assert_consistent(project, after_gc=False)
+
+    # 2. Killed as soon as its commit is visible, while it removes 300 files: no row names
+    #    a missing file; the files it did not reach are unreferenced and gc removes them.
+    proc = start_delete(tmp_path, runs[:1])
+    while rows(project, "SELECT count(*) FROM runs") == [(3,)] and proc.poll() is None:
+        pass
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(rows(project, "SELECT * FROM runs")) == 2
+    assert_consistent(project, after_gc=False)
     flowy("gc")
     assert_consistent(project, after_gc=True)
-    assert rows(project, "SELECT count(*) FROM runs") == [(2,)]
+
+    # 3. Killed at random moments, then let through.
+    rng = random.Random(11)
+    for _ in range(8):
+        proc = start_delete(tmp_path, [r for (r,) in rows(project, "SELECT run_id FROM runs")])
+        time.sleep(rng.uniform(0.0, 1.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert_consistent(project, after_gc=False)  # whenever it died
+    if remaining := [r for (r,) in rows(project, "SELECT run_id FROM runs")]:
+        flowy("runs", "delete", "--yes", *remaining)
+    flowy("gc")
+    assert_consistent(project, after_gc=True)
+    assert store_files(project) == set()
 
 
 def test_gc_and_delete_beside_live_runs_lose_nothing(flowy: Flowy, tmp_path: Path) -> None:
