@@ -12,8 +12,9 @@ from flowy import hookimpl
 from flowy.config import DEFAULTS, _settings_model, load_settings
 from flowy.errors import ComponentNotFoundError, ConfigError
 from flowy.plugins import create_plugin_manager
+from flowy.redact import mask
 from flowy.stackfile import validate_options
-from flowy.stacks import check_stack, get_stack, list_stacks, mask
+from flowy.stacks import check_stack, get_stack, list_stacks
 
 
 class Recorder:
@@ -172,7 +173,6 @@ def test_env_references_resolve_for_the_component_but_stay_masked(
 
 def test_mask_hides_secret_keys_and_url_passwords_but_shows_references():
     shown = mask(
-        "",
         {
             "url": "postgresql://app:s3cret@db/flowy",
             "url_ref": "postgresql://app:{env:PW}@db/flowy",

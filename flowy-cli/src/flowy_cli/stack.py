@@ -86,8 +86,9 @@ def list_stacks(as_json: bool) -> None:
 def describe(name: str | None, as_json: bool) -> None:
     """Each component of a stack (default: the active one): implementation, provider, options."""
     from flowy.errors import FlowyError
+    from flowy.redact import mask
     from flowy.stackfile import options_of
-    from flowy.stacks import active_stack_name, get_stack, lookup_component, mask
+    from flowy.stacks import active_stack_name, get_stack, lookup_component
     from rich.markup import escape
 
     from flowy_cli.output import console, print_json, table
@@ -99,7 +100,7 @@ def describe(name: str | None, as_json: bool) -> None:
     for kind, spec in defn.components.items():
         item: dict[str, Any] = {
             "type": spec.get("type"),
-            "options": mask("", options_of(spec)),
+            "options": mask(options_of(spec)),
         }
         try:
             reg = lookup_component(defn, kind, spec, plugins)
@@ -138,14 +139,30 @@ def describe(name: str | None, as_json: bool) -> None:
 @stack.command("export")
 @click.argument("name")
 def export(name: str) -> None:
-    """Print a stack as TOML (pipe it into a file to share it; import with `stack import`)."""
+    """Print a stack as TOML (pipe it into a file to share it; import with `stack import`).
+
+    Secrets written literally (a password in a URL, a ``token`` option) are
+    printed as ``****``, with a note on stderr: an exported stack is meant to
+    be shared, so it carries ``{env:NAME}`` references, never credentials.
+    """
     import sys
 
     import tomli_w
+    from flowy.redact import mask
     from flowy.stacks import get_stack
 
-    defn = get_stack(name, plugin_manager())
-    sys.stdout.write(tomli_w.dumps(defn.to_toml_dict()))
+    data = get_stack(name, plugin_manager()).to_toml_dict()
+    shown = mask(data)
+    sys.stdout.write(tomli_w.dumps(shown))
+    if shown != data:
+        from flowy_cli.output import err_console
+
+        err_console().print(
+            "Note: secrets written literally in the stack are exported as ****. Before "
+            "importing, replace each with an {env:NAME} reference (e.g. "
+            'password = "{env:DB_PASSWORD}") so that no credential sits in a file.',
+            markup=False,
+        )
 
 
 # -- writing ----------------------------------------------------------------
@@ -243,13 +260,13 @@ def _echo_saved(verb: str, name: str, path: Path) -> None:
 def register(name: str, user: bool, description: str | None, **flags: Any) -> None:
     """Create a stack; every component is checked before anything is written."""
     from flowy.errors import ConfigError
-    from flowy.stacks import StackDefinition, list_stacks
+    from flowy.stacks import StackDefinition, stack_dirs
 
-    existing = list_stacks(plugin_manager())
-    if name in existing and existing[name].scope == _scope(user):
+    existing = dict(stack_dirs())[_scope(user)] / f"{name}.toml"
+    if "/" not in name and (existing.exists() or existing.is_symlink()):
         raise ConfigError(
-            f"A stack named {name!r} already exists ({existing[name].source}). Change it with "
-            f"`flowy stack update {name} ...` or pick another name."
+            f"A stack named {name!r} already exists ({_scope(user)}: {existing}). Change it "
+            f"with `flowy stack update {name} ...` or pick another name."
         )
     components: dict[str, dict[str, Any]] = {}
     _apply(components, flags)
@@ -283,9 +300,9 @@ def copy(source: str, target: str, user: bool) -> None:
     """Copy a stack under a new name (to change it without touching the original)."""
     import attrs
     from flowy.errors import ConfigError
-    from flowy.stacks import get_stack, list_stacks
+    from flowy.stacks import get_stack, stack_names
 
-    if target in list_stacks(plugin_manager()):
+    if target in stack_names(plugin_manager()):
         raise ConfigError(f"A stack named {target!r} already exists; pick another name.")
     defn = get_stack(source, plugin_manager())
     new = attrs.evolve(defn, name=target, scope=_scope(user), source="")

@@ -81,7 +81,7 @@ class Client:
     def _component(self, kind: str) -> Any:
         if kind not in self._components:
             checked = self._checked(kind)
-            self._components[kind] = checked.cls(**checked.options)
+            self._components[kind] = checked.build()
         return self._components[kind]
 
     @property
@@ -204,9 +204,10 @@ class Client:
         if allow_pickle is None:
             allow_pickle = bool(load_settings(self.project).get("allow_pickle"))
         try:
-            return read_artifact(
-                self.artifact_store, ref, self.materializers, allow_pickle=allow_pickle
-            )
+            with self.materializers.guard(ref.materializer):  # a missing framework: its plugin
+                return read_artifact(
+                    self.artifact_store, ref, self.materializers, allow_pickle=allow_pickle
+                )
         except FlowyError:
             raise
         except Exception as exc:

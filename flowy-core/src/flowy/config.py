@@ -78,15 +78,74 @@ def _settings_model() -> Any:
     return Settings
 
 
+#: The most bytes a configuration or stack file may hold. Real ones are a few hundred
+#: bytes; the limit keeps a stray 50 MB file from stalling every command that reads it.
+MAX_TOML_BYTES = 1024 * 1024
+
+
+def _read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of ``path``, refusing what is not a small regular file.
+
+    A FIFO would block ``open()`` forever and a symlink to ``/dev/zero`` never
+    ends, so the file is checked with ``stat`` before it is opened, opened
+    non-blocking, checked again on the open descriptor, and read to ``limit``
+    bytes at most.
+    """
+    import stat
+
+    fix = "Fix, move or delete it."
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise ConfigError(f"{path} is not a regular file (a FIFO, device or folder). {fix}")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{path} is not a regular file. {fix}")
+        data = fh.read(limit + 1)
+    if len(data) > limit or info.st_size > limit:
+        size = max(info.st_size, len(data))
+        raise ConfigError(
+            f"{path} holds {size:,} bytes, more than the {limit:,} a Flowy configuration or "
+            f"stack file may hold. {fix}"
+        )
+    return data
+
+
 def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file; a syntax error is a ConfigError naming the file and line."""
+    """Parse a TOML file; anything wrong with it is a ConfigError naming the file.
+
+    A missing file is empty. Syntax errors, invalid UTF-8, an integer longer
+    than Python converts, brackets nested past the recursion limit, a file
+    over :data:`MAX_TOML_BYTES` and a file that is not a regular file are all
+    refused with the reason, so a hostile file breaks only what reads it.
+    """
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
+        data = _read_regular_file(path, MAX_TOML_BYTES)
+    except FileNotFoundError as exc:
+        if path.is_symlink():
+            raise ConfigError(f"{path} is a symlink to a missing file. Fix or delete it.") from exc
         return {}
+    except OSError as exc:
+        raise ConfigError(
+            f"{path} cannot be read: {exc.strerror or exc}. Fix its permissions or delete it."
+        ) from exc
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid UTF-8 (byte {exc.start}), so it is not TOML. "
+            "Fix or delete the file."
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}. Fix or delete the file.") from exc
+    except RecursionError as exc:
+        raise ConfigError(
+            f"{path} nests arrays or tables too deeply to be read. Fix or delete the file."
+        ) from exc
+    except ValueError as exc:  # e.g. an integer longer than sys.get_int_max_str_digits()
+        raise ConfigError(
+            f"{path} holds a value that cannot be read: {exc}. Fix or delete the file."
+        ) from exc
 
 
 def _validate(data: dict[str, Any], source: str) -> dict[str, Any]:

@@ -15,10 +15,12 @@ claims on later classes of the MRO; pickle comes last, and only when opted in.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from flowy.errors import MaterializerNotFoundError, UnsafeArtifactError
+from flowy.errors import MaterializerNotFoundError, PluginLoadError, UnsafeArtifactError
 
 if TYPE_CHECKING:
     from flowy.contracts import Materializer
@@ -45,9 +47,21 @@ class MaterializerRegistry:
             regs.sort(key=lambda r: (-int(r.info.get("priority", 0)), r.distribution, r.name))
         self._instances: dict[str, Materializer] = {}
         self._resolved: dict[type, list[Registration]] = {}
+        self._unavailable: dict[str, list[str]] = {}
+
+    def _missing(self, reg: Registration) -> list[str]:
+        """:func:`missing_requirements`, looked up once per materializer."""
+        if reg.name not in self._unavailable:
+            self._unavailable[reg.name] = missing_requirements(reg)
+        return self._unavailable[reg.name]
 
     def by_name(self, name: str) -> Materializer:
-        """The materializer registered as ``name`` (used to load artifacts)."""
+        """The materializer registered as ``name`` (used to load artifacts).
+
+        A framework it ``requires`` that is not installed, or one its module
+        fails to import, is an error naming the materializer, its plugin and
+        what to install, not an ImportError from deep inside the plugin.
+        """
         if name not in self._instances:
             reg = self._registrations.get(name)
             if reg is None:
@@ -56,8 +70,17 @@ class MaterializerRegistry:
                     f"installed. Installed: {', '.join(sorted(self._registrations)) or 'none'}. "
                     "Install the plugin that provides it (see `flowy materializers`)."
                 )
-            self._instances[name] = reg.load()()
+            missing = self._missing(reg)
+            if missing:
+                raise missing_framework_error(reg, missing[0])
+            with framework_errors(reg):
+                self._instances[name] = reg.load()()
         return self._instances[name]
+
+    def guard(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """Around a materializer's ``save``/``load``: a missing module names the plugin."""
+        reg = self._registrations.get(name)
+        return framework_errors(reg) if reg is not None else contextlib.nullcontext()
 
     def explain(self, cls: type) -> list[tuple[str, list[str]]]:
         """For each class in the MRO, the materializers that claim it (for `which`)."""
@@ -80,7 +103,12 @@ class MaterializerRegistry:
     def resolve(self, obj: Any, *, allow_pickle: bool = False) -> tuple[Registration, Materializer]:
         """The registration and instance that will write ``obj``."""
         candidates = self._for_type(type(obj))
+        unavailable: list[Registration] = []
         for reg in candidates:
+            if self._missing(reg):
+                # e.g. the torch materializer asked about a plain dict without torch installed
+                unavailable.append(reg)
+                continue
             materializer = self.by_name(reg.name)
             if materializer.accepts(obj):
                 return reg, materializer
@@ -89,6 +117,10 @@ class MaterializerRegistry:
                 if name in self._registrations:
                     return self._registrations[name], self.by_name(name)
         cls = type(obj)
+        for reg in unavailable:  # claimed by type, not as a builtin fallback: name what's missing
+            claims = reg.info.get("types", ())
+            if any(k.__module__ != "builtins" and type_name(k) in claims for k in cls.__mro__):
+                raise missing_framework_error(reg, self._missing(reg)[0])
         reason = (
             f"the {' and '.join(repr(r.name) for r in candidates)} materializer refused this value"
             if candidates
@@ -106,6 +138,53 @@ class MaterializerRegistry:
         reg = self._registrations.get(name)
         if reg is not None and not reg.info.get("safe", True) and not allow_pickle:
             raise UnsafeArtifactError(f"materializer {name!r} needs allow_pickle")
+
+
+def missing_requirements(reg: Registration) -> list[str]:
+    """The import names a registration ``requires`` that cannot be found (nothing imported)."""
+    import importlib.util
+
+    missing = []
+    for module in reg.info.get("requires", ()) or ():
+        try:
+            found = importlib.util.find_spec(str(module)) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(str(module))
+    return missing
+
+
+def missing_framework_error(
+    reg: Registration, module: str, cause: BaseException | None = None
+) -> MaterializerNotFoundError:
+    """The error for a materializer whose framework ``module`` is not installed."""
+    install = reg.info.get("install") or module.split(".", maxsplit=1)[0]
+    because = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
+    return MaterializerNotFoundError(
+        f"The materializer {reg.name!r} from {reg.distribution} {reg.version} needs the module "
+        f"{module!r}, which is not installed here{because}. Install it with `pip install "
+        f"'{install}'` and run the command again (`flowy materializers` lists what each "
+        "materializer needs)."
+    )
+
+
+@contextlib.contextmanager
+def framework_errors(reg: Registration) -> Iterator[None]:
+    """Turn a missing module inside ``reg``'s code into :func:`missing_framework_error`.
+
+    ``Registration.load`` reports import failures as a PluginLoadError chained
+    to the ModuleNotFoundError; both shapes are recognised.
+    """
+    try:
+        yield
+    except (ModuleNotFoundError, PluginLoadError) as exc:
+        cause = exc if isinstance(exc, ModuleNotFoundError) else exc.__cause__
+        if not isinstance(cause, ModuleNotFoundError) or not cause.name:
+            raise
+        if cause.name.split(".")[0] == reg.target.split(":")[0].split(".")[0]:
+            raise  # the plugin's own module is missing: reinstall it, as the error says
+        raise missing_framework_error(reg, cause.name, cause) from exc
 
 
 _FRAMEWORK_HINTS = {

@@ -87,14 +87,29 @@ class Registration:
         if self._loaded is None:
             try:
                 self._loaded = import_target(self.target)
-            except Exception as exc:
+            except ModuleNotFoundError as exc:
+                own = self.target.partition(":")[0].split(".")[0]
+                if not exc.name or exc.name.split(".")[0] == own:
+                    raise self._import_error(exc) from exc
                 raise PluginLoadError(
                     f"The {self.kind.replace('_', ' ')} {self.name!r} from {self.distribution} "
-                    f"{self.version} could not be imported ({self.target}): "
-                    f"{type(exc).__name__}: {exc}. Reinstall or fix {self.distribution}, "
-                    f"e.g. `pip install --force-reinstall {self.distribution}`."
+                    f"{self.version} needs the module {exc.name!r}, which is not installed "
+                    f"({self.target}: {exc}). Install it (`pip install "
+                    f"{exc.name.split('.')[0]}`, or the extra of {self.distribution} that "
+                    "provides it) or use another implementation."
                 ) from exc
+            except Exception as exc:
+                raise self._import_error(exc) from exc
         return self._loaded
+
+    def _import_error(self, exc: BaseException) -> PluginLoadError:
+        """The plugin's own module is broken: reinstall or fix the distribution."""
+        return PluginLoadError(
+            f"The {self.kind.replace('_', ' ')} {self.name!r} from {self.distribution} "
+            f"{self.version} could not be imported ({self.target}): "
+            f"{type(exc).__name__}: {exc}. Reinstall or fix {self.distribution}, "
+            f"e.g. `pip install --force-reinstall {self.distribution}`."
+        )
 
 
 @attrs.define

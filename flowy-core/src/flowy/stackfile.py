@@ -112,19 +112,37 @@ def _signature_model(cls: type) -> Any:
     return create_model(f"{cls.__name__}Options", __config__=config, **fields)
 
 
-def validate_options(cls: Any, options: Mapping[str, Any], where: str, kind: str) -> dict[str, Any]:
-    """Options validated by ``cls.Options`` (or its signature); errors name ``kind.field``."""
+def validate_options(
+    cls: Any, options: Mapping[str, Any], where: str, kind: str, plugin: str = ""
+) -> dict[str, Any]:
+    """Options validated by ``cls.Options`` (or its signature); errors name ``kind.field``.
+
+    ``plugin`` (distribution and version) is named when a plugin's own
+    ``Options`` rejects a value by raising instead of through pydantic (an
+    attrs class or a dataclass raising ``ValueError``): still the user's
+    option at fault, not a Flowy bug.
+    """
     from pydantic import ValidationError
+
+    from flowy.redact import scrub, secret_values
 
     model = getattr(cls, "Options", None)
     if model is None and isinstance(cls, type):
         model = _signature_model(cls)
     if model is None:
         return dict(options)
+    source = f" (from {plugin})" if plugin else ""
     try:
         validated = model(**options)
     except ValidationError as exc:
-        raise ConfigError(f"{where}: {_problems(exc, kind)}.") from exc
+        problems = scrub(_problems(exc, kind), secret_values(dict(options)))
+        raise ConfigError(f"{where}{source}: {problems}.") from exc
+    except (ValueError, TypeError) as exc:
+        detail = scrub(f"{type(exc).__name__}: {exc}", secret_values(dict(options)))
+        raise ConfigError(
+            f"{where}{source} rejected its options: {detail}. Fix the option in the stack file "
+            f"or with `flowy stack update STACK --{kind.replace('_', '-')}-option KEY=VALUE`."
+        ) from exc
     if getattr(cls, "Options", None) is not None:
         return dict(validated.model_dump())
     # Signature-derived: pass the caller's keys only, so the class's own defaults apply.

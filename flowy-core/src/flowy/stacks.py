@@ -26,6 +26,7 @@ then stacks offered by plugins.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Collection, Mapping
@@ -35,25 +36,19 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from flowy.config import PROJECT_DIR, project_root, read_toml, user_home, write_toml_atomic
-from flowy.errors import ComponentNotFoundError, ConfigError
+from flowy.errors import ComponentNotFoundError, ConfigError, FlowyError, PluginLoadError
 from flowy.records import ComponentSpec
+from flowy.redact import is_secret_name, mask, mask_text, scrub, secret_values
 from flowy.registry import KNOWN_PROVIDERS
 
 if TYPE_CHECKING:
     from flowy.plugins import FlowyPlugins
-    from flowy.registry import Registration
+    from flowy.registry import Registration, StackOffer
 
 REQUIRED_KINDS = ("executor", "artifact_store", "metadata_store")
 DEFAULT_STACK = "local"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _REF = re.compile(r"\{(project|home|env:[A-Za-z_][A-Za-z0-9_]*)\}")
-_SECRET = re.compile(r"(secret|password|passwd|token|credential|private|access_key)", re.I)
-_ONLY_REF = re.compile(r"(\{env:[A-Za-z_][A-Za-z0-9_]*\})+")
-#: ``scheme://user:password@``, unless the password is an env reference.
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)(?!\{env:[A-Za-z_][A-Za-z0-9_]*\}@)[^@/\s]+@")
 _ENV_REF = re.compile(r"\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
-#: ``scheme://user:{env:NAME}@``: a URL whose password comes from the environment.
-_URL_ENV_PASSWORD = re.compile(r"://[^:/@\s]+:\{env:[A-Za-z_][A-Za-z0-9_]*\}@")
 
 
 @attrs.define
@@ -109,35 +104,66 @@ def _parse_or_report(path: Path, scope: str) -> StackDefinition:
         return StackDefinition(path.stem, {}, f"{scope}: {path}", "", scope, error=str(exc))
 
 
-def list_stacks(plugins: FlowyPlugins, project: Path | None = None) -> dict[str, StackDefinition]:
-    """Every stack by name, precedence applied (project, user, plugins)."""
-    found: dict[str, StackDefinition] = {}
+def stack_files(project: Path | None = None) -> dict[str, tuple[str, Path]]:
+    """Each stack file's name -> (scope, path), precedence applied; no file is opened.
+
+    Only the folders are listed, so a broken or hostile file (a FIFO, a 50 MB
+    file, brackets nested a thousand deep) costs nothing until a command asks
+    for that stack by name.
+    """
+    found: dict[str, tuple[str, Path]] = {}
     for scope, folder in stack_dirs(project):
-        if folder.is_dir():
-            for path in sorted(folder.glob("*.toml")):
-                if path.stem not in found:
-                    found[path.stem] = _parse_or_report(path, scope)
+        try:
+            names = sorted(e.name for e in os.scandir(folder) if e.name.endswith(".toml"))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            raise ConfigError(f"The stacks folder {folder} cannot be read: {exc}.") from exc
+        for file_name in names:
+            found.setdefault(file_name[: -len(".toml")], (scope, folder / file_name))
+    return found
+
+
+def _offered(offer: StackOffer) -> StackDefinition:
+    return StackDefinition(
+        offer.name,
+        {k: dict(v) for k, v in offer.components.items()},
+        f"plugin: {offer.distribution} {offer.version}",
+        offer.description,
+        "plugin",
+        offer.required_options,
+    )
+
+
+def stack_names(plugins: FlowyPlugins, project: Path | None = None) -> list[str]:
+    """Every stack's name (files and plugins), without reading any file."""
+    return sorted({*stack_files(project), *plugins.registry.stacks})
+
+
+def list_stacks(plugins: FlowyPlugins, project: Path | None = None) -> dict[str, StackDefinition]:
+    """Every stack by name, precedence applied (project, user, plugins).
+
+    Every file is read, so this is for commands that show them all (`stack
+    list`); a broken file becomes a definition carrying its error.
+    """
+    found = {
+        name: _parse_or_report(path, scope) for name, (scope, path) in stack_files(project).items()
+    }
     for offer in plugins.registry.stacks.values():
-        found.setdefault(
-            offer.name,
-            StackDefinition(
-                offer.name,
-                {k: dict(v) for k, v in offer.components.items()},
-                f"plugin: {offer.distribution} {offer.version}",
-                offer.description,
-                "plugin",
-                offer.required_options,
-            ),
-        )
+        found.setdefault(offer.name, _offered(offer))
     return dict(sorted(found.items()))
 
 
 def get_stack(name: str, plugins: FlowyPlugins, project: Path | None = None) -> StackDefinition:
-    stacks = list_stacks(plugins, project)
-    if name in stacks:
-        if stacks[name].error:
-            raise ConfigError(stacks[name].error)
-        return stacks[name]
+    """The stack named ``name``: only its own file is read (or the plugin's offer used)."""
+    files = stack_files(project)
+    if name in files:
+        scope, path = files[name]
+        return parse_stack_file(path, name, scope)
+    offer = plugins.registry.stacks.get(name)
+    if offer is not None:
+        return _offered(offer)
+    stacks = stack_names(plugins, project)
     provider = KNOWN_PROVIDERS.get(("stack", name))
     hint = (
         f"It is offered by {provider}: `pip install {provider}`."
@@ -216,7 +242,7 @@ def portable_options(
         elif (
             isinstance(value, str)
             and _ENV_REF.search(value)
-            and (_SECRET.search(key) or _URL_ENV_PASSWORD.search(value))
+            and (is_secret_name(key) or mask_text(value, keep_env=False) != value)
         ):
 
             def keep_env(match: re.Match[str]) -> str:
@@ -252,24 +278,6 @@ def expand_env(value: Any, where: str) -> Any:
     return value
 
 
-def mask(key: str, value: Any) -> Any:
-    """What `describe` and run records show: env references as written, secrets hidden.
-
-    A value is hidden when its key looks secret (password, token, ...) unless it
-    is only an ``{env:NAME}`` reference; a password inside a URL
-    (``scheme://user:pw@host``) is hidden wherever it appears.
-    """
-    if isinstance(value, dict):
-        return {k: mask(k, v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask(key, v) for v in value]
-    if not isinstance(value, str):
-        return "****" if _SECRET.search(key) and value is not None else value
-    if _SECRET.search(key) and value and not _ONLY_REF.fullmatch(value):
-        return "****"
-    return _URL_PASSWORD.sub(r"\1****@", value)
-
-
 @attrs.define
 class CheckedComponent:
     kind: str
@@ -281,14 +289,55 @@ class CheckedComponent:
     raw_options: dict[str, Any]
     #: ``options`` as sent to workers: secrets keep their ``{env:NAME}`` references.
     portable_options: dict[str, Any] = attrs.field(factory=dict)
+    #: The stack, file and component, for messages (``Stack 's' (project: ...), tracker 'x'``).
+    where: str = ""
 
     def describe(self) -> dict[str, Any]:
         return {
             "type": self.type,
             "distribution": self.distribution,
             "version": self.version,
-            "options": mask("", self.raw_options),
+            "options": mask(self.raw_options),
         }
+
+    def build(self) -> Any:
+        """Construct the component; a plugin's error names it, its distribution and the fix.
+
+        A component raising ``ValueError`` or ``TypeError`` (pydantic's
+        ValidationError is a ValueError) rejected its options; a missing
+        module is a framework its plugin needs; other exceptions are the
+        plugin's, and say so. The message never repeats a secret option's value.
+        OSError passes through: it is the environment's (a full disk, a
+        permission), and the CLI's error boundary explains those.
+        """
+        try:
+            return self.cls(**self.options)
+        except (FlowyError, OSError):
+            raise
+        except Exception as exc:
+            plugin = f"{self.distribution} {self.version}"
+            detail = scrub(f"{type(exc).__name__}: {exc}", secret_values(self.options))
+            where = self.where or f"The {self.kind} {self.type!r}"
+            flag = f"--{self.kind.replace('_', '-')}-option"
+            if isinstance(exc, ModuleNotFoundError) and exc.name:
+                raise PluginLoadError(
+                    f"{where} (from {plugin}) needs the module {exc.name!r}, which is not "
+                    f"installed: {detail}. Install what {self.distribution} needs for it "
+                    f"(`pip install {exc.name.split('.')[0]}`, or the extra its documentation "
+                    "names) or switch to another stack."
+                ) from exc
+            if isinstance(exc, (ValueError, TypeError)):
+                raise ConfigError(
+                    f"{where} (from {plugin}) rejected its options: {detail}. Fix the option in "
+                    f"the stack file or with `flowy stack update STACK {flag} KEY=VALUE` "
+                    f"(`flowy stack describe` shows the options)."
+                ) from exc
+            raise PluginLoadError(
+                f"{where} (from {plugin}) failed to start: {detail}. This is an error in "
+                f"{self.distribution} or in the options it was given; check them with `flowy "
+                f"stack describe`, and re-run with `flowy --debug` for the traceback to report "
+                f"to {self.distribution}'s maintainers."
+            ) from exc
 
 
 def check_stack(
@@ -337,7 +386,9 @@ def check_stack(
         reg = lookup_component(defn, kind, table, plugins)
         cls = reg.load()
         where = f"Stack {defn.name!r} ({defn.source}), {kind} {table['type']!r}"
-        options = validate_options(cls, substitute(raw, project, where), where, kind)
+        options = validate_options(
+            cls, substitute(raw, project, where), where, kind, f"{reg.distribution} {reg.version}"
+        )
         checked[kind] = CheckedComponent(
             kind,
             table["type"],
@@ -347,6 +398,7 @@ def check_stack(
             reg.version,
             raw,
             portable_options(raw, options, project),
+            where,
         )
     return checked
 
@@ -445,13 +497,19 @@ def resolve_stack(
         components["executor"] = {**components.get("executor", {}), **executor_options}
         defn = attrs.evolve(defn, components=components)
     checked = check_stack(defn, plugins, project)
-    components = {kind: c.cls(**c.options) for kind, c in checked.items()}
-    if "metadata_store" in components and "artifact_store" in components:
-        from flowy.rebuild import check_index  # a lost index is refused, not recreated
+    built: dict[str, Any] = {}
+    try:
+        for kind, c in checked.items():
+            built[kind] = c.build()
+        if "metadata_store" in built and "artifact_store" in built:
+            from flowy.rebuild import check_index  # a lost index is refused, not recreated
 
-        try:
-            check_index(components["metadata_store"], components["artifact_store"])
-        except BaseException:
-            components["metadata_store"].close()
-            raise
-    return ResolvedStack(name, defn, checked, components)
+            check_index(built["metadata_store"], built["artifact_store"])
+    except BaseException:
+        for kind, comp in built.items():  # what was opened before the failure is closed
+            close = getattr(comp, "close", None)
+            if callable(close) and kind != "artifact_store":
+                with contextlib.suppress(Exception):
+                    close()
+        raise
+    return ResolvedStack(name, defn, checked, built)

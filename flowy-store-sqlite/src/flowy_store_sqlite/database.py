@@ -157,5 +157,7 @@ def _upgrade(conn: Connection) -> None:
 
 
 def safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL without its password or secret query parameters, for messages."""
+    from flowy.redact import mask_text
+
+    return mask_text(make_url(url).render_as_string(hide_password=True))

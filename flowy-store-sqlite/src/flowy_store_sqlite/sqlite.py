@@ -268,7 +268,9 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
                 self._db = None
 
     def describe(self) -> dict[str, Any]:
-        return {"url": self.url}  # a SQLite URL holds no password
+        from flowy.redact import mask_text
+
+        return {"url": mask_text(self.url)}  # e.g. sqlite:///x.db?password=... (SQLCipher)
 
     # -- runs --------------------------------------------------------------
 
