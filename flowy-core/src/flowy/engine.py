@@ -324,7 +324,11 @@ class RunExecution:
             outputs={a.name: a.artifact_id for a in (*artifacts, *logged)},
         )
         self.flush()
-        self.store.record_step(rec, [*artifacts, *logged], result.metrics, entry)
+        try:
+            self.store.record_step(rec, [*artifacts, *logged], result.metrics, entry)
+        except OSError as exc:  # disk full, an I/O error: the commit is lost, the step failed
+            rec, result = self.record_lost_commit(rec, result, [*artifacts, *logged], exc)
+            refs = {}
         if result.status == R.COMPLETED:
             self.register_models(step, rec)
         self.status[step.name] = result.status
@@ -354,6 +358,35 @@ class RunExecution:
                         RuntimeWarning,
                         stacklevel=2,
                     )
+
+    def record_lost_commit(
+        self, rec: StepRunRecord, result: StepResult, new: list[ArtifactRef], exc: OSError
+    ) -> tuple[StepRunRecord, StepResult]:
+        """Record as failed, with ``exc`` as the reason, a step whose record could not be written.
+
+        Its new artifact files would have no metadata row, ever: they are removed
+        first (which may free the space the failure record needs; a file that
+        cannot be removed is left unreferenced, for ``flowy gc``). The failure is
+        recorded without artifacts, metrics or cache entry; when even that cannot
+        be written, ``exc`` propagates.
+        """
+        for ref in new:
+            try:
+                self.runtime.artifact_store.delete(ref.uri)
+            except Exception:  # noqa: BLE001 - left for `flowy gc`
+                continue
+        reason = f"the step's results could not be recorded: {exc}"
+        failed = attrs.evolve(
+            rec, status=R.FAILED, error=reason, error_type=type(exc).__name__, outputs={}
+        )
+        try:
+            self.store.record_step(failed)
+        except OSError:
+            raise exc from None
+        result = attrs.evolve(
+            result, status=R.FAILED, error=reason, error_type=type(exc).__name__, metrics=[]
+        )
+        return failed, result
 
     def register_models(self, step: Step, rec: StepRunRecord) -> None:
         """``@step(register_model=...)``: a new model version once the step is recorded."""
