@@ -93,6 +93,7 @@ def show_run(run_id: str, stack: str | None, as_json: bool) -> None:
 
 def _run_details(client: Client, run_id: str) -> dict[str, Any]:
     from flowy.records import to_dict
+    from flowy.redact import mask
 
     run = client.run(run_id)
     metrics: dict[str, list[dict[str, Any]]] = {}
@@ -113,6 +114,7 @@ def _run_details(client: Client, run_id: str) -> dict[str, Any]:
         item["metrics"] = metrics.get(record.step, [])
         steps.append(item)
     data = to_dict(run)
+    data["stack"] = mask(data.get("stack") or {})  # also runs recorded before masking improved
     data["duration"] = run.finished_at - run.started_at if run.finished_at else None
     data["steps"] = steps
     return data
@@ -273,8 +275,9 @@ def logs(run_id: str, step_name: str | None, stack: str | None, as_json: bool) -
     for name, text in found.items():
         out.print(f"[bold]── {escape_markup(name)} ──[/]")
         if text:
-            shown = escape_text(text.rstrip("\n"), keep_lines=True)
-            out.print(shown, markup=False, highlight=False)
+            # Written as captured (rich would expand tabs and wrap long lines), escaped.
+            out.file.write(escape_text(text.rstrip("\n"), keep_lines=True) + "\n")
+            out.file.flush()
         else:
             out.print("[dim](no output)[/]")
 
