@@ -191,3 +191,23 @@ def test_literal_secrets_reach_the_component_but_not_the_run_record(
 
     missing = flowy("runs", "show", "0000ghost", "--stack", "secure", code=1)
     assert_no_secret(missing.stdout + missing.stderr, "runs show of an unknown id")
+
+
+def test_runs_recorded_with_a_literal_secret_are_masked_when_shown(
+    flowy: Flowy, project: Path
+) -> None:
+    """A run recorded before masking covered query parameters still shows none of it."""
+    done = flowy("run", "pipeline.py", "--stack", "secure")
+    run_id = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("Run "))
+    with sqlite3.connect(project / ".flowy" / "secure.db") as db:
+        (text,) = db.execute("SELECT stack FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        stack = json.loads(text)
+        options = stack["components"]["metadata_store"]["options"]
+        options["url"] = f"sqlite:///x.db?password={DB_PASSWORD}"  # as the old code recorded it
+        stack["components"]["tracker"]["options"]["token"] = TOKEN
+        db.execute("UPDATE runs SET stack = ? WHERE run_id = ?", (json.dumps(stack), run_id))
+    for args in (("runs", "show", run_id), ("runs", "show", run_id, "--json")):
+        out = flowy(*args, "--stack", "secure")
+        assert_no_secret(out.stdout + out.stderr, " ".join(args))
+    shown = json.loads(flowy("runs", "show", run_id, "--stack", "secure", "--json").stdout)
+    assert shown["stack"]["components"]["tracker"]["options"]["token"] == "****"
