@@ -10,6 +10,8 @@ characters.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -35,11 +37,39 @@ SYMBOLS = {
 LABELS = {"completed": "done", "timed_out": "timed out"}
 
 
+def write_stdout(text: str) -> None:
+    """Write (and flush) ``text`` to stdout; a reader gone away (``| head``) is not an error.
+
+    Flushed line by line so that a pipe or a log sees each step as it settles.
+    """
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        stdout_gone()
+
+
+def stdout_gone() -> None:
+    """Stdout's reader closed it: send the rest to ``os.devnull`` and let the run go on.
+
+    Output is a view of the run, not part of it: ``flowy run p.py | head -4``
+    must finish and record the run as if nobody had stopped reading. The
+    descriptor is replaced (not just ``sys.stdout``) so that Python's flush at
+    exit, and anything holding the old stream, write nowhere instead of failing.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 class ProgressReporter:
     """Prints each step's state changes; registered for one run."""
 
-    def __init__(self, *, live: bool) -> None:
+    def __init__(self, *, live: bool, resumed_from: str | None = None) -> None:
         self.live = live
+        #: The run named by ``--resume`` (as the user wrote it), for the header.
+        self.resumed_from = resumed_from
         self.started: dict[str, float] = {}
         self.failures: list[tuple[str, str]] = []
         self.run_id: str | None = None
@@ -58,7 +88,7 @@ class ProgressReporter:
         step, detail = escape_text(step), escape_text(detail, keep_lines=True)
         if not self.live:
             # Plain lines for logs and pipes: a direct write, no rich layout per step.
-            sys.stdout.write(f"{step}: {label}{'  ' + detail if detail else ''}\n")
+            write_stdout(f"{step}: {label}{'  ' + detail if detail else ''}\n")
             return
         from rich.markup import escape
 
@@ -95,13 +125,16 @@ class ProgressReporter:
         self.run_id = run.run_id
         stack = run.stack.get("name", "?")
         pipeline_name, stack = escape_text(run.pipeline), escape_text(stack)
+        resuming = f", resuming run {self.resumed_from}" if self.resumed_from else ""
         if self.live:
+            from rich.markup import escape
+
             self.console.print(
                 f"[bold]{escape_markup(run.pipeline)}[/] run [bold]{run.run_id[:12]}[/] "
-                f"on stack [bold]{escape_markup(stack)}[/]"
+                f"on stack [bold]{escape_markup(stack)}[/]" + escape(resuming)
             )
         else:
-            sys.stdout.write(f"{pipeline_name} run {run.run_id} on stack {stack}\n")
+            write_stdout(f"{pipeline_name} run {run.run_id} on stack {stack}{resuming}\n")
 
     @hookimpl
     def flowy_step_started(self, run: RunRecord, task: StepTask) -> None:
@@ -130,7 +163,9 @@ class ProgressReporter:
 
     @hookimpl
     def flowy_step_cached(self, run: RunRecord, task: StepTask, entry: CacheEntry) -> None:
-        self._line(task.step, "cached", f"from run {entry.run_id[:12]}")
+        # entry.run_id is the run the outputs come from: a resumed run's steps name it.
+        how = "re-used from" if self.resumed_from else "from"
+        self._line(task.step, "cached", f"{how} run {entry.run_id[:12]}")
 
     @hookimpl
     def flowy_step_skipped(self, run: RunRecord, step: str, reason: str) -> None:

@@ -33,10 +33,11 @@ import attrs
 from flowy import code_digests
 from flowy import records as R
 from flowy.artifacts import read_artifact, verify_artifact
-from flowy.caching import code_hash, combine
+from flowy.caching import InputHash, code_hash, combine
 from flowy.contracts import UncacheableError
 from flowy.errors import FlowyError
 from flowy.records import ArtifactRef, CacheEntry, RunRecord, StepResult, StepRunRecord, StepTask
+from flowy.worker import StepInterrupted
 
 if TYPE_CHECKING:
     from flowy.context import Context
@@ -45,6 +46,10 @@ if TYPE_CHECKING:
     from flowy.plugins import FlowyPlugins
     from flowy.stacks import ResolvedStack
     from flowy.steps import Step
+
+
+#: Seconds a cancelled run waits for running steps to report what they had done.
+INTERRUPT_GRACE = 5.0
 
 
 class CacheWarning(UserWarning):
@@ -122,8 +127,8 @@ class RunExecution:
         self.store_spec = stack.artifact_store_spec()
         self.strategies = {reg.name: reg for reg in plugins.registry.all("cache")}
         self.strategy_objs: dict[str, Any] = {}
-        self.reusable: dict[str, dict[str, str]] = {}
-        """Step -> output artifact ids that a resumed run re-uses."""
+        self.reusable: dict[str, Reusable] = {}
+        """Step -> what a resumed run may re-use of it (see :meth:`resume_from`)."""
         self.run_id = run_id or uuid.uuid4().hex
         self.status: dict[str, str] = {}
         self.records: dict[str, StepRunRecord] = {}
@@ -166,7 +171,8 @@ class RunExecution:
             pipeline=self.pipeline.name,
             step=step.name,
             step_ref=step.ref,
-            code_hash=code_hash(step.fn) if step.cache else "",
+            # Always: an uncached step's record needs it too, so --resume can check its code.
+            code_hash=code_hash(step.fn),
             params=params,
             inputs=inputs,
             outputs=list(step.outputs),
@@ -206,6 +212,25 @@ class RunExecution:
                 )
                 return None
         return parts
+
+    def step_key(self, step: Step, task: StepTask, parts: dict[str, str] | None) -> str | None:
+        """The key of what ``step`` computes now: its code, inputs and parameters.
+
+        The cache key when the step is cached; for a step that runs uncached
+        (``cache=False``, ``--no-cache``) the default one (``code_hash`` and
+        ``input_hash``), recorded so that ``--resume`` can tell whether an
+        earlier run's outputs are still what this run would compute. None when
+        a value cannot be hashed: such a step is never re-used.
+        """
+        if parts is None:
+            try:
+                parts = {
+                    "code_hash": task.code_hash or code_hash(step.fn),
+                    "input_hash": InputHash().key_part(step, task),
+                }
+            except UncacheableError:
+                return None
+        return combine(step.name, step.outputs, parts)
 
     def cache_hit(self, step: Step, key: str) -> tuple[CacheEntry, dict[str, ArtifactRef]] | None:
         if self.prefetched is None:  # the newest entry of every step, in one read per run
@@ -281,7 +306,12 @@ class RunExecution:
         self.notify("flowy_step_cached", run=self.run, task=task, entry=entry)
 
     def record_result(
-        self, step: Step, task: StepTask, result: StepResult, parts: dict[str, str] | None
+        self,
+        step: Step,
+        task: StepTask,
+        result: StepResult,
+        parts: dict[str, str] | None,
+        key: str | None = None,
     ) -> None:
         artifacts = [
             attrs.evolve(ref, artifact_id=uuid.uuid4().hex) for ref in result.outputs.values()
@@ -292,7 +322,8 @@ class RunExecution:
         logged = [
             attrs.evolve(ref, artifact_id=uuid.uuid4().hex) for ref in result.artifacts_logged
         ]
-        key = combine(step.name, step.outputs, parts) if parts is not None else None
+        if key is None:
+            key = self.step_key(step, task, parts)
         entry = None
         if result.status == R.COMPLETED and key is not None and parts is not None:
             entry = CacheEntry(
@@ -405,7 +436,7 @@ class RunExecution:
         downstream = self.pipeline.downstream_of
         waiting = {name: len(self.pipeline.upstream_of[name]) for name in self.pipeline.order}
         ready = [name for name in self.pipeline.order if waiting[name] == 0]
-        running: dict[Future[StepResult], tuple[Step, StepTask, dict[str, str] | None]] = {}
+        running: dict[Future[StepResult], Submitted] = {}
         capacity = max(1, executor.capacity())
         self.notify("flowy_pipeline_started", run=self.run)
 
@@ -425,17 +456,25 @@ class RunExecution:
                     self.flush()  # never hold records through a (possibly long) wait
                     done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                     for future in done:
-                        step, task, parts = running.pop(future)
-                        self.record_result(step, task, future.result(), parts)
+                        step, task, parts, key = running.pop(future)
+                        self.record_result(step, task, future.result(), parts, key)
                         settled(step.name)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
+            # A step stopped in this process says what it had done (StepInterrupted); an
+            # executor may let steps elsewhere report too before shutdown(cancel=True) returns.
             executor.shutdown(cancel=True)
-            for future, (step, _, _) in running.items():
+            if running:  # attempts elsewhere end now, some with what their step had done
+                wait(list(running), timeout=INTERRUPT_GRACE)
+            stopped = {}
+            if isinstance(interrupt, StepInterrupted):
+                stopped[interrupt.result.step] = interrupt.result
+            for future, (step, *_) in running.items():
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    stopped[step.name] = future.result()
                 future.cancel()
-                self.cancel(step.name)
             for name in self.pipeline.order:
                 if name not in self.status or self.status[name] == R.RUNNING:
-                    self.cancel(name)
+                    self.cancel(name, stopped.get(name))
             return R.CANCELLED
         finally:
             self.flush()
@@ -446,7 +485,7 @@ class RunExecution:
         self,
         name: str,
         executor: Any,
-        running: dict[Future[StepResult], tuple[Step, StepTask, dict[str, str] | None]],
+        running: dict[Future[StepResult], Submitted],
     ) -> bool:
         """Skip, serve from cache, or submit a ready step; True when it is settled now."""
         step = self.pipeline.steps[name]
@@ -455,11 +494,11 @@ class RunExecution:
             self.record_skipped(step, reason)
             return True
         task = self.task_for(step)
-        if name in self.reusable and self.reuse(step, task):
-            return True
         parts = self.cache_parts(step, task)
-        if parts is not None:
-            key = combine(step.name, step.outputs, parts)
+        key = self.step_key(step, task, parts)
+        if name in self.reusable and self.reuse(step, task, key, parts):
+            return True
+        if parts is not None and key is not None:
             hit = self.cache_hit(step, key)
             if hit is not None:
                 self.record_cached(step, task, key, *hit)  # records the hit too
@@ -468,11 +507,15 @@ class RunExecution:
         self.status[name] = R.RUNNING
         self.notify("flowy_step_started", run=self.run, task=task)
         future = executor.submit(task, step)
-        running[future] = (step, task, parts)
+        running[future] = (step, task, parts, key)
         return False
 
     def resume_from(self, run_id: str) -> None:
-        """Re-use the outputs of steps that completed in an earlier (crashed) run."""
+        """Offer the outputs of steps that completed in an earlier (crashed) run for re-use.
+
+        Each is re-used only if the step's key now (code, inputs, parameters)
+        is the one recorded with it (see :meth:`reuse`); otherwise it runs.
+        """
         previous = self.store.get_run(run_id)
         if previous.pipeline != self.pipeline.name:
             raise FlowyError(
@@ -482,11 +525,23 @@ class RunExecution:
         for rec in self.store.get_step_runs(previous.run_id):
             if rec.status in (R.COMPLETED, R.CACHED) and rec.step in self.pipeline.steps:
                 declared = self.pipeline.steps[rec.step].outputs  # not logged files
-                self.reusable[rec.step] = {n: a for n, a in rec.outputs.items() if n in declared}
+                outputs = {n: a for n, a in rec.outputs.items() if n in declared}
+                self.reusable[rec.step] = Reusable(previous.run_id, rec.cache_key, outputs)
 
-    def reuse(self, step: Step, task: StepTask) -> bool:
+    def reuse(
+        self, step: Step, task: StepTask, key: str | None, parts: dict[str, str] | None
+    ) -> bool:
+        """Record ``step`` as re-used from the resumed run, if its key is unchanged.
+
+        A record without a key (a step that ran uncached before keys were
+        recorded for every step, or whose values could not be hashed) cannot be
+        checked, so the step runs.
+        """
+        earlier = self.reusable[step.name]
+        if key is None or earlier.key != key:
+            return False
         refs: dict[str, ArtifactRef] = {}
-        for name, artifact_id in self.reusable[step.name].items():
+        for name, artifact_id in earlier.outputs.items():
             try:
                 ref = self.store.get_artifact(artifact_id)
             except FlowyError:
@@ -497,23 +552,49 @@ class RunExecution:
         if set(refs) != set(step.outputs):
             return False
         entry = CacheEntry(
-            "",
+            key,
             self.pipeline.name,
             step.name,
-            self.run_id,
-            {},
+            earlier.run_id,  # where the outputs come from: progress names that run
+            parts or {},
             {n: r.artifact_id for n, r in refs.items()},
         )
-        self.record_cached(step, task, None, entry, refs)
+        self.record_cached(step, task, key, entry, refs)
         return True
 
-    def cancel(self, name: str) -> None:
+    def cancel(self, name: str, stopped: StepResult | None = None) -> None:
+        """Record ``name`` as cancelled; ``stopped`` is what it did before it was stopped."""
         now = time.time()
         rec = StepRunRecord(self.run_id, name, R.CANCELLED, now, now, error="run cancelled")
+        logged: list[ArtifactRef] = []
+        if stopped is not None:  # it ran: keep what it printed, logged, its attempts and times
+            logged = [
+                attrs.evolve(ref, artifact_id=uuid.uuid4().hex) for ref in stopped.artifacts_logged
+            ]
+            rec.started_at = stopped.started_at or now
+            rec.finished_at = stopped.finished_at or now
+            rec.attempts = max(1, stopped.attempts)
+            rec.logs = stopped.logs
+            rec.params = _jsonable(stopped.params_logged)
+            rec.outputs = {a.name: a.artifact_id for a in logged}
         self.flush()
-        self.store.record_step(rec)
+        self.store.record_step(rec, logged, stopped.metrics if stopped is not None else [])
         self.status[name] = R.CANCELLED
         self.records[name] = rec
+
+
+@attrs.frozen
+class Reusable:
+    """What a resumed run may re-use of one step: the run, the key it ran with, its outputs."""
+
+    run_id: str
+    key: str | None
+    outputs: dict[str, str]
+    """Output name -> artifact id."""
+
+
+#: A submitted step, as the run waits for it: the step, its task, cache parts and key.
+Submitted = tuple["Step", StepTask, dict[str, str] | None, str | None]
 
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -155,6 +155,11 @@ class StepRunRecord:
     finished_at: float | None = None
     attempts: int = 0
     cache_key: str | None = None
+    """The key of the step's code, inputs and parameters as it ran (or was re-used).
+
+    The cache key for a cached step; for one that ran uncached the default
+    key (code and inputs), so ``--resume`` can check an output is still current.
+    """
     code_hash: str | None = None
     error: str | None = None
     error_type: str | None = None

@@ -32,6 +32,7 @@ from flowy.artifact_keys import output_key
 from flowy.artifacts import read_artifact, write_artifact
 from flowy.errors import FlowyError
 from flowy.records import (
+    CANCELLED,
     COMPLETED,
     FAILED,
     TIMED_OUT,
@@ -45,6 +46,19 @@ from flowy.records import (
 if TYPE_CHECKING:
     from flowy.contracts import ArtifactStore
     from flowy.materializers import MaterializerRegistry
+
+
+class StepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a step running in this process; ``result`` is what it had done.
+
+    A KeyboardInterrupt still (the run is cancelled), carrying a ``cancelled``
+    result with the output the step printed and when it started and stopped,
+    so the engine records those instead of an empty step.
+    """
+
+    def __init__(self, result: StepResult) -> None:
+        super().__init__(f"step {result.step!r} interrupted")
+        self.result = result
 
 
 @attrs.define
@@ -241,7 +255,23 @@ def execute_attempt(
                 for name, obj in values.items()
             }
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
+        if isinstance(exc, KeyboardInterrupt):
+            raise StepInterrupted(
+                StepResult(
+                    step=task.step,
+                    status=CANCELLED,
+                    logs=logs.getvalue(),
+                    metrics=recorder.metrics,
+                    params_logged=recorder.params,
+                    artifacts_logged=recorder.artifacts,
+                    started_at=started,
+                    finished_at=time.time(),
+                    error="run cancelled",
+                    error_type="builtins.KeyboardInterrupt",
+                    retryable=False,
+                )
+            ) from exc
+        if isinstance(exc, SystemExit):
             raise
         return StepResult(
             step=task.step,
@@ -296,16 +326,36 @@ def run_with_retries(
     first_start = 0.0
     all_logs: list[str] = []
     result: StepResult | None = None
+
+    def whole(last: StepResult, n: int) -> StepResult:
+        nonlocal first_start
+        first_start = first_start or last.started_at
+        if last.logs:
+            all_logs.append(last.logs if n == 0 else f"--- attempt {n + 1} ---\n{last.logs}")
+        return attrs.evolve(last, attempts=n + 1, started_at=first_start, logs="".join(all_logs))
+
     for n in range(task.retries + 1):
-        result = attempt(task)
-        first_start = first_start or result.started_at
-        if result.logs:
-            all_logs.append(result.logs if n == 0 else f"--- attempt {n + 1} ---\n{result.logs}")
+        try:
+            result = attempt(task)
+        except StepInterrupted as stopped:  # keep earlier attempts' output and start too
+            raise StepInterrupted(whole(stopped.result, n)) from stopped
+        result = whole(result, n)
         if result.status == COMPLETED or n == task.retries or not result.retryable:
             break
-        sleep(task.retry_backoff * (2**n))
+        try:
+            sleep(task.retry_backoff * (2**n))
+        except KeyboardInterrupt:  # between attempts: what they did is still the step's
+            raise StepInterrupted(
+                attrs.evolve(
+                    result,
+                    status=CANCELLED,
+                    error="run cancelled",
+                    retryable=False,
+                    finished_at=time.time(),
+                )
+            ) from None
     assert result is not None
-    return attrs.evolve(result, attempts=n + 1, started_at=first_start, logs="".join(all_logs))
+    return result
 
 
 def timed_out_result(task: StepTask, started: float, detail: str | None = None) -> StepResult:
