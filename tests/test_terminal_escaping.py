@@ -41,10 +41,13 @@ CONTROL = re.compile(
 )
 
 PIPELINE = f"""
+import warnings
+
 import flowy
 from flowy import Pipeline, step
 
 HOSTILE = {HOSTILE!r}
+warnings.warn(f"careful {{HOSTILE}}")  # shown by every command that loads the file
 
 
 @step
@@ -118,6 +121,14 @@ def test_run_progress_and_summary_in_a_pipe(recorded: dict[str, object]):
     assert_plain(ran.stdout + ran.stderr)
     assert "boom: failed" in ran.stdout
     assert f"bad {SHOWN} value" in ran.stdout  # the progress line and the summary
+    assert f"Warning: careful {SHOWN}" in ran.stderr
+
+
+def test_warnings_of_any_command(recorded: dict[str, object]):
+    flowy: Flowy = recorded["flowy"]  # type: ignore[assignment]
+    done = flowy("cache", "explain", str(Path(str(recorded["folder"])) / "p.py"))
+    assert_plain(done.stdout + done.stderr)
+    assert f"Warning: careful {SHOWN}" in done.stderr
 
 
 def test_runs_show_and_list(recorded: dict[str, object]):

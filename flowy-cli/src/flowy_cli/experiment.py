@@ -197,7 +197,10 @@ def export(  # noqa: PLR0917 - click passes options as arguments
     with _client(stack) as client:
         text = render(build_report(client.store, name, metric, mode, limit), fmt)
     if str(output) == "-":
-        sys.stdout.write(text)
+        from flowy_cli.terminal_text import escape_text
+
+        # Names and values from the store, escaped (lossless for any valid report).
+        sys.stdout.write(escape_text(text, keep_lines=True))
         return
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -169,10 +170,18 @@ def _debug_requested(args: Sequence[str]) -> bool:
     return False
 
 
+def _show_warning(*args: Any, **kwargs: Any) -> None:
+    """Every command's warnings, through :func:`flowy_cli.output.show_warning` (escaped)."""
+    from flowy_cli.output import show_warning
+
+    show_warning(*args, **kwargs)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI and turn every outcome into an exit code (see the module docstring)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(args)
+    warnings.showwarning = _show_warning
     try:
         result = cli.main(args=args, prog_name="flowy", standalone_mode=False)
         sys.stdout.flush()  # a reader gone away (`| head`) shows here, not at interpreter exit

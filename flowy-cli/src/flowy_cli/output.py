@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     import click
@@ -173,6 +173,24 @@ def print_error(message: str, *, debug: bool = False, title: str = "Error:") -> 
     err_console().print(text)
     if debug and sys.exc_info()[0] is not None:
         err_console().print(traceback.format_exc(), markup=False, highlight=False)
+
+
+def show_warning(  # noqa: PLR0917 - the warnings.showwarning signature
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning (uncacheable input, a plugin raising, a malformed cache entry) as one
+    yellow line on stderr, escaped: it may quote a plugin's, a pipeline's or a store's words."""
+    from rich.text import Text
+
+    from flowy_cli.terminal_text import escape_text
+
+    text = escape_text(message, keep_lines=True)
+    err_console().print(Text.assemble(("Warning: ", "bold yellow"), text))
 
 
 def print_click_error(exc: click.ClickException, *, debug: bool = False) -> None:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-import warnings
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,24 +12,6 @@ from flowy_cli.common import parse_assignments, plugin_manager
 
 if TYPE_CHECKING:
     from flowy.engine import RunResult
-
-
-def _show_warning(  # noqa: PLR0917 - the warnings.showwarning signature
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: TextIO | None = None,
-    line: str | None = None,
-) -> None:
-    """Warnings during a run (uncacheable input, a plugin raising) as one yellow line."""
-    from rich.text import Text
-
-    from flowy_cli.output import err_console
-    from flowy_cli.terminal_text import escape_text
-
-    text = escape_text(message, keep_lines=True)  # a plugin's or the pipeline's words
-    err_console().print(Text.assemble(("Warning: ", "bold yellow"), text))
 
 
 @click.command()
@@ -85,7 +66,6 @@ def run(  # noqa: PLR0917 - click passes options as arguments
     live = sys.stdout.isatty() and bool(load_settings().get("progress", True))
     reporter = ProgressReporter(live=live)
     plugins.register(reporter, "flowy-cli-progress", "flowy-cli", __version__)
-    warnings.showwarning = _show_warning
     try:
         result = run_pipeline(
             pipeline,

@@ -247,7 +247,10 @@ def run_env(
         )
         return
     if output is None:
-        sys.stdout.write(text)
+        from flowy_cli.terminal_text import escape_text
+
+        # Lossless for any valid file; a tampered record cannot drive the terminal.
+        sys.stdout.write(escape_text(text, keep_lines=True))
     else:
         output.write_text(text, encoding="utf-8")
 
