@@ -169,6 +169,18 @@ class MetadataStoreContract(RunDeletionContract):
         ]
         assert store.lookup_cache(entry.key) == entry
 
+    def test_nonfinite_metric_values_round_trip(self, store: MetadataStore) -> None:
+        """NaN and ±inf are real metric values (a diverged loss): stored and read back."""
+        import math
+
+        run = make_run()
+        store.create_run(run)
+        values = [math.nan, math.inf, -math.inf, 0.5]
+        metrics = [MetricRecord("loss", v, i, 10.0 + i) for i, v in enumerate(values)]
+        store.record_step(make_step(run), [], metrics)
+        got = [m.value for _, m in store.get_metrics(run.run_id)]
+        assert math.isnan(got[0]) and got[1:] == values[1:]
+
     def test_failed_step_without_outputs(self, store: MetadataStore) -> None:
         run = make_run()
         store.create_run(run)
