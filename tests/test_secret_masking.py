@@ -211,3 +211,20 @@ def test_runs_recorded_with_a_literal_secret_are_masked_when_shown(
         assert_no_secret(out.stdout + out.stderr, " ".join(args))
     shown = json.loads(flowy("runs", "show", run_id, "--stack", "secure", "--json").stdout)
     assert shown["stack"]["components"]["tracker"]["options"]["token"] == "****"
+
+
+def test_a_damaged_database_is_named_without_the_password_in_its_url(
+    flowy: Flowy, project: Path
+) -> None:
+    damaged = project / ".flowy" / "damaged.db"
+    damaged.write_bytes(b"not a database, and never was " * 200)
+    (project / ".flowy" / "stacks" / "damaged.toml").write_text(
+        SECURE.replace("secure.db?", "damaged.db?")
+        .replace("[tracker]", "[unused]", 1)
+        .split("[unused]")[0]
+    )
+    for args in (("runs", "list", "--stack", "damaged"), ("run", "pipeline.py", "-s", "damaged")):
+        done = flowy(*args, code=1)
+        text = " ".join(done.stderr.split())
+        assert_no_secret(text, " ".join(args))
+        assert "damaged.db?password=****" in text and "damaged" in text, text

@@ -60,20 +60,23 @@ class MalformedCacheEntryWarning(UserWarning):
 
 
 def database_name(url: str) -> str:
-    """The file a plain SQLite URL names (what a user can look at), else ``url`` itself.
+    """The file a plain SQLite URL names (what a user can look at), else ``url`` masked.
 
-    Callers pass other URLs with their password already hidden.
+    Any other URL is shown through :func:`flowy.redact.mask_text`, so a password in
+    it (``postgresql://u:pw@h``, ``sqlite:///x.db?password=``) never reaches a message.
     """
+    from flowy.redact import mask_text
+
     from flowy_store_sqlite import connect
 
     path = connect.sqlite_database(url)
-    return url if path is None or path == connect.MEMORY else path
+    return mask_text(url) if path is None or path == connect.MEMORY else path
 
 
 def translate(exc: BaseException, url: str) -> FlowyError | None:
     """The user-facing error for a driver error ``exc`` on the database at ``url``, or None.
 
-    ``url`` must not hold a password (it is shown).
+    ``url`` is shown with its credentials masked (:func:`database_name`).
 
     None for anything that is not an environment fault (a constraint, a
     programming error): those stay as they are. SQLAlchemy's wrappers are
