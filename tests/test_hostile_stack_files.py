@@ -138,6 +138,10 @@ def test_a_hostile_stack_file_breaks_only_the_commands_that_use_it(
         text = " ".join(flowy(*args, code=1).stderr.split())
         assert str(bad) in text and reason in text, text
     assert "No stack named 'ghost'" in flowy("stack", "describe", "ghost", code=1).stderr
+    # Its name is taken, which register finds out without reading it.
+    user = ["--user"] if scope == "home" else []
+    taken = flowy("stack", "register", "bad", *user, "--executor", "local", code=1)
+    assert "already exists" in taken.stderr
 
 
 def test_a_hostile_config_file_is_named_not_a_crash(flowy: Flowy, tmp_path: Path) -> None:

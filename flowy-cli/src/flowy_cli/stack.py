@@ -260,10 +260,11 @@ def _echo_saved(verb: str, name: str, path: Path) -> None:
 def register(name: str, user: bool, description: str | None, **flags: Any) -> None:
     """Create a stack; every component is checked before anything is written."""
     from flowy.errors import ConfigError
-    from flowy.stacks import StackDefinition, stack_dirs
+    from flowy.stacks import StackDefinition, stack_dirs, validate_name
 
-    existing = dict(stack_dirs())[_scope(user)] / f"{name}.toml"
-    if "/" not in name and (existing.exists() or existing.is_symlink()):
+    # Only the path is checked: a broken file of that name is "existing" without being read.
+    existing = dict(stack_dirs())[_scope(user)] / f"{validate_name(name)}.toml"
+    if existing.exists() or existing.is_symlink():
         raise ConfigError(
             f"A stack named {name!r} already exists ({_scope(user)}: {existing}). Change it "
             f"with `flowy stack update {name} ...` or pick another name."
