@@ -60,7 +60,8 @@ def runner(project: Path, home: Path, stack: str | None = None) -> Flowy:
     env.update(FLOWY_HOME=str(home), COLUMNS="200", FLOWY_LOAD_PLUGINS=FIRST_PARTY)
 
     def flowy(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        cmd = [*FLOWY, *args, *(["--stack", stack] if stack and args[0] in ("run", "runs") else [])]
+        on_stack = stack and args[0] in ("run", "runs", "gc")
+        cmd = [*FLOWY, *args, *(["--stack", stack] if on_stack else [])]
         done = subprocess.run(
             cmd, cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False
         )
@@ -242,18 +243,20 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
+@pytest.mark.parametrize("stack", ["local", "sqlmeta"], ids=["sqlite-store", "sqlalchemy-store"])
 def test_a_full_disk_at_the_commit_records_the_step_as_failed(
-    small_disk: Path, tmp_path: Path
+    small_disk: Path, tmp_path: Path, stack: str
 ) -> None:
     project = small_disk / "project"
-    (project / ".flowy").mkdir(parents=True)
+    (project / ".flowy" / "stacks").mkdir(parents=True)
+    (project / ".flowy" / "stacks" / "sqlmeta.toml").write_text(SQL_STACK)
     (project / "pipe.py").write_text(FILLING)
-    flowy = runner(project, tmp_path / "home")
+    flowy = runner(project, tmp_path / "home", stack)
 
     done = flowy("run", "pipe.py", code=1)
     out = " ".join((done.stdout + done.stderr).split())
     assert BUG not in out
-    db = project / ".flowy" / "metadata.db"
+    db = project / ".flowy" / ("metadata.db" if stack == "local" else "sql.db")
     assert f"Could not write the metadata database {db}: the disk is full" in out
 
     (project / "filler").unlink()  # room again, to read what was recorded
