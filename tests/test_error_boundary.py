@@ -230,6 +230,27 @@ def test_a_read_only_file_system_names_the_file(project: Path, tmp_path: Path):
     assert not any(target.iterdir())
 
 
+def test_a_full_disk_names_the_file(project: Path, tmp_path: Path):
+    """`flowy init` onto a full file system: a 64 KiB tmpfs, filled, in its own mount namespace."""
+    unshare = shutil.which("unshare")
+    if os.geteuid() != 0 or unshare is None:
+        pytest.skip("mounting a small tmpfs needs root and unshare")
+    probe = subprocess.run([unshare, "--mount", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"no mount namespace here: {probe.stderr.decode().strip()}")
+    target = tmp_path / "full"
+    target.mkdir()
+    fill = (
+        f"mount -t tmpfs -o size=64k tmpfs '{target}' && "
+        f"(head -c 1000000 /dev/zero > '{target}/filler' 2>/dev/null; true)"
+    )
+    wrapper = [unshare, "--mount", "sh", "-c", f'{fill} && exec "$@"', "--"]
+    done = runner(project, wrapper)("init", code=1, cwd=target)
+    text = message(done)
+    assert f"No space left to write {target / 'pipeline.py'}" in text
+    assert "Free space on that disk" in text
+
+
 # -- plugins --------------------------------------------------------------------
 
 

@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import re
 import sys
 import traceback
 from collections.abc import Iterator
+from pathlib import PurePath
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -163,8 +165,8 @@ def _os_fault(exc: BaseException) -> str | None:
     reason = exc.strerror or str(exc)
     if exc.errno in _DISK_FULL:
         return (
-            f"No space left to write{at or ' a file'} ({reason}). Free space on that disk "
-            f"(or raise your quota){_gc_hint()} and run the command again."
+            f"No space left to write{at or ' a file'} ({reason}). Free space on that disk or "
+            f"raise your quota{_gc_hint()}, then run the command again."
         )
     if exc.errno in _DENIED:
         return (
@@ -190,8 +192,22 @@ def _os_fault(exc: BaseException) -> str | None:
 
 
 def _path_of(exc: OSError) -> str | None:
+    """The file an OSError is about: its ``filename``, else the file being written.
+
+    A failed ``write`` (a full disk) carries no file name; the innermost frames
+    that do know it hold the open file (``f.name``) or the path (``Path.write_text``).
+    """
     names = [n for n in (exc.filename, exc.filename2) if n not in (None, "")]
-    return " and ".join(os.fsdecode(n) if isinstance(n, bytes) else str(n) for n in names) or None
+    if names:
+        return " and ".join(os.fsdecode(n) if isinstance(n, bytes) else str(n) for n in names)
+    for frame in reversed(_frames(exc)[-4:]):
+        for value in frame.f_locals.values():
+            if isinstance(value, io.IOBase) and isinstance(getattr(value, "name", None), str):
+                return str(value.name)  # type: ignore[attr-defined]
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, PurePath):
+            return str(owner)
+    return None
 
 
 def _database_fault(exc: BaseException) -> str | None:
