@@ -19,7 +19,9 @@ was registered (a hint for when it is uninstalled), not an option.
 
 Option values may reference ``{project}`` (the project folder), ``{home}``
 (FLOWY_HOME) and ``{env:NAME}`` (an environment variable, so secrets never sit
-in files; shown masked). Where a name is defined in several places the first
+in files), expanded by :mod:`flowy.stackrefs`; what is shown or recorded goes
+through :func:`flowy.redact.mask`. Only the file of the stack a command uses
+is read (:func:`get_stack`); `stack list` reads them all. Where a name is defined in several places the first
 wins: the project's ``.flowy/stacks/``, then the user's ``FLOWY_HOME/stacks/``,
 then stacks offered by plugins.
 """
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,8 +39,10 @@ import attrs
 from flowy.config import PROJECT_DIR, project_root, read_toml, user_home, write_toml_atomic
 from flowy.errors import ComponentNotFoundError, ConfigError, FlowyError, PluginLoadError
 from flowy.records import ComponentSpec
-from flowy.redact import is_secret_name, mask, mask_text, scrub, secret_values
+from flowy.redact import mask, scrub, secret_values
 from flowy.registry import KNOWN_PROVIDERS
+from flowy.stackrefs import expand_env as expand_env  # noqa: PLC0414 - re-exported for workers
+from flowy.stackrefs import portable_options, substitute
 
 if TYPE_CHECKING:
     from flowy.plugins import FlowyPlugins
@@ -47,8 +50,6 @@ if TYPE_CHECKING:
 
 REQUIRED_KINDS = ("executor", "artifact_store", "metadata_store")
 DEFAULT_STACK = "local"
-_REF = re.compile(r"\{(project|home|env:[A-Za-z_][A-Za-z0-9_]*)\}")
-_ENV_REF = re.compile(r"\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @attrs.define
@@ -193,89 +194,6 @@ def delete_stack_file(name: str, project: Path | None = None) -> Path:
         f"No stack file named {name!r} in the project or user folder; stacks offered by "
         "plugins cannot be deleted (uninstall the plugin instead)."
     )
-
-
-def substitute(value: Any, project: Path, where: str) -> Any:
-    """Expand {project}, {home} and {env:NAME} in option values."""
-    if isinstance(value, str):
-
-        def repl(match: re.Match[str]) -> str:
-            ref = match.group(1)
-            if ref == "project":
-                return str(project)
-            if ref == "home":
-                return str(user_home())
-            var = ref[4:]
-            if var not in os.environ:
-                raise ConfigError(
-                    f"{where} references the environment variable {var}, which is not set. "
-                    f"Set it (export {var}=...) or change the stack."
-                )
-            return os.environ[var]
-
-        return _REF.sub(repl, value)
-    if isinstance(value, list):
-        return [substitute(v, project, where) for v in value]
-    if isinstance(value, dict):
-        return {k: substitute(v, project, where) for k, v in value.items()}
-    return value
-
-
-def portable_options(
-    raw: Mapping[str, Any], resolved: Mapping[str, Any], project: Path
-) -> dict[str, Any]:
-    """``resolved``, except that secrets read from the environment stay references.
-
-    Options travel to workers inside every task: to pool processes, to Dask
-    workers over the network, into the step manifests SageMaker jobs read from
-    S3. A value under a secret-looking key (password, token, ...) that came
-    from ``{env:NAME}``, or a URL whose password did, is sent as written, and
-    each worker resolves it from its own environment (:func:`expand_env`), so
-    the secret itself is never copied anywhere.
-    """
-    out = dict(resolved)
-    for key, value in raw.items():
-        if key not in out:
-            continue
-        if isinstance(value, Mapping) and isinstance(out[key], Mapping):
-            out[key] = portable_options(value, out[key], project)
-        elif (
-            isinstance(value, str)
-            and _ENV_REF.search(value)
-            and (is_secret_name(key) or mask_text(value, keep_env=False) != value)
-        ):
-
-            def keep_env(match: re.Match[str]) -> str:
-                ref = match.group(1)
-                if ref == "project":
-                    return str(project)
-                return str(user_home()) if ref == "home" else match.group(0)
-
-            out[key] = _REF.sub(keep_env, value)
-    return out
-
-
-def expand_env(value: Any, where: str) -> Any:
-    """Resolve the ``{env:NAME}`` references left in options a worker received."""
-    if isinstance(value, str):
-
-        def repl(match: re.Match[str]) -> str:
-            var = match.group(1)
-            if var not in os.environ:
-                raise ConfigError(
-                    f"{where} reads the environment variable {var}, which is not set on this "
-                    "worker. Secrets travel to workers as references, never as values: set "
-                    f"{var} in the worker's environment (or give the worker its own "
-                    "credentials, such as a SageMaker job's IAM role, and leave the option out)."
-                )
-            return os.environ[var]
-
-        return _ENV_REF.sub(repl, value)
-    if isinstance(value, list):
-        return [expand_env(v, where) for v in value]
-    if isinstance(value, dict):
-        return {k: expand_env(v, f"{where} option {k!r}") for k, v in value.items()}
-    return value
 
 
 @attrs.define
