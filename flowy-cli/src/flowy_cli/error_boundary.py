@@ -21,7 +21,8 @@ was raised from) is classified, first match wins:
   and the option it names.
 
 Only what is left is called a bug, naming the distribution whose code raised
-it when that is a plugin. Tracebacks are shown with ``--debug`` only. A closed
+it when that is a plugin (:mod:`flowy_cli.fault_owner` reads that from the
+traceback). Tracebacks are shown with ``--debug`` only. A closed
 standard output (``flowy runs list | head -1``) is not an error at all: see
 :func:`output_closed`.
 """
@@ -37,8 +38,8 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import PurePath
-from types import FrameType, TracebackType
-from typing import Any
+
+from flowy_cli import fault_owner
 
 #: The exit code when the reader of our output went away: what a shell shows
 #: for a program stopped by SIGPIPE (128 + 13), as for ``yes | head -1``.
@@ -58,15 +59,6 @@ _SQLITE_BY_MESSAGE = (  # for drivers and wrappers without the code
     ("unable to open database file", _SQLITE_CANTOPEN),
     ("disk i/o error", _SQLITE_IOERR),
 )
-#: Import names whose distribution is named differently.
-_IMPORT_ALIASES = {
-    "sklearn": "scikit-learn",
-    "PIL": "pillow",
-    "yaml": "pyyaml",
-    "cv2": "opencv-python",
-    "skimage": "scikit-image",
-    "google": "google-cloud-storage",
-}
 
 
 def report(exc: BaseException, *, debug: bool = False) -> int:
@@ -200,7 +192,7 @@ def _path_of(exc: OSError) -> str | None:
     names = [n for n in (exc.filename, exc.filename2) if n not in (None, "")]
     if names:
         return " and ".join(os.fsdecode(n) if isinstance(n, bytes) else str(n) for n in names)
-    for frame in reversed(_frames(exc)[-4:]):
+    for frame in reversed(fault_owner.frames(exc)[-4:]):
         for value in frame.f_locals.values():
             if isinstance(value, io.IOBase) and isinstance(getattr(value, "name", None), str):
                 return str(value.name)  # type: ignore[attr-defined]
@@ -257,7 +249,7 @@ def _database_name(exc: BaseException) -> str | None:
     """The database file (or URL) of the metadata store whose method raised ``exc``."""
     contracts = sys.modules.get("flowy.contracts")
     store_type = getattr(contracts, "MetadataStore", None)
-    for frame in reversed(_frames(exc)):
+    for frame in reversed(fault_owner.frames(exc)):
         owner = frame.f_locals.get("self")
         if store_type is not None and isinstance(owner, store_type):
             url = str(owner.describe().get("url") or "")
@@ -275,7 +267,7 @@ def _sqlite_file(url: str) -> str:
 def _import_fault(exc: BaseException) -> str | None:
     if not isinstance(exc, ImportError):
         return None
-    owner = _owner(exc, importing=True)
+    owner = fault_owner.owner(exc, importing=True)
     if owner is None:
         return None
     dist, version, component = owner
@@ -284,7 +276,8 @@ def _import_fault(exc: BaseException) -> str | None:
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         return (
             f"{who} needs the Python module {module!r}, which is not installed ({exc}). "
-            f"Install it: `pip install {_install_for(dist, module)}`, then run the command again."
+            f"Install it: `pip install {fault_owner.install_for(dist, module)}`, then run the "
+            "command again."
         )
     return (
         f"{who} could not import what it needs from {module!r} ({exc}): the installed "
@@ -293,39 +286,20 @@ def _import_fault(exc: BaseException) -> str | None:
     )
 
 
-def _install_for(dist: str, module: str) -> str:
-    """What to ``pip install`` for ``module``: ``dist[extra]`` when dist declares it."""
-    from importlib import metadata
-
-    top = module.split(".", maxsplit=1)[0]
-    wanted = _normalize(_IMPORT_ALIASES.get(top, top))
-    with contextlib.suppress(metadata.PackageNotFoundError):
-        for requirement in metadata.requires(dist) or ():
-            name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-            if name is None or _normalize(name.group(1)) != wanted:
-                continue
-            extra = re.search(r"""extra\s*==\s*['"]([^'"]+)['"]""", requirement)
-            return f"'{dist}[{extra.group(1)}]'" if extra else name.group(1)
-    return _IMPORT_ALIASES.get(top, top)
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def _option_fault(exc: BaseException) -> str | None:
     """A ValueError/TypeError raised by a plugin component's ``__init__``: a rejected option."""
     if not isinstance(exc, ValueError | TypeError):
         return None
-    for frame in reversed(_frames(exc)):  # innermost first
+    for frame in reversed(fault_owner.frames(exc)):  # innermost first
         owner = frame.f_locals.get("self")
         if frame.f_code.co_name != "__init__" or owner is None:
             continue
-        found = _distributions_by_package().get(str(frame.f_globals.get("__name__")).split(".")[0])
-        component = _component_name("", type(owner)) if found else None
+        package = str(frame.f_globals.get("__name__")).split(".", maxsplit=1)[0]
+        found = fault_owner.distributions_by_package().get(package)
+        component = fault_owner.component_name("", type(owner)) if found else None
         if found is None or component is None:
             continue  # not a registered component's constructor
-        option = _option_named(exc, frame)
+        option = fault_owner.option_named(exc, frame)
         named = f" (option {option!r})" if option else ""
         return (
             f"The {component} from {found[0]} {found[1]} rejected its options{named}: "
@@ -335,100 +309,13 @@ def _option_fault(exc: BaseException) -> str | None:
     return None
 
 
-def _option_named(exc: BaseException, frame: FrameType) -> str | None:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):  # pydantic: the first invalid field
-        with contextlib.suppress(Exception):
-            loc = errors()[0].get("loc") or ()
-            if loc:
-                return ".".join(str(part) for part in loc)
-    code = frame.f_code
-    names = code.co_varnames[1 : code.co_argcount + code.co_kwonlyargcount]
-    text = str(exc)
-    return next((n for n in names if re.search(rf"\b{re.escape(n)}\b", text)), None)
-
-
-# -- who owns the code that raised ----------------------------------------
-
-
-def _frames(exc: BaseException) -> list[FrameType]:
-    """The frames ``exc`` passed through, outermost first."""
-    frames = []
-    tb: TracebackType | None = exc.__traceback__
-    while tb is not None:
-        frames.append(tb.tb_frame)
-        tb = tb.tb_next
-    return frames
-
-
-def _owner(exc: BaseException, *, importing: bool = False) -> tuple[str, str, str | None] | None:
-    """(distribution, version, component) of the innermost Flowy or plugin code that raised.
-
-    With ``importing``, the code that ran the failed import must be theirs: an
-    import in the user's own pipeline file is not a plugin's missing module.
-    """
-    packages = _distributions_by_package()
-    for frame in reversed(_frames(exc)):
-        module = str(frame.f_globals.get("__name__", ""))
-        if importing and module.startswith(("importlib", "_frozen_importlib")):
-            continue  # importlib.import_module() and its machinery
-        found = packages.get(module.split(".", maxsplit=1)[0])
-        if found is not None:
-            owner = frame.f_locals.get("self")
-            return (*found, _component_name(module, None if owner is None else type(owner)))
-        if importing:
-            return None
-    return None
-
-
-def _distributions_by_package() -> dict[str, tuple[str, str]]:
-    """Top-level import package -> (distribution, version), for Flowy and its plugins."""
-    from flowy import __version__
-
-    found = {"flowy": ("flowy-core", __version__)}
-    with contextlib.suppress(Exception):
-        from flowy.entrypoints import entry_points
-
-        for ep in entry_points():
-            found.setdefault(ep.value.split(":")[0].split(".")[0], (ep.distribution, ep.version))
-    with contextlib.suppress(Exception):
-        from flowy_cli import __version__ as cli_version
-
-        found.setdefault("flowy_cli", ("flowy-cli", cli_version))
-    return found
-
-
-def _component_name(module: str, cls: type | None) -> str | None:
-    """``materializer 'polars'``: the registered component ``cls`` is (or inherits from
-    a registered class of), else the one registration whose target lives in ``module``."""
-    from flowy_cli.common import plugin_manager
-
-    if plugin_manager.cache_info().currsize == 0:
-        return None  # no plugin manager was built: nothing was resolved through one
-    registry: Any = plugin_manager().registry
-    by_target: dict[tuple[str, str], str] = {}
-    in_module: set[str] = set()
-    for kind in sorted(registry.kinds):
-        for reg in registry.all(kind):
-            target_module, _, attr = reg.target.partition(":")
-            label = f"{kind.replace('_', ' ')} {reg.name!r}"
-            by_target.setdefault((target_module, attr), label)
-            if target_module == module:
-                in_module.add(label)
-    for klass in cls.__mro__ if cls is not None else ():
-        found = by_target.get((klass.__module__, klass.__qualname__))
-        if found is not None:
-            return found
-    return in_module.pop() if len(in_module) == 1 else None
-
-
 # -- helpers for messages -------------------------------------------------
 
 
 def _bug_message(exc: BaseException) -> str:
     owner = None
     with contextlib.suppress(Exception):
-        owner = _owner(exc)
+        owner = fault_owner.owner(exc)
     culprit = "Flowy or a plugin"
     if owner is not None and owner[0] not in ("flowy-core", "flowy-cli"):
         culprit = f"the plugin {owner[0]} {owner[1]}" + (f" ({owner[2]})" if owner[2] else "")
