@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -194,6 +195,40 @@ def test_a_read_only_database_file_is_named(project: Path):
     text = message(done)
     assert str(db) in text
     assert "read-only" in text and "write access" in text
+
+
+def test_a_locked_database_is_named(project: Path):
+    """Another process holds the write lock longer than the store's busy_timeout."""
+    flowy = runner(project)
+    flowy("run", "pipeline.py")
+    stacks = project / ".flowy" / "stacks"
+    stacks.mkdir()
+    (stacks / "impatient.toml").write_text(
+        textwrap.dedent("""
+        [executor]
+        type = "local"
+
+        [metadata_store]
+        type = "sqlite"
+        url = "sqlite:///{project}/.flowy/metadata.db"
+        busy_timeout = 0.2
+
+        [artifact_store]
+        type = "local"
+        path = "{project}/.flowy/artifacts"
+        """)
+    )
+    db = project / ".flowy" / "metadata.db"
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # held for the whole command
+        done = flowy("run", "pipeline.py", "--stack", "impatient", "--no-cache", code=1)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    text = message(done)
+    assert str(db) in text
+    assert "locked by another process" in text and "busy_timeout" in text
 
 
 # -- the file system -------------------------------------------------------------

@@ -49,10 +49,12 @@ _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _DENIED = {errno.EACCES, errno.EPERM}
 _TOO_MANY_FILES = {errno.EMFILE, errno.ENFILE}
 # SQLite's primary result codes (sqlite3 errors carry them as ``sqlite_errorcode``).
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL = 8, 10, 11, 13
 _SQLITE_CANTOPEN, _SQLITE_NOTADB = 14, 26
 _SQLITE_BY_MESSAGE = (  # for drivers and wrappers without the code
     ("database disk image is malformed", _SQLITE_CORRUPT),
+    ("database is locked", _SQLITE_BUSY),
     ("file is not a database", _SQLITE_NOTADB),
     ("database or disk is full", _SQLITE_FULL),
     ("attempt to write a readonly database", _SQLITE_READONLY),
@@ -236,6 +238,12 @@ def _database_fault(exc: BaseException) -> str | None:
         return (
             f"Cannot open the metadata database {where} {said}. Check that its folder exists "
             "and that you may write to it (SQLite writes -wal and -shm files beside it)."
+        )
+    if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return (
+            f"The metadata database {where} stayed locked by another process {said}. Let the "
+            "other command on this store finish (or raise the store's busy_timeout option), "
+            "then run again."
         )
     if primary == _SQLITE_IOERR:
         return (
