@@ -194,11 +194,14 @@ def in_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, s
     os.close(slave)
     chunks: list[bytes] = []
     try:
+        exited = False
         while True:
-            ready, _, _ = select.select([master], [], [], 0.2)
+            # Once it has exited, what it wrote is all buffered: drain without waiting.
+            ready, _, _ = select.select([master], [], [], 0 if exited else 0.2)
             if not ready:
-                if proc.poll() is not None:
-                    break  # exited, and everything it wrote has been read
+                if exited:
+                    break
+                exited = proc.poll() is not None
                 continue
             try:
                 data = os.read(master, 65536)
