@@ -280,3 +280,24 @@ def test_a_store_edited_to_hold_control_characters(recorded: dict[str, object], 
         code, out = in_terminal([*FLOWY, *args], project, env)
         assert code == 0, out
         assert_no_raw_payload(out)
+
+
+def test_commands_that_do_not_escape_are_caught_by_the_console(tmp_path: Path):
+    """`stack describe` and `stack list` print a stack file's description with rich markup
+    escaping only: the CLI's console escapes every string it renders, for them too."""
+    project = tmp_path / "project"
+    stacks = project / ".flowy" / "stacks"
+    stacks.mkdir(parents=True)
+    (stacks / "odd.toml").write_text(
+        f"description = {json.dumps('desc ' + HOSTILE)}\n"  # TOML reads JSON's escapes
+        '[executor]\ntype = "local"\n'
+        '[metadata_store]\ntype = "sqlite"\nurl = "sqlite:///{project}/.flowy/metadata.db"\n'
+        '[artifact_store]\ntype = "local"\npath = "{project}/.flowy/artifacts"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
+    env.update(FLOWY_HOME=str(tmp_path / "home"), FLOWY_LOAD_PLUGINS=FIRST_PARTY, COLUMNS="300")
+    flowy = runner(project, env)
+    for args in (("stack", "describe", "odd"), ("stack", "list")):
+        out = flowy(*args).stdout
+        assert_plain(out)
+        assert f"desc {SHOWN}" in out
