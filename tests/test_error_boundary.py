@@ -371,6 +371,22 @@ def test_a_closed_stdout_ends_quietly_with_141(project: Path, args: tuple[str, .
     assert done.returncode == 141  # 128 + SIGPIPE, as a shell shows for `yes | head -1`
 
 
+def test_an_error_nobody_can_read_keeps_its_exit_code(project: Path):
+    """stdout and stderr both closed: the usage error still exits 2, not 1 or a crash."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
+    env.update(FLOWY_HOME=str(project.parent / "home"), FLOWY_LOAD_PLUGINS=FIRST_PARTY)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [*FLOWY, "no-such-command"], cwd=project, env=env, stdout=write_end,
+            stderr=write_end, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert done.returncode == 2
+
+
 LOUD = """
 from flowy import Pipeline, step
 

@@ -99,12 +99,15 @@ def _safe_console_class() -> type[Console]:
             return super().render_str(escape_text(text, keep_lines=True), **kwargs)
 
         def on_broken_pipe(self) -> None:
-            """The reader went away (``| head``): raise, instead of rich's ``SystemExit(1)``.
+            """The reader went away (``| head``); rich's default is ``SystemExit(1)``.
 
-            Whoever prints decides (``flowy run`` keeps running the pipeline);
-            at the top, :func:`flowy_cli.main.main` exits quietly.
+            On stdout, raise: whoever prints decides (``flowy run`` keeps running
+            the pipeline; at the top :func:`flowy_cli.main.main` exits quietly).
+            On stderr, go quiet: an error nobody can read must not replace the
+            command's own exit code (2 for a usage error, 130 for Ctrl-C).
             """
             self.quiet = True
-            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+            if not self.stderr:
+                raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
     return SafeConsole
