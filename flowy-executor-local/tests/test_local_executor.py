@@ -13,14 +13,20 @@ import pytest
 from flowy import Pipeline, step
 from flowy.engine import run_pipeline
 from flowy.steps import Step
-from flowy.testing._executor_support import alive, attempts, load_path_module, overlap
+from flowy.testing._executor_support import (
+    alive,
+    attempts,
+    load_path_module,
+    met_partner,
+    overlap,
+)
 from flowy_executor_local.executor import LocalExecutor, default_start_method
 
 STEPS = textwrap.dedent(
     """
     import os, time
     from flowy import step
-    from flowy.testing._contract_steps import mark
+    from flowy.testing._contract_steps import mark, meet
 
     @step(timeout=0.5)
     def stuck(marks):
@@ -45,20 +51,21 @@ STEPS = textwrap.dedent(
     @step(resources={"gpu": 1})
     def gpu_a(marks):
         started = time.time()
-        time.sleep(0.4)
-        mark(marks, "gpu_a", started)
+        met = meet(marks, "gpu_a", "plain", 120.0)
+        mark(marks, "gpu_a", started, met=met)
         return 1
 
     @step(resources={"gpu": 1})
     def gpu_b(marks):
         started = time.time()
-        time.sleep(0.4)
-        mark(marks, "gpu_b", started)
+        met = meet(marks, "gpu_b", "plain", 120.0)
+        mark(marks, "gpu_b", started, met=met)
         return 1
 
     @step
     def plain(marks):
         started = time.time()
+        open(os.path.join(marks, "arrived-plain"), "w").close()  # see meet()
         time.sleep(0.3)
         mark(marks, "plain", started)
         return 1
@@ -168,8 +175,9 @@ def test_declared_resources_are_never_oversubscribed(project, local_plugins, ste
     seen = attempts(marks)
     assert overlap(seen["gpu_a"][0], seen["gpu_b"][0]) == 0
     # plain needs no GPU: it must not queue behind gpu_b, which waits for gpu_a's.
-    first = min(("gpu_a", "gpu_b"), key=lambda g: seen[g][0].start)
-    assert overlap(seen["plain"][0], seen[first][0]) > 0.1
+    # Evidence by rendezvous, not duration: the first GPU step waits for plain to
+    # arrive, which it can only do while the GPU is held, if plain is not queued.
+    assert met_partner(marks, "gpu_a") and met_partner(marks, "gpu_b")
 
 
 def test_a_big_request_is_not_starved_by_small_ones_behind_it() -> None:

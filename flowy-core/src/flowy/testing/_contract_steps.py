@@ -43,19 +43,38 @@ def top(marks: str, base: int = 1) -> int:
     return base
 
 
+def meet(marks: str, me: str, partner: str, wait: float) -> bool:
+    """Announce ``me`` and wait up to ``wait`` seconds for ``partner`` to announce itself.
+
+    True for both proves the two steps ran at the same time (each was running
+    when the other arrived) however slow the machine is; under a sequential
+    executor the first to run gives up, because its partner starts only after
+    it returns.
+    """
+    open(os.path.join(marks, f"arrived-{me}"), "w").close()
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if os.path.exists(os.path.join(marks, f"arrived-{partner}")):
+            return True
+        time.sleep(0.01)
+    return False
+
+
 @step
-def left(marks: str, top: int, pause: float = 0.0) -> int:
+def left(marks: str, top: int, pause: float = 0.0, rendezvous: float = 0.0) -> int:
     started = time.time()
     time.sleep(pause)
-    mark(marks, "left", started)
+    met = meet(marks, "left", "right", rendezvous) if rendezvous else None
+    mark(marks, "left", started, met=met)
     return top + 10
 
 
 @step
-def right(marks: str, top: int, pause: float = 0.0) -> int:
+def right(marks: str, top: int, pause: float = 0.0, rendezvous: float = 0.0) -> int:
     started = time.time()
     time.sleep(pause)
-    mark(marks, "right", started)
+    met = meet(marks, "right", "left", rendezvous) if rendezvous else None
+    mark(marks, "right", started, met=met)
     return top + 100
 
 

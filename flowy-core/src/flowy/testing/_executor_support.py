@@ -33,6 +33,14 @@ def attempts(marks: str) -> dict[str, list[Attempt]]:
     return found
 
 
+def met_partner(marks: str, name: str) -> bool:
+    """Whether the (single) attempt of ``name`` met its partner at the rendezvous."""
+    for entry in os.listdir(marks):
+        if entry.startswith(f"{name}.") and entry.endswith(".mark"):
+            return "met=True" in Path(marks, entry).read_text().split()
+    raise AssertionError(f"step {name!r} left no mark in {marks}")
+
+
 def overlap(a: Attempt, b: Attempt) -> float:
     """Seconds during which both attempts ran."""
     return max(0.0, min(a.end, b.end) - max(a.start, b.start))

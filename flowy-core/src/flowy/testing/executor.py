@@ -48,6 +48,7 @@ from flowy.testing._executor_support import (
     attempts,
     dag_source,
     load_path_module,
+    met_partner,
     overlap,
     random_dags,
 )
@@ -145,14 +146,24 @@ class ExecutorContract:
             assert seen[before][0].end <= seen[after][0].start, (before, after)
 
     def test_independent_steps_overlap_exactly_when_concurrent(self, run: Any, marks: str) -> None:
-        """A concurrent executor overlaps independent steps; a sequential one never does."""
+        """A concurrent executor overlaps independent steps; a sequential one never does.
+
+        The evidence is a rendezvous, not a duration: each step announces itself
+        and waits for the other. Concurrent steps meet (however loaded the machine);
+        sequential ones cannot, and the first gives up after a short wait.
+        """
         steps = [S.top, S.left, S.right]
-        result = run(Pipeline("contract-overlap", steps, context={"marks": marks, "pause": 1.0}))
+        wait = 120.0 if self.concurrent else 0.5
+        context = {"marks": marks, "rendezvous": wait}
+        result = run(Pipeline("contract-overlap", steps, context=context))
         assert result.status == "completed"
         seen = attempts(marks)
+        met = {name: met_partner(marks, name) for name in ("left", "right")}
         if self.concurrent:
-            assert overlap(seen["left"][0], seen["right"][0]) > 0.3
+            assert met == {"left": True, "right": True}
+            assert overlap(seen["left"][0], seen["right"][0]) > 0
         else:
+            assert not met["left"] or not met["right"]
             assert overlap(seen["left"][0], seen["right"][0]) == 0
 
     # -- retries -------------------------------------------------------------
