@@ -40,16 +40,21 @@ TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
 def install_flowy(
     session: nox.Session, editable: bool = True, extra: list[str] | None = None
 ) -> None:
-    """Install the distributions (editable for development) in one pip call."""
+    """Install the distributions (editable for development) in one pip call.
+
+    pip's own progress is shown (nox hides it by default): a fresh install takes
+    minutes, and a silent terminal for that long looks like a hang.
+    """
     args = [a for pkg in [*PACKAGES, *(extra or [])] for a in (("-e", pkg) if editable else (pkg,))]
-    session.install(*args)
+    session.install(*args, silent=False)
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Install every distribution with every test need and run the whole test suite."""
+    """Install the system packages, every distribution and every test need; run the suite."""
+    session.run("bash", "scripts/install-system-packages.sh", external=True)
     install_flowy(session, extra=TEST_EXTRAS)
-    session.install(*TEST_DEPS)
+    session.install(*TEST_DEPS, silent=False)
     session.run("pytest", *session.posargs)
 
 

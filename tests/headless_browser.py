@@ -41,7 +41,10 @@ def chromium_binary() -> str:
     for candidate in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser"):
         if candidate and shutil.which(candidate):
             return str(shutil.which(candidate))
-    pytest.fail("Chromium is not installed: `apt-get install -y chromium` (.ci/run does)")
+    pytest.fail(
+        "Chromium is not installed: `apt-get install -y chromium` "
+        "(`nox -s tests` does, through scripts/install-system-packages.sh)"
+    )
 
 
 def _run(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
