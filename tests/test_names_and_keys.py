@@ -25,7 +25,7 @@ from flowy.engine import run_pipeline
 from flowy.errors import ArtifactPathError, PipelineDefinitionError, StepDefinitionError
 from flowy.plugins import FlowyPlugins
 from flowy.steps import Step
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
@@ -278,3 +278,42 @@ def test_experiment_names_with_control_characters_are_refused_before_a_run(
         )
     with Client(plugins=plugins, project=project) as client:
         assert client.runs() == []  # refused before anything was recorded
+
+
+# -- the keys themselves: distinct for distinct names, even case-folded ------------
+
+valid_step = st.from_regex(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,6}[A-Za-z0-9_-])?", fullmatch=True)
+valid_output = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,7}", fullmatch=True)
+extensions = st.sampled_from(["", ".json", ".npy", ".tar.gz", ".json.gz", ".gz", ".bin"])
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@example(("a", "X", False, ".json"), ("a", "x", False, ".json"))
+@example(("A", "o", False, ".npy"), ("a", "o", False, ".npy"))
+@example(("s", "b", False, ".json.gz"), ("s", "b.json", True, ".gz"))
+@example(("s", "logged", False, ""), ("s", "x", True, ""))
+@example(("s", "Plot.png", True, ""), ("s", "plot.png", True, ""))
+@given(
+    a=st.tuples(valid_step, valid_output | valid_step, st.booleans(), extensions),
+    b=st.tuples(valid_step, valid_output | valid_step, st.booleans(), extensions),
+)
+def test_distinct_artifacts_never_get_one_key_even_case_folded(
+    a: tuple[str, str, bool, str], b: tuple[str, str, bool, str]
+) -> None:
+    """(step, name, logged?, extension): two different artifacts of one run, two keys."""
+    from flowy.artifact_keys import extension, logged_key, output_key
+    from flowy.names import OUTPUT
+
+    def key(step_name: str, name: str, logged: bool, ext: str) -> str | None:
+        if logged:
+            return logged_key("", "run", step_name, name)
+        if not OUTPUT.is_valid(name):
+            return None
+        return output_key("", "run", step_name, name) + extension("m", ext)
+
+    ka, kb = key(*a), key(*b)
+    if ka is None or kb is None or a[:3] == b[:3]:
+        return  # not both artifacts, or the same artifact (one name, one materializer)
+    fa, fb = ka.casefold(), kb.casefold()
+    assert fa != fb, (a, b, ka)
+    assert not fa.startswith(fb + "/") and not fb.startswith(fa + "/"), (ka, kb)  # file vs folder
