@@ -317,3 +317,24 @@ def test_distinct_artifacts_never_get_one_key_even_case_folded(
     fa, fb = ka.casefold(), kb.casefold()
     assert fa != fb, (a, b, ka)
     assert not fa.startswith(fb + "/") and not fb.startswith(fa + "/"), (ka, kb)  # file vs folder
+
+
+def test_stack_delete_never_builds_a_path_from_the_name(project: Path, tmp_path: Path) -> None:
+    """``flowy stack delete ../victim`` once deleted ``.flowy/victim.toml``."""
+    (project / ".flowy" / "stacks").mkdir(exist_ok=True)  # as after any `stack register`
+    victim = project / ".flowy" / "victim.toml"
+    victim.write_text("mine = 1\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
+    env.update(FLOWY_HOME=str(tmp_path / "home"), FLOWY_LOAD_PLUGINS="flowy-executor-local")
+    for name in ("../victim", "../../project/.flowy/victim"):
+        done = subprocess.run(
+            [*FLOWY, "stack", "delete", name, "--yes"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode != 0 and "No stack file named" in done.stderr, done.stderr
+    assert victim.read_text() == "mine = 1\n"

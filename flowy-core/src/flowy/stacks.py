@@ -185,11 +185,12 @@ def save_stack(defn: StackDefinition, scope: str = "project", project: Path | No
 
 
 def delete_stack_file(name: str, project: Path | None = None) -> Path:
-    for _, folder in stack_dirs(project):
-        path = folder / f"{name}.toml"
-        if path.exists():
-            path.unlink()
-            return path
+    """Delete the file of stack ``name``: one listed in a stacks folder, never a path built
+    from the name (``../x`` once deleted ``.flowy/x.toml``)."""
+    found = stack_files(project).get(name)
+    if found is not None:
+        found[1].unlink()
+        return found[1]
     raise ConfigError(
         f"No stack file named {name!r} in the project or user folder; stacks offered by "
         "plugins cannot be deleted (uninstall the plugin instead)."
