@@ -333,7 +333,8 @@ def test_retention_keeps_newest_runs_and_registered_models(flowy: Flowy, tmp_pat
     # Every model version's run is kept, whatever the rule says.
     assert rows(project, "SELECT count(*) FROM runs WHERE pipeline = 'training'") == [(3,)]
     assert_consistent(project, after_gc=True)
-    # --keep-days overrides nothing kept by --keep-last: runs are seconds old.
+    # A second rule only keeps more: with --keep-days 1 beside keep_last_runs, these
+    # seconds-old runs are all kept.
     flowy("gc", "--keep-days", "1")
     assert rows(project, "SELECT count(*) FROM runs") == [(5,)]
 
