@@ -57,14 +57,14 @@ def run(  # noqa: PLR0917 - click passes options as arguments
     from flowy.loader import load_pipeline
 
     from flowy_cli.output import console
-    from flowy_cli.progress import ProgressReporter
+    from flowy_cli.progress import ProgressReporter, stdout_gone
 
     overrides = parse_assignments(params, "--param")
     exec_opts = parse_assignments(executor_options, "--executor-option")
     pipeline = load_pipeline(target)
     plugins = plugin_manager()
     live = sys.stdout.isatty() and bool(load_settings().get("progress", True))
-    reporter = ProgressReporter(live=live)
+    reporter = ProgressReporter(live=live, resumed_from=resume)
     plugins.register(reporter, "flowy-cli-progress", "flowy-cli", __version__)
     try:
         result = run_pipeline(
@@ -84,7 +84,11 @@ def run(  # noqa: PLR0917 - click passes options as arguments
         raise
     finally:
         reporter.close()
-    _summary(result)
+    try:
+        _summary(result)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the run is recorded; its summary has no reader
+        stdout_gone()
     if not result.ok:
         ctx.exit(1)
 
