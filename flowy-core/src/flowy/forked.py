@@ -4,7 +4,9 @@ Executors that run steps where a thread cannot be stopped (this process, a
 Dask worker) run a timed attempt here: the child gets its own process group,
 dies with its parent, and sends back only the small step result; on overrun
 the whole group (the step and anything it started) is killed and reaped, and
-the attempt is reported ``timed_out`` (retryable).
+the attempt is reported ``timed_out`` (retryable). Interrupted (Ctrl-C here),
+the child is interrupted too and given a moment to send back what its step had
+done, which is raised as :class:`~flowy.worker.StepInterrupted`.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from flowy.groupwatch import forget_group, start_watchdog, watch_group
 from flowy.records import StepResult, StepTask
-from flowy.worker import execute_attempt, timed_out_result, worker_died_result
+from flowy.worker import StepInterrupted, execute_attempt, timed_out_result, worker_died_result
 
 if TYPE_CHECKING:
     from flowy.worker import WorkerRuntime
 
 _PR_SET_PDEATHSIG = 1
+#: Seconds an interrupted child has to send back its step's partial result.
+INTERRUPT_GRACE = 3.0
 
 
 def die_with_parent(parent: int | None = None) -> None:
@@ -59,6 +64,7 @@ def run_attempt_forked(
     and SIGKILL on overrun.
     """
     assert task.timeout is not None
+    start_watchdog()  # before the fork: the child must not inherit a half-made watchdog
     read_fd, write_fd = os.pipe()
     started = time.time()
     parent = os.getpid()
@@ -69,7 +75,11 @@ def run_attempt_forked(
             os.setpgid(0, 0)
             die_with_parent(parent)
             os.close(read_fd)
-            view = memoryview(pickle.dumps(execute_attempt(task, fn, runtime, retry_on)))
+            try:
+                result = execute_attempt(task, fn, runtime, retry_on)
+            except StepInterrupted as stopped:  # the parent was interrupted: say what ran
+                result = stopped.result
+            view = memoryview(pickle.dumps(result))
             while view:
                 view = view[os.write(write_fd, view) :]
         except BaseException:  # noqa: BLE001 - any failure is reported by the exit code
@@ -79,6 +89,7 @@ def run_attempt_forked(
     os.close(write_fd)
     with contextlib.suppress(OSError):  # the child already did it, or already exited
         os.setpgid(pid, pid)
+    watch_group(pid)  # killed by a watchdog if this process dies first (flowy.groupwatch)
     if active is not None:
         active.add(pid)
     try:
@@ -107,6 +118,12 @@ def _await_child(
                 if not data:
                     break
                 chunks.append(data)
+    except KeyboardInterrupt:
+        stopped = _interrupted_result(pid, read_fd, chunks)
+        kill_group(pid, 0.0)
+        if stopped is not None:
+            raise StepInterrupted(stopped) from None
+        raise
     except BaseException:
         kill_group(pid, 0.0)
         raise
@@ -115,6 +132,10 @@ def _await_child(
     if timed_out:
         kill_group(pid, kill_grace)
         return timed_out_result(task, started)
+    # What the step started and left running ends with its attempt: the group is killed
+    # while its leader is an unreaped zombie, so the group id cannot have been recycled.
+    _wait_exited(pid)
+    _kill_leftovers(pid)
     _, status = os.waitpid(pid, 0)
     if not chunks:
         how = (
@@ -127,6 +148,41 @@ def _await_child(
     return result
 
 
+def _interrupted_result(pid: int, read_fd: int, chunks: list[bytes]) -> StepResult | None:
+    """Interrupt the child and read the partial result it sends, for a moment at most."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGINT)  # the child only: what it started is killed with its group
+    deadline = time.monotonic() + INTERRUPT_GRACE
+    try:
+        while (remaining := deadline - time.monotonic()) > 0:
+            if not select.select([read_fd], [], [], remaining)[0]:
+                return None
+            data = os.read(read_fd, 1 << 16)
+            if not data:
+                break
+            chunks.append(data)
+        else:
+            return None
+        result: StepResult = pickle.loads(b"".join(chunks))
+    except (KeyboardInterrupt, OSError, EOFError, pickle.UnpicklingError):
+        return None  # a second Ctrl-C, or no (whole) result: the step is just cancelled
+    return result
+
+
+def _wait_exited(pid: int) -> None:
+    """Wait until child ``pid`` has exited, without reaping it (Linux: ``waitid`` WNOWAIT)."""
+    if hasattr(os, "waitid") and hasattr(os, "WNOWAIT"):
+        with contextlib.suppress(ChildProcessError):
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+
+
+def _kill_leftovers(pid: int) -> None:
+    """SIGKILL what is left in the group of exited (not yet reaped) child ``pid``."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    forget_group(pid)
+
+
 def kill_group(pid: int, grace: float = 0.0) -> None:
     """End a child's whole process group and reap the child."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -134,5 +190,6 @@ def kill_group(pid: int, grace: float = 0.0) -> None:
             os.killpg(pid, signal.SIGTERM)
             time.sleep(grace)
         os.killpg(pid, signal.SIGKILL)
+    forget_group(pid)  # SIGKILLed: nothing of the group can outlive it now
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)

@@ -8,7 +8,9 @@ the artifact store and the result carries only their URIs and checksums.
 Each worker leads its own process group. A timed-out attempt is stopped by
 killing that group (the worker and whatever the step started), and a Ctrl-C
 typed in the terminal reaches only the orchestrating process, which then ends
-the workers itself. On Linux a worker also asks the kernel to kill it when its
+the workers itself: it interrupts a busy worker first (SIGINT, a
+KeyboardInterrupt here), which sends back what its step had done, then kills
+the group. On Linux a worker also asks the kernel to kill it when its
 parent dies, so a SIGKILLed orchestrator leaves no workers behind.
 """
 
@@ -20,7 +22,7 @@ import signal
 from typing import TYPE_CHECKING, Any
 
 from flowy.forked import die_with_parent
-from flowy.worker import execute_attempt, retry_types, runtime_from_task
+from flowy.worker import StepInterrupted, execute_attempt, retry_types, runtime_from_task
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -55,10 +57,17 @@ def worker_main(
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
     die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a step sees KeyboardInterrupt
     for other in close:
         with contextlib.suppress(OSError):
             other.close()
+    try:
+        _serve(conn, inherited)
+    except KeyboardInterrupt:  # interrupted while idle (or while sending): the pool is closing
+        return
+
+
+def _serve(conn: Connection, inherited: tuple[ComponentSpec, WorkerRuntime] | None) -> None:
     retry_cache: dict[tuple[str, ...], tuple[type[BaseException], ...]] = {}
     while True:
         try:
@@ -77,8 +86,14 @@ def worker_main(
                 retry_cache[key] = retry_types(task)
             except Exception:  # noqa: BLE001 - an unimportable retry_on type: retry on anything
                 retry_cache[key] = (Exception,)
-        result = execute_attempt(task, None, runtime, retry_cache[key])
+        interrupted = False
+        try:
+            result = execute_attempt(task, None, runtime, retry_cache[key])
+        except StepInterrupted as stopped:  # the run was cancelled: report what it did, end
+            result, interrupted = stopped.result, True
         try:
             conn.send(result)
         except (EOFError, OSError):
+            return
+        if interrupted:
             return

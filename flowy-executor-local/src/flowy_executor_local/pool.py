@@ -16,8 +16,10 @@ on purpose:
   one that waits for a GPU.
 * An attempt with a timeout waits for its result at most that long, then kills
   the worker's process group and reaps it.
-* :meth:`WorkerPool.close` with ``cancel`` kills every worker group at once;
-  attempts waiting on them return a cancelled result.
+* :meth:`WorkerPool.close` with ``cancel`` first interrupts the busy workers
+  (SIGINT, as Ctrl-C would in this process) so each sends back what its step
+  printed and logged until then, waits a moment for that, then kills every
+  worker group; attempts waiting on them return a cancelled result.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flowy import records as R
+from flowy.groupwatch import forget_group, start_watchdog, watch_group
 from flowy.records import StepResult, StepTask
 from flowy.worker import timed_out_result, worker_died_result
 
@@ -44,6 +47,10 @@ if TYPE_CHECKING:
 
     from flowy.records import ComponentSpec
     from flowy.worker import WorkerRuntime
+
+
+#: Seconds an interrupted worker has to send back its step's partial result.
+INTERRUPT_GRACE = 3.0
 
 
 class _Worker:
@@ -58,12 +65,32 @@ class _Worker:
         assert self.process.pid is not None
         return self.process.pid
 
+    def reap_group(self, timeout: float) -> None:
+        """The worker ended by itself: kill what its steps left in its group, then reap it.
+
+        The group is killed while the worker is an unreaped zombie (waited for,
+        up to ``timeout`` seconds, without reaping), so its id is still ours;
+        the worker's own exit status is kept for the report.
+        """
+        deadline = time.monotonic() + timeout
+        while hasattr(os, "WNOWAIT") and time.monotonic() < deadline:
+            try:
+                if os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+                    break
+            except ChildProcessError:  # already reaped
+                break
+            time.sleep(0.01)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        self.process.join(timeout)
+
     def kill(self) -> None:
         """SIGKILL the worker's whole process group, then reap the worker."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)  # in case it had not yet made its group
+        forget_group(self.pid)  # SIGKILLed: nothing of the group can outlive it now
         self.process.join(5)
         with contextlib.suppress(OSError):
             self.conn.close()
@@ -107,6 +134,7 @@ class WorkerPool:
         self._starting = 0
         self._start_lock = threading.Lock()
         self.closed = False
+        start_watchdog()  # now, before attempt threads fork workers (flowy.groupwatch)
 
     # -- reservations --------------------------------------------------------
 
@@ -201,6 +229,9 @@ class WorkerPool:
         assert process.pid is not None
         with contextlib.suppress(OSError):
             os.setpgid(process.pid, process.pid)
+        # If this process dies, a watchdog kills the group: the kernel ends the worker
+        # itself (die_with_parent), but not what its step started.
+        watch_group(process.pid)
         return _Worker(process, parent_end)
 
     def _checkin(self, worker: _Worker, healthy: bool) -> None:
@@ -233,13 +264,18 @@ class WorkerPool:
             except (EOFError, OSError):
                 if self.closed:
                     return cancelled_result(task)
-                worker.process.join(1)
+                worker.reap_group(1.0)
                 return died_result(task, started, worker.process.exitcode)
             finally:
                 self._checkin(worker, healthy)
 
-    def close(self, cancel: bool = False) -> None:
-        """Stop the workers: politely when idle, by SIGKILL to their groups with ``cancel``."""
+    def close(self, cancel: bool = False, grace: float = INTERRUPT_GRACE) -> None:
+        """Stop the workers: politely when idle, by SIGKILL to their groups with ``cancel``.
+
+        With ``cancel``, busy workers are interrupted first and get up to
+        ``grace`` seconds to report their step's partial result (its output,
+        metrics, start and stop) before their groups are killed.
+        """
         with self._cond:
             self.closed = True
             workers = list(self._live)
@@ -247,14 +283,19 @@ class WorkerPool:
             self._idle.clear()
             self._live.clear()
             self._cond.notify_all()
+        busy = [w for w in workers if w not in idle]
         for worker in workers:
-            if not cancel and worker in idle:
+            if worker in idle and not cancel:
                 with contextlib.suppress(OSError):
                     worker.conn.send(None)
-        deadline = time.monotonic() + (0 if cancel else 2.0)
-        for worker in workers:
-            if not cancel and worker in idle:
+            elif worker not in idle and cancel:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(worker.pid, signal.SIGINT)  # the worker only, not its group
+        deadline = time.monotonic() + (grace if cancel else 2.0)
+        for worker in busy if cancel else workers:
+            if cancel or worker in idle:
                 worker.process.join(max(0.0, deadline - time.monotonic()))
+        for worker in workers:
             worker.kill()
 
     def pids(self) -> list[int]:
