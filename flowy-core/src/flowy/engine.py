@@ -61,10 +61,15 @@ class RunResult:
     """What ``pipeline.run()`` returns: status, step records, and outputs by name."""
 
     run_id: str
+    """The run's id (``flowy runs show RUN_ID``)."""
     pipeline: str
+    """The pipeline's name."""
     status: str
+    """How the run ended: ``completed``, ``failed`` or ``cancelled`` (see :attr:`ok`)."""
     steps: dict[str, StepRunRecord]
+    """Step name -> its record (status, times, attempts, error, logs)."""
     artifacts: dict[str, ArtifactRef]
+    """Output name -> the artifact written or re-used; ``result[name]`` loads it."""
     _store: Any = attrs.field(repr=False)
     _materializers: MaterializerRegistry = attrs.field(repr=False)
     _allow_pickle: bool = attrs.field(default=False, repr=False)

@@ -45,6 +45,11 @@ def flowy_register_component_kinds(register: Register) -> None:
     example ``"feature_store"``) that stacks may then name like the built-in
     kinds (executor, artifact_store, metadata_store, tracker, cache,
     materializer). Returns nothing.
+
+    Args:
+        register: the callback, ``register(name, /, base="builtins:object",
+            description="")``: ``name`` is the new kind; ``base`` the dotted path of the
+            abstract base its implementations subclass.
     """
 
 
@@ -54,6 +59,12 @@ def flowy_register_executors(register: Register) -> None:
 
     ``register(name, "pkg.module:Class", description="...")`` makes ``name``
     available as a stack's ``executor``. Returns nothing.
+
+    Args:
+        register: register: the callback; call it once per implementation, ``register(name,
+            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
+            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
+            keywords listed above (each optional).
     """
 
 
@@ -63,6 +74,12 @@ def flowy_register_artifact_stores(register: Register) -> None:
 
     ``register(name, "pkg.module:Class", description="...")`` makes ``name``
     available as a stack's ``artifact_store``. Returns nothing.
+
+    Args:
+        register: register: the callback; call it once per implementation, ``register(name,
+            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
+            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
+            keywords listed above (each optional).
     """
 
 
@@ -72,6 +89,12 @@ def flowy_register_metadata_stores(register: Register) -> None:
 
     ``register(name, "pkg.module:Class", description="...")`` makes ``name``
     available as a stack's ``metadata_store``. Returns nothing.
+
+    Args:
+        register: register: the callback; call it once per implementation, ``register(name,
+            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
+            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
+            keywords listed above (each optional).
     """
 
 
@@ -87,6 +110,12 @@ def flowy_register_materializers(register: Register) -> None:
     the plugin name in alphabetical order. ``requires`` names the
     distributions the materializer needs (shown as unavailable when missing).
     Returns nothing.
+
+    Args:
+        register: register: the callback; call it once per implementation, ``register(name,
+            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
+            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
+            keywords listed above (each optional).
     """
 
 
@@ -97,6 +126,12 @@ def flowy_register_cache_strategies(register: Register) -> None:
     ``register(name, "pkg.module:Class", description="...")``. A step's
     ``cache="a,b"`` option names the strategies whose key parts make its key.
     Returns nothing.
+
+    Args:
+        register: register: the callback; call it once per implementation, ``register(name,
+            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
+            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
+            keywords listed above (each optional).
     """
 
 
@@ -111,6 +146,12 @@ def flowy_register_trackers(register: Register) -> None:
     hooks are the only way the engine talks to a tracker; Flowy's own record
     (metrics, parameters, artifacts) is written by the engine, not by a
     tracker (docs/experiment-tracking.md). Returns nothing.
+
+    Args:
+        register: register: the callback; call it once per implementation, ``register(name,
+            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
+            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
+            keywords listed above (each optional).
     """
 
 
@@ -123,6 +164,12 @@ def flowy_register_stacks(register: RegisterStack) -> None:
     required_options={"artifact_store": ["bucket"]})``. Stacks the user
     defines in files take precedence over plugin stacks of the same name.
     Returns nothing.
+
+    Args:
+        register: the callback, ``register(name, components, /, description="",
+            required_options={})``: ``components`` maps each kind to ``{"type": NAME,
+            **options}``; ``required_options`` maps a kind to the options the user must supply
+            (``flowy stack switch`` asks for them).
     """
 
 
@@ -133,6 +180,11 @@ def flowy_register_commands(register: RegisterCommand) -> None:
     ``register(name, "pkg.module:click_group", help="one line")``. The target
     is imported only when the command is invoked, so ``flowy --help`` stays
     fast however many plugins are installed. Returns nothing.
+
+    Args:
+        register: the callback, ``register(name, target, /, *, help="")``: ``name`` becomes
+            ``flowy NAME``; ``target`` is the dotted path of a click command or group; ``help``
+            the line ``flowy --help`` shows.
     """
 
 
@@ -141,40 +193,97 @@ def flowy_register_commands(register: RegisterCommand) -> None:
 
 @hookspec
 def flowy_pipeline_started(run: RunRecord) -> None:
-    """A run was recorded and is about to execute its first step."""
+    """A run was recorded and is about to execute its first step.
+
+    Args:
+        run: the run's :class:`~flowy.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+    """
 
 
 @hookspec
 def flowy_pipeline_finished(run: RunRecord, status: str) -> None:
-    """A run ended with ``status`` (completed, failed or cancelled)."""
+    """A run ended with ``status`` (completed, failed or cancelled).
+
+    Args:
+        run: the run's :class:`~flowy.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        status: how the run ended: ``completed``, ``failed`` or ``cancelled``.
+    """
 
 
 @hookspec
 def flowy_step_started(run: RunRecord, task: StepTask) -> None:
-    """A step task was handed to the executor."""
+    """A step task was handed to the executor.
+
+    Args:
+        run: the run's :class:`~flowy.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        task: the step's :class:`~flowy.records.StepTask` as handed to the executor.
+    """
 
 
 @hookspec
 def flowy_step_finished(run: RunRecord, task: StepTask, result: StepResult) -> None:
-    """A step completed; its outputs are stored and recorded."""
+    """A step completed; its outputs are stored and recorded.
+
+    Args:
+        run: the run's :class:`~flowy.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        task: the step's :class:`~flowy.records.StepTask` as handed to the executor.
+        result: the worker's :class:`~flowy.records.StepResult` (status ``completed``,
+            outputs with their artifact ids, logs, metrics, timings).
+    """
 
 
 @hookspec
 def flowy_step_failed(run: RunRecord, task: StepTask, result: StepResult) -> None:
     """A step failed or timed out after its last attempt. Called before the
-    step's ``on_failure`` callback; the run goes on with independent branches."""
+    step's ``on_failure`` callback; the run goes on with independent branches.
+
+    Args:
+        run: the run's :class:`~flowy.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        task: the step's :class:`~flowy.records.StepTask` as handed to the executor.
+        result: the :class:`~flowy.records.StepResult` of the last attempt (status
+            ``failed`` or ``timed_out``, error, error type, traceback, attempts).
+    """
 
 
 @hookspec
 def flowy_step_cached(run: RunRecord, task: StepTask, entry: CacheEntry) -> None:
-    """A step was satisfied from the cache without running."""
+    """A step was satisfied from the cache without running.
+
+    Args:
+        run: the run's :class:`~flowy.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        task: the step's :class:`~flowy.records.StepTask` as handed to the executor.
+        entry: the :class:`~flowy.records.CacheEntry` that satisfied it: key, key parts, the
+            run that produced the outputs and their artifact ids.
+    """
 
 
 @hookspec
 def flowy_step_skipped(run: RunRecord, step: str, reason: str) -> None:
-    """A step did not run: its ``when`` was false or an upstream step failed."""
+    """A step did not run: its ``when`` was false or an upstream step failed.
+
+    Args:
+        run: the run's :class:`~flowy.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        step: the skipped step's name.
+        reason: why, in words (its ``when`` was false, or which upstream step failed).
+    """
 
 
 @hookspec
 def flowy_metric_logged(run: RunRecord, step: str, name: str, value: float, index: Any) -> None:
-    """A metric logged inside a step reached the orchestrator (after the step)."""
+    """A metric logged inside a step reached the orchestrator (after the step).
+
+    Args:
+        run: the run's :class:`~flowy.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        step: the step that logged it.
+        name: the metric's name.
+        value: its value (NaN and ±inf are passed as they are).
+        index: the series index given as ``log_metric(step=...)``, or None.
+    """
