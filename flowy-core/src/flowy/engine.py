@@ -155,13 +155,19 @@ class RunExecution:
     # -- hooks ---------------------------------------------------------------
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
-        """Call every implementation; one that raises is a warning, never a failed run."""
+        """Call every implementation; one that raises is a warning, never a failed run.
+
+        Each implementation is called through pluggy (one at a time, so one
+        raising does not stop the others), which lets ``FLOWY_TRACE_PLUGINS``
+        see every call.
+        """
         for impl in getattr(self.plugins.hook, hook_name).get_hookimpls():
             try:
-                impl.function(**{a: kwargs[a] for a in impl.argnames})
+                self.plugins.call_one(hook_name, impl, kwargs)
             except Exception as exc:  # noqa: BLE001
                 warnings.warn(
-                    f"plugin {impl.plugin_name} raised in {hook_name}: {type(exc).__name__}: {exc}",
+                    f"plugin {self.plugins.describe(impl.plugin_name)} raised in {hook_name}: "
+                    f"{type(exc).__name__}: {exc}",
                     RuntimeWarning,
                     stacklevel=2,
                 )
@@ -671,7 +677,9 @@ def run_pipeline(
         run.run.git = git.result()
         run.run.environment = environment_facts()
         for i, tracker in enumerate(trackers):
-            plugins.pm.register(tracker, name=f"tracker-{run.run_id}-{i}")
+            plugins.register_tracker(
+                tracker, f"tracker-{run.run_id}-{i}", resolved.checked.get("tracker")
+            )
         run.store.create_run(run.run)
         status = R.FAILED
         try:
@@ -683,7 +691,7 @@ def run_pipeline(
             run.store.finish_run(run.run_id, status, finished)
             run.notify("flowy_pipeline_finished", run=run.run, status=status)
             for i in range(len(trackers)):
-                plugins.pm.unregister(name=f"tracker-{run.run_id}-{i}")
+                plugins.unregister_tracker(f"tracker-{run.run_id}-{i}")
         if status == R.CANCELLED:
             raise KeyboardInterrupt
         return RunResult(

@@ -102,6 +102,8 @@ class FlowyPlugins:
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
         self._registry: Registry | None = None
+        #: Plugins registered for one run (trackers), by pluggy name -> what messages call them.
+        self.labels: dict[str, str] = {}
         self.strict = os.environ.get("FLOWY_STRICT_PLUGINS", "") not in ("", "0")
         if os.environ.get("FLOWY_TRACE_PLUGINS", "") not in ("", "0"):
             self._enable_tracing()
@@ -133,6 +135,36 @@ class FlowyPlugins:
             hooks=sorted(impl.name for impl in self.pm.get_hookcallers(plugin) or ()),
         )
         self._registry = None
+
+    def register_tracker(self, tracker: object, name: str, checked: Any = None) -> None:
+        """Register a stack's tracker for one run; messages name its type and distribution."""
+        self.pm.register(tracker, name=name)
+        if checked is not None:
+            self.labels[name] = (
+                f"tracker {checked.type!r} from {checked.distribution} {checked.version}"
+            )
+        else:
+            self.labels[name] = f"tracker {type(tracker).__name__}"
+
+    def unregister_tracker(self, name: str) -> None:
+        self.pm.unregister(name=name)
+        self.labels.pop(name, None)
+
+    def describe(self, plugin_name: str) -> str:
+        """A plugin as messages name it: its distribution, version and what it is."""
+        if plugin_name in self.labels:
+            return self.labels[plugin_name]
+        info = self.infos.get(plugin_name)
+        if info is None:
+            return plugin_name
+        dist = info.distribution
+        if info.version != "unknown":
+            dist = f"{dist} {info.version}"
+        return dist if info.name == info.distribution else f"{info.name} ({dist})"
+
+    def call_one(self, hook_name: str, impl: Any, kwargs: dict[str, Any]) -> Any:
+        """Call one implementation through pluggy (so tracing and monitoring see it)."""
+        return self.pm._hookexec(hook_name, [impl], kwargs, False)
 
     def register_builtins(self) -> None:
         import importlib
@@ -238,7 +270,9 @@ class FlowyPlugins:
             dist = info.distribution if info else impl.plugin_name
             version = info.version if info else "unknown"
             try:
-                impl.function(register=make_register(impl.plugin_name, dist, version))
+                self.call_one(
+                    hook_name, impl, {"register": make_register(impl.plugin_name, dist, version)}
+                )
             except Exception as exc:
                 registry.errors.append((impl.plugin_name, hook_name, exc))
                 if info is not None:
@@ -289,7 +323,7 @@ class FlowyPlugins:
 
         def after(outcome: Any, hook_name: str, impls: Sequence[Any], kwargs: Any) -> None:
             elapsed = (time.perf_counter() - starts.pop(id(kwargs), time.perf_counter())) * 1000
-            plugins = ",".join(i.plugin_name for i in impls) or "-"
+            plugins = ", ".join(self.describe(i.plugin_name) for i in impls) or "-"
             print(f"[flowy trace] {hook_name} plugins={plugins} {elapsed:.2f} ms", file=sys.stderr)
 
         self.pm.add_hookcall_monitoring(before, after)

@@ -1,0 +1,135 @@
+"""A plugin author's first day (issue #12 items 11-16), through the real `flowy` command.
+
+Each plugin is a throwaway distribution on PYTHONPATH, installed the way
+tests/test_cli_plugin_health.py does it; every test asserts what the message
+tells the user to do.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
+FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]
+FIRST_PARTY = "flowy-executor-local,flowy-store-sqlite,flowy-materializers"
+
+PIPELINE = """
+from flowy import Pipeline, step
+
+
+@step
+def answer() -> int:
+    return 42
+
+
+pipeline = Pipeline("tiny", [answer])
+"""
+
+Flowy = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def install(site: Path, dist: str, module: str, source: str) -> None:
+    """A distribution 'installed' on a PYTHONPATH folder through a bare *.dist-info."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    info = site / f"{dist.replace('-', '_')}-0.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.3\n")
+    (info / "entry_points.txt").write_text(f"[flowy]\n{dist} = {module}\n")
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Callable[..., Flowy]:
+    """``cli([extra dists], **env)`` -> a runner in a fresh project with those plugins loaded."""
+    project = tmp_path / "project"
+    (project / ".flowy").mkdir(parents=True)
+    (project / "pipeline.py").write_text(PIPELINE)
+
+    def make(extra: list[str], **extra_env: str) -> Flowy:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
+        env.update(
+            FLOWY_HOME=str(tmp_path / "home"),
+            FLOWY_LOAD_PLUGINS=",".join([FIRST_PARTY, *extra]),
+            PYTHONPATH=str(tmp_path / "site"),
+            COLUMNS="200",
+            **extra_env,
+        )
+
+        def flowy(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+            done = subprocess.run(
+                [*FLOWY, *args], cwd=project, env=env, capture_output=True, text=True,
+                timeout=120, check=False,
+            )  # fmt: skip
+            assert done.returncode == code, f"{args}: {done.returncode}\n{done.stdout}{done.stderr}"
+            return done
+
+        return flowy
+
+    return make
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+BOOM_TRACKER = """
+from flowy import hookimpl
+
+
+class Boom:
+    @hookimpl
+    def flowy_step_finished(self, run, task, result):
+        raise RuntimeError("tracker bug")
+
+
+@hookimpl
+def flowy_register_trackers(register):
+    register("boom", "flowy_boom_plugin:Boom")
+"""
+
+TRACKED_STACK = (
+    '[executor]\ntype = "local"\n'
+    '[metadata_store]\ntype = "sqlite"\nurl = "sqlite:///{project}/.flowy/t.db"\n'
+    '[artifact_store]\ntype = "local"\npath = "{project}/.flowy/t"\n'
+    '[tracker]\ntype = "boom"\n'
+)
+
+
+def _tracked(cli: Callable[..., Flowy], tmp_path: Path, **env: str) -> Flowy:
+    install(tmp_path / "site", "flowy-boom", "flowy_boom_plugin", BOOM_TRACKER)
+    stack = tmp_path / "project" / ".flowy" / "stacks" / "tracked.toml"
+    stack.parent.mkdir(parents=True)
+    stack.write_text(TRACKED_STACK)
+    return cli(["flowy-boom"], **env)
+
+
+def test_trace_plugins_shows_every_engine_hook_call(
+    cli: Callable[..., Flowy], tmp_path: Path
+) -> None:
+    """Item 13: the engine's hook calls go through pluggy, so FLOWY_TRACE_PLUGINS sees them."""
+    flowy = _tracked(cli, tmp_path, FLOWY_TRACE_PLUGINS="1")
+    done = flowy("run", "pipeline.py", "--stack", "tracked")
+    trace = [line for line in done.stderr.splitlines() if line.startswith("[flowy trace]")]
+    hooks = {line.split()[2] for line in trace}
+    assert {"flowy_step_finished", "flowy_pipeline_finished"} <= hooks, done.stderr
+    assert "flowy_register_trackers" in hooks
+    assert any("tracker 'boom' from flowy-boom 0.3" in line for line in trace), trace
+
+
+def test_a_raising_tracker_is_a_warning_naming_its_distribution(
+    cli: Callable[..., Flowy], tmp_path: Path
+) -> None:
+    """Item 14: the warning names the tracker and its distribution, never tracker-<run id>-0."""
+    flowy = _tracked(cli, tmp_path)
+    done = flowy("run", "pipeline.py", "--stack", "tracked")
+    text = one_line(done.stderr)
+    assert "plugin tracker 'boom' from flowy-boom 0.3 raised in flowy_step_finished" in text
+    assert "RuntimeError: tracker bug" in text
+    assert "tracker-" not in text
