@@ -40,7 +40,7 @@ import attrs
 
 from flowy import sidecars
 from flowy.deletion import ArtifactsInUseError, remove_files
-from flowy.errors import FlowyError
+from flowy.errors import FlowyError, RunNotFoundError
 from flowy.records import RUNNING
 
 if TYPE_CHECKING:
@@ -164,7 +164,18 @@ def _expire(
             # Keep each run whose artifacts a survivor uses, then try the rest again.
             for use in exc.uses:
                 kept.setdefault(use.owner_run, f"{use.used_by}: {use.detail}")
-            candidates = [r for r in candidates if r not in kept]
+            why = "in use (see `flowy runs delete`)"
+        except RunNotFoundError:
+            # Deleted meanwhile (a concurrent `runs delete` or gc): go on without it.
+            for run_id in candidates:
+                if not _exists(metadata, run_id):
+                    kept[run_id] = "deleted meanwhile by another command"
+            why = "not found"
+        remaining = [r for r in candidates if r not in kept]
+        if len(remaining) == len(candidates):  # the store named none of them: stop, keep all
+            kept.update(dict.fromkeys(candidates, why))
+            remaining = []
+        candidates = remaining
     sizes: dict[str, list[int]] = {}
     if result is not None:
         for ref in result.artifacts:
@@ -182,6 +193,13 @@ def _expire(
         )
         for run in expired.values()
     ]
+
+
+def _exists(metadata: MetadataStore, run_id: str) -> bool:
+    try:
+        return metadata.get_run(run_id).run_id == run_id
+    except RunNotFoundError:
+        return False
 
 
 def _run_of(uri: str, runs: Container[str]) -> str | None:
