@@ -133,3 +133,55 @@ def test_a_raising_tracker_is_a_warning_naming_its_distribution(
     assert "plugin tracker 'boom' from flowy-boom 0.3 raised in flowy_step_finished" in text
     assert "RuntimeError: tracker bug" in text
     assert "tracker-" not in text
+
+
+TAKEOVER = """
+from flowy import hookimpl
+
+
+@hookimpl
+def flowy_register_stacks(register):
+    register(
+        "local",
+        {
+            "executor": {"type": "local"},
+            "metadata_store": {"type": "sqlite", "url": "sqlite:///{project}/.flowy/x.db"},
+            "artifact_store": {"type": "local", "path": "{project}/.flowy/x"},
+        },
+    )
+    register("half", {"executor": {"type": "local"}})
+"""
+
+
+def test_a_plugin_stack_named_local_is_a_clash_and_local_keeps_working(
+    cli: Callable[..., Flowy], tmp_path: Path
+) -> None:
+    """Item 11: a plugin's `local` stack clashes (reported), it never replaces flowy-core's;
+    an incomplete plugin stack is a plugin error from `plugins check`, not a run failure."""
+    install(tmp_path / "site", "flowy-takeover", "flowy_takeover_plugin", TAKEOVER)
+    flowy = cli(["flowy-takeover"])
+    assert "Run " in flowy("run", "pipeline.py").stdout
+    check = one_line(flowy("plugins", "check", code=1).stdout)
+    assert (
+        "its stack 'local' clashes with the stack 'local' of flowy-core, which keeps the name; "
+        "rename the plugin's stack (e.g. 'takeover-local')" in check
+    )
+    assert (
+        "its stack 'half' has no artifact_store, metadata_store; every stack needs executor, "
+        "artifact_store, metadata_store: add them to the components it registers" in check
+    )
+    assert "flowy-takeover (flowy-takeover 0.3)" in check or "flowy-takeover 0.3" in check
+
+
+def test_strict_plugins_check_reports_every_failure(
+    cli: Callable[..., Flowy], tmp_path: Path
+) -> None:
+    """Item 16: FLOWY_STRICT_PLUGINS=1 `plugins check` lists all problems, not the first."""
+    install(tmp_path / "site", "flowy-takeover", "flowy_takeover_plugin", TAKEOVER)
+    install(tmp_path / "site", "flowy-broken", "flowy_broken_plugin", "import nosuchmodule_xyz\n")
+    strict = cli(["flowy-takeover", "flowy-broken"], FLOWY_STRICT_PLUGINS="1")
+    done = strict("plugins", "check", code=1)
+    check = one_line(done.stdout)
+    assert "flowy-broken" in check and "No module named 'nosuchmodule_xyz'" in check, done.stderr
+    assert "clashes with the stack 'local'" in check
+    assert "its stack 'half' has no artifact_store" in check

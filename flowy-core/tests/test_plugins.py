@@ -44,7 +44,15 @@ GOOD = """
 
     @hookimpl
     def flowy_register_stacks(register):
-        register("fancy", {"executor": {"type": "fancy"}}, description="demo")
+        register(
+            "fancy",
+            {
+                "executor": {"type": "fancy"},
+                "metadata_store": {"type": "sqlite"},
+                "artifact_store": {"type": "local"},
+            },
+            description="demo",
+        )
 """
 
 

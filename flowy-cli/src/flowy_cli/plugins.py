@@ -13,12 +13,18 @@ from typing import Any
 
 import click
 
-from flowy_cli.common import json_option, plugin_manager
+from flowy_cli.common import json_option
 
 
 def _collect() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every plugin's facts, and every registration clash (names both distributions)."""
-    plugins = plugin_manager()
+    """Every plugin's facts, and every registration clash (names both distributions).
+
+    Never strict: with ``FLOWY_STRICT_PLUGINS=1`` the first failure would hide the
+    others, and ``plugins check`` exists to report them all (it fails on any).
+    """
+    from flowy.plugins import create_plugin_manager
+
+    plugins = create_plugin_manager(strict=False)
     registry = plugins.registry  # builds it: fills `provides` and registration errors
     rows = [
         info.to_json()

@@ -97,14 +97,16 @@ def _dist_version(dist: str) -> str:
 class FlowyPlugins:
     """A pluggy manager with Flowy's registry and per-plugin provenance."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, strict: bool | None = None) -> None:
         self.pm = pluggy.PluginManager("flowy")
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
         self._registry: Registry | None = None
         #: Plugins registered for one run (trackers), by pluggy name -> what messages call them.
         self.labels: dict[str, str] = {}
-        self.strict = os.environ.get("FLOWY_STRICT_PLUGINS", "") not in ("", "0")
+        if strict is None:
+            strict = os.environ.get("FLOWY_STRICT_PLUGINS", "") not in ("", "0")
+        self.strict = strict
         if os.environ.get("FLOWY_TRACE_PLUGINS", "") not in ("", "0"):
             self._enable_tracing()
 
@@ -255,6 +257,7 @@ class FlowyPlugins:
                 hook_name, registry, lambda p, d, v, k=kind: registry.binder(k, p, d, v)
             )
         self._call_each("flowy_register_stacks", registry, self._stack_binder(registry))
+        self._report_stack_clashes(registry)
         self._call_each("flowy_register_commands", registry, self._command_binder(registry))
         for kind in registry.kinds:
             for reg in registry.all(kind):
@@ -283,20 +286,56 @@ class FlowyPlugins:
                         f"Plugin {impl.plugin_name} ({dist}) raised in {hook_name}: {exc}"
                     ) from exc
 
-    @staticmethod
-    def _stack_binder(registry: Registry) -> Any:
+    def _plugin_error(self, registry: Registry, plugin: str, hook: str, message: str) -> None:
+        """A plugin registered something unusable: it is failed, and `plugins check` says why."""
+        registry.errors.append((plugin, hook, PluginLoadError(message)))
+        info = self.infos.get(plugin)
+        if info is not None:
+            info.status = "failed"
+            info.error = f"{info.error}; {message}" if info.error else message
+        if self.strict:
+            raise PluginLoadError(f"Plugin {self.describe(plugin)}: {message}")
+
+    def _report_stack_clashes(self, registry: Registry) -> None:
+        for name, offers in registry.stack_clashes.items():
+            first = offers[0]
+            for later in offers[1:]:
+                self._plugin_error(
+                    registry,
+                    later.plugin,
+                    "flowy_register_stacks",
+                    f"its stack {name!r} clashes with the stack {name!r} of "
+                    f"{first.distribution}, which keeps the name; rename the plugin's stack "
+                    f"(e.g. '{later.distribution.removeprefix('flowy-')}-{name}')",
+                )
+
+    def _stack_binder(self, registry: Registry) -> Any:
+        from flowy.stacks import REQUIRED_KINDS
+
         def make(plugin: str, dist: str, version: str) -> Any:
             def register(name: str, components: Any, /, **info: Any) -> None:
-                registry.stacks[name] = StackOffer(
-                    name=name,
-                    components={k: dict(v) for k, v in components.items()},
-                    plugin=plugin,
-                    distribution=dist,
-                    version=version,
-                    description=info.get("description", ""),
-                    required_options={
-                        k: list(v) for k, v in info.get("required_options", {}).items()
-                    },
+                missing = [k for k in REQUIRED_KINDS if k not in components]
+                if missing:
+                    self._plugin_error(
+                        registry,
+                        plugin,
+                        "flowy_register_stacks",
+                        f"its stack {name!r} has no {', '.join(missing)}; every stack needs "
+                        f"{', '.join(REQUIRED_KINDS)}: add them to the components it registers",
+                    )
+                    return
+                registry.offer_stack(
+                    StackOffer(
+                        name=name,
+                        components={k: dict(v) for k, v in components.items()},
+                        plugin=plugin,
+                        distribution=dist,
+                        version=version,
+                        description=info.get("description", ""),
+                        required_options={
+                            k: list(v) for k, v in info.get("required_options", {}).items()
+                        },
+                    )
                 )
 
             return register
@@ -369,14 +408,18 @@ def incompatibility(requires_core: str | None) -> str | None:
 
 
 def create_plugin_manager(
-    *, entrypoints: bool = True, plugins: Sequence[tuple[str, object]] = ()
+    *,
+    entrypoints: bool = True,
+    plugins: Sequence[tuple[str, object]] = (),
+    strict: bool | None = None,
 ) -> FlowyPlugins:
     """Build a fresh manager: built-ins, then entry points (unless disabled), then ``plugins``.
 
     Tests pass ``entrypoints=False`` and the plugins they test, so they never
-    depend on what happens to be installed.
+    depend on what happens to be installed. ``strict`` overrides
+    ``FLOWY_STRICT_PLUGINS`` (``flowy plugins check`` collects every failure).
     """
-    manager = FlowyPlugins()
+    manager = FlowyPlugins(strict=strict)
     manager.register_builtins()
     if entrypoints:
         manager.load_entrypoints()

@@ -140,6 +140,9 @@ class Registry:
         self.kinds: dict[str, str] = dict(BUILTIN_KINDS)
         self._entries: dict[str, dict[str, list[Registration]]] = {k: {} for k in self.kinds}
         self.stacks: dict[str, StackOffer] = {}
+        #: Later offers of a stack name already offered: the first offer (flowy-core's
+        #: ``local`` before any plugin's) keeps the name; ``flowy plugins check`` reports these.
+        self.stack_clashes: dict[str, list[StackOffer]] = {}
         self.commands: dict[str, CommandOffer] = {}
         self.errors: list[tuple[str, str, BaseException]] = []
         """(plugin, hook, error) for registration hooks that raised."""
@@ -189,6 +192,14 @@ class Registry:
             )
 
         return register
+
+    def offer_stack(self, offer: StackOffer) -> None:
+        """Add a plugin's stack; a name already offered keeps its first offer (a clash)."""
+        first = self.stacks.setdefault(offer.name, offer)
+        if first is not offer and first.distribution != offer.distribution:
+            self.stack_clashes.setdefault(offer.name, [first]).append(offer)
+        elif first is not offer:
+            self.stacks[offer.name] = offer
 
     # -- reading -----------------------------------------------------------
 
