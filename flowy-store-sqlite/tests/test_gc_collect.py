@@ -9,6 +9,9 @@ skipped, not an error.
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,3 +92,20 @@ def test_a_run_deleted_meanwhile_is_skipped_by_retention(stores) -> None:
     outcome = {r.run_id: r.kept_because for r in report.expired}
     assert outcome == {"gone": "deleted meanwhile by another command", "run0": None, "run1": None}
     assert [r.run_id for r in meta.iter_runs()] == ["run2"]
+
+
+def test_retention_waits_while_a_run_of_the_pipeline_runs(stores) -> None:
+    meta, store = stores
+    for i, started in enumerate((100.0, 200.0, 300.0)):
+        record(meta, f"run{i}", started, [write(store, f"run{i}", "a")])
+    # A live run of the same pipeline (this process, on this host: not crashed).
+    alive = RunRecord(
+        "live", "p", "running", started_at=time.time(), pid=os.getpid(), host=socket.gethostname()
+    )
+    meta.create_run(alive)
+    report = collect(meta, store, Retention(keep_last_runs=1))
+    assert {r.run_id for r in report.expired if r.kept_because} == {"run0", "run1", "run2"}
+    assert len(list(meta.iter_runs())) == 4
+    meta.finish_run("live", "completed", time.time())
+    collect(meta, store, Retention(keep_last_runs=1))
+    assert [r.run_id for r in meta.iter_runs()] == ["live"]

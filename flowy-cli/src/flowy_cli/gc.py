@@ -66,7 +66,8 @@ def gc(
         keep_days settings), the runs it expires, as `flowy runs delete` would.
     Never removed: anything a recorded artifact needs, anything of a run still
     running, a registered model's run, a run whose artifacts a kept run uses,
-    and files that are not Flowy's (listed, left alone).
+    and files that are not Flowy's (listed, left alone). Expired runs of a
+    pipeline with a run in progress wait for the next collection.
     """
     from flowy.client import Client
     from flowy.config import load_settings

@@ -4,7 +4,8 @@ Three kinds of things go, in this order:
 
 1. **Expired runs** (:mod:`flowy.retention`), deleted as ``flowy runs delete``
    deletes (:mod:`flowy.deletion`: rows in one transaction, then files), and
-   only those the store agrees nobody else uses.
+   only those the store agrees nobody else uses; none of a pipeline that has
+   a run running (it could be about to re-use their outputs from the cache).
 2. **Temporary debris**: the half-written temporary files of writes that a
    kill interrupted (:meth:`~flowy.contracts.ArtifactStore.is_temporary`).
 3. **Unreferenced artifacts**: complete artifact files (and their sidecars)
@@ -152,9 +153,17 @@ def _expire(
     """Delete the runs retention expires, leaving those the store refuses (in use)."""
     from flowy.retention import expired_runs
 
-    expired = {r.run_id: r for r in expired_runs(metadata.iter_runs(), retention, now)}
-    kept: dict[str, str] = {}
-    candidates = list(expired)
+    runs = list(metadata.iter_runs())
+    expired = {r.run_id: r for r in expired_runs(runs, retention, now)}
+    # A running run may be about to re-use (cache hit) an expired run's outputs of its
+    # pipeline: those wait for the next collection.
+    busy = {r.pipeline for r in runs if r.status == RUNNING}
+    kept = {
+        run_id: "a run of its pipeline is running (it may re-use these outputs)"
+        for run_id, run in expired.items()
+        if run.pipeline in busy
+    }
+    candidates = [r for r in expired if r not in kept]
     result = None
     while candidates:
         try:
