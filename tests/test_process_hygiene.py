@@ -1,8 +1,10 @@
 """What a real ``flowy run`` leaves behind when it is killed, interrupted or piped.
 
 * ``kill -9`` of ``flowy run`` whose step started ``sleep 300``: the sleep is
-  gone soon after, whichever way the local pool starts its workers (a
-  watchdog kills the workers' process groups once the orchestrator is dead).
+  gone soon after, with the step in the orchestrator itself or in a pool
+  worker however the pool starts them (a watchdog kills the workers' process
+  groups, or what the orchestrator started, once the orchestrator is dead),
+  and the other programs of the shell job (``| cat``) are left alone.
 * Ctrl-C (SIGINT to the foreground job) while a step prints and sleeps: the
   cancelled step's record keeps what it printed, its attempt and real start
   and finish times, in this process, in a forked timed attempt and in a pool.
@@ -15,6 +17,7 @@ sized for a fast machine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -136,20 +139,20 @@ def _dead_within(pid: int, seconds: float) -> bool:
     return not alive(pid)
 
 
-@pytest.mark.parametrize("start_method", ["fork", "forkserver", "spawn"])
-def test_kill_9_of_flowy_run_ends_what_its_steps_started(cli, start_method: str) -> None:
+EXECUTION = [
+    pytest.param(["max_workers=1"], id="in-process"),
+    *(
+        pytest.param(["max_workers=2", f"start_method={method}"], id=f"pool-{method}")
+        for method in ("fork", "forkserver", "spawn")
+    ),
+]
+
+
+@pytest.mark.parametrize("options", EXECUTION)
+def test_kill_9_of_flowy_run_ends_what_its_steps_started(cli, options: list[str]) -> None:
     project, marks, env = cli
-    proc = _start(
-        project,
-        env,
-        "p.py:kill_me",
-        "--param",
-        f"marks={marks}",
-        "--executor-option",
-        "max_workers=2",
-        "--executor-option",
-        f"start_method={start_method}",
-    )
+    given = [arg for option in options for arg in ("--executor-option", option)]
+    proc = _start(project, env, "p.py:kill_me", "--param", f"marks={marks}", *given)
     _wait_for_file(marks / "child.pid", proc)
     sleeper = int((marks / "child.pid").read_text())
     assert alive(sleeper)
@@ -160,6 +163,43 @@ def test_kill_9_of_flowy_run_ends_what_its_steps_started(cli, start_method: str)
     finally:
         if alive(sleeper):
             os.kill(sleeper, signal.SIGKILL)
+
+
+def test_kill_9_spares_the_other_programs_of_the_shell_job(cli, tmp_path: Path) -> None:
+    """In-process steps share the job's process group: only what the run started dies."""
+    project, marks, env = cli
+    flowy = " ".join(f"'{part}'" for part in FLOWY)
+    reader_done = tmp_path / "reader-done"
+    # `set -m`: the pipeline is a job of its own, led by `flowy run`, as in a terminal.
+    script = (
+        f"set -m; {flowy} run p.py:kill_me --param marks='{marks}' "
+        "--executor-option max_workers=1 "
+        f"| {{ cat > /dev/null; touch '{reader_done}'; }}"
+    )
+    shell = subprocess.Popen(["bash", "-c", script], cwd=project, env=env, start_new_session=True)
+    groups = [shell.pid]
+    try:
+        _wait_for_file(marks / "child.pid", shell)
+        sleeper = int((marks / "child.pid").read_text())
+        runner = _flowy_pid(marks)
+        groups.append(os.getpgid(runner))  # the job's group, led by `flowy run`
+        os.kill(runner, signal.SIGKILL)
+        assert _dead_within(sleeper, 60), "`sleep 300` outlived the SIGKILLed `flowy run`"
+        shell.wait(timeout=60)
+        assert reader_done.exists(), "the other program of the shell job was killed too"
+    finally:
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        if (marks / "child.pid").exists() and alive(int((marks / "child.pid").read_text())):
+            os.kill(int((marks / "child.pid").read_text()), signal.SIGKILL)
+
+
+def _flowy_pid(marks: Path) -> int:
+    """The `flowy run` process: the parent of the step's `sleep` in sequential mode."""
+    sleeper = int((marks / "child.pid").read_text())
+    stat = Path(f"/proc/{sleeper}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(stat[1])
 
 
 INTERRUPTED = [

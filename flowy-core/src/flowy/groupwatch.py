@@ -11,8 +11,17 @@ process that reads group ids from a pipe only this process writes to, ignores
 the signals that end a run (Ctrl-C, SIGTERM, SIGHUP), and when the pipe closes,
 because this process exited or was SIGKILLed, kills every group still
 registered. A group is forgotten as soon as it has been SIGKILLed, so an id
-the system recycles later is never hit. Forked children close their copy of the pipe at once
-(:func:`os.register_at_fork`), so only this process's death closes it.
+the system recycles later is never hit. Forked children close their copy of
+the pipe at once (:func:`os.register_at_fork`), so only this process's death
+closes it.
+
+A step run in this very process (the local executor's sequential mode) starts
+its processes in this process's group, which it may share with others. While
+such a step runs (:func:`children_watched`), and only when this process leads
+its group (a shell job, ``setsid``), the watchdog is told to kill, should this
+process die, the group's other members except the watchdog and what descends
+from this process's parent by another line: the programs a shell put in the
+same job (``| head``). Linux only (it reads ``/proc``).
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import contextlib
 import os
 import sys
 import threading
+from collections.abc import Iterator
 
 #: Process groups and ``posix_spawn``: POSIX (not Windows).
 _SUPPORTED = hasattr(os, "killpg") and hasattr(os, "posix_spawn")
@@ -30,7 +40,8 @@ _WATCHDOG = """
 import os, signal
 for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGPIPE"):
     signal.signal(getattr(signal, name), signal.SIG_IGN)
-groups, pending = set(), b""
+groups, shared, pending = set(), {}, b""
+owner = os.getppid()  # the process watched: what descends from it is ours
 while True:
     try:
         data = os.read(0, 4096)
@@ -42,15 +53,55 @@ while True:
         break
     *lines, pending = (pending + data).split(b"\\n")
     for line in lines:
-        if line[:1] == b"+":
-            groups.add(int(line[1:]))
-        elif line[:1] == b"-":
-            groups.discard(int(line[1:]))
+        kind, rest = line[:1], line[1:].split()
+        if not rest:
+            continue
+        if kind == b"+":
+            groups.add(int(rest[0]))
+        elif kind == b"-":
+            groups.discard(int(rest[0]))
+        elif kind == b"*":
+            shared[int(rest[0])] = int(rest[1])
+        elif kind == b"/":
+            shared.pop(int(rest[0]), None)
 for group in groups:
     try:
         os.killpg(group, signal.SIGKILL)
     except OSError:
         pass
+
+def table():
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/" + entry + "/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found[int(entry)] = (int(fields[1]), int(fields[2]))
+    return found
+
+def spared(pid, parents, shell):
+    for _ in range(64):  # the shell's other jobs' processes descend from it, not from us
+        pid = parents.get(pid, (0, 0))[0]
+        if pid == owner:  # it may not have been reparented yet
+            return False
+        if pid == shell:
+            return True
+        if pid <= 1:
+            return False
+    return False
+
+for group, shell in shared.items():
+    for _ in range(2):  # again, for a process forked while the first pass ran
+        procs = table()
+        for pid, (ppid, pgrp) in procs.items():
+            if pgrp == group and pid != os.getpid() and not spared(pid, procs, shell):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
 """
 
 
@@ -118,6 +169,20 @@ def start_watchdog() -> None:
     """Start this process's watchdog now, before threads that fork exist (cheap if running)."""
     if _SUPPORTED:
         _watch.send("", start=True)
+
+
+@contextlib.contextmanager
+def children_watched() -> Iterator[None]:
+    """While the block runs, what this process starts dies with it (see the module)."""
+    group = os.getpgrp() if _SUPPORTED else 0
+    if not (group == os.getpid() and os.path.isdir("/proc/self")):
+        yield
+        return
+    _watch.send(f"*{group} {os.getppid()}\n", start=True)
+    try:
+        yield
+    finally:
+        _watch.send(f"/{group}\n", start=False)
 
 
 def watch_group(group: int) -> None:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 from flowy.contracts import Executor
 from flowy.forked import run_attempt_forked
+from flowy.groupwatch import children_watched
 from flowy.records import StepRef, StepResult, StepTask
 from flowy.worker import execute_attempt, run_with_retries
 from pydantic import BaseModel, ConfigDict, Field
@@ -203,7 +204,8 @@ class LocalExecutor(Executor):
     def _in_process_attempt(self, step: Step, runtime: WorkerRuntime) -> Any:
         def attempt(t: StepTask) -> StepResult:
             if t.timeout is None:
-                return execute_attempt(t, step.fn, runtime, step.retry_on)
+                with children_watched():  # what it starts dies with this process
+                    return execute_attempt(t, step.fn, runtime, step.retry_on)
             return run_attempt_forked(
                 t, step.fn, runtime, step.retry_on, kill_grace=self.kill_grace, active=self._forked
             )
