@@ -99,3 +99,154 @@ def test_example_plugin_passes_its_own_tests(tmp_path: Path) -> None:
     done = pytest_in(EXAMPLE, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "failed" not in done.stdout and "passed" in done.stdout
+
+
+# -- issue #12 items 17 and 18: a complete generated registration; the two new checks --
+
+#: A real implementation of the materializer skeleton `flowy plugin new flowy-thing` writes.
+FILLED_MATERIALIZER = """
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flowy.contracts import Materializer
+
+
+class ThingMaterializer(Materializer):
+    name = "thing"
+    version = "1"
+    extension = "{extension}"
+
+    def save(self, obj, file):
+        file.write(str(obj).encode())
+        return {{"digits": len(obj.as_tuple().digits)}}
+
+    def load(self, file, metadata):
+        return Decimal(file.read().decode())
+"""
+
+#: A real implementation of the tracker skeleton; ``{cached}`` is its flowy_step_cached.
+FILLED_TRACKER = """
+from __future__ import annotations
+
+from flowy import hookimpl
+
+
+class ThingTracker:
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl
+    def flowy_pipeline_started(self, run):
+        self.seen.append(("flowy_pipeline_started", None))
+
+    @hookimpl
+    def flowy_step_finished(self, run, task, result):
+        self.seen.append(("flowy_step_finished", task.step))
+
+    @hookimpl
+    def flowy_step_failed(self, run, task, result):
+        self.seen.append(("flowy_step_failed", task.step))
+
+    @hookimpl
+    def flowy_step_skipped(self, run, step, reason):
+        self.seen.append(("flowy_step_skipped", step))
+{cached}
+    @hookimpl
+    def flowy_pipeline_finished(self, run, status):
+        self.seen.append(("flowy_pipeline_finished", None))
+"""
+
+CACHED_HOOK = """
+    @hookimpl
+    def flowy_step_cached(self, run, task, entry):
+        self.seen.append(("flowy_step_cached", task.step))
+"""
+
+
+def _generated(tmp_path: Path, kind: str) -> Path:
+    target = tmp_path / f"flowy-thing-{kind}"
+    flowy(tmp_path, "plugin", "new", "flowy-thing", "--kind", kind, str(target))
+    return target
+
+
+def _fill_tracker(target: Path, cached: str) -> None:
+    (target / "src" / "flowy_thing" / "tracker.py").write_text(FILLED_TRACKER.format(cached=cached))
+    test = target / "tests" / "test_contract.py"
+    test.write_text(
+        test.read_text().replace(
+            '        raise NotImplementedError(\n            "read back what the tracker recorded, '
+            'in order, as (hook name, step name or None)"\n        )',
+            "        return tracker.seen",
+        )
+    )
+
+
+def _verbose(folder: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = _env(tmp_path, PYTHONPATH=str(folder / "src"))
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-p", "no:randomly"],
+        cwd=folder, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def test_generated_materializer_registration_is_complete_and_names_no_placeholder_url(
+    tmp_path: Path,
+) -> None:
+    target = _generated(tmp_path, "materializer")
+    plugin = (target / "src" / "flowy_thing" / "plugin.py").read_text()
+    for keyword in ("types=", "extension=", "safe=True", "requires=", "description="):
+        assert keyword in plugin, keyword
+    readme = (target / "README.md").read_text()
+    assert "https://github.com/flowy)" not in readme and "flowy-core" in readme
+    pyproject = (target / "pyproject.toml").read_text()
+    assert "Add here every library the implementation imports" in pyproject
+
+
+def test_generated_materializer_passes_its_suite_with_the_extension_check(tmp_path: Path) -> None:
+    target = _generated(tmp_path, "materializer")
+    impl = target / "src" / "flowy_thing" / "materializer.py"
+    impl.write_text(FILLED_MATERIALIZER.format(extension=".txt"))
+    done = _verbose(target, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "test_extension_matches_the_registration PASSED" in done.stdout
+
+
+def test_a_materializer_whose_extension_differs_from_its_registration_fails_the_suite(
+    tmp_path: Path,
+) -> None:
+    target = _generated(tmp_path, "materializer")
+    impl = target / "src" / "flowy_thing" / "materializer.py"
+    impl.write_text(FILLED_MATERIALIZER.format(extension=".dec"))  # registered as ".txt"
+    done = _verbose(target, tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    failed = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and "test_extension_matches_the_registration" in failed[0], failed
+    assert "declares extension '.dec' but is registered with extension='.txt'" in done.stdout
+
+
+def test_generated_tracker_passes_its_suite_with_the_cached_step_check(tmp_path: Path) -> None:
+    target = _generated(tmp_path, "tracker")
+    assert "def flowy_step_cached" in (target / "src" / "flowy_thing" / "tracker.py").read_text()
+    _fill_tracker(target, CACHED_HOOK)
+    done = _verbose(target, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "test_a_tracker_of_step_outcomes_also_records_cached_steps PASSED" in done.stdout
+
+
+def test_a_tracker_that_ignores_cached_steps_fails_the_suite(tmp_path: Path) -> None:
+    target = _generated(tmp_path, "tracker")
+    _fill_tracker(target, "")
+    done = _verbose(target, tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    failed = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1, failed
+    assert "test_a_tracker_of_step_outcomes_also_records_cached_steps" in failed[0]
+    assert "but not flowy_step_cached" in done.stdout
+
+
+def test_example_plugin_passes_the_new_checks(tmp_path: Path) -> None:
+    done = _verbose(EXAMPLE, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "test_extension_matches_the_registration PASSED" in done.stdout
+    assert "test_a_tracker_of_step_outcomes_also_records_cached_steps PASSED" in done.stdout

@@ -181,6 +181,20 @@ class MaterializerContract:
         )
         assert ref.uri.endswith(extension)
 
+    def test_extension_matches_the_registration(
+        self, materializer: Materializer, registry: MaterializerRegistry
+    ) -> None:
+        """The file is named by the registration's ``extension``, the bytes by the class: a
+        materializer registered as ``.csv`` that writes parquet gives files no tool opens."""
+        registered = registry._registrations[materializer.name].info.get("extension")
+        if registered is None:
+            return  # the class's own extension is used
+        assert registered == materializer.extension, (
+            f"{type(materializer).__name__} declares extension {materializer.extension!r} but "
+            f"is registered with extension={registered!r}: write the same in both (or leave "
+            "extension out of register(), and the class's is used)"
+        )
+
     @pytest.mark.parametrize("damage", ["flip", "truncate"])
     def test_changed_file_is_refused(
         self, materializer: Materializer, samples: list[Any], store: ArtifactStore,

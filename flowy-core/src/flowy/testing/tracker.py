@@ -25,6 +25,8 @@ metric, with a reference recorder registered beside the tracker, and checks:
 
 * the tracker saw exactly the events the reference saw, for every hook it
   implements, in the same order, across both runs;
+* a tracker that records step outcomes (finished, failed, skipped) also records
+  steps re-used from the cache (``flowy_step_cached``);
 * it never raises (the engine would report it as a warning naming it);
 * another tracker that raises in every hook neither fails the run nor starves
   this one of events;
@@ -250,6 +252,29 @@ class TrackerContract:
         assert not raised, f"the tracker raised: {raised}"
         expected = [event for event in reference.seen if event[0] in hooks]
         assert self.events(tracker) == expected
+
+    def test_a_tracker_of_step_outcomes_also_records_cached_steps(
+        self, tracker: Any, run: Callable[..., RunResult], manager: FlowyPlugins
+    ) -> None:
+        """A step re-used from the cache is an outcome too: a tracker that records steps
+        finishing but ignores ``flowy_step_cached`` shows a re-run as steps that never ran."""
+        hooks = self.implemented(manager, tracker)
+        outcomes = hooks & {"flowy_step_finished", "flowy_step_failed", "flowy_step_skipped"}
+        if not outcomes:
+            return  # it tracks runs, not steps
+        assert "flowy_step_cached" in hooks, (
+            f"{type(tracker).__name__} implements {', '.join(sorted(outcomes))} but not "
+            "flowy_step_cached: a step re-used from the cache would be missing from what it "
+            "records. Implement flowy_step_cached(run, task, entry) and record the step."
+        )
+        run(["prepare"], tracker)
+        before = len(self.events(tracker))
+        second = run(["prepare"], tracker)
+        assert second.steps["prepare"].status == "cached"
+        assert ("flowy_step_cached", "prepare") in self.events(tracker)[before:], (
+            f"{type(tracker).__name__}.flowy_step_cached was called for the cached step "
+            "'prepare' but events() shows no ('flowy_step_cached', 'prepare'): record it."
+        )
 
     def test_a_raising_tracker_never_fails_the_run_nor_starves_this_one(
         self, tracker: Any, run: Callable[..., RunResult], manager: FlowyPlugins
