@@ -195,13 +195,16 @@ def test_sigkill_then_crashed_and_resume_reruns_only_incomplete_steps(project, s
     pids = _step_pids(marks)
     proc.kill()
     proc.wait(timeout=10)
-    # The processes running steps (workers, or the orchestrator itself) die with it;
-    # what a step started is the step's business once nobody is left to stop it.
+    # The processes running steps (workers, or the orchestrator itself) die with it,
+    # and so does what the steps started (flowy.groupwatch).
     workers, started_by_steps = pids[0::2], pids[1::2]
     assert not _all_dead(workers), "a worker outlived the SIGKILLed orchestrator"
-    for pid in started_by_steps:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    try:
+        assert not _all_dead(started_by_steps), "a step's child outlived the orchestrator"
+    finally:
+        for pid in started_by_steps:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     plugins = _plugins_for(stack)
     resolved = _store(project, plugins)
