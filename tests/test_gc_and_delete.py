@@ -464,3 +464,29 @@ def test_gc_and_delete_beside_live_runs_lose_nothing(flowy: Flowy, tmp_path: Pat
     ) == [(90,)]
     flowy("gc")
     assert_consistent(project, after_gc=True)
+
+
+def test_runs_delete_waits_for_a_running_run_of_the_pipeline(flowy: Flowy, tmp_path: Path) -> None:
+    """A running run of the same pipeline may be about to re-use the outputs: refused."""
+    project = project_of(tmp_path)
+    crashed = killed_hanging_run(flowy, tmp_path, "first")
+    marker = tmp_path / "second.marker"
+    proc = subprocess.Popen(
+        [*FLOWY, "run", "hanging.py"],
+        cwd=project,
+        env=flowy_env(tmp_path, MARKER=str(marker)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while not marker.exists():
+            assert proc.poll() is None
+            time.sleep(0.05)
+        done = flowy("runs", "delete", crashed, "--yes", code=1)
+        user_error(done, "of pipeline 'hanging' is running", "--force")
+        assert (crashed,) in rows(project, "SELECT run_id FROM runs")
+        flowy("runs", "delete", crashed, "--yes", "--force")
+        assert (crashed,) not in rows(project, "SELECT run_id FROM runs")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()

@@ -32,7 +32,8 @@ def delete(
 
     RUN is a run id or a unique prefix of one (4+ characters). Nothing is
     deleted when another run consumed or re-used (cache hit) one of their
-    artifacts, or a model version is registered from them, unless --force.
+    artifacts, a model version is registered from them, or a run of the same
+    pipeline is running (it may be about to re-use them), unless --force.
     Running runs are never deleted. If the command is killed, every artifact
     keeps its record and its file, or the record is gone and `flowy gc`
     removes the file.

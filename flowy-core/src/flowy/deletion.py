@@ -98,10 +98,31 @@ def delete_runs(
     force: bool = False,
     on_file: Callable[[str], None] | None = None,
 ) -> DeletionResult:
-    """Delete ``run_ids`` (rows, then files; see the module docstring)."""
+    """Delete ``run_ids`` (rows, then files; see the module docstring).
+
+    Without ``force``, refused while a run of the same pipeline is running: it
+    may be about to re-use (cache hit) these runs' outputs, and would fail.
+    """
+    if not force:
+        _refuse_busy_pipelines(metadata, run_ids)
     result = metadata.delete_runs(run_ids, force=force)
     remove_files(artifacts, (a.uri for a in result.artifacts), on_file=on_file)
     return result
+
+
+def _refuse_busy_pipelines(metadata: MetadataStore, run_ids: Sequence[str]) -> None:
+    from flowy.records import RUNNING
+
+    metadata.mark_crashed_runs()
+    running = {r.pipeline: r.run_id for r in metadata.list_runs(status=RUNNING, limit=10_000)}
+    doomed = {metadata.get_run(r).pipeline for r in run_ids}
+    busy = sorted(doomed & set(running))
+    if busy:
+        raise RunStillRunningError(
+            f"Not deleted: run {running[busy[0]][:12]} of pipeline {busy[0]!r} is running and "
+            "may re-use these runs' outputs from the cache. Wait for it to finish, or pass "
+            "--force to delete now (that run may then fail)."
+        )
 
 
 def remove_files(
