@@ -85,7 +85,7 @@ def list_artifacts(  # noqa: PLR0917 - click passes options as arguments
     from flowy.client import Client
 
     from flowy_cli.lineage_view import info_dict
-    from flowy_cli.output import fmt_time, print_json, print_table
+    from flowy_cli.output import fmt_time, print_json, print_table, short_id
     from flowy_cli.terminal_text import escape_markup as escape
 
     filters = {
@@ -114,7 +114,7 @@ def list_artifacts(  # noqa: PLR0917 - click passes options as arguments
         (
             ([escape(role)] if run_id else [])
             + [
-                escape(i.artifact_id[:12]),
+                escape(short_id(i.artifact_id)),
                 escape(i.asset_name or i.artifact.name),
                 escape(i.asset_type if i.asset_type != "artifact" else i.artifact.type_name),
                 escape(",".join(i.tags)),

@@ -85,7 +85,7 @@ def experiment_runs(
     from flowy.experiments import experiment_runs as query
     from flowy.experiments import metric_names, summarize
 
-    from flowy_cli.output import fmt_time, print_json, print_table, styled_status
+    from flowy_cli.output import fmt_time, print_json, print_table, short_id, styled_status
 
     with _client(stack) as client:
         summaries = summarize(client.store, query(client.store, name, status, limit))
@@ -97,7 +97,7 @@ def experiment_runs(
         ("run", "started", "status", "params", *metrics),
         (
             (
-                s.run_id[:12],
+                short_id(s.run_id),
                 fmt_time(s.run.started_at),
                 styled_status(s.run.status),
                 _inline(s.params),
@@ -119,9 +119,20 @@ def compare(run_ids: tuple[str, ...], show_all: bool, stack: str | None, as_json
     from flowy.experiments import compare_runs
 
     from flowy_cli.output import print_json
+    from flowy_cli.series import series_of
 
     with _client(stack) as client:
         data = compare_runs(client.store, list(run_ids))
+        per_run = [series_of(client.metrics(r["run_id"])) for r in data["runs"]]
+    keys = list(dict.fromkeys(key for found in per_run for key in found))
+    data["series"] = [
+        {
+            "step": step_name,
+            "metric": name,
+            "points": [found.get((step_name, name)) for found in per_run],
+        }
+        for step_name, name in keys
+    ]
     if as_json:
         print_json(data)
         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowy_cli.output import console, styled_status, table
+from flowy_cli.output import console, short_id, styled_status, table
 from flowy_cli.terminal_text import escape_markup as escape
 
 
@@ -39,7 +39,7 @@ def _delta(delta: float | None) -> str:
 
 def render_comparison(data: dict[str, Any], *, show_all: bool = False) -> None:
     out = console()
-    runs = [escape(r["run_id"][:12]) for r in data["runs"]]
+    runs = [escape(short_id(r["run_id"])) for r in data["runs"]]
     out.print(
         f"[bold]Comparing {len(runs)} runs[/] (baseline {escape(data['baseline'])}): "
         + ", ".join(
@@ -73,6 +73,8 @@ def render_comparison(data: dict[str, Any], *, show_all: bool = False) -> None:
             cells.append(_cell(value) + _delta(delta) + cached)
         metric_rows.append([escape(m["name"]), *cells])
     section("Metrics (delta from the baseline)", "metric", metric_rows)
+    if data.get("series"):
+        section("Series (last value, points, curve)", "series", _series_rows(data["series"]))
     step_rows = []
     for s in data["steps"]:
         if not (show_all or s["code_changed"] or len(set(s["status"])) > 1 or any(s["cached"])):
@@ -99,3 +101,20 @@ def render_comparison(data: dict[str, Any], *, show_all: bool = False) -> None:
         "package",
         [[escape(p["name"]), *(_cell(v) for v in p["values"])] for p in data["packages"]],
     )
+
+
+def _series_rows(series: list[dict[str, Any]]) -> list[list[str]]:
+    """One row per (step, metric) series: each run's last value, point count and sparkline."""
+    from flowy_cli.series import sparkline
+
+    rows = []
+    for item in series:
+        cells = []
+        for points in item["points"]:
+            if not points:
+                cells.append("[dim]-[/]")
+                continue
+            values = [float(v) for _, v in points]
+            cells.append(f"{values[-1]:.4g} ({len(values)}) {sparkline(values, width=16)}")
+        rows.append([escape(f"{item['step']}.{item['metric']}"), *cells])
+    return rows

@@ -45,7 +45,8 @@ def console() -> Console:
     Every string it renders is escaped by :mod:`flowy_cli.terminal_text`."""
     from flowy_cli.terminal_text import make_console
 
-    console: Console = make_console(highlight=False, soft_wrap=False)
+    # Piped: no wrapping and no cropping at 80 columns, so one record stays one line.
+    console: Console = make_console(highlight=False, soft_wrap=plain_stdout())
     return console
 
 
@@ -107,18 +108,47 @@ def fmt_time(timestamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
 
 
-def table(*columns: str, title: str | None = None) -> Table:
-    from rich.table import Table
+#: Column headers whose cells are ids or names: never broken across lines in a terminal
+#: (a broken id cannot be copied); the other columns fold or are shortened instead.
+WHOLE_COLUMNS = frozenset({
+    "run", "artifact", "id", "name", "plugin", "pipeline", "step", "model", "experiment",
+    "version", "component", "setting", "materializer", "metric", "parameter", "",
+})  # fmt: skip
 
-    t = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
-    for column in columns:
-        t.add_column(column, overflow="fold")
-    return t
+
+#: Column headers whose cells are ids: kept whole even when names must be shortened.
+ID_COLUMNS = frozenset({"run", "artifact", "id"})
 
 
-def print_table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, empty: str) -> None:
-    """A table of already-marked-up cells, or ``empty`` when there are no rows."""
-    t = table(*columns)
+def table(*columns: str, title: str | None = None, whole: Sequence[str] = ()) -> Table:
+    """A table for :func:`console`: rich columns in a terminal, plain rows when piped.
+
+    In a terminal, columns named in :data:`WHOLE_COLUMNS` or ``whole`` (ids and
+    names) are never wrapped; the others fold. Piped (:func:`plain_stdout`),
+    each row is one line of aligned plain text, full width, with no box
+    characters, so ``flowy plugins | grep NAME`` finds whole records.
+    """
+    from flowy_cli.plain_table import make_table
+
+    return make_table(
+        columns,
+        title=title,
+        whole=WHOLE_COLUMNS | set(whole),
+        ids=ID_COLUMNS,
+        plain=plain_stdout(),
+    )
+
+
+def short_id(full_id: str, length: int = 12) -> str:
+    """An id as tables show it: a unique-enough prefix in a terminal, the whole id when piped."""
+    return full_id if plain_stdout() else full_id[:length]
+
+
+def print_table(
+    columns: Sequence[str], rows: Iterable[Sequence[str]], *, empty: str, whole: Sequence[str] = ()
+) -> None:
+    """A table (:func:`table`) of already-marked-up cells, or ``empty`` when there are no rows."""
+    t = table(*columns, whole=whole)
     count = 0
     for row in rows:
         t.add_row(*row)

@@ -33,37 +33,58 @@ def runs() -> None:
 @click.option("--pipeline", "-P", metavar="NAME", help="Only runs of this pipeline.")
 @click.option("--status", metavar="STATUS", help="Only runs with this status (e.g. failed).")
 @click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--metric", "-m", "metrics", multiple=True, metavar="NAME",
+    help="Show this metric's last value as a column (repeatable); "
+    "default: the three metrics most of the listed runs logged.",
+)  # fmt: skip
 @_stack_option
 @json_option
-def list_runs(
-    pipeline: str | None, status: str | None, limit: int, stack: str | None, as_json: bool
+def list_runs(  # noqa: PLR0917 - one argument per click option
+    pipeline: str | None,
+    status: str | None,
+    limit: int,
+    metrics: tuple[str, ...],
+    stack: str | None,
+    as_json: bool,
 ) -> None:
-    """Recorded runs, newest first."""
+    """Recorded runs, newest first, with their parameters and key metrics."""
+    from flowy.experiments import metric_names, summarize
     from flowy.records import to_dict
 
-    from flowy_cli.output import fmt_duration, fmt_time, print_json, print_table, styled_status
+    from flowy_cli.output import fmt_duration, fmt_time, print_json, print_table, short_id
+    from flowy_cli.output import styled_status as styled
     from flowy_cli.terminal_text import escape_markup
 
     with _client(stack) as client:
         records = client.runs(pipeline=pipeline, status=status, limit=limit)
+        summaries = summarize(client.store, records)
+    last = {s.run_id: s.metrics for s in summaries}
     if as_json:
-        print_json([to_dict(r) for r in records])
+        print_json([{**to_dict(r), "metrics": last.get(r.run_id, {})} for r in records])
         return
+    shown = list(metrics) or metric_names(summaries)[:3]
     print_table(
-        ("run", "pipeline", "status", "started", "duration", "params"),
+        ("run", "pipeline", "status", "started", "duration", "params", *shown),
         (
             (
-                escape_markup(r.run_id[:12]),
+                escape_markup(short_id(r.run_id)),
                 escape_markup(r.pipeline),
-                styled_status(r.status),
+                styled(r.status),
                 fmt_time(r.started_at),
                 fmt_duration(r.finished_at - r.started_at if r.finished_at else None),
                 _params(r.params),
+                *(_metric_cell(last.get(r.run_id, {}).get(m)) for m in shown),
             )
             for r in records
         ),
         empty="No runs yet. Start one with `flowy run pipeline.py`.",
+        whole=shown,
     )
+
+
+def _metric_cell(value: float | None) -> str:
+    return "[dim]-[/]" if value is None else f"{value:.6g}"
 
 
 def _params(params: dict[str, Any], limit: int = 60) -> str:
@@ -117,6 +138,12 @@ def _run_details(client: Client, run_id: str) -> dict[str, Any]:
     data["stack"] = mask(data.get("stack") or {})  # also runs recorded before masking improved
     data["duration"] = run.finished_at - run.started_at if run.finished_at else None
     data["steps"] = steps
+    from flowy_cli.series import series_of
+
+    data["series"] = [
+        {"step": step_name, "metric": name, "points": points}
+        for (step_name, name), points in series_of(client.metrics(run.run_id)).items()
+    ]
     return data
 
 
@@ -180,15 +207,19 @@ def _render_run(data: dict[str, Any]) -> None:
         )
     out.print("[bold]Steps[/]")
     out.print(t)
+    from flowy_cli.series import print_series
+
+    print_series({(s["step"], s["metric"]): s["points"] for s in data.get("series", [])})
 
 
 def _output_cell(name: str, o: dict[str, Any]) -> str:
     """``name type size B materializer id`` of one output, escaped, for the steps table."""
+    from flowy_cli.output import short_id
     from flowy_cli.terminal_text import escape_markup as escape
 
     return (
         f"{escape(name)} [dim]{escape(o.get('type_name', '?'))} {escape(o.get('size', '?'))} B "
-        f"{escape(o.get('materializer', ''))} {escape(str(o.get('artifact_id', ''))[:12])}[/]"
+        f"{escape(o.get('materializer', ''))} {escape(short_id(str(o.get('artifact_id', ''))))}[/]"
     )
 
 
@@ -261,7 +292,7 @@ def run_env(
 @_stack_option
 @json_option
 def logs(run_id: str, step_name: str | None, stack: str | None, as_json: bool) -> None:
-    """Captured stdout, stderr and log records of a run's steps.
+    """Captured stdout, stderr and log records of a run's steps, and a failed step's traceback.
 
     Newlines and tabs are printed as captured; other control characters (a
     colour code, a carriage return of a progress bar) are shown escaped.
@@ -271,6 +302,10 @@ def logs(run_id: str, step_name: str | None, stack: str | None, as_json: bool) -
 
     with _client(stack) as client:
         found = client.logs(run_id, step_name)
+        # The summary of a failed run points here: the traceback is the step record's.
+        for record in client.steps(run_id):
+            if record.traceback and record.step in found:
+                found[record.step] = _with_traceback(found[record.step], record.traceback)
     if as_json:
         print_json(found)
         return
@@ -283,6 +318,14 @@ def logs(run_id: str, step_name: str | None, stack: str | None, as_json: bool) -
             out.file.flush()
         else:
             out.print("[dim](no output)[/]")
+
+
+def _with_traceback(text: str, traceback: str) -> str:
+    """The captured output, then the traceback the step failed with (once)."""
+    if traceback.strip() in text:
+        return text
+    head = text.rstrip("\n") + "\n" if text.strip() else ""
+    return head + traceback.rstrip("\n") + "\n"
 
 
 def _add_delete() -> None:

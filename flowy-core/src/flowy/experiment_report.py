@@ -70,7 +70,26 @@ def build_report(
         "fixed_params": fixed,
         "best_run": ranked[0].run_id if ranked else None,
         "runs": [s.to_json() for s in summaries],
+        **_series(store, [s.run_id for s in summaries], [chosen, *metrics] if chosen else []),
     }
+
+
+def _series(store: MetadataStore, run_ids: Sequence[str], metrics: Sequence[str]) -> dict[str, Any]:
+    """``series_metric`` and its ``series``: ``run_id -> [[index, value], ...]`` of each run
+    that logged it more than once (``index``: the ``step=`` given, else the position).
+
+    The charted metric when some run logged it as a series, else the first metric that was.
+    """
+    logged: dict[str, dict[str, list[list[float]]]] = {}
+    for run_id in run_ids:
+        for _, m in store.get_metrics(run_id):
+            points = logged.setdefault(m.name, {}).setdefault(run_id, [])
+            points.append([len(points) if m.step is None else m.step, m.value])
+    for name in metrics:
+        found = {r: p for r, p in logged.get(name, {}).items() if len(p) > 1}
+        if found:
+            return {"series_metric": name, "series": found}
+    return {"series_metric": None, "series": {}}
 
 
 def render(report: dict[str, Any], fmt: str) -> str:
@@ -258,6 +277,15 @@ def render_html(report: dict[str, Any]) -> str:
             f"<figure>{svg_chart(points, report['metric'], report['best_run'])}"
             f"<figcaption>{esc(report['metric'])} of each run (the best in green)</figcaption>"
             "</figure>"
+        )
+    series = report.get("series") or {}
+    if series:
+        from flowy.report_series_chart import series_chart
+
+        body.append(
+            f"<figure>{series_chart(series, report['series_metric'])}"
+            f"<figcaption>{esc(report['series_metric'])} per logged step, one line per run"
+            "</figcaption></figure>"
         )
     table = ['<table id="metrics-table"><thead><tr>']
     table += [f"<th>{esc(h)}</th>" for h in header]
