@@ -31,8 +31,8 @@ def test_inputs_inferred_from_upstream_outputs_rest_from_context():
 def test_visualize_shows_every_step_and_edge():
     text = Pipeline("p", [load, double, total], context={"n": 3}).visualize()
     assert "pipeline p (3 steps)" in text
-    assert "[0] load(n=ctx) -> load" in text
-    assert "[2] total(double, offset=ctx) -> total" in text
+    assert "[0] load(n=3) -> load" in text
+    assert "[2] total(double, offset=0) -> total" in text and "ctx" not in text
     assert "load --> double" in text
 
 

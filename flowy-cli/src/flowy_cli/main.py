@@ -34,6 +34,7 @@ import click
 BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("flowy_cli.init:init", "Create a project with an example pipeline."),
     "run": ("flowy_cli.run:run", "Run a pipeline from a Python file."),
+    "show": ("flowy_cli.show:show", "Show a pipeline's DAG (text, mermaid, dot, svg)."),
     "runs": ("flowy_cli.runs:runs", "List recorded runs and show one in detail."),
     "logs": ("flowy_cli.runs:logs", "Show the captured output of a run's steps."),
     "artifacts": ("flowy_cli.artifacts:artifacts", "List, show and trace artifacts' lineage."),

@@ -184,21 +184,13 @@ class Pipeline:
 
         return run_pipeline(self, stack=stack, params=params)
 
-    def visualize(self) -> str:
-        """The DAG as text: steps by generation, with what each takes and makes."""
-        import networkx as nx
+    def visualize(self, fmt: str = "text") -> str:
+        """The DAG as ``text`` (steps by generation, with what each takes and makes),
+        ``mermaid``, ``dot`` or ``svg`` (:mod:`flowy.dag_view`); parameters are shown
+        with their default values (the context's, else the step's), as ``flowy show`` does."""
+        from flowy import dag_view
 
-        lines = [f"pipeline {self.name} ({len(self.steps)} steps)"]
-        for level, generation in enumerate(nx.topological_generations(self.graph)):
-            for name in sorted(generation):
-                s = self.steps[name]
-                takes = self.inputs[name] + [f"{p}=ctx" for p in self.params[name]]
-                lines.append(f"  [{level}] {name}({', '.join(takes)}) -> {', '.join(s.outputs)}")
-                for out in s.outputs:
-                    for consumer in sorted(self.graph.successors(name)):
-                        if out in self.graph.edges[name, consumer]["outputs"]:
-                            lines.append(f"        {out} --> {consumer}")
-        return "\n".join(lines)
+        return dag_view.render(self, fmt)
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.name} steps={list(self.steps)}>"

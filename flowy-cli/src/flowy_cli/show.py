@@ -1,0 +1,41 @@
+"""``flowy show FILE.py``: a pipeline's DAG without running it.
+
+The text view lists the steps by generation with what each takes (inputs,
+parameters with their default values) and makes; ``--format mermaid|dot|svg``
+writes a diagram for docs, Graphviz or a browser (the SVG is drawn by
+:mod:`flowy.dag_view`, no Graphviz needed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("target", metavar="FILE.py[:PIPELINE]")
+@click.option(
+    "--format", "-f", "fmt", default="text", show_default=True,
+    type=click.Choice(["text", "mermaid", "dot", "svg"]),
+    help="text: steps by generation; mermaid, dot or svg: a diagram.",
+)  # fmt: skip
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of stdout.",
+)  # fmt: skip
+def show(target: str, fmt: str, output: Path | None) -> None:
+    """Show the DAG of the pipeline in FILE.py without running it."""
+    import sys
+
+    from flowy.dag_view import render
+    from flowy.loader import load_pipeline
+
+    from flowy_cli.terminal_text import escape_text
+
+    text = render(load_pipeline(target), fmt) + "\n"
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        return
+    # Parameter values come from the user's file: escaped, lossless for ordinary text.
+    sys.stdout.write(escape_text(text, keep_lines=True))
