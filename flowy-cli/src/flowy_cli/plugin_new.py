@@ -84,7 +84,7 @@ def _registration(kind: Kind, package: str, cls: str, name: str, description: st
         lines += ['types=["decimal.Decimal"],  # qualified names of the types it handles']
         lines += ['extension=".txt",  # the same as the class\'s `extension`']
         lines += ["safe=True,  # False only for formats that can run code on load (pickle)"]
-        lines += ['requires=[],  # distributions its types come from, e.g. ["polars"]']
+        lines += ['requires=[],  # import names of the modules it needs, e.g. ["polars"]']
     lines.append(f'description="{description}",')
     return "\n".join(" " * 8 + line for line in lines)
 

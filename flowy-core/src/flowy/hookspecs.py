@@ -102,14 +102,15 @@ def flowy_register_metadata_stores(register: Register) -> None:
 def flowy_register_materializers(register: Register) -> None:
     """Register materializers (:class:`flowy.contracts.Materializer`).
 
-    ``register(name, "pkg.module:Class", types=["numpy.ndarray", ...],
-    priority=0, extension=".npy", safe=True, requires=["numpy"],
-    description="...")``. ``types`` are fully qualified type names matched
-    against each object's MRO, so choosing a materializer imports nothing.
-    The most specific type wins; among equals the highest ``priority``, then
-    the plugin name in alphabetical order. ``requires`` names the
-    distributions the materializer needs (shown as unavailable when missing).
-    Returns nothing.
+    ``register(name, "pkg.module:Class", /, *, types, extension=<the class's>,
+    safe=True, priority=0, requires=(), install=<requires' package>, format="",
+    materializer_version=None, description="")`` (each keyword's meaning:
+    docs/materializers.md, "register() keywords"). ``types`` are fully
+    qualified type names matched against each object's MRO, so choosing a
+    materializer imports nothing. The most specific type wins; among equals
+    the highest ``priority``, then the distribution name in alphabetical
+    order. ``requires`` names the modules (import names) the materializer
+    needs (shown as unavailable when missing). Returns nothing.
 
     Args:
         register: register: the callback; call it once per implementation, ``register(name,

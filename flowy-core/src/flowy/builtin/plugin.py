@@ -69,5 +69,8 @@ def flowy_register_stacks(register: Any) -> None:
             "metadata_store": {"type": "sqlite", "url": "sqlite:///{project}/.flowy/metadata.db"},
             "artifact_store": {"type": "local", "path": "{project}/.flowy/artifacts"},
         },
-        description="Runs in this process; metadata and artifacts in the project's .flowy/",
+        description=(
+            "Steps in parallel worker processes on this machine (the local executor); "
+            "metadata and artifacts in the project's .flowy/"
+        ),
     )
