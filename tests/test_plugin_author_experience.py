@@ -185,3 +185,60 @@ def test_strict_plugins_check_reports_every_failure(
     assert "flowy-broken" in check and "No module named 'nosuchmodule_xyz'" in check, done.stderr
     assert "clashes with the stack 'local'" in check
     assert "its stack 'half' has no artifact_store" in check
+
+
+RIVAL = """
+from flowy import hookimpl
+
+
+@hookimpl
+def flowy_register_executors(register):
+    register("local", "flowy_executor_local.executor:LocalExecutor")
+
+
+@hookimpl
+def flowy_register_artifact_stores(register):
+    register("local", "flowy_store_sqlite.local_store:LocalArtifactStore")
+"""
+
+
+def test_a_component_name_clash_leaves_the_default_stack_and_provided_by_working(
+    cli: Callable[..., Flowy], tmp_path: Path
+) -> None:
+    """Item 12: `local` still means flowy-executor-local's executor; provided_by picks."""
+    install(tmp_path / "site", "flowy-rival", "flowy_rival_plugin", RIVAL)
+    flowy = cli(["flowy-rival"])
+    assert "Run " in flowy("run", "pipeline.py").stdout
+    stacks = tmp_path / "project" / ".flowy" / "stacks"
+    stacks.mkdir()
+    (stacks / "pinned.toml").write_text(
+        '[executor]\ntype = "local"\nprovided_by = "flowy-executor-local"\n'
+        '[metadata_store]\ntype = "sqlite"\nurl = "sqlite:///{project}/.flowy/p.db"\n'
+        '[artifact_store]\ntype = "local"\npath = "{project}/.flowy/p"\n'
+        'provided_by = "flowy-rival"\n'
+    )
+    assert "Run " in flowy("run", "pipeline.py", "--stack", "pinned").stdout
+    (stacks / "open.toml").write_text(
+        (stacks / "pinned.toml").read_text().replace("provided_by", "x_")
+    )
+    text = one_line(flowy("run", "pipeline.py", "--stack", "open", code=1).stderr)
+    assert "Name the one you want with a qualified name: 'flowy-executor-local:local'" in text
+
+
+def test_stack_update_with_a_qualified_name_keeps_the_options(
+    cli: Callable[..., Flowy], tmp_path: Path
+) -> None:
+    """Item 12: `--artifact-store dist:name` picks a distribution; the options are merged."""
+    install(tmp_path / "site", "flowy-rival", "flowy_rival_plugin", RIVAL)
+    flowy = cli(["flowy-rival"])
+    flowy(
+        "stack", "register", "mine", "--executor", "flowy-executor-local:local",
+        "--metadata-store", "sqlite", "--metadata-store-option",
+        "url=sqlite:///{project}/.flowy/m.db", "--artifact-store", "flowy-rival:local",
+        "--artifact-store-option", "path={project}/.flowy/mine",
+    )  # fmt: skip
+    flowy("stack", "update", "mine", "--artifact-store", "flowy-store-sqlite:local")
+    saved = (tmp_path / "project" / ".flowy" / "stacks" / "mine.toml").read_text()
+    assert 'type = "flowy-store-sqlite:local"' in saved
+    assert 'path = "{project}/.flowy/mine"' in saved
+    assert 'provided_by = "flowy-store-sqlite"' in saved

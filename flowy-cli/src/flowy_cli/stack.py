@@ -208,7 +208,11 @@ def _apply(components: dict[str, dict[str, Any]], flags: dict[str, Any]) -> None
     for kind in FLAG_KINDS:
         if flags.get(kind):
             previous = components.get(kind, {})
-            keep = previous if previous.get("type") == flags[kind] else {}
+            # `dist:name` picks a distribution for the same component: its options stay.
+            same = (
+                str(previous.get("type", "")).rpartition(":")[2] == flags[kind].rpartition(":")[2]
+            )
+            keep = {k: v for k, v in previous.items() if k != "provided_by"} if same else {}
             components[kind] = {**keep, "type": flags[kind]}
         options = parse_assignments(
             flags.get(f"{kind}_options", ()), f"--{kind.replace('_', '-')}-option"

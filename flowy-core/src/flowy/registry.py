@@ -211,6 +211,10 @@ class Registry:
         regs = [r for entries in self._entries.get(kind, {}).values() for r in entries]
         return sorted(regs, key=lambda r: (r.name, r.distribution))
 
+    def candidates(self, kind: str, name: str) -> list[Registration]:
+        """Every registration of ``name`` (unqualified) for ``kind``, by distribution."""
+        return sorted(self._entries.get(kind, {}).get(name, []), key=lambda c: c.distribution)
+
     def clashes(self) -> list[list[Registration]]:
         """Groups of registrations that share a kind and a name."""
         return [

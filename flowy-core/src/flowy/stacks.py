@@ -21,9 +21,9 @@ Option values may reference ``{project}`` (the project folder), ``{home}``
 (FLOWY_HOME) and ``{env:NAME}`` (an environment variable, so secrets never sit
 in files), expanded by :mod:`flowy.stackrefs`; what is shown or recorded goes
 through :func:`flowy.redact.mask`. Only the file of the stack a command uses
-is read (:func:`get_stack`); `stack list` reads them all. Where a name is defined in several places the first
-wins: the project's ``.flowy/stacks/``, then the user's ``FLOWY_HOME/stacks/``,
-then stacks offered by plugins.
+is read (:func:`get_stack`); `stack list` reads them all. Where a name is
+defined in several places the first wins: the project's ``.flowy/stacks/``,
+then the user's ``FLOWY_HOME/stacks/``, then stacks offered by plugins.
 """
 
 from __future__ import annotations
@@ -210,6 +210,9 @@ class CheckedComponent:
     portable_options: dict[str, Any] = attrs.field(factory=dict)
     #: The stack, file and component, for messages (``Stack 's' (project: ...), tracker 'x'``).
     where: str = ""
+    #: ``distribution:type`` when another distribution registers the same name, so a
+    #: worker resolving the spec picks the same implementation; else empty.
+    qualified_type: str = ""
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -318,22 +321,56 @@ def check_stack(
             raw,
             portable_options(raw, options, project),
             where,
+            reg.qualified_name if len(registry.candidates(kind, reg.name)) > 1 else "",
         )
     return checked
+
+
+def _preferred_providers(
+    defn: StackDefinition, kind: str, table: Mapping[str, Any], plugins: FlowyPlugins
+) -> list[str]:
+    """Distributions to pick from when several register the component's name.
+
+    The stack's ``provided_by`` first; for a stack a plugin offers, that plugin's own
+    distribution, then the well-known provider (flowy-core's ``local`` stack means
+    flowy-executor-local's ``local`` executor even when another plugin reuses the name).
+    """
+    preferred = [str(table["provided_by"])] if table.get("provided_by") else []
+    if defn.scope == "plugin":
+        offer = plugins.registry.stacks.get(defn.name)
+        if offer is not None:
+            preferred.append(offer.distribution)
+        known = KNOWN_PROVIDERS.get((kind, str(table["type"])))
+        if known:
+            preferred.append(known)
+    return preferred
 
 
 def lookup_component(
     defn: StackDefinition, kind: str, table: Mapping[str, Any], plugins: FlowyPlugins
 ) -> Registration:
     """The registration a component names, or an error saying which plugin to install or fix."""
+    name = str(table["type"])
+    if ":" not in name:
+        for provider in _preferred_providers(defn, kind, table, plugins):
+            for reg in plugins.registry.candidates(kind, name):
+                if reg.distribution == provider:
+                    return reg
     try:
-        return plugins.registry.get(kind, str(table["type"]))
+        return plugins.registry.get(kind, name)
     except ComponentNotFoundError as exc:
         message = f"Stack {defn.name!r} ({defn.source}): {exc}"
         dist = table.get("provided_by")
         info = next((i for i in plugins.infos.values() if i.distribution == dist), None)
         if dist and info is not None and info.status != "loaded":
             message += f" It comes from {dist}, which is installed but {info.status}: {info.error}"
+        elif dist and info is not None:
+            message += (
+                f" The stack was registered with the {kind.replace('_', ' ')} {name!r} from "
+                f"{dist}, which is installed but no longer registers it: pin the version of "
+                f"{dist} that does, or change the stack with `flowy stack update {defn.name} "
+                f"--{kind.replace('_', '-')} TYPE`."
+            )
         elif dist:
             message += (
                 f" The stack was registered with the {kind.replace('_', ' ')} "
@@ -373,7 +410,9 @@ class ResolvedStack:
     def artifact_store_spec(self) -> ComponentSpec:
         """What a worker needs to open the artifact store (secrets as references)."""
         c = self.checked["artifact_store"]
-        return ComponentSpec("artifact_store", c.type, c.portable_options or c.options)
+        return ComponentSpec(
+            "artifact_store", c.qualified_type or c.type, c.portable_options or c.options
+        )
 
     def record(self) -> dict[str, Any]:
         """The fully resolved stack a run records (secrets masked)."""
