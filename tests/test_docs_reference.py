@@ -160,3 +160,22 @@ def test_the_stack_fixture_recipe_in_plugins_md_works(flowy_project):
     }
     save_stack(StackDefinition("tracked", components, "test"), "project", flowy_project)
     assert (flowy_project / ".flowy" / "stacks" / "tracked.toml").is_file()
+
+
+def test_architecture_md_has_its_sections_and_names_only_real_modules():
+    import re
+
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    for heading in (
+        "## The kernel", "## The contracts", "## A run, as data flows",
+        "## The step-task protocol", "## Modules of flowy-core today",
+    ):  # fmt: skip
+        assert heading in text, heading
+    table = text.split("## Modules of flowy-core today", 1)[1]
+    core = ROOT / "flowy-core" / "src" / "flowy"
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "|---" not in line]
+    cells = [row.split("|")[2] for row in rows[1:] if row.split("|")[1].strip() != "testing"]
+    listed = [m for cell in cells for m in re.findall(r"`([a-z_/]+)`", cell)]
+    assert "engine" in listed and "records" in listed
+    for name in listed:
+        assert (core / f"{name}.py").is_file() or (core / name).is_dir(), name
