@@ -7,6 +7,7 @@ tells the user to do.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -242,3 +243,56 @@ def test_stack_update_with_a_qualified_name_keeps_the_options(
     assert 'type = "flowy-store-sqlite:local"' in saved
     assert 'path = "{project}/.flowy/mine"' in saved
     assert 'provided_by = "flowy-store-sqlite"' in saved
+
+
+def test_stack_list_shows_why_a_stack_whose_plugin_is_gone_cannot_be_used(
+    cli: Callable[..., Flowy], tmp_path: Path
+) -> None:
+    """Item 16: `stack list` gives the error (and what to install), never `"error": null`."""
+    stacks = tmp_path / "project" / ".flowy" / "stacks"
+    stacks.mkdir()
+    (stacks / "orphan.toml").write_text(
+        '[executor]\ntype = "warp"\nprovided_by = "flowy-warp"\n'
+        '[metadata_store]\ntype = "sqlite"\nurl = "sqlite:///{project}/.flowy/o.db"\n'
+        '[artifact_store]\ntype = "local"\npath = "{project}/.flowy/o"\n'
+    )
+    flowy = cli([])
+    rows = {r["name"]: r for r in json.loads(flowy("stack", "list", "--json").stdout)}
+    error = one_line(rows["orphan"]["error"] or "")
+    assert "No executor named 'warp' is installed" in error
+    assert "from flowy-warp, which is not installed: `pip install flowy-warp`" in error
+    assert rows["local"]["error"] is None
+    assert "pip install flowy-warp" in one_line(flowy("stack", "list").stdout)
+
+
+MATERIALIZER_TWIN = """
+from flowy import hookimpl
+
+
+@hookimpl
+def flowy_register_materializers(register):
+    register("json", "flowy.builtin.json_materializer:JsonMaterializer", types=["builtins.dict"])
+"""
+
+
+def test_a_materializer_clash_says_what_to_do_without_naming_stacks(
+    cli: Callable[..., Flowy], tmp_path: Path
+) -> None:
+    """Item 16: stacks never name materializers, so the clash advice must not say so."""
+    install(tmp_path / "site", "flowy-twin", "flowy_twin_plugin", MATERIALIZER_TWIN)
+    flowy = cli(["flowy-twin"])
+    text = one_line(flowy("plugins").stdout)
+    assert "Clash: materializer 'json' is registered by flowy-core and flowy-twin" in text
+    assert "stacks must name" not in text and "a stack must name" not in text
+    assert "`flowy materializers which TYPE` shows which" in text
+    assert "Uninstall flowy-core or flowy-twin (or set FLOWY_DISABLE_PLUGINS)" in text
+
+
+def test_materializers_which_dict_says_it_depends_on_the_value(
+    cli: Callable[..., Flowy],
+) -> None:
+    """Item 16: a plain dict is written as JSON; torch takes only dicts of tensors."""
+    flowy = cli([])
+    text = one_line(flowy("materializers", "which", "builtins.dict").stdout)
+    assert "Chosen: torch" not in text
+    assert "otherwise json (Python builtins as JSON)" in text

@@ -153,13 +153,19 @@ def which(type_name: str, as_json: bool) -> None:
     explained = MaterializerRegistry(registry).explain(cls)
     regs = {r.name: r for r in registry.all("materializer")}
     order = [n for _, names in explained for n in names if n not in PICKLE_NAMES]
-    chosen = order[0] if order else None
+    # A materializer whose framework is missing is skipped when a value is stored.
+    usable = [n for n in order if not _missing(list(regs[n].info.get("requires", [])))]
+    chosen = usable[0] if usable else order[0] if order else None
+    # Several usable claimants: the first takes only values its accepts() agrees to (torch
+    # claims dict for state_dicts); which one writes a given value depends on the value.
+    depends = len(usable) > 1
     if as_json:
         print_json({
             "type": qualified(cls),
             "mro": [{"class": k, "materializers": v} for k, v in explained],
             "chosen": chosen,
             "order": order,
+            "depends_on_value": depends,
             "available": chosen is not None and not _missing(regs[chosen].info.get("requires", [])),
             "rule": TIE_RULE,
         })  # fmt: skip
@@ -168,11 +174,20 @@ def which(type_name: str, as_json: bool) -> None:
     out.print(f"[bold]{escape(qualified(cls))}[/]")
     for klass, names in explained:
         claim = ", ".join(names) if names else "[dim]-[/]"
-        mark = "  [green]<- chosen[/]" if chosen and names and names[0] == chosen else ""
+        mark = "  [green]<- decides[/]" if chosen and chosen in names else ""
         out.print(f"  {escape(klass)}: {claim}{mark}")
     if chosen is None:
         out.print("No safe materializer claims this type: a step returning it fails unless it "
                   "opts in with allow_pickle=True (the pickle materializer).")  # fmt: skip
+    elif depends:
+        takes = ", otherwise ".join(
+            f"{n} if it accepts it ({regs[n].info.get('description', '')})" for n in usable[:-1]
+        )
+        last = usable[-1]
+        out.print(
+            f"Depends on the value: {escape(takes)}, otherwise {escape(last)} "
+            f"({escape(str(regs[last].info.get('description', '')))})."
+        )
     else:
         missing = _missing(list(regs[chosen].info.get("requires", [])))
         note = f" [red](unavailable: missing {', '.join(missing)})[/]" if missing else ""

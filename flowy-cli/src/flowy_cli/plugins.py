@@ -43,6 +43,19 @@ def _collect() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return rows, clashes
 
 
+def _choose(clash: dict[str, Any]) -> str:
+    """What to do about a clash: stacks name components; materializers are chosen by type."""
+    names = " or ".join(clash["qualified_names"])
+    dists = " or ".join(clash["distributions"])
+    if clash["kind"] == "materializer":
+        return (
+            f"outputs of the types both handle use the later registration; `flowy "
+            f"materializers which TYPE` shows which. Uninstall {dists} (or set "
+            "FLOWY_DISABLE_PLUGINS) to keep only one."
+        )
+    return f"a stack must name one as {names}."
+
+
 @click.group(invoke_without_command=True)
 @json_option
 @click.pass_context
@@ -79,8 +92,7 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
         out.print(
             f"[yellow]Clash:[/] {escape(clash['kind'])} {escape(repr(clash['name']))} is "
             "registered by "
-            f"{escape(' and '.join(clash['distributions']))}; stacks must name one as "
-            f"{escape(' or '.join(clash['qualified_names']))}."
+            f"{escape(' and '.join(clash['distributions']))}; {_choose(clash)}"
         )
 
 

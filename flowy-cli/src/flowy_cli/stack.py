@@ -45,8 +45,11 @@ def list_stacks(as_json: bool) -> None:
 
     from flowy_cli.output import print_json, print_table
 
-    stacks = list_stacks(plugin_manager())
+    plugins = plugin_manager()
+    stacks = list_stacks(plugins)
     active = active_stack_name()
+    for d in stacks.values():
+        d.error = d.error or _unresolved(d, plugins)
     if as_json:
         print_json(
             [
@@ -78,6 +81,23 @@ def list_stacks(as_json: bool) -> None:
         ),
         empty="No stacks.",
     )
+
+
+def _unresolved(defn: Any, plugins: Any) -> str | None:
+    """Why a stack cannot be used (a component no installed plugin provides), or None.
+
+    Only registrations are looked up (nothing is imported), so listing stays cheap.
+    """
+    from flowy.errors import FlowyError
+    from flowy.stacks import lookup_component
+
+    problems = []
+    for kind, spec in defn.components.items():
+        try:
+            lookup_component(defn, kind, spec, plugins)
+        except FlowyError as exc:
+            problems.append(str(exc))
+    return " ".join(problems) or None
 
 
 @stack.command("describe")
