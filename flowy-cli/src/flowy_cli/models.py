@@ -42,9 +42,14 @@ def _changes(changes: list[Any]) -> None:
 
     for c in changes:
         console().print(
-            f"{escape(c.name)} v{c.version}: {escape(str(c.from_stage))} -> "
+            f"{escape(c.name)} v{c.version}: {escape(from_stage(c.from_stage))} -> "
             f"[bold]{escape(c.to_stage)}[/] [dim]({escape(c.action)} by {escape(c.user)})[/]"
         )
+
+
+def from_stage(stage: str | None) -> str:
+    """A stage change's old stage; a new version had none ("-", never "None")."""
+    return "-" if stage is None else stage
 
 
 @click.group()
@@ -246,10 +251,9 @@ def show(name: str, version: int | None, stack: str | None, as_json: bool) -> No
         data["history"] = [to_dict(c) for c in client.models.history(name)]
     if _emit(data, as_json, "model"):
         return
-    print_mapping(
-        f"Model {name} v{data['version']}",
-        {k: v for k, v in data.items() if k not in ("history", "ancestors", "name")},
-    )
+    shown = {k: v for k, v in data.items() if k not in ("history", "ancestors", "name")}
+    shown["created_at"] = fmt_time(data["created_at"])
+    print_mapping(f"Model {name} v{data['version']}", shown)
     console().print("[bold]History[/]")
     print_table(
         ("when", "version", "action", "from", "to", "user"),
@@ -258,7 +262,7 @@ def show(name: str, version: int | None, stack: str | None, as_json: bool) -> No
                 fmt_time(c["at"]),
                 f"v{c['version']}",
                 escape(c["action"]),
-                escape(str(c["from_stage"])),
+                escape(from_stage(c["from_stage"])),
                 escape(c["to_stage"]),
                 escape(c["user"]),
             )

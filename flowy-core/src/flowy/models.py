@@ -37,6 +37,7 @@ from flowy.catalog import (
     NO_STAGE,
     PRODUCTION,
     STAGING,
+    ArtifactInfo,
     Catalog,
     ModelSummary,
     ModelVersion,
@@ -97,9 +98,16 @@ class ModelRegistry:
     def register(
         self, name: str, artifact_id: str, *, description: str = "", run_id: str | None = None
     ) -> ModelVersion:
-        """Register an artifact (id or unique prefix) as the next version of ``name``."""
+        """Register an artifact (id or unique prefix) as the next version of ``name``.
+
+        The artifact must hold a model: plain data (a dict, a list, a number, a
+        data frame) or an asset declared as data or metrics is refused, because
+        a registry version of it could never be served or compared as a model.
+        """
+        name = validate_model_name(name)
+        check_registrable(self.client.artifact_info(artifact_id))
         return self.catalog.register_model_version(
-            validate_model_name(name),
+            name,
             artifact_id,
             user=current_user(),
             description=description,
@@ -152,10 +160,14 @@ class ModelRegistry:
                 for aid, i in graph.artifacts.items()
                 if aid in graph.upstream and not any(aid in n.outputs.values() for n in graph.steps)
             ]
+        generated_from: dict[str, Any] = {}
+        if not datasets:  # the first step made the data: its outputs, from params and code
+            datasets, generated_from = self._generated_data(graph, dict(run.params))
         return {
             **to_dict(found),
             "pipeline": run.pipeline,
             "params": dict(run.params),
+            **({"data_generated_from": generated_from} if generated_from else {}),
             "metrics": self.run_metrics(run.run_id),
             "training_data": sorted(
                 (
@@ -171,6 +183,30 @@ class ModelRegistry:
             ),
             "ancestors": sorted(graph.upstream),
         }
+
+    def _generated_data(
+        self, graph: Any, params: dict[str, Any]
+    ) -> tuple[builtins.list[ArtifactInfo], dict[str, Any]]:
+        """Training data a pipeline generated itself: the outputs of its first steps.
+
+        When no step reads data from outside (the first step makes it), the data is
+        fully described by the run's parameters and the code of the steps that
+        made it, so those are returned with the artifacts.
+        """
+        first = [n for n in graph.steps if not n.inputs]
+        data = [
+            graph.artifacts[aid]
+            for node in first
+            for aid in node.outputs.values()
+            if aid in graph.upstream and aid in graph.artifacts
+        ]
+        code: dict[str, str | None] = {}
+        for node in first:
+            try:
+                code[node.step] = self.client.step(node.run_id, node.step).code_hash
+            except FlowyError:
+                code[node.step] = None
+        return data, ({"params": params, "code": code} if data else {})
 
     def run_metrics(self, run_id: str) -> dict[str, float]:
         """The last value of each metric the run logged, plus its Metrics assets' values."""
@@ -232,6 +268,34 @@ def load_model(
 
     with Client(stack=stack) as client:
         return client.models.load(name, stage=stage, version=version)
+
+
+#: Fully qualified type names that hold data, not a model: registering one is refused.
+DATA_TYPES = frozenset({
+    "builtins.dict", "builtins.list", "builtins.tuple", "builtins.set", "builtins.frozenset",
+    "builtins.str", "builtins.bytes", "builtins.int", "builtins.float", "builtins.bool",
+    "builtins.complex", "builtins.NoneType", "pandas.core.frame.DataFrame",
+    "pandas.core.series.Series", "polars.dataframe.frame.DataFrame",
+})  # fmt: skip
+
+#: Asset types (``flowy.assets``) that declare an output as something other than a model.
+DATA_ASSETS = frozenset({"dataset", "metrics", "featureset", "report"})
+
+
+def check_registrable(info: ArtifactInfo) -> None:
+    """Refuse an artifact that holds data rather than a model, saying what can be registered."""
+    type_name = info.artifact.type_name
+    if info.asset_type == "model":
+        return
+    if info.asset_type in DATA_ASSETS or type_name in DATA_TYPES:
+        what = f"a {info.asset_type} asset" if info.asset_type in DATA_ASSETS else "plain data"
+        raise FlowyError(
+            f"Artifact {info.artifact_id[:12]} ({info.artifact.name!r} of step {info.step!r}) "
+            f"is a {type_name}, {what}, not a model: it cannot be registered. Register an "
+            "artifact that holds a model (an object with its own class, such as a scikit-learn "
+            "estimator or a torch module, or an output declared as flowy.assets.Model); "
+            "`flowy artifacts list --run RUN` shows each artifact's type."
+        )
 
 
 def normalize_register_option(

@@ -1,0 +1,79 @@
+"""Issue #12 item 10, the smaller items: each through the real ``flowy`` command.
+
+One project per module holds a two-step pipeline whose first step generates
+its data (no input from outside) and whose second trains a scikit-learn
+model; the tests read it with the CLI and check each message's wording.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+
+import pytest
+
+from tests.test_cli import make_runner, user_error
+
+PIPELINE = textwrap.dedent("""
+    from flowy import Context, Pipeline, step
+    from sklearn.linear_model import LinearRegression
+
+
+    @step
+    def make_data(n: int) -> dict:
+        return {"x": [[float(i)] for i in range(n)], "y": [2.0 * i for i in range(n)]}
+
+
+    @step
+    def train(make_data: dict) -> LinearRegression:
+        return LinearRegression().fit(make_data["x"], make_data["y"])
+
+
+    p = Pipeline("reg", steps=[make_data, train], context=Context(n=20))
+""")
+
+
+@pytest.fixture(scope="module")
+def proj(tmp_path_factory: pytest.TempPathFactory):
+    """A project with one completed run; returns (flowy, run id, {output: artifact id})."""
+    root = tmp_path_factory.mktemp("small")
+    project = root / "project"
+    (project / ".flowy").mkdir(parents=True)
+    (project / "pipeline.py").write_text(PIPELINE)
+    flowy = make_runner(project, root / "home", {"FLOWY_USER": "alice"})
+    flowy("run", "pipeline.py")
+    runs = json.loads(flowy("runs", "list", "--json").stdout)
+    run_id = runs[0]["run_id"]
+    arts = json.loads(flowy("artifacts", "list", "--run", run_id, "--json").stdout)
+    ids = {a.get("name") or a["artifact"]["name"]: a.get("artifact_id") for a in arts}
+    return flowy, run_id, ids, project
+
+
+def test_model_register_refuses_plain_data_naming_its_type(proj) -> None:
+    flowy, _, ids, _ = proj
+    done = flowy("model", "register", "notamodel", ids["make_data"][:12], code=None)
+    text = user_error(
+        done, "is a builtins.dict", "not a model", "Register an artifact that holds a model"
+    )
+    assert "flowy.assets.Model" in text
+    listed = flowy("model", "list").stdout
+    assert "notamodel" not in listed  # nothing half-written
+
+
+def test_model_show_generated_data_dates_and_history(proj) -> None:
+    flowy, _, ids, _ = proj
+    flowy("model", "register", "reg-model", ids["train"])
+    flowy("model", "promote", "reg-model", "1", "--to", "staging")
+    data = json.loads(flowy("model", "show", "reg-model", "--json").stdout)
+    # The first step generated the data: it is the training data, with the params and code.
+    assert [d["artifact_id"] for d in data["training_data"]] == [ids["make_data"]]
+    assert data["data_generated_from"]["params"] == {"n": 20}
+    assert set(data["data_generated_from"]["code"]) == {"make_data"}
+    assert isinstance(data["created_at"], float)  # --json keeps the machine value
+    text = flowy("model", "show", "reg-model").stdout
+    assert "None" not in text
+    assert re.search(r"created_at: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", text), text
+    assert not re.search(r"created_at: \d{9,}", text), text
+    register_row = next(line for line in text.splitlines() if " register " in line)
+    assert register_row.split()[4] == "-", register_row  # 'from' of a new version
