@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -22,7 +23,18 @@ if TYPE_CHECKING:
     "params",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Override a parameter (VALUE is parsed as JSON when it parses, else a string).",
+    help=(
+        "Set a parameter. VALUE is converted to the type the steps annotate it with "
+        "(n: int takes 3; lists and dicts as JSON); unannotated, it is JSON when it parses, "
+        "else a string. Overrides --params."
+    ),
+)
+@click.option(
+    "--params",
+    "params_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read parameters from a .json, .toml or .yaml/.yml file (YAML needs PyYAML).",
 )
 @click.option("--stack", "-s", metavar="NAME", help="Run on this stack instead of the active one.")
 @click.option("--no-cache", is_flag=True, help="Run every step, ignoring cached results.")
@@ -42,6 +54,7 @@ def run(  # noqa: PLR0917 - click passes options as arguments
     ctx: click.Context,
     target: str,
     params: tuple[str, ...],
+    params_file: Path | None,
     stack: str | None,
     no_cache: bool,
     executor_options: tuple[str, ...],
@@ -52,6 +65,7 @@ def run(  # noqa: PLR0917 - click passes options as arguments
 
     Exits 1 when the run fails and 130 when interrupted.
     """
+    from flowy import params as params_mod
     from flowy.config import load_settings
     from flowy.engine import run_pipeline
     from flowy.loader import load_pipeline
@@ -59,9 +73,11 @@ def run(  # noqa: PLR0917 - click passes options as arguments
     from flowy_cli.output import console
     from flowy_cli.progress import ProgressReporter, stdout_gone
 
-    overrides = parse_assignments(params, "--param")
+    raw = _raw_assignments(params)
     exec_opts = parse_assignments(executor_options, "--executor-option")
     pipeline = load_pipeline(target)
+    overrides = params_mod.load_file(params_file) if params_file is not None else {}
+    overrides.update(params_mod.from_text(pipeline.name, pipeline.annotations, raw))
     plugins = plugin_manager()
     live = sys.stdout.isatty() and bool(load_settings().get("progress", True))
     reporter = ProgressReporter(live=live, resumed_from=resume)
@@ -91,6 +107,21 @@ def run(  # noqa: PLR0917 - click passes options as arguments
         stdout_gone()
     if not result.ok:
         ctx.exit(1)
+
+
+def _raw_assignments(items: tuple[str, ...]) -> dict[str, str]:
+    """``--param`` items as text: the pipeline's annotations decide what the text means."""
+    result: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise click.BadParameter(
+                f"{item!r} is not KEY=VALUE (for example --param threshold=0.5).",
+                param_hint="--param",
+            )
+        result[key] = value
+    return result
 
 
 def _summary(result: RunResult) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowy import names
+from flowy import params as params_mod
 from flowy.context import Context
 from flowy.errors import ParameterError, PipelineDefinitionError
 from flowy.steps import Step
@@ -22,8 +23,9 @@ class Pipeline:
     Building a pipeline checks everything that can be checked before running:
     invalid names (see :mod:`flowy.names`), duplicate step names, two steps
     producing one output, an input nobody produces, a cycle (named step by
-    step), and a parameter that is neither in the context nor defaulted. Each
-    is a :class:`PipelineDefinitionError`.
+    step), and two steps annotating one parameter with different types. Each is
+    a :class:`PipelineDefinitionError`. Parameters are checked when a run starts
+    (:meth:`context_for`), since the run may supply what the context lacks.
     """
 
     def __init__(
@@ -75,7 +77,10 @@ class Pipeline:
                 self.downstream_of[u].append(n)
         self.order: list[str] = self._topological_order()
         self._graph: nx.DiGraph | None = None
-        self.check_params(self.context)
+        #: Parameter -> (annotation, steps annotating it); see :mod:`flowy.params`.
+        self.annotations = params_mod.declared_types(name, self.steps, self.params)
+        # A parameter missing from the context is not an error yet: the run may give
+        # it (``--param``, ``run(lr=...)``); :meth:`context_for` checks when it starts.
 
     # -- building ------------------------------------------------------------
 
@@ -140,15 +145,30 @@ class Pipeline:
         return self._graph
 
     def check_params(self, context: Mapping[str, Any]) -> None:
+        """Raise :class:`ParameterError` naming every parameter no value reaches.
+
+        A parameter is missing when no upstream step produces it, ``context``
+        lacks it and a step taking it has no default.
+        """
+        missing: dict[str, list[str]] = {}
         for s in self.steps.values():
             for p in self.params[s.name]:
                 if p not in context and not s.has_default(p):
-                    raise PipelineDefinitionError(
-                        f"Pipeline {self.name!r}: step {s.name!r} takes parameter {p!r}, which is "
-                        "neither an output of another step nor in the context, and has no default. "
-                        f"Add it to the context (Context({p}=...)), give it a default, or pass "
-                        f"--param {p}=VALUE."
-                    )
+                    missing.setdefault(p, []).append(s.name)
+        if missing:
+            lines = [
+                f"{p!r} (taken by step{'s' if len(steps) > 1 else ''} "
+                f"{', '.join(repr(x) for x in steps)})"
+                for p, steps in missing.items()
+            ]
+            first = next(iter(missing))
+            raise ParameterError(
+                f"Pipeline {self.name!r} needs parameter{'s' if len(missing) > 1 else ''} "
+                f"{'; '.join(lines)}, which no step produces, the context lacks and no "
+                f"default gives. Pass {' '.join(f'--param {p}=VALUE' for p in missing)} "
+                f"(or pipeline.run({first}=...)), add {'them' if len(missing) > 1 else 'it'} "
+                f"to the context (Context({first}=...)), or give the step a default."
+            )
 
     # -- using ---------------------------------------------------------------
 
@@ -160,15 +180,30 @@ class Pipeline:
         return names
 
     def context_for(self, overrides: Mapping[str, Any]) -> Context:
-        """The run's context: pipeline context with ``overrides`` checked and applied."""
+        """The run's context: ``overrides`` checked and applied, every value present and typed.
+
+        Raises :class:`ParameterError` for an unknown parameter (with the nearest
+        known name), a parameter nothing supplies, or a value that does not fit a
+        step's annotation (coerced when it can be: ``"3"`` -> ``3`` for ``int``).
+        """
         unknown = sorted(set(overrides) - self.known_params)
         if unknown:
-            known = ", ".join(sorted(self.known_params)) or "none"
+            import difflib
+
+            known = sorted(self.known_params)
+            hints = [
+                f" Did you mean {close[0]!r} for {u!r}?"
+                for u in unknown
+                if (close := difflib.get_close_matches(u, known, n=1))
+            ]
             raise ParameterError(
-                f"Unknown parameter(s) {', '.join(unknown)} for pipeline {self.name!r}. "
-                f"Known parameters: {known}."
+                f"Unknown parameter(s) {', '.join(unknown)} for pipeline {self.name!r}."
+                f"{''.join(hints)} Known parameters: {', '.join(known) or 'none'}."
             )
-        return self.context.child(**overrides) if overrides else self.context
+        context = self.context.child(**overrides) if overrides else self.context
+        self.check_params(context)
+        coerced = params_mod.coerce(self.name, self.annotations, context)
+        return context.child(**coerced) if coerced else context
 
     def upstream(self, step: str) -> list[str]:
         return self.upstream_of[step]

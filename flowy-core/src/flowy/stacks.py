@@ -166,9 +166,14 @@ def get_stack(name: str, plugins: FlowyPlugins, project: Path | None = None) -> 
         return _offered(offer)
     stacks = stack_names(plugins, project)
     provider = KNOWN_PROVIDERS.get(("stack", name))
+    import difflib
+
+    close = difflib.get_close_matches(name, list(stacks), n=1)
     hint = (
         f"It is offered by {provider}: `pip install {provider}`."
         if provider
+        else f"Did you mean {close[0]!r}? Or create it with `flowy stack register`."
+        if close
         else "Create it with `flowy stack register`."
     )
     raise ComponentNotFoundError(
