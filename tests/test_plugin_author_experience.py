@@ -296,3 +296,37 @@ def test_materializers_which_dict_says_it_depends_on_the_value(
     text = one_line(flowy("materializers", "which", "builtins.dict").stdout)
     assert "Chosen: torch" not in text
     assert "otherwise json (Python builtins as JSON)" in text
+
+
+DEQUE_PIPELINE = """
+import collections
+
+from flowy import Pipeline, step
+
+
+@step
+def queue() -> collections.deque:
+    return collections.deque([1, 2])
+
+
+pipeline = Pipeline("queue", [queue])
+"""
+
+
+def test_a_run_warns_about_plugins_that_failed_and_names_them_for_a_missing_materializer(
+    cli: Callable[..., Flowy], tmp_path: Path
+) -> None:
+    """Item 15: a non-strict run warns; the materializer error names the failed plugin."""
+    install(tmp_path / "site", "flowy-deques", "flowy_deques_plugin", "import nosuchmodule_q\n")
+    (tmp_path / "project" / "queue.py").write_text(DEQUE_PIPELINE)
+    flowy = cli(["flowy-deques"])
+    done = flowy("run", "pipeline.py")
+    warned = one_line(done.stderr)
+    assert (
+        "1 plugin(s) failed to load, and this run goes on without them: flowy-deques 0.3" in warned
+    )
+    assert "No module named 'nosuchmodule_q'" in warned
+    assert "Fix or reinstall them (`flowy plugins check` lists every failure)" in warned
+    failed = flowy("run", "queue.py", code=1)
+    logs = one_line(failed.stdout + failed.stderr)
+    assert "Plugins that failed to load (one may provide it): flowy-deques 0.3" in logs, logs

@@ -676,6 +676,7 @@ def run_pipeline(
             run.resume_from(resume)
         run.run.git = git.result()
         run.run.environment = environment_facts()
+        plugins.warn_failed()
         for i, tracker in enumerate(trackers):
             plugins.register_tracker(
                 tracker, f"tracker-{run.run_id}-{i}", resolved.checked.get("tracker")

@@ -48,6 +48,16 @@ class MaterializerRegistry:
         self._instances: dict[str, Materializer] = {}
         self._resolved: dict[type, list[Registration]] = {}
         self._unavailable: dict[str, list[str]] = {}
+        self._failed_plugins = list(registry.failed_plugins)
+
+    def _failed_hint(self) -> str:
+        """Plugins that did not load: one of them may be the materializer's provider."""
+        if not self._failed_plugins:
+            return ""
+        return (
+            f" Plugins that failed to load (one may provide it): {'; '.join(self._failed_plugins)}"
+            ". Fix or reinstall them (`flowy plugins check` shows why)."
+        )
 
     def _missing(self, reg: Registration) -> list[str]:
         """:func:`missing_requirements`, looked up once per materializer."""
@@ -69,6 +79,7 @@ class MaterializerRegistry:
                     f"The artifact was written by the materializer {name!r}, which is not "
                     f"installed. Installed: {', '.join(sorted(self._registrations)) or 'none'}. "
                     "Install the plugin that provides it (see `flowy materializers`)."
+                    + self._failed_hint()
                 )
             missing = self._missing(reg)
             if missing:
@@ -131,7 +142,7 @@ class MaterializerRegistry:
             f"Cannot store an output of type {type_name(cls)}: {reason}. {hint}"
             "Or register a materializer for it through the flowy_register_materializers hook "
             "(see docs/materializers.md), or opt in to pickle with `@step(allow_pickle=True)` "
-            "if you trust every reader of the store."
+            "if you trust every reader of the store." + self._failed_hint()
         )
 
     def check_loadable(self, name: str, allow_pickle: bool) -> None:

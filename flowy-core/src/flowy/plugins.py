@@ -164,6 +164,23 @@ class FlowyPlugins:
             dist = f"{dist} {info.version}"
         return dist if info.name == info.distribution else f"{info.name} ({dist})"
 
+    def warn_failed(self) -> None:
+        """Warn about every plugin that failed to load (a run goes on without them).
+
+        Called when a run starts: a missing tracker or materializer is then no mystery.
+        """
+        failed = self.registry.failed_plugins
+        if failed:
+            import warnings
+
+            warnings.warn(
+                f"{len(failed)} plugin(s) failed to load, and this run goes on without them: "
+                f"{'; '.join(failed)}. Fix or reinstall them (`flowy plugins check` lists "
+                "every failure), or skip them with FLOWY_DISABLE_PLUGINS.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
     def call_one(self, hook_name: str, impl: Any, kwargs: dict[str, Any]) -> Any:
         """Call one implementation through pluggy (so tracing and monitoring see it)."""
         return self.pm._hookexec(hook_name, [impl], kwargs, False)
@@ -259,6 +276,11 @@ class FlowyPlugins:
         self._call_each("flowy_register_stacks", registry, self._stack_binder(registry))
         self._report_stack_clashes(registry)
         self._call_each("flowy_register_commands", registry, self._command_binder(registry))
+        registry.failed_plugins = [
+            f"{self.describe(name)} ({info.error})"
+            for name, info in sorted(self.infos.items())
+            if info.status in ("failed", "incompatible")
+        ]
         for kind in registry.kinds:
             for reg in registry.all(kind):
                 info = self.infos.get(reg.plugin)

@@ -146,6 +146,9 @@ class Registry:
         self.commands: dict[str, CommandOffer] = {}
         self.errors: list[tuple[str, str, BaseException]] = []
         """(plugin, hook, error) for registration hooks that raised."""
+        self.failed_plugins: list[str] = []
+        """Plugins that failed to load or register, as ``dist version (error)``: an error
+        about something no installed plugin provides names them (one may have provided it)."""
 
     # -- filling -----------------------------------------------------------
 
