@@ -77,3 +77,52 @@ def test_model_show_generated_data_dates_and_history(proj) -> None:
     assert not re.search(r"created_at: \d{9,}", text), text
     register_row = next(line for line in text.splitlines() if " register " in line)
     assert register_row.split()[4] == "-", register_row  # 'from' of a new version
+
+
+def test_cache_clear_unknown_step_names_it_and_lists_known(proj) -> None:
+    flowy, *_ = proj
+    before = flowy("cache", "stats", "--json").stdout
+    done = flowy("cache", "clear", "--step", "nosuch", "--yes", code=None)
+    text = user_error(done, "no step named 'nosuch'", "known steps: make_data, train")
+    assert "Cleared" not in done.stdout + text
+    assert flowy("cache", "stats", "--json").stdout == before  # nothing cleared
+
+
+TINY = textwrap.dedent("""
+    from flowy import Context, Pipeline, log_params, step
+
+
+    @step
+    def make(n: int) -> list:
+        log_params({"rows": n * 2})
+        return list(range(n)){edit}
+
+
+    @step
+    def total(make: list) -> int:
+        return sum(make)
+
+
+    p = Pipeline("tiny", steps=[make, total], context=Context(n=3))
+""")
+
+
+def test_cache_explain_own_params_and_the_matching_entry(tmp_path) -> None:
+    project = tmp_path / "project"
+    (project / ".flowy").mkdir(parents=True)
+    (project / "pipe.py").write_text(TINY.replace("{edit}", ""))
+    flowy = make_runner(project, tmp_path / "home")
+    flowy("run", "pipe.py", "-p", "n=3")
+    flowy("run", "pipe.py", "-p", "n=4")
+
+    def make_step(*params: str) -> dict:
+        out = json.loads(flowy("cache", "explain", "pipe.py", *params, "--json").stdout)
+        return next(s for s in out["steps"] if s["step"] == "make")
+
+    # A logged value (rows) is not a step parameter: only n is named.
+    assert make_step("-p", "n=5")["details"] == ["parameter n: 4 -> 5"]
+    # After a code change, n=3 is compared with the n=3 entry (not the newer n=4 one).
+    (project / "pipe.py").write_text(TINY.replace("{edit}", " + []"))
+    explained = make_step("-p", "n=3")
+    assert explained["changed"] == ["code_hash"], explained
+    assert explained["details"] == [], explained

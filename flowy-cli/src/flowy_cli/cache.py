@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from flowy_cli.common import json_option, parse_assignments, plugin_manager
+
+if TYPE_CHECKING:
+    from flowy.client import Client
 
 _stack_option = click.option(
     "--stack", "-s", metavar="NAME", help="Use this stack instead of the active one."
@@ -67,11 +72,36 @@ def clear(step: str | None, pipeline: str | None, yes: bool, stack: str | None) 
         or "every step of every pipeline"
     )
     with Client(stack=stack, plugins=plugin_manager()) as client:
+        if step:
+            _check_step_known(client, step, pipeline)
         if not yes:
             click.confirm(f"Clear the cache of {what} on stack {client.stack_name!r}?", abort=True)
         count = client.clear_cache(pipeline=pipeline, step=step)
     console().print(
         f"Cleared {count} cache entr{'y' if count == 1 else 'ies'} ({what}).", markup=False
+    )
+
+
+def _check_step_known(client: Client, step: str, pipeline: str | None) -> None:
+    """Refuse a step name no run and no cache entry knows (a typo would clear nothing).
+
+    The known names are those of the steps in recent runs (of ``pipeline`` when given)
+    and of any step with a cache entry, so a step that only has entries still counts.
+    """
+    pipelines = [pipeline] if pipeline else list(client.cache_stats().get("pipelines") or {})
+    if any(client.store.last_cache_entry(p, step) is not None for p in pipelines):
+        return
+    known: set[str] = set()
+    for run in client.runs(pipeline=pipeline, limit=50):
+        known.update(s.step for s in client.steps(run.run_id))
+    if step in known:
+        return
+    scope = f" of pipeline {pipeline!r}" if pipeline else ""
+    listing = ", ".join(sorted(known)) if known else f"none (no runs{scope} recorded)"
+    raise click.BadParameter(
+        f"no step named {step!r}{scope} has run or has cache entries; known steps: {listing}. "
+        "Pass one of them (see `flowy cache stats` and `flowy runs show RUN`).",
+        param_hint="'--step'",
     )
 
 

@@ -8,9 +8,13 @@ behaviour. Upstream steps that would hit supply their cached artifacts as the
 inputs of the steps after them; when an upstream step will re-run, its output
 is not known yet, and the explanation says so.
 
-A miss is explained against the step's newest cache entry
-(:meth:`MetadataStore.last_cache_entry`): which key parts changed, and, for
-``input_hash``, which parameter values or input artifacts differ. Nothing is
+A miss is explained against the step's closest cache entry (the one whose key
+parts differ least from the key a run would use now, the newest among equals;
+see :func:`_closest_entry`), not merely the newest: after runs with ``n=1``
+and ``n=2``, a code change explained for ``n=1`` is a code change, not also a
+parameter change. It says which key parts changed, and, for ``input_hash``,
+which of the step's own parameters (never values logged with ``log_params``)
+or input artifacts differ. Nothing is
 written: ``MetadataStore.lookup_cache`` is a pure read (the engine counts hits
 separately, with ``record_cache_hit``).
 """
@@ -134,6 +138,7 @@ def _explain_step(run: Any, name: str, store: MetadataStore) -> StepExplanation:
             key=key,
             previous=entry,
         )
+    previous = _closest_entry(store, pipeline.name, name, parts, previous)
     if previous is None:
         return _settle(
             run, name, MISS, "never cached: no earlier run of this step completed", key=key
@@ -152,7 +157,7 @@ def _explain_step(run: Any, name: str, store: MetadataStore) -> StepExplanation:
         for p in set(parts) | set(previous.components)
         if parts.get(p) != previous.components.get(p)
     )
-    details = _input_details(store, previous, task) if "input_hash" in changed else []
+    details = _input_details(store, previous, task, step) if "input_hash" in changed else []
     reason = "; ".join(PART_MEANING.get(p, f"{p} changed") for p in changed)
     return _settle(
         run,
@@ -179,6 +184,9 @@ def _explain_pending(
         "byte-identical to the cached one"
     )
     changed: list[str] = []
+    previous = _closest_entry(
+        store_of(run), run.pipeline.name, name, {"code_hash": code_hash(step.fn)}, previous
+    )
     if (
         previous is not None
         and "code_hash" in step.cache
@@ -190,15 +198,64 @@ def _explain_pending(
     return _settle(run, name, MAYBE, reason, previous=previous)
 
 
-def _input_details(store: MetadataStore, previous: CacheEntry, task: StepTask) -> list[str]:
-    """Which parameters and inputs differ from the run that made ``previous``."""
+def store_of(run: Any) -> MetadataStore:
+    """The metadata store of a :class:`flowy.engine.RunExecution`."""
+    store: MetadataStore = run.store
+    return store
+
+
+#: How many recent runs of the pipeline are searched for the closest cache entry.
+CANDIDATE_RUNS = 50
+
+
+def _closest_entry(
+    store: MetadataStore,
+    pipeline: str,
+    step: str,
+    parts: Mapping[str, str],
+    newest: CacheEntry | None,
+) -> CacheEntry | None:
+    """The cache entry of ``step`` whose key parts differ least from ``parts``.
+
+    The candidates are the entries of the step runs of the pipeline's recent runs
+    (and the newest entry); among entries that differ equally the newest wins, so
+    with one entry this is the newest entry.
+    """
+    if newest is None:
+        return None
+    candidates: dict[str, CacheEntry] = {newest.key: newest}
+    for record in store.list_runs(pipeline=pipeline, limit=CANDIDATE_RUNS):
+        for step_run in store.get_step_runs(record.run_id):
+            key = step_run.cache_key
+            if step_run.step != step or not key or key in candidates:
+                continue
+            entry = store.lookup_cache(key)
+            if entry is not None:
+                candidates[key] = entry
+
+    def distance(entry: CacheEntry) -> tuple[int, float]:
+        differing = sum(entry.components.get(p) != v for p, v in parts.items())
+        return differing, -entry.created_at
+
+    return min(candidates.values(), key=distance)
+
+
+def _input_details(
+    store: MetadataStore, previous: CacheEntry, task: StepTask, step: Any
+) -> list[str]:
+    """Which of the step's parameters and inputs differ from the run that made ``previous``.
+
+    Only the step function's own parameters are compared: a step run's record also
+    holds the values it logged with ``log_params``, which are results, not key parts.
+    """
     try:
         before = next(s for s in store.get_step_runs(previous.run_id) if s.step == previous.step)
     except StopIteration:
         return []
     details: list[str] = []
     missing = object()  # a parameter left to the function's default is not passed
-    for param in sorted(set(before.params) | set(task.params)):
+    own = set(step.signature.parameters) - set(task.inputs)
+    for param in sorted((set(before.params) | set(task.params)) & own):
         old, new = before.params.get(param, missing), task.params.get(param, missing)
         if old != new:
             shown = ["its default" if v is missing else repr(v) for v in (old, new)]
