@@ -124,6 +124,15 @@ def _raw_assignments(items: tuple[str, ...]) -> dict[str, str]:
     return result
 
 
+def _debug() -> bool:
+    """``flowy --debug`` (or FLOWY_DEBUG) was asked for."""
+    import os
+
+    ctx = click.get_current_context(silent=True)
+    flag = bool(ctx is not None and (ctx.find_root().obj or {}).get("debug"))
+    return flag or os.environ.get("FLOWY_DEBUG", "") not in ("", "0")
+
+
 def _summary(result: RunResult) -> None:
     from flowy_cli.output import fmt_duration, plain_stdout
 
@@ -141,6 +150,11 @@ def _summary(result: RunResult) -> None:
         for name, record in result.steps.items()
         if record.status in ("failed", "timed_out")
     ]
+    if _debug():  # `flowy --debug run`: each failed step's traceback, before the summary
+        for name, record in result.steps.items():
+            if record.traceback and record.status in ("failed", "timed_out"):
+                text = escape_text(record.traceback.rstrip("\n"), keep_lines=True)
+                sys.stderr.write(f"Traceback of step {escape_text(name)} (--debug):\n{text}\n")
     if plain_stdout():  # logs and pipes: the same words, without importing rich
         lines = ["", f"Run {result.run_id} {result.status} in {took} ({parts})"]
         for name, error in failed:
