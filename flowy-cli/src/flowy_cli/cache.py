@@ -114,15 +114,19 @@ def _check_step_known(client: Client, step: str, pipeline: str | None) -> None:
 @json_option
 def explain(target: str, params: tuple[str, ...], stack: str | None, as_json: bool) -> None:
     """For each step, would a run now hit the cache, and if not, which part of its key changed?"""
+    from flowy.config import existing_project_for_file
     from flowy.explain import explain_cache
-    from flowy.loader import load_pipeline
+    from flowy.loader import load_pipeline, split_spec
 
     from flowy_cli.output import console, print_json, table
     from flowy_cli.terminal_text import escape_markup as escape
 
     overrides = parse_assignments(params, "--param")
     pipeline = load_pipeline(target)
-    explanations = explain_cache(pipeline, overrides, stack=stack, plugins=plugin_manager())
+    project = existing_project_for_file(split_spec(target)[0])  # as `flowy run` finds it
+    explanations = explain_cache(
+        pipeline, overrides, stack=stack, plugins=plugin_manager(), project=project
+    )
     if as_json:
         print_json({"pipeline": pipeline.name, "steps": [e.to_json() for e in explanations]})
         return

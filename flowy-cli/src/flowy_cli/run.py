@@ -66,9 +66,9 @@ def run(  # noqa: PLR0917 - click passes options as arguments
     Exits 1 when the run fails and 130 when interrupted.
     """
     from flowy import params as params_mod
-    from flowy.config import load_settings
+    from flowy.config import load_settings, project_for_file
     from flowy.engine import run_pipeline
-    from flowy.loader import load_pipeline
+    from flowy.loader import load_pipeline, split_spec
 
     from flowy_cli.output import console
     from flowy_cli.progress import ProgressReporter, stdout_gone
@@ -76,10 +76,11 @@ def run(  # noqa: PLR0917 - click passes options as arguments
     raw = _raw_assignments(params)
     exec_opts = parse_assignments(executor_options, "--executor-option")
     pipeline = load_pipeline(target)
+    project = project_for_file(split_spec(target)[0])  # the file's project, not the cwd's
     overrides = params_mod.load_file(params_file) if params_file is not None else {}
     overrides.update(params_mod.from_text(pipeline.name, pipeline.annotations, raw))
     plugins = plugin_manager()
-    live = sys.stdout.isatty() and bool(load_settings().get("progress", True))
+    live = sys.stdout.isatty() and bool(load_settings(project).get("progress", True))
     reporter = ProgressReporter(live=live, resumed_from=resume)
     plugins.register(reporter, "flowy-cli-progress", "flowy-cli", __version__)
     try:
@@ -92,6 +93,7 @@ def run(  # noqa: PLR0917 - click passes options as arguments
             executor_options=exec_opts or None,
             resume=resume,
             experiment=experiment,
+            project=project,
         )
     except KeyboardInterrupt:
         reporter.close()

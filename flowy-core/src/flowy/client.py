@@ -46,11 +46,15 @@ class Client:
         plugins: FlowyPlugins | None = None,
         check_index: bool = True,
     ) -> None:
-        """``check_index=False`` opens a store whose index was lost (``flowy doctor``)."""
-        from flowy.config import project_root
+        """``check_index=False`` opens a store whose index was lost (``flowy doctor``).
+
+        Without ``project``, the current folder must be in a project (FLOWY_PROJECT
+        or a ``.flowy/`` folder here or above): a reader never creates a store.
+        """
+        from flowy.config import require_project
         from flowy.stacks import active_stack_name
 
-        self.project = Path(project).resolve() if project is not None else project_root()
+        self.project = Path(project).resolve() if project is not None else require_project()
         self.stack_name = stack or active_stack_name(self.project)
         self._plugins = plugins
         self._components: dict[str, Any] = {}

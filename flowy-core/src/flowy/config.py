@@ -2,8 +2,11 @@
 
 * The **project** is the nearest folder upward from the current directory that
   holds a ``.flowy/`` folder (or the current directory when none does;
-  ``FLOWY_PROJECT`` overrides). Its ``.flowy/`` holds ``config.toml``,
-  ``stacks/``, and the local stack's metadata and artifacts.
+  ``FLOWY_PROJECT`` overrides). ``flowy run FILE`` looks upward from the file
+  first (:func:`project_for_file`); commands that only read refuse a folder
+  with no project instead of creating a store there (:func:`require_project`).
+  Its ``.flowy/`` holds ``config.toml``, ``stacks/``, and the local stack's
+  metadata and artifacts.
 * The **user** folder is ``FLOWY_HOME`` (default ``~/.flowy``): a
   ``config.toml`` with user-level defaults and ``stacks/``.
 
@@ -49,14 +52,60 @@ SETTINGS: dict[str, tuple[str, str]] = {
 
 def project_root(start: Path | None = None) -> Path:
     """The project folder: FLOWY_PROJECT, else nearest parent with .flowy/, else cwd."""
+    return find_project(start) or (start or Path.cwd()).resolve()
+
+
+def find_project(start: Path | None = None) -> Path | None:
+    """FLOWY_PROJECT, else the nearest folder from ``start`` (default cwd) up with a .flowy/.
+
+    None when there is none. The user folder (``~/.flowy``, FLOWY_HOME) is not a
+    project marker: otherwise every folder under the home directory would be
+    one project, and a read there would create a store in the user's home.
+    """
     env = os.environ.get("FLOWY_PROJECT")
     if env:
         return Path(env).resolve()
     here = (start or Path.cwd()).resolve()
+    home = user_home().resolve()
     for folder in (here, *here.parents):
-        if (folder / PROJECT_DIR).is_dir():
+        marker = folder / PROJECT_DIR
+        if marker.is_dir() and marker.resolve() != home:
             return folder
-    return here
+    return None
+
+
+def project_for_file(path: Path) -> Path:
+    """The project a pipeline file belongs to: where its runs are recorded.
+
+    FLOWY_PROJECT, else the nearest project above the file (so `flowy run
+    myproj/pipeline.py` from the parent folder uses myproj's history), else
+    the current folder's project, else the current folder (a first run makes
+    the project there, as it always has).
+    """
+    return find_project(path.expanduser().resolve().parent) or project_root()
+
+
+def existing_project_for_file(path: Path) -> Path:
+    """:func:`project_for_file` for a command that only reads: never a folder with no project."""
+    return find_project(path.expanduser().resolve().parent) or require_project()
+
+
+def require_project(start: Path | None = None) -> Path:
+    """The current project, or a :class:`ConfigError` saying there is none and how to make one.
+
+    For commands that only read: they must never create a store in a folder
+    that holds no project.
+    """
+    found = find_project(start)
+    if found is None:
+        here = (start or Path.cwd()).resolve()
+        raise ConfigError(
+            f"No Flowy project here: neither {here} nor a folder above it has a {PROJECT_DIR}/ "
+            "folder, so there are no runs to read. Change to your project's folder, set "
+            "FLOWY_PROJECT, or make a project: `flowy init` (a new project with an example "
+            "pipeline) or `flowy run pipeline.py` (records the first run here)."
+        )
+    return found
 
 
 def user_home() -> Path:
