@@ -126,3 +126,21 @@ def test_cache_explain_own_params_and_the_matching_entry(tmp_path) -> None:
     explained = make_step("-p", "n=3")
     assert explained["changed"] == ["code_hash"], explained
     assert explained["details"] == [], explained
+
+
+def test_config_show_effective_stack_and_set_names_bad_value(tmp_path) -> None:
+    project = tmp_path / "project"
+    (project / ".flowy").mkdir(parents=True)
+    flowy = make_runner(project, tmp_path / "home")
+    shown = flowy("config", "show").stdout
+    row = next(line for line in shown.splitlines() if line.startswith("active_stack"))
+    assert '"local"' in row and "null" not in row and "default" in row, row
+    data = json.loads(flowy("config", "show", "--json").stdout)["settings"]["active_stack"]
+    assert data["value"] == "local"
+    # A bad value names the setting, the value and the allowed values, not a file.
+    done = flowy("config", "set", "progress", "maybe", code=None)
+    text = user_error(done, "Setting 'progress' cannot be 'maybe'", "Allowed values: true or false")
+    assert "config.toml" not in text and "Invalid configuration" not in text
+    assert not (project / ".flowy" / "config.toml").exists()  # nothing half-written
+    done = flowy("config", "set", "keep_days", "soon", code=None)
+    user_error(done, "Setting 'keep_days' cannot be 'soon'", "a number, 0 or more")

@@ -29,6 +29,11 @@ def effective_settings() -> dict[str, dict[str, Any]]:
             sources[key] = f"environment: FLOWY_{key.upper()}"
     if "FLOWY_STACK" in os.environ:
         sources["active_stack"] = "environment: FLOWY_STACK"
+    if values.get("active_stack") is None:  # what runs use: the built-in stack, not "null"
+        from flowy.stacks import DEFAULT_STACK
+
+        values = {**values, "active_stack": DEFAULT_STACK}
+        sources["active_stack"] = "default (the built-in stack; change: `flowy stack switch`)"
     return {
         key: {
             "value": values.get(key),

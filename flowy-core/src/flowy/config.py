@@ -257,12 +257,42 @@ def set_setting(key: str, value: str, scope: str = "project", project: Path | No
 
     if key not in SETTINGS:
         raise ConfigError(f"Unknown setting {key!r}. Known settings: {', '.join(SETTINGS)}.")
+    check_setting_value(key, value)  # a bad value is the command's fault, not the file's
     path = config_path(scope, project)
     data = read_toml(path)
     data[key] = value
     validated = _validate(data, str(path))
     write_toml_atomic(path, {k: v for k, v in validated.items() if v is not None})
     return path
+
+
+#: What each setting accepts, in words, for the error of a bad value.
+ALLOWED_VALUES = {
+    "bool": "true or false (also 1/0, yes/no, on/off)",
+    "int | None": "a whole number, 0 or more",
+    "float | None": "a number, 0 or more",
+    "str | None": "a stack name (see `flowy stack list`)",
+}
+
+
+def check_setting_value(key: str, value: Any) -> None:
+    """Refuse a bad value for one setting, naming the setting, the value and what is allowed."""
+    from pydantic import ValidationError
+
+    try:
+        _settings_model()(**{key: value})
+    except ValidationError as exc:
+        reason = "; ".join(err["msg"] for err in exc.errors())
+        allowed = ALLOWED_VALUES.get(SETTINGS[key][0], SETTINGS[key][0])
+        raise ConfigError(
+            f"Setting {key!r} cannot be {value!r} ({reason}). Allowed values: {allowed}. "
+            f"For example: `flowy config set {key} {_example(key)}`."
+        ) from exc
+
+
+def _example(key: str) -> str:
+    kind = SETTINGS[key][0]
+    return {"bool": "true", "int | None": "10", "float | None": "30"}.get(kind, "local")
 
 
 def write_toml_atomic(path: Path, data: dict[str, Any]) -> None:
