@@ -330,3 +330,56 @@ def test_a_run_warns_about_plugins_that_failed_and_names_them_for_a_missing_mate
     failed = flowy("run", "queue.py", code=1)
     logs = one_line(failed.stdout + failed.stderr)
     assert "Plugins that failed to load (one may provide it): flowy-deques 0.3" in logs, logs
+
+
+DEQUE_MATERIALIZER = """
+import collections
+import json
+
+from flowy import hookimpl
+
+
+class DequeMaterializer:
+    name = "deque"
+    version = "1"
+    extension = ".json"
+    safe = True
+
+    def accepts(self, obj):
+        return True
+
+    def save(self, obj, f):
+        f.write(json.dumps(list(obj)).encode())
+        return {"length": len(obj)}
+
+    def load(self, f, type_name):
+        return collections.deque(json.loads(f.read()))
+
+
+@hookimpl
+def flowy_register_materializers(register):
+    register(
+        "deque",
+        "flowy_deque_plugin:DequeMaterializer",
+        types=["collections.deque"],
+        extension=".json",
+    )
+"""
+
+
+def test_an_artifact_records_its_materializer_distribution_for_the_reinstall_hint(
+    cli: Callable[..., Flowy], tmp_path: Path
+) -> None:
+    """Item 15: after the plugin is uninstalled, loading names the distribution to reinstall."""
+    install(tmp_path / "site", "flowy-deque", "flowy_deque_plugin", DEQUE_MATERIALIZER)
+    (tmp_path / "project" / "queue.py").write_text(DEQUE_PIPELINE)
+    flowy = cli(["flowy-deque"])
+    flowy("run", "queue.py")
+    row = json.loads(flowy("artifacts", "list", "--json").stdout)[0]
+    shown = flowy("artifacts", "show", row["artifact_id"], "--no-value", "--json").stdout
+    assert '"flowy_materializer_distribution": "flowy-deque"' in shown, shown
+    without = cli([])  # flowy-deque no longer loaded: as if uninstalled
+    done = without("artifacts", "show", row["artifact_id"], code=1)
+    text = one_line(done.stdout + done.stderr)
+    assert "materializer 'deque', which is not installed" in text, text
+    assert "It came from flowy-deque: reinstall it with `pip install flowy-deque`" in text

@@ -41,7 +41,8 @@ def test_numpy_array_through_a_pipeline(project, plugins):
     ref = recorded(project, plugins, result, "make")
     assert ref.materializer == "numpy" and ref.materializer_version == "1"
     assert ref.metadata == {"shape": [100, 10], "dtype": "float64", "min": 0.0, "max": 999.0,
-                            "mean": 499.5}  # fmt: skip
+                            "mean": 499.5,
+                            "flowy_materializer_distribution": "flowy-materializers"}  # fmt: skip
 
 
 def test_pandas_frame_through_a_pipeline(project, plugins):
