@@ -94,3 +94,31 @@ def test_debug_run_prints_the_traceback_of_a_failed_step(tmp_path: Path) -> None
     env = flowy("run", "pipeline.py", code=1, env_update={"FLOWY_DEBUG": "1"})
     assert "Traceback of step a (--debug):" in env.stderr
 
+
+LOGGING = """
+import logging
+
+from flowy import Pipeline, step
+
+log = logging.getLogger(__name__)
+
+
+@step
+def a() -> int:
+    log.warning("half the rows dropped")
+    return 1
+
+
+pipeline = Pipeline("logging", [a])
+"""
+
+
+def test_log_lines_name_the_pipeline_file_not_an_internal_module(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / ".flowy").mkdir(parents=True)
+    (project / "pipeline.py").write_text(LOGGING)
+    flowy = make_runner(project, tmp_path / "home")
+    done = flowy("run", "pipeline.py")
+    shown = flowy("logs", run_id_of(done.stdout), "--step", "a").stdout
+    assert "WARNING pipeline.py: half the rows dropped" in shown
+    assert "flowy_user_" not in shown

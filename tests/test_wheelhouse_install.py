@@ -7,7 +7,7 @@ wheelhouse, which stands in for the index for Flowy's own distributions
 (third-party dependencies still come from the real index), installs only
 ``flowy-core flowy-aws`` into a fresh virtual environment and drives the
 `flowy` that install put on its PATH. flowy-core depends on flowy-cli for
-exactly this (docs/plugins.md, "Installing").
+exactly this (README.md, "Switch stacks"; docs/plugins.md, "Publishing").
 """
 
 from __future__ import annotations

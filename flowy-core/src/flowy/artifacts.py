@@ -184,7 +184,6 @@ def write_artifact(
     (:func:`write_with_sidecar`), so the index can be rebuilt from the files.
     """
     from flowy.assets import ASSET_KEY, Asset
-    from flowy.materializers import MATERIALIZER_DIST_KEY
 
     asset = obj if isinstance(obj, Asset) else None
     if asset is not None:
@@ -200,8 +199,9 @@ def write_artifact(
         metadata = dict(metadata or {})
         if asset is not None:
             metadata[ASSET_KEY] = asset.describe()
-        metadata[MATERIALIZER_DIST_KEY] = registration.distribution
         cls = type(obj)
+        from flowy.loader import importable_name  # a pipeline file's class: `pipeline.Name`
+
         ref = ArtifactRef(
             name=name,
             uri=uri,
@@ -209,7 +209,7 @@ def write_artifact(
             size=writer.size,
             materializer=registration.name,
             materializer_version=str(materializer.version),
-            type_name=f"{cls.__module__}.{cls.__qualname__}",
+            type_name=f"{importable_name(cls.__module__)}.{cls.__qualname__}",
             metadata=metadata,
         )
         write_with_sidecar(store, ref, origin)
@@ -245,11 +245,7 @@ def read_artifact(
 
     An artifact written from an asset comes back as that asset around the value.
     """
-    from flowy.materializers import MATERIALIZER_DIST_KEY
-
-    materializer = materializers.by_name(
-        ref.materializer, (ref.metadata or {}).get(MATERIALIZER_DIST_KEY)
-    )
+    materializer = materializers.by_name(ref.materializer)
     if not materializer.safe and not allow_pickle:
         raise UnsafeArtifactError(
             f"Artifact {ref.name} ({ref.uri}) was written with the {ref.materializer!r} "

@@ -49,6 +49,90 @@ def module_name_for(path: Path) -> str:
     return f"flowy_user_{stem}_{digest}"
 
 
+_INTERNAL = re.compile(r"flowy_user_(?P<stem>\w+)_(?P<digest>[0-9a-f]{10})")
+
+
+def loaded_file(module_name: str) -> Path | None:
+    """The file behind a module this loader imported by path (None for any other module)."""
+    path = getattr(sys.modules.get(module_name), "__flowy_path__", None)
+    return Path(path) if path else None
+
+
+def importable_name(module_name: str) -> str:
+    """The name to record for a module, so that it can be imported again later.
+
+    A file loaded by path lives in ``sys.modules`` under an internal name
+    (:func:`module_name_for`) that means nothing to another process. It is
+    recorded as its project-relative module path instead (``pipeline`` for
+    ``pipeline.py``, ``models.net`` for ``models/net.py``), which
+    :func:`import_recorded` finds again from the project; a file outside the
+    project is recorded by its stem. Any other module keeps its name.
+    """
+    file = loaded_file(module_name)
+    if file is None:
+        return module_name
+    from flowy.config import project_for_file
+
+    try:
+        parts = list(file.with_suffix("").relative_to(project_for_file(file)).parts)
+    except ValueError:
+        parts = [file.stem]
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return ".".join(parts) if all(p.isidentifier() for p in parts) else file.stem
+
+
+def shown_name(module_name: str) -> str:
+    """A module's name for people (log lines, errors): never an internal name.
+
+    For a file loaded by path, the file: relative to its project when inside
+    it (``pipeline.py``), else its full path. A dotted name below such a module
+    (a logger ``flowy_user_....sub``) keeps its tail.
+    """
+    head, dot, tail = module_name.partition(".")
+    file = loaded_file(head)
+    if file is None:
+        return module_name
+    from flowy.config import project_for_file
+
+    try:
+        shown = str(file.relative_to(project_for_file(file)))
+    except ValueError:
+        shown = str(file)
+    return f"{shown}{dot}{tail}"
+
+
+def import_recorded(module_name: str, project: Path | None = None) -> ModuleType:
+    """Import a module by the name :func:`importable_name` recorded.
+
+    In order: a module already imported under that name; the project's file
+    of that module path (loaded as ``flowy run`` loads it, so a class is the
+    same object as in a pipeline this process already loaded); a file loaded
+    by path and recorded under that name; then a normal import (an installed
+    package). An internal ``flowy_user_…`` name, as earlier versions recorded
+    it, is matched to the project file it was derived from.
+    """
+    from flowy.config import project_root
+
+    root = (project or project_root()).resolve()
+    legacy = _INTERNAL.fullmatch(module_name)
+    if legacy is not None and module_name not in sys.modules:
+        for file in root.rglob(f"{legacy['stem']}.py"):
+            hidden = any(p.startswith(".") for p in file.relative_to(root).parts)
+            if not hidden and module_name_for(file) == module_name:
+                return load_module(file)
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    base = root.joinpath(*module_name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if module_name.replace(".", "").isidentifier() and candidate.is_file():
+            return load_module(candidate)
+    for name in [n for n, m in list(sys.modules.items()) if hasattr(m, "__flowy_path__")]:
+        if importable_name(name) == module_name:
+            return sys.modules[name]
+    return importlib.import_module(module_name)
+
+
 def load_module(path: Path) -> ModuleType:
     """Import ``path`` as a module (once per process), with clear errors."""
     path = path.expanduser()

@@ -212,6 +212,10 @@ class _CaptureHandler(logging.Handler):
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("flowy_user_"):  # getLogger(__name__) in a pipeline file
+            from flowy.loader import shown_name
+
+            record = logging.makeLogRecord({**record.__dict__, "name": shown_name(record.name)})
         self.stream.write(self.format(record) + "\n")
 
 

@@ -14,24 +14,26 @@ captured in this order:
 
 Anything else is refused on save, with a message that says how to fix it:
 guessing arguments from attributes would silently rebuild the wrong shape.
-Loading imports the class by name (it must be a module importable in the
-loading process, e.g. your pipeline's module or an installed package, and
-a subclass of ``torch.nn.Module``), calls it with the recorded arguments,
-loads the weights strictly and restores train/eval mode.
+A class defined in a pipeline file is recorded under the file's
+project-relative module path (``pipeline:Regressor``), never the internal
+name Flowy imports the file under. Loading finds the class again from the
+project (:func:`flowy.loader.import_recorded`: the project's file, or an
+installed package; it must be a subclass of ``torch.nn.Module``), calls it
+with the recorded arguments, loads the weights strictly and restores
+train/eval mode.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 import json
-import sys
 from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO, TypeVar
 
 from flowy.contracts import Materializer
 from flowy.errors import FlowyError
+from flowy.loader import import_recorded, importable_name
 
 from flowy_materializers import _safetensors
 
@@ -108,7 +110,8 @@ def _class_path(cls: type) -> str:
             f"it is defined {where}. "
             "Define it at the top level of a module (your pipeline file is fine)."
         )
-    return f"{cls.__module__}:{cls.__qualname__}"
+    # A pipeline file's module has an internal name; record its project-relative path.
+    return f"{importable_name(cls.__module__)}:{cls.__qualname__}"
 
 
 def _import_module_class(path: str) -> Any:
@@ -116,13 +119,15 @@ def _import_module_class(path: str) -> Any:
 
     module_name, _, qualname = path.partition(":")
     try:
-        obj: Any = sys.modules.get(module_name) or importlib.import_module(module_name)
+        obj: Any = import_recorded(module_name)
         for part in qualname.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
+        where = module_name.replace(".", "/")
         raise FlowyError(
-            f"Cannot rebuild the torch module {path}: {exc}. Load it in a process where "
-            f"{module_name!r} is importable (install the package, or run from the project)."
+            f"Cannot rebuild the torch module {path}: {exc}. Load it from the project folder "
+            f"that holds {where}.py (or set FLOWY_PROJECT to it), or install the package "
+            f"that provides {module_name!r}."
         ) from exc
     if not (isinstance(obj, type) and issubclass(obj, torch.nn.Module)):
         raise FlowyError(f"{path} is not a torch.nn.Module subclass; refusing to call it.")
