@@ -383,3 +383,31 @@ def test_an_artifact_records_its_materializer_distribution_for_the_reinstall_hin
     text = one_line(done.stdout + done.stderr)
     assert "materializer 'deque', which is not installed" in text, text
     assert "It came from flowy-deque: reinstall it with `pip install flowy-deque`" in text
+
+
+FRAMEWORKLESS_MATERIALIZER = """
+from flowy import hookimpl
+
+
+@hookimpl
+def flowy_register_materializers(register):
+    register("deque", "flowy_frameless_mat:DequeMaterializer", types=["collections.deque"])
+"""
+
+
+def test_a_plugin_materializer_missing_its_framework_names_what_to_install(
+    cli: Callable[..., Flowy], tmp_path: Path
+) -> None:
+    """Item 15: a materializer whose framework is missing is the plugin's, not a Flowy bug."""
+    site = tmp_path / "site"
+    install(site, "flowy-frameless", "flowy_frameless_plugin", FRAMEWORKLESS_MATERIALIZER)
+    (site / "flowy_frameless_mat.py").write_text(
+        "import nosuchframework_z\n\n\nclass DequeMaterializer:\n    pass\n"
+    )
+    (tmp_path / "project" / "queue.py").write_text(DEQUE_PIPELINE)
+    flowy = cli(["flowy-frameless"])
+    done = flowy("run", "queue.py", code=1)
+    text = one_line(done.stdout + done.stderr)
+    assert "bug in Flowy" not in text and "Flowy bug" not in text, text
+    assert "needs the module 'nosuchframework_z', which is not installed" in text, text
+    assert "flowy-frameless" in text
