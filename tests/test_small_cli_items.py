@@ -144,3 +144,13 @@ def test_config_show_effective_stack_and_set_names_bad_value(tmp_path) -> None:
     assert not (project / ".flowy" / "config.toml").exists()  # nothing half-written
     done = flowy("config", "set", "keep_days", "soon", code=None)
     user_error(done, "Setting 'keep_days' cannot be 'soon'", "a number, 0 or more")
+
+
+def test_runs_list_filter_without_match_says_so(proj) -> None:
+    flowy, *_ = proj
+    text = " ".join(flowy("runs", "list", "--status", "running").stdout.split())
+    assert "No runs yet" not in text
+    assert "No runs match status 'running' (1 run recorded in all)" in text, text
+    assert "`flowy runs list`" in text
+    typo = " ".join(flowy("runs", "list", "--status", "runing").stdout.split())
+    assert "Statuses are: running, completed, failed" in typo, typo

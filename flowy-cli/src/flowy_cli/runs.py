@@ -59,6 +59,7 @@ def list_runs(  # noqa: PLR0917 - one argument per click option
     with _client(stack) as client:
         records = client.runs(pipeline=pipeline, status=status, limit=limit)
         summaries = summarize(client.store, records)
+        empty = _no_runs_message(client, pipeline, status) if not records else ""
     last = {s.run_id: s.metrics for s in summaries}
     if as_json:
         print_json([{**to_dict(r), "metrics": last.get(r.run_id, {})} for r in records])
@@ -78,8 +79,39 @@ def list_runs(  # noqa: PLR0917 - one argument per click option
             )
             for r in records
         ),
-        empty="No runs yet. Start one with `flowy run pipeline.py`.",
+        empty=empty,
         whole=shown,
+    )
+
+
+#: How many runs are counted for the "none match" message (a count past it says "over").
+COUNT_LIMIT = 10_000
+
+
+def _no_runs_message(client: Any, pipeline: str | None, status: str | None) -> str:
+    """Why the list is empty: no runs at all, or none match the filters (and how many exist)."""
+    if not pipeline and not status:
+        return "No runs yet. Start one with `flowy run pipeline.py`."
+    from flowy.records import RUN_STATUSES
+
+    total = len(client.runs(limit=COUNT_LIMIT))
+    filters = " and ".join(
+        f
+        for f in (
+            f"pipeline {pipeline!r}" if pipeline else "",
+            f"status {status!r}" if status else "",
+        )
+        if f
+    )
+    exist = f"{'over ' if total >= COUNT_LIMIT else ''}{total} run{'' if total == 1 else 's'}"
+    hint = (
+        ""
+        if status is None or status in RUN_STATUSES
+        else (f" Statuses are: {', '.join(RUN_STATUSES)}.")
+    )
+    return (
+        f"No runs match {filters} ({exist} recorded in all).{hint} "
+        "Drop or change the filter to see them: `flowy runs list`."
     )
 
 
