@@ -154,3 +154,44 @@ def test_runs_list_filter_without_match_says_so(proj) -> None:
     assert "`flowy runs list`" in text
     typo = " ".join(flowy("runs", "list", "--status", "runing").stdout.split())
     assert "Statuses are: running, completed, failed" in typo, typo
+
+
+def test_run_summary_time_is_the_runs_list_duration(tmp_path) -> None:
+    project = tmp_path / "project"
+    (project / ".flowy").mkdir(parents=True)
+    (project / "pipe.py").write_text(TINY.replace("{edit}", ""))
+    flowy = make_runner(project, tmp_path / "home")
+    out = flowy("run", "pipe.py").stdout
+    took = re.search(r"Run (\w+) completed in (.+?) \(", out)
+    assert took, out
+    listed = json.loads(flowy("runs", "list", "--json").stdout)[0]
+    assert listed["run_id"] == took.group(1)
+    row = next(line for line in flowy("runs", "list").stdout.splitlines() if "tiny" in line)
+    assert f"  {took.group(2)}  " in row, (took.group(2), row)
+
+
+def test_run_result_repr_is_short(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    project = tmp_path / "project"
+    (project / ".flowy").mkdir(parents=True)
+    (project / "pipe.py").write_text(TINY.replace("{edit}", ""))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
+    env.update(
+        FLOWY_HOME=str(tmp_path / "home"),
+        FLOWY_LOAD_PLUGINS="flowy-executor-local,flowy-store-sqlite,flowy-materializers",
+    )
+    code = "import pipe\nr = pipe.p.run()\nprint(repr(r))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True,
+        timeout=120, check=True,
+    )  # fmt: skip
+    shown = done.stdout.strip().splitlines()[-1]
+    assert len(shown) < 200, shown
+    assert re.fullmatch(
+        r"<RunResult \w{32} pipeline='tiny' status='completed' steps=2 \(2 completed\) "
+        r"outputs=2>",
+        shown,
+    ), shown

@@ -141,9 +141,7 @@ def _summary(result: RunResult) -> None:
     counts: dict[str, int] = {}
     for record in result.steps.values():
         counts[record.status] = counts.get(record.status, 0) + 1
-    starts = [r.started_at for r in result.steps.values() if r.started_at]
-    ends = [r.finished_at for r in result.steps.values() if r.finished_at]
-    took = fmt_duration(max(ends) - min(starts)) if starts and ends else "-"
+    took = fmt_duration(result.duration)  # the run record's, as `flowy runs list` shows it
     parts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(counts.items()))
     from flowy_cli.terminal_text import escape_text
 

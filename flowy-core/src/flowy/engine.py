@@ -56,9 +56,13 @@ class CacheWarning(UserWarning):
     """A step ran uncached because part of its key could not be computed."""
 
 
-@attrs.define
+@attrs.define(repr=False)
 class RunResult:
-    """What ``pipeline.run()`` returns: status, step records, and outputs by name."""
+    """What ``pipeline.run()`` returns: status, step records, and outputs by name.
+
+    Its repr is one short line (run id, pipeline, status, step counts): the step
+    records, with their logs and tracebacks, would make it thousands of characters.
+    """
 
     run_id: str
     """The run's id (``flowy runs show RUN_ID``)."""
@@ -73,6 +77,30 @@ class RunResult:
     _store: Any = attrs.field(repr=False)
     _materializers: MaterializerRegistry = attrs.field(repr=False)
     _allow_pickle: bool = attrs.field(default=False, repr=False)
+    started_at: float = 0.0
+    """When the run started (the run record's time, as ``flowy runs list`` shows it)."""
+    finished_at: float | None = None
+    """When the run ended (the run record's time)."""
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from the run's start to its end, from the run record (None if unknown).
+
+        The one duration of a run: `flowy run`'s summary and `flowy runs list` both show it.
+        """
+        if not self.started_at or self.finished_at is None:
+            return None
+        return max(0.0, self.finished_at - self.started_at)
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for record in self.steps.values():
+            counts[record.status] = counts.get(record.status, 0) + 1
+        states = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        return (
+            f"<RunResult {self.run_id} pipeline={self.pipeline!r} status={self.status!r} "
+            f"steps={len(self.steps)} ({states or 'none'}) outputs={len(self.artifacts)}>"
+        )
 
     def __getitem__(self, output: str) -> Any:
         """Load an output by name through the materializer that wrote it."""
@@ -704,6 +732,8 @@ def run_pipeline(
             resolved.artifact_store,
             run.materializers,
             run.allow_pickle,
+            started_at=run.run.started_at,
+            finished_at=run.run.finished_at,
         )
     finally:
         git.close()
