@@ -411,3 +411,21 @@ def test_a_plugin_materializer_missing_its_framework_names_what_to_install(
     assert "bug in Flowy" not in text and "Flowy bug" not in text, text
     assert "needs the module 'nosuchframework_z', which is not installed" in text, text
     assert "flowy-frameless" in text
+
+
+def test_stack_describe_live_shows_what_each_component_describes(
+    cli: Callable[..., Flowy], tmp_path: Path
+) -> None:
+    """Item 16: a component's describe() is shown by `stack describe --live`, and only then."""
+    flowy = cli([])
+    project = tmp_path / "project"
+    plain = json.loads(flowy("stack", "describe", "--json").stdout)
+    assert "describe" not in plain["components"]["artifact_store"]
+    assert not (project / ".flowy" / "artifacts").exists()
+    live = json.loads(flowy("stack", "describe", "--live", "--json").stdout)
+    assert live["components"]["artifact_store"]["describe"] == {
+        "path": str(project / ".flowy" / "artifacts")
+    }
+    assert "url" in live["components"]["metadata_store"]["describe"]
+    text = one_line(flowy("stack", "describe", "--live").stdout)
+    assert f"path={project / '.flowy' / 'artifacts'}" in text

@@ -100,10 +100,39 @@ def _unresolved(defn: Any, plugins: Any) -> str | None:
     return " ".join(problems) or None
 
 
+def _live_facts(defn: Any, plugins: Any) -> dict[str, dict[str, Any]]:
+    """What each started component's ``describe()`` reports (resolved paths, buckets, urls).
+
+    Starting a component can create what it manages (a local store's folder, a
+    SQLite file), so this runs only when asked for with ``--live``.
+    """
+    from flowy.redact import mask
+    from flowy.stacks import check_stack
+
+    facts: dict[str, dict[str, Any]] = {}
+    for kind, component in check_stack(defn, plugins).items():
+        if not callable(getattr(component.cls, "describe", None)):
+            continue
+        built = component.build()
+        try:
+            facts[kind] = mask(dict(built.describe()))
+        finally:
+            close = getattr(built, "close", None)
+            if callable(close):
+                close()
+    return facts
+
+
 @stack.command("describe")
 @click.argument("name", required=False)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Also start each component and show what its describe() reports "
+    "(this creates a local store's folder or database if missing).",
+)
 @json_option
-def describe(name: str | None, as_json: bool) -> None:
+def describe(name: str | None, live: bool, as_json: bool) -> None:
     """Each component of a stack (default: the active one): implementation, provider, options."""
     from flowy.errors import FlowyError
     from flowy.redact import mask
@@ -128,6 +157,9 @@ def describe(name: str | None, as_json: bool) -> None:
         except FlowyError as exc:
             item["error"] = str(exc)
         components[kind] = item
+    if live:
+        for kind, facts in _live_facts(defn, plugins).items():
+            components[kind]["describe"] = facts
     data = {
         "name": defn.name,
         "active": defn.name == active,
@@ -152,6 +184,8 @@ def describe(name: str | None, as_json: bool) -> None:
             else f"[red]{escape(item['error'])}[/]"
         )
         options = ", ".join(f"{k}={v}" for k, v in item["options"].items())
+        if item.get("describe"):
+            options += "\n" + ", ".join(f"{k}={v}" for k, v in item["describe"].items())
         t.add_row(kind, escape(str(item["type"])), provider, escape(options))
     out.print(t)
 
