@@ -195,3 +195,49 @@ def test_run_result_repr_is_short(tmp_path) -> None:
         r"outputs=2>",
         shown,
     ), shown
+
+
+def test_stack_message_has_no_empty_parentheses(tmp_path) -> None:
+    project = tmp_path / "project"
+    (project / ".flowy").mkdir(parents=True)
+    flowy = make_runner(project, tmp_path / "home")
+    done = flowy("stack", "register", "half", "--executor", "local", code=None)
+    text = user_error(done, "Stack 'half' has no artifact_store, metadata_store")
+    assert "()" not in text
+
+
+PICKLED = textwrap.dedent("""
+    from flowy import Pipeline, step
+
+
+    class Thing:
+        def __init__(self):
+            self.v = 1
+
+
+    @step(allow_pickle=True)
+    def make() -> Thing:
+        return Thing()
+
+
+    @step
+    def use(make: Thing) -> int:
+        return make.v
+
+
+    p = Pipeline("pk", steps=[make, use])
+""")
+
+
+def test_pickle_hint_names_a_setting_that_works(tmp_path) -> None:
+    project = tmp_path / "project"
+    (project / ".flowy").mkdir(parents=True)
+    (project / "pk.py").write_text(PICKLED)
+    flowy = make_runner(project, tmp_path / "home")
+    out = " ".join(flowy("run", "pk.py", code=None).stdout.split())
+    assert "UnsafeArtifactError" in out, out
+    assert "stack's config" not in out
+    assert "`@step(allow_pickle=True)` on the step that reads it" in out, out
+    assert "`flowy config set allow_pickle true`" in out, out
+    flowy("config", "set", "allow_pickle", "true")  # doing what the hint says works
+    assert "completed" in flowy("run", "pk.py").stdout

@@ -250,8 +250,10 @@ def read_artifact(
         raise UnsafeArtifactError(
             f"Artifact {ref.name} ({ref.uri}) was written with the {ref.materializer!r} "
             "materializer, which can execute code when loaded. Load it only if you trust "
-            "the store: opt in with `allow_pickle=True` on the step or `allow_pickle = true` "
-            "in the stack's config."
+            "the store: opt in with `@step(allow_pickle=True)` on the step that reads it, or "
+            "for the whole project with `flowy config set allow_pickle true` (the "
+            "`allow_pickle` setting; FLOWY_ALLOW_PICKLE=1 for one command); from Python, "
+            "`Client().load(ARTIFACT_ID, allow_pickle=True)`."
         )
     token = _UNSAFE_LOAD.set(allow_pickle)
     try:

@@ -125,6 +125,11 @@ def stack_files(project: Path | None = None) -> dict[str, tuple[str, Path]]:
     return found
 
 
+def stack_label(defn: StackDefinition) -> str:
+    """``Stack 'name' (where it is defined)`` for messages; no ``()`` for a stack not saved yet."""
+    return f"Stack {defn.name!r}" + (f" ({defn.source})" if defn.source else "")
+
+
 def _offered(offer: StackOffer) -> StackDefinition:
     return StackDefinition(
         offer.name,
@@ -288,7 +293,7 @@ def check_stack(
     missing = [k for k in REQUIRED_KINDS if k not in defn.components]
     if missing:
         raise ConfigError(
-            f"Stack {defn.name!r} ({defn.source}) has no {', '.join(missing)}; every stack needs "
+            f"{stack_label(defn)} has no {', '.join(missing)}; every stack needs "
             f"{', '.join(REQUIRED_KINDS)}."
         )
     for kind, names in defn.required_options.items():
@@ -306,13 +311,13 @@ def check_stack(
             continue
         if kind not in registry.kinds:
             raise ConfigError(
-                f"Stack {defn.name!r} ({defn.source}): unknown component kind {kind!r}. Known "
+                f"{stack_label(defn)}: unknown component kind {kind!r}. Known "
                 f"kinds: {', '.join(sorted(registry.kinds))}."
             )
         raw = options_of(table)
         reg = lookup_component(defn, kind, table, plugins)
         cls = reg.load()
-        where = f"Stack {defn.name!r} ({defn.source}), {kind} {table['type']!r}"
+        where = f"{stack_label(defn)}, {kind} {table['type']!r}"
         options = validate_options(
             cls, substitute(raw, project, where), where, kind, f"{reg.distribution} {reg.version}"
         )
@@ -364,7 +369,7 @@ def lookup_component(
     try:
         return plugins.registry.get(kind, name)
     except ComponentNotFoundError as exc:
-        message = f"Stack {defn.name!r} ({defn.source}): {exc}"
+        message = f"{stack_label(defn)}: {exc}"
         dist = table.get("provided_by")
         info = next((i for i in plugins.infos.values() if i.distribution == dist), None)
         if dist and info is not None and info.status != "loaded":
