@@ -241,3 +241,11 @@ def test_pickle_hint_names_a_setting_that_works(tmp_path) -> None:
     assert "`flowy config set allow_pickle true`" in out, out
     flowy("config", "set", "allow_pickle", "true")  # doing what the hint says works
     assert "completed" in flowy("run", "pk.py").stdout
+
+
+def test_artifacts_show_prints_a_date_time_and_json_keeps_seconds(proj) -> None:
+    flowy, _, ids, _ = proj
+    text = flowy("artifacts", "show", ids["make_data"]).stdout
+    assert re.search(r"created_at: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", text), text
+    data = json.loads(flowy("artifacts", "show", ids["make_data"], "--json").stdout)
+    assert isinstance(data["created_at"], float)

@@ -156,7 +156,7 @@ def show(artifact_id: str, no_value: bool, stack: str | None, as_json: bool) -> 
     from flowy.records import to_dict
 
     from flowy_cli.lineage_view import info_dict
-    from flowy_cli.output import console, print_json, print_mapping
+    from flowy_cli.output import console, fmt_time, print_json, print_mapping
     from flowy_cli.terminal_text import escape_markup as escape
 
     with Client(stack=stack, plugins=plugin_manager()) as client:
@@ -172,10 +172,10 @@ def show(artifact_id: str, no_value: bool, stack: str | None, as_json: bool) -> 
             data["value"] = inner if _jsonable(inner) else repr(inner)
         print_json(data)
         return
-    print_mapping(
-        f"Artifact {info.artifact_id}",
-        {k: v for k, v in data.items() if k not in ("artifact_id", "used_by", "produced_by")},
-    )
+    shown = {k: v for k, v in data.items() if k not in ("artifact_id", "used_by", "produced_by")}
+    if "created_at" in shown:  # a local date-time for people; --json keeps the seconds
+        shown["created_at"] = fmt_time(shown["created_at"])
+    print_mapping(f"Artifact {info.artifact_id}", shown)
     for label, key in (("Produced by", "produced_by"), ("Used by", "used_by")):
         lines = [
             escape(f"{u['pipeline']} run {u['run_id'][:12]} step {u['step']} ({u['name']})")
