@@ -184,6 +184,7 @@ def write_artifact(
     (:func:`write_with_sidecar`), so the index can be rebuilt from the files.
     """
     from flowy.assets import ASSET_KEY, Asset
+    from flowy.materializers import MATERIALIZER_DIST_KEY
 
     asset = obj if isinstance(obj, Asset) else None
     if asset is not None:
@@ -199,6 +200,7 @@ def write_artifact(
         metadata = dict(metadata or {})
         if asset is not None:
             metadata[ASSET_KEY] = asset.describe()
+        metadata[MATERIALIZER_DIST_KEY] = registration.distribution
         cls = type(obj)
         from flowy.loader import importable_name  # a pipeline file's class: `pipeline.Name`
 
@@ -245,7 +247,11 @@ def read_artifact(
 
     An artifact written from an asset comes back as that asset around the value.
     """
-    materializer = materializers.by_name(ref.materializer)
+    from flowy.materializers import MATERIALIZER_DIST_KEY
+
+    materializer = materializers.by_name(
+        ref.materializer, (ref.metadata or {}).get(MATERIALIZER_DIST_KEY)
+    )
     if not materializer.safe and not allow_pickle:
         raise UnsafeArtifactError(
             f"Artifact {ref.name} ({ref.uri}) was written with the {ref.materializer!r} "

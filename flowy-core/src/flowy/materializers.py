@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 #: Materializers that are last resorts: never chosen by type unless opted in.
 PICKLE_NAMES = frozenset({"pickle", "cloudpickle"})
 
+#: The key in an artifact's metadata naming the distribution whose materializer wrote it,
+#: so that after that plugin is uninstalled the error says what to reinstall. Artifacts
+#: written before it was recorded lack the key and get the general hint.
+MATERIALIZER_DIST_KEY = "flowy_materializer_distribution"
+
 
 def type_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
@@ -74,20 +79,26 @@ class MaterializerRegistry:
             self._unavailable[reg.name] = missing_requirements(reg)
         return self._unavailable[reg.name]
 
-    def by_name(self, name: str) -> Materializer:
+    def by_name(self, name: str, distribution: str | None = None) -> Materializer:
         """The materializer registered as ``name`` (used to load artifacts).
 
         A framework it ``requires`` that is not installed, or one its module
         fails to import, is an error naming the materializer, its plugin and
         what to install, not an ImportError from deep inside the plugin.
+        ``distribution`` (recorded with the artifact) names what to reinstall.
         """
         if name not in self._instances:
             reg = self._registrations.get(name)
             if reg is None:
+                install = (
+                    f"It came from {distribution}: reinstall it with `pip install {distribution}`."
+                    if distribution
+                    else "Install the plugin that provides it (see `flowy materializers`)."
+                )
                 raise MaterializerNotFoundError(
                     f"The artifact was written by the materializer {name!r}, which is not "
                     f"installed. Installed: {', '.join(sorted(self._registrations)) or 'none'}. "
-                    "Install the plugin that provides it (see `flowy materializers`)."
+                    + install
                     + self._failed_hint()
                 )
             missing = self._missing(reg)
