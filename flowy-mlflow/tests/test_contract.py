@@ -11,6 +11,7 @@ run, each step's final status as a tag.
 from __future__ import annotations
 
 import functools
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,16 @@ pytestmark = pytest.mark.slow
 
 
 def _noting(seen: list[tuple[str, str | None]], hook: str, method: Any) -> Any:
+    # pluggy calls an implementation with its arguments by position, in the order
+    # of the method's signature: bind them to names as the real method would.
+    signature = inspect.signature(method)
+
     @functools.wraps(method)  # keeps the hookimpl marker and (via __wrapped__) the signature
-    def noted(**kwargs: Any) -> Any:
-        task = kwargs.get("task")
-        seen.append((hook, task.step if task is not None else kwargs.get("step")))
-        return method(**kwargs)
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs).arguments
+        task = bound.get("task")
+        seen.append((hook, task.step if task is not None else bound.get("step")))
+        return method(*args, **kwargs)
 
     return noted
 
