@@ -49,6 +49,22 @@ if TYPE_CHECKING:
 @click.option(
     "--experiment", metavar="NAME", help="File the run under this experiment (default: pipeline's)."
 )
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="STEP",
+    help=(
+        "Run only this step (repeat for several). Steps it reads from come from the cache "
+        "or the latest run that completed them; the others are recorded as skipped."
+    ),
+)
+@click.option(
+    "--from", "from_step", metavar="STEP", help="Run this step and everything downstream of it."
+)
+@click.option(
+    "--to", "to_step", metavar="STEP", help="Run this step and everything upstream of it."
+)
 @click.pass_context
 def run(  # noqa: PLR0917 - click passes options as arguments
     ctx: click.Context,
@@ -60,6 +76,9 @@ def run(  # noqa: PLR0917 - click passes options as arguments
     executor_options: tuple[str, ...],
     resume: str | None,
     experiment: str | None,
+    only: tuple[str, ...],
+    from_step: str | None,
+    to_step: str | None,
 ) -> None:
     """Run the pipeline in FILE.py (name it with :PIPELINE when the file has several).
 
@@ -94,6 +113,9 @@ def run(  # noqa: PLR0917 - click passes options as arguments
             resume=resume,
             experiment=experiment,
             project=project,
+            only=only,
+            from_step=from_step,
+            to_step=to_step,
         )
     except KeyboardInterrupt:
         reporter.close()

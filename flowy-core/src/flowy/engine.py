@@ -23,7 +23,7 @@ import socket
 import time
 import uuid
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from flowy.materializers import MaterializerRegistry
     from flowy.pipeline import Pipeline
     from flowy.plugins import FlowyPlugins
+    from flowy.selection import Selection
     from flowy.stacks import ResolvedStack
     from flowy.steps import Step
 
@@ -168,6 +169,10 @@ class RunExecution:
         self.outputs: dict[str, ArtifactRef] = {}
         self.unwritten: list[StepRunRecord] = []
         """Cached steps' records not yet written (see :meth:`flush`)."""
+        self.selection: Selection | None = None
+        """A partial run's steps (see :mod:`flowy.selection`); None runs every step."""
+        self.provided: set[str] = set()
+        """Unselected steps whose outputs a partial run found (cache or an earlier run)."""
         self.run = RunRecord(
             run_id=self.run_id,
             pipeline=pipeline.name,
@@ -225,7 +230,11 @@ class RunExecution:
         )
 
     def skip_reason(self, step: Step) -> str | None:
+        if self.selection is not None and step.name not in self.selection.steps:
+            return f"not selected ({self.selection.label})"
         for upstream in self.pipeline.upstream(step.name):
+            if upstream in self.provided:
+                continue
             if self.status.get(upstream) not in (R.COMPLETED, R.CACHED):
                 return f"upstream step {upstream!r} {self.status.get(upstream, 'did not run')}"
         if step.when is not None and not step.when(self.context):
@@ -660,19 +669,27 @@ def run_pipeline(
     executor_options: Mapping[str, Any] | None = None,
     resume: str | None = None,
     experiment: str | None = None,
+    only: Iterable[str] | str | None = None,
+    from_step: str | None = None,
+    to_step: str | None = None,
 ) -> RunResult:
     """Run ``pipeline`` on a stack (default: the active one) and record everything.
 
     ``resume`` names an earlier run (crashed, failed or cancelled) whose
     completed steps are re-used instead of run again. ``experiment`` files the
     run under that experiment instead of the pipeline's (its ``experiment=``,
-    else its name).
+    else its name). ``only``, ``from_step`` and ``to_step`` run part of the
+    pipeline (see :func:`flowy.selection.select`); the steps they leave out
+    are recorded as skipped and their outputs come from the cache or the
+    latest run that completed them.
     """
     from flowy.config import load_settings, project_root
     from flowy.facts import GitFactsReader, environment_facts
     from flowy.plugins import create_plugin_manager
+    from flowy.selection import provide_unselected, select
     from flowy.stacks import resolve_stack
 
+    selection = select(pipeline, only, from_step, to_step)
     context = pipeline.context_for(params or {})
     pipeline.check_params(context)
     if experiment is not None:
@@ -702,6 +719,8 @@ def run_pipeline(
         )
         if resume:
             run.resume_from(resume)
+        if selection is not None:
+            provide_unselected(run, selection)
         run.run.git = git.result()
         run.run.environment = environment_facts()
         plugins.warn_failed()

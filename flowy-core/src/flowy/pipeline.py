@@ -213,11 +213,26 @@ class Pipeline:
 
         return set(nx.descendants(self.graph, step))
 
-    def run(self, stack: str | None = None, **params: Any) -> RunResult:
-        """Run on ``stack`` (default: the active one) with parameter overrides."""
+    def run(
+        self,
+        stack: str | None = None,
+        *,
+        only: Iterable[str] | str | None = None,
+        from_step: str | None = None,
+        to_step: str | None = None,
+        **params: Any,
+    ) -> RunResult:
+        """Run on ``stack`` (default: the active one) with parameter overrides.
+
+        ``only``, ``from_step`` and ``to_step`` run part of the pipeline, as
+        ``flowy run --only/--from/--to`` do (a parameter of one of these names
+        is passed with :func:`flowy.engine.run_pipeline`'s ``params``).
+        """
         from flowy.engine import run_pipeline
 
-        return run_pipeline(self, stack=stack, params=params)
+        return run_pipeline(
+            self, stack=stack, params=params, only=only, from_step=from_step, to_step=to_step
+        )
 
     def visualize(self, fmt: str = "text") -> str:
         """The DAG as ``text`` (steps by generation, with what each takes and makes),
