@@ -89,6 +89,7 @@ def cli(tmp_path: Path):
             check=False,
         )
 
+    flowy.env = env  # type: ignore[attr-defined]  # for a plain `python` in the project
     return project, flowy
 
 
@@ -166,3 +167,41 @@ def test_unknown_step_name_lists_steps_and_suggests(cli) -> None:
     assert "has no step 'fitt'. Did you mean 'fit'?" in text, text
     assert "load, features" in text and "summary" in text, text
     assert _marks(project) == []
+
+
+def test_a_damaged_recorded_output_is_not_used(cli) -> None:
+    """Outputs from an earlier run are checked against their checksums, as cache hits are."""
+    project, flowy = cli
+    _full_run(project, flowy, "--param", "seed=1")
+    _full_run(project, flowy, "--param", "seed=2")
+    with Client("local", project) as client:
+        newest, older = (r.run_id for r in client.runs()[:2])
+        newest_features = Path(client.outputs(newest)["features"].uri)
+        older_features = Path(client.outputs(older)["features"].uri)
+    newest_features.write_text("[1, 2, 3]")  # damaged after it was recorded
+    done = flowy("run", "p.py", "--only", "fit")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads((project / "fit_input.json").read_text()) == [10, 20, 30]  # the older run's
+
+    older_features.write_text("[4, 5, 6]")
+    done = flowy("run", "p.py", "--only", "fit")
+    assert done.returncode != 0
+    assert "has no cached or recorded output" in " ".join((done.stdout + done.stderr).split())
+
+
+def test_pipeline_run_takes_the_selection_as_keywords(cli) -> None:
+    project, flowy = cli
+    _full_run(project, flowy)
+    code = "import p; r = p.pipeline.run(from_step='fit', to_step='fit'); print(r.status, r['fit'])"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=project,
+        env=flowy.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split()[-2:] == ["completed", "60"]
+    assert _marks(project) == ["fit"]
