@@ -166,6 +166,9 @@ def test_unknown_step_name_lists_steps_and_suggests(cli) -> None:
     text = " ".join((done.stdout + done.stderr).split())
     assert "has no step 'fitt'. Did you mean 'fit'?" in text, text
     assert "load, features" in text and "summary" in text, text
+    done = flowy("run", "p.py", "--from", "fit", "--to", "features")
+    assert done.returncode != 0
+    assert "--from fit --to features selects no step" in " ".join(done.stderr.split())
     assert _marks(project) == []
 
 

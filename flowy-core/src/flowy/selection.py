@@ -74,8 +74,9 @@ def select(
     text = " ".join(label)
     if not chosen:
         raise FlowyError(
-            f"{text} selects no step of pipeline {pipeline.name!r}: --from and --to keep the "
-            "steps both select, and --only must name steps among them. Steps, in run order: "
+            f"{text} selects no step of pipeline {pipeline.name!r}: --from keeps a step and "
+            "what is downstream of it, --to a step and what is upstream of it, --only the steps "
+            "named, and together only the steps all of them keep. Steps, in run order: "
             f"{', '.join(pipeline.order)}."
         )
     return Selection(frozenset(chosen), text)
