@@ -81,7 +81,11 @@ def test_aws_stack_in_a_fresh_venv(
     switched = run("stack", "switch", "aws")
     assert switched.returncode == 0, switched.stdout + switched.stderr
 
-    example = REPO / "examples" / "quickstart" / "pipeline.py"
+    # The example is copied into the project: `flowy run FILE` uses the project
+    # that holds FILE, and the checkout may hold one of its own (the README's
+    # first command makes it).
+    example = project / "pipeline.py"
+    example.write_text((REPO / "examples" / "quickstart" / "pipeline.py").read_text())
     ran = run("run", str(example))
     assert ran.returncode == 0, ran.stdout + ran.stderr
 
