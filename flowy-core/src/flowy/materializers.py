@@ -158,9 +158,10 @@ class MaterializerRegistry:
             else "no installed materializer handles it"
         )
         hint = _install_hint(cls)
+        register = "Or register" if hint else "Register"  # an "Or" needs an alternative before it
         raise MaterializerNotFoundError(
             f"Cannot store an output of type {_shown_type(cls)}: {reason}. {hint}"
-            "Or register a materializer for it through the flowy_register_materializers hook "
+            f"{register} a materializer for it through the flowy_register_materializers hook "
             "(see docs/materializers.md), or opt in to pickle with `@step(allow_pickle=True)` "
             "if you trust every reader of the store." + self._failed_hint()
         )
