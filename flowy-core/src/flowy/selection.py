@@ -12,7 +12,7 @@ runs or is recorded, naming the step, the missing output and what to do.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import attrs
@@ -51,8 +51,6 @@ def select(
     that step and everything upstream of it, ``only`` exactly the steps named;
     given together, the selection is what all of them select.
     """
-    import networkx as nx
-
     only_list = [only] if isinstance(only, str) else list(only or [])
     if not only_list and from_step is None and to_step is None:
         return None
@@ -65,11 +63,11 @@ def select(
         label.append(" ".join(f"--only {n}" for n in only_list))
     if from_step is not None:
         _check_name(pipeline, from_step, "--from")
-        chosen &= {from_step} | set(nx.descendants(pipeline.graph, from_step))
+        chosen &= {from_step} | _reachable(pipeline.downstream_of, from_step)
         label.append(f"--from {from_step}")
     if to_step is not None:
         _check_name(pipeline, to_step, "--to")
-        chosen &= {to_step} | set(nx.ancestors(pipeline.graph, to_step))
+        chosen &= {to_step} | _reachable(pipeline.upstream_of, to_step)
         label.append(f"--to {to_step}")
     text = " ".join(label)
     if not chosen:
@@ -80,6 +78,24 @@ def select(
             f"{', '.join(pipeline.order)}."
         )
     return Selection(frozenset(chosen), text)
+
+
+def _reachable(edges: Mapping[str, Iterable[str]], start: str) -> set[str]:
+    """Every step reachable from ``start`` along ``edges`` (upstream_of or downstream_of).
+
+    Plain Python on the pipeline's own adjacency: selecting steps needs no
+    networkx import, which costs start-up time (and runs after the user's
+    pipeline file is importable, where a file named like a stdlib module would
+    shadow what networkx imports).
+    """
+    seen: set[str] = set()
+    todo = list(edges[start])
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(edges[name])
+    return seen
 
 
 def _check_name(pipeline: Pipeline, name: str, option: str) -> None:
@@ -101,11 +117,9 @@ def provide_unselected(run: RunExecution, selection: Selection) -> None:
     """
     pipeline = run.pipeline
     run.selection = selection
-    import networkx as nx
-
     wanted: set[str] = set()  # what the selected steps read, directly or not
     for name in selection.steps:
-        wanted |= set(nx.ancestors(pipeline.graph, name))
+        wanted |= _reachable(pipeline.upstream_of, name)
     missing: list[str] = []
     for name in pipeline.order:
         if name in selection.steps or name not in wanted:
