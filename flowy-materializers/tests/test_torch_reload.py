@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
 
 FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")

@@ -96,6 +96,8 @@ def _rule(
     return NameRule(kind, re.compile(pattern), re.compile(chars), max_length, allowed, no_dotdot)
 
 
+#: Pattern, allowed character and length of names that may become a file name.
+_ASCII_PATH_RULE = (r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9_-])?", r"[A-Za-z0-9_.-]", 128)
 _ASCII_PATH = (
     "ASCII letters, digits, '_', '-' and '.', starting with a letter, digit or '_' and not "
     "ending with '.', at most {n} characters"
@@ -103,9 +105,7 @@ _ASCII_PATH = (
 
 STEP = _rule(
     "step name",
-    r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9_-])?",
-    r"[A-Za-z0-9_.-]",
-    128,
+    *_ASCII_PATH_RULE,
     _ASCII_PATH.format(n=128) + " (@step(name=...) names a step otherwise than its function)",
 )
 OUTPUT = _rule(
@@ -118,16 +118,12 @@ OUTPUT = _rule(
 )
 LOGGED_ARTIFACT = _rule(
     "logged artifact name",
-    r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9_-])?",
-    r"[A-Za-z0-9_.-]",
-    128,
+    *_ASCII_PATH_RULE,
     _ASCII_PATH.format(n=128) + ", such as 'confusion.png'",
 )
 PIPELINE = _rule(
     "pipeline name",
-    r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9_-])?",
-    r"[A-Za-z0-9_.-]",
-    128,
+    *_ASCII_PATH_RULE,
     _ASCII_PATH.format(n=128),
 )
 STACK = _rule(
