@@ -50,7 +50,7 @@ def new_store(project: Path) -> str:
     """Create the project's default store (schema at head); return its file path."""
     (project / ".flowy").mkdir(parents=True)
     code = (
-        "from flowy.client import Client\n"
+        "from flowy.tracking.client import Client\n"
         "with Client() as c: print(c.store.url.removeprefix('sqlite:///'))\n"
     )
     env = {**os.environ, "FLOWY_PROJECT": str(project), "FLOWY_LOAD_PLUGINS": PLUGINS}

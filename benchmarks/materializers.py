@@ -72,7 +72,7 @@ def _make(kind: str, mb: int, rows: int) -> Any:
 def _plugins() -> Any:
     import importlib
 
-    from flowy.plugins import create_plugin_manager
+    from flowy.kernel.plugins import create_plugin_manager
 
     names = [
         ("flowy-executor-local", "flowy_executor_local.plugin"),
@@ -94,7 +94,7 @@ def child(variant: str, folder: str, mb: int, rows: int) -> dict[str, Any]:
         import pyarrow.parquet as pq
     if mode == "flowy":
         from flowy import Pipeline, step
-        from flowy.engine import run_pipeline
+        from flowy.run.engine import run_pipeline
 
         plugins = _plugins()
     baseline = _rss_mb()
@@ -133,7 +133,7 @@ def resolution_us() -> dict[str, float]:
 
     import numpy as np
     import pandas as pd
-    from flowy.materializers import MaterializerRegistry
+    from flowy.artifacts.resolution import MaterializerRegistry
 
     registry = MaterializerRegistry(_plugins().registry)
     objects = {

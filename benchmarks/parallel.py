@@ -135,7 +135,7 @@ def whole_process(file: Path, project: Path, options: list[str]) -> float:
     else:
         opts = dict(o.split("=", 1) for o in options)
         code = (
-            "import importlib.util, sys; from flowy.engine import run_pipeline; "
+            "import importlib.util, sys; from flowy.run.engine import run_pipeline; "
             f"spec = importlib.util.spec_from_file_location('bench_pipeline', {str(file)!r}); "
             "m = importlib.util.module_from_spec(spec); m.__flowy_path__ = spec.origin; "
             "sys.modules['bench_pipeline'] = m; spec.loader.exec_module(m); "
@@ -159,7 +159,7 @@ def load(file: Path, name: str) -> Any:
 
 
 def in_process(file: Path, project: Path, name: str, stack: str, options: dict[str, Any]) -> float:
-    from flowy.engine import run_pipeline
+    from flowy.run.engine import run_pipeline
 
     os.environ["FLOWY_PROJECT"] = str(project)
     os.environ["FLOWY_HOME"] = str(project / "home")

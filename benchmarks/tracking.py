@@ -72,11 +72,11 @@ def in_process(work: Path, repeat: int) -> dict[str, float]:
     os.environ["FLOWY_HOME"] = str(work / "home")
     os.environ["FLOWY_PROJECT"] = str(work / "inproc")
     (work / "inproc" / ".flowy").mkdir(parents=True)
-    from flowy import worker
-    from flowy.engine import run_pipeline
-    from flowy.facts import _memo, _scan_distributions, environment_facts
-    from flowy.loader import load_pipeline
-    from flowy.records import StepRef, StepTask
+    from flowy.kernel.records import StepRef, StepTask
+    from flowy.run import worker
+    from flowy.run.engine import run_pipeline
+    from flowy.run.facts import _memo, _scan_distributions, environment_facts
+    from flowy.run.loader import load_pipeline
 
     task = StepTask("r", "p", "s", StepRef("m", "q"), "", {}, {}, [], None)  # type: ignore[arg-type]
 

@@ -25,40 +25,40 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
 
 #: The records documented, in the order a reader meets them: (module, class).
 RECORDS = [
-    ("flowy.engine", "RunResult"),
-    ("flowy.records", "RunRecord"),
-    ("flowy.records", "StepRunRecord"),
-    ("flowy.records", "StepTask"),
-    ("flowy.records", "StepResult"),
-    ("flowy.records", "StepRef"),
-    ("flowy.records", "ArtifactRef"),
-    ("flowy.records", "ComponentSpec"),
-    ("flowy.records", "MetricRecord"),
-    ("flowy.records", "CacheEntry"),
+    ("flowy.run.engine", "RunResult"),
+    ("flowy.kernel.records", "RunRecord"),
+    ("flowy.kernel.records", "StepRunRecord"),
+    ("flowy.kernel.records", "StepTask"),
+    ("flowy.kernel.records", "StepResult"),
+    ("flowy.kernel.records", "StepRef"),
+    ("flowy.kernel.records", "ArtifactRef"),
+    ("flowy.kernel.records", "ComponentSpec"),
+    ("flowy.kernel.records", "MetricRecord"),
+    ("flowy.kernel.records", "CacheEntry"),
 ]
 
 HEADER = """# Records and hooks reference
 
 Generated from the code by `scripts/gen_reference.py`; do not edit by hand.
-Records are attrs classes (converted with cattrs, see `flowy.records.to_dict`);
+Records are attrs classes (converted with cattrs, see `flowy.kernel.records.to_dict`);
 hooks are the specs in `flowy/hookspecs.py` (how to implement them:
 [plugins.md](plugins.md); how they fit together: [architecture.md](architecture.md)).
 """
 
 
 def record_classes() -> list[type]:
-    """The documented records: those listed above plus any other attrs class of flowy.records."""
+    """The documented records: those listed above plus any other attrs class of the records."""
     import importlib
 
-    import flowy.records
+    import flowy.kernel.records
 
     listed = [getattr(importlib.import_module(m), c) for m, c in RECORDS]
     extra = [
         obj
-        for _, obj in sorted(vars(flowy.records).items())
+        for _, obj in sorted(vars(flowy.kernel.records).items())
         if isinstance(obj, type)
         and attrs.has(obj)
-        and obj.__module__ == "flowy.records"
+        and obj.__module__ == "flowy.kernel.records"
         and not obj.__name__.startswith("_")
         and obj not in listed
     ]
@@ -86,7 +86,7 @@ _ROLE = re.compile(r":\w+:`~?([^`]+)`")
 
 
 def markdown(text: str) -> str:
-    """Sphinx roles (``:class:`~flowy.records.RunRecord```) as plain code spans."""
+    """Sphinx roles (``:class:`~flowy.kernel.records.RunRecord```) as plain code spans."""
     return _ROLE.sub(r"`\1`", text)
 
 
@@ -112,7 +112,7 @@ def field_doc(cls: type, field: Any, docs: dict[str, str]) -> str:
 
 
 def hookspecs() -> list[tuple[str, Any]]:
-    from flowy import hookspecs as specs
+    from flowy.kernel import hookspecs as specs
 
     return [
         (n, fn)
@@ -153,7 +153,7 @@ def undocumented() -> list[str]:
     for name, fn in hookspecs():
         _, args = split_hook_doc(fn)
         missing += [
-            f"flowy.hookspecs.{name}({arg})"
+            f"flowy.kernel.hookspecs.{name}({arg})"
             for arg in inspect.signature(fn).parameters
             if not args.get(arg, "").strip()
         ]

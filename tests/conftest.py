@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from flowy.plugins import FlowyPlugins, create_plugin_manager
+from flowy.kernel.plugins import FlowyPlugins, create_plugin_manager
 
 FIRST_PARTY = [
     ("flowy-executor-local", "flowy_executor_local.plugin"),

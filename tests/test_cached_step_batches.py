@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 from flowy import Pipeline, step
-from flowy.client import Client
-from flowy.contracts import MetadataStore
-from flowy.engine import run_pipeline
-from flowy.records import StepRunRecord
-from flowy.stacks import resolve_stack
+from flowy.kernel.contracts import MetadataStore
+from flowy.kernel.records import StepRunRecord
+from flowy.run.engine import run_pipeline
+from flowy.stacks.definitions import resolve_stack
 from flowy.testing._executor_support import load_path_module
+from flowy.tracking.client import Client
 
 
 def _spy_on_store(plugins: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
@@ -161,7 +161,7 @@ SCRIPT = textwrap.dedent(
     """
     import json, os, sys, time
     from flowy import Pipeline, step
-    from flowy.engine import run_pipeline
+    from flowy.run.engine import run_pipeline
 
     @step
     def a():

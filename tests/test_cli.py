@@ -354,7 +354,9 @@ def test_corrupted_artifact(fresh: tuple[Path, Flowy]) -> None:
     # A cache hit whose artifact fails its checksum is a miss: the step runs again.
     states = step_states(flowy("run", "pipeline.py").stdout)
     assert states["train"] == "done" and states["generate"] == "cached"
-    client_script = f"from flowy.client import Client\nClient().load({ref['artifact_id']!r})\n"
+    client_script = (
+        f"from flowy.tracking.client import Client\nClient().load({ref['artifact_id']!r})\n"
+    )
     done = subprocess.run(
         [sys.executable, "-c", client_script],
         check=False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from flowy import hookspecs
+from flowy.kernel import hookspecs
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

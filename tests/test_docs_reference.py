@@ -28,7 +28,9 @@ def test_every_public_record_field_and_hook_argument_is_documented():
 def test_reference_covers_the_records_users_meet():
     text = (ROOT / "docs" / "reference.md").read_text()
     for name in ("RunResult", "RunRecord", "StepTask", "StepResult", "CacheEntry"):
-        assert f"`flowy.records.{name}`" in text or f"`flowy.engine.{name}`" in text, name
+        assert f"`flowy.kernel.records.{name}`" in text or f"`flowy.run.engine.{name}`" in text, (
+            name
+        )
     assert "| `retry_on` |" in text and "`['builtins.Exception']`" in text
 
 
@@ -116,7 +118,7 @@ def _register_keywords(text: str) -> set[str]:
 
 
 def test_materializer_register_keywords_agree_everywhere_with_defaults():
-    from flowy import hookspecs
+    from flowy.kernel import hookspecs
 
     expected = {
         "types", "extension", "safe", "priority", "requires", "install", "format",
@@ -151,7 +153,7 @@ def test_plugins_md_answers_the_plugin_authors_questions():
 
 def test_the_stack_fixture_recipe_in_plugins_md_works(flowy_project):
     """The documented way to make a stack in ``flowy_project`` gives a stack Flowy resolves."""
-    from flowy.stacks import StackDefinition, save_stack
+    from flowy.stacks.definitions import StackDefinition, save_stack
 
     components = {
         "executor": {"type": "local"},

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from flowy import Context, Pipeline, hookimpl, step
-from flowy.engine import CacheWarning, run_pipeline
-from flowy.errors import ChecksumMismatchError, ParameterError
-from flowy.stacks import resolve_stack
+from flowy.kernel.errors import ChecksumMismatchError, ParameterError
+from flowy.run.engine import CacheWarning, run_pipeline
+from flowy.stacks.definitions import resolve_stack
 
 
 def run(pipeline, plugins, **kwargs):

@@ -21,15 +21,15 @@ import time
 from pathlib import Path
 
 import pytest
-from flowy.client import Client
-from flowy.engine import run_pipeline
+from flowy.run.engine import run_pipeline
 from flowy.testing._executor_support import alive, attempts, load_path_module
+from flowy.tracking.client import Client
 
 SCRIPT = textwrap.dedent(
     """
     import json, os, subprocess, sys, time
     from flowy import Pipeline, step
-    from flowy.engine import run_pipeline
+    from flowy.run.engine import run_pipeline
     from flowy.testing._contract_steps import mark
 
     def _slow(marks, name, pause):
@@ -136,7 +136,7 @@ def _session_alive(sid: int) -> list[int]:
 
 
 def _store(project: Path, plugins):
-    from flowy.stacks import resolve_stack
+    from flowy.stacks.definitions import resolve_stack
 
     return resolve_stack("local", plugins, project)
 
@@ -144,7 +144,7 @@ def _store(project: Path, plugins):
 def _plugins_for(stack: str):
     import importlib
 
-    from flowy.plugins import create_plugin_manager
+    from flowy.kernel.plugins import create_plugin_manager
 
     names = [
         ("flowy-executor-local", "flowy_executor_local.plugin"),
@@ -196,7 +196,7 @@ def test_sigkill_then_crashed_and_resume_reruns_only_incomplete_steps(project, s
     proc.kill()
     proc.wait(timeout=10)
     # The processes running steps (workers, or the orchestrator itself) die with it,
-    # and so does what the steps started (flowy.groupwatch).
+    # and so does what the steps started (flowy.run.groupwatch).
     workers, started_by_steps = pids[0::2], pids[1::2]
     assert not _all_dead(workers), "a worker outlived the SIGKILLed orchestrator"
     try:

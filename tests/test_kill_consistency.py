@@ -39,7 +39,9 @@ def test_sigkill_mid_run_leaves_only_complete_records(tmp_path: Path) -> None:
         "FLOWY_HOME": str(tmp_path / "home"),
         "FLOWY_LOAD_PLUGINS": "flowy-executor-local,flowy-store-sqlite,flowy-materializers",
     }
-    code = "import sys; from flowy.loader import load_pipeline; load_pipeline(sys.argv[1]).run()"
+    code = (
+        "import sys; from flowy.run.loader import load_pipeline; load_pipeline(sys.argv[1]).run()"
+    )
     rng = random.Random(7)
     for _ in range(4):
         proc = subprocess.Popen(

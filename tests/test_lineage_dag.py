@@ -14,10 +14,10 @@ from collections import deque
 from pathlib import Path
 
 from flowy import Pipeline
-from flowy.client import Client
-from flowy.engine import run_pipeline
-from flowy.plugins import FlowyPlugins
-from flowy.steps import Step
+from flowy.kernel.plugins import FlowyPlugins
+from flowy.run.engine import run_pipeline
+from flowy.run.steps import Step
+from flowy.tracking.client import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -1,4 +1,5 @@
-"""flowy.loader, flowy.client and flowy.explain on a real local stack (SQLite, files)."""
+"""flowy.run.loader, flowy.tracking.client and flowy.run.explain on a real local stack
+(SQLite, files)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from flowy.client import Client
-from flowy.errors import ChecksumMismatchError, FlowyError, RunNotFoundError
-from flowy.explain import explain_cache
-from flowy.loader import PipelineLoadError, load_pipeline, module_name_for, split_spec
-from flowy.plugins import FlowyPlugins
+from flowy.kernel.errors import ChecksumMismatchError, FlowyError, RunNotFoundError
+from flowy.kernel.plugins import FlowyPlugins
+from flowy.run.explain import explain_cache
+from flowy.run.loader import PipelineLoadError, load_pipeline, module_name_for, split_spec
+from flowy.tracking.client import Client
 
 PIPELINE = """
 from helper import scale
@@ -108,7 +109,7 @@ def test_loader_errors(project: Path) -> None:
 def test_client_reads_runs_steps_logs_artifacts(
     pipeline_file: Path, plugins: FlowyPlugins, project: Path
 ) -> None:
-    from flowy.engine import run_pipeline
+    from flowy.run.engine import run_pipeline
 
     result = run_pipeline(load_pipeline(pipeline_file), plugins=plugins, project=project)
     assert result.ok
@@ -144,7 +145,7 @@ def test_client_reads_runs_steps_logs_artifacts(
 
 
 def test_explain_verdicts(pipeline_file: Path, plugins: FlowyPlugins, project: Path) -> None:
-    from flowy.engine import run_pipeline
+    from flowy.run.engine import run_pipeline
 
     pipe = load_pipeline(pipeline_file)
     before = {e.step: e for e in explain_cache(pipe, plugins=plugins, project=project)}

@@ -106,7 +106,7 @@ def test_sklearn_runs_best_register_promote_rollback(cli) -> None:
     assert "lineage" in flowy("artifacts", "lineage", "--help")
 
     code = (
-        "from flowy.client import Client\n"
+        "from flowy.tracking.client import Client\n"
         "import pandas as pd\n"
         "with Client() as c:\n"
         "    m = c.models.load('forest', stage='production')\n"

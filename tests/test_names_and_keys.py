@@ -20,11 +20,11 @@ from typing import Any
 import flowy
 import pytest
 from flowy import Pipeline, step
-from flowy.client import Client
-from flowy.engine import run_pipeline
-from flowy.errors import ArtifactPathError, PipelineDefinitionError, StepDefinitionError
-from flowy.plugins import FlowyPlugins
-from flowy.steps import Step
+from flowy.kernel.errors import ArtifactPathError, PipelineDefinitionError, StepDefinitionError
+from flowy.kernel.plugins import FlowyPlugins
+from flowy.run.engine import run_pipeline
+from flowy.run.steps import Step
+from flowy.tracking.client import Client
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
@@ -301,8 +301,8 @@ def test_distinct_artifacts_never_get_one_key_even_case_folded(
     a: tuple[str, str, bool, str], b: tuple[str, str, bool, str]
 ) -> None:
     """(step, name, logged?, extension): two different artifacts of one run, two keys."""
-    from flowy.artifact_keys import extension, logged_key, output_key
-    from flowy.names import OUTPUT
+    from flowy.artifacts.keys import extension, logged_key, output_key
+    from flowy.kernel.names import OUTPUT
 
     def key(step_name: str, name: str, logged: bool, ext: str) -> str | None:
         if logged:

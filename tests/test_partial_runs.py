@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from flowy.client import Client
+from flowy.tracking.client import Client
 
 FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
 FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]

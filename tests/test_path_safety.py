@@ -1,7 +1,7 @@
 """Names and ids from users never become paths outside the store root.
 
 Model, step and output names are validated (refused with a clear error, see
-flowy.names); asset names and tags are data, stored verbatim and never used as
+flowy.kernel.names); asset names and tags are data, stored verbatim and never used as
 paths; step and output names do become artifact keys, and the local artifact
 store refuses any key or URI that would leave its root. After every attempt,
 no file exists outside the project's ``.flowy`` folder.
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from flowy import Dataset, Pipeline
-from flowy.client import Client
-from flowy.engine import run_pipeline
-from flowy.errors import FlowyError, StepDefinitionError
-from flowy.plugins import FlowyPlugins
-from flowy.steps import Step
+from flowy.kernel.errors import FlowyError, StepDefinitionError
+from flowy.kernel.plugins import FlowyPlugins
+from flowy.run.engine import run_pipeline
+from flowy.run.steps import Step
+from flowy.tracking.client import Client
 
 EVIL = ["../x", "../../../../tmp/evil", "/etc/passwd", "a\x00b", "%2e%2e%2fescape", "..%2F..%2Fx"]
 

@@ -271,7 +271,7 @@ from flowy import hookimpl
 
 @hookimpl
 def flowy_register_materializers(register):
-    register("json", "flowy.builtin.json_materializer:JsonMaterializer", types=["builtins.dict"])
+    register("json", "flowy.artifacts.json_materializer:JsonMaterializer", types=["builtins.dict"])
 """
 
 

@@ -109,7 +109,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flowy.contracts import Materializer
+from flowy.kernel.contracts import Materializer
 
 
 class ThingMaterializer(Materializer):

@@ -16,8 +16,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from flowy.client import Client
-from flowy.plugins import FlowyPlugins
+from flowy.kernel.plugins import FlowyPlugins
+from flowy.tracking.client import Client
 
 PROCESSES = 8
 RUNS = 3
@@ -29,9 +29,9 @@ WORKER = textwrap.dedent(
     import importlib, sys, time
     from pathlib import Path
     from flowy import Pipeline, step, log_metric, Model
-    from flowy.client import Client
-    from flowy.engine import run_pipeline
-    from flowy.plugins import create_plugin_manager
+    from flowy.tracking.client import Client
+    from flowy.run.engine import run_pipeline
+    from flowy.kernel.plugins import create_plugin_manager
 
     project, index, start = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
     plugins = create_plugin_manager(entrypoints=False, plugins=[

@@ -56,7 +56,7 @@ def test_model_register_refuses_plain_data_naming_its_type(proj) -> None:
     text = user_error(
         done, "is a builtins.dict", "not a model", "Register an artifact that holds a model"
     )
-    assert "flowy.assets.Model" in text
+    assert "flowy.tracking.assets.Model" in text
     listed = flowy("model", "list").stdout
     assert "notamodel" not in listed  # nothing half-written
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from blake3 import blake3
 from flowy import Context, Pipeline, hookimpl, step
-from flowy.client import Client
-from flowy.engine import run_pipeline
-from flowy.errors import FlowyError
+from flowy.kernel.errors import FlowyError
+from flowy.run.engine import run_pipeline
+from flowy.tracking.client import Client
 
 
 def test_log_artifact_stores_the_file_and_keeps_the_cache_exact(project, plugins, tmp_path):
@@ -122,7 +122,7 @@ def test_ten_thousand_metrics_are_one_batch_and_hooks_see_them(project, plugins)
 
 def test_experiment_option_and_summaries(project, plugins):
     import flowy
-    from flowy import experiments
+    from flowy.tracking import experiments
 
     @step
     def score(lr):
@@ -151,7 +151,7 @@ def test_environment_cache_is_keyed_by_the_interpreter_environment(monkeypatch, 
     import os
     import sys
 
-    from flowy import facts
+    from flowy.run import facts
 
     def install(site: Path, name: str, version: str) -> None:
         info = site / f"{name}-{version}.dist-info"
@@ -185,7 +185,7 @@ def test_environment_cache_is_keyed_by_the_interpreter_environment(monkeypatch, 
 
 
 def test_requirements_text_pins_and_keeps_sources():
-    from flowy.facts import requirements_text
+    from flowy.run.facts import requirements_text
 
     text = requirements_text(
         {
@@ -202,7 +202,7 @@ def test_requirements_text_pins_and_keeps_sources():
 
 def test_the_html_report_escapes_and_charts(project, plugins):
     import flowy
-    from flowy.experiment_report import build_report, render
+    from flowy.tracking.experiment_report import build_report, render
 
     @step
     def s(note):

@@ -100,7 +100,7 @@ def dangling_uploads(s3_client: Any) -> Any:
 @pytest.fixture
 def aws_plugins() -> Any:
     """First-party plugins plus flowy-aws, registered explicitly (nothing autoloaded)."""
-    from flowy.plugins import create_plugin_manager
+    from flowy.kernel.plugins import create_plugin_manager
 
     modules = [
         ("flowy-executor-local", "flowy_executor_local.plugin"),

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from flowy.errors import ComponentNotFoundError, ConfigError
+from flowy.kernel.errors import ComponentNotFoundError, ConfigError
 
 ROLE_TRUST = json.dumps(
     {
@@ -48,7 +48,7 @@ def test_plugin_module_imports_nothing_heavy() -> None:
 
 
 def test_aws_stack_reports_missing_options(aws_plugins: Any, project: Path) -> None:
-    from flowy.stacks import check_stack, get_stack
+    from flowy.stacks.definitions import check_stack, get_stack
 
     defn = get_stack("aws", aws_plugins, project)
     assert defn.components["executor"]["type"] == "sagemaker"
@@ -60,7 +60,7 @@ def test_aws_stack_reports_missing_options(aws_plugins: Any, project: Path) -> N
 
 def test_aws_stack_with_its_options_checks(aws_plugins: Any, project: Path) -> None:
     import attrs
-    from flowy.stacks import check_stack, get_stack
+    from flowy.stacks.definitions import check_stack, get_stack
 
     defn = get_stack("aws", aws_plugins, project)
     components = {k: dict(v) for k, v in defn.components.items()}
@@ -75,8 +75,8 @@ def test_aws_stack_with_its_options_checks(aws_plugins: Any, project: Path) -> N
 
 def test_without_flowy_aws_the_stack_names_its_distribution(project: Path) -> None:
     code = (
-        "from flowy.plugins import create_plugin_manager\n"
-        "from flowy.stacks import get_stack\n"
+        "from flowy.kernel.plugins import create_plugin_manager\n"
+        "from flowy.stacks.definitions import get_stack\n"
         "try:\n    get_stack('aws', create_plugin_manager())\n"
         "except Exception as e:\n    print(type(e).__name__, e)\n"
     )

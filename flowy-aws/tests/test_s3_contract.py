@@ -76,10 +76,10 @@ def test_failed_large_write_aborts_upload(store: S3ArtifactStore, dangling_uploa
 def test_full_artifact_round_trip_through_core(store: S3ArtifactStore) -> None:
     """write_artifact/read_artifact (checksum while streaming, verified on read) on S3."""
     import numpy as np
-    from flowy.artifacts import read_artifact, write_artifact
-    from flowy.errors import ChecksumMismatchError
-    from flowy.materializers import MaterializerRegistry
-    from flowy.plugins import create_plugin_manager
+    from flowy.artifacts.resolution import MaterializerRegistry
+    from flowy.artifacts.store_io import read_artifact, write_artifact
+    from flowy.kernel.errors import ChecksumMismatchError
+    from flowy.kernel.plugins import create_plugin_manager
     from flowy_materializers import plugin as mat_plugin
 
     registry = MaterializerRegistry(

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flowy.errors import FlowyError
+from flowy.kernel.errors import FlowyError
 from flowy_aws.errors import AwsBucketError, AwsConnectionError, AwsCredentialsError
 from flowy_aws.s3_store import S3ArtifactStore, S3Options
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flowy.errors import FlowyError
+from flowy.kernel.errors import FlowyError
 from flowy_aws.errors import AwsConnectionError
 from flowy_aws.s3_store import S3ArtifactStore
 
@@ -139,9 +139,9 @@ def test_pipeline_records_no_artifact_without_its_object(
     proxy: FaultProxy,
     dangling_uploads: Any,
 ) -> None:
-    from flowy.engine import run_pipeline
-    from flowy.loader import load_module
-    from flowy.stacks import resolve_stack
+    from flowy.run.engine import run_pipeline
+    from flowy.run.loader import load_module
+    from flowy.stacks.definitions import resolve_stack
 
     stacks = project / ".flowy" / "stacks"
     stacks.mkdir()

@@ -92,9 +92,9 @@ def aws_stack(project: Path, store_options: dict[str, Any]) -> str:
 def test_failing_and_retried_steps_through_the_entrypoint(
     project: Path, aws_plugins: Any, aws_stack: str, store_options: dict[str, Any], s3_client: Any
 ) -> None:
-    from flowy.engine import run_pipeline
-    from flowy.loader import load_module
-    from flowy.stacks import resolve_stack
+    from flowy.run.engine import run_pipeline
+    from flowy.run.loader import load_module
+    from flowy.stacks.definitions import resolve_stack
 
     (project / "pipe.py").write_text(PIPELINE)
     module = load_module(project / "pipe.py")
@@ -133,8 +133,8 @@ def test_failing_and_retried_steps_through_the_entrypoint(
 def test_the_example_pipeline_runs_with_artifacts_in_s3(
     project: Path, aws_plugins: Any, aws_stack: str
 ) -> None:
-    from flowy.engine import run_pipeline
-    from flowy.loader import load_module
+    from flowy.run.engine import run_pipeline
+    from flowy.run.loader import load_module
 
     example = Path(__file__).resolve().parents[2] / "examples" / "quickstart" / "pipeline.py"
     module = load_module(example)
@@ -163,10 +163,10 @@ def test_entrypoint_reports_a_bad_manifest(store: Any) -> None:
 
 
 def test_executor_needs_the_s3_store(tmp_path: Path) -> None:
-    from flowy.errors import ConfigError
-    from flowy.materializers import MaterializerRegistry
-    from flowy.plugins import create_plugin_manager
-    from flowy.worker import WorkerRuntime
+    from flowy.artifacts.resolution import MaterializerRegistry
+    from flowy.kernel.errors import ConfigError
+    from flowy.kernel.plugins import create_plugin_manager
+    from flowy.run.worker import WorkerRuntime
 
     local = importlib.import_module("flowy_store_sqlite.local_store").LocalArtifactStore
     executor = SageMakerExecutor(mode="local")

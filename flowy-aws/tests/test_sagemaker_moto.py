@@ -136,8 +136,8 @@ def run_on_sagemaker(
     project: Path, aws_plugins: Any, store_options: dict[str, Any], moto_endpoint: str
 ) -> Any:
     import tomli_w
-    from flowy.engine import run_pipeline
-    from flowy.loader import load_module
+    from flowy.run.engine import run_pipeline
+    from flowy.run.loader import load_module
 
     stacks = project / ".flowy" / "stacks"
     stacks.mkdir(exist_ok=True)
@@ -220,7 +220,7 @@ def test_max_wait_stops_a_job_that_never_ends(
 def test_request_shape_is_valid_for_the_service_model() -> None:
     import botocore.session
     from botocore.validate import validate_parameters
-    from flowy.records import ComponentSpec, StepRef, StepTask
+    from flowy.kernel.records import ComponentSpec, StepRef, StepTask
     from flowy_aws.sagemaker import SageMakerOptions
 
     task = StepTask(

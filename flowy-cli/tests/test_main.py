@@ -15,7 +15,7 @@ from flowy_cli.common import parse_assignments, parse_value
 from flowy_cli.main import BUILTIN_COMMANDS, cli, import_target
 
 #: What `flowy --help` must never import (ARCHITECTURE.md: --help stays fast).
-HEAVY = ("rich", "pydantic", "sqlalchemy", "networkx", "numpy", "pandas", "flowy.engine")
+HEAVY = ("rich", "pydantic", "sqlalchemy", "networkx", "numpy", "pandas", "flowy.run.engine")
 FIRST_PARTY = "flowy-executor-local,flowy-store-sqlite,flowy-materializers"
 
 
@@ -52,7 +52,7 @@ def test_help_imports_nothing_heavy_cold_or_warm(tmp_path: Path) -> None:
     warm = _imported_by_help(tmp_path)
     assert _heavy(warm) == []
     # With a current cache not even the plugin manager is built.
-    assert "flowy.plugins" not in warm
+    assert "flowy.kernel.plugins" not in warm
     for name in BUILTIN_COMMANDS:
         assert not any(m == f"flowy_cli.{name}" for m in warm)
 

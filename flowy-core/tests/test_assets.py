@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from flowy import Artifact, Dataset, FeatureSet, Metrics, Model, Report
-from flowy.artifacts import read_artifact, write_artifact
-from flowy.assets import ASSET_KEY, rewrap
-from flowy.contracts import ArtifactStore
-from flowy.errors import StepDefinitionError
-from flowy.materializers import MaterializerRegistry
-from flowy.plugins import create_plugin_manager
-from flowy.steps import Step, step
+from flowy.artifacts.resolution import MaterializerRegistry
+from flowy.artifacts.store_io import read_artifact, write_artifact
+from flowy.kernel.contracts import ArtifactStore
+from flowy.kernel.errors import StepDefinitionError
+from flowy.kernel.plugins import create_plugin_manager
+from flowy.run.steps import Step, step
+from flowy.tracking.assets import ASSET_KEY, rewrap
 
 
 class MemoryStore(ArtifactStore):
@@ -167,4 +167,4 @@ def test_register_model_option_is_validated() -> None:
 def test_assets_are_lazy_exports() -> None:
     import flowy
 
-    assert importlib.import_module("flowy.assets").Model is flowy.Model
+    assert importlib.import_module("flowy.tracking.assets").Model is flowy.Model

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from flowy.caching import CodeHash, InputHash
+from flowy.run.caching import CodeHash, InputHash
 from flowy.testing import CacheStrategyContract
 
 

@@ -2,8 +2,8 @@ import textwrap
 import warnings
 
 import pytest
-from flowy.caching import code_hash, params_hash
-from flowy.contracts import UncacheableError
+from flowy.kernel.contracts import UncacheableError
+from flowy.run.caching import code_hash, params_hash
 
 
 def _load(tmp_path, name, source):
@@ -190,7 +190,7 @@ def _inspect_dump(obj):
     import ast
     import inspect
 
-    from flowy.caching import _StripDocstrings
+    from flowy.run.caching import _StripDocstrings
 
     tree = _StripDocstrings().visit(ast.parse(textwrap.dedent(inspect.getsource(obj))))
     return ast.dump(tree, annotate_fields=False, include_attributes=False)
@@ -198,7 +198,7 @@ def _inspect_dump(obj):
 
 def test_definitions_from_the_parsed_file_match_inspect_exactly(tmp_path):
     """Cache keys must not change: each definition dumps exactly as `inspect` sees it."""
-    from flowy.caching import _definition, _place, normalized_source
+    from flowy.run.caching import _definition, _place, normalized_source
 
     mod = _load(tmp_path, "mod_shapes", SHAPES)
     objects = {
@@ -230,7 +230,7 @@ def test_definitions_from_the_parsed_file_match_inspect_exactly(tmp_path):
 
 
 def test_an_edited_file_is_read_again_like_inspect_does(tmp_path):
-    from flowy.caching import normalized_source
+    from flowy.run.caching import normalized_source
 
     mod = _load(tmp_path, "mod_edited", "def f(x):\n    return x + 1\n")
     before = normalized_source(mod.f)[0]
@@ -250,8 +250,8 @@ spec = importlib.util.spec_from_file_location("hashed_mod", sys.argv[1])
 mod = importlib.util.module_from_spec(spec)
 sys.modules["hashed_mod"] = mod
 spec.loader.exec_module(mod)
-from flowy import code_digests
-from flowy.caching import code_hash
+from flowy.run import code_digests
+from flowy.run.caching import code_hash
 print(json.dumps({"f": code_hash(mod.f), "g": code_hash(mod.g)}))
 code_digests.save()
 """

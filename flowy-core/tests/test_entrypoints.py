@@ -12,7 +12,7 @@ import pytest
 
 LIST = """
 import json, sys
-from flowy.plugins import entry_points
+from flowy.kernel.plugins import entry_points
 eps = [[ep.name, ep.value, ep.distribution, ep.version, ep.problem] for ep in entry_points()]
 print(json.dumps({"eps": eps, "metadata_imported": "importlib.metadata" in sys.modules}))
 """

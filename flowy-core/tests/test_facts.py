@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from flowy.facts import GitFactsReader, environment_facts, git_facts
+from flowy.run.facts import GitFactsReader, environment_facts, git_facts
 
 
 def git(cwd, *args):

@@ -1,7 +1,7 @@
 import io
 
 import pytest
-from flowy.builtin.json_materializer import JsonMaterializer
+from flowy.artifacts.json_materializer import JsonMaterializer
 
 VALUES = [
     {"a": 1, "b": [1.5, None, True, "x"]},

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from flowy.errors import MaterializerNotFoundError
-from flowy.materializers import MaterializerRegistry
-from flowy.plugins import create_plugin_manager
+from flowy.artifacts.resolution import MaterializerRegistry
+from flowy.kernel.errors import MaterializerNotFoundError
+from flowy.kernel.plugins import create_plugin_manager
 
 
 class Unstorable:

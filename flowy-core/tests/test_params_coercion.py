@@ -9,8 +9,8 @@ from typing import Literal, Optional
 
 import pytest
 from flowy import Context, Pipeline, step
-from flowy.errors import ParameterError, PipelineDefinitionError
-from flowy.params import from_text, load_file
+from flowy.kernel.errors import ParameterError, PipelineDefinitionError
+from flowy.run.params import from_text, load_file
 
 
 @step
@@ -181,7 +181,7 @@ def test_a_yaml_file_without_pyyaml_says_what_to_do(tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['yaml'] = None\n"
         "from pathlib import Path\n"
-        "from flowy.params import load_file\n"
+        "from flowy.run.params import load_file\n"
         f"load_file(Path({str(tmp_path / 'p.yaml')!r}))\n"
     )
     done = subprocess.run(

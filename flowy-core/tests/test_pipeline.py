@@ -1,6 +1,6 @@
 import pytest
 from flowy import Context, Pipeline, step
-from flowy.errors import ParameterError, PipelineDefinitionError
+from flowy.kernel.errors import ParameterError, PipelineDefinitionError
 
 
 @step

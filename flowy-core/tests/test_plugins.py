@@ -7,8 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from flowy.errors import ComponentNotFoundError, PluginLoadError
-from flowy.plugins import create_plugin_manager
+from flowy.kernel.errors import ComponentNotFoundError, PluginLoadError
+from flowy.kernel.plugins import create_plugin_manager
 
 
 @pytest.fixture
@@ -157,7 +157,7 @@ def test_listing_entry_points_imports_no_heavy_library():
     import subprocess
 
     code = (
-        "import sys; from flowy.plugins import create_plugin_manager; "
+        "import sys; from flowy.kernel.plugins import create_plugin_manager; "
         "pm = create_plugin_manager(); pm.registry; "
         "heavy = [m for m in ('sqlalchemy', 'numpy', 'pandas', 'torch', 'tensorflow', "
         "'boto3', 'networkx', 'pydantic') if m in sys.modules]; print(heavy)"

@@ -1,9 +1,9 @@
-"""flowy.redact: the one masking of credentials in stack options, shown or recorded."""
+"""flowy.kernel.redact: the one masking of credentials in stack options, shown or recorded."""
 
 from __future__ import annotations
 
 import pytest
-from flowy.redact import MASK, is_secret_name, mask, mask_text, scrub, secret_values
+from flowy.kernel.redact import MASK, is_secret_name, mask, mask_text, scrub, secret_values
 
 
 @pytest.mark.parametrize(

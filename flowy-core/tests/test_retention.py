@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flowy.records import RunRecord
-from flowy.retention import DAY, Retention, expired_runs
+from flowy.kernel.records import RunRecord
+from flowy.tracking.retention import DAY, Retention, expired_runs
 
 NOW = 100 * DAY
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from flowy import hookimpl
-from flowy.config import DEFAULTS, _settings_model, load_settings
-from flowy.errors import ComponentNotFoundError, ConfigError
-from flowy.plugins import create_plugin_manager
-from flowy.redact import mask
-from flowy.stackfile import validate_options
-from flowy.stacks import check_stack, get_stack, list_stacks
+from flowy.kernel.config import DEFAULTS, _settings_model, load_settings
+from flowy.kernel.errors import ComponentNotFoundError, ConfigError
+from flowy.kernel.plugins import create_plugin_manager
+from flowy.kernel.redact import mask
+from flowy.stacks.definitions import check_stack, get_stack, list_stacks
+from flowy.stacks.stackfile import validate_options
 
 
 class Recorder:
@@ -67,7 +67,7 @@ def test_defaults_match_the_pydantic_model():
 
 def test_settings_without_files_or_variables_do_not_import_pydantic(tmp_path):
     code = (
-        "import sys; from flowy.config import load_settings; s = load_settings(); "
+        "import sys; from flowy.kernel.config import load_settings; s = load_settings(); "
         "print('pydantic' in sys.modules, s['active_stack'])"
     )
     env = {"FLOWY_HOME": str(tmp_path / "home"), "FLOWY_PROJECT": str(tmp_path), "PATH": ""}
@@ -203,7 +203,7 @@ def test_uninstalled_provider_is_named_with_the_install_command(flowy_project, p
 
 
 def test_provider_that_failed_to_load_is_named_with_its_error(flowy_project, plugins):
-    from flowy.plugins import PluginInfo
+    from flowy.kernel.plugins import PluginInfo
 
     plugins.infos["flowy-jsonl"] = PluginInfo(
         "flowy-jsonl", "flowy-jsonl", "1.0", "m", status="failed", error="ImportError: no orjson"
@@ -219,7 +219,7 @@ def test_provider_that_failed_to_load_is_named_with_its_error(flowy_project, plu
 
 def test_secrets_reach_workers_as_env_references_only(flowy_project, plugins, monkeypatch):
     """Task specs (pool workers, Dask, SageMaker manifests in S3) never carry a secret's value."""
-    from flowy.stacks import expand_env
+    from flowy.stacks.definitions import expand_env
 
     write_stack(
         flowy_project,
@@ -268,7 +268,7 @@ def test_secrets_reach_workers_as_env_references_only(flowy_project, plugins, mo
 def test_a_worker_opens_the_artifact_store_from_env_references(tmp_path, monkeypatch):
     import json
 
-    from flowy.worker import runtime_for
+    from flowy.run.worker import runtime_for
 
     monkeypatch.setenv("FLOWY_TEST_WORKER_ARTIFACTS", str(tmp_path / "arts"))
     options = json.dumps({"path": "{env:FLOWY_TEST_WORKER_ARTIFACTS}"})

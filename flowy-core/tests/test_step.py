@@ -1,7 +1,7 @@
 import pytest
 from flowy import step
-from flowy.errors import StepDefinitionError
-from flowy.steps import Step
+from flowy.kernel.errors import StepDefinitionError
+from flowy.run.steps import Step
 
 
 def test_bare_and_configured_decorator():

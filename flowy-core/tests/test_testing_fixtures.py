@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flowy import Pipeline, step
-from flowy.errors import PipelineDefinitionError
+from flowy.kernel.errors import PipelineDefinitionError
 from flowy.testing.mocking import mock_step
 
 

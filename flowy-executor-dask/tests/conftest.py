@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flowy.plugins import FlowyPlugins, create_plugin_manager
+from flowy.kernel.plugins import FlowyPlugins, create_plugin_manager
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 import pytest
-from flowy.plugins import FlowyPlugins, create_plugin_manager
+from flowy.kernel.plugins import FlowyPlugins, create_plugin_manager
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from flowy import Pipeline, step
-from flowy.engine import run_pipeline
-from flowy.steps import Step
+from flowy.run.engine import run_pipeline
+from flowy.run.steps import Step
 from flowy.testing._executor_support import (
     alive,
     attempts,
@@ -239,9 +239,9 @@ def test_forkserver_workers_see_the_environment_of_the_run(tmp_path, monkeypatch
     """A variable set after the forkserver started (e.g. credentials) reaches the worker."""
     import multiprocessing
 
-    from flowy.engine import run_pipeline
-    from flowy.loader import load_module
-    from flowy.plugins import create_plugin_manager
+    from flowy.kernel.plugins import create_plugin_manager
+    from flowy.run.engine import run_pipeline
+    from flowy.run.loader import load_module
 
     ctx = multiprocessing.get_context("forkserver")
     ctx.Process(target=print, args=("warm",)).start()  # the server exists before the variable

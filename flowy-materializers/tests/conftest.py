@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from flowy.plugins import FlowyPlugins, create_plugin_manager
+from flowy.kernel.plugins import FlowyPlugins, create_plugin_manager
 
 # Helper modules (fm_payloads, fm_models) must be importable by name: skops,
 # pickle and the torch module materializer look classes up that way.

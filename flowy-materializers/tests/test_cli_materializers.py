@@ -56,7 +56,7 @@ def test_which_walks_the_mro():
 
 
 def test_which_unknown_type_is_a_clear_error():
-    from flowy.errors import FlowyError
+    from flowy.kernel.errors import FlowyError
 
     with pytest.raises(FlowyError, match="Cannot import the type"):
         CliRunner().invoke(cmd.materializers, ["which", "nope.Thing"], catch_exceptions=False)

@@ -13,7 +13,7 @@ PLUGIN = [("flowy-materializers", "flowy_materializers.plugin")]
 class TestJson(MaterializerContract):
     @pytest.fixture
     def materializer(self) -> Any:
-        from flowy.builtin.json_materializer import JsonMaterializer
+        from flowy.artifacts.json_materializer import JsonMaterializer
 
         return JsonMaterializer()
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flowy.artifacts import read_artifact, write_artifact
-from flowy.errors import FlowyError, MaterializerNotFoundError
-from flowy.materializers import MaterializerRegistry
-from flowy.plugins import create_plugin_manager
+from flowy.artifacts.resolution import MaterializerRegistry
+from flowy.artifacts.store_io import read_artifact, write_artifact
+from flowy.kernel.errors import FlowyError, MaterializerNotFoundError
+from flowy.kernel.plugins import create_plugin_manager
 
 
 @pytest.fixture

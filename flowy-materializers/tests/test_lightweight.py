@@ -15,9 +15,9 @@ SCRIPT = textwrap.dedent(
     """
     import importlib, json, sys, tempfile
     import flowy_materializers.plugin
-    from flowy.artifacts import read_artifact, write_artifact
-    from flowy.materializers import MaterializerRegistry
-    from flowy.plugins import create_plugin_manager
+    from flowy.artifacts.store_io import read_artifact, write_artifact
+    from flowy.artifacts.resolution import MaterializerRegistry
+    from flowy.kernel.plugins import create_plugin_manager
 
     manager = create_plugin_manager(
         entrypoints=False, plugins=[("flowy-materializers", flowy_materializers.plugin)]
@@ -35,8 +35,8 @@ PIPELINE = textwrap.dedent(
     """
     import importlib, json, sys
     from flowy import Pipeline, step
-    from flowy.engine import run_pipeline
-    from flowy.plugins import create_plugin_manager
+    from flowy.run.engine import run_pipeline
+    from flowy.kernel.plugins import create_plugin_manager
 
     plugins = create_plugin_manager(entrypoints=False, plugins=[
         (n, importlib.import_module(m)) for n, m in [
@@ -100,7 +100,7 @@ def test_availability_reports_a_missing_framework(monkeypatch):
 
 
 def test_registrations_carry_what_the_cli_lists():
-    from flowy.plugins import create_plugin_manager
+    from flowy.kernel.plugins import create_plugin_manager
     from flowy_materializers import plugin
 
     manager = create_plugin_manager(entrypoints=False, plugins=[("flowy-materializers", plugin)])
@@ -117,7 +117,7 @@ def test_registrations_carry_what_the_cli_lists():
 
 @pytest.mark.parametrize("name", ["numpy", "pandas", "sklearn", "pickle"])
 def test_registered_version_matches_the_class(name):
-    from flowy.registry import import_target
+    from flowy.kernel.registry import import_target
     from flowy_materializers import plugin
 
     cls = import_target(plugin.MATERIALIZERS[name]["target"])
@@ -133,7 +133,7 @@ def test_registered_version_matches_the_framework_classes(name):
 def test_type_names_are_the_runtime_names_of_installed_frameworks():
     import numpy as np
     import pandas as pd
-    from flowy.materializers import type_name
+    from flowy.artifacts.resolution import type_name
     from flowy_materializers import plugin
     from sklearn.linear_model import LogisticRegression
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from flowy import Pipeline, step
-from flowy.engine import run_pipeline
-from flowy.stacks import resolve_stack
+from flowy.run.engine import run_pipeline
+from flowy.stacks.definitions import resolve_stack
 
 
 def recorded(project, plugins, result, output: str) -> Any:

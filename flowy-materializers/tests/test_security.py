@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flowy.artifacts import read_artifact
-from flowy.checksums import checksum_bytes
-from flowy.errors import FlowyError, MaterializerNotFoundError, UnsafeArtifactError
-from flowy.materializers import MaterializerRegistry
-from flowy.plugins import create_plugin_manager
-from flowy.records import ArtifactRef
+from flowy.artifacts.checksums import checksum_bytes
+from flowy.artifacts.resolution import MaterializerRegistry
+from flowy.artifacts.store_io import read_artifact
+from flowy.kernel.errors import FlowyError, MaterializerNotFoundError, UnsafeArtifactError
+from flowy.kernel.plugins import create_plugin_manager
+from flowy.kernel.records import ArtifactRef
 
 
 @pytest.fixture

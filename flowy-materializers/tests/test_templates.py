@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from flowy.engine import run_pipeline
-from flowy.loader import load_pipeline
+from flowy.run.engine import run_pipeline
+from flowy.run.loader import load_pipeline
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "flowy-cli" / "src" / "flowy_cli" / "templates"
 

@@ -16,8 +16,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from flowy.engine import run_pipeline
-from flowy.plugins import create_plugin_manager
+from flowy.kernel.plugins import create_plugin_manager
+from flowy.run.engine import run_pipeline
 from mlflow.tracking import MlflowClient
 
 pytestmark = pytest.mark.slow
@@ -86,7 +86,7 @@ def _plugins():
 
 
 def _load(project: Path):
-    from flowy.loader import load_pipeline
+    from flowy.run.loader import load_pipeline
 
     return load_pipeline(str(project / "pipe.py"))
 

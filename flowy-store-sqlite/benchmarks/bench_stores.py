@@ -18,7 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
-from flowy.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
+from flowy.kernel.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
 from flowy_store_sqlite.local_store import LocalArtifactStore
 from flowy_store_sqlite.metadata import SQLMetadataStore
 

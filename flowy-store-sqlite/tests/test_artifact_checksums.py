@@ -17,12 +17,12 @@ import attrs
 import pytest
 from blake3 import blake3
 from flowy import hookimpl
-from flowy.artifacts import read_artifact, verify_artifact, write_artifact
-from flowy.checksums import OVERLAP_MIN, PIECE, Checksum, file_checksum, short
-from flowy.contracts import Materializer
-from flowy.errors import ChecksumMismatchError
-from flowy.materializers import MaterializerRegistry
-from flowy.plugins import create_plugin_manager
+from flowy.artifacts.checksums import OVERLAP_MIN, PIECE, Checksum, file_checksum, short
+from flowy.artifacts.resolution import MaterializerRegistry
+from flowy.artifacts.store_io import read_artifact, verify_artifact, write_artifact
+from flowy.kernel.contracts import Materializer
+from flowy.kernel.errors import ChecksumMismatchError
+from flowy.kernel.plugins import create_plugin_manager
 from flowy.testing.materializer import StreamOnlyStore
 from flowy_store_sqlite.local_store import LocalArtifactStore
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flowy.records import ArtifactRef, CacheEntry, RunRecord, StepRunRecord
+from flowy.kernel.records import ArtifactRef, CacheEntry, RunRecord, StepRunRecord
 from flowy_store_sqlite.metadata import SQLMetadataStore
 from flowy_store_sqlite.sqlite import SQLiteMetadataStore
 

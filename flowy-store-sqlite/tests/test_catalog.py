@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from flowy.catalog import Catalog
-from flowy.errors import ArtifactNotFoundError, FlowyError, ModelNotFoundError
-from flowy.records import StepRunRecord
+from flowy.kernel.catalog import Catalog
+from flowy.kernel.errors import ArtifactNotFoundError, FlowyError, ModelNotFoundError
+from flowy.kernel.records import StepRunRecord
 from flowy.testing.metadata_store import make_artifact, make_run
 from flowy_store_sqlite import revisions
 from flowy_store_sqlite.metadata import SQLMetadataStore
@@ -153,7 +153,7 @@ def test_rollback_without_production(sqlite_store: SQLMetadataStore) -> None:
 
 
 def test_production_stack_replay() -> None:
-    from flowy.catalog import StageChange
+    from flowy.kernel.catalog import StageChange
 
     def ch(v, action, frm, to):
         return StageChange("m", v, action, frm, to, "u", 0.0)
@@ -238,7 +238,7 @@ def test_lineage_walk_uses_indexes(chain) -> None:
 
 
 def test_rows_constants_match_flowy_assets() -> None:
-    from flowy import assets
+    from flowy.tracking import assets
     from flowy_store_sqlite import _rows
 
     assert (_rows.ASSET_KEY, _rows.PLAIN) == (assets.ASSET_KEY, assets.PLAIN)

@@ -27,7 +27,7 @@ STORES = pytest.mark.parametrize(
 # 1 consumed lineage edges, 2 metrics and a cache entry, all in one record_step.
 _WRITER = """
 import importlib, sys, time, uuid
-from flowy.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
+from flowy.kernel.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
 
 url, run_id, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 module, name = sys.argv[4].split(":")

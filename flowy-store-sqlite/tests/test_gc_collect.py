@@ -1,4 +1,4 @@
-"""``flowy.housekeeping.collect`` on a real SQLite store and a real artifact folder.
+"""``flowy.tracking.housekeeping.collect`` on a real SQLite store and a real artifact folder.
 
 The rules that the command-line tests do not reach easily: files that are not
 Flowy's are left alone; an unreferenced file of a run one of whose recorded
@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flowy.artifacts import write_artifact
-from flowy.housekeeping import UNREFERENCED, collect
-from flowy.materializers import MaterializerRegistry
-from flowy.plugins import create_plugin_manager
-from flowy.records import ComponentSpec, RunRecord, StepRef, StepRunRecord, StepTask
-from flowy.retention import Retention
-from flowy.sidecars import sidecar_uri
+from flowy.artifacts.resolution import MaterializerRegistry
+from flowy.artifacts.sidecars import sidecar_uri
+from flowy.artifacts.store_io import write_artifact
+from flowy.kernel.plugins import create_plugin_manager
+from flowy.kernel.records import ComponentSpec, RunRecord, StepRef, StepRunRecord, StepTask
+from flowy.tracking.housekeeping import UNREFERENCED, collect
+from flowy.tracking.retention import Retention
 from flowy_store_sqlite.local_store import LocalArtifactStore
 from flowy_store_sqlite.sqlite import SQLiteMetadataStore
 

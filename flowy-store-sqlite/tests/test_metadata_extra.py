@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pydantic
 import pytest
-from flowy.errors import RunNotFoundError
-from flowy.records import RunRecord, StepRunRecord
+from flowy.kernel.errors import RunNotFoundError
+from flowy.kernel.records import RunRecord, StepRunRecord
 from flowy_store_sqlite import plugin
 from flowy_store_sqlite.metadata import SQLMetadataStore
 from flowy_store_sqlite.sqlite import SQLiteMetadataStore
@@ -94,7 +94,7 @@ def test_closed_store_says_so(db_path: Path) -> None:
 
 
 def test_plugin_registers_both_stores() -> None:
-    from flowy.plugins import FlowyPlugins
+    from flowy.kernel.plugins import FlowyPlugins
 
     manager = FlowyPlugins()
     manager.register(plugin, "flowy-store-sqlite", "flowy-store-sqlite", "0.1.0")
@@ -128,7 +128,7 @@ def test_driver_errors_surface_as_database_errors(sqlite_store: SQLMetadataStore
 
 def test_set_based_experiment_reads(sqlite_store: SQLMetadataStore) -> None:
     """metrics_of_runs, step_runs_of_runs and artifact_producers, across IN-list chunks."""
-    from flowy.records import ArtifactRef, MetricRecord
+    from flowy.kernel.records import ArtifactRef, MetricRecord
 
     run_ids = [f"{i:032d}" for i in range(600)]  # more ids than one IN (...) list holds
     for i, run_id in enumerate(run_ids):
@@ -159,7 +159,7 @@ def test_set_based_experiment_reads(sqlite_store: SQLMetadataStore) -> None:
 
 def test_cache_outputs_without_sqlite_json_functions(db_path: Path) -> None:
     """A SQLite built without JSON functions answers one query per output, the same."""
-    from flowy.records import ArtifactRef, CacheEntry
+    from flowy.kernel.records import ArtifactRef, CacheEntry
 
     store = SQLiteMetadataStore(str(db_path))
     try:
@@ -178,7 +178,7 @@ def test_cache_outputs_without_sqlite_json_functions(db_path: Path) -> None:
 
 
 def test_latest_cache_outputs_answers_every_step_in_one_query(db_path: Path) -> None:
-    from flowy.records import ArtifactRef, CacheEntry
+    from flowy.kernel.records import ArtifactRef, CacheEntry
 
     store = SQLiteMetadataStore(str(db_path))
     try:

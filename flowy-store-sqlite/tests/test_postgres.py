@@ -145,8 +145,8 @@ def test_nonfinite_metrics_through_a_real_run(
     """A run logging NaN and ±inf completes on PostgreSQL and reads them back (issue #11)."""
     import math
 
-    from flowy.engine import run_pipeline
-    from flowy.loader import load_pipeline
+    from flowy.run.engine import run_pipeline
+    from flowy.run.loader import load_pipeline
 
     project = tmp_path / "project"
     (project / ".flowy" / "stacks").mkdir(parents=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flowy.errors import ConfigError
+from flowy.kernel.errors import ConfigError
 from flowy_store_sqlite import revisions, schema
 from flowy_store_sqlite.database import MIGRATIONS_DIR
 from flowy_store_sqlite.metadata import SQLMetadataStore
@@ -244,7 +244,7 @@ def test_sqlite_store_serves_every_method_of_the_sqlalchemy_store(db_path: Path)
     assert missing == set()
     store = SQLiteMetadataStore(str(db_path))
     try:
-        from flowy.records import RunRecord
+        from flowy.kernel.records import RunRecord
 
         store.create_run(RunRecord("f" * 32, "p", "running"))
         # Written on the stdlib connection, read on the SQLAlchemy side: one database.

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 import attrs
-from flowy.artifacts import write_artifact
-from flowy.builtin.file_materializer import write_file_artifact
-from flowy.materializers import MaterializerRegistry
-from flowy.plugins import create_plugin_manager
-from flowy.records import ArtifactRef, ComponentSpec, StepRef, StepTask
-from flowy.sidecars import artifact_of, is_sidecar, read_sidecar, sidecar_uri
+from flowy.artifacts.file_materializer import write_file_artifact
+from flowy.artifacts.resolution import MaterializerRegistry
+from flowy.artifacts.sidecars import artifact_of, is_sidecar, read_sidecar, sidecar_uri
+from flowy.artifacts.store_io import write_artifact
+from flowy.kernel.plugins import create_plugin_manager
+from flowy.kernel.records import ArtifactRef, ComponentSpec, StepRef, StepTask
 from flowy_store_sqlite.local_store import LocalArtifactStore
 
 

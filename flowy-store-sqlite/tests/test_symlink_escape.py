@@ -13,10 +13,10 @@ import os
 from pathlib import Path
 
 import pytest
-from flowy.artifacts import read_artifact, verify_artifact, write_artifact
-from flowy.errors import ArtifactPathError
-from flowy.materializers import MaterializerRegistry
-from flowy.plugins import create_plugin_manager
+from flowy.artifacts.resolution import MaterializerRegistry
+from flowy.artifacts.store_io import read_artifact, verify_artifact, write_artifact
+from flowy.kernel.errors import ArtifactPathError
+from flowy.kernel.plugins import create_plugin_manager
 from flowy_store_sqlite.local_store import LocalArtifactStore
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")

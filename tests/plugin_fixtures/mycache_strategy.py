@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from flowy.contracts import CacheStrategy, UncacheableError
+from flowy.kernel.contracts import CacheStrategy, UncacheableError
 
 
 class MycacheCacheStrategy(CacheStrategy):

@@ -4,8 +4,8 @@ The same command runs in a SageMaker training job and, with ``mode =
 "local"``, in a local subprocess. It reads the step manifest from S3, fetches
 the step's module, builds the artifact store and materializers from the task
 (through the installed plugins, as every remote worker does), runs one
-attempt with :func:`flowy.worker.execute_attempt` and writes the
-:class:`~flowy.records.StepResult` next to the manifest. Retries and timeouts
+attempt with :func:`flowy.run.worker.execute_attempt` and writes the
+:class:`~flowy.kernel.records.StepResult` next to the manifest. Retries and timeouts
 are the orchestrator's: one job is one attempt, as one forked child is one
 attempt for the local executor.
 
@@ -44,8 +44,8 @@ def _bootstrap_store(manifest_uri: str) -> object:
 
 def run(manifest_uri: str) -> int:
     """Run the attempt described at ``manifest_uri``; return the exit status."""
-    from flowy.records import FAILED, StepResult
-    from flowy.worker import execute_attempt, retry_types, runtime_from_task
+    from flowy.kernel.records import FAILED, StepResult
+    from flowy.run.worker import execute_attempt, retry_types, runtime_from_task
 
     from flowy_aws import staging
     from flowy_aws.s3_store import S3ArtifactStore

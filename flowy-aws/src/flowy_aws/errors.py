@@ -3,7 +3,7 @@
 botocore's exceptions are precise but speak AWS ("NoSuchBucket", "403",
 "Could not connect to the endpoint URL"). Users of a stack need the bucket,
 the region, the endpoint and the fix in one paragraph, and the CLI prints a
-:class:`~flowy.errors.FlowyError` without a traceback, so every call into AWS
+:class:`~flowy.kernel.errors.FlowyError` without a traceback, so every call into AWS
 goes through :func:`translate` (the original exception stays chained).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowy.errors import FlowyError
+from flowy.kernel.errors import FlowyError
 
 
 class AwsError(FlowyError):

@@ -21,7 +21,7 @@ import re
 import secrets
 from typing import Any
 
-from flowy.records import StepTask
+from flowy.kernel.records import StepTask
 
 RUNNING = "running"
 COMPLETED = "completed"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from flowy import hookimpl
 
 if TYPE_CHECKING:
-    from flowy.registry import Register, RegisterCommand, RegisterStack
+    from flowy.kernel.registry import Register, RegisterCommand, RegisterStack
 
 #: The predefined stack's components. Options the user must give (bucket,
 #: role, image) are left out so ``required_options`` reports them clearly.

@@ -21,8 +21,8 @@ import posixpath
 from collections.abc import Iterator
 from typing import Any, BinaryIO, ClassVar, Literal
 
-from flowy.contracts import ArtifactStore
-from flowy.errors import ArtifactNotFoundError, ConfigError
+from flowy.kernel.contracts import ArtifactStore
+from flowy.kernel.errors import ArtifactNotFoundError, ConfigError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flowy_aws.errors import AwsBucketError, AwsError, is_not_found, translate

@@ -10,7 +10,7 @@ Per attempt the orchestrator writes the step manifest (and the step's module)
 to S3, creates the job, polls ``DescribeTrainingJob`` every ``poll_interval``
 seconds (at most ``max_wait`` seconds per attempt, after which it stops the
 job and reports ``timed_out``), then reads the result manifest the job wrote.
-:func:`flowy.worker.run_with_retries` drives the attempts, so retries,
+:func:`flowy.run.worker.run_with_retries` drives the attempts, so retries,
 backoff and ``retry_on`` behave as with the local executor. Jobs never see
 the metadata store: the engine records the returned result.
 
@@ -33,19 +33,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
-from flowy import records as R
-from flowy.contracts import Executor
-from flowy.errors import ConfigError
-from flowy.records import StepResult, StepTask
-from flowy.worker import run_with_retries, timed_out_result
+from flowy.kernel import records as R
+from flowy.kernel.contracts import Executor
+from flowy.kernel.errors import ConfigError
+from flowy.kernel.records import StepResult, StepTask
+from flowy.run.worker import run_with_retries, timed_out_result
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flowy_aws import jobs, staging
 from flowy_aws.errors import AwsConnectionError, AwsError, translate
 
 if TYPE_CHECKING:
-    from flowy.steps import Step
-    from flowy.worker import WorkerRuntime
+    from flowy.run.steps import Step
+    from flowy.run.worker import WorkerRuntime
 
     from flowy_aws.s3_store import S3ArtifactStore
 

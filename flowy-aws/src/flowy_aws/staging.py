@@ -7,8 +7,8 @@ Layout under the artifact bucket (``STAGING`` is the executor's
     STAGING/<run>/<step>/<attempt>/task.json       the step manifest (written before the job)
     STAGING/<run>/<step>/<attempt>/result.json     the step result (written by the job)
 
-The manifest is the :class:`~flowy.records.StepTask` as JSON
-(:func:`flowy.records.to_dict`) plus where the code and the result go, so the
+The manifest is the :class:`~flowy.kernel.records.StepTask` as JSON
+(:func:`flowy.kernel.records.to_dict`) plus where the code and the result go, so the
 job needs nothing but the manifest's URI and read/write access to the bucket:
 no database, no pickled function.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from flowy.records import StepResult, StepTask, from_dict, to_dict
+from flowy.kernel.records import StepResult, StepTask, from_dict, to_dict
 
 if TYPE_CHECKING:
     from flowy_aws.s3_store import S3ArtifactStore
@@ -114,7 +114,7 @@ def write_result(store: S3ArtifactStore, uri: str, result: StepResult) -> None:
 
 def read_result(store: S3ArtifactStore, uri: str) -> StepResult | None:
     """The job's result, or None when it wrote none."""
-    from flowy.errors import ArtifactNotFoundError
+    from flowy.kernel.errors import ArtifactNotFoundError
 
     try:
         data = json.loads(store.read_bytes(uri))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from flowy.plugins import FlowyPlugins
+    from flowy.kernel.plugins import FlowyPlugins
 
 
 def parse_value(text: str) -> Any:
@@ -38,7 +38,7 @@ def parse_assignments(items: Iterable[str], what: str) -> dict[str, Any]:
 @cache
 def plugin_manager() -> FlowyPlugins:
     """One plugin manager per CLI process, built on first need (entry points included)."""
-    from flowy.plugins import create_plugin_manager
+    from flowy.kernel.plugins import create_plugin_manager
 
     return create_plugin_manager()
 

@@ -16,7 +16,7 @@ def effective_settings() -> dict[str, dict[str, Any]]:
     ``load_settings`` validates everything first, so a bad file is reported as
     a ConfigError naming it and the field.
     """
-    from flowy.config import SETTINGS, config_path, load_settings, read_toml
+    from flowy.kernel.config import SETTINGS, config_path, load_settings, read_toml
 
     values = load_settings()
     sources = dict.fromkeys(values, "default")
@@ -30,7 +30,7 @@ def effective_settings() -> dict[str, dict[str, Any]]:
     if "FLOWY_STACK" in os.environ:
         sources["active_stack"] = "environment: FLOWY_STACK"
     if values.get("active_stack") is None:  # what runs use: the built-in stack, not "null"
-        from flowy.stacks import DEFAULT_STACK
+        from flowy.stacks.definitions import DEFAULT_STACK
 
         values = {**values, "active_stack": DEFAULT_STACK}
         sources["active_stack"] = "default (the built-in stack; change: `flowy stack switch`)"
@@ -55,7 +55,7 @@ def show(as_json: bool) -> None:
     """Effective settings and where each value came from."""
     import json
 
-    from flowy.config import config_path, project_root
+    from flowy.kernel.config import config_path, project_root
     from rich.markup import escape
 
     from flowy_cli.output import console, print_json, print_table
@@ -89,14 +89,14 @@ def show(as_json: bool) -> None:
 )
 def set_(key: str, value: str, user: bool) -> None:
     """Set KEY to VALUE after validating both (e.g. `flowy config set progress false`)."""
-    from flowy.config import set_setting
+    from flowy.kernel.config import set_setting
     from rich.markup import escape
 
     from flowy_cli.common import plugin_manager
     from flowy_cli.output import console
 
     if key == "active_stack":
-        from flowy.stacks import check_stack, get_stack
+        from flowy.stacks.definitions import check_stack, get_stack
 
         check_stack(get_stack(value, plugin_manager()), plugin_manager())
     path = set_setting(key, value, "user" if user else "project")

@@ -27,8 +27,9 @@ _ENV = ("FLOWY_LOAD_PLUGINS", "FLOWY_DISABLE_PLUGINS")
 
 
 def _fingerprint() -> str:
-    # flowy.entrypoints caches the group itself (importlib.metadata is ~30 ms to import and scan).
-    from flowy.entrypoints import entry_points
+    # flowy.kernel.entrypoints caches the group itself
+    # (importlib.metadata is ~30 ms to import and scan).
+    from flowy.kernel.entrypoints import entry_points
 
     parts = sorted(
         f"{ep.name}={ep.value}@{ep.distribution}=={ep.version}:{ep.problem}"
@@ -39,13 +40,13 @@ def _fingerprint() -> str:
 
 
 def _cache_path() -> Path:
-    from flowy.config import user_home
+    from flowy.kernel.config import user_home
 
     return user_home() / "cache" / CACHE_NAME
 
 
 def _discover() -> dict[str, tuple[str, str]]:
-    from flowy.plugins import create_plugin_manager
+    from flowy.kernel.plugins import create_plugin_manager
 
     registry = create_plugin_manager().registry
     return {name: (offer.target, offer.help) for name, offer in registry.commands.items()}
@@ -74,9 +75,9 @@ def plugin_commands() -> dict[str, tuple[str, str]]:
 
 def load_plugin_command(name: str) -> click.Command | None:
     """Import the click command a plugin registered as ``name`` (None when there is none)."""
-    from flowy.errors import PluginLoadError
-    from flowy.plugins import create_plugin_manager
-    from flowy.registry import import_target
+    from flowy.kernel.errors import PluginLoadError
+    from flowy.kernel.plugins import create_plugin_manager
+    from flowy.kernel.registry import import_target
 
     offer = create_plugin_manager().registry.commands.get(name)
     if offer is None:

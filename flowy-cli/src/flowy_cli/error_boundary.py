@@ -1,7 +1,7 @@
 """The CLI's error boundary: what an exception that reached the top means, in one paragraph.
 
 Stores, the engine and plugins translate the faults they understand into
-:class:`~flowy.errors.FlowyError` at their source; this is the net for
+:class:`~flowy.kernel.errors.FlowyError` at their source; this is the net for
 everything else, so that a fault of the machine or of a plugin is never
 reported as "probably a bug in Flowy". An exception (and each exception it
 was raised from) is classified, first match wins:
@@ -65,7 +65,7 @@ _SQLITE_BY_MESSAGE = (  # for drivers and wrappers without the code
 
 def report(exc: BaseException, *, debug: bool = False) -> int:
     """Print ``exc`` as one paragraph on stderr (its traceback with ``debug``); the exit code."""
-    from flowy.errors import FlowyError
+    from flowy.kernel.errors import FlowyError
 
     from flowy_cli.output import print_error
 
@@ -84,7 +84,7 @@ def report(exc: BaseException, *, debug: bool = False) -> int:
 
 def explain(exc: BaseException) -> str | None:
     """The message for an exception that is not a bug (see the module docstring), else None."""
-    from flowy.errors import FlowyError
+    from flowy.kernel.errors import FlowyError
 
     if isinstance(exc, FlowyError):
         if isinstance(exc, OSError) and exc.strerror:  # not "[Errno 28] ..." before the message
@@ -255,7 +255,7 @@ def _database_fault(exc: BaseException) -> str | None:
 
 def _database_name(exc: BaseException) -> str | None:
     """The database file (or URL) of the metadata store whose method raised ``exc``."""
-    contracts = sys.modules.get("flowy.contracts")
+    contracts = sys.modules.get("flowy.kernel.contracts")
     store_type = getattr(contracts, "MetadataStore", None)
     for frame in reversed(fault_owner.frames(exc)):
         owner = frame.f_locals.get("self")

@@ -61,7 +61,7 @@ def distributions_by_package() -> dict[str, tuple[str, str]]:
 
     found = {"flowy": ("flowy-core", __version__)}
     with contextlib.suppress(Exception):
-        from flowy.entrypoints import entry_points
+        from flowy.kernel.entrypoints import entry_points
 
         for ep in entry_points():
             found.setdefault(ep.value.split(":")[0].split(".")[0], (ep.distribution, ep.version))

@@ -1,6 +1,6 @@
 """``flowy gc``: reclaim disk from killed runs, deleted runs and expired runs.
 
-What goes and what never goes is decided in :mod:`flowy.housekeeping`; this
+What goes and what never goes is decided in :mod:`flowy.tracking.housekeeping`; this
 module only parses options, reads the retention settings and prints.
 """
 
@@ -13,7 +13,7 @@ import click
 from flowy_cli.common import json_option, plugin_manager
 
 if TYPE_CHECKING:
-    from flowy.housekeeping import GcReport
+    from flowy.tracking.housekeeping import GcReport
 
 
 def fmt_size(size: int) -> str:
@@ -69,10 +69,10 @@ def gc(
     and files that are not Flowy's (listed, left alone). Expired runs of a
     pipeline with a run in progress wait for the next collection.
     """
-    from flowy.client import Client
-    from flowy.config import load_settings
-    from flowy.housekeeping import collect
-    from flowy.retention import Retention
+    from flowy.kernel.config import load_settings
+    from flowy.tracking.client import Client
+    from flowy.tracking.housekeeping import collect
+    from flowy.tracking.retention import Retention
 
     from flowy_cli.output import err_console
 

@@ -53,7 +53,7 @@ def project_files(folder: Path, template: str = "basic") -> dict[Path, str]:
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 def init(directory: Path, template: str, force: bool) -> None:
     """Create a Flowy project in DIRECTORY (default: here) with an example pipeline."""
-    from flowy.errors import FlowyError
+    from flowy.kernel.errors import FlowyError
     from rich.markup import escape
 
     from flowy_cli.output import console

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from flowy.catalog import ArtifactInfo, LineageGraph, StepNode
+    from flowy.kernel.catalog import ArtifactInfo, LineageGraph, StepNode
     from rich.tree import Tree
 
 
 def info_dict(info: ArtifactInfo) -> dict[str, Any]:
     """An artifact record plus where it came from: a superset of ``to_dict(ArtifactRef)``."""
-    from flowy.records import to_dict
+    from flowy.kernel.records import to_dict
 
     return {
         **to_dict(info.artifact),
@@ -27,7 +27,7 @@ def info_dict(info: ArtifactInfo) -> dict[str, Any]:
 
 def graph_dict(graph: LineageGraph) -> dict[str, Any]:
     """The graph as JSON: artifacts by id, step runs with their edges, distances."""
-    from flowy.records import to_dict
+    from flowy.kernel.records import to_dict
 
     return {
         "root": graph.root,

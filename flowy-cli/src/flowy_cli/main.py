@@ -9,7 +9,7 @@ the installed entry points (see :mod:`flowy_cli.discovery`) and imported only
 when invoked.
 
 :func:`main` is the single place where errors become exit codes: a
-:class:`flowy.errors.FlowyError` or a click usage error prints one paragraph
+:class:`flowy.kernel.errors.FlowyError` or a click usage error prints one paragraph
 (with a red ``Error:``) and exits 1 (usage errors 2); Ctrl-C exits 130; any
 other exception goes to :mod:`flowy_cli.error_boundary`, which names an
 environment fault (full disk, permission, damaged database) or a plugin's

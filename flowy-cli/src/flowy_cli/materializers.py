@@ -23,7 +23,7 @@ import click
 from flowy_cli.common import json_option, plugin_manager
 
 if TYPE_CHECKING:
-    from flowy.registry import Registration
+    from flowy.kernel.registry import Registration
 
 TIE_RULE = (
     "The first class in the MRO that any materializer claims decides; among its claimants the "
@@ -135,9 +135,9 @@ def _import_type(dotted: str) -> type | None:
 @json_option
 def which(type_name: str, as_json: bool) -> None:
     """How TYPE (e.g. pandas.DataFrame) resolves through its MRO, and why."""
-    from flowy.errors import FlowyError
-    from flowy.materializers import PICKLE_NAMES, MaterializerRegistry
-    from flowy.materializers import type_name as qualified
+    from flowy.artifacts.resolution import PICKLE_NAMES, MaterializerRegistry
+    from flowy.artifacts.resolution import type_name as qualified
+    from flowy.kernel.errors import FlowyError
     from rich.markup import escape
 
     from flowy_cli.output import console, print_json

@@ -1,6 +1,6 @@
 """``flowy model``: the model registry from the command line (see docs/model-registry.md).
 
-Every command goes through ``Client.models`` (:mod:`flowy.models`), so the
+Every command goes through ``Client.models`` (:mod:`flowy.tracking.models`), so the
 CLI, notebooks and the web UI apply the same rules: names validated, versions
 numbered by the store, stage changes recorded with time and user.
 """
@@ -14,7 +14,7 @@ import click
 from flowy_cli.common import json_option, plugin_manager
 
 if TYPE_CHECKING:
-    from flowy.client import Client
+    from flowy.tracking.client import Client
 
 _stack_option = click.option(
     "--stack", "-s", metavar="NAME", help="Use this stack's store instead of the active one."
@@ -22,7 +22,7 @@ _stack_option = click.option(
 
 
 def _client(stack: str | None) -> Client:
-    from flowy.client import Client
+    from flowy.tracking.client import Client
 
     return Client(stack=stack, plugins=plugin_manager())
 
@@ -62,7 +62,7 @@ def model() -> None:
 @json_option
 def list_models(stack: str | None, as_json: bool) -> None:
     """Registered models with their newest version and stage holders."""
-    from flowy.records import to_dict
+    from flowy.kernel.records import to_dict
 
     from flowy_cli.output import fmt_time, print_table
     from flowy_cli.terminal_text import escape_markup as escape
@@ -96,7 +96,7 @@ def register(
     name: str, artifact_id: str, description: str, stack: str | None, as_json: bool
 ) -> None:
     """Register ARTIFACT_ID (id or unique prefix) as the next version of NAME."""
-    from flowy.records import to_dict
+    from flowy.kernel.records import to_dict
 
     from flowy_cli.output import console
     from flowy_cli.terminal_text import escape_markup as escape
@@ -117,7 +117,7 @@ def register(
 @json_option
 def versions(name: str, stack: str | None, as_json: bool) -> None:
     """The versions of NAME, oldest first."""
-    from flowy.records import to_dict
+    from flowy.kernel.records import to_dict
 
     from flowy_cli.output import fmt_time, print_table
     from flowy_cli.terminal_text import escape_markup as escape
@@ -157,7 +157,7 @@ def versions(name: str, stack: str | None, as_json: bool) -> None:
 @json_option
 def promote(name: str, version: int, stage: str, stack: str | None, as_json: bool) -> None:
     """Move VERSION of NAME to a stage (the previous holder is archived)."""
-    from flowy.records import to_dict
+    from flowy.kernel.records import to_dict
 
     with _client(stack) as client:
         changes = client.models.promote(name, version, to=stage)
@@ -178,7 +178,7 @@ def promote(name: str, version: int, stage: str, stack: str | None, as_json: boo
 @json_option
 def rollback(name: str, stack: str | None, as_json: bool) -> None:
     """Return production to the version that held it before the current one."""
-    from flowy.records import to_dict
+    from flowy.kernel.records import to_dict
 
     with _client(stack) as client:
         changes = client.models.rollback(name)
@@ -241,7 +241,7 @@ def compare(name: str, v1: int, v2: int, stack: str | None, as_json: bool) -> No
 @json_option
 def show(name: str, version: int | None, stack: str | None, as_json: bool) -> None:
     """A version with its run, metrics, training data, and the model's stage history."""
-    from flowy.records import to_dict
+    from flowy.kernel.records import to_dict
 
     from flowy_cli.output import console, fmt_time, print_mapping, print_table
     from flowy_cli.terminal_text import escape_markup as escape

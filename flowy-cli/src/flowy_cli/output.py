@@ -74,12 +74,12 @@ def print_json(data: Any) -> None:
 
     NaN and ±inf (a diverged loss is a real metric) have no JSON form and a bare
     ``NaN`` is refused by strict parsers: they are written as the strings
-    ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (:func:`flowy.records.standard_json`).
+    ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (:func:`flowy.kernel.records.standard_json`).
     """
     try:
         text = json.dumps(data, indent=2, default=str, allow_nan=False)
     except ValueError:  # a non-finite float somewhere: the rare case pays for a second pass
-        from flowy.records import standard_json
+        from flowy.kernel.records import standard_json
 
         text = json.dumps(standard_json(data), indent=2, default=str, allow_nan=False)
     sys.stdout.write(text + "\n")

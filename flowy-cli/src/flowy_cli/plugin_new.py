@@ -131,8 +131,8 @@ def plugin_files(dist: str, kind_name: str) -> dict[str, str]:
 
 def write_plugin(dist: str, kind_name: str, directory: Path) -> list[Path]:
     """Write the package into ``directory`` (which must be absent or empty)."""
-    from flowy import names
-    from flowy.errors import ConfigError
+    from flowy.kernel import names
+    from flowy.kernel.errors import ConfigError
 
     names.check(names.PLUGIN_DISTRIBUTION, dist, error=ConfigError)
     if directory.exists() and any(directory.iterdir()):

@@ -22,7 +22,7 @@ def _collect() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     Never strict: with ``FLOWY_STRICT_PLUGINS=1`` the first failure would hide the
     others, and ``plugins check`` exists to report them all (it fails on any).
     """
-    from flowy.plugins import create_plugin_manager
+    from flowy.kernel.plugins import create_plugin_manager
 
     plugins = create_plugin_manager(strict=False)
     registry = plugins.registry  # builds it: fills `provides` and registration errors

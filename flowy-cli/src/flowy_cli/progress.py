@@ -22,7 +22,7 @@ from flowy_cli.output import console, fmt_duration
 from flowy_cli.terminal_text import escape_markup, escape_text
 
 if TYPE_CHECKING:
-    from flowy.records import CacheEntry, RunRecord, StepResult, StepTask
+    from flowy.kernel.records import CacheEntry, RunRecord, StepResult, StepTask
     from rich.console import Console
     from rich.status import Status
 

@@ -12,7 +12,7 @@ from flowy_cli import __version__
 from flowy_cli.common import parse_assignments, plugin_manager
 
 if TYPE_CHECKING:
-    from flowy.engine import RunResult
+    from flowy.run.engine import RunResult
 
 
 @click.command()
@@ -84,10 +84,10 @@ def run(  # noqa: PLR0917 - click passes options as arguments
 
     Exits 1 when the run fails and 130 when interrupted.
     """
-    from flowy import params as params_mod
-    from flowy.config import load_settings, project_for_file
-    from flowy.engine import run_pipeline
-    from flowy.loader import load_pipeline, split_spec
+    from flowy.kernel.config import load_settings, project_for_file
+    from flowy.run import params as params_mod
+    from flowy.run.engine import run_pipeline
+    from flowy.run.loader import load_pipeline, split_spec
 
     from flowy_cli.output import console
     from flowy_cli.progress import ProgressReporter, stdout_gone

@@ -1,4 +1,4 @@
-"""``flowy runs list|show|env`` and ``flowy logs``: what ran, read through ``flowy.client``."""
+"""``flowy runs list|show|env`` and ``flowy logs``: what ran, read through the ``Client``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import click
 from flowy_cli.common import json_option, plugin_manager
 
 if TYPE_CHECKING:
-    from flowy.client import Client
+    from flowy.tracking.client import Client
 
 
 def _client(stack: str | None) -> Client:
-    from flowy.client import Client
+    from flowy.tracking.client import Client
 
     return Client(stack=stack, plugins=plugin_manager())
 
@@ -49,8 +49,8 @@ def list_runs(  # noqa: PLR0917 - one argument per click option
     as_json: bool,
 ) -> None:
     """Recorded runs, newest first, with their parameters and key metrics."""
-    from flowy.experiments import metric_names, summarize
-    from flowy.records import to_dict
+    from flowy.kernel.records import to_dict
+    from flowy.tracking.experiments import metric_names, summarize
 
     from flowy_cli.output import fmt_duration, fmt_time, print_json, print_table, short_id
     from flowy_cli.output import styled_status as styled
@@ -92,7 +92,7 @@ def _no_runs_message(client: Any, pipeline: str | None, status: str | None) -> s
     """Why the list is empty: no runs at all, or none match the filters (and how many exist)."""
     if not pipeline and not status:
         return "No runs yet. Start one with `flowy run pipeline.py`."
-    from flowy.records import RUN_STATUSES
+    from flowy.kernel.records import RUN_STATUSES
 
     total = len(client.runs(limit=COUNT_LIMIT))
     filters = " and ".join(
@@ -145,8 +145,8 @@ def show_run(run_id: str, stack: str | None, as_json: bool) -> None:
 
 
 def _run_details(client: Client, run_id: str) -> dict[str, Any]:
-    from flowy.records import to_dict
-    from flowy.redact import mask
+    from flowy.kernel.records import to_dict
+    from flowy.kernel.redact import mask
 
     run = client.run(run_id)
     metrics: dict[str, list[dict[str, Any]]] = {}
@@ -286,7 +286,7 @@ def run_env(
     import json
     import sys
 
-    from flowy.facts import requirements_text
+    from flowy.run.facts import requirements_text
 
     from flowy_cli.output import print_mapping
 

@@ -2,7 +2,7 @@
 
 Registered on the ``runs`` group in :mod:`flowy_cli.runs`. The order (rows in
 one transaction, then files) and what a kill in between leaves are explained
-in :mod:`flowy.deletion`.
+in :mod:`flowy.kernel.deletion`.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def delete(
     keeps its record and its file, or the record is gone and `flowy gc`
     removes the file.
     """
-    from flowy.client import Client
-    from flowy.deletion import delete_runs
+    from flowy.kernel.deletion import delete_runs
+    from flowy.tracking.client import Client
     from rich.markup import escape
 
     from flowy_cli.gc import fmt_size

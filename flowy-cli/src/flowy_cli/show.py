@@ -3,7 +3,7 @@
 The text view lists the steps by generation with what each takes (inputs,
 parameters with their default values) and makes; ``--format mermaid|dot|svg``
 writes a diagram for docs, Graphviz or a browser (the SVG is drawn by
-:mod:`flowy.dag_view`, no Graphviz needed).
+:mod:`flowy.run.dag_view`, no Graphviz needed).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ def show(target: str, fmt: str, output: Path | None) -> None:
     """Show the DAG of the pipeline in FILE.py without running it."""
     import sys
 
-    from flowy.dag_view import render
-    from flowy.loader import load_pipeline
+    from flowy.run.dag_view import render
+    from flowy.run.loader import load_pipeline
 
     from flowy_cli.terminal_text import escape_text
 

@@ -1,7 +1,7 @@
 """``flowy stack ...``: stacks are named bundles of component choices (see flowy.stacks).
 
 Every command that writes a stack, or makes one active, first checks it with
-:func:`flowy.stacks.check_stack` (each component resolves to an installed
+:func:`flowy.stacks.definitions.check_stack` (each component resolves to an installed
 plugin and its options validate), so a broken stack is refused before any
 file changes. The active stack is written to the project's (or, with
 ``--user``, the user's) config file.
@@ -18,7 +18,7 @@ import click
 from flowy_cli.common import json_option, parse_assignments, plugin_manager
 
 if TYPE_CHECKING:
-    from flowy.stacks import StackDefinition
+    from flowy.stacks.definitions import StackDefinition
 
 #: Component kinds with their own flags (others: --component KIND=TYPE, --option KIND.KEY=VALUE).
 FLAG_KINDS = ("executor", "artifact_store", "metadata_store", "tracker")
@@ -40,7 +40,7 @@ def _scope(user: bool) -> str:
 @json_option
 def list_stacks(as_json: bool) -> None:
     """Every stack, where it comes from, and which one is active."""
-    from flowy.stacks import active_stack_name, list_stacks
+    from flowy.stacks.definitions import active_stack_name, list_stacks
     from rich.markup import escape
 
     from flowy_cli.output import print_json, print_table
@@ -88,8 +88,8 @@ def _unresolved(defn: Any, plugins: Any) -> str | None:
 
     Only registrations are looked up (nothing is imported), so listing stays cheap.
     """
-    from flowy.errors import FlowyError
-    from flowy.stacks import lookup_component
+    from flowy.kernel.errors import FlowyError
+    from flowy.stacks.definitions import lookup_component
 
     problems = []
     for kind, spec in defn.components.items():
@@ -106,8 +106,8 @@ def _live_facts(defn: Any, plugins: Any) -> dict[str, dict[str, Any]]:
     Starting a component can create what it manages (a local store's folder, a
     SQLite file), so this runs only when asked for with ``--live``.
     """
-    from flowy.redact import mask
-    from flowy.stacks import check_stack
+    from flowy.kernel.redact import mask
+    from flowy.stacks.definitions import check_stack
 
     facts: dict[str, dict[str, Any]] = {}
     for kind, component in check_stack(defn, plugins).items():
@@ -134,10 +134,10 @@ def _live_facts(defn: Any, plugins: Any) -> dict[str, dict[str, Any]]:
 @json_option
 def describe(name: str | None, live: bool, as_json: bool) -> None:
     """Each component of a stack (default: the active one): implementation, provider, options."""
-    from flowy.errors import FlowyError
-    from flowy.redact import mask
-    from flowy.stackfile import options_of
-    from flowy.stacks import active_stack_name, get_stack, lookup_component
+    from flowy.kernel.errors import FlowyError
+    from flowy.kernel.redact import mask
+    from flowy.stacks.definitions import active_stack_name, get_stack, lookup_component
+    from flowy.stacks.stackfile import options_of
     from rich.markup import escape
 
     from flowy_cli.output import console, print_json, table
@@ -202,8 +202,8 @@ def export(name: str) -> None:
     import sys
 
     import tomli_w
-    from flowy.redact import mask
-    from flowy.stacks import get_stack
+    from flowy.kernel.redact import mask
+    from flowy.stacks.definitions import get_stack
 
     data = get_stack(name, plugin_manager()).to_toml_dict()
     shown = mask(data)
@@ -295,7 +295,7 @@ def _check_and_save(defn: StackDefinition, scope: str) -> Path:
 
     ``provided_by`` lets a stack whose plugin was later uninstalled name what to install.
     """
-    from flowy.stacks import check_stack, save_stack, validate_name
+    from flowy.stacks.definitions import check_stack, save_stack, validate_name
 
     validate_name(defn.name)
     checked = check_stack(defn, plugin_manager())
@@ -317,8 +317,8 @@ def _echo_saved(verb: str, name: str, path: Path) -> None:
 @_component_options
 def register(name: str, user: bool, description: str | None, **flags: Any) -> None:
     """Create a stack; every component is checked before anything is written."""
-    from flowy.errors import ConfigError
-    from flowy.stacks import StackDefinition, stack_dirs, validate_name
+    from flowy.kernel.errors import ConfigError
+    from flowy.stacks.definitions import StackDefinition, stack_dirs, validate_name
 
     # Only the path is checked: a broken file of that name is "existing" without being read.
     existing = dict(stack_dirs())[_scope(user)] / f"{validate_name(name)}.toml"
@@ -339,7 +339,7 @@ def register(name: str, user: bool, description: str | None, **flags: Any) -> No
 def update(name: str, user: bool, description: str | None, **flags: Any) -> None:
     """Change components or options of a stack (merged into what it has)."""
     import attrs
-    from flowy.stacks import get_stack
+    from flowy.stacks.definitions import get_stack
 
     defn = get_stack(name, plugin_manager())
     components = {k: dict(v) for k, v in defn.components.items()}
@@ -358,8 +358,8 @@ def update(name: str, user: bool, description: str | None, **flags: Any) -> None
 def copy(source: str, target: str, user: bool) -> None:
     """Copy a stack under a new name (to change it without touching the original)."""
     import attrs
-    from flowy.errors import ConfigError
-    from flowy.stacks import get_stack, stack_names
+    from flowy.kernel.errors import ConfigError
+    from flowy.stacks.definitions import get_stack, stack_names
 
     if target in stack_names(plugin_manager()):
         raise ConfigError(f"A stack named {target!r} already exists; pick another name.")
@@ -374,7 +374,7 @@ def copy(source: str, target: str, user: bool) -> None:
 @click.option("--user", is_flag=True, help="Import into the user folder.")
 def import_(file: Path, name: str | None, user: bool) -> None:
     """Add a stack from a TOML file (as written by `flowy stack export`)."""
-    from flowy.stacks import parse_stack_file
+    from flowy.stacks.definitions import parse_stack_file
 
     defn = parse_stack_file(file, name or file.stem, _scope(user))
     _echo_saved("Imported", defn.name, _check_and_save(defn, _scope(user)))
@@ -385,8 +385,8 @@ def import_(file: Path, name: str | None, user: bool) -> None:
 @click.option("--user", is_flag=True, help="Set the user-level default instead of the project's.")
 def switch(name: str, user: bool) -> None:
     """Make NAME the active stack, after checking that all its components resolve."""
-    from flowy.config import set_setting
-    from flowy.stacks import check_stack, get_stack
+    from flowy.kernel.config import set_setting
+    from flowy.stacks.definitions import check_stack, get_stack
     from rich.markup import escape
 
     from flowy_cli.output import console
@@ -402,8 +402,8 @@ def switch(name: str, user: bool) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def delete(name: str, yes: bool) -> None:
     """Delete a stack file (never the active stack; stored runs are not touched)."""
-    from flowy.errors import ConfigError
-    from flowy.stacks import active_stack_name, delete_stack_file
+    from flowy.kernel.errors import ConfigError
+    from flowy.stacks.definitions import active_stack_name, delete_stack_file
     from rich.markup import escape
 
     from flowy_cli.output import console

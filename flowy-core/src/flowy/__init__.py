@@ -10,35 +10,32 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pluggy
-
-__version__ = "0.1.0"
-
-#: Marks a plugin function as the implementation of a Flowy hook.
-hookimpl = pluggy.HookimplMarker("flowy")
+from flowy.kernel.markers import __version__, hookimpl
 
 _LAZY = {
-    "Artifact": "flowy.assets",
-    "Dataset": "flowy.assets",
-    "FeatureSet": "flowy.assets",
-    "Metrics": "flowy.assets",
-    "Model": "flowy.assets",
-    "Report": "flowy.assets",
-    "step": "flowy.steps",
-    "Step": "flowy.steps",
-    "Pipeline": "flowy.pipeline",
-    "Context": "flowy.context",
-    "log_artifact": "flowy.worker",
-    "log_metric": "flowy.worker",
-    "log_params": "flowy.worker",
-    "RunResult": "flowy.engine",
-    "run_pipeline": "flowy.engine",
-    "create_plugin_manager": "flowy.plugins",
-    "FlowyError": "flowy.errors",
+    "Artifact": "flowy.tracking.assets",
+    "Dataset": "flowy.tracking.assets",
+    "FeatureSet": "flowy.tracking.assets",
+    "Metrics": "flowy.tracking.assets",
+    "Model": "flowy.tracking.assets",
+    "Report": "flowy.tracking.assets",
+    "step": "flowy.run.steps",
+    "Step": "flowy.run.steps",
+    "Pipeline": "flowy.run.pipeline",
+    "Context": "flowy.run.context",
+    "Client": "flowy.tracking.client",
+    "log_artifact": "flowy.run.worker",
+    "log_metric": "flowy.run.worker",
+    "log_params": "flowy.run.worker",
+    "RunResult": "flowy.run.engine",
+    "run_pipeline": "flowy.run.engine",
+    "create_plugin_manager": "flowy.kernel.plugins",
+    "FlowyError": "flowy.kernel.errors",
 }
 
 __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "Artifact",
+    "Client",
     "Context",
     "Dataset",
     "FeatureSet",
@@ -60,23 +57,24 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
 ]
 
 if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (strict mypy)
-    from flowy.assets import Artifact as Artifact
-    from flowy.assets import Dataset as Dataset
-    from flowy.assets import FeatureSet as FeatureSet
-    from flowy.assets import Metrics as Metrics
-    from flowy.assets import Model as Model
-    from flowy.assets import Report as Report
-    from flowy.context import Context as Context
-    from flowy.engine import RunResult as RunResult
-    from flowy.engine import run_pipeline as run_pipeline
-    from flowy.errors import FlowyError as FlowyError
-    from flowy.pipeline import Pipeline as Pipeline
-    from flowy.plugins import create_plugin_manager as create_plugin_manager
-    from flowy.steps import Step as Step
-    from flowy.steps import step as step
-    from flowy.worker import log_artifact as log_artifact
-    from flowy.worker import log_metric as log_metric
-    from flowy.worker import log_params as log_params
+    from flowy.kernel.errors import FlowyError as FlowyError
+    from flowy.kernel.plugins import create_plugin_manager as create_plugin_manager
+    from flowy.run.context import Context as Context
+    from flowy.run.engine import RunResult as RunResult
+    from flowy.run.engine import run_pipeline as run_pipeline
+    from flowy.run.pipeline import Pipeline as Pipeline
+    from flowy.run.steps import Step as Step
+    from flowy.run.steps import step as step
+    from flowy.run.worker import log_artifact as log_artifact
+    from flowy.run.worker import log_metric as log_metric
+    from flowy.run.worker import log_params as log_params
+    from flowy.tracking.assets import Artifact as Artifact
+    from flowy.tracking.assets import Dataset as Dataset
+    from flowy.tracking.assets import FeatureSet as FeatureSet
+    from flowy.tracking.assets import Metrics as Metrics
+    from flowy.tracking.assets import Model as Model
+    from flowy.tracking.assets import Report as Report
+    from flowy.tracking.client import Client as Client
 
 
 def __getattr__(name: str) -> Any:

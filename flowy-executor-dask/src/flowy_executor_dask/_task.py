@@ -1,7 +1,7 @@
 """What runs on a Dask worker: one step task in, one small step result out.
 
 The worker builds its artifact store and materializers from the task (once per
-worker process, see :func:`flowy.worker.runtime_from_task`), imports the step
+worker process, see :func:`flowy.run.worker.runtime_from_task`), imports the step
 by reference, and runs the attempts with the task's retries and backoff. An
 attempt with a timeout runs in a forked child in its own process group, so an
 overrun is *stopped* (the group is SIGKILLed and the child reaped) instead of
@@ -15,9 +15,9 @@ import sys
 from typing import TYPE_CHECKING
 
 import attrs
-from flowy.forked import run_attempt_forked
-from flowy.records import StepRef, StepResult, StepTask
-from flowy.worker import execute_attempt, retry_types, run_with_retries, runtime_from_task
+from flowy.kernel.records import StepRef, StepResult, StepTask
+from flowy.run.forked import run_attempt_forked
+from flowy.run.worker import execute_attempt, retry_types, run_with_retries, runtime_from_task
 
 if TYPE_CHECKING:
     pass

@@ -4,9 +4,9 @@ Flowy does not schedule a cluster itself. The engine submits a step as soon as
 its upstream steps are settled; this executor hands the task to Dask with
 ``client.submit(run_task, task, pure=False, resources=...)`` and Dask picks
 the worker. The worker-side :func:`flowy_executor_dask._task.run_task` uses
-the same :mod:`flowy.worker` functions as every executor, reads inputs from and
+the same :mod:`flowy.run.worker` functions as every executor, reads inputs from and
 writes outputs to the stack's artifact store, and returns a small
-:class:`~flowy.records.StepResult`; the orchestrating process stays the only
+:class:`~flowy.kernel.records.StepResult`; the orchestrating process stays the only
 writer of metadata.
 
 Without ``address`` a ``LocalCluster`` with worker processes is started for the
@@ -29,15 +29,15 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flowy import records as R
-from flowy.contracts import ArtifactStore, Executor
-from flowy.errors import FlowyError
-from flowy.records import StepResult, StepTask
+from flowy.kernel import records as R
+from flowy.kernel.contracts import ArtifactStore, Executor
+from flowy.kernel.errors import FlowyError
+from flowy.kernel.records import StepResult, StepTask
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from flowy.steps import Step
-    from flowy.worker import WorkerRuntime
+    from flowy.run.steps import Step
+    from flowy.run.worker import WorkerRuntime
 
 
 class DaskOptions(BaseModel):

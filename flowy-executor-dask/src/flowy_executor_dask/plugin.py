@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from flowy import hookimpl
 
 if TYPE_CHECKING:
-    from flowy.registry import Register, RegisterStack
+    from flowy.kernel.registry import Register, RegisterStack
 
 
 @hookimpl

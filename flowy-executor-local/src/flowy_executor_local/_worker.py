@@ -1,7 +1,7 @@
 """The loop a pool worker process runs: receive a step task, send back its result.
 
 A worker is started once and runs many attempts, so the per-step cost is one
-small pickled :class:`~flowy.records.StepTask` each way and no interpreter or
+small pickled :class:`~flowy.kernel.records.StepTask` each way and no interpreter or
 plugin start-up. Outputs never travel over the pipe: the attempt writes them to
 the artifact store and the result carries only their URIs and checksums.
 
@@ -21,14 +21,14 @@ import os
 import signal
 from typing import TYPE_CHECKING, Any
 
-from flowy.forked import die_with_parent
-from flowy.worker import StepInterrupted, execute_attempt, retry_types, runtime_from_task
+from flowy.run.forked import die_with_parent
+from flowy.run.worker import StepInterrupted, execute_attempt, retry_types, runtime_from_task
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-    from flowy.records import ComponentSpec, StepTask
-    from flowy.worker import WorkerRuntime
+    from flowy.kernel.records import ComponentSpec, StepTask
+    from flowy.run.worker import WorkerRuntime
 
 _PR_SET_PDEATHSIG = 1
 
@@ -44,7 +44,7 @@ def worker_main(
 
     ``inherited`` is the parent's own runtime when the worker was forked, so a
     task for the same artifact store skips building one; spawned workers build
-    theirs from the task (once per process, see :func:`flowy.worker.runtime_for`).
+    theirs from the task (once per process, see :func:`flowy.run.worker.runtime_for`).
     ``close`` are the parent's ends of this worker's and other workers' pipes,
     inherited by fork; closing them keeps end-of-file meaning "the other side is
     gone" (this worker's own copy would otherwise keep it waiting forever once

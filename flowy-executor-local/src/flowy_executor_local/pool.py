@@ -34,10 +34,10 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from flowy import records as R
-from flowy.groupwatch import forget_group, start_watchdog, watch_group
-from flowy.records import StepResult, StepTask
-from flowy.worker import timed_out_result, worker_died_result
+from flowy.kernel import records as R
+from flowy.kernel.records import StepResult, StepTask
+from flowy.run.groupwatch import forget_group, start_watchdog, watch_group
+from flowy.run.worker import timed_out_result, worker_died_result
 
 from flowy_executor_local._worker import worker_main
 
@@ -45,8 +45,8 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
-    from flowy.records import ComponentSpec
-    from flowy.worker import WorkerRuntime
+    from flowy.kernel.records import ComponentSpec
+    from flowy.run.worker import WorkerRuntime
 
 
 #: Seconds an interrupted worker has to send back its step's partial result.
@@ -134,7 +134,7 @@ class WorkerPool:
         self._starting = 0
         self._start_lock = threading.Lock()
         self.closed = False
-        start_watchdog()  # now, before attempt threads fork workers (flowy.groupwatch)
+        start_watchdog()  # now, before attempt threads fork workers (flowy.run.groupwatch)
 
     # -- reservations --------------------------------------------------------
 

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from flowy.errors import FlowyError
+from flowy.kernel.errors import FlowyError
 
 if TYPE_CHECKING:
     import torch

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from flowy.contracts import Materializer
-from flowy.errors import FlowyError, UnsafeArtifactError
+from flowy.kernel.contracts import Materializer
+from flowy.kernel.errors import FlowyError, UnsafeArtifactError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -134,6 +134,6 @@ class NumpyMaterializer(Materializer):
         return array_metadata(obj)
 
     def load(self, file: BinaryIO, metadata: Mapping[str, Any]) -> Any:
-        from flowy.artifacts import unsafe_load_allowed
+        from flowy.artifacts.store_io import unsafe_load_allowed
 
         return read_npy(file, allow_objects=unsafe_load_allowed())

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from flowy.contracts import Materializer
+from flowy.kernel.contracts import Materializer
 
 from flowy_materializers._files import json_safe
 from flowy_materializers._parquet import (

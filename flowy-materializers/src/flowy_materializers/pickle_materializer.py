@@ -3,7 +3,7 @@
 It is never chosen by type. The core picks it only when a step or the
 project opts in with ``allow_pickle`` and no safe materializer accepts the
 value, and it refuses to load its artifacts without the same opt-in
-(:func:`flowy.artifacts.read_artifact`), because unpickling a planted file
+(:func:`flowy.artifacts.store_io.read_artifact`), because unpickling a planted file
 runs arbitrary code. cloudpickle is used when installed (it handles lambdas
 and classes defined in ``__main__`` or inside functions); its output loads
 with the standard ``pickle`` module as long as cloudpickle is installed.
@@ -17,8 +17,8 @@ import pickle
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
-from flowy.contracts import Materializer
-from flowy.errors import FlowyError
+from flowy.kernel.contracts import Materializer
+from flowy.kernel.errors import FlowyError
 
 PROTOCOL = 5
 

@@ -102,7 +102,7 @@ MATERIALIZERS: dict[str, dict[str, Any]] = {
     },
     "pickle": {
         "target": f"{_PKG}.pickle_materializer:PickleMaterializer",
-        # Never chosen by type (flowy.materializers.PICKLE_NAMES): only when a step
+        # Never chosen by type (flowy.artifacts.resolution.PICKLE_NAMES): only when a step
         # or the project opts in with allow_pickle and no safe materializer fits.
         "types": [],
         "extension": ".pkl",

@@ -22,8 +22,8 @@ import os
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
-from flowy.contracts import Materializer
-from flowy.errors import UnsafeArtifactError
+from flowy.kernel.contracts import Materializer
+from flowy.kernel.errors import UnsafeArtifactError
 
 from flowy_materializers._files import json_safe, spooled_path
 
@@ -126,7 +126,7 @@ class SklearnMaterializer(Materializer):
 
     def load(self, file: BinaryIO, metadata: Mapping[str, Any]) -> Any:
         import skops.io as sio
-        from flowy.artifacts import unsafe_load_allowed
+        from flowy.artifacts.store_io import unsafe_load_allowed
 
         with spooled_path(file, ".skops") as path:
             untrusted = list(sio.get_untrusted_types(file=path))

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
-from flowy.contracts import Materializer
-from flowy.errors import UnsafeArtifactError
+from flowy.kernel.contracts import Materializer
+from flowy.kernel.errors import UnsafeArtifactError
 
 from flowy_materializers._files import copy_file_to, json_safe, spooled_path, temp_path
 from flowy_materializers.numpy_materializer import read_npy, write_npy
@@ -111,7 +111,7 @@ class KerasMaterializer(Materializer):
 
     def load(self, file: BinaryIO, metadata: Mapping[str, Any]) -> Any:
         import keras
-        from flowy.artifacts import unsafe_load_allowed
+        from flowy.artifacts.store_io import unsafe_load_allowed
 
         safe = not unsafe_load_allowed()
         with spooled_path(file, ".keras") as path:

@@ -17,7 +17,7 @@ guessing arguments from attributes would silently rebuild the wrong shape.
 A class defined in a pipeline file is recorded under the file's
 project-relative module path (``pipeline:Regressor``), never the internal
 name Flowy imports the file under. Loading finds the class again from the
-project (:func:`flowy.loader.import_recorded`: the project's file, or an
+project (:func:`flowy.run.loader.import_recorded`: the project's file, or an
 installed package; it must be a subclass of ``torch.nn.Module``), calls it
 with the recorded arguments, loads the weights strictly and restores
 train/eval mode.
@@ -31,9 +31,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO, TypeVar
 
-from flowy.contracts import Materializer
-from flowy.errors import FlowyError
-from flowy.loader import import_recorded, importable_name
+from flowy.kernel.contracts import Materializer
+from flowy.kernel.errors import FlowyError
+from flowy.run.loader import import_recorded, importable_name
 
 from flowy_materializers import _safetensors
 

@@ -37,11 +37,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowy import hookimpl
-from flowy.checksums import Checksum, short
+from flowy.artifacts.checksums import Checksum, short
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from flowy.records import ArtifactRef, CacheEntry, RunRecord, StepResult, StepTask
+    from flowy.kernel.records import ArtifactRef, CacheEntry, RunRecord, StepResult, StepTask
 
 #: MLflow's limits per log_batch call and per value.
 MAX_METRICS, MAX_PARAMS, MAX_TAGS = 1000, 100, 100
@@ -204,7 +204,7 @@ class MlflowTracker:
     def _log_artifacts(self, task: StepTask, refs: list[tuple[ArtifactRef, str]]) -> None:
         if not refs:
             return
-        from flowy.worker import runtime_from_task
+        from flowy.run.worker import runtime_from_task
 
         store = runtime_from_task(task).artifact_store
         with tempfile.TemporaryDirectory(prefix="flowy-mlflow-") as tmp:

@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from flowy.records import (
+from flowy.kernel.records import (
     CACHED,
     ArtifactRef,
     CacheEntry,
@@ -35,7 +35,8 @@ from flowy.records import (
 
 from flowy_store_sqlite.faults import MalformedCacheEntryWarning, MalformedRowError, row_label
 
-# flowy.assets.ASSET_KEY and PLAIN, spelled out: importing flowy.assets (attrs classes)
+# flowy.tracking.assets.ASSET_KEY and PLAIN, spelled out: importing flowy.tracking.assets
+# (attrs classes)
 # would add milliseconds to every command that opens the store.
 ASSET_KEY = "flowy_asset"
 PLAIN = "artifact"
@@ -171,7 +172,7 @@ def artifact_row(ref: ArtifactRef, run_id: str, step: str, now: float) -> dict[s
 
 
 def _asset(ref: ArtifactRef) -> Mapping[str, Any]:
-    """The asset description a step's output carried (flowy.assets), or {}."""
+    """The asset description a step's output carried (flowy.tracking.assets), or {}."""
     found = ref.metadata.get(ASSET_KEY) if ref.metadata else None
     return found if isinstance(found, Mapping) else {}
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flowy.errors import ConfigError
+from flowy.kernel.errors import ConfigError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
@@ -158,6 +158,6 @@ def _upgrade(conn: Connection) -> None:
 
 def safe_url(url: str) -> str:
     """The URL without its password or secret query parameters, for messages."""
-    from flowy.redact import mask_text
+    from flowy.kernel.redact import mask_text
 
     return mask_text(make_url(url).render_as_string(hide_password=True))

@@ -1,11 +1,11 @@
 """Deleting runs, for :class:`~flowy_store_sqlite.metadata.SQLMetadataStore` (a mixin).
 
-Implements :meth:`flowy.contracts.MetadataStore.delete_runs` and
+Implements :meth:`flowy.kernel.contracts.MetadataStore.delete_runs` and
 ``artifact_uris``. One write transaction (``BEGIN IMMEDIATE`` on SQLite, so
 no other writer interleaves) first collects the uses of the doomed artifacts
 that the doomed runs do not own, then refuses or deletes every row, children
 before parents (foreign keys are on). Files are the caller's, after the
-commit: :mod:`flowy.deletion` explains the order.
+commit: :mod:`flowy.kernel.deletion` explains the order.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from flowy.deletion import (
+from flowy.kernel.deletion import (
     USED_BY_CACHE,
     USED_BY_MODEL,
     USED_BY_RUN,
@@ -24,7 +24,7 @@ from flowy.deletion import (
     DeletionResult,
     RunStillRunningError,
 )
-from flowy.records import RUNNING
+from flowy.kernel.records import RUNNING
 from sqlalchemy import Connection, delete, select
 
 from flowy_store_sqlite import _rows
@@ -62,7 +62,7 @@ class DeletionQueries:
     def delete_runs(
         self, run_ids: Sequence[str], *, force: bool = False, dry_run: bool = False
     ) -> DeletionResult:
-        """See :meth:`flowy.contracts.MetadataStore.delete_runs`."""
+        """See :meth:`flowy.kernel.contracts.MetadataStore.delete_runs`."""
         ids = sorted({self.get_run(r).run_id for r in run_ids})  # prefixes; unknown ids raise
         found: list[DeletionResult] = []
         try:

@@ -1,7 +1,7 @@
 """Read queries behind ``flowy experiment``, over the existing runs, metrics and artifacts tables.
 
 A mixin of :class:`~flowy_store_sqlite.metadata.SQLMetadataStore`: these are
-optional store methods that :mod:`flowy.experiments` uses when a store has
+optional store methods that :mod:`flowy.tracking.experiments` uses when a store has
 them (and replaces with slower generic loops when it does not). They answer
 in a handful of set-based statements however many runs an experiment holds,
 instead of one query per run.
@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from flowy.records import MetricRecord, RunRecord
+from flowy.kernel.records import MetricRecord, RunRecord
 from sqlalchemy import Connection, case, func, select
 
 from flowy_store_sqlite import _rows

@@ -3,7 +3,7 @@
 A damaged database file, a full disk or one malformed value in a row is not a
 bug in Flowy, yet each used to end as "Unexpected DatabaseError ... probably a
 bug in Flowy". Both stores translate them here, at the few places where they
-talk to the driver, into :class:`~flowy.errors.FlowyError` subclasses whose
+talk to the driver, into :class:`~flowy.kernel.errors.FlowyError` subclasses whose
 message names the file (or the table and row) and what to do.
 
 A failed write (disk full, I/O error) is also an :class:`OSError` with its
@@ -20,7 +20,7 @@ import errno
 from collections.abc import Mapping
 from typing import Any
 
-from flowy.errors import FlowyError
+from flowy.kernel.errors import FlowyError
 
 # SQLite's primary result codes (an extended code carries one in its low byte).
 SQLITE_IOERR = 10
@@ -62,10 +62,10 @@ class MalformedCacheEntryWarning(UserWarning):
 def database_name(url: str) -> str:
     """The file a plain SQLite URL names (what a user can look at), else ``url`` masked.
 
-    Any other URL is shown through :func:`flowy.redact.mask_text`, so a password in
+    Any other URL is shown through :func:`flowy.kernel.redact.mask_text`, so a password in
     it (``postgresql://u:pw@h``, ``sqlite:///x.db?password=``) never reaches a message.
     """
-    from flowy.redact import mask_text
+    from flowy.kernel.redact import mask_text
 
     from flowy_store_sqlite import connect
 

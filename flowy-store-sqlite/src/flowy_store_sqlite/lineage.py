@@ -21,8 +21,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from flowy.catalog import ArtifactInfo, ArtifactUse, LineageGraph, StepNode
-from flowy.errors import ArtifactNotFoundError, RunNotFoundError
+from flowy.kernel.catalog import ArtifactInfo, ArtifactUse, LineageGraph, StepNode
+from flowy.kernel.errors import ArtifactNotFoundError, RunNotFoundError
 from sqlalchemy import Connection, and_, func, literal, or_, select
 
 from flowy_store_sqlite import _rows
@@ -43,7 +43,7 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
 
 
 class LineageQueries:
-    """The lineage and search half of :class:`flowy.catalog.Catalog`."""
+    """The lineage and search half of :class:`flowy.kernel.catalog.Catalog`."""
 
     if TYPE_CHECKING:
 

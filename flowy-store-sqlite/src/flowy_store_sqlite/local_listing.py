@@ -13,7 +13,7 @@ import re
 import stat
 from collections.abc import Iterator
 
-from flowy.contracts import StoredObject
+from flowy.kernel.contracts import StoredObject
 
 #: The temporary name ``LocalArtifactStore.open_write`` writes to: ``.<name>.tmp-<12 hex>``.
 TEMPORARY = re.compile(r"\..+\.tmp-[0-9a-f]{12}")

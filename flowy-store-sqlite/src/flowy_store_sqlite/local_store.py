@@ -32,8 +32,8 @@ import stat
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
-from flowy.contracts import ArtifactStore, StoredObject
-from flowy.errors import ArtifactNotFoundError, ArtifactPathError
+from flowy.kernel.contracts import ArtifactStore, StoredObject
+from flowy.kernel.errors import ArtifactNotFoundError, ArtifactPathError
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:

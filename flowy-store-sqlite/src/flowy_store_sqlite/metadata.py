@@ -21,10 +21,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
-from flowy.catalog import Catalog
-from flowy.contracts import MetadataStore
-from flowy.errors import ArtifactNotFoundError, RunNotFoundError
-from flowy.records import (
+from flowy.kernel.catalog import Catalog
+from flowy.kernel.contracts import MetadataStore
+from flowy.kernel.errors import ArtifactNotFoundError, RunNotFoundError
+from flowy.kernel.records import (
     CRASHED,
     RUNNING,
     ArtifactRef,
@@ -66,7 +66,7 @@ class SQLMetadataStore(
     """Runs, step runs, artifacts, lineage, metrics, params and cache entries in SQL.
 
     Lineage queries, artifact search and the model registry (the
-    :class:`flowy.catalog.Catalog` capability) live in their own mixins.
+    :class:`flowy.kernel.catalog.Catalog` capability) live in their own mixins.
     """
 
     Options: ClassVar[Any] = SQLMetadataStoreOptions

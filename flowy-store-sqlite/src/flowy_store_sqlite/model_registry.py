@@ -1,4 +1,4 @@
-"""The model registry half of :class:`flowy.catalog.Catalog`, for the SQL store.
+"""The model registry half of :class:`flowy.kernel.catalog.Catalog`, for the SQL store.
 
 Every change happens in one write transaction (``BEGIN IMMEDIATE`` on
 SQLite), so the rules hold under concurrent writers:
@@ -20,7 +20,7 @@ import time
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from flowy.catalog import (
+from flowy.kernel.catalog import (
     ARCHIVED,
     NO_STAGE,
     PRODUCTION,
@@ -28,7 +28,7 @@ from flowy.catalog import (
     ModelVersion,
     StageChange,
 )
-from flowy.errors import FlowyError, ModelNotFoundError
+from flowy.kernel.errors import FlowyError, ModelNotFoundError
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 

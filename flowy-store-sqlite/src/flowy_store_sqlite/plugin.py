@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from flowy import hookimpl
 
 if TYPE_CHECKING:
-    from flowy.registry import Register
+    from flowy.kernel.registry import Register
 
 _SQLITE_TARGET = "flowy_store_sqlite.sqlite:SQLiteMetadataStore"
 _SQL_TARGET = "flowy_store_sqlite.metadata:SQLMetadataStore"

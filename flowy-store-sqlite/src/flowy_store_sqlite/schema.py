@@ -104,7 +104,7 @@ artifacts = Table(
     Column("size", BigInteger, nullable=False),
     Column("metadata", Text, nullable=False),
     Column("created_at", Float, nullable=False),
-    # From the asset the step returned (flowy.assets); plain objects are "artifact".
+    # From the asset the step returned (flowy.tracking.assets); plain objects are "artifact".
     Column("asset_type", String(STATUS), nullable=False, server_default="artifact"),
     Column("asset_name", String(NAME)),
     Index("ix_artifacts_run_id", "run_id"),

@@ -29,10 +29,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from flowy.catalog import Catalog
-from flowy.contracts import MetadataStore
-from flowy.errors import ConfigError, RunNotFoundError
-from flowy.records import (
+from flowy.kernel.catalog import Catalog
+from flowy.kernel.contracts import MetadataStore
+from flowy.kernel.errors import ConfigError, RunNotFoundError
+from flowy.kernel.records import (
     CRASHED,
     RUNNING,
     ArtifactRef,
@@ -268,7 +268,7 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
                 self._db = None
 
     def describe(self) -> dict[str, Any]:
-        from flowy.redact import mask_text
+        from flowy.kernel.redact import mask_text
 
         return {"url": mask_text(self.url)}  # e.g. sqlite:///x.db?password=... (SQLCipher)
 

@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from flowy import hookimpl
-from flowy.contracts import Materializer
+from flowy.kernel.contracts import Materializer
 
 
 @hookimpl

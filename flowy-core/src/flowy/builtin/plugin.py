@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowy import hookimpl
+from flowy.kernel.markers import hookimpl
 
 BUILTIN_TYPES = [
     "builtins.dict",
@@ -31,10 +31,12 @@ BUILTIN_TYPES = [
 
 @hookimpl
 def flowy_register_cache_strategies(register: Any) -> None:
-    register("code_hash", "flowy.caching:CodeHash", description="step code and user code it calls")
+    register(
+        "code_hash", "flowy.run.caching:CodeHash", description="step code and user code it calls"
+    )
     register(
         "input_hash",
-        "flowy.caching:InputHash",
+        "flowy.run.caching:InputHash",
         description="input checksums, materializer versions and parameter values",
     )
 
@@ -43,7 +45,7 @@ def flowy_register_cache_strategies(register: Any) -> None:
 def flowy_register_materializers(register: Any) -> None:
     register(
         "json",
-        "flowy.builtin.json_materializer:JsonMaterializer",
+        "flowy.artifacts.json_materializer:JsonMaterializer",
         types=BUILTIN_TYPES,
         extension=".json",
         format="JSON (tagged for tuple, set, bytes and non-string keys)",
@@ -52,7 +54,7 @@ def flowy_register_materializers(register: Any) -> None:
     )
     register(
         "file",
-        "flowy.builtin.file_materializer:FileMaterializer",
+        "flowy.artifacts.file_materializer:FileMaterializer",
         types=[],  # never chosen by type: only files stored with flowy.log_artifact use it
         format="the file's own bytes",
         safe=True,

@@ -1,4 +1,4 @@
-"""The contract every :class:`~flowy.contracts.ArtifactStore` must meet, as tests.
+"""The contract every :class:`~flowy.kernel.contracts.ArtifactStore` must meet, as tests.
 
 Subclass :class:`ArtifactStoreContract` in a class whose name starts with
 ``Test`` and provide a ``store`` fixture returning a fresh, empty store::
@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from flowy.contracts import ArtifactStore
-from flowy.errors import ArtifactNotFoundError, FlowyError
+from flowy.kernel.contracts import ArtifactStore
+from flowy.kernel.errors import ArtifactNotFoundError, FlowyError
 
 LARGE = 9 * 1024 * 1024  # more than 8 MiB: crosses every buffer and multipart threshold
 

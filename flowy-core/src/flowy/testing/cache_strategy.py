@@ -1,4 +1,4 @@
-"""The contract every :class:`~flowy.contracts.CacheStrategy` must meet, as tests.
+"""The contract every :class:`~flowy.kernel.contracts.CacheStrategy` must meet, as tests.
 
 Subclass :class:`CacheStrategyContract` in a class whose name starts with
 ``Test``, say what your key part depends on, and provide a ``strategy``::
@@ -18,7 +18,7 @@ change the key part, every other change must leave it alone. It also checks
 that the key part is a string that is the same on every call, in a fresh
 instance and in a fresh process with another hash seed (``hash()`` of a string
 is not); that a parameter it cannot hash raises
-:class:`~flowy.contracts.UncacheableError` naming the parameter (the engine then
+:class:`~flowy.kernel.contracts.UncacheableError` naming the parameter (the engine then
 runs the step uncached: a partial key is never used); that it is registered
 under its ``name``; and, with flowy-executor-local and flowy-store-sqlite
 installed, that a real pipeline run re-uses and re-runs the step accordingly.
@@ -41,13 +41,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
-from flowy.caching import code_hash
-from flowy.contracts import UncacheableError
-from flowy.records import ArtifactRef, ComponentSpec, StepTask
+from flowy.kernel.contracts import UncacheableError
+from flowy.kernel.records import ArtifactRef, ComponentSpec, StepTask
+from flowy.run.caching import code_hash
 
 if TYPE_CHECKING:
-    from flowy.contracts import CacheStrategy
-    from flowy.steps import Step
+    from flowy.kernel.contracts import CacheStrategy
+    from flowy.run.steps import Step
 
 __all__ = ["CHANGES", "CacheStrategyContract"]
 
@@ -199,7 +199,7 @@ class CacheStrategyContract:
         assert "rate" in info.value.what, "UncacheableError.what must name the parameter"
 
     def test_registered_under_its_name(self, strategy: CacheStrategy) -> None:
-        from flowy.plugins import create_plugin_manager
+        from flowy.kernel.plugins import create_plugin_manager
 
         assert isinstance(strategy.name, str) and strategy.name
         plugins = [(name, importlib.import_module(module)) for name, module in self.plugins]
@@ -212,9 +212,9 @@ class CacheStrategyContract:
     ) -> None:  # fmt: skip
         pytest.importorskip("flowy_executor_local")
         pytest.importorskip("flowy_store_sqlite")
-        from flowy.engine import run_pipeline
-        from flowy.pipeline import Pipeline
-        from flowy.plugins import create_plugin_manager
+        from flowy.kernel.plugins import create_plugin_manager
+        from flowy.run.engine import run_pipeline
+        from flowy.run.pipeline import Pipeline
 
         project = tmp_path / "project"
         (project / ".flowy").mkdir(parents=True)
@@ -241,7 +241,7 @@ class CacheStrategyContract:
 
 def _key_in_this_process(module_path: str, target: str) -> str:
     """Used by the cross-process check: the key part of the same step and task, here."""
-    from flowy.registry import import_target
+    from flowy.kernel.registry import import_target
 
     spec = importlib.util.spec_from_file_location(Path(module_path).stem, module_path)
     assert spec is not None and spec.loader is not None

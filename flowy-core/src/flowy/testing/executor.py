@@ -1,4 +1,4 @@
-"""The contract every :class:`~flowy.contracts.Executor` must meet, as tests.
+"""The contract every :class:`~flowy.kernel.contracts.Executor` must meet, as tests.
 
 Subclass :class:`ExecutorContract` in a class whose name starts with ``Test``
 and provide two fixtures: ``executor_plugins`` (a plugin manager that knows
@@ -16,7 +16,7 @@ stack's ``[executor]`` table)::
         def executor_component(self):
             return {"type": "mine", "workers": 2}
 
-Every check runs a real pipeline through :func:`flowy.engine.run_pipeline` on a
+Every check runs a real pipeline through :func:`flowy.run.engine.run_pipeline` on a
 stack made of that executor plus ``store_components`` (by default SQLite
 metadata and a local artifact folder, from flowy-store-sqlite), because what
 matters is what the engine and the stores see: dependency order, each step
@@ -38,9 +38,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from flowy.engine import RunResult, run_pipeline
-from flowy.pipeline import Pipeline
-from flowy.steps import Step
+from flowy.run.engine import RunResult, run_pipeline
+from flowy.run.pipeline import Pipeline
+from flowy.run.steps import Step
 from flowy.testing import _contract_steps as S
 from flowy.testing._executor_support import (
     Attempt,
@@ -102,7 +102,7 @@ class ExecutorContract:
         self, contract_project: Path, executor_plugins: Any, executor_component: dict[str, Any]
     ) -> Callable[..., RunResult]:
         """Run a pipeline on the contract stack; ``raises`` returns no result."""
-        from flowy.stacks import StackDefinition, save_stack
+        from flowy.stacks.definitions import StackDefinition, save_stack
 
         components = {**self.store_components, "executor": dict(executor_component)}
         save_stack(StackDefinition("contract", components, "contract"), "project", contract_project)
@@ -122,7 +122,7 @@ class ExecutorContract:
     @pytest.fixture
     def metadata(self, run: Any, contract_project: Path, executor_plugins: Any) -> Iterator[Any]:
         """The contract stack's metadata store, to read back what the engine recorded."""
-        from flowy.stacks import resolve_stack
+        from flowy.stacks.definitions import resolve_stack
 
         stack = resolve_stack("contract", executor_plugins, contract_project)
         yield stack.metadata_store

@@ -1,4 +1,4 @@
-"""The contract every :class:`~flowy.contracts.Materializer` must meet, as tests.
+"""The contract every :class:`~flowy.kernel.contracts.Materializer` must meet, as tests.
 
 Subclass :class:`MaterializerContract` in a class whose name starts with
 ``Test`` and provide two fixtures and one method::
@@ -18,11 +18,11 @@ Subclass :class:`MaterializerContract` in a class whose name starts with
             assert expected == actual
 
 Every check goes through the real path an artifact takes:
-:func:`flowy.artifacts.write_artifact` and
-:func:`~flowy.artifacts.read_artifact` on a local artifact store in a
+:func:`flowy.artifacts.store_io.write_artifact` and
+:func:`~flowy.artifacts.store_io.read_artifact` on a local artifact store in a
 temporary folder (flowy-store-sqlite's ``LocalArtifactStore``; the suite is
 skipped when that distribution is missing), with a
-:class:`~flowy.materializers.MaterializerRegistry` built from a fresh plugin
+:class:`~flowy.artifacts.resolution.MaterializerRegistry` built from a fresh plugin
 manager holding only the plugins named in :attr:`MaterializerContract.plugins`
 (core's built-in plugin is always there). Unsafe materializers (``safe =
 False``) are exercised under the pickle opt-in, and must be refused without it.
@@ -40,17 +40,21 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 import pytest
 
-from flowy.artifacts import read_artifact, reads_paths, write_artifact
-from flowy.checksums import algorithm_of
-from flowy.contracts import ArtifactStore
-from flowy.errors import ChecksumMismatchError, MaterializerNotFoundError, UnsafeArtifactError
-from flowy.materializers import MaterializerRegistry, type_name
+from flowy.artifacts.checksums import algorithm_of
+from flowy.artifacts.resolution import MaterializerRegistry, type_name
+from flowy.artifacts.store_io import read_artifact, reads_paths, write_artifact
+from flowy.kernel.contracts import ArtifactStore
+from flowy.kernel.errors import (
+    ChecksumMismatchError,
+    MaterializerNotFoundError,
+    UnsafeArtifactError,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from flowy.contracts import Materializer
-    from flowy.records import ArtifactRef
+    from flowy.kernel.contracts import Materializer
+    from flowy.kernel.records import ArtifactRef
 
 
 class StreamOnlyStore(ArtifactStore):
@@ -97,7 +101,7 @@ class MaterializerContract:
 
     @pytest.fixture
     def registry(self) -> MaterializerRegistry:
-        from flowy.plugins import create_plugin_manager
+        from flowy.kernel.plugins import create_plugin_manager
 
         plugins = [(name, importlib.import_module(module)) for name, module in self.plugins]
         manager = create_plugin_manager(entrypoints=False, plugins=plugins)

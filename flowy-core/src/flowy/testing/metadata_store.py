@@ -1,4 +1,4 @@
-"""The contract every :class:`~flowy.contracts.MetadataStore` must meet, as tests.
+"""The contract every :class:`~flowy.kernel.contracts.MetadataStore` must meet, as tests.
 
 Subclass :class:`MetadataStoreContract` in a class whose name starts with
 ``Test`` and provide a ``store`` fixture returning a fresh, empty store::
@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
-from flowy.contracts import MetadataStore
-from flowy.errors import ArtifactNotFoundError, RunNotFoundError
-from flowy.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
+from flowy.kernel.contracts import MetadataStore
+from flowy.kernel.errors import ArtifactNotFoundError, RunNotFoundError
+from flowy.kernel.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
 from flowy.testing.run_deletion import RunDeletionContract
 
 

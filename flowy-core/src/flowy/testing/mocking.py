@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flowy.errors import PipelineDefinitionError
-from flowy.pipeline import Pipeline
-from flowy.steps import Step
+from flowy.kernel.errors import PipelineDefinitionError
+from flowy.run.pipeline import Pipeline
+from flowy.run.steps import Step
 
 
 def mock_step(pipeline: Pipeline, name: str, value: Any) -> Pipeline:

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from flowy.engine import RunResult
-    from flowy.pipeline import Pipeline
-    from flowy.plugins import FlowyPlugins
+    from flowy.kernel.plugins import FlowyPlugins
+    from flowy.run.engine import RunResult
+    from flowy.run.pipeline import Pipeline
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def flowy_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 @pytest.fixture
 def flowy_plugins() -> Callable[..., FlowyPlugins]:
     """Build a plugin manager: installed plugins, or only the ones given."""
-    from flowy.plugins import create_plugin_manager
+    from flowy.kernel.plugins import create_plugin_manager
 
     def make(
         *modules: ModuleType | tuple[str, object], entrypoints: bool | None = None
@@ -60,7 +60,7 @@ def flowy_run(
     flowy_project: Path, flowy_plugins: Callable[..., FlowyPlugins]
 ) -> Callable[..., RunResult]:
     """Run a pipeline in the test's project: ``flowy_run(p, stack=None, mocks=None, **params)``."""
-    from flowy.engine import run_pipeline
+    from flowy.run.engine import run_pipeline
     from flowy.testing.mocking import mock_steps
 
     def run(

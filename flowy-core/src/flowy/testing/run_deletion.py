@@ -2,11 +2,11 @@
 
 Mixed into :class:`flowy.testing.metadata_store.MetadataStoreContract`, so
 every store that runs the contract is checked for what ``flowy runs delete``
-and ``flowy gc`` rely on: :meth:`~flowy.contracts.MetadataStore.delete_runs`
+and ``flowy gc`` rely on: :meth:`~flowy.kernel.contracts.MetadataStore.delete_runs`
 deletes a run's rows all at once, refuses (deleting nothing) while another
 run, a registered model version or another run's cache entry uses its
 artifacts unless forced, never deletes a running run, and deletes nothing on a
-dry run; :meth:`~flowy.contracts.MetadataStore.artifact_uris` names every
+dry run; :meth:`~flowy.kernel.contracts.MetadataStore.artifact_uris` names every
 recorded artifact's URI and run.
 
 A store that does not implement deletion fails these tests: a store that
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import pytest
 
-from flowy.catalog import Catalog
-from flowy.contracts import MetadataStore
-from flowy.deletion import USED_BY_CACHE, USED_BY_MODEL, USED_BY_RUN, ArtifactsInUseError
-from flowy.errors import ArtifactNotFoundError, FlowyError, RunNotFoundError
-from flowy.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
+from flowy.kernel.catalog import Catalog
+from flowy.kernel.contracts import MetadataStore
+from flowy.kernel.deletion import USED_BY_CACHE, USED_BY_MODEL, USED_BY_RUN, ArtifactsInUseError
+from flowy.kernel.errors import ArtifactNotFoundError, FlowyError, RunNotFoundError
+from flowy.kernel.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
 
 
 def _run(

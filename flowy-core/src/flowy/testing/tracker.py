@@ -49,8 +49,8 @@ import pytest
 from flowy import hookimpl
 
 if TYPE_CHECKING:
-    from flowy.engine import RunResult
-    from flowy.plugins import FlowyPlugins
+    from flowy.kernel.plugins import FlowyPlugins
+    from flowy.run.engine import RunResult
 
 __all__ = ["LIFECYCLE_HOOKS", "TrackerContract"]
 
@@ -184,7 +184,7 @@ class TrackerContract:
     def manager(self) -> FlowyPlugins:
         pytest.importorskip("flowy_executor_local")
         pytest.importorskip("flowy_store_sqlite")
-        from flowy.plugins import create_plugin_manager
+        from flowy.kernel.plugins import create_plugin_manager
 
         first_party = [
             ("flowy-executor-local", "flowy_executor_local.plugin"),
@@ -198,8 +198,8 @@ class TrackerContract:
         self, manager: FlowyPlugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> Callable[..., RunResult]:
         """Run ``steps`` (names) on the local stack with the given trackers registered."""
-        from flowy.engine import run_pipeline
-        from flowy.pipeline import Pipeline
+        from flowy.run.engine import run_pipeline
+        from flowy.run.pipeline import Pipeline
 
         project = tmp_path / "project"
         (project / ".flowy").mkdir(parents=True)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, BinaryIO
 
-from flowy.contracts import Materializer
+from flowy.kernel.contracts import Materializer
 
 
 class FractionMaterializer(Materializer):

@@ -13,14 +13,14 @@ names the implementation and its other keys are that component's options::
     type = "local"
     path = "{project}/.flowy/other-artifacts"
 
-The file is validated with pydantic (:mod:`flowy.stackfile`); ``provided_by``
+The file is validated with pydantic (:mod:`flowy.stacks.stackfile`); ``provided_by``
 in a component table records the distribution that provided it when the stack
 was registered (a hint for when it is uninstalled), not an option.
 
 Option values may reference ``{project}`` (the project folder), ``{home}``
 (FLOWY_HOME) and ``{env:NAME}`` (an environment variable, so secrets never sit
-in files), expanded by :mod:`flowy.stackrefs`; what is shown or recorded goes
-through :func:`flowy.redact.mask`. Only the file of the stack a command uses
+in files), expanded by :mod:`flowy.stacks.refs`; what is shown or recorded goes
+through :func:`flowy.kernel.redact.mask`. Only the file of the stack a command uses
 is read (:func:`get_stack`); `stack list` reads them all. Where a name is
 defined in several places the first wins: the project's ``.flowy/stacks/``,
 then the user's ``FLOWY_HOME/stacks/``, then stacks offered by plugins.
@@ -36,17 +36,17 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from flowy.config import PROJECT_DIR, project_root, read_toml, user_home, write_toml_atomic
-from flowy.errors import ComponentNotFoundError, ConfigError, FlowyError, PluginLoadError
-from flowy.records import ComponentSpec
-from flowy.redact import mask, scrub, secret_values
-from flowy.registry import KNOWN_PROVIDERS
-from flowy.stackrefs import expand_env as expand_env  # noqa: PLC0414 - re-exported for workers
-from flowy.stackrefs import portable_options, substitute
+from flowy.kernel.config import PROJECT_DIR, project_root, read_toml, user_home, write_toml_atomic
+from flowy.kernel.errors import ComponentNotFoundError, ConfigError, FlowyError, PluginLoadError
+from flowy.kernel.records import ComponentSpec
+from flowy.kernel.redact import mask, scrub, secret_values
+from flowy.kernel.registry import KNOWN_PROVIDERS
+from flowy.stacks.refs import expand_env as expand_env  # noqa: PLC0414 - re-exported for workers
+from flowy.stacks.refs import portable_options, substitute
 
 if TYPE_CHECKING:
-    from flowy.plugins import FlowyPlugins
-    from flowy.registry import Registration, StackOffer
+    from flowy.kernel.plugins import FlowyPlugins
+    from flowy.kernel.registry import Registration, StackOffer
 
 REQUIRED_KINDS = ("executor", "artifact_store", "metadata_store")
 DEFAULT_STACK = "local"
@@ -77,7 +77,7 @@ class StackDefinition:
 
 
 def validate_name(name: str) -> str:
-    from flowy import names
+    from flowy.kernel import names
 
     return names.check(names.STACK, name, error=ConfigError)
 
@@ -91,7 +91,7 @@ def stack_dirs(project: Path | None = None) -> list[tuple[str, Path]]:
 
 def parse_stack_file(path: Path, name: str, scope: str) -> StackDefinition:
     """Read and validate one stack file with pydantic (errors name file, stack and field)."""
-    from flowy.stackfile import parse_stack_data
+    from flowy.stacks.stackfile import parse_stack_data
 
     description, components = parse_stack_data(read_toml(path), str(path), name)
     return StackDefinition(name, components, f"{scope}: {path}", description, scope)
@@ -281,10 +281,10 @@ def check_stack(
     """Resolve every component's class and validate its options, constructing nothing.
 
     ``kinds`` limits the work to those components: a reader such as
-    :class:`flowy.client.Client` needs only the stores, and importing the
+    :class:`flowy.tracking.client.Client` needs only the stores, and importing the
     executor's module would cost a ``flowy runs list`` a third of its time.
     """
-    from flowy.stackfile import options_of, validate_options
+    from flowy.stacks.stackfile import options_of, validate_options
 
     project = project or project_root()
     registry = plugins.registry
@@ -440,7 +440,7 @@ class ResolvedStack:
 
 def active_stack_name(project: Path | None = None) -> str:
     """FLOWY_STACK, else the project's, else the user's active stack, else ``local``."""
-    from flowy.config import load_settings
+    from flowy.kernel.config import load_settings
 
     return str(load_settings(project).get("active_stack") or DEFAULT_STACK)
 
@@ -470,7 +470,9 @@ def resolve_stack(
         for kind, c in checked.items():
             built[kind] = c.build()
         if "metadata_store" in built and "artifact_store" in built:
-            from flowy.rebuild import check_index  # a lost index is refused, not recreated
+            from flowy.artifacts.rebuild import (
+                check_index,  # a lost index is refused, not recreated
+            )
 
             check_index(built["metadata_store"], built["artifact_store"])
     except BaseException:

@@ -1,10 +1,10 @@
 """Writing and reading artifacts: materializer + store + checksum, in one pass.
 
 Stores only move bytes; this module is where every artifact, on every store,
-gets its checksum (BLAKE3, see :mod:`flowy.checksums`; computed while the
+gets its checksum (BLAKE3, see :mod:`flowy.artifacts.checksums`; computed while the
 materializer writes, so a large object is never read twice) and where every
 load is verified. A load whose bytes do not hash to the recorded checksum
-raises :class:`~flowy.errors.ChecksumMismatchError` before the object is
+raises :class:`~flowy.kernel.errors.ChecksumMismatchError` before the object is
 returned: never wrong data.
 
 Two read paths:
@@ -12,9 +12,9 @@ Two read paths:
 * streaming (every store): the materializer reads a forward-only stream that
   hashes what passes through it; large reads are split so that hashing one
   piece (on a helper thread) overlaps reading the next;
-* local file (stores whose :meth:`~flowy.contracts.ArtifactStore.local_path`
+* local file (stores whose :meth:`~flowy.kernel.contracts.ArtifactStore.local_path`
   gives a path, for materializers that implement
-  :meth:`~flowy.contracts.Materializer.load_path`, e.g. Parquet, which must
+  :meth:`~flowy.kernel.contracts.Materializer.load_path`, e.g. Parquet, which must
   seek): the library opens the file itself while a helper thread hashes it;
   the object is returned only once the hash matched and the file was not
   replaced meanwhile. Unsafe (pickle) materializers verify before parsing.
@@ -27,15 +27,22 @@ import os
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from flowy.artifact_keys import extension
-from flowy.checksums import OVERLAP_MIN, PIECE, Checksum, algorithm_of, file_checksum, mismatch
-from flowy.errors import ChecksumMismatchError, UnsafeArtifactError
-from flowy.records import ArtifactRef
+from flowy.artifacts.checksums import (
+    OVERLAP_MIN,
+    PIECE,
+    Checksum,
+    algorithm_of,
+    file_checksum,
+    mismatch,
+)
+from flowy.artifacts.keys import extension
+from flowy.kernel.errors import ChecksumMismatchError, UnsafeArtifactError
+from flowy.kernel.records import ArtifactRef
 
 if TYPE_CHECKING:
-    from flowy.contracts import ArtifactStore, Materializer
-    from flowy.materializers import MaterializerRegistry
-    from flowy.records import StepTask
+    from flowy.artifacts.resolution import MaterializerRegistry
+    from flowy.kernel.contracts import ArtifactStore, Materializer
+    from flowy.kernel.records import StepTask
 
 CHUNK = 1 << 20
 #: What the materializer's small writes are gathered into before they are hashed and
@@ -178,13 +185,13 @@ def write_artifact(
 ) -> ArtifactRef:
     """Materialize ``obj`` into ``store`` at ``key``; return its reference.
 
-    An asset (:mod:`flowy.assets`) is unwrapped: its value is materialized as
+    An asset (:mod:`flowy.tracking.assets`) is unwrapped: its value is materialized as
     usual and its description goes into the metadata under ``flowy_asset``.
     ``origin``, the task writing it, goes into the artifact's sidecar
     (:func:`write_with_sidecar`), so the index can be rebuilt from the files.
     """
-    from flowy.assets import ASSET_KEY, Asset
-    from flowy.materializers import MATERIALIZER_DIST_KEY
+    from flowy.artifacts.resolution import MATERIALIZER_DIST_KEY
+    from flowy.tracking.assets import ASSET_KEY, Asset
 
     asset = obj if isinstance(obj, Asset) else None
     if asset is not None:
@@ -202,7 +209,7 @@ def write_artifact(
             metadata[ASSET_KEY] = asset.describe()
         metadata[MATERIALIZER_DIST_KEY] = registration.distribution
         cls = type(obj)
-        from flowy.loader import importable_name  # a pipeline file's class: `pipeline.Name`
+        from flowy.run.loader import importable_name  # a pipeline file's class: `pipeline.Name`
 
         ref = ArtifactRef(
             name=name,
@@ -222,16 +229,16 @@ def write_with_sidecar(store: ArtifactStore, ref: ArtifactRef, origin: StepTask 
     """Write ``ref``'s sidecar; call it inside ``ref``'s own ``open_write`` block.
 
     Inside, so that the sidecar is complete before the artifact becomes
-    visible: every complete artifact has one (see :mod:`flowy.sidecars`).
+    visible: every complete artifact has one (see :mod:`flowy.artifacts.sidecars`).
     """
-    from flowy.sidecars import write_sidecar
+    from flowy.artifacts.sidecars import write_sidecar
 
     write_sidecar(store, ref, origin)
 
 
 def reads_paths(materializer: Materializer) -> bool:
     """Whether ``materializer`` implements the optional ``load_path``."""
-    from flowy.contracts import Materializer
+    from flowy.kernel.contracts import Materializer
 
     return type(materializer).load_path is not Materializer.load_path
 
@@ -247,7 +254,7 @@ def read_artifact(
 
     An artifact written from an asset comes back as that asset around the value.
     """
-    from flowy.materializers import MATERIALIZER_DIST_KEY
+    from flowy.artifacts.resolution import MATERIALIZER_DIST_KEY
 
     materializer = materializers.by_name(
         ref.materializer, (ref.metadata or {}).get(MATERIALIZER_DIST_KEY)
@@ -272,7 +279,7 @@ def read_artifact(
         _UNSAFE_LOAD.reset(token)
     description = ref.metadata.get("flowy_asset") if ref.metadata else None
     if description:
-        from flowy.assets import rewrap
+        from flowy.tracking.assets import rewrap
 
         return rewrap(obj, description)
     return obj

@@ -1,0 +1,51 @@
+"""Old module paths that keep working for one release after the core moved into layers.
+
+Issue 19 moved every module of flowy-core into ``flowy/kernel``, ``flowy/artifacts``,
+``flowy/stacks``, ``flowy/run`` and ``flowy/tracking``. A plugin written against
+``flowy.records`` or ``flowy.worker`` must not break on upgrade, so each old path is a
+tiny module whose attributes are fetched from the new one on first use, with a
+:class:`DeprecationWarning` naming the new path. The shim imports nothing until an
+attribute is asked for, so it costs nothing to the code that no longer uses it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+#: The release that removes the old paths; the warning names it so users can plan.
+REMOVED_IN = "0.3"
+
+
+def forward(old: str, new: str) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """Return the ``__getattr__`` and ``__dir__`` of the deprecated module ``old``.
+
+    Each attribute read on ``old`` warns once per call site (the default warning filter)
+    and returns the attribute of ``new``, the very same object, so ``isinstance`` checks
+    and monkeypatching of classes behave as before.
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)  # copy, pickle and doctest probe dunders: no warning
+        target = importlib.import_module(new)
+        try:
+            value = getattr(target, name)
+        except AttributeError:
+            raise AttributeError(
+                f"module {old!r} (now {new!r}) has no attribute {name!r}"
+            ) from None
+        warnings.warn(
+            f"{old} is deprecated: import {name} from {new} instead "
+            f"(the old path is removed in Flowy {REMOVED_IN})",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(n for n in dir(importlib.import_module(new)) if not n.startswith("__"))
+
+    return __getattr__, __dir__

@@ -1,0 +1,290 @@
+"""Every hook a Flowy plugin can implement.
+
+A plugin is a module (named by an entry point in the ``flowy`` group) with
+functions decorated ``@flowy.hookimpl`` whose names match these specs.
+
+Two families:
+
+* **Registration hooks** (``flowy_register_*``) are called once, when a plugin
+  manager first needs its registry. Each receives a ``register`` callback and
+  returns nothing. Registrations name *dotted paths* (``"pkg.module:Class"``),
+  so registering imports nothing heavy; the class is imported when a stack
+  resolves it. The callback records which distribution registered what.
+* **Lifecycle hooks** (``flowy_pipeline_*``, ``flowy_step_*``) are called by the
+  engine in the orchestrating process as a run progresses. Trackers and other
+  observers implement them. They are not firstresult: every implementation is
+  called, and an exception raised by one is reported as a warning naming the
+  plugin; it never fails the run.
+
+Specs grow by adding arguments, never by removing or renaming them. A test
+fails when one of them is missing from docs/plugins.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from flowy.kernel.records import CacheEntry, RunRecord, StepResult, StepTask
+    from flowy.kernel.registry import Register, RegisterCommand, RegisterStack
+
+hookspec = pluggy.HookspecMarker("flowy")
+
+
+# -- registration hooks ---------------------------------------------------
+
+
+@hookspec
+def flowy_register_component_kinds(register: Register) -> None:
+    """Add a new kind of stack component.
+
+    Called first, before the other registration hooks. ``register(name,
+    base="pkg.module:BaseClass", description="...")`` declares a kind (for
+    example ``"feature_store"``) that stacks may then name like the built-in
+    kinds (executor, artifact_store, metadata_store, tracker, cache,
+    materializer). Returns nothing.
+
+    Args:
+        register: the callback, ``register(name, /, base="builtins:object",
+            description="")``: ``name`` is the new kind; ``base`` the dotted path of the
+            abstract base its implementations subclass.
+    """
+
+
+@hookspec
+def flowy_register_executors(register: Register) -> None:
+    """Register executors (implementations of :class:`flowy.kernel.contracts.Executor`).
+
+    ``register(name, "pkg.module:Class", description="...")`` makes ``name``
+    available as a stack's ``executor``. Returns nothing.
+
+    Args:
+        register: register: the callback; call it once per implementation, ``register(name,
+            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
+            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
+            keywords listed above (each optional).
+    """
+
+
+@hookspec
+def flowy_register_artifact_stores(register: Register) -> None:
+    """Register artifact stores (:class:`flowy.kernel.contracts.ArtifactStore`).
+
+    ``register(name, "pkg.module:Class", description="...")`` makes ``name``
+    available as a stack's ``artifact_store``. Returns nothing.
+
+    Args:
+        register: register: the callback; call it once per implementation, ``register(name,
+            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
+            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
+            keywords listed above (each optional).
+    """
+
+
+@hookspec
+def flowy_register_metadata_stores(register: Register) -> None:
+    """Register metadata stores (:class:`flowy.kernel.contracts.MetadataStore`).
+
+    ``register(name, "pkg.module:Class", description="...")`` makes ``name``
+    available as a stack's ``metadata_store``. Returns nothing.
+
+    Args:
+        register: register: the callback; call it once per implementation, ``register(name,
+            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
+            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
+            keywords listed above (each optional).
+    """
+
+
+@hookspec
+def flowy_register_materializers(register: Register) -> None:
+    """Register materializers (:class:`flowy.kernel.contracts.Materializer`).
+
+    ``register(name, "pkg.module:Class", /, *, types, extension=<the class's>,
+    safe=True, priority=0, requires=(), install=<requires' package>, format="",
+    materializer_version=None, description="")`` (each keyword's meaning:
+    docs/materializers.md, "register() keywords"). ``types`` are fully
+    qualified type names matched against each object's MRO, so choosing a
+    materializer imports nothing. The most specific type wins; among equals
+    the highest ``priority``, then the distribution name in alphabetical
+    order. ``requires`` names the modules (import names) the materializer
+    needs (shown as unavailable when missing). Returns nothing.
+
+    Args:
+        register: register: the callback; call it once per implementation, ``register(name,
+            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
+            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
+            keywords listed above (each optional).
+    """
+
+
+@hookspec
+def flowy_register_cache_strategies(register: Register) -> None:
+    """Register cache strategies (:class:`flowy.kernel.contracts.CacheStrategy`).
+
+    ``register(name, "pkg.module:Class", description="...")``. A step's
+    ``cache="a,b"`` option names the strategies whose key parts make its key.
+    Returns nothing.
+
+    Args:
+        register: register: the callback; call it once per implementation, ``register(name,
+            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
+            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
+            keywords listed above (each optional).
+    """
+
+
+@hookspec
+def flowy_register_trackers(register: Register) -> None:
+    """Register trackers: classes whose instances implement lifecycle hooks.
+
+    ``register(name, "pkg.module:Class", description="...")`` makes ``name``
+    available as a stack's ``tracker``. For the length of a run the engine
+    registers the stack's tracker instance with the plugin manager, so its
+    ``flowy_step_finished`` (and other lifecycle) methods are called. These
+    hooks are the only way the engine talks to a tracker; Flowy's own record
+    (metrics, parameters, artifacts) is written by the engine, not by a
+    tracker (docs/experiment-tracking.md). Returns nothing.
+
+    Args:
+        register: register: the callback; call it once per implementation, ``register(name,
+            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
+            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
+            keywords listed above (each optional).
+    """
+
+
+@hookspec
+def flowy_register_stacks(register: RegisterStack) -> None:
+    """Offer predefined stacks.
+
+    ``register(name, {"executor": {"type": "local"}, "artifact_store":
+    {"type": "s3", "bucket": "{env:FLOWY_BUCKET}"}, ...}, description="...",
+    required_options={"artifact_store": ["bucket"]})``. Stacks the user
+    defines in files take precedence over plugin stacks of the same name.
+    Returns nothing.
+
+    Args:
+        register: the callback, ``register(name, components, /, description="",
+            required_options={})``: ``components`` maps each kind to ``{"type": NAME,
+            **options}``; ``required_options`` maps a kind to the options the user must supply
+            (``flowy stack switch`` asks for them).
+    """
+
+
+@hookspec
+def flowy_register_commands(register: RegisterCommand) -> None:
+    """Add command groups to the ``flowy`` CLI.
+
+    ``register(name, "pkg.module:click_group", help="one line")``. The target
+    is imported only when the command is invoked, so ``flowy --help`` stays
+    fast however many plugins are installed. Returns nothing.
+
+    Args:
+        register: the callback, ``register(name, target, /, *, help="")``: ``name`` becomes
+            ``flowy NAME``; ``target`` is the dotted path of a click command or group; ``help``
+            the line ``flowy --help`` shows.
+    """
+
+
+# -- lifecycle hooks ------------------------------------------------------
+
+
+@hookspec
+def flowy_pipeline_started(run: RunRecord) -> None:
+    """A run was recorded and is about to execute its first step.
+
+    Args:
+        run: the run's :class:`~flowy.kernel.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+    """
+
+
+@hookspec
+def flowy_pipeline_finished(run: RunRecord, status: str) -> None:
+    """A run ended with ``status`` (completed, failed or cancelled).
+
+    Args:
+        run: the run's :class:`~flowy.kernel.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        status: how the run ended: ``completed``, ``failed`` or ``cancelled``.
+    """
+
+
+@hookspec
+def flowy_step_started(run: RunRecord, task: StepTask) -> None:
+    """A step task was handed to the executor.
+
+    Args:
+        run: the run's :class:`~flowy.kernel.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        task: the step's :class:`~flowy.kernel.records.StepTask` as handed to the executor.
+    """
+
+
+@hookspec
+def flowy_step_finished(run: RunRecord, task: StepTask, result: StepResult) -> None:
+    """A step completed; its outputs are stored and recorded.
+
+    Args:
+        run: the run's :class:`~flowy.kernel.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        task: the step's :class:`~flowy.kernel.records.StepTask` as handed to the executor.
+        result: the worker's :class:`~flowy.kernel.records.StepResult` (status ``completed``,
+            outputs with their artifact ids, logs, metrics, timings).
+    """
+
+
+@hookspec
+def flowy_step_failed(run: RunRecord, task: StepTask, result: StepResult) -> None:
+    """A step failed or timed out after its last attempt. Called before the
+    step's ``on_failure`` callback; the run goes on with independent branches.
+
+    Args:
+        run: the run's :class:`~flowy.kernel.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        task: the step's :class:`~flowy.kernel.records.StepTask` as handed to the executor.
+        result: the :class:`~flowy.kernel.records.StepResult` of the last attempt (status
+            ``failed`` or ``timed_out``, error, error type, traceback, attempts).
+    """
+
+
+@hookspec
+def flowy_step_cached(run: RunRecord, task: StepTask, entry: CacheEntry) -> None:
+    """A step was satisfied from the cache without running.
+
+    Args:
+        run: the run's :class:`~flowy.kernel.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        task: the step's :class:`~flowy.kernel.records.StepTask` as handed to the executor.
+        entry: the :class:`~flowy.kernel.records.CacheEntry` that satisfied it: key, key parts, the
+            run that produced the outputs and their artifact ids.
+    """
+
+
+@hookspec
+def flowy_step_skipped(run: RunRecord, step: str, reason: str) -> None:
+    """A step did not run: its ``when`` was false or an upstream step failed.
+
+    Args:
+        run: the run's :class:`~flowy.kernel.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        step: the skipped step's name.
+        reason: why, in words (its ``when`` was false, or which upstream step failed).
+    """
+
+
+@hookspec
+def flowy_metric_logged(run: RunRecord, step: str, name: str, value: float, index: Any) -> None:
+    """A metric logged inside a step reached the orchestrator (after the step).
+
+    Args:
+        run: the run's :class:`~flowy.kernel.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        step: the step that logged it.
+        name: the metric's name.
+        value: its value (NaN and ±inf are passed as they are).
+        index: the series index given as ``log_metric(step=...)``, or None.
+    """
