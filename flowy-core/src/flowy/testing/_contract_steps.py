@@ -60,21 +60,23 @@ def meet(marks: str, me: str, partner: str, wait: float) -> bool:
     return False
 
 
-@step
-def left(marks: str, top: int, pause: float = 0.0, rendezvous: float = 0.0) -> int:
+def _branch(marks: str, me: str, partner: str, pause: float, rendezvous: float) -> None:
+    """The body of both sides of the diamond: pause, maybe meet the other side, mark."""
     started = time.time()
     time.sleep(pause)
-    met = meet(marks, "left", "right", rendezvous) if rendezvous else None
-    mark(marks, "left", started, met=met)
+    met = meet(marks, me, partner, rendezvous) if rendezvous else None
+    mark(marks, me, started, met=met)
+
+
+@step
+def left(marks: str, top: int, pause: float = 0.0, rendezvous: float = 0.0) -> int:
+    _branch(marks, "left", "right", pause, rendezvous)
     return top + 10
 
 
 @step
 def right(marks: str, top: int, pause: float = 0.0, rendezvous: float = 0.0) -> int:
-    started = time.time()
-    time.sleep(pause)
-    met = meet(marks, "right", "left", rendezvous) if rendezvous else None
-    mark(marks, "right", started, met=met)
+    _branch(marks, "right", "left", pause, rendezvous)
     return top + 100
 
 

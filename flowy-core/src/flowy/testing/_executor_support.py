@@ -1,4 +1,8 @@
-"""Helpers of the executor contract suite: reading marks, process liveness, random DAGs."""
+"""Helpers of the executor contract suite: reading marks, process liveness, random DAGs.
+
+The other contract suites (tracker, cache strategy) import their step modules
+by path with :func:`load_path_module` too.
+"""
 
 from __future__ import annotations
 
@@ -113,6 +117,16 @@ def load_path_module(folder: Path, name: str, source: str) -> ModuleType:
     """Write ``source`` to ``folder/name.py`` and import it by path, as ``flowy run FILE`` does."""
     path = folder / f"{name}.py"
     path.write_text(source)
+    return import_path_module(path)
+
+
+def import_path_module(path: Path) -> ModuleType:
+    """Import the file ``path`` under its stem, as ``flowy run FILE`` does.
+
+    The module is put in ``sys.modules`` and marked with ``__flowy_path__``, so
+    the engine (and worker processes) treat its steps as a user's own code.
+    """
+    name = path.stem
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

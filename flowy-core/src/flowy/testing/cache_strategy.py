@@ -31,7 +31,6 @@ engine builds them.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import subprocess
 import sys
@@ -44,6 +43,7 @@ import pytest
 from flowy.kernel.contracts import UncacheableError
 from flowy.kernel.records import ArtifactRef, ComponentSpec, StepTask
 from flowy.run.caching import code_hash
+from flowy.testing._executor_support import import_path_module, load_path_module
 
 if TYPE_CHECKING:
     from flowy.kernel.contracts import CacheStrategy
@@ -79,15 +79,7 @@ def train(load, rate):
 def _write_module(folder: Path, cache: str, helper: int = 1, factor: int = 1) -> Any:
     """Write and import a module of steps under a fresh name (user code, like a project's)."""
     name = f"flowy_cache_contract_{uuid.uuid4().hex[:12]}"
-    path = folder / f"{name}.py"
-    path.write_text(_STEPS.format(cache=cache, helper=helper, factor=factor))
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    module.__flowy_path__ = str(path)  # type: ignore[attr-defined]
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_path_module(folder, name, _STEPS.format(cache=cache, helper=helper, factor=factor))
 
 
 def _input(checksum: str = "a" * 64, version: str = "1") -> ArtifactRef:
@@ -243,11 +235,6 @@ def _key_in_this_process(module_path: str, target: str) -> str:
     """Used by the cross-process check: the key part of the same step and task, here."""
     from flowy.kernel.registry import import_target
 
-    spec = importlib.util.spec_from_file_location(Path(module_path).stem, module_path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    module.__flowy_path__ = module_path  # type: ignore[attr-defined]
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = import_path_module(Path(module_path))
     strategy = import_target(target)()
     return str(strategy.key_part(module.train, make_task(module.train, {"rate": 0.5})))

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
@@ -124,6 +125,15 @@ class MaterializerContract:
             store, f"run/step/out{n}", f"out{n}", obj, registry, allow_pickle=allow
         )
 
+    def write_each(
+        self, materializer: Materializer, samples: list[Any], store: ArtifactStore,
+        registry: MaterializerRegistry,
+    ) -> Iterator[tuple[Any, ArtifactRef]]:  # fmt: skip
+        """Write every sample (opted in to pickle when the materializer is unsafe)."""
+        allow = self.opt_in(materializer)
+        for n, sample in enumerate(samples):
+            yield sample, self.write(store, registry, sample, allow, n)
+
     # -- the contract ----------------------------------------------------------
 
     def test_samples_are_given(self, samples: list[Any]) -> None:
@@ -134,8 +144,7 @@ class MaterializerContract:
         registry: MaterializerRegistry,
     ) -> None:  # fmt: skip
         allow = self.opt_in(materializer)
-        for n, sample in enumerate(samples):
-            ref = self.write(store, registry, sample, allow, n)
+        for sample, ref in self.write_each(materializer, samples, store, registry):
             assert ref.materializer == materializer.name
             assert ref.materializer_version == str(materializer.version)
             assert algorithm_of(ref.checksum) == "blake3" and ref.size > 0
@@ -159,9 +168,7 @@ class MaterializerContract:
         self, materializer: Materializer, samples: list[Any], store: ArtifactStore,
         registry: MaterializerRegistry,
     ) -> None:  # fmt: skip
-        allow = self.opt_in(materializer)
-        for n, sample in enumerate(samples):
-            ref = self.write(store, registry, sample, allow, n)
+        for _, ref in self.write_each(materializer, samples, store, registry):
             assert isinstance(ref.metadata, dict)
             assert json.loads(json.dumps(ref.metadata, allow_nan=False)) == ref.metadata
 
@@ -229,8 +236,7 @@ class MaterializerContract:
             return  # load() is the only read path: test_round_trip covers it
         allow = self.opt_in(materializer)
         streamed = StreamOnlyStore(store)
-        for n, sample in enumerate(samples):
-            ref = self.write(store, registry, sample, allow, n)
+        for sample, ref in self.write_each(materializer, samples, store, registry):
             self.assert_equal(sample, read_artifact(store, ref, registry, allow_pickle=allow))
             self.assert_equal(sample, read_artifact(streamed, ref, registry, allow_pickle=allow))
 

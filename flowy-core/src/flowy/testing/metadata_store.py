@@ -217,21 +217,18 @@ class MetadataStoreContract(RunDeletionContract):
         store.create_run(second)
         data, data_entry = self.record_producer(store, first, "prep", "data")
         model, model_entry = self.record_producer(store, first, "fit", "model")
+
+        def cached(name: str, entry: CacheEntry, **artifacts: dict[str, str]) -> StepRunRecord:
+            """A step of ``second`` re-used from ``entry``, as the engine records it."""
+            return make_step(
+                second, name, status="cached", attempts=0, cache_key=entry.key, **artifacts
+            )
+
         batch = [
-            make_step(
-                second,
-                "prep",
-                status="cached",
-                attempts=0,
-                cache_key=data_entry.key,
-                outputs={"data": data.artifact_id},
-            ),
-            make_step(
-                second,
+            cached("prep", data_entry, outputs={"data": data.artifact_id}),
+            cached(
                 "fit",
-                status="cached",
-                attempts=0,
-                cache_key=model_entry.key,
+                model_entry,
                 inputs={"data": data.artifact_id},
                 outputs={"model": model.artifact_id},
             ),

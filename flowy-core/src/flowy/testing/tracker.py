@@ -36,17 +36,17 @@ metric, with a reference recorder registered beside the tracker, and checks:
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import sys
 import uuid
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
 from flowy import hookimpl
+from flowy.testing._executor_support import load_path_module
 
 if TYPE_CHECKING:
     from flowy.kernel.plugins import FlowyPlugins
@@ -100,6 +100,10 @@ class _Reference:
     def __init__(self) -> None:
         self.seen: list[Event] = []
 
+    def seen_of(self, hooks: set[str]) -> list[Event]:
+        """The events of ``hooks`` only, in order: all a tracker implementing them sees."""
+        return [event for event in self.seen if event[0] in hooks]
+
     @hookimpl
     def flowy_pipeline_started(self, run: Any) -> None:
         self.seen.append(("flowy_pipeline_started", None))
@@ -146,17 +150,8 @@ class _Explodes(list[Event]):
         raise RuntimeError(f"raising tracker: {event[0]}")
 
 
-def _steps_module(folder: Path) -> Any:
-    name = f"flowy_tracker_contract_{uuid.uuid4().hex[:12]}"
-    path = folder / f"{name}.py"
-    path.write_text(_STEPS)
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    module.__flowy_path__ = str(path)  # type: ignore[attr-defined]
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+def _steps_module(folder: Path) -> ModuleType:
+    return load_path_module(folder, f"flowy_tracker_contract_{uuid.uuid4().hex[:12]}", _STEPS)
 
 
 class TrackerContract:
@@ -250,8 +245,7 @@ class TrackerContract:
         assert second.steps["prepare"].status == "cached"
         raised = [str(w.message) for w in caught if "contract-tracker-1 raised" in str(w.message)]
         assert not raised, f"the tracker raised: {raised}"
-        expected = [event for event in reference.seen if event[0] in hooks]
-        assert self.events(tracker) == expected
+        assert self.events(tracker) == reference.seen_of(hooks)
 
     def test_a_tracker_of_step_outcomes_also_records_cached_steps(
         self, tracker: Any, run: Callable[..., RunResult], manager: FlowyPlugins
@@ -284,7 +278,7 @@ class TrackerContract:
         with pytest.warns(RuntimeWarning, match="raising tracker"):
             result = run(["prepare"], _Raising(), reference, tracker)
         assert result.status == "completed"
-        assert self.events(tracker) == [e for e in reference.seen if e[0] in hooks]
+        assert self.events(tracker) == reference.seen_of(hooks)
 
     def test_registered_under_its_name(self, tracker: Any, manager: FlowyPlugins) -> None:
         if self.name is None:  # not registered by a plugin: it must still implement hooks
