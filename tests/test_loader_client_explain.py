@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from flowy.kernel.errors import ChecksumMismatchError, FlowyError, RunNotFoundError
 from flowy.kernel.plugins import FlowyPlugins
+from flowy.kernel.user_modules import module_name_for
 from flowy.run.explain import explain_cache
-from flowy.run.loader import PipelineLoadError, load_pipeline, module_name_for, split_spec
+from flowy.run.loader import PipelineLoadError, load_pipeline, split_spec
 from flowy.tracking.client import Client
 
 PIPELINE = """

@@ -1,6 +1,6 @@
 """Names recorded for a pipeline file's module can be imported again (issue #12 item 3).
 
-A pipeline file is imported under an internal name (flowy.run.loader.module_name_for);
+A pipeline file is imported under an internal name (flowy.kernel.user_modules.module_name_for);
 what Flowy records and shows is the project-relative module path or the file.
 The PyTorch round trip through the real CLI is flowy-materializers/tests/test_torch_reload.py.
 """
@@ -13,13 +13,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from flowy.run.loader import (
-    import_recorded,
-    importable_name,
-    load_module,
-    module_name_for,
-    shown_name,
-)
+from flowy.kernel.user_modules import importable_name, module_name_for, shown_name
+from flowy.run.loader import import_recorded, load_module
 
 SOURCE = """
 import logging

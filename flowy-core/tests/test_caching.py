@@ -311,3 +311,15 @@ def test_a_corrupt_digest_file_is_a_miss(tmp_path):
     for stored in (home / "cache" / "code").glob("*.json"):
         stored.write_text("{not json")
     assert _hash_in_a_process(path, home) == first
+
+
+def test_the_stored_key_covers_the_normalization_code_read_by_path():
+    """code_digests reads caching.py as a file (it must not import it: caching imports it)."""
+    from pathlib import Path
+
+    from flowy.run import caching, code_digests
+
+    sources = [p.resolve() for p in code_digests.NORMALIZATION_SOURCES]
+    assert Path(caching.__file__).resolve() in sources
+    assert Path(code_digests.__file__).resolve() in sources
+    assert all(p.is_file() for p in sources)

@@ -41,7 +41,7 @@ def type_name(cls: type) -> str:
 
 def _shown_type(cls: type) -> str:
     """A type for an error message: a pipeline file's class as ``pipeline.py:Name``."""
-    from flowy.run.loader import loaded_file, shown_name
+    from flowy.kernel.user_modules import loaded_file, shown_name
 
     if loaded_file(cls.__module__) is not None:
         return f"{shown_name(cls.__module__)}:{cls.__qualname__}"

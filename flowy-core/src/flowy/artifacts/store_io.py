@@ -209,7 +209,7 @@ def write_artifact(
             metadata[ASSET_KEY] = asset.describe()
         metadata[MATERIALIZER_DIST_KEY] = registration.distribution
         cls = type(obj)
-        from flowy.run.loader import importable_name  # a pipeline file's class: `pipeline.Name`
+        from flowy.kernel.user_modules import importable_name  # a file's class: `pipeline.Name`
 
         ref = ArtifactRef(
             name=name,

@@ -67,14 +67,7 @@ def _is_user_module(module_name: str) -> bool:
 class _StripDocstrings(ast.NodeTransformer):
     def _strip(self, node: Any) -> Any:
         self.generic_visit(node)
-        body = node.body
-        if (
-            body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
+        _strip_docstring(node)
         return node
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _strip

@@ -39,16 +39,18 @@ class _File:
 _files: dict[str, _File] = {}
 _text_keys: dict[str, tuple[list[str], str]] = {}
 
+#: The files whose text is the normalization code: flowy.run.caching (read as a file, not
+#: imported: caching imports this module) and this module.
+NORMALIZATION_SOURCES = (Path(__file__).with_name("caching.py"), Path(__file__))
+
 
 @cache
 def _code_key() -> str:
     """The Python version and the normalization code: a change to either is a change of key."""
-    from flowy.run import caching
-
     digest = hashlib.sha256(sys.version.encode())
-    for module_file in (caching.__file__, __file__):
+    for module_file in NORMALIZATION_SOURCES:
         try:
-            digest.update(Path(module_file or "").read_bytes())
+            digest.update(module_file.read_bytes())
         except OSError:
             digest.update(os.urandom(16))  # unreadable: never match a stored key
     return digest.hexdigest()

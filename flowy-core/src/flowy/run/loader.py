@@ -1,8 +1,9 @@
 """Loading a pipeline from a file: ``path/to/file.py[:PIPELINE]``.
 
 The file is imported as a module under a stable name derived from its
-resolved path (``flowy_user_<stem>_<hash>``), so step references recorded in
-tasks (:class:`flowy.kernel.records.StepRef`) name the same module in every process,
+resolved path (``flowy_user_<stem>_<hash>``, see :mod:`flowy.kernel.user_modules`),
+so step references recorded in tasks (:class:`flowy.kernel.records.StepRef`) name
+the same module in every process,
 and ``module.__flowy_path__`` tells workers and the code hasher where the
 source is. The file's folder goes on ``sys.path`` so it can import its
 sibling modules, as ``python file.py`` would allow.
@@ -14,7 +15,6 @@ import (the line in the user's file), no pipeline, or several and none named.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import re
 import sys
@@ -24,9 +24,31 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from flowy.kernel.errors import FlowyError
+from flowy.kernel.user_modules import (
+    INTERNAL_NAME,
+    importable_name,
+    loaded_file,
+    module_name_for,
+    shown_name,
+)
 
 if TYPE_CHECKING:
     from flowy.run.pipeline import Pipeline
+
+# The naming rules (importable_name, loaded_file, module_name_for, shown_name) live in
+# flowy.kernel.user_modules, since every layer names user modules; re-exported here for
+# flowy.run's public surface and the deprecated path flowy.loader.
+__all__ = [
+    "PipelineLoadError",
+    "import_recorded",
+    "importable_name",
+    "load_module",
+    "load_pipeline",
+    "loaded_file",
+    "module_name_for",
+    "shown_name",
+    "split_spec",
+]
 
 
 class PipelineLoadError(FlowyError):
@@ -39,67 +61,6 @@ def split_spec(spec: str) -> tuple[Path, str | None]:
     if sep and tail and head and not re.search(r"[\\/]", tail):
         return Path(head), tail
     return Path(spec), None
-
-
-def module_name_for(path: Path) -> str:
-    """A stable, importable module name for a file (same path, same name)."""
-    resolved = path.resolve()
-    stem = re.sub(r"\W", "_", resolved.stem) or "pipeline"
-    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:10]
-    return f"flowy_user_{stem}_{digest}"
-
-
-_INTERNAL = re.compile(r"flowy_user_(?P<stem>\w+)_(?P<digest>[0-9a-f]{10})")
-
-
-def loaded_file(module_name: str) -> Path | None:
-    """The file behind a module this loader imported by path (None for any other module)."""
-    path = getattr(sys.modules.get(module_name), "__flowy_path__", None)
-    return Path(path) if path else None
-
-
-def importable_name(module_name: str) -> str:
-    """The name to record for a module, so that it can be imported again later.
-
-    A file loaded by path lives in ``sys.modules`` under an internal name
-    (:func:`module_name_for`) that means nothing to another process. It is
-    recorded as its project-relative module path instead (``pipeline`` for
-    ``pipeline.py``, ``models.net`` for ``models/net.py``), which
-    :func:`import_recorded` finds again from the project; a file outside the
-    project is recorded by its stem. Any other module keeps its name.
-    """
-    file = loaded_file(module_name)
-    if file is None:
-        return module_name
-    from flowy.kernel.config import project_for_file
-
-    try:
-        parts = list(file.with_suffix("").relative_to(project_for_file(file)).parts)
-    except ValueError:
-        parts = [file.stem]
-    if parts[-1] == "__init__" and len(parts) > 1:
-        parts.pop()
-    return ".".join(parts) if all(p.isidentifier() for p in parts) else file.stem
-
-
-def shown_name(module_name: str) -> str:
-    """A module's name for people (log lines, errors): never an internal name.
-
-    For a file loaded by path, the file: relative to its project when inside
-    it (``pipeline.py``), else its full path. A dotted name below such a module
-    (a logger ``flowy_user_....sub``) keeps its tail.
-    """
-    head, dot, tail = module_name.partition(".")
-    file = loaded_file(head)
-    if file is None:
-        return module_name
-    from flowy.kernel.config import project_for_file
-
-    try:
-        shown = str(file.relative_to(project_for_file(file)))
-    except ValueError:
-        shown = str(file)
-    return f"{shown}{dot}{tail}"
 
 
 def import_recorded(module_name: str, project: Path | None = None) -> ModuleType:
@@ -115,7 +76,7 @@ def import_recorded(module_name: str, project: Path | None = None) -> ModuleType
     from flowy.kernel.config import project_root
 
     root = (project or project_root()).resolve()
-    legacy = _INTERNAL.fullmatch(module_name)
+    legacy = INTERNAL_NAME.fullmatch(module_name)
     if legacy is not None and module_name not in sys.modules:
         for file in root.rglob(f"{legacy['stem']}.py"):
             hidden = any(p.startswith(".") for p in file.relative_to(root).parts)

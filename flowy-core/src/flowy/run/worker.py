@@ -29,7 +29,7 @@ import attrs
 
 from flowy.artifacts.keys import output_key
 from flowy.artifacts.store_io import read_artifact, write_artifact
-from flowy.kernel import names
+from flowy.kernel import names, user_modules
 from flowy.kernel.errors import FlowyError
 from flowy.kernel.records import (
     CANCELLED,
@@ -212,10 +212,9 @@ class _CaptureHandler(logging.Handler):
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith("flowy_user_"):  # getLogger(__name__) in a pipeline file
-            from flowy.run.loader import shown_name
-
-            record = logging.makeLogRecord({**record.__dict__, "name": shown_name(record.name)})
+        if record.name.startswith(user_modules.PREFIX):  # getLogger(__name__) in a pipeline file
+            shown = user_modules.shown_name(record.name)
+            record = logging.makeLogRecord({**record.__dict__, "name": shown})
         self.stream.write(self.format(record) + "\n")
 
 
