@@ -22,7 +22,7 @@ def aws() -> None:
 def _from_stack(name: str | None) -> dict[str, Any]:
     """Options of the stack's s3 store and sagemaker executor (env references expanded)."""
     from flowy.kernel.plugins import create_plugin_manager
-    from flowy.stacks.definitions import active_stack_name, check_stack, get_stack
+    from flowy.stacks import active_stack_name, check_stack, get_stack
 
     plugins = create_plugin_manager()
     defn = get_stack(name or active_stack_name(), plugins)

@@ -45,7 +45,7 @@ def _bootstrap_store(manifest_uri: str) -> object:
 def run(manifest_uri: str) -> int:
     """Run the attempt described at ``manifest_uri``; return the exit status."""
     from flowy.kernel.records import FAILED, StepResult
-    from flowy.run.worker import execute_attempt, retry_types, runtime_from_task
+    from flowy.run import execute_attempt, retry_types, runtime_from_task
 
     from flowy_aws import staging
     from flowy_aws.s3_store import S3ArtifactStore

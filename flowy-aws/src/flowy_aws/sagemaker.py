@@ -37,15 +37,14 @@ from flowy.kernel import records as R
 from flowy.kernel.contracts import Executor
 from flowy.kernel.errors import ConfigError
 from flowy.kernel.records import StepResult, StepTask
-from flowy.run.worker import run_with_retries, timed_out_result
+from flowy.run import run_with_retries, timed_out_result
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flowy_aws import jobs, staging
 from flowy_aws.errors import AwsConnectionError, AwsError, translate
 
 if TYPE_CHECKING:
-    from flowy.run.steps import Step
-    from flowy.run.worker import WorkerRuntime
+    from flowy.run import Step, WorkerRuntime
 
     from flowy_aws.s3_store import S3ArtifactStore
 

@@ -82,7 +82,7 @@ def list_artifacts(  # noqa: PLR0917 - click passes options as arguments
     as_json: bool,
 ) -> None:
     """Artifacts, newest first (with --run: in the order the run recorded them)."""
-    from flowy.tracking.client import Client
+    from flowy.tracking import Client
 
     from flowy_cli.lineage_view import info_dict
     from flowy_cli.output import fmt_time, print_json, print_table, short_id
@@ -152,8 +152,7 @@ def _matches(info: Any, edge_name: str, filters: dict[str, Any]) -> bool:
 def show(artifact_id: str, no_value: bool, stack: str | None, as_json: bool) -> None:
     """An artifact's record, the runs that used it, and its value (checksum-verified)."""
     from flowy.kernel.records import to_dict
-    from flowy.tracking.assets import Asset
-    from flowy.tracking.client import Client
+    from flowy.tracking import Asset, Client
 
     from flowy_cli.lineage_view import info_dict
     from flowy_cli.output import console, fmt_time, print_json, print_mapping
@@ -198,7 +197,7 @@ def show(artifact_id: str, no_value: bool, stack: str | None, as_json: bool) -> 
 @json_option
 def lineage(artifact_id: str, direction: str | None, stack: str | None, as_json: bool) -> None:
     """Where an artifact came from and what was made from it, transitively."""
-    from flowy.tracking.client import Client
+    from flowy.tracking import Client
 
     from flowy_cli.lineage_view import graph_dict, render_graph
 

@@ -9,7 +9,7 @@ import click
 from flowy_cli.common import json_option, parse_assignments, plugin_manager
 
 if TYPE_CHECKING:
-    from flowy.tracking.client import Client
+    from flowy.tracking import Client
 
 _stack_option = click.option(
     "--stack", "-s", metavar="NAME", help="Use this stack instead of the active one."
@@ -26,7 +26,7 @@ def cache() -> None:
 @json_option
 def stats(stack: str | None, as_json: bool) -> None:
     """How many cache entries there are, per pipeline, and how often they were hit."""
-    from flowy.tracking.client import Client
+    from flowy.tracking import Client
 
     from flowy_cli.output import console, print_json, print_table
     from flowy_cli.terminal_text import escape_markup
@@ -56,7 +56,7 @@ def stats(stack: str | None, as_json: bool) -> None:
 @_stack_option
 def clear(step: str | None, pipeline: str | None, yes: bool, stack: str | None) -> None:
     """Forget cache entries so the next run recomputes (artifacts of past runs are kept)."""
-    from flowy.tracking.client import Client
+    from flowy.tracking import Client
 
     from flowy_cli.output import console
 
@@ -115,8 +115,7 @@ def _check_step_known(client: Client, step: str, pipeline: str | None) -> None:
 def explain(target: str, params: tuple[str, ...], stack: str | None, as_json: bool) -> None:
     """For each step, would a run now hit the cache, and if not, which part of its key changed?"""
     from flowy.kernel.config import existing_project_for_file
-    from flowy.run.explain import explain_cache
-    from flowy.run.loader import load_pipeline, split_spec
+    from flowy.run import explain_cache, load_pipeline, split_spec
 
     from flowy_cli.output import console, print_json, table
     from flowy_cli.terminal_text import escape_markup as escape

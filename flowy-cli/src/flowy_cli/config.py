@@ -30,7 +30,7 @@ def effective_settings() -> dict[str, dict[str, Any]]:
     if "FLOWY_STACK" in os.environ:
         sources["active_stack"] = "environment: FLOWY_STACK"
     if values.get("active_stack") is None:  # what runs use: the built-in stack, not "null"
-        from flowy.stacks.definitions import DEFAULT_STACK
+        from flowy.stacks import DEFAULT_STACK
 
         values = {**values, "active_stack": DEFAULT_STACK}
         sources["active_stack"] = "default (the built-in stack; change: `flowy stack switch`)"
@@ -96,7 +96,7 @@ def set_(key: str, value: str, user: bool) -> None:
     from flowy_cli.output import console
 
     if key == "active_stack":
-        from flowy.stacks.definitions import check_stack, get_stack
+        from flowy.stacks import check_stack, get_stack
 
         check_stack(get_stack(value, plugin_manager()), plugin_manager())
     path = set_setting(key, value, "user" if user else "project")

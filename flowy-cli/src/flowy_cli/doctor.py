@@ -28,9 +28,9 @@ def doctor(rebuild_index: bool, stack: str | None, as_json: bool) -> None:
     checksum) and the lineage between them, with status `recovered`.
     Parameters, metrics, logs and cache entries are not in sidecars.
     """
-    from flowy.artifacts.rebuild import check_index
+    from flowy.artifacts import check_index
     from flowy.kernel.errors import FlowyError
-    from flowy.tracking.client import Client
+    from flowy.tracking import Client
     from rich.markup import escape
 
     from flowy_cli.output import console, err_console, print_json
@@ -38,7 +38,7 @@ def doctor(rebuild_index: bool, stack: str | None, as_json: bool) -> None:
     with Client(stack=stack, plugins=plugin_manager(), check_index=False) as client:
         store, artifacts = client.store, client.artifact_store
         if rebuild_index:
-            from flowy.artifacts.rebuild import rebuild_index as rebuild
+            from flowy.artifacts import rebuild_index as rebuild
 
             with err_console().status("Reading sidecars…"):
                 report = rebuild(store, artifacts)

@@ -15,7 +15,7 @@ import click
 from flowy_cli.common import json_option, plugin_manager
 
 if TYPE_CHECKING:
-    from flowy.tracking.client import Client
+    from flowy.tracking import Client
 
 _stack_option = click.option(
     "--stack", "-s", metavar="NAME", help="Read this stack's store instead of the active one."
@@ -30,7 +30,7 @@ _mode_option = click.option(
 
 
 def _client(stack: str | None) -> Client:
-    from flowy.tracking.client import Client
+    from flowy.tracking import Client
 
     return Client(stack=stack, plugins=plugin_manager())
 
@@ -45,7 +45,7 @@ def experiment() -> None:
 @json_option
 def list_experiments(stack: str | None, as_json: bool) -> None:
     """Experiments, the most recently run first."""
-    from flowy.tracking.experiments import list_experiments as query
+    from flowy.tracking import list_experiments as query
     from rich.markup import escape
 
     from flowy_cli.output import fmt_time, print_json, print_table
@@ -82,8 +82,8 @@ def experiment_runs(
     name: str, status: str | None, limit: int, stack: str | None, as_json: bool
 ) -> None:
     """The runs of experiment NAME with their parameters and last metric values."""
-    from flowy.tracking.experiments import experiment_runs as query
-    from flowy.tracking.experiments import metric_names, summarize
+    from flowy.tracking import experiment_runs as query
+    from flowy.tracking import metric_names, summarize
 
     from flowy_cli.output import fmt_time, print_json, print_table, short_id, styled_status
 
@@ -116,7 +116,7 @@ def experiment_runs(
 @json_option
 def compare(run_ids: tuple[str, ...], show_all: bool, stack: str | None, as_json: bool) -> None:
     """What differs between runs: parameters, metrics (deltas from RUN_A), code, git, env."""
-    from flowy.tracking.experiments import compare_runs
+    from flowy.tracking import compare_runs
 
     from flowy_cli.output import print_json
     from flowy_cli.series import series_of
@@ -149,7 +149,7 @@ def compare(run_ids: tuple[str, ...], show_all: bool, stack: str | None, as_json
 @json_option
 def best(name: str, metric: str, mode: str, stack: str | None, as_json: bool) -> None:
     """The completed run of experiment NAME with the best METRIC."""
-    from flowy.tracking.experiments import best_run
+    from flowy.tracking import best_run
 
     from flowy_cli.output import console, print_json, print_mapping
 
@@ -201,7 +201,8 @@ def export(  # noqa: PLR0917 - click passes options as arguments
     import os
     import sys
 
-    from flowy.tracking.experiment_report import build_report, render
+    from flowy.tracking import build_report
+    from flowy.tracking import render_report as render
 
     from flowy_cli.output import err_console
 

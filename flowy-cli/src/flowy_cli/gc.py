@@ -13,7 +13,7 @@ import click
 from flowy_cli.common import json_option, plugin_manager
 
 if TYPE_CHECKING:
-    from flowy.tracking.housekeeping import GcReport
+    from flowy.tracking import GcReport
 
 
 def fmt_size(size: int) -> str:
@@ -70,9 +70,8 @@ def gc(
     pipeline with a run in progress wait for the next collection.
     """
     from flowy.kernel.config import load_settings
-    from flowy.tracking.client import Client
-    from flowy.tracking.housekeeping import collect
-    from flowy.tracking.retention import Retention
+    from flowy.tracking import Client, Retention
+    from flowy.tracking import collect_garbage as collect
 
     from flowy_cli.output import err_console
 

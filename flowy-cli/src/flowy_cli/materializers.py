@@ -135,8 +135,8 @@ def _import_type(dotted: str) -> type | None:
 @json_option
 def which(type_name: str, as_json: bool) -> None:
     """How TYPE (e.g. pandas.DataFrame) resolves through its MRO, and why."""
-    from flowy.artifacts.resolution import PICKLE_NAMES, MaterializerRegistry
-    from flowy.artifacts.resolution import type_name as qualified
+    from flowy.artifacts import PICKLE_NAMES, MaterializerRegistry
+    from flowy.artifacts import type_name as qualified
     from flowy.kernel.errors import FlowyError
     from rich.markup import escape
 

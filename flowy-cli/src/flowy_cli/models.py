@@ -14,7 +14,7 @@ import click
 from flowy_cli.common import json_option, plugin_manager
 
 if TYPE_CHECKING:
-    from flowy.tracking.client import Client
+    from flowy.tracking import Client
 
 _stack_option = click.option(
     "--stack", "-s", metavar="NAME", help="Use this stack's store instead of the active one."
@@ -22,7 +22,7 @@ _stack_option = click.option(
 
 
 def _client(stack: str | None) -> Client:
-    from flowy.tracking.client import Client
+    from flowy.tracking import Client
 
     return Client(stack=stack, plugins=plugin_manager())
 

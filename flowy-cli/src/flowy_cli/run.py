@@ -12,7 +12,7 @@ from flowy_cli import __version__
 from flowy_cli.common import parse_assignments, plugin_manager
 
 if TYPE_CHECKING:
-    from flowy.run.engine import RunResult
+    from flowy.run import RunResult
 
 
 @click.command()
@@ -85,9 +85,13 @@ def run(  # noqa: PLR0917 - click passes options as arguments
     Exits 1 when the run fails and 130 when interrupted.
     """
     from flowy.kernel.config import load_settings, project_for_file
-    from flowy.run import params as params_mod
-    from flowy.run.engine import run_pipeline
-    from flowy.run.loader import load_pipeline, split_spec
+    from flowy.run import (
+        load_params_file,
+        load_pipeline,
+        params_from_text,
+        run_pipeline,
+        split_spec,
+    )
 
     from flowy_cli.output import console
     from flowy_cli.progress import ProgressReporter, stdout_gone
@@ -96,8 +100,8 @@ def run(  # noqa: PLR0917 - click passes options as arguments
     exec_opts = parse_assignments(executor_options, "--executor-option")
     pipeline = load_pipeline(target)
     project = project_for_file(split_spec(target)[0])  # the file's project, not the cwd's
-    overrides = params_mod.load_file(params_file) if params_file is not None else {}
-    overrides.update(params_mod.from_text(pipeline.name, pipeline.annotations, raw))
+    overrides = load_params_file(params_file) if params_file is not None else {}
+    overrides.update(params_from_text(pipeline.name, pipeline.annotations, raw))
     plugins = plugin_manager()
     live = sys.stdout.isatty() and bool(load_settings(project).get("progress", True))
     reporter = ProgressReporter(live=live, resumed_from=resume)

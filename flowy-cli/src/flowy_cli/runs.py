@@ -10,11 +10,11 @@ import click
 from flowy_cli.common import json_option, plugin_manager
 
 if TYPE_CHECKING:
-    from flowy.tracking.client import Client
+    from flowy.tracking import Client
 
 
 def _client(stack: str | None) -> Client:
-    from flowy.tracking.client import Client
+    from flowy.tracking import Client
 
     return Client(stack=stack, plugins=plugin_manager())
 
@@ -50,7 +50,7 @@ def list_runs(  # noqa: PLR0917 - one argument per click option
 ) -> None:
     """Recorded runs, newest first, with their parameters and key metrics."""
     from flowy.kernel.records import to_dict
-    from flowy.tracking.experiments import metric_names, summarize
+    from flowy.tracking import metric_names, summarize
 
     from flowy_cli.output import fmt_duration, fmt_time, print_json, print_table, short_id
     from flowy_cli.output import styled_status as styled
@@ -286,7 +286,7 @@ def run_env(
     import json
     import sys
 
-    from flowy.run.facts import requirements_text
+    from flowy.run import requirements_text
 
     from flowy_cli.output import print_mapping
 

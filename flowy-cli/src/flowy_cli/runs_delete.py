@@ -39,7 +39,7 @@ def delete(
     removes the file.
     """
     from flowy.kernel.deletion import delete_runs
-    from flowy.tracking.client import Client
+    from flowy.tracking import Client
     from rich.markup import escape
 
     from flowy_cli.gc import fmt_size

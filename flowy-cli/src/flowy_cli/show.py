@@ -28,8 +28,8 @@ def show(target: str, fmt: str, output: Path | None) -> None:
     """Show the DAG of the pipeline in FILE.py without running it."""
     import sys
 
-    from flowy.run.dag_view import render
-    from flowy.run.loader import load_pipeline
+    from flowy.run import load_pipeline
+    from flowy.run import render_dag as render
 
     from flowy_cli.terminal_text import escape_text
 

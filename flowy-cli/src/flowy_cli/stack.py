@@ -18,7 +18,7 @@ import click
 from flowy_cli.common import json_option, parse_assignments, plugin_manager
 
 if TYPE_CHECKING:
-    from flowy.stacks.definitions import StackDefinition
+    from flowy.stacks import StackDefinition
 
 #: Component kinds with their own flags (others: --component KIND=TYPE, --option KIND.KEY=VALUE).
 FLAG_KINDS = ("executor", "artifact_store", "metadata_store", "tracker")
@@ -40,7 +40,7 @@ def _scope(user: bool) -> str:
 @json_option
 def list_stacks(as_json: bool) -> None:
     """Every stack, where it comes from, and which one is active."""
-    from flowy.stacks.definitions import active_stack_name, list_stacks
+    from flowy.stacks import active_stack_name, list_stacks
     from rich.markup import escape
 
     from flowy_cli.output import print_json, print_table
@@ -89,7 +89,7 @@ def _unresolved(defn: Any, plugins: Any) -> str | None:
     Only registrations are looked up (nothing is imported), so listing stays cheap.
     """
     from flowy.kernel.errors import FlowyError
-    from flowy.stacks.definitions import lookup_component
+    from flowy.stacks import lookup_component
 
     problems = []
     for kind, spec in defn.components.items():
@@ -107,7 +107,7 @@ def _live_facts(defn: Any, plugins: Any) -> dict[str, dict[str, Any]]:
     SQLite file), so this runs only when asked for with ``--live``.
     """
     from flowy.kernel.redact import mask
-    from flowy.stacks.definitions import check_stack
+    from flowy.stacks import check_stack
 
     facts: dict[str, dict[str, Any]] = {}
     for kind, component in check_stack(defn, plugins).items():
@@ -136,8 +136,7 @@ def describe(name: str | None, live: bool, as_json: bool) -> None:
     """Each component of a stack (default: the active one): implementation, provider, options."""
     from flowy.kernel.errors import FlowyError
     from flowy.kernel.redact import mask
-    from flowy.stacks.definitions import active_stack_name, get_stack, lookup_component
-    from flowy.stacks.stackfile import options_of
+    from flowy.stacks import active_stack_name, get_stack, lookup_component, options_of
     from rich.markup import escape
 
     from flowy_cli.output import console, print_json, table
@@ -203,7 +202,7 @@ def export(name: str) -> None:
 
     import tomli_w
     from flowy.kernel.redact import mask
-    from flowy.stacks.definitions import get_stack
+    from flowy.stacks import get_stack
 
     data = get_stack(name, plugin_manager()).to_toml_dict()
     shown = mask(data)
@@ -295,7 +294,7 @@ def _check_and_save(defn: StackDefinition, scope: str) -> Path:
 
     ``provided_by`` lets a stack whose plugin was later uninstalled name what to install.
     """
-    from flowy.stacks.definitions import check_stack, save_stack, validate_name
+    from flowy.stacks import check_stack, save_stack, validate_name
 
     validate_name(defn.name)
     checked = check_stack(defn, plugin_manager())
@@ -318,7 +317,7 @@ def _echo_saved(verb: str, name: str, path: Path) -> None:
 def register(name: str, user: bool, description: str | None, **flags: Any) -> None:
     """Create a stack; every component is checked before anything is written."""
     from flowy.kernel.errors import ConfigError
-    from flowy.stacks.definitions import StackDefinition, stack_dirs, validate_name
+    from flowy.stacks import StackDefinition, stack_dirs, validate_name
 
     # Only the path is checked: a broken file of that name is "existing" without being read.
     existing = dict(stack_dirs())[_scope(user)] / f"{validate_name(name)}.toml"
@@ -339,7 +338,7 @@ def register(name: str, user: bool, description: str | None, **flags: Any) -> No
 def update(name: str, user: bool, description: str | None, **flags: Any) -> None:
     """Change components or options of a stack (merged into what it has)."""
     import attrs
-    from flowy.stacks.definitions import get_stack
+    from flowy.stacks import get_stack
 
     defn = get_stack(name, plugin_manager())
     components = {k: dict(v) for k, v in defn.components.items()}
@@ -359,7 +358,7 @@ def copy(source: str, target: str, user: bool) -> None:
     """Copy a stack under a new name (to change it without touching the original)."""
     import attrs
     from flowy.kernel.errors import ConfigError
-    from flowy.stacks.definitions import get_stack, stack_names
+    from flowy.stacks import get_stack, stack_names
 
     if target in stack_names(plugin_manager()):
         raise ConfigError(f"A stack named {target!r} already exists; pick another name.")
@@ -374,7 +373,7 @@ def copy(source: str, target: str, user: bool) -> None:
 @click.option("--user", is_flag=True, help="Import into the user folder.")
 def import_(file: Path, name: str | None, user: bool) -> None:
     """Add a stack from a TOML file (as written by `flowy stack export`)."""
-    from flowy.stacks.definitions import parse_stack_file
+    from flowy.stacks import parse_stack_file
 
     defn = parse_stack_file(file, name or file.stem, _scope(user))
     _echo_saved("Imported", defn.name, _check_and_save(defn, _scope(user)))
@@ -386,7 +385,7 @@ def import_(file: Path, name: str | None, user: bool) -> None:
 def switch(name: str, user: bool) -> None:
     """Make NAME the active stack, after checking that all its components resolve."""
     from flowy.kernel.config import set_setting
-    from flowy.stacks.definitions import check_stack, get_stack
+    from flowy.stacks import check_stack, get_stack
     from rich.markup import escape
 
     from flowy_cli.output import console
@@ -403,7 +402,7 @@ def switch(name: str, user: bool) -> None:
 def delete(name: str, yes: bool) -> None:
     """Delete a stack file (never the active stack; stored runs are not touched)."""
     from flowy.kernel.errors import ConfigError
-    from flowy.stacks.definitions import active_stack_name, delete_stack_file
+    from flowy.stacks import active_stack_name, delete_stack_file
     from rich.markup import escape
 
     from flowy_cli.output import console

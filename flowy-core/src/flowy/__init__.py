@@ -8,10 +8,12 @@ CLI) arrives as plugins. Names are imported on first use so that
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from flowy.kernel.lazy import lazy_exports
 from flowy.kernel.markers import __version__, hookimpl
 
+#: Public name -> the module it lives in, imported on first use (see flowy.kernel.lazy).
 _LAZY = {
     "Artifact": "flowy.tracking.assets",
     "Dataset": "flowy.tracking.assets",
@@ -77,12 +79,4 @@ if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (stric
     from flowy.tracking.client import Client as Client
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'flowy' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

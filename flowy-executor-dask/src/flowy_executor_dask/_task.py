@@ -16,8 +16,13 @@ from typing import TYPE_CHECKING
 
 import attrs
 from flowy.kernel.records import StepRef, StepResult, StepTask
-from flowy.run.forked import run_attempt_forked
-from flowy.run.worker import execute_attempt, retry_types, run_with_retries, runtime_from_task
+from flowy.run import (
+    execute_attempt,
+    retry_types,
+    run_attempt_forked,
+    run_with_retries,
+    runtime_from_task,
+)
 
 if TYPE_CHECKING:
     pass

@@ -36,8 +36,7 @@ from flowy.kernel.records import StepResult, StepTask
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from flowy.run.steps import Step
-    from flowy.run.worker import WorkerRuntime
+    from flowy.run import Step, WorkerRuntime
 
 
 class DaskOptions(BaseModel):

@@ -21,14 +21,19 @@ import os
 import signal
 from typing import TYPE_CHECKING, Any
 
-from flowy.run.forked import die_with_parent
-from flowy.run.worker import StepInterrupted, execute_attempt, retry_types, runtime_from_task
+from flowy.run import (
+    StepInterrupted,
+    die_with_parent,
+    execute_attempt,
+    retry_types,
+    runtime_from_task,
+)
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
     from flowy.kernel.records import ComponentSpec, StepTask
-    from flowy.run.worker import WorkerRuntime
+    from flowy.run import WorkerRuntime
 
 _PR_SET_PDEATHSIG = 1
 

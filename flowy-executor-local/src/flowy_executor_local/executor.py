@@ -33,16 +33,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 from flowy.kernel.contracts import Executor
 from flowy.kernel.records import StepRef, StepResult, StepTask
-from flowy.run.forked import run_attempt_forked
-from flowy.run.groupwatch import children_watched
-from flowy.run.worker import execute_attempt, run_with_retries
+from flowy.run import children_watched, execute_attempt, run_attempt_forked, run_with_retries
 from pydantic import BaseModel, ConfigDict, Field
 
 from flowy_executor_local.pool import WorkerPool, cancelled_result, resource_needs
 
 if TYPE_CHECKING:
-    from flowy.run.steps import Step
-    from flowy.run.worker import WorkerRuntime
+    from flowy.run import Step, WorkerRuntime
 
 StartMethod = Literal["fork", "forkserver", "spawn"]
 

@@ -36,8 +36,13 @@ from typing import TYPE_CHECKING, Any
 
 from flowy.kernel import records as R
 from flowy.kernel.records import StepResult, StepTask
-from flowy.run.groupwatch import forget_group, start_watchdog, watch_group
-from flowy.run.worker import timed_out_result, worker_died_result
+from flowy.run import (
+    forget_group,
+    start_watchdog,
+    timed_out_result,
+    watch_group,
+    worker_died_result,
+)
 
 from flowy_executor_local._worker import worker_main
 
@@ -46,7 +51,7 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
     from flowy.kernel.records import ComponentSpec
-    from flowy.run.worker import WorkerRuntime
+    from flowy.run import WorkerRuntime
 
 
 #: Seconds an interrupted worker has to send back its step's partial result.

@@ -134,6 +134,6 @@ class NumpyMaterializer(Materializer):
         return array_metadata(obj)
 
     def load(self, file: BinaryIO, metadata: Mapping[str, Any]) -> Any:
-        from flowy.artifacts.store_io import unsafe_load_allowed
+        from flowy.artifacts import unsafe_load_allowed
 
         return read_npy(file, allow_objects=unsafe_load_allowed())

@@ -126,7 +126,7 @@ class SklearnMaterializer(Materializer):
 
     def load(self, file: BinaryIO, metadata: Mapping[str, Any]) -> Any:
         import skops.io as sio
-        from flowy.artifacts.store_io import unsafe_load_allowed
+        from flowy.artifacts import unsafe_load_allowed
 
         with spooled_path(file, ".skops") as path:
             untrusted = list(sio.get_untrusted_types(file=path))

@@ -111,7 +111,7 @@ class KerasMaterializer(Materializer):
 
     def load(self, file: BinaryIO, metadata: Mapping[str, Any]) -> Any:
         import keras
-        from flowy.artifacts.store_io import unsafe_load_allowed
+        from flowy.artifacts import unsafe_load_allowed
 
         safe = not unsafe_load_allowed()
         with spooled_path(file, ".keras") as path:

@@ -33,7 +33,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from flowy.kernel.contracts import Materializer
 from flowy.kernel.errors import FlowyError
-from flowy.run.loader import import_recorded, importable_name
+from flowy.run import import_recorded, importable_name
 
 from flowy_materializers import _safetensors
 

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowy import hookimpl
-from flowy.artifacts.checksums import Checksum, short
+from flowy.artifacts import Checksum
+from flowy.artifacts import short_checksum as short
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
@@ -204,7 +205,7 @@ class MlflowTracker:
     def _log_artifacts(self, task: StepTask, refs: list[tuple[ArtifactRef, str]]) -> None:
         if not refs:
             return
-        from flowy.run.worker import runtime_from_task
+        from flowy.run import runtime_from_task
 
         store = runtime_from_task(task).artifact_store
         with tempfile.TemporaryDirectory(prefix="flowy-mlflow-") as tmp:

@@ -1,3 +1,107 @@
 """Running pipelines: context, steps, pipelines, loading, the engine, the worker, caching and
 explain. Imports the kernel, artifacts and stacks.
+
+The names below are this layer's public surface: what executors, the CLI and other plugins
+use (the worker-side functions every executor runs, loading a pipeline from a file, the
+engine's entry point). They are imported from their submodules on first use, so
+``import flowy.run`` costs nothing; the submodules themselves are private, and the
+``plugins-public-api`` import contract (pyproject.toml) keeps plugins out of them.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flowy.kernel.lazy import lazy_exports
+
+#: Public name -> "module" or "module:attribute" it comes from (see flowy.kernel.lazy).
+_LAZY = {
+    # the engine and what it returns
+    "RunResult": "flowy.run.engine",
+    "run_pipeline": "flowy.run.engine",
+    "Step": "flowy.run.steps",
+    # loading a pipeline file and its parameters, explaining and drawing it
+    "load_pipeline": "flowy.run.loader",
+    "split_spec": "flowy.run.loader",
+    "import_recorded": "flowy.run.loader",
+    "importable_name": "flowy.run.loader",
+    "load_params_file": "flowy.run.params:load_file",
+    "params_from_text": "flowy.run.params:from_text",
+    "explain_cache": "flowy.run.explain",
+    "render_dag": "flowy.run.dag_view:render",
+    "requirements_text": "flowy.run.facts",
+    # the worker side: what every executor runs, in or out of this process
+    "StepInterrupted": "flowy.run.worker",
+    "WorkerRuntime": "flowy.run.worker",
+    "execute_attempt": "flowy.run.worker",
+    "retry_types": "flowy.run.worker",
+    "run_with_retries": "flowy.run.worker",
+    "runtime_from_task": "flowy.run.worker",
+    "timed_out_result": "flowy.run.worker",
+    "worker_died_result": "flowy.run.worker",
+    "die_with_parent": "flowy.run.forked",
+    "run_attempt_forked": "flowy.run.forked",
+    "children_watched": "flowy.run.groupwatch",
+    "forget_group": "flowy.run.groupwatch",
+    "start_watchdog": "flowy.run.groupwatch",
+    "watch_group": "flowy.run.groupwatch",
+}
+
+__all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
+    "RunResult",
+    "Step",
+    "StepInterrupted",
+    "WorkerRuntime",
+    "children_watched",
+    "die_with_parent",
+    "execute_attempt",
+    "explain_cache",
+    "forget_group",
+    "import_recorded",
+    "importable_name",
+    "load_params_file",
+    "load_pipeline",
+    "params_from_text",
+    "render_dag",
+    "requirements_text",
+    "retry_types",
+    "run_attempt_forked",
+    "run_pipeline",
+    "run_with_retries",
+    "runtime_from_task",
+    "split_spec",
+    "start_watchdog",
+    "timed_out_result",
+    "watch_group",
+    "worker_died_result",
+]
+
+if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (strict mypy)
+    from flowy.run.dag_view import render as render_dag
+    from flowy.run.engine import RunResult as RunResult
+    from flowy.run.engine import run_pipeline as run_pipeline
+    from flowy.run.explain import explain_cache as explain_cache
+    from flowy.run.facts import requirements_text as requirements_text
+    from flowy.run.forked import die_with_parent as die_with_parent
+    from flowy.run.forked import run_attempt_forked as run_attempt_forked
+    from flowy.run.groupwatch import children_watched as children_watched
+    from flowy.run.groupwatch import forget_group as forget_group
+    from flowy.run.groupwatch import start_watchdog as start_watchdog
+    from flowy.run.groupwatch import watch_group as watch_group
+    from flowy.run.loader import import_recorded as import_recorded
+    from flowy.run.loader import importable_name as importable_name
+    from flowy.run.loader import load_pipeline as load_pipeline
+    from flowy.run.loader import split_spec as split_spec
+    from flowy.run.params import from_text as params_from_text
+    from flowy.run.params import load_file as load_params_file
+    from flowy.run.steps import Step as Step
+    from flowy.run.worker import StepInterrupted as StepInterrupted
+    from flowy.run.worker import WorkerRuntime as WorkerRuntime
+    from flowy.run.worker import execute_attempt as execute_attempt
+    from flowy.run.worker import retry_types as retry_types
+    from flowy.run.worker import run_with_retries as run_with_retries
+    from flowy.run.worker import runtime_from_task as runtime_from_task
+    from flowy.run.worker import timed_out_result as timed_out_result
+    from flowy.run.worker import worker_died_result as worker_died_result
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

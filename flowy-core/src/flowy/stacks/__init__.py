@@ -1,16 +1,43 @@
 """Stacks: stack files, their validation, references and resolution into components.
 Imports only the kernel and artifacts.
 
-The names that ``flowy.stacks`` had before the layers existed are re-exported here
-from :mod:`flowy.stacks.definitions`, without a warning: they are this layer's public API.
+The names below are this layer's public surface: what ``flowy.stacks`` held before the layers
+existed (now :mod:`flowy.stacks.definitions`), re-exported without a warning, and the
+component options of a stack file. They are imported from their submodules on first use; the
+submodules are private (see the ``plugins-public-api`` import contract in pyproject.toml).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
-__all__ = [
+from flowy.kernel.lazy import lazy_exports
+
+#: Public name -> "module" or "module:attribute" it comes from (see flowy.kernel.lazy).
+_LAZY = {
+    "DEFAULT_STACK": "flowy.stacks.definitions",
+    "REQUIRED_KINDS": "flowy.stacks.definitions",
+    "CheckedComponent": "flowy.stacks.definitions",
+    "ResolvedStack": "flowy.stacks.definitions",
+    "StackDefinition": "flowy.stacks.definitions",
+    "active_stack_name": "flowy.stacks.definitions",
+    "check_stack": "flowy.stacks.definitions",
+    "delete_stack_file": "flowy.stacks.definitions",
+    "get_stack": "flowy.stacks.definitions",
+    "list_stacks": "flowy.stacks.definitions",
+    "lookup_component": "flowy.stacks.definitions",
+    "parse_stack_file": "flowy.stacks.definitions",
+    "resolve_stack": "flowy.stacks.definitions",
+    "save_stack": "flowy.stacks.definitions",
+    "stack_dirs": "flowy.stacks.definitions",
+    "stack_files": "flowy.stacks.definitions",
+    "stack_label": "flowy.stacks.definitions",
+    "stack_names": "flowy.stacks.definitions",
+    "validate_name": "flowy.stacks.definitions",
+    "options_of": "flowy.stacks.stackfile",
+}
+
+__all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "DEFAULT_STACK",
     "REQUIRED_KINDS",
     "CheckedComponent",
@@ -22,6 +49,7 @@ __all__ = [
     "get_stack",
     "list_stacks",
     "lookup_component",
+    "options_of",
     "parse_stack_file",
     "resolve_stack",
     "save_stack",
@@ -32,16 +60,26 @@ __all__ = [
     "validate_name",
 ]
 
-_LAZY = dict.fromkeys(__all__, "flowy.stacks.definitions")
+if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (strict mypy)
+    from flowy.stacks.definitions import DEFAULT_STACK as DEFAULT_STACK
+    from flowy.stacks.definitions import REQUIRED_KINDS as REQUIRED_KINDS
+    from flowy.stacks.definitions import CheckedComponent as CheckedComponent
+    from flowy.stacks.definitions import ResolvedStack as ResolvedStack
+    from flowy.stacks.definitions import StackDefinition as StackDefinition
+    from flowy.stacks.definitions import active_stack_name as active_stack_name
+    from flowy.stacks.definitions import check_stack as check_stack
+    from flowy.stacks.definitions import delete_stack_file as delete_stack_file
+    from flowy.stacks.definitions import get_stack as get_stack
+    from flowy.stacks.definitions import list_stacks as list_stacks
+    from flowy.stacks.definitions import lookup_component as lookup_component
+    from flowy.stacks.definitions import parse_stack_file as parse_stack_file
+    from flowy.stacks.definitions import resolve_stack as resolve_stack
+    from flowy.stacks.definitions import save_stack as save_stack
+    from flowy.stacks.definitions import stack_dirs as stack_dirs
+    from flowy.stacks.definitions import stack_files as stack_files
+    from flowy.stacks.definitions import stack_label as stack_label
+    from flowy.stacks.definitions import stack_names as stack_names
+    from flowy.stacks.definitions import validate_name as validate_name
+    from flowy.stacks.stackfile import options_of as options_of
 
-
-def __getattr__(name: str) -> Any:
-    try:
-        module = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -16,8 +16,11 @@ pytest.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from flowy.kernel.lazy import lazy_exports
+
+#: Public name -> the module it lives in, imported on first use (see flowy.kernel.lazy).
 _LAZY = {
     "ArtifactStoreContract": "flowy.testing.artifact_store",
     "CacheStrategyContract": "flowy.testing.cache_strategy",
@@ -50,12 +53,4 @@ if TYPE_CHECKING:
     from flowy.testing.tracker import TrackerContract
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'flowy.testing' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

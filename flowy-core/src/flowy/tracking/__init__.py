@@ -1,3 +1,71 @@
 """Tracking: assets, experiments, reports, the model registry, the read API (``Client``) and
 housekeeping of the recorded history. Reaches the engine only through hooks.
+
+The names below are this layer's public surface: the read API, experiment summaries and
+reports, the model registry's one-line loader, and garbage collection (what the CLI and the
+docs use). They are imported from their submodules on first use; the submodules are private
+(see the ``plugins-public-api`` import contract in pyproject.toml).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flowy.kernel.lazy import lazy_exports
+
+#: Public name -> "module" or "module:attribute" it comes from (see flowy.kernel.lazy).
+_LAZY = {
+    # the read API and the assets it returns
+    "Client": "flowy.tracking.client",
+    "Asset": "flowy.tracking.assets",
+    # experiments: summaries, comparison, the best run, the report
+    "best_run": "flowy.tracking.experiments",
+    "compare_runs": "flowy.tracking.experiments",
+    "experiment_runs": "flowy.tracking.experiments",
+    "list_experiments": "flowy.tracking.experiments",
+    "metric_names": "flowy.tracking.experiments",
+    "summarize": "flowy.tracking.experiments",
+    "build_report": "flowy.tracking.experiment_report",
+    "render_report": "flowy.tracking.experiment_report:render",
+    # the model registry
+    "load_model": "flowy.tracking.models",
+    # housekeeping: what `flowy gc` collects and keeps
+    "GcReport": "flowy.tracking.housekeeping",
+    "collect_garbage": "flowy.tracking.housekeeping:collect",
+    "Retention": "flowy.tracking.retention",
+}
+
+__all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
+    "Asset",
+    "Client",
+    "GcReport",
+    "Retention",
+    "best_run",
+    "build_report",
+    "collect_garbage",
+    "compare_runs",
+    "experiment_runs",
+    "list_experiments",
+    "load_model",
+    "metric_names",
+    "render_report",
+    "summarize",
+]
+
+if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (strict mypy)
+    from flowy.tracking.assets import Asset as Asset
+    from flowy.tracking.client import Client as Client
+    from flowy.tracking.experiment_report import build_report as build_report
+    from flowy.tracking.experiment_report import render as render_report
+    from flowy.tracking.experiments import best_run as best_run
+    from flowy.tracking.experiments import compare_runs as compare_runs
+    from flowy.tracking.experiments import experiment_runs as experiment_runs
+    from flowy.tracking.experiments import list_experiments as list_experiments
+    from flowy.tracking.experiments import metric_names as metric_names
+    from flowy.tracking.experiments import summarize as summarize
+    from flowy.tracking.housekeeping import GcReport as GcReport
+    from flowy.tracking.housekeeping import collect as collect_garbage
+    from flowy.tracking.models import load_model as load_model
+    from flowy.tracking.retention import Retention as Retention
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
