@@ -41,7 +41,7 @@ HEADER = """# Records and hooks reference
 
 Generated from the code by `scripts/gen_reference.py`; do not edit by hand.
 Records are attrs classes (converted with cattrs, see `flowy.kernel.records.to_dict`);
-hooks are the specs in `flowy/hookspecs.py` (how to implement them:
+hooks are the specs in `flowy/kernel/hookspecs.py` (how to implement them:
 [plugins.md](plugins.md); how they fit together: [architecture.md](architecture.md)).
 """
 

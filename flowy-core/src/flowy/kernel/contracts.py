@@ -12,10 +12,10 @@ before the component is constructed, and passes the validated values.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from flowy.kernel.deletion import DeletionResult
@@ -24,12 +24,47 @@ if TYPE_CHECKING:
         CacheEntry,
         MetricRecord,
         RunRecord,
+        StepRef,
         StepResult,
         StepRunRecord,
         StepTask,
     )
     from flowy.run.steps import Step
     from flowy.run.worker import WorkerRuntime
+
+
+class LiveStep(Protocol):
+    """What executors, cache strategies and hooks read of a step, in the orchestrating process.
+
+    The step a pipeline defines (:class:`flowy.run.steps.Step`) satisfies it; the
+    kernel names only this much of it, so a backend depends on the contract, not
+    on the run layer. Everything a worker in another process needs travels in the
+    :class:`~flowy.kernel.records.StepTask` instead.
+    """
+
+    @property
+    def name(self) -> str:
+        """The step's name, unique in its pipeline."""
+
+    @property
+    def fn(self) -> Callable[..., Any]:
+        """The decorated function (in-process executors call it; its code is hashed)."""
+
+    @property
+    def outputs(self) -> Sequence[str]:
+        """The names of its outputs, in order."""
+
+    @property
+    def retry_on(self) -> tuple[type[BaseException], ...]:
+        """The exception types an attempt is retried on."""
+
+    @property
+    def ref(self) -> StepRef:
+        """Where a worker process finds the function again (module, qualified name, file)."""
+
+    @property
+    def register_model(self) -> Mapping[str, str]:
+        """``@step(register_model=...)`` as {output name: model name}; empty when not given."""
 
 
 class StoredObject(NamedTuple):

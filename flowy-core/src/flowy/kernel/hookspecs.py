@@ -15,6 +15,9 @@ Two families:
   observers implement them. They are not firstresult: every implementation is
   called, and an exception raised by one is reported as a warning naming the
   plugin; it never fails the run.
+* **Recording hooks** (``flowy_step_recorded``) are called by the engine as part
+  of writing a run's record, so they are not observers: an exception fails the
+  run as a failed metadata-store write would. Flowy's own model registry is one.
 
 Specs grow by adding arguments, never by removing or renaming them. A test
 fails when one of them is missing from docs/plugins.md.
@@ -27,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from flowy.kernel.records import CacheEntry, RunRecord, StepResult, StepTask
+    from flowy.kernel.contracts import LiveStep, MetadataStore
+    from flowy.kernel.records import CacheEntry, RunRecord, StepResult, StepRunRecord, StepTask
     from flowy.kernel.registry import Register, RegisterCommand, RegisterStack
 
 hookspec = pluggy.HookspecMarker("flowy")
@@ -153,6 +157,32 @@ def flowy_register_trackers(register: Register) -> None:
             target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
             ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
             keywords listed above (each optional).
+    """
+
+
+@hookspec
+def flowy_register_asset_types(register: Register) -> None:
+    """Register asset types (subclasses of :class:`flowy.kernel.assets.Asset`).
+
+    ``register(type_name, "pkg.module:Class", description="...")``, where
+    ``type_name`` is the class's ``asset_type`` (``"dataset"``, ``"model"``, ...).
+    An artifact written from an asset stores the asset's description (its type
+    name, name, tags, properties and fields) in its metadata; when the artifact
+    is loaded (as a step input, from ``RunResult`` or ``Client.load``) the class
+    registered under that type name wraps the loaded value again, so a plugin's
+    own asset type comes back as itself. Flowy's built-in types (Dataset, Model,
+    Metrics, FeatureSet, Report, Artifact) are registered through this hook by
+    flowy-core's built-in plugin, as a plugin registers its own. A type name no
+    installed plugin registers (its plugin was uninstalled) loads as a
+    :class:`~flowy.kernel.assets.RecordedAsset` that keeps the recorded type and
+    fields. Returns nothing.
+
+    Args:
+        register: the callback; call it once per asset class, ``register(type_name, target,
+            /, **info)``. ``type_name`` is the name stored in artifacts' metadata (the class's
+            ``asset_type``); ``target`` the dotted path ``"pkg.module:Class"``, imported only
+            when an artifact of that type is loaded; ``info`` optional keywords
+            (``description``).
     """
 
 
@@ -287,4 +317,37 @@ def flowy_metric_logged(run: RunRecord, step: str, name: str, value: float, inde
         name: the metric's name.
         value: its value (NaN and ±inf are passed as they are).
         index: the series index given as ``log_metric(step=...)``, or None.
+    """
+
+
+# -- recording hooks ------------------------------------------------------
+
+
+@hookspec
+def flowy_step_recorded(
+    run: RunRecord, step: LiveStep, record: StepRunRecord, store: MetadataStore
+) -> None:
+    """A completed or cached step's record was committed to the metadata store.
+
+    Called in the orchestrating process, once per step run whose status is
+    ``completed`` or ``cached``, after the record was committed: by
+    :meth:`~flowy.kernel.contracts.MetadataStore.record_step`, or for cached
+    steps possibly in a batch by
+    :meth:`~flowy.kernel.contracts.MetadataStore.record_steps`. An
+    implementation may write more to ``store`` about this step (Flowy's built-in
+    implementation registers model versions for ``@step(register_model=...)``).
+    Unlike the lifecycle hooks this is not an observer hook: an exception raised
+    by an implementation propagates and fails the run, as a failed metadata-store
+    write does, since what it records is part of the run's record. Not firstresult:
+    every implementation is called; the return value is ignored.
+
+    Args:
+        run: the run's :class:`~flowy.kernel.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        step: the live step (:class:`~flowy.kernel.contracts.LiveStep`): its name, function,
+            outputs and options such as ``register_model``, as the pipeline defines it.
+        record: the :class:`~flowy.kernel.records.StepRunRecord` just committed (status
+            ``completed`` or ``cached``, its inputs and outputs as artifact ids).
+        store: the run's :class:`~flowy.kernel.contracts.MetadataStore`, the one that holds
+            ``record``; writes to it are the implementation's own transactions.
     """

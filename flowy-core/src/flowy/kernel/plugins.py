@@ -50,6 +50,7 @@ _REGISTRATION_HOOKS: dict[str, str] = {
     "flowy_register_materializers": "materializer",
     "flowy_register_cache_strategies": "cache",
     "flowy_register_trackers": "tracker",
+    "flowy_register_asset_types": "asset_type",
 }
 
 #: Built-in plugins, registered exactly like external ones (as pytest does).

@@ -22,6 +22,8 @@ BUILTIN_KINDS: dict[str, str] = {
     "materializer": "flowy.kernel.contracts:Materializer",
     "cache": "flowy.kernel.contracts:CacheStrategy",
     "tracker": "builtins:object",
+    # Not a stack component: the classes artifacts recorded from assets are loaded as.
+    "asset_type": "flowy.kernel.assets:Asset",
 }
 
 #: Which distribution provides a well-known implementation, for install hints
