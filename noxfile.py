@@ -26,7 +26,9 @@ PACKAGES = [
 ]
 #: What the whole test suite needs on top: every framework the materializers
 #: support (torch pinned to the CPU build), PostgreSQL's driver, moto's server,
-#: the example third-party plugin, and the test tools.
+#: the example third-party plugin, and the test tools (import-linter: the import contracts
+#: are checked by tests/test_import_contracts.py, so CI enforces them; 2.17 is the release
+#: the contracts are written against: older ones lack the acyclic_siblings contract type).
 TEST_EXTRAS = [
     "./flowy-core[reports]",
     "./flowy-materializers[test]",
@@ -34,7 +36,7 @@ TEST_EXTRAS = [
     "./flowy-aws[test]",
     "./examples/plugins/flowy-example-plugin",
 ]
-TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
+TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "import-linter>=2.17"]
 
 
 def install_flowy(
@@ -60,10 +62,17 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff check and format check."""
+    """ruff check and format check, then the import contracts of pyproject.toml.
+
+    lint-imports reads the installed packages' import graph, so every distribution (and the
+    example plugin, which the contracts cover too) is installed first, as for the types session.
+    """
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    install_flowy(session, extra=["./examples/plugins/flowy-example-plugin"])
+    session.install("import-linter>=2.17")
+    session.run("lint-imports", "--no-cache")
 
 
 @nox.session(python=PYTHON)
