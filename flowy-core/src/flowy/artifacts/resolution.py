@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from flowy.kernel.errors import MaterializerNotFoundError, PluginLoadError, UnsafeArtifactError
 
 if TYPE_CHECKING:
+    from flowy.kernel.assets import Asset
     from flowy.kernel.contracts import Materializer
     from flowy.kernel.registry import Registration, Registry
 
@@ -63,6 +64,8 @@ class MaterializerRegistry:
         self._resolved: dict[type, list[Registration]] = {}
         self._unavailable: dict[str, list[str]] = {}
         self._failed_plugins = list(registry.failed_plugins)
+        #: Asset types (flowy_register_asset_types): what a loaded artifact is rewrapped in.
+        self._registry = registry
 
     def _failed_hint(self) -> str:
         """Plugins that did not load: one of them may be the materializer's provider."""
@@ -165,6 +168,28 @@ class MaterializerRegistry:
             "(see docs/materializers.md), or opt in to pickle with `@step(allow_pickle=True)` "
             "if you trust every reader of the store." + self._failed_hint()
         )
+
+    def asset_class(self, type_name: str) -> type[Asset] | None:
+        """The class registered for the asset type ``type_name``; None when none is.
+
+        Imported on first use (the registration is a dotted path). A name registered
+        by two distributions is an error naming both, as for any component; a
+        registered target that is not an :class:`~flowy.kernel.assets.Asset` class
+        is an error naming its plugin.
+        """
+        from flowy.kernel.assets import Asset
+
+        if not self._registry.candidates("asset_type", type_name):
+            return None
+        reg = self._registry.get("asset_type", type_name)
+        cls = reg.load()
+        if not (isinstance(cls, type) and issubclass(cls, Asset)):
+            raise PluginLoadError(
+                f"The asset type {type_name!r} from {reg.distribution} {reg.version} is "
+                f"{reg.target}, which is not a subclass of flowy.kernel.assets.Asset; "
+                f"fix or reinstall {reg.distribution}."
+            )
+        return cls
 
     def check_loadable(self, name: str, allow_pickle: bool) -> None:
         reg = self._registrations.get(name)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -36,6 +37,7 @@ from flowy.artifacts.checksums import (
     mismatch,
 )
 from flowy.artifacts.keys import extension
+from flowy.kernel.assets import ASSET_KEY, PLAIN, Asset, rebuild, recorded
 from flowy.kernel.errors import ChecksumMismatchError, UnsafeArtifactError
 from flowy.kernel.records import ArtifactRef
 
@@ -185,13 +187,13 @@ def write_artifact(
 ) -> ArtifactRef:
     """Materialize ``obj`` into ``store`` at ``key``; return its reference.
 
-    An asset (:mod:`flowy.tracking.assets`) is unwrapped: its value is materialized as
-    usual and its description goes into the metadata under ``flowy_asset``.
+    An asset (:class:`flowy.kernel.assets.Asset`) is unwrapped: its value is materialized
+    as usual and its description (:meth:`~flowy.kernel.assets.Asset.describe`, the facts
+    each asset type derives) goes into the metadata under ``flowy_asset``.
     ``origin``, the task writing it, goes into the artifact's sidecar
     (:func:`write_with_sidecar`), so the index can be rebuilt from the files.
     """
     from flowy.artifacts.resolution import MATERIALIZER_DIST_KEY
-    from flowy.tracking.assets import ASSET_KEY, Asset
 
     asset = obj if isinstance(obj, Asset) else None
     if asset is not None:
@@ -252,7 +254,8 @@ def read_artifact(
 ) -> Any:
     """Load ``ref`` through the materializer that wrote it, verifying its checksum.
 
-    An artifact written from an asset comes back as that asset around the value.
+    An artifact written from an asset comes back as that asset around the value
+    (:func:`rewrap`).
     """
     from flowy.artifacts.resolution import MATERIALIZER_DIST_KEY
 
@@ -277,12 +280,22 @@ def read_artifact(
             obj = _load_stream(store, materializer, ref)
     finally:
         _UNSAFE_LOAD.reset(token)
-    description = ref.metadata.get("flowy_asset") if ref.metadata else None
+    description = ref.metadata.get(ASSET_KEY) if ref.metadata else None
     if description:
-        from flowy.tracking.assets import rewrap
-
-        return rewrap(obj, description)
+        return rewrap(obj, description, materializers)
     return obj
+
+
+def rewrap(value: Any, description: Mapping[str, Any], registry: MaterializerRegistry) -> Asset:
+    """The asset an artifact was written from, rebuilt around its loaded ``value``.
+
+    Its class is the one registered for the recorded type name through the
+    ``flowy_register_asset_types`` hook (flowy-core's own types and any plugin's);
+    a type no installed plugin registers comes back as a
+    :class:`~flowy.kernel.assets.RecordedAsset` keeping the recorded type and facts.
+    """
+    cls = registry.asset_class(str(description.get("type") or PLAIN))
+    return recorded(value, description) if cls is None else rebuild(cls, value, description)
 
 
 def _load_stream(store: ArtifactStore, materializer: Materializer, ref: ArtifactRef) -> Any:

@@ -6,6 +6,12 @@ Python builtins, the ``file`` materializer for files logged with
 ``flowy.log_artifact``, and the ``local`` stack (whose components come from
 flowy-executor-local and flowy-store-sqlite; if those are missing, using the
 stack says which distribution to install).
+
+Tracking answers its own hooks in its own layer (:mod:`flowy.tracking.plugin`:
+the built-in asset types, and model versions for ``@step(register_model=...)``).
+Those are flowy-core's hooks too, so this module, the plugin that *is* flowy-core
+(``flowy plugins`` shows one row per distribution), carries them by importing
+them: pluggy finds a hook implementation by its name on the plugin module.
 """
 
 from __future__ import annotations
@@ -13,6 +19,16 @@ from __future__ import annotations
 from typing import Any
 
 from flowy.kernel.markers import hookimpl
+from flowy.tracking.plugin import flowy_register_asset_types, flowy_step_recorded
+
+#: Every hook flowy-core implements, its own here and tracking's carried from its layer.
+__all__ = [
+    "flowy_register_asset_types",
+    "flowy_register_cache_strategies",
+    "flowy_register_materializers",
+    "flowy_register_stacks",
+    "flowy_step_recorded",
+]
 
 BUILTIN_TYPES = [
     "builtins.dict",

@@ -19,8 +19,12 @@ the loaded object (``loaded.value``), in every place that loads: step inputs,
 ``RunResult[...]`` and ``Client.load``. One rule everywhere, so the facts a
 step attached are never silently dropped between steps.
 
-This module imports nothing heavy: facts are derived by duck typing
-(``len()``, ``.shape``, ``.dtypes``, ``.parameters()``), never by importing a
+The base :class:`Asset` and the description format live in
+:mod:`flowy.kernel.assets` (writing and reading artifacts needs them, below
+this layer); the built-in types here are registered through the
+``flowy_register_asset_types`` hook by :mod:`flowy.tracking.plugin`, the way a
+plugin registers its own. This module imports nothing heavy: facts are derived
+by duck typing (:mod:`flowy.tracking.asset_facts`), never by importing a
 framework.
 """
 
@@ -29,47 +33,29 @@ from __future__ import annotations
 import html
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import attrs
 
-#: Key of the asset description inside an artifact's metadata.
-ASSET_KEY = "flowy_asset"
-#: Asset type of artifacts written from plain objects.
-PLAIN = "artifact"
+from flowy.kernel.assets import ASSET_KEY, PLAIN, Asset, rebuild
+from flowy.tracking import asset_facts as facts
 
-
-def _tags(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    return [str(t) for t in value]
-
-
-@attrs.define
-class Asset:
-    """Base of every asset: a value plus a name, tags and free-form properties."""
-
-    asset_type: ClassVar[str] = PLAIN
-
-    value: Any
-    name: str | None = attrs.field(default=None, kw_only=True)
-    tags: list[str] = attrs.field(factory=list, converter=_tags, kw_only=True)
-    properties: dict[str, Any] = attrs.field(factory=dict, kw_only=True)
-
-    def fields(self) -> dict[str, Any]:
-        """This type's own fields, given or derived from the value (recorded and searchable)."""
-        return {}
-
-    def describe(self) -> dict[str, Any]:
-        """The JSON-compatible description stored in the artifact's metadata."""
-        return {
-            "type": self.asset_type,
-            "name": self.name,
-            "tags": list(self.tags),
-            "properties": _jsonable(self.properties),
-            "fields": _jsonable(self.fields()),
-        }
+__all__ = [
+    "ASSET_KEY",
+    "ASSET_TYPES",
+    "PLAIN",
+    "REPORT_FORMATS",
+    "Artifact",
+    "Asset",
+    "Dataset",
+    "FeatureSet",
+    "Metrics",
+    "Model",
+    "Report",
+    "render_markdown",
+    "rewrap",
+]
 
 
 @attrs.define
@@ -90,9 +76,9 @@ class Dataset(Asset):
 
     def fields(self) -> dict[str, Any]:
         return {
-            "schema": self.schema if self.schema is not None else _schema(self.value),
+            "schema": self.schema if self.schema is not None else facts.schema(self.value),
             "location": self.location,
-            "rows": self.rows if self.rows is not None else _rows(self.value),
+            "rows": self.rows if self.rows is not None else facts.rows(self.value),
             "split_info": self.split_info,
         }
 
@@ -109,7 +95,7 @@ class Dataset(Asset):
         """
         if not 0 < test_size < 1:
             raise ValueError(f"test_size must be between 0 and 1, got {test_size}")
-        n = _rows(self.value)
+        n = facts.rows(self.value)
         if n is None:
             raise TypeError(f"cannot split a {type(self.value).__name__}: it has no length")
         order = list(range(n))
@@ -129,7 +115,7 @@ class Dataset(Asset):
             }
             out.append(
                 Dataset(
-                    _take(self.value, idx),
+                    facts.take(self.value, idx),
                     name=f"{self.name}-{part}" if self.name else None,
                     tags=[*self.tags, part],
                     properties=dict(self.properties),
@@ -156,7 +142,7 @@ class Model(Asset):
 
     def fields(self) -> dict[str, Any]:
         cls = type(self.value)
-        shape_in, shape_out = _model_shapes(self.value)
+        shape_in, shape_out = facts.model_shapes(self.value)
         return {
             "framework": self.framework or cls.__module__.split(".")[0],
             "architecture": self.architecture or cls.__qualname__,
@@ -165,7 +151,7 @@ class Model(Asset):
             "parameter_count": (
                 self.parameter_count
                 if self.parameter_count is not None
-                else _parameter_count(self.value)
+                else facts.parameter_count(self.value)
             ),
             "training_dataset": self.training_dataset,
         }
@@ -218,9 +204,9 @@ class FeatureSet(Asset):
 
     def fields(self) -> dict[str, Any]:
         return {
-            "features": self.features if self.features is not None else _schema(self.value),
+            "features": self.features if self.features is not None else facts.schema(self.value),
             "statistics": (
-                self.statistics if self.statistics is not None else _statistics(self.value)
+                self.statistics if self.statistics is not None else facts.statistics(self.value)
             ),
             "source_dataset": self.source_dataset,
             "transformations": list(self.transformations),
@@ -280,130 +266,11 @@ ASSET_TYPES: dict[str, type[Asset]] = {
 
 
 def rewrap(value: Any, description: Mapping[str, Any]) -> Asset:
-    """Rebuild the asset an artifact was written from, around its loaded value."""
+    """Rebuild a built-in asset around its loaded value (an unknown type: an Artifact).
+
+    Loading an artifact (:func:`flowy.artifacts.store_io.read_artifact`) looks the
+    type up among the asset types every plugin registers instead, so a plugin's own
+    types come back too; this is the same for the built-in types alone.
+    """
     cls = ASSET_TYPES.get(str(description.get("type")), Artifact)
-    known = {f.name for f in attrs.fields(cls)}
-    # Derived facts are re-derived from the value; only what was given matters here.
-    given = {k: v for k, v in dict(description.get("fields") or {}).items() if k in known}
-    return cls(
-        value,
-        name=description.get("name"),
-        tags=list(description.get("tags") or []),
-        properties=dict(description.get("properties") or {}),
-        **given,
-    )
-
-
-# -- facts by duck typing ------------------------------------------------------
-
-
-def _is_columns(value: Any) -> bool:
-    """A tuple or list of equal-length arrays or frames, such as ``(X, y)``: split together."""
-    return (
-        isinstance(value, tuple | list)
-        and len(value) > 0
-        and all(hasattr(v, "shape") or hasattr(v, "iloc") for v in value)
-        and len({len(v) for v in value}) == 1
-    )
-
-
-def _rows(value: Any) -> int | None:
-    if _is_columns(value):
-        return len(value[0])
-    shape = getattr(value, "shape", None)
-    if isinstance(shape, tuple) and shape:
-        return int(shape[0])
-    return len(value) if _has_len(value) else None
-
-
-def _has_len(value: Any) -> bool:
-    try:
-        len(value)
-    except TypeError:
-        return False
-    return True
-
-
-def _take(value: Any, idx: list[int]) -> Any:
-    if _is_columns(value):
-        parts = [_take(v, idx) for v in value]
-        return tuple(parts) if isinstance(value, tuple) else parts
-    if hasattr(value, "iloc"):
-        return value.iloc[idx]
-    if hasattr(value, "shape") and hasattr(value, "__getitem__"):
-        return value[idx]
-    return [value[i] for i in idx]
-
-
-def _schema(value: Any) -> dict[str, str] | None:
-    dtypes = getattr(value, "dtypes", None)
-    if dtypes is not None and hasattr(dtypes, "items"):
-        return {str(k): str(v) for k, v in dtypes.items()}
-    dtype, shape = getattr(value, "dtype", None), getattr(value, "shape", None)
-    if dtype is not None and isinstance(shape, tuple):
-        if len(shape) == 2 and dtype.names is None:
-            return {str(i): str(dtype) for i in range(min(shape[1], 1000))}
-        return {"shape": str(list(shape)), "dtype": str(dtype)}
-    if isinstance(value, Sequence) and value and isinstance(value[0], Mapping):
-        return {str(k): type(v).__name__ for k, v in value[0].items()}
-    return None
-
-
-def _statistics(value: Any) -> dict[str, dict[str, float]] | None:
-    """min/max/mean of numeric columns (pandas or 2-D arrays), first 200 columns."""
-    try:
-        if hasattr(value, "select_dtypes"):
-            frame = value.select_dtypes("number").iloc[:, :200]
-            return {
-                str(c): {"min": float(s.min()), "max": float(s.max()), "mean": float(s.mean())}
-                for c, s in frame.items()
-            }
-        shape = getattr(value, "shape", None)
-        if isinstance(shape, tuple) and len(shape) == 2 and value.dtype.kind in "biuf":
-            cols = value[:, :200]
-            mins, maxs, means = cols.min(axis=0), cols.max(axis=0), cols.mean(axis=0)
-            return {
-                str(i): {"min": float(mins[i]), "max": float(maxs[i]), "mean": float(means[i])}
-                for i in range(cols.shape[1])
-            }
-    except (TypeError, ValueError, AttributeError):
-        return None
-    return None
-
-
-def _parameter_count(model: Any) -> int | None:
-    """Trainable values: torch ``parameters()``, Keras ``count_params()``, sklearn arrays."""
-    if callable(getattr(model, "count_params", None)):
-        return int(model.count_params())
-    if callable(getattr(model, "parameters", None)) and not hasattr(model, "get_params"):
-        return int(sum(p.numel() for p in model.parameters()))
-    if hasattr(model, "get_params"):  # scikit-learn: fitted arrays end with "_"
-        total = 0
-        for key, val in vars(model).items():
-            fitted = key.endswith("_") and not key.startswith("_")
-            if fitted and getattr(val, "dtype", None) is not None and val.dtype.kind in "fc":
-                total += int(val.size)
-        for est in getattr(model, "estimators_", None) or []:
-            total += _parameter_count(est) or 0
-        return total
-    if hasattr(model, "size") and hasattr(model, "dtype"):
-        return int(model.size)
-    if isinstance(model, Mapping) and all(hasattr(v, "size") for v in model.values()):
-        return int(sum(int(v.size) for v in model.values()))
-    return None
-
-
-def _model_shapes(model: Any) -> tuple[list[int | None] | None, list[int | None] | None]:
-    n_in = getattr(model, "n_features_in_", None)
-    classes = getattr(model, "classes_", None)
-    shape_in: list[int | None] | None = [None, int(n_in)] if n_in is not None else None
-    shape_out: list[int | None] | None = None
-    if classes is not None and _has_len(classes):
-        shape_out = [None, len(classes)]
-    return shape_in, shape_out
-
-
-def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
-    """A JSON round trip: what the store will hand back, so records compare equal."""
-    out: dict[str, Any] = json.loads(json.dumps(dict(values), default=str))
-    return out
+    return rebuild(cls, value, description)
