@@ -26,7 +26,7 @@ FIRST_PARTY = "flowy-executor-local,flowy-store-sqlite,flowy-materializers"
 LOAD = """
 import sys
 from flowy.tracking.client import Client
-from flowy.tracking.models import load_model
+from flowy.tracking.client import load_model
 
 with Client() as client:
     model = client.load(sys.argv[1])

@@ -12,25 +12,29 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 #: The release that removes the old paths; the warning names it so users can plan.
 REMOVED_IN = "0.3"
 
 
-def forward(old: str, new: str) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+def forward(
+    old: str, new: str, elsewhere: Mapping[str, str] | None = None
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """Return the ``__getattr__`` and ``__dir__`` of the deprecated module ``old``.
 
     Each attribute read on ``old`` warns once per call site (the default warning filter)
     and returns the attribute of ``new``, the very same object, so ``isinstance`` checks
-    and monkeypatching of classes behave as before.
+    and monkeypatching of classes behave as before. ``elsewhere`` maps the few names
+    that went to another module than ``new`` (attribute -> module).
     """
+    elsewhere = dict(elsewhere or {})
 
     def __getattr__(name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)  # copy, pickle and doctest probe dunders: no warning
-        target = importlib.import_module(new)
+        target = importlib.import_module(elsewhere.get(name, new))
         try:
             value = getattr(target, name)
         except AttributeError:
@@ -38,7 +42,7 @@ def forward(old: str, new: str) -> tuple[Callable[[str], Any], Callable[[], list
                 f"module {old!r} (now {new!r}) has no attribute {name!r}"
             ) from None
         warnings.warn(
-            f"{old} is deprecated: import {name} from {new} instead "
+            f"{old} is deprecated: import {name} from {target.__name__} instead "
             f"(the old path is removed in Flowy {REMOVED_IN})",
             DeprecationWarning,
             stacklevel=2,
@@ -46,6 +50,7 @@ def forward(old: str, new: str) -> tuple[Callable[[str], Any], Callable[[], list
         return value
 
     def __dir__() -> list[str]:
-        return sorted(n for n in dir(importlib.import_module(new)) if not n.startswith("__"))
+        names = {n for n in dir(importlib.import_module(new)) if not n.startswith("__")}
+        return sorted(names | elsewhere.keys())
 
     return __getattr__, __dir__

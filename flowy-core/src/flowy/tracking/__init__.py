@@ -28,7 +28,7 @@ _LAZY = {
     "build_report": "flowy.tracking.experiment_report",
     "render_report": "flowy.tracking.experiment_report:render",
     # the model registry
-    "load_model": "flowy.tracking.models",
+    "load_model": "flowy.tracking.client",
     # housekeeping: what `flowy gc` collects and keeps
     "GcReport": "flowy.tracking.housekeeping",
     "collect_garbage": "flowy.tracking.housekeeping:collect",
@@ -55,6 +55,7 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
 if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (strict mypy)
     from flowy.tracking.assets import Asset as Asset
     from flowy.tracking.client import Client as Client
+    from flowy.tracking.client import load_model as load_model
     from flowy.tracking.experiment_report import build_report as build_report
     from flowy.tracking.experiment_report import render as render_report
     from flowy.tracking.experiments import best_run as best_run
@@ -65,7 +66,6 @@ if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (stric
     from flowy.tracking.experiments import summarize as summarize
     from flowy.tracking.housekeeping import GcReport as GcReport
     from flowy.tracking.housekeeping import collect as collect_garbage
-    from flowy.tracking.models import load_model as load_model
     from flowy.tracking.retention import Retention as Retention
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -10,7 +10,8 @@ those two: no executor is built) and answers questions about what ran::
 Lookups by id accept a unique prefix (as ``git`` does). Loading goes through
 the materializer that wrote the artifact and verifies its checksum, so a
 corrupted file is a :class:`~flowy.kernel.errors.ChecksumMismatchError`, never wrong
-data.
+data. The model registry is :attr:`Client.models`; :func:`load_model` loads a
+registered model in one line.
 """
 
 from __future__ import annotations
@@ -275,3 +276,21 @@ class Client:
     def clear_cache(self, pipeline: str | None = None, step: str | None = None) -> int:
         """Delete cache entries (artifacts stay, so past runs remain loadable)."""
         return self.store.delete_cache(pipeline=pipeline, step=step)
+
+
+def load_model(
+    name: str,
+    *,
+    stage: str | None = "production",  # flowy.kernel.catalog.PRODUCTION, not imported here
+    version: int | None = None,
+    stack: str | None = None,
+) -> Any:
+    """Load a registered model by name and stage (or version) from a stack's store.
+
+    One line for a notebook or a serving script: opens a :class:`Client` on ``stack``
+    (the active one by default), loads through :attr:`Client.models`, and closes it.
+    It lives here, not in :mod:`flowy.tracking.models`, because it opens a client:
+    the registry module must not import the client that imports it.
+    """
+    with Client(stack=stack) as client:
+        return client.models.load(name, stage=stage, version=version)

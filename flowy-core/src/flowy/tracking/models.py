@@ -9,7 +9,9 @@
         client.models.promote("churn", v.version, to="production")
         model = client.models.load("churn", stage="production")
 
-or, on every run, ``@step(register_model="churn")``. Versions are numbered by
+or, on every run, ``@step(register_model="churn")`` (registered by the
+``flowy_step_recorded`` hook of :mod:`flowy.tracking.plugin`). One line loads a
+model by name: :func:`flowy.tracking.client.load_model`. Versions are numbered by
 the store (1, 2, ... per name, unique and gapless under concurrent writers);
 each links to the run that made it, its training data (through lineage) and
 that run's metrics. Every stage change is kept as history with its time and
@@ -30,7 +32,7 @@ import getpass
 import os
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flowy.kernel import names
 from flowy.kernel.catalog import (
@@ -47,8 +49,8 @@ from flowy.kernel.catalog import (
 from flowy.kernel.errors import FlowyError, ModelNotFoundError
 
 if TYPE_CHECKING:
-    from flowy.kernel.records import StepRunRecord
-    from flowy.tracking.client import Client
+    from flowy.kernel.contracts import MetadataStore
+    from flowy.kernel.records import MetricRecord, RunRecord, StepRunRecord
 
 #: Stages every registry knows; any other lower-case word is a user-defined stage.
 STAGES = (STAGING, PRODUCTION, ARCHIVED, NO_STAGE)
@@ -86,10 +88,28 @@ def catalog_of(store: Any) -> Catalog:
     return store
 
 
+class StackReader(Protocol):
+    """What the registry reads of a stack: the part of :class:`~flowy.tracking.client.Client`
+    it uses, named here so that this module does not import the client (which imports it)."""
+
+    @property
+    def store(self) -> MetadataStore: ...
+
+    def run(self, run_id: str) -> RunRecord: ...
+
+    def step(self, run_id: str, step: str) -> StepRunRecord: ...
+
+    def metrics(self, run_id: str) -> builtins.list[tuple[str, MetricRecord]]: ...
+
+    def artifact_info(self, artifact_id: str) -> ArtifactInfo: ...
+
+    def load(self, artifact: str, *, allow_pickle: bool | None = None) -> Any: ...
+
+
 class ModelRegistry:
     """The registry of one stack, reached through ``Client.models``."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: StackReader) -> None:
         self.client = client
 
     @property
@@ -255,20 +275,6 @@ class ModelRegistry:
                 "b": b["training_data"],
             },
         }
-
-
-def load_model(
-    name: str,
-    *,
-    stage: str | None = PRODUCTION,
-    version: int | None = None,
-    stack: str | None = None,
-) -> Any:
-    """Load a registered model by name and stage (or version) from a stack's store."""
-    from flowy.tracking.client import Client
-
-    with Client(stack=stack) as client:
-        return client.models.load(name, stage=stage, version=version)
 
 
 #: Fully qualified type names that hold data, not a model: registering one is refused.
