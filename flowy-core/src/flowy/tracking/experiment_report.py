@@ -24,6 +24,7 @@ from flowy.tracking.experiments import (
     rank,
     summarize,
 )
+from flowy.tracking.svg_frame import Frame, ticks, value_range
 
 if TYPE_CHECKING:
     from flowy.kernel.contracts import MetadataStore
@@ -191,30 +192,20 @@ def svg_chart(
     points: Sequence[tuple[str, float]], metric: str, best: str | None, width: int = 720
 ) -> str:
     """A line chart of one value per run, in run order, as standalone inline SVG."""
-    height, left, right, top, bottom = 320, 70, 20, 20, 60
-    plot_w, plot_h = width - left - right, height - top - bottom
-    low = min(v for _, v in points)
-    high = max(v for _, v in points)
-    if high == low:
-        low, high = low - (abs(low) or 1) * 0.05, high + (abs(high) or 1) * 0.05
+    frame = Frame(width, 320, left=70, right=20, top=20, bottom=60)
+    height, left, top = frame.height, frame.left, frame.top
+    plot_w, plot_h = frame.plot_w, frame.plot_h
+    low, high = value_range(min(v for _, v in points), max(v for _, v in points))
     pad = (high - low) * 0.08
     low, high = low - pad, high + pad
 
     def x(i: int) -> float:
         return left + (plot_w * (i + 0.5) / len(points))
 
-    def y(v: float) -> float:
-        return top + plot_h * (1 - (v - low) / (high - low))
-
+    y = frame.y_scale(low, high)
     esc = html.escape
-    parts = [
-        f'<svg id="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(metric)} over runs">',
-        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#ffffff" '
-        'stroke="#d0d7de"/>',
-    ]
-    for i in range(5):
-        value = low + (high - low) * i / 4
+    parts = [frame.open("chart", f"{metric} over runs")]
+    for value in ticks(low, high):
         ty = y(value)
         parts.append(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{ty:.1f}" y2="{ty:.1f}" '
@@ -242,12 +233,7 @@ def svg_chart(
                 f'<text x="{lx:.1f}" y="{ly}" font-size="10" text-anchor="end" fill="#57606a" '
                 f'transform="rotate(-35 {lx:.1f} {ly})">{esc(run_id[:8])}</text>'
             )
-    parts.append(
-        f'<text x="{left + plot_w / 2}" y="{height - 4}" font-size="12" text-anchor="middle" '
-        f'fill="#1b1f24">runs, oldest first</text>'
-        f'<text x="14" y="{top + plot_h / 2}" font-size="12" text-anchor="middle" fill="#1b1f24" '
-        f'transform="rotate(-90 14 {top + plot_h / 2})">{esc(metric)}</text></svg>'
-    )
+    parts.append(frame.close("runs, oldest first", height - 4, metric))
     return "".join(parts)
 
 

@@ -13,40 +13,32 @@ import html
 import math
 from typing import Any
 
+from flowy.tracking.svg_frame import Frame, ticks, value_range
+
 _COLOURS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#0a3069", "#953800")
 
 
 def series_chart(series: dict[str, list[list[Any]]], metric: str, width: int = 720) -> str:
     """``run_id -> [[index, value], ...]`` as a line chart (non-finite values are left out)."""
-    height, left, right, top, bottom = 320, 70, 140, 20, 40
-    plot_w, plot_h = width - left - right, height - top - bottom
+    frame = Frame(width, 320, left=70, right=140, top=20, bottom=40)
+    height, left, top = frame.height, frame.left, frame.top
+    plot_w = frame.plot_w
     lines = {
         run_id: [(float(i), float(v)) for i, v in points if math.isfinite(float(v))]
         for run_id, points in series.items()
     }
     every = [p for points in lines.values() for p in points] or [(0.0, 0.0)]
     x_low, x_high = min(p[0] for p in every), max(p[0] for p in every)
-    y_low, y_high = min(p[1] for p in every), max(p[1] for p in every)
+    y_low, y_high = value_range(min(p[1] for p in every), max(p[1] for p in every))
     x_high = x_high if x_high > x_low else x_low + 1
-    if y_high == y_low:
-        y_low, y_high = y_low - (abs(y_low) or 1) * 0.05, y_high + (abs(y_high) or 1) * 0.05
 
     def x(v: float) -> float:
         return left + plot_w * (v - x_low) / (x_high - x_low)
 
-    def y(v: float) -> float:
-        return top + plot_h * (1 - (v - y_low) / (y_high - y_low))
-
+    y = frame.y_scale(y_low, y_high)
     esc = html.escape
-    parts = [
-        f'<svg id="series-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{esc(metric)} per step">',
-        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#ffffff" '
-        'stroke="#d0d7de"/>',
-    ]
-    for i in range(5):
-        value = y_low + (y_high - y_low) * i / 4
+    parts = [frame.open("series-chart", f"{metric} per step")]
+    for value in ticks(y_low, y_high):
         parts.append(
             f'<text x="{left - 6}" y="{y(value) + 4:.1f}" font-size="11" text-anchor="end" '
             f'fill="#57606a">{value:.4g}</text>'
@@ -61,10 +53,5 @@ def series_chart(series: dict[str, list[list[Any]]], metric: str, width: int = 7
             f'<text x="{left + plot_w + 8}" y="{top + 14 + 16 * k}" font-size="11" '
             f'fill="{colour}">{esc(run_id[:12])}</text>'
         )
-    parts.append(
-        f'<text x="{left + plot_w / 2}" y="{height - 8}" font-size="12" text-anchor="middle" '
-        f'fill="#1b1f24">step ({x_low:g} to {x_high:g})</text>'
-        f'<text x="14" y="{top + plot_h / 2}" font-size="12" text-anchor="middle" fill="#1b1f24" '
-        f'transform="rotate(-90 14 {top + plot_h / 2})">{esc(metric)}</text></svg>'
-    )
+    parts.append(frame.close(f"step ({x_low:g} to {x_high:g})", height - 8, metric))
     return "".join(parts)
