@@ -18,6 +18,10 @@ from typing import Any
 #: The release that removes the old paths; the warning names it so users can plan.
 REMOVED_IN = "0.3"
 
+#: Each old module path -> (its new module, the names that went elsewhere -> their module),
+#: filled as each shim is imported; flowy-core/tests/test_moved_paths.py reads it.
+MOVED: dict[str, tuple[str, dict[str, str]]] = {}
+
 
 def forward(
     old: str, new: str, elsewhere: Mapping[str, str] | None = None
@@ -30,6 +34,7 @@ def forward(
     that went to another module than ``new`` (attribute -> module).
     """
     elsewhere = dict(elsewhere or {})
+    MOVED[old] = (new, elsewhere)
 
     def __getattr__(name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
