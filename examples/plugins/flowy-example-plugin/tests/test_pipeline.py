@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from flowy import Pipeline, step
-from flowy.stacks.definitions import StackDefinition, save_stack
+from flowy.stacks import StackDefinition, save_stack
 from flowy_example_plugin.tracker import read_events
 
 
