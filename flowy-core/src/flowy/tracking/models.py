@@ -333,10 +333,12 @@ def normalize_register_option(
 
 
 def register_step_outputs(store: Any, targets: Mapping[str, str], record: StepRunRecord) -> None:
-    """The engine's hook: register a completed (or cached) step's outputs.
+    """Register a completed (or cached) step's outputs as versions of the models named.
 
-    An artifact already registered under the same name (a cached step
-    re-using it) does not get a second version.
+    Called by flowy-core's ``flowy_step_recorded`` implementation
+    (:mod:`flowy.tracking.plugin`) once the step's record is committed. An artifact
+    already registered under the same name (a cached step re-using it, or the hook
+    called twice) does not get a second version.
     """
     if not targets:
         return
