@@ -73,7 +73,7 @@ def in_process(work: Path, repeat: int) -> dict[str, float]:
     os.environ["FLOWY_PROJECT"] = str(work / "inproc")
     (work / "inproc" / ".flowy").mkdir(parents=True)
     from flowy.kernel.records import StepRef, StepTask
-    from flowy.run import worker
+    from flowy.run import step_log
     from flowy.run.engine import run_pipeline
     from flowy.run.facts import _memo, _scan_distributions, environment_facts
     from flowy.run.loader import load_pipeline
@@ -81,13 +81,12 @@ def in_process(work: Path, repeat: int) -> dict[str, float]:
     task = StepTask("r", "p", "s", StepRef("m", "q"), "", {}, {}, [], None)  # type: ignore[arg-type]
 
     def calls() -> float:
-        rec = worker._Recorder(task=task)
-        token = worker._current.set(rec)
+        token = step_log.begin(step_log.StepLog(task, None))  # type: ignore[arg-type]
         start = time.perf_counter()
         for i in range(10_000):
-            worker.log_metric("loss", 1.0 / (i + 1), step=i)
+            step_log.log_metric("loss", 1.0 / (i + 1), step=i)
         took = time.perf_counter() - start
-        worker._current.reset(token)
+        step_log.end(token)
         return took
 
     path = work / "inproc" / "logger.py"

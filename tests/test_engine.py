@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from flowy import Context, Pipeline, hookimpl, step
 from flowy.kernel.errors import ChecksumMismatchError, ParameterError
-from flowy.run.engine import CacheWarning, run_pipeline
+from flowy.run.engine import run_pipeline
+from flowy.run.planner import CacheWarning
 from flowy.stacks.definitions import resolve_stack
 
 

@@ -26,9 +26,9 @@ _LAZY = {
     "Pipeline": "flowy.run.pipeline",
     "Context": "flowy.run.context",
     "Client": "flowy.tracking.client",
-    "log_artifact": "flowy.run.worker",
-    "log_metric": "flowy.run.worker",
-    "log_params": "flowy.run.worker",
+    "log_artifact": "flowy.run.step_log",
+    "log_metric": "flowy.run.step_log",
+    "log_params": "flowy.run.step_log",
     "RunResult": "flowy.run.engine",
     "run_pipeline": "flowy.run.engine",
     "create_plugin_manager": "flowy.kernel.plugins",
@@ -65,11 +65,11 @@ if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (stric
     from flowy.run.engine import RunResult as RunResult
     from flowy.run.engine import run_pipeline as run_pipeline
     from flowy.run.pipeline import Pipeline as Pipeline
+    from flowy.run.step_log import log_artifact as log_artifact
+    from flowy.run.step_log import log_metric as log_metric
+    from flowy.run.step_log import log_params as log_params
     from flowy.run.steps import Step as Step
     from flowy.run.steps import step as step
-    from flowy.run.worker import log_artifact as log_artifact
-    from flowy.run.worker import log_metric as log_metric
-    from flowy.run.worker import log_params as log_params
     from flowy.tracking.assets import Artifact as Artifact
     from flowy.tracking.assets import Dataset as Dataset
     from flowy.tracking.assets import FeatureSet as FeatureSet

@@ -2,4 +2,13 @@
 
 from flowy._moved import forward
 
-__getattr__, __dir__ = forward(__name__, "flowy.run.loader")
+__getattr__, __dir__ = forward(
+    __name__,
+    "flowy.run.loader",
+    {
+        "importable_name": "flowy.kernel.user_modules",
+        "loaded_file": "flowy.kernel.user_modules",
+        "module_name_for": "flowy.kernel.user_modules",
+        "shown_name": "flowy.kernel.user_modules",
+    },
+)

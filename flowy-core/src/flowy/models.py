@@ -7,5 +7,7 @@ registry module must not import the client that imports it.
 from flowy._moved import forward
 
 __getattr__, __dir__ = forward(
-    __name__, "flowy.tracking.models", {"load_model": "flowy.tracking.client"}
+    __name__,
+    "flowy.tracking.models",
+    {"load_model": "flowy.tracking.client", "normalize_register_option": "flowy.run.steps"},
 )

@@ -2,4 +2,4 @@
 
 from flowy._moved import forward
 
-__getattr__, __dir__ = forward(__name__, "flowy.run.selection")
+__getattr__, __dir__ = forward(__name__, "flowy.run.selection", {"Selection": "flowy.run.planner"})

@@ -24,7 +24,7 @@ _LAZY = {
     "load_pipeline": "flowy.run.loader",
     "split_spec": "flowy.run.loader",
     "import_recorded": "flowy.run.loader",
-    "importable_name": "flowy.run.loader",
+    "importable_name": "flowy.kernel.user_modules",
     "load_params_file": "flowy.run.params:load_file",
     "params_from_text": "flowy.run.params:from_text",
     "explain_cache": "flowy.run.explain",
@@ -77,6 +77,7 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
 ]
 
 if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (strict mypy)
+    from flowy.kernel.user_modules import importable_name as importable_name
     from flowy.run.dag_view import render as render_dag
     from flowy.run.engine import RunResult as RunResult
     from flowy.run.engine import run_pipeline as run_pipeline
@@ -89,7 +90,6 @@ if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (stric
     from flowy.run.groupwatch import start_watchdog as start_watchdog
     from flowy.run.groupwatch import watch_group as watch_group
     from flowy.run.loader import import_recorded as import_recorded
-    from flowy.run.loader import importable_name as importable_name
     from flowy.run.loader import load_pipeline as load_pipeline
     from flowy.run.loader import split_spec as split_spec
     from flowy.run.params import from_text as params_from_text

@@ -15,13 +15,13 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from flowy.run.pipeline import Pipeline
+    from flowy.run.graph import PipelineGraph
 
 FORMATS = ("text", "mermaid", "dot", "svg")
 _MISSING = object()
 
 
-def param_values(pipeline: Pipeline, step_name: str) -> dict[str, Any]:
+def param_values(pipeline: PipelineGraph, step_name: str) -> dict[str, Any]:
     """``param -> value`` a run gets by default; ``_MISSING`` when it must be given."""
     signature = pipeline.steps[step_name].signature.parameters
     values = {}
@@ -49,7 +49,7 @@ def _short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _edges(pipeline: Pipeline) -> list[tuple[str, str, list[str]]]:
+def _edges(pipeline: PipelineGraph) -> list[tuple[str, str, list[str]]]:
     """``(producer, consumer, outputs passed)`` for every edge, in step order."""
     return [
         (up, name, [i for i in pipeline.inputs[name] if pipeline.producer[i] == up])
@@ -58,14 +58,14 @@ def _edges(pipeline: Pipeline) -> list[tuple[str, str, list[str]]]:
     ]
 
 
-def generations(pipeline: Pipeline) -> list[list[str]]:
+def generations(pipeline: PipelineGraph) -> list[list[str]]:
     """Steps by topological generation (each sorted by name)."""
     import networkx as nx
 
     return [sorted(g) for g in nx.topological_generations(pipeline.graph)]
 
 
-def text(pipeline: Pipeline) -> str:
+def text(pipeline: PipelineGraph) -> str:
     """Steps by generation: what each takes (inputs, parameters with values) and makes."""
     lines = [f"pipeline {pipeline.name} ({len(pipeline.steps)} steps)"]
     edges = _edges(pipeline)
@@ -84,7 +84,7 @@ def _node_id(name: str) -> str:
     return "s_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
-def mermaid(pipeline: Pipeline) -> str:
+def mermaid(pipeline: PipelineGraph) -> str:
     """A Mermaid flowchart: one node per step (label: name and parameters), edges named."""
     lines = ["flowchart TD"]
     for name in pipeline.order:
@@ -101,7 +101,7 @@ def _mermaid_escape(value: str) -> str:
     return value.replace('"', "#quot;").replace("|", "#124;")
 
 
-def dot(pipeline: Pipeline) -> str:
+def dot(pipeline: PipelineGraph) -> str:
     """Graphviz DOT: one node per step (label: name and parameters), edges named."""
 
     def quote(value: str) -> str:
@@ -117,7 +117,7 @@ def dot(pipeline: Pipeline) -> str:
     return "\n".join(lines)
 
 
-def svg(pipeline: Pipeline) -> str:
+def svg(pipeline: PipelineGraph) -> str:
     """The DAG as standalone SVG: generations top to bottom, one ``<g class="step">`` per step."""
     box_w, box_h, gap_x, gap_y, margin = 200, 56, 40, 60, 20
     levels = generations(pipeline)
@@ -162,7 +162,7 @@ def svg(pipeline: Pipeline) -> str:
     return "".join(parts)
 
 
-def render(pipeline: Pipeline, fmt: str) -> str:
+def render(pipeline: PipelineGraph, fmt: str) -> str:
     """The DAG in ``fmt`` (one of :data:`FORMATS`)."""
     views = {"text": text, "mermaid": mermaid, "dot": dot, "svg": svg}
     if fmt not in views:

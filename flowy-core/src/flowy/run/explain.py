@@ -1,8 +1,8 @@
 """``flowy cache explain``: would each step hit the cache, and if not, why not?
 
 This walks the pipeline in topological order and, for each step, computes
-its cache key exactly as a run would, by driving the engine's own run state
-(:class:`flowy.run.engine.RunExecution`: ``task_for``, ``cache_parts`` and ``cache_hit``)
+its cache key exactly as a run would, by driving the engine's own planner
+(:class:`flowy.run.planner.RunPlanner`: ``task_for``, ``cache_parts`` and ``cache_hit``)
 rather than a copy of its rules, so the explanation cannot drift from the
 behaviour. Upstream steps that would hit supply their cached artifacts as the
 inputs of the steps after them; when an upstream step will re-run, its output
@@ -78,7 +78,7 @@ def explain_cache(
     """For each step in topological order, whether a run now would hit the cache."""
     from flowy.kernel.config import load_settings, project_root
     from flowy.kernel.plugins import create_plugin_manager
-    from flowy.run.engine import RunExecution
+    from flowy.run.planner import RunPlanner
     from flowy.stacks.definitions import resolve_stack
 
     context = pipeline.context_for(params or {})
@@ -87,7 +87,7 @@ def explain_cache(
     plugins = plugins or create_plugin_manager()
     resolved = resolve_stack(stack, plugins, project)
     try:
-        run = RunExecution(
+        run = RunPlanner(
             pipeline=pipeline,
             stack=resolved,
             plugins=plugins,
@@ -199,7 +199,7 @@ def _explain_pending(
 
 
 def store_of(run: Any) -> MetadataStore:
-    """The metadata store of a :class:`flowy.run.engine.RunExecution`."""
+    """The metadata store of a :class:`flowy.run.planner.RunPlanner`."""
     store: MetadataStore = run.store
     return store
 

@@ -17,30 +17,20 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from flowy.artifacts.store_io import verify_artifact
 from flowy.kernel import records as R
 from flowy.kernel.errors import FlowyError
+from flowy.run.planner import RunPlanner, Selection
 
 if TYPE_CHECKING:
     from flowy.kernel.records import ArtifactRef
-    from flowy.run.engine import RunExecution
-    from flowy.run.pipeline import Pipeline
+    from flowy.run.graph import PipelineGraph
 
 #: How many of the pipeline's newest runs are searched for an unselected step's outputs.
 RECENT_RUNS = 50
 
 
-@attrs.frozen
-class Selection:
-    """The steps a partial run runs, and the words that say why the others do not."""
-
-    steps: frozenset[str]
-    label: str
-    """How the selection was asked for, e.g. ``--only fit`` or ``--from a --to c``."""
-
-
 def select(
-    pipeline: Pipeline,
+    pipeline: PipelineGraph,
     only: Iterable[str] | str | None = None,
     from_step: str | None = None,
     to_step: str | None = None,
@@ -98,7 +88,7 @@ def _reachable(edges: Mapping[str, Iterable[str]], start: str) -> set[str]:
     return seen
 
 
-def _check_name(pipeline: Pipeline, name: str, option: str) -> None:
+def _check_name(pipeline: PipelineGraph, name: str, option: str) -> None:
     if name in pipeline.steps:
         return
     close = difflib.get_close_matches(name, list(pipeline.steps), n=1)
@@ -109,7 +99,7 @@ def _check_name(pipeline: Pipeline, name: str, option: str) -> None:
     )
 
 
-def provide_unselected(run: RunExecution, selection: Selection) -> None:
+def provide_unselected(run: RunPlanner, selection: Selection) -> None:
     """Find the outputs of the unselected steps the selected ones read, before anything runs.
 
     Raises FlowyError (and nothing has been recorded) when one of them has
@@ -145,7 +135,7 @@ def provide_unselected(run: RunExecution, selection: Selection) -> None:
         )
 
 
-def _from_cache(run: RunExecution, name: str) -> dict[str, ArtifactRef] | None:
+def _from_cache(run: RunPlanner, name: str) -> dict[str, ArtifactRef] | None:
     """The step's outputs from a cache entry for its key now, if its inputs are known."""
     step = run.pipeline.steps[name]
     if not all(u in run.provided for u in run.pipeline.upstream(name)):
@@ -159,7 +149,7 @@ def _from_cache(run: RunExecution, name: str) -> dict[str, ArtifactRef] | None:
     return hit[1] if hit is not None else None
 
 
-def _from_latest_run(run: RunExecution, name: str) -> dict[str, ArtifactRef] | None:
+def _from_latest_run(run: RunPlanner, name: str) -> dict[str, ArtifactRef] | None:
     """The step's outputs from the newest run in which it completed, checksums verified."""
     declared = run.pipeline.steps[name].outputs
     for earlier in run.store.list_runs(pipeline=run.pipeline.name, limit=RECENT_RUNS):
@@ -172,17 +162,14 @@ def _from_latest_run(run: RunExecution, name: str) -> dict[str, ArtifactRef] | N
     return None
 
 
-def _verified(run: RunExecution, outputs: dict[str, str]) -> dict[str, ArtifactRef] | None:
+def _verified(run: RunPlanner, outputs: dict[str, str]) -> dict[str, ArtifactRef] | None:
     refs: dict[str, ArtifactRef] = {}
     for output, artifact_id in outputs.items():
         try:
             ref = run.store.get_artifact(artifact_id)
-            current = run.materializers.by_name(ref.materializer).version
         except FlowyError:
             return None
-        if str(current) != ref.materializer_version:
-            return None
-        if not verify_artifact(run.runtime.artifact_store, ref):
+        if not run.readable(ref):
             return None
         refs[output] = attrs.evolve(ref, name=output)
     return refs

@@ -90,9 +90,7 @@ class Step:
         self.on_failure = on_failure
         self.when = when
         self.allow_pickle = allow_pickle
-        from flowy.tracking.models import normalize_register_option
-
-        #: Output name -> model name registered on every run (see flowy.tracking.models).
+        #: Output name -> model name registered on every run (by flowy.tracking.plugin).
         self.register_model = normalize_register_option(self.name, self.outputs, register_model)
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
@@ -153,6 +151,36 @@ def _step_name(fn: Callable[..., Any], name: str | None) -> str:
         )
     assert isinstance(derived, str)
     return derived
+
+
+def normalize_register_option(
+    step_name: str, outputs: list[str], option: str | Mapping[str, str] | None
+) -> dict[str, str]:
+    """``@step(register_model=...)`` as {output: model name}, validated when the step is made.
+
+    A model name follows :data:`flowy.kernel.names.MODEL`, the rule the model
+    registry (:mod:`flowy.tracking.models`) applies to every name it is given.
+    """
+    if option is None:
+        return {}
+    if isinstance(option, str):
+        if len(outputs) != 1:
+            raise StepDefinitionError(
+                f"Step {step_name!r} has outputs {outputs}: say which to register, e.g. "
+                f"register_model={{{outputs[0]!r}: {option!r}}}."
+            )
+        option = {outputs[0]: option}
+    unknown = [o for o in option if o not in outputs]
+    if unknown:
+        raise StepDefinitionError(
+            f"Step {step_name!r}: register_model names outputs {unknown} it does not have; "
+            f"its outputs are {outputs}."
+        )
+    where = f"Step {step_name!r}: "
+    return {
+        out: names.check(names.MODEL, name, error=StepDefinitionError, where=where)
+        for out, name in option.items()
+    }
 
 
 def _cache_strategies(name: str, cache: bool | str | Sequence[str]) -> list[str]:

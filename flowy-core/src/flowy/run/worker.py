@@ -5,7 +5,8 @@ Every executor runs steps through these functions, wherever it runs them:
 call the function with its inputs and parameters, write outputs to the
 artifact store, capture logs and metrics) and :func:`run_with_retries` wraps
 any attempt function (in-process, forked, remote) with the task's retries and
-exponential backoff. Workers never touch the metadata store.
+exponential backoff. Workers never touch the metadata store. What a step logs
+while it runs (``flowy.log_metric`` and friends) is :mod:`flowy.run.step_log`.
 """
 
 from __future__ import annotations
@@ -16,32 +17,29 @@ import importlib
 import importlib.util
 import io
 import logging
-import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Container
-from contextvars import ContextVar
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from flowy.artifacts.keys import output_key
 from flowy.artifacts.store_io import read_artifact, write_artifact
-from flowy.kernel import names, user_modules
+from flowy.kernel import user_modules
 from flowy.kernel.errors import FlowyError
 from flowy.kernel.records import (
     CANCELLED,
     COMPLETED,
     FAILED,
     TIMED_OUT,
-    ArtifactRef,
-    MetricRecord,
     StepRef,
     StepResult,
     StepTask,
 )
+from flowy.run import step_log
+from flowy.run.step_log import StepLog
 
 if TYPE_CHECKING:
     from flowy.artifacts.resolution import MaterializerRegistry
@@ -67,93 +65,6 @@ class WorkerRuntime:
 
     artifact_store: ArtifactStore
     materializers: MaterializerRegistry
-
-
-@attrs.define
-class _Recorder:
-    """What a step logs while it runs; it travels back in the StepResult, in one batch.
-
-    Metrics are appended to a list (no I/O per value) and reach the metadata
-    store in the engine's one transaction per step, so logging 10,000 values
-    costs milliseconds.
-    """
-
-    metrics: list[MetricRecord] = attrs.field(factory=list)
-    params: dict[str, Any] = attrs.field(factory=dict)
-    artifacts: list[ArtifactRef] = attrs.field(factory=list)
-    task: StepTask | None = None
-    runtime: WorkerRuntime | None = None
-
-
-_current: ContextVar[_Recorder | None] = ContextVar("flowy_step_recorder", default=None)
-
-
-def _recorder(what: str) -> _Recorder:
-    rec = _current.get()
-    if rec is None:
-        raise FlowyError(f"flowy.{what} was called outside a running step; call it inside a @step.")
-    return rec
-
-
-def log_metric(name: str, value: float, step: int | None = None) -> None:
-    """Record a metric from inside a step; it reaches the metadata store and trackers."""
-    _recorder("log_metric").metrics.append(MetricRecord(name, float(value), step, time.time()))
-
-
-def log_params(params: dict[str, Any]) -> None:
-    """Record extra parameters from inside a step."""
-    _recorder("log_params").params.update(params)
-
-
-def log_artifact(path: str | os.PathLike[str], name: str | None = None) -> ArtifactRef:
-    """Store a file the step wrote (a plot, a report) as an artifact of the step.
-
-    The file is copied into the run's artifact store now, with its checksum, so a
-    temporary file may be deleted afterwards; the engine records it with the
-    step's outputs. ``name`` (see :data:`flowy.kernel.names.LOGGED_ARTIFACT`) is also
-    the stored file's name; it defaults to the file's own name, made valid and
-    made unique within the step (``plot.png``, ``plot-2.png``). A ``name``
-    passed that is invalid, or already names an output or a logged file of the
-    step, is refused. Returns the stored artifact's reference.
-    """
-    from flowy.artifacts.file_materializer import write_file_artifact
-    from flowy.artifacts.keys import logged_key
-
-    rec = _recorder("log_artifact")
-    assert rec.task is not None and rec.runtime is not None
-    task = rec.task
-    where = f"flowy.log_artifact in step {task.step!r}: "
-    source = Path(path)
-    if not source.is_file():
-        raise FlowyError(f"{where}{source} is not a file; pass the path of a file.")
-    taken = {o: "an output" for o in task.outputs}
-    taken.update((a.name, "a file logged before") for a in rec.artifacts)
-    if name is not None:
-        names.check(names.LOGGED_ARTIFACT, name, where=where)
-        if name in taken:
-            raise FlowyError(
-                f"{where}the name {name!r} already names {taken[name]} of the step. Pass "
-                "another name=, or leave name out to have the file's name made unique."
-            )
-    else:
-        name = _unique(names.sanitize(source.name), taken)
-    key = logged_key(task.artifact_prefix, task.run_id, task.step, name)
-    ref = write_file_artifact(rec.runtime.artifact_store, key, name, source, origin=task)
-    rec.artifacts.append(ref)
-    return ref
-
-
-def _unique(wanted: str, taken: Container[str]) -> str:
-    """``wanted``, or ``<stem>-<n>.<suffix>`` for the first n from 2 not ``taken``."""
-    stem, dot, suffix = wanted.rpartition(".")
-    if not stem:
-        stem, dot, suffix = wanted, "", ""
-    unique, n = wanted, 1
-    while unique in taken:
-        n += 1
-        room = names.LOGGED_ARTIFACT.max_length - len(f"-{n}{dot}{suffix}")
-        unique = f"{stem[: max(1, room)]}-{n}{dot}{suffix}"
-    return unique
 
 
 @functools.cache
@@ -227,8 +138,8 @@ def execute_attempt(
     """Run one attempt of ``task``; never raises for a failure of the step itself."""
     started = time.time()
     logs = io.StringIO()
-    recorder = _Recorder(task=task, runtime=runtime)
-    token = _current.set(recorder)
+    logged = StepLog(task, runtime.artifact_store)
+    token = step_log.begin(logged)
     handler = _CaptureHandler(logs)
     root = logging.getLogger()
     root.addHandler(handler)
@@ -259,32 +170,21 @@ def execute_attempt(
             }
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
-            raise StepInterrupted(
-                StepResult(
-                    step=task.step,
-                    status=CANCELLED,
-                    logs=logs.getvalue(),
-                    metrics=recorder.metrics,
-                    params_logged=recorder.params,
-                    artifacts_logged=recorder.artifacts,
-                    started_at=started,
-                    finished_at=time.time(),
-                    error="run cancelled",
-                    error_type="builtins.KeyboardInterrupt",
-                    retryable=False,
-                )
-            ) from exc
+            stopped = logged.result(
+                CANCELLED,
+                logs.getvalue(),
+                started,
+                error="run cancelled",
+                error_type="builtins.KeyboardInterrupt",
+                retryable=False,
+            )
+            raise StepInterrupted(stopped) from exc
         if isinstance(exc, SystemExit):
             raise
-        return StepResult(
-            step=task.step,
-            status=FAILED,
-            logs=logs.getvalue(),
-            metrics=recorder.metrics,
-            params_logged=recorder.params,
-            artifacts_logged=recorder.artifacts,
-            started_at=started,
-            finished_at=time.time(),
+        return logged.result(
+            FAILED,
+            logs.getvalue(),
+            started,
             error=f"{type(exc).__name__}: {exc}",
             error_type=_qualified(exc),
             traceback="".join(traceback.format_exception(exc)),
@@ -292,18 +192,8 @@ def execute_attempt(
         )
     finally:
         root.removeHandler(handler)
-        _current.reset(token)
-    return StepResult(
-        step=task.step,
-        status=COMPLETED,
-        outputs=outputs,
-        logs=logs.getvalue(),
-        metrics=recorder.metrics,
-        params_logged=recorder.params,
-        artifacts_logged=recorder.artifacts,
-        started_at=started,
-        finished_at=time.time(),
-    )
+        step_log.end(token)
+    return logged.result(COMPLETED, logs.getvalue(), started, outputs=outputs)
 
 
 def _split(task: StepTask, value: Any) -> dict[str, Any]:
@@ -364,26 +254,31 @@ def run_with_retries(
 def timed_out_result(task: StepTask, started: float, detail: str | None = None) -> StepResult:
     """The result of an attempt an executor stopped for overrunning (retryable)."""
     detail = detail or f"overran its timeout of {task.timeout:g} s and was stopped"
-    return StepResult(
-        step=task.step,
-        status=TIMED_OUT,
-        started_at=started,
-        finished_at=time.time(),
-        error=f"TimeoutError: step {task.step!r} {detail}",
-        error_type="builtins.TimeoutError",
-        retryable=True,
-    )
+    error = f"TimeoutError: step {task.step!r} {detail}"
+    return _unreported(task, started, TIMED_OUT, error, "builtins.TimeoutError")
 
 
 def worker_died_result(task: StepTask, started: float, how: str) -> StepResult:
     """The result of an attempt whose process ended without reporting (``how`` it ended)."""
+    error = f"WorkerDied: the process running step {task.step!r} {how}"
+    return _unreported(task, started, FAILED, error, "flowy.WorkerDied")
+
+
+def _unreported(
+    task: StepTask, started: float, status: str, error: str, error_type: str
+) -> StepResult:
+    """The result an executor makes for an attempt that ended (now) without reporting one.
+
+    Retryable, as every such end is: the attempt's own code never said otherwise.
+    """
     return StepResult(
         step=task.step,
-        status=FAILED,
+        status=status,
         started_at=started,
         finished_at=time.time(),
-        error=f"WorkerDied: the process running step {task.step!r} {how}",
-        error_type="flowy.WorkerDied",
+        error=error,
+        error_type=error_type,
+        retryable=True,
     )
 
 

@@ -16,8 +16,8 @@ import sys
 import time
 import uuid
 
+from flowy.run.step_log import log_metric
 from flowy.run.steps import step
-from flowy.run.worker import log_metric
 
 
 def mark(marks: str, name: str, started: float, **extra: object) -> None:

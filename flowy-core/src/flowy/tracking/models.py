@@ -305,33 +305,6 @@ def check_registrable(info: ArtifactInfo) -> None:
         )
 
 
-def normalize_register_option(
-    step_name: str, outputs: list[str], option: str | Mapping[str, str] | None
-) -> dict[str, str]:
-    """``@step(register_model=...)`` as {output: model name}, validated when the step is made."""
-    from flowy.kernel.errors import StepDefinitionError
-
-    if option is None:
-        return {}
-    if isinstance(option, str):
-        if len(outputs) != 1:
-            raise StepDefinitionError(
-                f"Step {step_name!r} has outputs {outputs}: say which to register, e.g. "
-                f"register_model={{{outputs[0]!r}: {option!r}}}."
-            )
-        option = {outputs[0]: option}
-    unknown = [o for o in option if o not in outputs]
-    if unknown:
-        raise StepDefinitionError(
-            f"Step {step_name!r}: register_model names outputs {unknown} it does not have; "
-            f"its outputs are {outputs}."
-        )
-    try:
-        return {out: validate_model_name(name) for out, name in option.items()}
-    except FlowyError as exc:
-        raise StepDefinitionError(f"Step {step_name!r}: {exc}") from exc
-
-
 def register_step_outputs(store: Any, targets: Mapping[str, str], record: StepRunRecord) -> None:
     """Register a completed (or cached) step's outputs as versions of the models named.
 

@@ -1,0 +1,193 @@
+"""Executing a run: walk the DAG, skip, serve from the cache, re-use, or submit each step.
+
+:class:`RunExecution` decides, step by step as each becomes ready, whether the
+step is skipped (its ``when`` is false or an upstream step did not produce its
+outputs), re-used from the run a ``--resume`` names, satisfied from the cache,
+or handed to the executor as a :class:`~flowy.kernel.records.StepTask`; what it
+plans comes from :class:`~flowy.run.planner.RunPlanner`, and every result is
+written by :class:`~flowy.run.recording.RunRecorder`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from flowy.artifacts.store_io import verify_artifact
+from flowy.kernel import records as R
+from flowy.kernel.errors import FlowyError
+from flowy.kernel.records import ArtifactRef, CacheEntry, StepResult, StepTask
+from flowy.run.recording import RunRecorder
+from flowy.run.worker import StepInterrupted
+
+if TYPE_CHECKING:
+    from flowy.run.steps import Step
+
+#: Seconds a cancelled run waits for running steps to report what they had done.
+INTERRUPT_GRACE = 5.0
+
+#: A submitted step, as the run waits for it: the step, its task, cache parts and key.
+Submitted = tuple["Step", StepTask, dict[str, str] | None, str | None]
+
+
+@attrs.frozen
+class Reusable:
+    """What a resumed run may re-use of one step: the run, the key it ran with, its outputs."""
+
+    run_id: str
+    key: str | None
+    outputs: dict[str, str]
+    """Output name -> artifact id."""
+
+
+class RunExecution(RunRecorder):
+    """The state of one run while it executes.
+
+    Made and driven by :func:`flowy.run.engine.run_pipeline`: :meth:`resume_from`
+    (for ``--resume``), then :meth:`execute`.
+    """
+
+    reusable: Mapping[str, Reusable] = MappingProxyType({})
+    """Step -> what a resumed run may re-use of it (see :meth:`resume_from`); none by default."""
+
+    def execute(self) -> str:
+        """Run every step as soon as its upstream steps are settled (not level by level)."""
+        executor = self.stack.executor
+        executor.bind(self.runtime)
+        executor.plan(self.pipeline.width)
+        downstream = self.pipeline.downstream_of
+        waiting = {name: len(self.pipeline.upstream_of[name]) for name in self.pipeline.order}
+        ready = [name for name in self.pipeline.order if waiting[name] == 0]
+        running: dict[Future[StepResult], Submitted] = {}
+        capacity = max(1, executor.capacity())
+        self.notify("flowy_pipeline_started", run=self.run)
+
+        def settled(name: str) -> None:
+            for successor in downstream[name]:
+                waiting[successor] -= 1
+                if waiting[successor] == 0:
+                    ready.append(successor)
+
+        try:
+            while ready or running:
+                while ready and len(running) < capacity:
+                    name = ready.pop(0)
+                    if self.start(name, executor, running):
+                        settled(name)
+                if running:
+                    self.flush()  # never hold records through a (possibly long) wait
+                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                    for future in done:
+                        step, task, parts, key = running.pop(future)
+                        self.record_result(step, task, future.result(), parts, key)
+                        settled(step.name)
+        except KeyboardInterrupt as interrupt:
+            # A step stopped in this process says what it had done (StepInterrupted); an
+            # executor may let steps elsewhere report too before shutdown(cancel=True) returns.
+            executor.shutdown(cancel=True)
+            if running:  # attempts elsewhere end now, some with what their step had done
+                wait(list(running), timeout=INTERRUPT_GRACE)
+            stopped = {}
+            if isinstance(interrupt, StepInterrupted):
+                stopped[interrupt.result.step] = interrupt.result
+            for future, (step, *_) in running.items():
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    stopped[step.name] = future.result()
+                future.cancel()
+            for name in self.pipeline.order:
+                if name not in self.status or self.status[name] == R.RUNNING:
+                    self.record_cancelled(name, stopped.get(name))
+            return R.CANCELLED
+        finally:
+            self.flush()
+        failed = any(s in (R.FAILED, R.TIMED_OUT) for s in self.status.values())
+        return R.FAILED if failed else R.COMPLETED
+
+    def start(
+        self,
+        name: str,
+        executor: Any,
+        running: dict[Future[StepResult], Submitted],
+    ) -> bool:
+        """Skip, serve from cache, or submit a ready step; True when it is settled now."""
+        step = self.pipeline.steps[name]
+        reason = self.skip_reason(step)
+        if reason is not None:
+            self.record_skipped(step, reason)
+            return True
+        task = self.task_for(step)
+        parts = self.cache_parts(step, task)
+        key = self.step_key(step, task, parts)
+        if name in self.reusable and self.reuse(step, task, key, parts):
+            return True
+        if parts is not None and key is not None:
+            hit = self.cache_hit(step, key)
+            if hit is not None:
+                self.record_cached(step, task, key, *hit)  # records the hit too
+                return True
+        self.flush()  # the step may read its inputs' records, from another process too
+        self.status[name] = R.RUNNING
+        self.notify("flowy_step_started", run=self.run, task=task)
+        future = executor.submit(task, step)
+        running[future] = (step, task, parts, key)
+        return False
+
+    # -- resuming ------------------------------------------------------------
+
+    def resume_from(self, run_id: str) -> None:
+        """Offer the outputs of steps that completed in an earlier (crashed) run for re-use.
+
+        Each is re-used only if the step's key now (code, inputs, parameters)
+        is the one recorded with it (see :meth:`reuse`); otherwise it runs.
+        """
+        previous = self.store.get_run(run_id)
+        if previous.pipeline != self.pipeline.name:
+            raise FlowyError(
+                f"Run {run_id} is of pipeline {previous.pipeline!r}, not {self.pipeline.name!r}; "
+                "resume it with the pipeline it ran."
+            )
+        reusable: dict[str, Reusable] = {}
+        for rec in self.store.get_step_runs(previous.run_id):
+            if rec.status in (R.COMPLETED, R.CACHED) and rec.step in self.pipeline.steps:
+                declared = self.pipeline.steps[rec.step].outputs  # not logged files
+                outputs = {n: a for n, a in rec.outputs.items() if n in declared}
+                reusable[rec.step] = Reusable(previous.run_id, rec.cache_key, outputs)
+        self.reusable = reusable
+
+    def reuse(
+        self, step: Step, task: StepTask, key: str | None, parts: dict[str, str] | None
+    ) -> bool:
+        """Record ``step`` as re-used from the resumed run, if its key is unchanged.
+
+        A record without a key (a step that ran uncached before keys were
+        recorded for every step, or whose values could not be hashed) cannot be
+        checked, so the step runs.
+        """
+        earlier = self.reusable[step.name]
+        if key is None or earlier.key != key:
+            return False
+        refs: dict[str, ArtifactRef] = {}
+        for name, artifact_id in earlier.outputs.items():
+            try:
+                ref = self.store.get_artifact(artifact_id)
+            except FlowyError:
+                return False
+            if not verify_artifact(self.runtime.artifact_store, ref):
+                return False
+            refs[name] = attrs.evolve(ref, name=name)
+        if set(refs) != set(step.outputs):
+            return False
+        entry = CacheEntry(
+            key,
+            self.pipeline.name,
+            step.name,
+            earlier.run_id,  # where the outputs come from: progress names that run
+            parts or {},
+            {n: r.artifact_id for n, r in refs.items()},
+        )
+        self.record_cached(step, task, key, entry, refs)
+        return True

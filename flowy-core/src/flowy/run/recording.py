@@ -1,0 +1,265 @@
+"""Recording a run's steps: the engine is the single writer of a run's metadata.
+
+Each settled step is written in one metadata transaction (its record, the
+artifacts it made or logged, its metrics and its cache entry), then the
+``flowy_step_recorded`` hook hears of every completed or cached step (Flowy's
+model registry answers it, as any plugin may), then observers hear of the step
+through the lifecycle hooks.
+
+Cached steps are settled synchronously, and nothing new comes with them (their
+outputs already exist), so their records are buffered and written in one batch
+(:meth:`~flowy.kernel.contracts.MetadataStore.record_steps`) before any other
+step is recorded or handed to the executor, before the engine waits for a
+running step, and when the run ends, however it ends; ``flowy_step_recorded``
+is called for them once their batch is written. A process killed in between
+loses at most those cached-step records, never a completed step's work: a
+resumed or repeated run finds the same cache entries again.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from flowy.kernel import records as R
+from flowy.kernel.records import ArtifactRef, CacheEntry, StepResult, StepRunRecord, StepTask
+from flowy.run.planner import RunPlanner, jsonable
+
+if TYPE_CHECKING:
+    from flowy.run.steps import Step
+
+
+class RunRecorder(RunPlanner):
+    """A run's planner that also writes what happens to each step, and tells the hooks.
+
+    Its own state (the records written, the batch not yet written) is made on
+    first use, so it takes the planner's constructor as it is.
+    """
+
+    @functools.cached_property
+    def records(self) -> dict[str, StepRunRecord]:
+        """Step -> the record written for it."""
+        return {}
+
+    @functools.cached_property
+    def unwritten(self) -> list[tuple[Step, StepRunRecord]]:
+        """Cached steps (and their records) not yet written (see :meth:`flush`)."""
+        return []
+
+    # -- hooks ---------------------------------------------------------------
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call every implementation; one that raises is a warning, never a failed run.
+
+        Each implementation is called through pluggy (one at a time, so one
+        raising does not stop the others), which lets ``FLOWY_TRACE_PLUGINS``
+        see every call.
+        """
+        for impl in getattr(self.plugins.hook, hook_name).get_hookimpls():
+            try:
+                self.plugins.call_one(hook_name, impl, kwargs)
+            except Exception as exc:  # noqa: BLE001
+                warnings.warn(
+                    f"plugin {self.plugins.describe(impl.plugin_name)} raised in {hook_name}: "
+                    f"{type(exc).__name__}: {exc}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+
+    def recorded(self, step: Step, rec: StepRunRecord) -> None:
+        """``flowy_step_recorded`` for a committed completed or cached step.
+
+        Part of recording the step, not an observer call: an implementation
+        that raises fails the run, as a failed write to the store does.
+        """
+        self.plugins.hook.flowy_step_recorded(run=self.run, step=step, record=rec, store=self.store)
+
+    # -- recording -----------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the buffered cached-step records, in order, as one batch; then the hook."""
+        if self.unwritten:
+            batch = list(self.unwritten)
+            self.unwritten.clear()
+            self.store.record_steps([rec for _, rec in batch])
+            for step, rec in batch:
+                self.recorded(step, rec)
+
+    def record_skipped(self, step: Step, reason: str) -> None:
+        now = time.time()
+        rec = StepRunRecord(self.run_id, step.name, R.SKIPPED, now, now, error=f"skipped: {reason}")
+        self.flush()
+        self.store.record_step(rec)
+        self.status[step.name] = R.SKIPPED
+        self.records[step.name] = rec
+        self.notify("flowy_step_skipped", run=self.run, step=step.name, reason=reason)
+
+    def record_cached(
+        self,
+        step: Step,
+        task: StepTask,
+        key: str | None,
+        entry: CacheEntry,
+        refs: dict[str, ArtifactRef],
+    ) -> None:
+        now = time.time()
+        rec = StepRunRecord(
+            self.run_id,
+            step.name,
+            R.CACHED,
+            now,
+            now,
+            attempts=0,
+            cache_key=key,
+            code_hash=task.code_hash,
+            params=jsonable(task.params),
+            inputs={n: r.artifact_id for n, r in task.inputs.items()},
+            outputs={n: r.artifact_id for n, r in refs.items()},
+        )
+        self.unwritten.append((step, rec))  # written by flush(): see the module docstring
+        self.status[step.name] = R.CACHED
+        self.records[step.name] = rec
+        self.outputs.update(refs)
+        self.notify("flowy_step_cached", run=self.run, task=task, entry=entry)
+
+    def record_result(
+        self,
+        step: Step,
+        task: StepTask,
+        result: StepResult,
+        parts: dict[str, str] | None,
+        key: str | None,
+    ) -> None:
+        """Record what an executed step did, in one transaction, then tell the hooks."""
+        artifacts = [
+            attrs.evolve(ref, artifact_id=uuid.uuid4().hex) for ref in result.outputs.values()
+        ]
+        refs = {a.name: a for a in artifacts}
+        # Files from flowy.log_artifact: recorded (and linked) as the step's, never cached
+        # or handed downstream, so they never change what a cache hit must provide.
+        logged = [
+            attrs.evolve(ref, artifact_id=uuid.uuid4().hex) for ref in result.artifacts_logged
+        ]
+        entry = None
+        if result.status == R.COMPLETED and key is not None and parts is not None:
+            entry = CacheEntry(
+                key,
+                self.pipeline.name,
+                step.name,
+                self.run_id,
+                parts,
+                {n: a.artifact_id for n, a in refs.items()},
+                time.time(),
+            )
+        params = jsonable(task.params)
+        params.update(jsonable(result.params_logged))
+        rec = StepRunRecord(
+            self.run_id,
+            step.name,
+            result.status,
+            result.started_at,
+            result.finished_at,
+            attempts=result.attempts,
+            cache_key=key,
+            code_hash=task.code_hash,
+            error=result.error,
+            error_type=result.error_type,
+            traceback=result.traceback,
+            logs=result.logs,
+            params=params,
+            inputs={n: r.artifact_id for n, r in task.inputs.items()},
+            outputs={a.name: a.artifact_id for a in (*artifacts, *logged)},
+        )
+        self.flush()
+        try:
+            self.store.record_step(rec, [*artifacts, *logged], result.metrics, entry)
+        except OSError as exc:  # disk full, an I/O error: the commit is lost, the step failed
+            rec, result = self.record_lost_commit(rec, result, [*artifacts, *logged], exc)
+            refs = {}
+        if result.status == R.COMPLETED:
+            self.recorded(step, rec)
+        self.status[step.name] = result.status
+        self.records[step.name] = rec
+        self.outputs.update(refs)
+        self.tell_observers(step, task, result)
+
+    def tell_observers(self, step: Step, task: StepTask, result: StepResult) -> None:
+        """The lifecycle hooks for a recorded step, and its ``on_failure`` if it failed."""
+        # Nobody listening is the common case: skip a no-op call per logged value.
+        if self.plugins.hook.flowy_metric_logged.get_hookimpls():
+            for metric in result.metrics:
+                self.notify(
+                    "flowy_metric_logged",
+                    run=self.run,
+                    step=step.name,
+                    name=metric.name,
+                    value=metric.value,
+                    index=metric.step,
+                )
+        if result.status == R.COMPLETED:
+            self.notify("flowy_step_finished", run=self.run, task=task, result=result)
+            return
+        self.notify("flowy_step_failed", run=self.run, task=task, result=result)
+        if step.on_failure is not None:
+            try:
+                step.on_failure(step.name, result.error)
+            except Exception as exc:  # noqa: BLE001
+                warnings.warn(
+                    f"on_failure of step {step.name!r} raised {type(exc).__name__}: {exc}",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+
+    def record_lost_commit(
+        self, rec: StepRunRecord, result: StepResult, new: list[ArtifactRef], exc: OSError
+    ) -> tuple[StepRunRecord, StepResult]:
+        """Record as failed, with ``exc`` as the reason, a step whose record could not be written.
+
+        Its new artifact files would have no metadata row, ever: they are removed
+        first (which may free the space the failure record needs; a file that
+        cannot be removed is left unreferenced, for ``flowy gc``). The failure is
+        recorded without artifacts, metrics or cache entry; when even that cannot
+        be written, ``exc`` propagates.
+        """
+        for ref in new:
+            try:
+                self.runtime.artifact_store.delete(ref.uri)
+            except Exception:  # noqa: BLE001 - left for `flowy gc`
+                continue
+        reason = f"the step's results could not be recorded: {exc}"
+        failed = attrs.evolve(
+            rec, status=R.FAILED, error=reason, error_type=type(exc).__name__, outputs={}
+        )
+        try:
+            self.store.record_step(failed)
+        except OSError:
+            raise exc from None
+        result = attrs.evolve(
+            result, status=R.FAILED, error=reason, error_type=type(exc).__name__, metrics=[]
+        )
+        return failed, result
+
+    def record_cancelled(self, name: str, stopped: StepResult | None = None) -> None:
+        """Record ``name`` as cancelled; ``stopped`` is what it did before it was stopped."""
+        now = time.time()
+        rec = StepRunRecord(self.run_id, name, R.CANCELLED, now, now, error="run cancelled")
+        logged: list[ArtifactRef] = []
+        if stopped is not None:  # it ran: keep what it printed, logged, its attempts and times
+            logged = [
+                attrs.evolve(ref, artifact_id=uuid.uuid4().hex) for ref in stopped.artifacts_logged
+            ]
+            rec.started_at = stopped.started_at or now
+            rec.finished_at = stopped.finished_at or now
+            rec.attempts = max(1, stopped.attempts)
+            rec.logs = stopped.logs
+            rec.params = jsonable(stopped.params_logged)
+            rec.outputs = {a.name: a.artifact_id for a in logged}
+        self.flush()
+        self.store.record_step(rec, logged, stopped.metrics if stopped is not None else [])
+        self.status[name] = R.CANCELLED
+        self.records[name] = rec
