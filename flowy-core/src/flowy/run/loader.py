@@ -24,31 +24,10 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from flowy.kernel.errors import FlowyError
-from flowy.kernel.user_modules import (
-    INTERNAL_NAME,
-    importable_name,
-    loaded_file,
-    module_name_for,
-    shown_name,
-)
+from flowy.kernel.user_modules import INTERNAL_NAME, importable_name, module_name_for
 
 if TYPE_CHECKING:
     from flowy.run.pipeline import Pipeline
-
-# The naming rules (importable_name, loaded_file, module_name_for, shown_name) live in
-# flowy.kernel.user_modules, since every layer names user modules; re-exported here for
-# flowy.run's public surface and the deprecated path flowy.loader.
-__all__ = [
-    "PipelineLoadError",
-    "import_recorded",
-    "importable_name",
-    "load_module",
-    "load_pipeline",
-    "loaded_file",
-    "module_name_for",
-    "shown_name",
-    "split_spec",
-]
 
 
 class PipelineLoadError(FlowyError):
