@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from flowy.testing.metadata_store import MetadataStoreContract
+from flowy_store_sqlite import queries
 from flowy_store_sqlite.metadata import SQLMetadataStore
 
 pytestmark = pytest.mark.slow
@@ -111,7 +112,8 @@ def test_reopen_and_prepared_statements_go_direct(pg_url: str) -> None:
     SQLMetadataStore(pg_url).close()
     store = SQLMetadataStore(pg_url)  # the up-to-date path on a second open
     try:
-        assert store._p_step.direct and store._p_artifact.direct
+        prepared = store._prepared
+        assert prepared[queries.INSERT_STEP].direct and prepared[queries.INSERT_ARTIFACT].direct
         assert store.describe()["url"].startswith("postgresql+psycopg://")
     finally:
         store.close()

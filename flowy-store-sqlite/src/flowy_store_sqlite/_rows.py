@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import json
 import math
-import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flowy.kernel.records import (
-    CACHED,
     ArtifactRef,
     CacheEntry,
     MetricRecord,
@@ -326,37 +324,3 @@ def warn_cache_miss(what: str, exc: MalformedRowError) -> None:
 EDGE_KEYS = ("artifact_id", "run_id", "step", "direction", "name")
 #: A stand-in whose rows give each insert its column list.
 PROBE_ARTIFACT = ArtifactRef("", "", "", 0, "", "", "", artifact_id="probe")
-
-
-class StepRows:
-    """Every row one step record writes, built before its transaction opens.
-
-    Both stores insert these: a record that cannot be turned into rows fails
-    before anything is written.
-    """
-
-    __slots__ = ("artifacts", "cache", "edges", "hit", "metrics", "step", "tags")
-
-    def __init__(
-        self,
-        step_run: StepRunRecord,
-        artifacts: Sequence[ArtifactRef] = (),
-        metrics: Sequence[MetricRecord] = (),
-        cache_entry: CacheEntry | None = None,
-    ) -> None:
-        now = time.time()
-        run_id, step = step_run.run_id, step_run.step
-        self.step = step_row(step_run)
-        self.artifacts = [artifact_row(a, run_id, step, now) for a in artifacts]
-        self.tags = [row for a in artifacts for row in tag_rows(a)]
-        self.edges = [
-            dict(zip(EDGE_KEYS, (aid, run_id, step, d, n), strict=True))
-            for d, mapping in (("consumed", step_run.inputs), ("produced", step_run.outputs))
-            for n, aid in mapping.items()
-        ]
-        self.metrics = [metric_row(m, run_id, step) for m in metrics]
-        self.cache = cache_row(cache_entry) if cache_entry is not None else None
-        if self.cache is not None and not self.cache["created_at"]:
-            self.cache["created_at"] = now
-        #: The cache key whose hit this record counts (a cached step's), else None.
-        self.hit = step_run.cache_key if step_run.status == CACHED else None

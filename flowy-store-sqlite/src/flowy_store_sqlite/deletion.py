@@ -5,13 +5,13 @@ Implements :meth:`flowy.kernel.contracts.MetadataStore.delete_runs` and
 no other writer interleaves) first collects the uses of the doomed artifacts
 that the doomed runs do not own, then refuses or deletes every row, children
 before parents (foreign keys are on). Files are the caller's, after the
-commit: :mod:`flowy.kernel.deletion` explains the order.
+commit: :mod:`flowy.tracking.deletion` explains the order.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -25,19 +25,14 @@ from flowy.kernel.deletion import (
     RunStillRunningError,
 )
 from flowy.kernel.records import RUNNING
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Column, Connection, delete, select
 
 from flowy_store_sqlite import _rows
 from flowy_store_sqlite import schema as s
+from flowy_store_sqlite.shared_methods import chunks
 
 #: Bound parameters per IN list (SQLite's historic limit is 999).
 CHUNK = 900
-
-
-def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
-    items = list(items)
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
 
 
 class _DryRun(Exception):
@@ -77,7 +72,7 @@ class DeletionQueries:
     def _delete(self, conn: Connection, ids: list[str], force: bool) -> DeletionResult:
         running = [
             r.run_id
-            for chunk in _chunks(ids)
+            for chunk in chunks(ids, CHUNK)
             for r in conn.execute(
                 select(s.runs.c.run_id).where(
                     s.runs.c.run_id.in_(chunk), s.runs.c.status == RUNNING
@@ -91,7 +86,7 @@ class DeletionQueries:
             )
         refs = {}
         owners: dict[str, str] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids, CHUNK):
             for row in conn.execute(select(s.artifacts).where(s.artifacts.c.run_id.in_(chunk))):
                 mapping = row._mapping
                 refs[mapping["artifact_id"]] = _rows.artifact_record(mapping)
@@ -114,7 +109,7 @@ class DeletionQueries:
             uses.append(ArtifactUse(artifact_id, name, owners[artifact_id], kind, detail))
 
         edges, m = s.lineage.c, s.model_versions.c
-        for chunk in _chunks(list(refs)):
+        for chunk in chunks(list(refs), CHUNK):
             for row in conn.execute(
                 select(edges.artifact_id, edges.run_id, edges.step, edges.direction)
                 .where(edges.artifact_id.in_(chunk))
@@ -130,7 +125,7 @@ class DeletionQueries:
             ):
                 detail = f"registered as model {version.name} v{version.version}"
                 use(version.artifact_id, USED_BY_MODEL, detail)
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids, CHUNK):
             # A version registered by a doomed run from an artifact it re-used (not its own).
             for row in conn.execute(
                 select(m.name, m.version, m.artifact_id, m.run_id).where(m.run_id.in_(chunk))
@@ -158,15 +153,9 @@ class DeletionQueries:
         self, conn: Connection, ids: list[str], artifact_ids: list[str], uses: list[ArtifactUse]
     ) -> None:
         """Children before parents: every foreign key holds at each statement."""
-        m, h, c = s.model_versions.c, s.model_stage_history.c, s.cache_entries.c
-        for chunk in _chunks(artifact_ids):
-            for name, version in conn.execute(
-                select(m.name, m.version).where(m.artifact_id.in_(chunk))
-            ).all():
-                conn.execute(
-                    delete(s.model_stage_history).where(h.name == name, h.version == version)
-                )
-            conn.execute(delete(s.model_versions).where(m.artifact_id.in_(chunk)))
+        m, c = s.model_versions.c, s.cache_entries.c
+        for chunk in chunks(artifact_ids, CHUNK):
+            _delete_model_versions(conn, m.artifact_id, chunk)
             conn.execute(delete(s.lineage).where(s.lineage.c.artifact_id.in_(chunk)))
             conn.execute(delete(s.artifact_tags).where(s.artifact_tags.c.artifact_id.in_(chunk)))
         if any(u.used_by == USED_BY_CACHE for u in uses):
@@ -179,18 +168,20 @@ class DeletionQueries:
                     continue
                 if isinstance(outputs, dict) and doomed_ids & set(outputs.values()):
                     conn.execute(delete(s.cache_entries).where(c.key == row.key))
-        for chunk in _chunks(ids):
-            for name, version in conn.execute(
-                select(m.name, m.version).where(m.run_id.in_(chunk))
-            ).all():
-                conn.execute(
-                    delete(s.model_stage_history).where(h.name == name, h.version == version)
-                )
-            conn.execute(delete(s.model_versions).where(m.run_id.in_(chunk)))
+        for chunk in chunks(ids, CHUNK):
+            _delete_model_versions(conn, m.run_id, chunk)
             conn.execute(delete(s.cache_entries).where(c.run_id.in_(chunk)))
             for table in (s.lineage, s.metrics, s.params, s.step_runs):
                 conn.execute(delete(table).where(table.c.run_id.in_(chunk)))
-        for chunk in _chunks(artifact_ids):
+        for chunk in chunks(artifact_ids, CHUNK):
             conn.execute(delete(s.artifacts).where(s.artifacts.c.artifact_id.in_(chunk)))
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids, CHUNK):
             conn.execute(delete(s.runs).where(s.runs.c.run_id.in_(chunk)))
+
+
+def _delete_model_versions(conn: Connection, column: Column[Any], chunk: list[str]) -> None:
+    """The model versions whose ``column`` is in ``chunk``, their stage history first."""
+    m, h = s.model_versions.c, s.model_stage_history.c
+    for name, version in conn.execute(select(m.name, m.version).where(column.in_(chunk))).all():
+        conn.execute(delete(s.model_stage_history).where(h.name == name, h.version == version))
+    conn.execute(delete(s.model_versions).where(column.in_(chunk)))

@@ -17,7 +17,7 @@ indexes on every step (measured: 0.05 ms -> 45 ms for a 10-level walk among
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from sqlalchemy import Connection, and_, func, literal, or_, select
 
 from flowy_store_sqlite import _rows
 from flowy_store_sqlite import schema as s
+from flowy_store_sqlite.shared_methods import chunks
 
 #: A walk stops here even if edges go on: a guard against cycles that re-used
 #: cached artifacts could in theory form across pipelines.
@@ -35,11 +36,6 @@ MAX_DEPTH = 10_000
 CHUNK = 900
 
 _PRODUCED, _CONSUMED = "produced", "consumed"
-
-
-def _chunks(items: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
 
 
 class LineageQueries:
@@ -59,7 +55,7 @@ class LineageQueries:
         ids = list(dict.fromkeys(ids))
         rows: list[Any] = []
         tags: dict[str, list[str]] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids, CHUNK):
             query = (
                 select(*self._info_columns)
                 .join(s.runs, s.runs.c.run_id == s.artifacts.c.run_id)
@@ -188,7 +184,7 @@ class LineageQueries:
             rows = conn.execute(query.limit(limit)).mappings().all()
             ids = [r["artifact_id"] for r in rows]
             tags: dict[str, list[str]] = {}
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids, CHUNK):
                 tag_query = select(s.artifact_tags).where(s.artifact_tags.c.artifact_id.in_(chunk))
                 for tag_row in conn.execute(tag_query):
                     tags.setdefault(tag_row.artifact_id, []).append(tag_row.tag)
@@ -263,7 +259,7 @@ def _step_nodes(
     if downstream:
         wanted.append((_CONSUMED, sorted(consumed_in)))
     for direction, ids in wanted:
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids, CHUNK):
             query = select(edge.run_id, edge.step).where(
                 edge.artifact_id.in_(chunk), edge.direction == direction
             )

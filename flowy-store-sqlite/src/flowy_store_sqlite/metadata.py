@@ -7,6 +7,11 @@ lineage and metrics, and never reflects tables after opening. Queries use
 only portable SQL; the SQLite specifics (WAL, pragmas, BEGIN IMMEDIATE) live
 in :mod:`flowy_store_sqlite.database`.
 
+The methods it shares with the stdlib store (runs, steps, metrics, the cache,
+experiments) are written once in :mod:`flowy_store_sqlite.shared_methods`,
+over the queries of :mod:`flowy_store_sqlite.queries`; this class supplies
+how a query runs here (``_select``, ``_execute``), and what only it does.
+
 One lock serialises use of the connection, because engine callbacks may come
 from executor threads; the orchestrator is the only writer (ARCHITECTURE.md),
 so the lock is never contended in practice.
@@ -15,53 +20,33 @@ so the lock is never contended in practice.
 from __future__ import annotations
 
 import contextlib
-import socket
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 from flowy.kernel.catalog import Catalog
 from flowy.kernel.contracts import MetadataStore
 from flowy.kernel.errors import ArtifactNotFoundError, RunNotFoundError
-from flowy.kernel.records import (
-    CRASHED,
-    RUNNING,
-    ArtifactRef,
-    CacheEntry,
-    MetricRecord,
-    RunRecord,
-    StepRunRecord,
-)
-from sqlalchemy import (
-    Column,
-    Connection,
-    Table,
-    bindparam,
-    delete,
-    func,
-    insert,
-    literal_column,
-    select,
-    update,
-)
+from flowy.kernel.records import ArtifactRef, CacheEntry, RunRecord
+from sqlalchemy import Column, Connection, Delete, Insert, Table, Update, delete, func, select
 from sqlalchemy.exc import DBAPIError
 
-from flowy_store_sqlite import _rows, connect, database, faults
+from flowy_store_sqlite import _rows, connect, database, faults, queries, sqlite_queries
 from flowy_store_sqlite import schema as s
 from flowy_store_sqlite.deletion import DeletionQueries
-from flowy_store_sqlite.experiments import ExperimentQueries
 from flowy_store_sqlite.lineage import LineageQueries
 from flowy_store_sqlite.model_registry import ModelRegistryQueries
 from flowy_store_sqlite.options import SQLMetadataStoreOptions
 from flowy_store_sqlite.prepared import Prepared, cursor_of
-from flowy_store_sqlite.procs import pid_alive
+from flowy_store_sqlite.shared_methods import Rows, SharedMethods
 
 MIN_PREFIX = 4
 
 
 class SQLMetadataStore(
-    DeletionQueries, ExperimentQueries, LineageQueries, ModelRegistryQueries, MetadataStore, Catalog
+    DeletionQueries, LineageQueries, ModelRegistryQueries, SharedMethods, MetadataStore, Catalog
 ):
     """Runs, step runs, artifacts, lineage, metrics, params and cache entries in SQL.
 
@@ -70,15 +55,7 @@ class SQLMetadataStore(
     """
 
     Options: ClassVar[Any] = SQLMetadataStoreOptions
-
-    # Built once per class; compiled once per store for its dialect (see prepared.py).
-    _hit_cache = (
-        update(s.cache_entries)
-        .where(s.cache_entries.c.key == bindparam("k"))
-        .values(hits=s.cache_entries.c.hits + literal_column("1"))
-    )
-    _get_cache = select(s.cache_entries).where(s.cache_entries.c.key == bindparam("k"))
-    _del_cache = delete(s.cache_entries).where(s.cache_entries.c.key == bindparam("k"))
+    Q: ClassVar[Any] = queries
 
     def __init__(
         self,
@@ -112,21 +89,12 @@ class SQLMetadataStore(
             self.close()
             self._check(exc)  # a damaged file, a full disk: say which and why
             raise
-        dialect = self._engine.dialect
-
-        def ins(table: Table, row: dict[str, Any]) -> Prepared:
-            return Prepared(insert(table), dialect, list(row))
-
-        self._p_run = ins(s.runs, _rows.run_row(RunRecord("", "", "")))
-        self._p_param = ins(s.params, {"run_id": "", "name": "", "value": ""})
-        self._p_step = ins(s.step_runs, _rows.step_row(StepRunRecord("", "", "")))
-        self._p_artifact = ins(s.artifacts, _rows.artifact_row(_rows.PROBE_ARTIFACT, "", "", 0.0))
-        self._p_lineage = ins(s.lineage, dict.fromkeys(_rows.EDGE_KEYS, ""))
-        self._p_tag = ins(s.artifact_tags, {"artifact_id": "", "tag": ""})
-        self._p_metric = ins(s.metrics, _rows.metric_row(MetricRecord("", 0.0), "", ""))
-        self._p_cache = ins(s.cache_entries, _rows.cache_row(CacheEntry("", "", "", "", {}, {})))
-        self._p_del_cache = Prepared(self._del_cache, dialect)
-        self._p_hit_cache = Prepared(self._hit_cache, dialect)
+        # The shared writes, compiled once for this store's dialect (see prepared.py).
+        self._prepared = {
+            statement: Prepared(statement, self._engine.dialect)
+            for statement in vars(queries).values()
+            if isinstance(statement, (Insert, Update, Delete))
+        }
 
     # -- plumbing ----------------------------------------------------------
 
@@ -142,21 +110,11 @@ class SQLMetadataStore(
             faults.check(exc, self._where)
 
     @contextlib.contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def _transaction(self, write: bool) -> Iterator[Connection]:
+        """A transaction on the store's connection (a write one takes the write lock up front)."""
         with self._lock:
             conn = self.conn
-            try:
-                with conn.begin():
-                    yield conn
-            except (DBAPIError, sqlite3.DatabaseError) as exc:
-                self._check(exc)
-                raise
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._lock:
-            conn = self.conn
-            conn.info[database.WRITE_FLAG] = True
+            conn.info[database.WRITE_FLAG] = write
             try:
                 with conn.begin():
                     yield conn
@@ -165,6 +123,25 @@ class SQLMetadataStore(
                 raise
             finally:
                 conn.info[database.WRITE_FLAG] = False
+
+    def _read(self) -> AbstractContextManager[Connection]:
+        return self._transaction(write=False)
+
+    def _write(self) -> AbstractContextManager[Connection]:
+        return self._transaction(write=True)
+
+    def _select(self, *queries: tuple[Any, Mapping[str, Any]]) -> list[Rows]:
+        """The rows of each (query, parameters) pair as mappings, in one snapshot."""
+        with self._read() as conn:
+            return [conn.execute(query, params).mappings().all() for query, params in queries]
+
+    def _execute(self, *writes: tuple[Any, Sequence[Mapping[str, Any]]]) -> list[int]:
+        """Each statement once per row, in one write transaction; the rows each changed."""
+        with self._write_raw() as (conn, cur):
+            return [
+                self._prepared[statement].many(conn, cur, rows) if rows else 0
+                for statement, rows in writes
+            ]
 
     @contextlib.contextmanager
     def _write_raw(self) -> Iterator[tuple[Connection, Any]]:
@@ -221,31 +198,6 @@ class SQLMetadataStore(
 
     # -- runs --------------------------------------------------------------
 
-    def create_run(self, run: RunRecord) -> None:
-        with self._write_raw() as (conn, cur):
-            self._p_run.run(conn, cur, _rows.run_row(run))
-            if run.params:
-                self._p_param.many(
-                    conn,
-                    cur,
-                    [
-                        {"run_id": run.run_id, "name": k, "value": _rows.dumps(v)}
-                        for k, v in run.params.items()
-                    ],
-                )
-
-    def finish_run(self, run_id: str, status: str, finished_at: float) -> None:
-        with self._write() as conn:
-            result = conn.execute(
-                update(s.runs)
-                .where(s.runs.c.run_id == run_id)
-                .values(status=status, finished_at=finished_at)
-            )
-        if result.rowcount == 0:
-            raise RunNotFoundError(
-                f"Cannot finish run {run_id!r}: it is not in {self.describe()['url']}."
-            )
-
     def get_run(self, run_id: str) -> RunRecord:
         with self._read() as conn:
             found = self._resolve(conn, s.runs, s.runs.c.run_id, run_id)
@@ -254,85 +206,6 @@ class SQLMetadataStore(
                 self._not_found("run", run_id, found, "List run ids with `flowy runs list`.")
             )
         return _rows.run_record(found)
-
-    def list_runs(
-        self, pipeline: str | None = None, status: str | None = None, limit: int = 50
-    ) -> list[RunRecord]:
-        query = select(s.runs).order_by(s.runs.c.started_at.desc(), s.runs.c.run_id.desc())
-        if pipeline is not None:
-            query = query.where(s.runs.c.pipeline == pipeline)
-        if status is not None:
-            query = query.where(s.runs.c.status == status)
-        with self._read() as conn:
-            rows = conn.execute(query.limit(limit)).mappings().all()
-        return [_rows.run_record(r) for r in rows]
-
-    def mark_crashed_runs(self) -> int:
-        """Mark ``running`` runs of this host whose process is gone as ``crashed``.
-
-        A run whose orchestrator was killed stays ``running`` forever otherwise.
-        Only runs started on this host are judged (another host's pids mean
-        nothing here); a pid reused by a younger process counts as gone.
-        """
-        host = socket.gethostname()
-        query = select(s.runs.c.run_id, s.runs.c.pid, s.runs.c.started_at).where(
-            s.runs.c.status == RUNNING, s.runs.c.host == host, s.runs.c.pid.is_not(None)
-        )
-        with self._write() as conn:
-            dead = [r.run_id for r in conn.execute(query) if not pid_alive(r.pid, r.started_at)]
-            if dead:
-                conn.execute(
-                    update(s.runs)
-                    .where(s.runs.c.run_id.in_(dead), s.runs.c.status == RUNNING)
-                    .values(status=CRASHED)
-                )
-        return len(dead)
-
-    # -- steps -------------------------------------------------------------
-
-    def record_step(
-        self,
-        step_run: StepRunRecord,
-        artifacts: Sequence[ArtifactRef] = (),
-        metrics: Sequence[MetricRecord] = (),
-        cache_entry: CacheEntry | None = None,
-    ) -> None:
-        rows = _rows.StepRows(step_run, artifacts, metrics, cache_entry)
-        with self._write_raw() as (conn, cur):
-            self._insert_step(conn, cur, rows)
-
-    def record_steps(self, step_runs: Sequence[StepRunRecord]) -> None:
-        """Several step records (cached, skipped: nothing new with them) in one transaction."""
-        batch = [_rows.StepRows(rec) for rec in step_runs]
-        if not batch:
-            return
-        with self._write_raw() as (conn, cur):
-            for rows in batch:
-                self._insert_step(conn, cur, rows)
-
-    def _insert_step(self, conn: Connection, cur: Any, rows: _rows.StepRows) -> None:
-        """Insert one record's rows inside the caller's write transaction."""
-        self._p_step.run(conn, cur, rows.step)
-        for prepared, many in (
-            (self._p_artifact, rows.artifacts),
-            (self._p_tag, rows.tags),
-            (self._p_lineage, rows.edges),
-            (self._p_metric, rows.metrics),
-        ):
-            if many:
-                prepared.many(conn, cur, many)
-        if rows.cache is not None:
-            # Portable "insert or replace": no dialect-specific upsert.
-            self._p_del_cache.run(conn, cur, {"k": rows.cache["key"]})
-            self._p_cache.run(conn, cur, rows.cache)
-        if rows.hit:
-            # The hit is counted in the step's own transaction: no extra commit per hit.
-            self._p_hit_cache.run(conn, cur, {"k": rows.hit})
-
-    def get_step_runs(self, run_id: str) -> list[StepRunRecord]:
-        query = select(s.step_runs).where(s.step_runs.c.run_id == run_id).order_by(s.step_runs.c.id)
-        with self._read() as conn:
-            return [_rows.step_record(r) for r in conn.execute(query).mappings()]
 
     def get_logs(self, run_id: str, step: str | None = None) -> dict[str, str]:
         """Captured logs of a run's steps (or of one step), step name -> text."""
@@ -349,7 +222,7 @@ class SQLMetadataStore(
 
     def get_artifact(self, artifact_id: str) -> ArtifactRef:
         if self._sqlite:
-            exact = self._sqlite_one("SELECT * FROM artifacts WHERE artifact_id = ?", artifact_id)
+            exact = self._sqlite_one(sqlite_queries.ARTIFACT, {"artifact_id": artifact_id})
             if exact is not None:
                 return _rows.artifact_record(exact)
         with self._read() as conn:
@@ -371,26 +244,19 @@ class SQLMetadataStore(
         with self._read() as conn:
             return [_rows.artifact_record(r) for r in conn.execute(query.limit(limit)).mappings()]
 
-    def get_metrics(self, run_id: str) -> list[tuple[str, MetricRecord]]:
-        query = select(s.metrics).where(s.metrics.c.run_id == run_id).order_by(s.metrics.c.id)
-        with self._read() as conn:
-            return [(r["step"], _rows.metric_record(r)) for r in conn.execute(query).mappings()]
-
     # -- cache -------------------------------------------------------------
 
     def lookup_cache(self, key: str) -> CacheEntry | None:
         if self._sqlite:  # the per-step hot path: one plain SELECT on the driver
-            found = self._sqlite_one("SELECT * FROM cache_entries WHERE key = ?", key)
+            found = self._sqlite_one(sqlite_queries.CACHE_ENTRY, {"key": key})
             return None if found is None else _rows.cache_record_or_none(found)
-        with self._read() as conn:
-            row = conn.execute(self._get_cache, {"k": key}).mappings().first()
-        return None if row is None else _rows.cache_record_or_none(row)
+        return super().lookup_cache(key)
 
     def lookup_cache_outputs(self, key: str) -> tuple[CacheEntry, dict[str, ArtifactRef]] | None:
         """The entry and each output's record, one query each; a malformed row is a miss."""
         return _rows.outputs_one_by_one(super().lookup_cache_outputs, key)
 
-    def _sqlite_one(self, sql: str, *args: Any) -> dict[str, Any] | None:
+    def _sqlite_one(self, sql: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
         """One row by key straight from the sqlite3 driver (a read starts no transaction).
 
         Cache hits look up an entry and each of its artifacts per step; through
@@ -399,7 +265,7 @@ class SQLMetadataStore(
         with self._lock:
             cursor = cursor_of(self.conn)
             try:
-                cursor.execute(sql, args)
+                cursor.execute(sql, params)
                 row = cursor.fetchone()
                 names = [d[0] for d in cursor.description] if row is not None else []
             except sqlite3.DatabaseError as exc:
@@ -408,10 +274,6 @@ class SQLMetadataStore(
             finally:
                 cursor.close()
         return None if row is None else dict(zip(names, row, strict=True))
-
-    def record_cache_hit(self, key: str) -> None:
-        with self._write_raw() as (conn, cur):
-            self._p_hit_cache.run(conn, cur, {"k": key})
 
     def last_cache_entry(self, pipeline: str, step: str) -> CacheEntry | None:
         c = s.cache_entries.c

@@ -17,7 +17,7 @@ depends on the cursor's column types, which only SQLAlchemy should interpret.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Dialect
@@ -27,9 +27,8 @@ from sqlalchemy.sql.expression import Executable
 class Prepared:
     """One INSERT, UPDATE or DELETE, compiled for ``dialect``; see the module docstring."""
 
-    def __init__(self, stmt: Executable, dialect: Dialect, keys: Sequence[str] | None = None):
-        column_keys = list(keys) if keys else None
-        compiled = stmt.compile(dialect=dialect, column_keys=column_keys)  # type: ignore[attr-defined]
+    def __init__(self, stmt: Executable, dialect: Dialect):
+        compiled = stmt.compile(dialect=dialect)  # type: ignore[attr-defined]
         self.stmt = stmt
         self.sql: str = compiled.string
         self.positional: bool = compiled.positional
@@ -46,28 +45,22 @@ class Prepared:
             (b.required or b.value is None) and not b.callable for b in binds.values()
         )
 
-    def _args(self, row: dict[str, Any]) -> Any:
+    def _args(self, row: Mapping[str, Any]) -> Any:
         if self.bind_procs:
             row = dict(row)
             for name, proc in self.bind_procs:
                 row[name] = proc(row[name])
         return tuple([row[n] for n in self.names]) if self.positional else row
 
-    def run(self, conn: Connection, cursor: Any, row: dict[str, Any]) -> int:
-        """Execute once; return the row count."""
+    def many(self, conn: Connection, cursor: Any, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Execute once per row with the driver's executemany; return the row count."""
         if not self.direct:
-            return int(conn.execute(self.stmt, row).rowcount)
-        cursor.execute(self.sql, self._args(row))
-        return int(cursor.rowcount)
-
-    def many(self, conn: Connection, cursor: Any, rows: list[dict[str, Any]]) -> None:
-        """Execute once per row with the driver's executemany."""
-        if not self.direct:
-            conn.execute(self.stmt, rows)
-        elif len(rows) == 1:
+            return int(conn.execute(self.stmt, list(rows)).rowcount)
+        if len(rows) == 1:
             cursor.execute(self.sql, self._args(rows[0]))
         else:
             cursor.executemany(self.sql, [self._args(r) for r in rows])
+        return int(cursor.rowcount)
 
 
 def cursor_of(conn: Connection) -> Any:

@@ -11,67 +11,46 @@ method is called (lineage, search, the model registry, cache maintenance,
 migrating an older database). Both share this store's one connection and its
 lock, so they see one database and never hold two transactions at once.
 
-The SQL here is plain SQLite over the tables of :mod:`flowy_store_sqlite.schema`;
-a new database is created from the generated ``sqlite_schema.sql`` (a test
-keeps it equal to ``create_all``), and the contract suite runs against this
-class as it does against the SQLAlchemy store. The ``sql`` store kind stays
-SQLAlchemy for every URL.
+The two stores answer their common methods with one implementation
+(:mod:`flowy_store_sqlite.shared_methods`) over one set of queries, written
+as SQLAlchemy Core in :mod:`flowy_store_sqlite.queries`; this store runs their
+SQLite compilation, the generated :mod:`flowy_store_sqlite.sqlite_queries`,
+and a new database is created from the generated ``sqlite_schema.sql``
+(tests keep both equal to what SQLAlchemy makes). Only SQLite's own queries
+are written here: the schema check and the cache hits read with SQLite's
+JSON functions. The contract suite runs against this class as it does
+against the SQLAlchemy store. The ``sql`` store kind stays SQLAlchemy for
+every URL.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
-import socket
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowy.kernel.catalog import Catalog
 from flowy.kernel.contracts import MetadataStore
-from flowy.kernel.errors import ConfigError, RunNotFoundError
-from flowy.kernel.records import (
-    CRASHED,
-    RUNNING,
-    ArtifactRef,
-    CacheEntry,
-    MetricRecord,
-    RunRecord,
-    StepRunRecord,
-)
+from flowy.kernel.errors import ConfigError
+from flowy.kernel.records import ArtifactRef, CacheEntry, RunRecord
 
-from flowy_store_sqlite import _rows, connect, faults
+from flowy_store_sqlite import _rows, connect, faults, sqlite_queries
 from flowy_store_sqlite.options import SQLMetadataStoreOptions
-from flowy_store_sqlite.procs import pid_alive
 from flowy_store_sqlite.revisions import HEAD_REVISION
+from flowy_store_sqlite.shared_methods import Rows, SharedMethods
 
 if TYPE_CHECKING:
     from flowy_store_sqlite.metadata import SQLMetadataStore
 
-_RUNS_ORDER = "ORDER BY started_at DESC, run_id DESC"
-#: Ids per ``IN (...)`` list, far below SQLite's bound-parameter limit.
-_IN_CHUNK = 500
-
-
-def _insert(table: str, columns: Sequence[str]) -> str:
-    names = ", ".join(f'"{c}"' for c in columns)
-    return f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + c for c in columns)})"
-
-
-_INSERT_RUN = _insert("runs", list(_rows.run_row(RunRecord("", "", ""))))
-_INSERT_PARAM = _insert("params", ["run_id", "name", "value"])
-_INSERT_STEP = _insert("step_runs", list(_rows.step_row(StepRunRecord("", "", ""))))
-_INSERT_ARTIFACT = _insert("artifacts", list(_rows.artifact_row(_rows.PROBE_ARTIFACT, "", "", 0.0)))
-_INSERT_TAG = _insert("artifact_tags", ["artifact_id", "tag"])
-_INSERT_EDGE = _insert("lineage", _rows.EDGE_KEYS)
-_INSERT_METRIC = _insert("metrics", list(_rows.metric_row(MetricRecord("", 0.0), "", "")))
-_INSERT_CACHE = _insert("cache_entries", list(_rows.cache_row(CacheEntry("", "", "", "", {}, {}))))
 #: Cache hits are read by two queries over one source of entries, in one snapshot: the
 #: entries whole, then each output's name and artifact row (NULLs when the row is gone)
 #: with only its entry's key. One join repeating the entry's outputs JSON on each of its
-#: rows would make a 10,000-output step's lookup read that JSON 10,000 times.
+#: rows would make a 10,000-output step's lookup read that JSON 10,000 times. SQLite's
+#: JSON functions make these SQLite's own: the SQLAlchemy store has no such query.
 _CACHE_ENTRIES = "SELECT c.* FROM {source}{where}"
 _CACHE_REFS = (
     "SELECT c.key AS c_key, o.key AS output, a.* FROM {source}"
@@ -89,13 +68,13 @@ _LATEST = {
 }
 _CACHE_OUTPUTS = (_CACHE_ENTRIES.format(**_KEY), _CACHE_REFS.format(**_KEY))
 _LATEST_CACHE_OUTPUTS = (_CACHE_ENTRIES.format(**_LATEST), _CACHE_REFS.format(**_LATEST))
-_COUNT_HIT = "UPDATE cache_entries SET hits = hits + 1 WHERE key = ?"
 
 
-class SQLiteMetadataStore(MetadataStore, Catalog):
+class SQLiteMetadataStore(SharedMethods, MetadataStore, Catalog):
     """Runs, steps, artifacts, lineage, metrics and cache in a SQLite file (see the module)."""
 
     Options: ClassVar[Any] = SQLMetadataStoreOptions
+    Q: ClassVar[Any] = sqlite_queries
 
     def __init__(self, url: str, fsync: bool = False, busy_timeout: float = 30.0) -> None:
         self.url = connect.normalize_url(url)
@@ -166,7 +145,7 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
         if self._revision() == HEAD_REVISION:
             return
         if self._is_empty():
-            with self._write() as cur:
+            with self._transaction(write=True) as cur:
                 # Re-checked under the write lock: two processes create it once.
                 if self._is_empty():
                     ddl = Path(__file__).with_name("sqlite_schema.sql").read_text("utf-8")
@@ -193,12 +172,13 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
         return ",".join(sorted(rows)) if rows else None
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Cursor]:
-        """A write transaction (BEGIN IMMEDIATE: the write lock up front) and its cursor."""
+    def _transaction(self, write: bool) -> Iterator[sqlite3.Cursor]:
+        """A transaction and its cursor: BEGIN IMMEDIATE (the write lock up front) to
+        write, BEGIN (one snapshot for several SELECTs) to read."""
         with self._lock:
             cur = self.db.cursor()
             try:
-                cur.execute("BEGIN IMMEDIATE")
+                cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     yield cur
                     cur.execute("COMMIT")
@@ -215,36 +195,28 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
             finally:
                 cur.close()
 
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Cursor]:
-        """A read transaction (one snapshot for several SELECTs) and its cursor."""
-        with self._lock:
-            cur = self.db.cursor()
+    def _select(self, *queries: tuple[str, Any]) -> list[Rows]:
+        """The rows of each (SQL, parameters) pair as dicts, in one snapshot."""
+        if len(queries) > 1:
+            with self._transaction(write=False):
+                return [self._fetch(self.db.cursor(), *query) for query in queries]
+        with self._lock:  # one statement reads one snapshot: no BEGIN
             try:
-                cur.execute("BEGIN")
-                try:
-                    yield cur
-                finally:
-                    cur.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
-                faults.check(exc, self.url)
-                raise
-            finally:
-                cur.close()
-
-    def _rows(self, sql: str, *args: Any) -> list[dict[str, Any]]:
-        """Every row of one SELECT as a dict (one statement reads one snapshot)."""
-        with self._lock:
-            try:
-                return self._select(self.db.cursor(), sql, args)
+                return [self._fetch(self.db.cursor(), *queries[0])]
             except sqlite3.DatabaseError as exc:
                 faults.check(exc, self.url)
                 raise
 
-    def _select(self, cur: sqlite3.Cursor, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
-        """Every row of one SELECT on ``cur`` as a dict; closes ``cur``."""
+    def _fetch(self, cur: sqlite3.Cursor, sql: str, params: Any) -> list[dict[str, Any]]:
+        """Every row of one SELECT on ``cur`` as a dict; closes ``cur``.
+
+        A list of ``ids`` (see :mod:`~flowy_store_sqlite.queries`) takes one ``?`` each.
+        """
+        if isinstance(params, dict) and "ids" in params:
+            params = params["ids"]
+            sql = sql.replace(sqlite_queries.IDS, ", ".join("?" * len(params)))
         try:
-            rows = cur.execute(sql, args).fetchall()
+            rows = cur.execute(sql, params).fetchall()
             if not rows:
                 return []
             names = self._names.get(sql)
@@ -254,9 +226,17 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
         finally:
             cur.close()
 
-    def _one(self, sql: str, *args: Any) -> dict[str, Any] | None:
-        rows = self._rows(sql, *args)
-        return rows[0] if rows else None
+    def _execute(self, *writes: tuple[str, Sequence[Mapping[str, Any]]]) -> list[int]:
+        """Each statement once per row, in one write transaction; the rows each changed."""
+        counts = []
+        with self._transaction(write=True) as cur:
+            for sql, rows in writes:
+                if len(rows) == 1:
+                    cur.execute(sql, rows[0])
+                elif rows:
+                    cur.executemany(sql, rows)
+                counts.append(cur.rowcount if rows else 0)
+        return counts
 
     def close(self) -> None:
         with self._lock:
@@ -272,115 +252,17 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
 
         return {"url": mask_text(self.url)}  # e.g. sqlite:///x.db?password=... (SQLCipher)
 
-    # -- runs --------------------------------------------------------------
-
-    def create_run(self, run: RunRecord) -> None:
-        params = [
-            {"run_id": run.run_id, "name": k, "value": _rows.dumps(v)}
-            for k, v in run.params.items()
-        ]
-        with self._write() as cur:
-            cur.execute(_INSERT_RUN, _rows.run_row(run))
-            if params:
-                cur.executemany(_INSERT_PARAM, params)
-
-    def finish_run(self, run_id: str, status: str, finished_at: float) -> None:
-        with self._write() as cur:
-            cur.execute(
-                "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
-                (status, finished_at, run_id),
-            )
-            found = cur.rowcount
-        if found == 0:
-            raise RunNotFoundError(
-                f"Cannot finish run {run_id!r}: it is not in {self.describe()['url']}."
-            )
+    # -- reads by id: an id prefix, or the not-found message, from the SQLAlchemy store --
 
     def get_run(self, run_id: str) -> RunRecord:
-        row = self._one("SELECT * FROM runs WHERE run_id = ?", run_id)
-        if row is not None:
-            return _rows.run_record(row)
-        return self.full.get_run(run_id)  # an id prefix, or the not-found message
-
-    def list_runs(
-        self, pipeline: str | None = None, status: str | None = None, limit: int = 50
-    ) -> list[RunRecord]:
-        where, args = _filters(pipeline=pipeline, status=status)
-        sql = f"SELECT * FROM runs{where} {_RUNS_ORDER} LIMIT ?"
-        return [_rows.run_record(r) for r in self._rows(sql, *args, limit)]
-
-    def iter_runs(self) -> Iterator[RunRecord]:
-        for row in self._rows(f"SELECT * FROM runs {_RUNS_ORDER}"):
-            yield _rows.run_record(row)
-
-    def mark_crashed_runs(self) -> int:
-        """Mark ``running`` runs of this host whose process is gone as ``crashed``."""
-        host = socket.gethostname()
-        with self._lock:
-            candidates = self._rows(
-                "SELECT run_id, pid, started_at FROM runs "
-                "WHERE status = ? AND host = ? AND pid IS NOT NULL",
-                RUNNING,
-                host,
-            )
-            dead = [r["run_id"] for r in candidates if not pid_alive(r["pid"], r["started_at"])]
-            if dead:
-                with self._write() as cur:
-                    cur.executemany(
-                        "UPDATE runs SET status = ? WHERE run_id = ? AND status = ?",
-                        [(CRASHED, run_id, RUNNING) for run_id in dead],
-                    )
-        return len(dead)
-
-    # -- steps -------------------------------------------------------------
-
-    def record_step(
-        self,
-        step_run: StepRunRecord,
-        artifacts: Sequence[ArtifactRef] = (),
-        metrics: Sequence[MetricRecord] = (),
-        cache_entry: CacheEntry | None = None,
-    ) -> None:
-        rows = _rows.StepRows(step_run, artifacts, metrics, cache_entry)
-        with self._write() as cur:
-            _insert_step(cur, rows)
-
-    def record_steps(self, step_runs: Sequence[StepRunRecord]) -> None:
-        """Several step records (no artifacts of their own: cached, skipped) in one transaction."""
-        batch = [_rows.StepRows(rec) for rec in step_runs]
-        if not batch:
-            return
-        # One executemany per statement, in recorded order: ids follow the batch's order.
-        edges = [edge for rows in batch for edge in rows.edges]
-        hits = [(rows.hit,) for rows in batch if rows.hit]
-        with self._write() as cur:
-            cur.executemany(_INSERT_STEP, [rows.step for rows in batch])
-            if edges:
-                cur.executemany(_INSERT_EDGE, edges)
-            if hits:
-                cur.executemany(_COUNT_HIT, hits)
-
-    def get_step_runs(self, run_id: str) -> list[StepRunRecord]:
-        rows = self._rows("SELECT * FROM step_runs WHERE run_id = ? ORDER BY id", run_id)
-        return [_rows.step_record(r) for r in rows]
-
-    # -- artifacts and metrics ---------------------------------------------
+        (rows,) = self._select((sqlite_queries.RUN, {"run_id": run_id}))
+        return _rows.run_record(rows[0]) if rows else self.full.get_run(run_id)
 
     def get_artifact(self, artifact_id: str) -> ArtifactRef:
-        row = self._one("SELECT * FROM artifacts WHERE artifact_id = ?", artifact_id)
-        if row is not None:
-            return _rows.artifact_record(row)
-        return self.full.get_artifact(artifact_id)  # an id prefix, or the not-found message
+        (rows,) = self._select((sqlite_queries.ARTIFACT, {"artifact_id": artifact_id}))
+        return _rows.artifact_record(rows[0]) if rows else self.full.get_artifact(artifact_id)
 
-    def get_metrics(self, run_id: str) -> list[tuple[str, MetricRecord]]:
-        rows = self._rows("SELECT * FROM metrics WHERE run_id = ? ORDER BY id", run_id)
-        return [(r["step"], _rows.metric_record(r)) for r in rows]
-
-    # -- cache -------------------------------------------------------------
-
-    def lookup_cache(self, key: str) -> CacheEntry | None:
-        row = self._one("SELECT * FROM cache_entries WHERE key = ?", key)
-        return None if row is None else _rows.cache_record_or_none(row)
+    # -- cache hits with their outputs, in one snapshot -----------------------
 
     def lookup_cache_outputs(self, key: str) -> tuple[CacheEntry, dict[str, ArtifactRef]] | None:
         """The entry and its outputs' records in one snapshot (the per-cached-step read)."""
@@ -412,133 +294,15 @@ class SQLiteMetadataStore(MetadataStore, Catalog):
         if not self._json_each:
             return None
         try:
-            with self._read():
-                entry_rows = self._select(self.db.cursor(), sql[0], args)
-                ref_rows = self._select(self.db.cursor(), sql[1], args) if entry_rows else []
+            with self._transaction(write=False):
+                entry_rows = self._fetch(self.db.cursor(), sql[0], args)
+                ref_rows = self._fetch(self.db.cursor(), sql[1], args) if entry_rows else []
         except sqlite3.OperationalError as exc:
             if "json_" not in str(exc):
                 raise
             self._json_each = False
             return None
         return _rows.cache_hits(entry_rows, ref_rows)
-
-    def record_cache_hit(self, key: str) -> None:
-        with self._write() as cur:
-            cur.execute(_COUNT_HIT, (key,))
-
-    # -- experiments -------------------------------------------------------
-
-    def list_experiments(self) -> list[dict[str, Any]]:
-        """One row per experiment: run counts by outcome, first and last start, pipelines."""
-        experiment = "coalesce(experiment, pipeline)"
-        with self._read() as cur:
-            cur.execute(
-                f"SELECT {experiment} AS name, count(*) AS runs, "
-                "sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS completed, "
-                "sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed, "
-                "min(started_at) AS first_started_at, max(started_at) AS last_started_at "
-                f"FROM runs GROUP BY {experiment} ORDER BY max(started_at) DESC"
-            )
-            names = [d[0] for d in cur.description]
-            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-            cur.execute(f"SELECT DISTINCT {experiment}, pipeline FROM runs")
-            by_name: dict[str, list[str]] = {}
-            for name, pipeline in cur.fetchall():
-                by_name.setdefault(name, []).append(pipeline)
-        for row in rows:
-            row["completed"] = int(row["completed"] or 0)
-            row["failed"] = int(row["failed"] or 0)
-            row["pipelines"] = sorted(by_name.get(row["name"], []))
-        return rows
-
-    def experiment_runs(
-        self, experiment: str, status: str | None = None, limit: int | None = None
-    ) -> list[RunRecord]:
-        """The runs of one experiment, newest first."""
-        where, args = _filters(status=status)
-        where = (where + " AND" if where else " WHERE") + " coalesce(experiment, pipeline) = ?"
-        sql = f"SELECT * FROM runs{where} {_RUNS_ORDER} LIMIT ?"
-        rows = self._rows(sql, *args, experiment, -1 if limit is None else limit)
-        return [_rows.run_record(r) for r in rows]
-
-    def metrics_of_runs(
-        self, run_ids: Sequence[str], steps: Sequence[tuple[str, str]] = ()
-    ) -> dict[str, list[tuple[str, MetricRecord]]]:
-        """Every metric of these runs, ``run_id -> [(step, metric), ...]`` in logged order.
-
-        ``steps`` adds the metrics of single (run, step) pairs: the steps whose
-        outputs a cached step re-used, so their metrics can be shown for it.
-        """
-        found: dict[str, list[tuple[str, MetricRecord]]] = {}
-        runs = set(run_ids)
-        wanted = set(steps)
-        for row in self._rows_in("metrics", "run_id", sorted(runs | {r for r, _ in wanted})):
-            run_id = row["run_id"]
-            if run_id in runs or (run_id, row["step"]) in wanted:
-                found.setdefault(run_id, []).append((row["step"], _rows.metric_record(row)))
-        return found
-
-    def artifact_producers(self, artifact_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """``artifact_id -> (run_id, step)`` of the step run that wrote each artifact."""
-        rows = self._rows_in(
-            "artifacts", "artifact_id", sorted(set(artifact_ids)), "artifact_id, run_id, step"
-        )
-        return {r["artifact_id"]: (r["run_id"], r["step"]) for r in rows}
-
-    def step_runs_of_runs(self, run_ids: Sequence[str]) -> dict[str, list[Any]]:
-        """``run_id -> [StepRunRecord, ...]`` (in recorded order, logs left out)."""
-        columns = ", ".join(c for c in _rows.step_row(StepRunRecord("", "", "")) if c != "logs")
-        found: dict[str, list[Any]] = {}
-        for row in self._rows_in("step_runs", "run_id", sorted(set(run_ids)), f"id, {columns}"):
-            record = _rows.step_record({**row, "logs": ""})
-            found.setdefault(record.run_id, []).append(record)
-        return found
-
-    def _rows_in(
-        self, table: str, column: str, values: Sequence[str], columns: str = "*"
-    ) -> list[dict[str, Any]]:
-        """Rows whose ``column`` is one of ``values``, in insertion order, in one snapshot."""
-        found: list[dict[str, Any]] = []
-        with self._read() as cur:
-            for start in range(0, len(values), _IN_CHUNK):
-                chunk = values[start : start + _IN_CHUNK]
-                marks = ", ".join("?" * len(chunk))
-                cur.execute(
-                    f"SELECT {columns} FROM {table} WHERE {column} IN ({marks}) ORDER BY rowid",
-                    chunk,
-                )
-                names = [d[0] for d in cur.description]
-                found.extend(dict(zip(names, r, strict=True)) for r in cur.fetchall())
-        return found
-
-
-def _insert_step(cur: sqlite3.Cursor, rows: _rows.StepRows) -> None:
-    """Insert one record's rows inside the caller's write transaction."""
-    cur.execute(_INSERT_STEP, rows.step)
-    for sql, many in (
-        (_INSERT_ARTIFACT, rows.artifacts),
-        (_INSERT_TAG, rows.tags),
-        (_INSERT_EDGE, rows.edges),
-        (_INSERT_METRIC, rows.metrics),
-    ):
-        if len(many) == 1:
-            cur.execute(sql, many[0])
-        elif many:
-            cur.executemany(sql, many)
-    if rows.cache is not None:
-        cur.execute("DELETE FROM cache_entries WHERE key = ?", (rows.cache["key"],))
-        cur.execute(_INSERT_CACHE, rows.cache)
-    if rows.hit:
-        # The hit is counted in the step's own transaction: no extra commit per hit.
-        cur.execute(_COUNT_HIT, (rows.hit,))
-
-
-def _filters(**columns: str | None) -> tuple[str, list[Any]]:
-    """`` WHERE a = ? AND b = ?`` for the given non-None column values, and the values."""
-    used = [(name, value) for name, value in columns.items() if value is not None]
-    if not used:
-        return "", []
-    return " WHERE " + " AND ".join(f"{name} = ?" for name, _ in used), [v for _, v in used]
 
 
 #: Methods served by the SQLAlchemy store (opened on first use), by name.
