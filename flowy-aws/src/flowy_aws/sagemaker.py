@@ -44,7 +44,7 @@ from flowy_aws import jobs, staging
 from flowy_aws.errors import AwsConnectionError, AwsError, translate
 
 if TYPE_CHECKING:
-    from flowy.run import Step, WorkerRuntime
+    from flowy.kernel.contracts import LiveStep, WorkerRuntime
 
     from flowy_aws.s3_store import S3ArtifactStore
 
@@ -153,7 +153,7 @@ class SageMakerExecutor(Executor):
 
     # -- engine interface ------------------------------------------------------
 
-    def submit(self, task: StepTask, step: Step) -> Future[StepResult]:
+    def submit(self, task: StepTask, step: LiveStep) -> Future[StepResult]:
         if self.store is None:
             raise RuntimeError("SageMakerExecutor.bind(runtime) must be called before submit")
         return self._pool.submit(run_with_retries, task, self._attempt, self._sleep)

@@ -2,7 +2,7 @@
 
 Registered on the ``runs`` group in :mod:`flowy_cli.runs`. The order (rows in
 one transaction, then files) and what a kill in between leaves are explained
-in :mod:`flowy.kernel.deletion`.
+in :mod:`flowy.tracking.deletion`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def delete(
     keeps its record and its file, or the record is gone and `flowy gc`
     removes the file.
     """
-    from flowy.kernel.deletion import delete_runs
+    from flowy.tracking import delete_runs
     from flowy.tracking import Client
     from rich.markup import escape
 

@@ -36,7 +36,7 @@ from flowy.kernel.records import StepResult, StepTask
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from flowy.run import Step, WorkerRuntime
+    from flowy.kernel.contracts import LiveStep, WorkerRuntime
 
 
 class DaskOptions(BaseModel):
@@ -200,7 +200,7 @@ class DaskExecutor(Executor):
             wanted.setdefault(cpu, 1.0)
         return wanted
 
-    def submit(self, task: StepTask, step: Step) -> Future[StepResult]:
+    def submit(self, task: StepTask, step: LiveStep) -> Future[StepResult]:
         if self.client is None:
             raise RuntimeError("DaskExecutor.bind(runtime) must be called before submit")
         from flowy_executor_dask._task import run_task

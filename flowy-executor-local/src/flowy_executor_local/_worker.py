@@ -32,8 +32,8 @@ from flowy.run import (
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
+    from flowy.kernel.contracts import WorkerRuntime
     from flowy.kernel.records import ComponentSpec, StepTask
-    from flowy.run import WorkerRuntime
 
 _PR_SET_PDEATHSIG = 1
 

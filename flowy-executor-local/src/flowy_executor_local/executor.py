@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from flowy_executor_local.pool import WorkerPool, cancelled_result, resource_needs
 
 if TYPE_CHECKING:
-    from flowy.run import Step, WorkerRuntime
+    from flowy.kernel.contracts import LiveStep, WorkerRuntime
 
 StartMethod = Literal["fork", "forkserver", "spawn"]
 
@@ -139,7 +139,7 @@ class LocalExecutor(Executor):
         super().bind(runtime)
         self._stop.clear()
 
-    def submit(self, task: StepTask, step: Step) -> Future[StepResult]:
+    def submit(self, task: StepTask, step: LiveStep) -> Future[StepResult]:
         runtime = self.runtime
         if runtime is None:
             raise RuntimeError("LocalExecutor.bind(runtime) must be called before submit")
@@ -172,7 +172,7 @@ class LocalExecutor(Executor):
         path = getattr(sys.modules.get(ref.module), "__file__", None)
         return attrs.evolve(task, step_ref=attrs.evolve(ref, path=path)) if path else task
 
-    def _defined_in_its_file(self, step: Step) -> bool:
+    def _defined_in_its_file(self, step: LiveStep) -> bool:
         """Whether a clean worker importing the step's module would find this function.
 
         A function made with ``exec`` (or added to a module at run time) has no
@@ -198,7 +198,7 @@ class LocalExecutor(Executor):
             return False
         return self.start_method == "fork" or ref.module != "__main__" or bool(ref.path)
 
-    def _in_process_attempt(self, step: Step, runtime: WorkerRuntime) -> Any:
+    def _in_process_attempt(self, step: LiveStep, runtime: WorkerRuntime) -> Any:
         def attempt(t: StepTask) -> StepResult:
             if t.timeout is None:
                 with children_watched():  # what it starts dies with this process

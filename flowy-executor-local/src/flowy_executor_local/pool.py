@@ -50,8 +50,8 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
+    from flowy.kernel.contracts import WorkerRuntime
     from flowy.kernel.records import ComponentSpec
-    from flowy.run import WorkerRuntime
 
 
 #: Seconds an interrupted worker has to send back its step's partial result.

@@ -42,8 +42,7 @@ from flowy.kernel.errors import ChecksumMismatchError, UnsafeArtifactError
 from flowy.kernel.records import ArtifactRef
 
 if TYPE_CHECKING:
-    from flowy.artifacts.resolution import MaterializerRegistry
-    from flowy.kernel.contracts import ArtifactStore, Materializer
+    from flowy.kernel.contracts import ArtifactStore, Materializer, MaterializerResolver
     from flowy.kernel.records import StepTask
 
 CHUNK = 1 << 20
@@ -180,7 +179,7 @@ def write_artifact(
     key: str,
     name: str,
     obj: Any,
-    materializers: MaterializerRegistry,
+    materializers: MaterializerResolver,
     *,
     allow_pickle: bool = False,
     origin: StepTask | None = None,
@@ -248,7 +247,7 @@ def reads_paths(materializer: Materializer) -> bool:
 def read_artifact(
     store: ArtifactStore,
     ref: ArtifactRef,
-    materializers: MaterializerRegistry,
+    materializers: MaterializerResolver,
     *,
     allow_pickle: bool = False,
 ) -> Any:
@@ -286,7 +285,7 @@ def read_artifact(
     return obj
 
 
-def rewrap(value: Any, description: Mapping[str, Any], registry: MaterializerRegistry) -> Asset:
+def rewrap(value: Any, description: Mapping[str, Any], registry: MaterializerResolver) -> Asset:
     """The asset an artifact was written from, rebuilt around its loaded ``value``.
 
     Its class is the one registered for the recorded type name through the

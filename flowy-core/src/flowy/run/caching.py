@@ -31,12 +31,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowy.kernel.contracts import CacheStrategy, UncacheableError
+from flowy.kernel.contracts import CacheStrategy, LiveStep, UncacheableError
 from flowy.run import code_digests
 
 if TYPE_CHECKING:
     from flowy.kernel.records import StepTask
-    from flowy.run.steps import Step
 
 
 @cache
@@ -297,7 +296,7 @@ class CodeHash(CacheStrategy):
 
     name = "code_hash"
 
-    def key_part(self, step: Step, task: StepTask) -> str:
+    def key_part(self, step: LiveStep, task: StepTask) -> str:
         return task.code_hash or code_hash(step.fn)
 
 
@@ -306,7 +305,7 @@ class InputHash(CacheStrategy):
 
     name = "input_hash"
 
-    def key_part(self, step: Step, task: StepTask) -> str:
+    def key_part(self, step: LiveStep, task: StepTask) -> str:
         digest = hashlib.sha256()
         for name, ref in sorted(task.inputs.items()):
             digest.update(

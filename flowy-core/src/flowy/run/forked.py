@@ -27,7 +27,7 @@ from flowy.run.groupwatch import forget_group, start_watchdog, watch_group
 from flowy.run.worker import StepInterrupted, execute_attempt, timed_out_result, worker_died_result
 
 if TYPE_CHECKING:
-    from flowy.run.worker import WorkerRuntime
+    from flowy.kernel.contracts import WorkerRuntime
 
 _PR_SET_PDEATHSIG = 1
 #: Seconds an interrupted child has to send back its step's partial result.

@@ -43,6 +43,7 @@ from flowy.run.step_log import StepLog
 
 if TYPE_CHECKING:
     from flowy.artifacts.resolution import MaterializerRegistry
+    from flowy.kernel import contracts
     from flowy.kernel.contracts import ArtifactStore
 
 
@@ -61,7 +62,12 @@ class StepInterrupted(KeyboardInterrupt):
 
 @attrs.define
 class WorkerRuntime:
-    """What a worker needs besides the task: a store and the materializers."""
+    """What a worker needs besides the task: a store and the materializers.
+
+    The run layer's implementation of :class:`flowy.kernel.contracts.WorkerRuntime`, the
+    protocol executors receive in :meth:`~flowy.kernel.contracts.Executor.bind` and hand
+    back to :func:`execute_attempt`, which needs no more of it than that protocol.
+    """
 
     artifact_store: ArtifactStore
     materializers: MaterializerRegistry
@@ -132,7 +138,7 @@ class _CaptureHandler(logging.Handler):
 def execute_attempt(
     task: StepTask,
     fn: Callable[..., Any] | None,
-    runtime: WorkerRuntime,
+    runtime: contracts.WorkerRuntime,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
 ) -> StepResult:
     """Run one attempt of ``task``; never raises for a failure of the step itself."""

@@ -2,9 +2,9 @@
 housekeeping of the recorded history. Reaches the engine only through hooks.
 
 The names below are this layer's public surface: the read API, experiment summaries and
-reports, the model registry's one-line loader, and garbage collection (what the CLI and the
-docs use). They are imported from their submodules on first use; the submodules are private
-(see the ``plugins-public-api`` import contract in pyproject.toml).
+reports, the model registry's one-line loader, garbage collection and run deletion (what the
+CLI and the docs use). They are imported from their submodules on first use; the submodules
+are private (see the ``plugins-public-api`` import contract in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ _LAZY = {
     "GcReport": "flowy.tracking.housekeeping",
     "collect_garbage": "flowy.tracking.housekeeping:collect",
     "Retention": "flowy.tracking.retention",
+    # deleting runs: rows in one transaction, then files (`flowy runs delete`)
+    "delete_runs": "flowy.tracking.deletion",
 }
 
 __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
@@ -44,6 +46,7 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "build_report",
     "collect_garbage",
     "compare_runs",
+    "delete_runs",
     "experiment_runs",
     "list_experiments",
     "load_model",
@@ -56,6 +59,7 @@ if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (stric
     from flowy.tracking.assets import Asset as Asset
     from flowy.tracking.client import Client as Client
     from flowy.tracking.client import load_model as load_model
+    from flowy.tracking.deletion import delete_runs as delete_runs
     from flowy.tracking.experiment_report import build_report as build_report
     from flowy.tracking.experiment_report import render as render_report
     from flowy.tracking.experiments import best_run as best_run

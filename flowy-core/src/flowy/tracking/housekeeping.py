@@ -3,7 +3,7 @@
 Three kinds of things go, in this order:
 
 1. **Expired runs** (:mod:`flowy.tracking.retention`), deleted as ``flowy runs delete``
-   deletes (:mod:`flowy.kernel.deletion`: rows in one transaction, then files), and
+   deletes (:mod:`flowy.tracking.deletion`: rows in one transaction, then files), and
    only those the store agrees nobody else uses; none of a pipeline that has
    a run running (it could be about to re-use their outputs from the cache).
 2. **Temporary debris**: the half-written temporary files of writes that a
@@ -40,9 +40,10 @@ from typing import TYPE_CHECKING
 import attrs
 
 from flowy.artifacts import sidecars
-from flowy.kernel.deletion import ArtifactsInUseError, remove_files
+from flowy.kernel.deletion import ArtifactsInUseError
 from flowy.kernel.errors import FlowyError, RunNotFoundError
 from flowy.kernel.records import RUNNING
+from flowy.tracking.deletion import remove_files
 
 if TYPE_CHECKING:
     from flowy.kernel.contracts import ArtifactStore, MetadataStore, StoredObject

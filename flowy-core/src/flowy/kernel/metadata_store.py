@@ -1,0 +1,214 @@
+"""The metadata store contract: the record of runs, steps, artifacts, lineage and cache.
+
+Its own module because it is the largest contract; :mod:`flowy.kernel.contracts`
+re-exports it, so ``from flowy.kernel.contracts import MetadataStore`` is the
+import plugins use (the contract suite is ``flowy.testing.MetadataStoreContract``).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from flowy.kernel.component import Component
+
+if TYPE_CHECKING:
+    from flowy.kernel.deletion import DeletionResult
+    from flowy.kernel.records import (
+        ArtifactRef,
+        CacheEntry,
+        MetricRecord,
+        RunRecord,
+        StepRunRecord,
+    )
+
+
+class MetadataStore(Component, abc.ABC):
+    """Keeps runs, step runs, artifacts, lineage, metrics and cache entries.
+
+    Only the orchestrating process writes. ``record_step`` writes a step run,
+    its new artifacts, its lineage edges, its metrics and its cache entry in
+    one transaction: after a crash either all of it is there or none is.
+    Lookups by id accept a unique prefix of at least 4 characters.
+    """
+
+    @abc.abstractmethod
+    def create_run(self, run: RunRecord) -> None:
+        """Record a new run (status ``running``)."""
+
+    @abc.abstractmethod
+    def finish_run(self, run_id: str, status: str, finished_at: float) -> None:
+        """Set a run's final status and end time."""
+
+    @abc.abstractmethod
+    def record_step(
+        self,
+        step_run: StepRunRecord,
+        artifacts: Sequence[ArtifactRef] = (),
+        metrics: Sequence[MetricRecord] = (),
+        cache_entry: CacheEntry | None = None,
+    ) -> None:
+        """Record a finished (or skipped) step run atomically.
+
+        ``artifacts`` are the new artifacts it produced (each with its
+        ``artifact_id`` set); ``step_run.inputs``/``outputs`` map names to
+        artifact ids and become lineage edges.
+        """
+
+    def record_steps(self, step_runs: Sequence[StepRunRecord]) -> None:
+        """Record several step runs that bring nothing new, in order.
+
+        The engine batches the runs of cached steps (their outputs already exist,
+        so no artifacts, metrics or cache entry come with them) and writes each
+        batch before it records or submits any other step. Each is recorded as
+        :meth:`record_step` would record it alone (lineage edges, a ``cached``
+        run with a ``cache_key`` counts its hit). Stores that can write the
+        batch in one transaction should override this: all of it is there after
+        a crash, or none. The default records them one by one.
+        """
+        for step_run in step_runs:
+            self.record_step(step_run)
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with this id or unique prefix; RunNotFoundError otherwise."""
+
+    @abc.abstractmethod
+    def list_runs(
+        self, pipeline: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        """Most recent runs first."""
+
+    @abc.abstractmethod
+    def get_step_runs(self, run_id: str) -> list[StepRunRecord]:
+        """The step runs of a run, in the order they were recorded."""
+
+    @abc.abstractmethod
+    def get_artifact(self, artifact_id: str) -> ArtifactRef:
+        """An artifact by id or unique prefix; ArtifactNotFoundError otherwise."""
+
+    @abc.abstractmethod
+    def list_artifacts(
+        self, run_id: str | None = None, name: str | None = None, limit: int = 100
+    ) -> list[ArtifactRef]:
+        """Artifacts, newest first, optionally of one run or with one name."""
+
+    @abc.abstractmethod
+    def get_metrics(self, run_id: str) -> list[tuple[str, MetricRecord]]:
+        """(step name, metric) pairs of a run."""
+
+    @abc.abstractmethod
+    def lookup_cache(self, key: str) -> CacheEntry | None:
+        """The cache entry for ``key``, if any. A pure read: it counts nothing."""
+
+    def lookup_cache_outputs(self, key: str) -> tuple[CacheEntry, dict[str, ArtifactRef]] | None:
+        """The cache entry for ``key`` and the records of its outputs, by output name.
+
+        None when there is no entry, or when one of its outputs has no artifact
+        record any more (a hit could not be served). A pure read, like
+        :meth:`lookup_cache`. The engine asks this once per cacheable step;
+        the default is :meth:`lookup_cache` plus one :meth:`get_artifact` per
+        output, and a store that can answer in one query should override it.
+        """
+        from flowy.kernel.errors import ArtifactNotFoundError
+
+        entry = self.lookup_cache(key)
+        if entry is None:
+            return None
+        refs: dict[str, ArtifactRef] = {}
+        for name, artifact_id in entry.outputs.items():
+            try:
+                refs[name] = self.get_artifact(artifact_id)
+            except ArtifactNotFoundError:
+                return None
+        return entry, refs
+
+    def latest_cache_outputs(
+        self, pipeline: str, steps: Sequence[str]
+    ) -> dict[str, tuple[CacheEntry, dict[str, ArtifactRef]]]:
+        """The newest cache entry of each of ``steps`` with its outputs' records, by step.
+
+        A hint read once per run, so that re-running a pipeline does not cost a
+        query per step: the engine uses an entry only when its key is the key
+        it computed for that step, and asks :meth:`lookup_cache_outputs` for
+        anything else. Steps without an entry, or whose newest entry lost an
+        output's record, are left out. The default returns nothing (every
+        lookup is then made per step).
+        """
+        return {}
+
+    def record_cache_hit(self, key: str) -> None:
+        """Count a hit on ``key``; the engine calls it once the entry's artifacts verified."""
+
+    @abc.abstractmethod
+    def last_cache_entry(self, pipeline: str, step: str) -> CacheEntry | None:
+        """The newest cache entry of a step, used by ``flowy cache explain``."""
+
+    @abc.abstractmethod
+    def delete_cache(self, pipeline: str | None = None, step: str | None = None) -> int:
+        """Delete matching cache entries (all when both are None); return the count."""
+
+    @abc.abstractmethod
+    def cache_stats(self) -> dict[str, Any]:
+        """Entries, hits recorded, and per-pipeline counts."""
+
+    def get_logs(self, run_id: str, step: str | None = None) -> dict[str, str]:
+        """Captured output by step name (default: read from the step runs)."""
+        return {
+            r.step: r.logs for r in self.get_step_runs(run_id) if step is None or r.step == step
+        }
+
+    def mark_crashed_runs(self) -> int:
+        """Mark runs whose orchestrating process died as ``crashed``; return how many.
+
+        Stores that can tell (the SQL store checks the recorded pid on this
+        host) override this; the default knows nothing and marks none.
+        """
+        return 0
+
+    def iter_runs(self) -> Iterator[RunRecord]:
+        """Every run, newest first (default: one big ``list_runs``)."""
+        yield from self.list_runs(limit=1_000_000_000)
+
+    # -- deletion and listing (``flowy runs delete``, ``flowy gc``) ---------------
+
+    def has_runs(self) -> bool:
+        """Whether any run is recorded (checked on every open; keep it cheap)."""
+        return bool(self.list_runs(limit=1))
+
+    def artifact_uris(self) -> dict[str, str]:
+        """Every recorded artifact's URI and the run that wrote it: what gc never deletes.
+
+        The default reads :meth:`list_artifacts` and the step runs that
+        produced each; a store that can answer in one query should override it.
+        """
+        found: dict[str, str] = {}
+        for run in self.iter_runs():
+            for artifact in self.list_artifacts(run_id=run.run_id, limit=1_000_000_000):
+                found[artifact.uri] = run.run_id
+        return found
+
+    def delete_runs(
+        self, run_ids: Sequence[str], *, force: bool = False, dry_run: bool = False
+    ) -> DeletionResult:
+        """Delete runs and everything recorded for them, in one transaction.
+
+        Rows go: the runs, their params, step runs, metrics, artifacts (with
+        tags and lineage edges) and the cache entries they created. Before
+        anything is deleted, the uses of those artifacts that the deleted runs
+        do not own are collected (:class:`flowy.kernel.deletion.ArtifactUse`): a step
+        run of another run that consumed or re-used one (a cache hit), a
+        registered model version, another run's cache entry. Without ``force``
+        any such use raises :class:`flowy.kernel.deletion.ArtifactsInUseError` and
+        nothing is deleted; with ``force`` the uses go too (lineage edges,
+        model versions, cache entries). Runs still ``running`` are refused
+        either way. Unknown ids raise RunNotFoundError (prefixes as in
+        :meth:`get_run`).
+
+        Only rows are deleted: the caller removes the returned artifacts'
+        files afterwards (see :mod:`flowy.tracking.deletion` for why in that order).
+        With ``dry_run`` everything is checked and reported, nothing deleted.
+        Optional; the default raises NotImplementedError.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot delete runs")
