@@ -13,11 +13,9 @@ from typing import Any
 
 import click
 
-from flowy_cli.common import json_option, plugin_manager
+from flowy_cli.common import json_option, stack_option, store_client
 
-_stack_option = click.option(
-    "--stack", "-s", metavar="NAME", help="Read this stack's store instead of the active one."
-)
+_stack_option = stack_option()
 
 
 @click.group()
@@ -82,8 +80,6 @@ def list_artifacts(  # noqa: PLR0917 - click passes options as arguments
     as_json: bool,
 ) -> None:
     """Artifacts, newest first (with --run: in the order the run recorded them)."""
-    from flowy.tracking import Client
-
     from flowy_cli.lineage_view import info_dict
     from flowy_cli.output import fmt_time, print_json, print_table, short_id
     from flowy_cli.terminal_text import escape_markup as escape
@@ -96,7 +92,7 @@ def list_artifacts(  # noqa: PLR0917 - click passes options as arguments
         "since": _parse_time(since),
         "until": _parse_time(until),
     }
-    with Client(stack=stack, plugins=plugin_manager()) as client:
+    with store_client(stack) as client:
         if run_id is not None:
             rows = [
                 (use.direction, info)
@@ -152,13 +148,13 @@ def _matches(info: Any, edge_name: str, filters: dict[str, Any]) -> bool:
 def show(artifact_id: str, no_value: bool, stack: str | None, as_json: bool) -> None:
     """An artifact's record, the runs that used it, and its value (checksum-verified)."""
     from flowy.kernel.records import to_dict
-    from flowy.tracking import Asset, Client
+    from flowy.tracking import Asset
 
     from flowy_cli.lineage_view import info_dict
     from flowy_cli.output import console, fmt_time, print_json, print_mapping
     from flowy_cli.terminal_text import escape_markup as escape
 
-    with Client(stack=stack, plugins=plugin_manager()) as client:
+    with store_client(stack) as client:
         info = client.artifact_info(artifact_id)
         uses = client.artifact_uses(info.artifact_id)
         value: Any = None if no_value else client.load(info.artifact)
@@ -197,11 +193,9 @@ def show(artifact_id: str, no_value: bool, stack: str | None, as_json: bool) -> 
 @json_option
 def lineage(artifact_id: str, direction: str | None, stack: str | None, as_json: bool) -> None:
     """Where an artifact came from and what was made from it, transitively."""
-    from flowy.tracking import Client
-
     from flowy_cli.lineage_view import graph_dict, render_graph
 
-    with Client(stack=stack, plugins=plugin_manager()) as client:
+    with store_client(stack) as client:
         graph = client.lineage(
             artifact_id,
             upstream=direction in (None, "upstream"),

@@ -6,14 +6,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from flowy_cli.common import json_option, parse_assignments, plugin_manager
+from flowy_cli.common import (
+    json_option,
+    parse_assignments,
+    plugin_manager,
+    stack_option,
+    store_client,
+)
 
 if TYPE_CHECKING:
     from flowy.tracking import Client
 
-_stack_option = click.option(
-    "--stack", "-s", metavar="NAME", help="Use this stack instead of the active one."
-)
+_stack_option = stack_option("Use this stack instead of the active one.")
 
 
 @click.group()
@@ -26,12 +30,10 @@ def cache() -> None:
 @json_option
 def stats(stack: str | None, as_json: bool) -> None:
     """How many cache entries there are, per pipeline, and how often they were hit."""
-    from flowy.tracking import Client
-
     from flowy_cli.output import console, print_json, print_table
     from flowy_cli.terminal_text import escape_markup
 
-    with Client(stack=stack, plugins=plugin_manager()) as client:
+    with store_client(stack) as client:
         data = client.cache_stats()
         data = {"stack": client.stack_name, **data}
     if as_json:
@@ -56,8 +58,6 @@ def stats(stack: str | None, as_json: bool) -> None:
 @_stack_option
 def clear(step: str | None, pipeline: str | None, yes: bool, stack: str | None) -> None:
     """Forget cache entries so the next run recomputes (artifacts of past runs are kept)."""
-    from flowy.tracking import Client
-
     from flowy_cli.output import console
 
     what = (
@@ -71,7 +71,7 @@ def clear(step: str | None, pipeline: str | None, yes: bool, stack: str | None) 
         )
         or "every step of every pipeline"
     )
-    with Client(stack=stack, plugins=plugin_manager()) as client:
+    with store_client(stack) as client:
         if step:
             _check_step_known(client, step, pipeline)
         if not yes:

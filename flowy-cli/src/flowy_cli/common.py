@@ -4,16 +4,18 @@ tracking client and the options many commands take (``--json``, ``--stack``, ``-
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 if TYPE_CHECKING:
     from flowy.kernel.plugins import FlowyPlugins
     from flowy.tracking import Client
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
 
 
 def parse_value(text: str) -> Any:
@@ -66,7 +68,9 @@ def json_option(fn: Any) -> Any:
     )
 
 
-def stack_option(help: str = "Read this stack's store instead of the active one.") -> Any:
+def stack_option(
+    help: str = "Read this stack's store instead of the active one.",
+) -> Callable[[_Command], _Command]:
     """The ``--stack/-s NAME`` option; ``help`` says what the command does with that stack."""
     return click.option("--stack", "-s", metavar="NAME", help=help)
 

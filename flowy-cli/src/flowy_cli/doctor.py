@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from flowy_cli.common import json_option, plugin_manager
+from flowy_cli.common import json_option, stack_option, store_client
 
 
 @click.command("doctor")
@@ -14,7 +14,7 @@ from flowy_cli.common import json_option, plugin_manager
     help="Restore the runs, steps and artifacts the metadata store lacks from the sidecar "
     "file written beside every artifact (after the database was lost or emptied).",
 )
-@click.option("--stack", "-s", metavar="NAME", help="Check this stack instead of the active one.")
+@stack_option("Check this stack instead of the active one.")
 @json_option
 def doctor(rebuild_index: bool, stack: str | None, as_json: bool) -> None:
     """Check that the metadata store and the artifact store agree.
@@ -30,12 +30,11 @@ def doctor(rebuild_index: bool, stack: str | None, as_json: bool) -> None:
     """
     from flowy.artifacts import check_index
     from flowy.kernel.errors import FlowyError
-    from flowy.tracking import Client
     from rich.markup import escape
 
     from flowy_cli.output import console, err_console, print_json
 
-    with Client(stack=stack, plugins=plugin_manager(), check_index=False) as client:
+    with store_client(stack, check_index=False) as client:
         store, artifacts = client.store, client.artifact_store
         if rebuild_index:
             from flowy.artifacts import rebuild_index as rebuild

@@ -8,18 +8,13 @@ exported report), so the CLI, notebooks and the web UI give the same answers.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from flowy_cli.common import json_option, plugin_manager
+from flowy_cli.common import json_option, stack_option, store_client
 
-if TYPE_CHECKING:
-    from flowy.tracking import Client
-
-_stack_option = click.option(
-    "--stack", "-s", metavar="NAME", help="Read this stack's store instead of the active one."
-)
+_stack_option = stack_option()
 _mode_option = click.option(
     "--mode",
     type=click.Choice(["max", "min"]),
@@ -27,12 +22,6 @@ _mode_option = click.option(
     show_default=True,
     help="Whether a higher or a lower value is better.",
 )
-
-
-def _client(stack: str | None) -> Client:
-    from flowy.tracking import Client
-
-    return Client(stack=stack, plugins=plugin_manager())
 
 
 @click.group()
@@ -50,7 +39,7 @@ def list_experiments(stack: str | None, as_json: bool) -> None:
 
     from flowy_cli.output import fmt_time, print_json, print_table
 
-    with _client(stack) as client:
+    with store_client(stack) as client:
         rows = query(client.store)
     if as_json:
         print_json(rows)
@@ -87,7 +76,7 @@ def experiment_runs(
 
     from flowy_cli.output import fmt_time, print_json, print_table, short_id, styled_status
 
-    with _client(stack) as client:
+    with store_client(stack) as client:
         summaries = summarize(client.store, query(client.store, name, status, limit))
     if as_json:
         print_json([s.to_json() for s in summaries])
@@ -121,7 +110,7 @@ def compare(run_ids: tuple[str, ...], show_all: bool, stack: str | None, as_json
     from flowy_cli.output import print_json
     from flowy_cli.series import series_of
 
-    with _client(stack) as client:
+    with store_client(stack) as client:
         data = compare_runs(client.store, list(run_ids))
         per_run = [series_of(client.metrics(r["run_id"])) for r in data["runs"]]
     keys = list(dict.fromkeys(key for found in per_run for key in found))
@@ -153,7 +142,7 @@ def best(name: str, metric: str, mode: str, stack: str | None, as_json: bool) ->
 
     from flowy_cli.output import console, print_json, print_mapping
 
-    with _client(stack) as client:
+    with store_client(stack) as client:
         winner, ranked = best_run(client.store, name, metric, mode)
     if as_json:
         print_json({
@@ -206,7 +195,7 @@ def export(  # noqa: PLR0917 - click passes options as arguments
 
     from flowy_cli.output import err_console
 
-    with _client(stack) as client:
+    with store_client(stack) as client:
         text = render(build_report(client.store, name, metric, mode, limit), fmt)
     if str(output) == "-":
         from flowy_cli.terminal_text import escape_text

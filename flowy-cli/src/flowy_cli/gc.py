@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from flowy_cli.common import json_option, plugin_manager
+from flowy_cli.common import json_option, stack_option, store_client
 
 if TYPE_CHECKING:
     from flowy.tracking import GcReport
@@ -46,7 +46,7 @@ def fmt_size(size: int) -> str:
     metavar="D",
     help="Keep runs started within D days; delete older ones (overrides the keep_days setting).",
 )
-@click.option("--stack", "-s", metavar="NAME", help="Collect this stack instead of the active one.")
+@stack_option("Collect this stack instead of the active one.")
 @json_option
 def gc(
     dry_run: bool,
@@ -70,12 +70,12 @@ def gc(
     pipeline with a run in progress wait for the next collection.
     """
     from flowy.kernel.config import load_settings
-    from flowy.tracking import Client, Retention
+    from flowy.tracking import Retention
     from flowy.tracking import collect_garbage as collect
 
     from flowy_cli.output import err_console
 
-    with Client(stack=stack, plugins=plugin_manager()) as client:
+    with store_client(stack) as client:
         retention = Retention.from_settings(load_settings(client.project), keep_last, keep_days)
         store, artifacts = client.store, client.artifact_store
         if as_json:

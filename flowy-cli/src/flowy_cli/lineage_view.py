@@ -80,15 +80,15 @@ def render_graph(graph: LineageGraph, *, upstream: bool, downstream: bool) -> No
     from flowy_cli.output import console
 
     out = console()
-    if upstream:
-        tree = Tree(_label(graph, graph.root) + " [dim]upstream[/]")
-        _grow(graph, tree, graph.root, True, {graph.root}, depth=0)
+    views = (
+        (upstream, "upstream", graph.upstream, "(no ancestors: a source artifact)"),
+        (downstream, "downstream", graph.downstream, "(nothing was made from it yet)"),
+    )
+    for wanted, direction, edges, when_none in views:
+        if not wanted:
+            continue
+        tree = Tree(_label(graph, graph.root) + f" [dim]{direction}[/]")
+        _grow(graph, tree, graph.root, direction == "upstream", {graph.root}, depth=0)
         out.print(tree)
-        if not graph.upstream:
-            out.print("  [dim](no ancestors: a source artifact)[/]")
-    if downstream:
-        tree = Tree(_label(graph, graph.root) + " [dim]downstream[/]")
-        _grow(graph, tree, graph.root, False, {graph.root}, depth=0)
-        out.print(tree)
-        if not graph.downstream:
-            out.print("  [dim](nothing was made from it yet)[/]")
+        if not edges:
+            out.print(f"  [dim]{when_none}[/]")

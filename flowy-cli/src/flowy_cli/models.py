@@ -7,24 +7,13 @@ numbered by the store, stage changes recorded with time and user.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from flowy_cli.common import json_option, plugin_manager
+from flowy_cli.common import json_option, stack_option, store_client
 
-if TYPE_CHECKING:
-    from flowy.tracking import Client
-
-_stack_option = click.option(
-    "--stack", "-s", metavar="NAME", help="Use this stack's store instead of the active one."
-)
-
-
-def _client(stack: str | None) -> Client:
-    from flowy.tracking import Client
-
-    return Client(stack=stack, plugins=plugin_manager())
+_stack_option = stack_option("Use this stack's store instead of the active one.")
 
 
 def _emit(data: Any, as_json: bool, title: str) -> bool:
@@ -67,7 +56,7 @@ def list_models(stack: str | None, as_json: bool) -> None:
     from flowy_cli.output import fmt_time, print_table
     from flowy_cli.terminal_text import escape_markup as escape
 
-    with _client(stack) as client:
+    with store_client(stack) as client:
         models = client.models.list()
     if _emit([to_dict(m) for m in models], as_json, "models"):
         return
@@ -101,7 +90,7 @@ def register(
     from flowy_cli.output import console
     from flowy_cli.terminal_text import escape_markup as escape
 
-    with _client(stack) as client:
+    with store_client(stack) as client:
         version = client.models.register(name, artifact_id, description=description)
     if _emit(to_dict(version), as_json, "version"):
         return
@@ -122,7 +111,7 @@ def versions(name: str, stack: str | None, as_json: bool) -> None:
     from flowy_cli.output import fmt_time, print_table
     from flowy_cli.terminal_text import escape_markup as escape
 
-    with _client(stack) as client:
+    with store_client(stack) as client:
         found = client.models.versions(name)
     if _emit([to_dict(v) for v in found], as_json, "versions"):
         return
@@ -159,7 +148,7 @@ def promote(name: str, version: int, stage: str, stack: str | None, as_json: boo
     """Move VERSION of NAME to a stage (the previous holder is archived)."""
     from flowy.kernel.records import to_dict
 
-    with _client(stack) as client:
+    with store_client(stack) as client:
         changes = client.models.promote(name, version, to=stage)
     if _emit([to_dict(c) for c in changes], as_json, "changes"):
         return
@@ -180,7 +169,7 @@ def rollback(name: str, stack: str | None, as_json: bool) -> None:
     """Return production to the version that held it before the current one."""
     from flowy.kernel.records import to_dict
 
-    with _client(stack) as client:
+    with store_client(stack) as client:
         changes = client.models.rollback(name)
     if _emit([to_dict(c) for c in changes], as_json, "changes"):
         return
@@ -198,7 +187,7 @@ def compare(name: str, v1: int, v2: int, stack: str | None, as_json: bool) -> No
     from flowy_cli.output import console, print_table
     from flowy_cli.terminal_text import escape_markup as escape
 
-    with _client(stack) as client:
+    with store_client(stack) as client:
         data = client.models.compare(name, v1, v2)
     if _emit(data, as_json, "compare"):
         return
@@ -246,7 +235,7 @@ def show(name: str, version: int | None, stack: str | None, as_json: bool) -> No
     from flowy_cli.output import console, fmt_time, print_mapping, print_table
     from flowy_cli.terminal_text import escape_markup as escape
 
-    with _client(stack) as client:
+    with store_client(stack) as client:
         data = client.models.details(name, version)
         data["history"] = [to_dict(c) for c in client.models.history(name)]
     if _emit(data, as_json, "model"):

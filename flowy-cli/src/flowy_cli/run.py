@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from flowy_cli import __version__
-from flowy_cli.common import parse_assignments, plugin_manager
+from flowy_cli.common import parse_assignments, plugin_manager, split_assignments, stack_option
 
 if TYPE_CHECKING:
     from flowy.run import RunResult
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Read parameters from a .json, .toml or .yaml/.yml file (YAML needs PyYAML).",
 )
-@click.option("--stack", "-s", metavar="NAME", help="Run on this stack instead of the active one.")
+@stack_option("Run on this stack instead of the active one.")
 @click.option("--no-cache", is_flag=True, help="Run every step, ignoring cached results.")
 @click.option(
     "--executor-option",
@@ -96,7 +96,7 @@ def run(  # noqa: PLR0917 - click passes options as arguments
     from flowy_cli.output import console
     from flowy_cli.progress import ProgressReporter, stdout_gone
 
-    raw = _raw_assignments(params)
+    raw = split_assignments(params, "--param")  # text: the annotations decide its type
     exec_opts = parse_assignments(executor_options, "--executor-option")
     pipeline = load_pipeline(target)
     project = project_for_file(split_spec(target)[0])  # the file's project, not the cwd's
@@ -135,21 +135,6 @@ def run(  # noqa: PLR0917 - click passes options as arguments
         stdout_gone()
     if not result.ok:
         ctx.exit(1)
-
-
-def _raw_assignments(items: tuple[str, ...]) -> dict[str, str]:
-    """``--param`` items as text: the pipeline's annotations decide what the text means."""
-    result: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise click.BadParameter(
-                f"{item!r} is not KEY=VALUE (for example --param threshold=0.5).",
-                param_hint="--param",
-            )
-        result[key] = value
-    return result
 
 
 def _debug() -> bool:

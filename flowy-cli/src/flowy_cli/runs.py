@@ -7,21 +7,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from flowy_cli.common import json_option, plugin_manager
+from flowy_cli.common import (
+    json_option,
+    output_option,
+    stack_option,
+    store_client,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from flowy.tracking import Client
 
-
-def _client(stack: str | None) -> Client:
-    from flowy.tracking import Client
-
-    return Client(stack=stack, plugins=plugin_manager())
-
-
-_stack_option = click.option(
-    "--stack", "-s", metavar="NAME", help="Read this stack's store instead of the active one."
-)
+_stack_option = stack_option()
 
 
 @click.group()
@@ -56,7 +53,7 @@ def list_runs(  # noqa: PLR0917 - one argument per click option
     from flowy_cli.output import styled_status as styled
     from flowy_cli.terminal_text import escape_markup
 
-    with _client(stack) as client:
+    with store_client(stack) as client:
         records = client.runs(pipeline=pipeline, status=status, limit=limit)
         summaries = summarize(client.store, records)
         empty = _no_runs_message(client, pipeline, status) if not records else ""
@@ -134,7 +131,7 @@ def _params(params: dict[str, Any], limit: int = 60) -> str:
 @json_option
 def show_run(run_id: str, stack: str | None, as_json: bool) -> None:
     """Everything recorded about one run (RUN_ID may be a unique prefix)."""
-    with _client(stack) as client:
+    with store_client(stack) as client:
         data = _run_details(client, run_id)
     if as_json:
         from flowy_cli.output import print_json
@@ -273,10 +270,7 @@ def _metric_summary(metrics: list[dict[str, Any]]) -> str:
     "--requirements", "-r", is_flag=True,
     help="Print the run's installed packages as a pip requirements file.",
 )  # fmt: skip
-@click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file instead of stdout.",
-)  # fmt: skip
+@output_option
 @_stack_option
 @json_option
 def run_env(
@@ -284,13 +278,12 @@ def run_env(
 ) -> None:
     """The environment a run recorded, and its packages as a requirements file (-r)."""
     import json
-    import sys
 
     from flowy.run import requirements_text
 
     from flowy_cli.output import print_mapping
 
-    with _client(stack) as client:
+    with store_client(stack) as client:
         run = client.run(run_id)
     env = dict(run.environment)
     if requirements:
@@ -309,13 +302,7 @@ def run_env(
             {"distributions": len(installed), "requirements": f"flowy runs env {run_id} -r"},
         )
         return
-    if output is None:
-        from flowy_cli.terminal_text import escape_text
-
-        # Lossless for any valid file; a tampered record cannot drive the terminal.
-        sys.stdout.write(escape_text(text, keep_lines=True))
-    else:
-        output.write_text(text, encoding="utf-8")
+    write_output(text, output)
 
 
 @click.command()
@@ -332,7 +319,7 @@ def logs(run_id: str, step_name: str | None, stack: str | None, as_json: bool) -
     from flowy_cli.output import console, print_json
     from flowy_cli.terminal_text import escape_markup, escape_text
 
-    with _client(stack) as client:
+    with store_client(stack) as client:
         found = client.logs(run_id, step_name)
         # The summary of a failed run points here: the traceback is the step record's.
         for record in client.steps(run_id):

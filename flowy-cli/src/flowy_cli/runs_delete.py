@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from flowy_cli.common import json_option, plugin_manager
+from flowy_cli.common import json_option, stack_option, store_client
 
 
 @click.command("delete")
@@ -21,9 +21,7 @@ from flowy_cli.common import json_option, plugin_manager
     "these runs' artifacts (those uses are deleted too).",
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option(
-    "--stack", "-s", metavar="NAME", help="Use this stack's stores instead of the active one."
-)
+@stack_option("Use this stack's stores instead of the active one.")
 @json_option
 def delete(
     run_ids: tuple[str, ...], force: bool, yes: bool, stack: str | None, as_json: bool
@@ -39,13 +37,12 @@ def delete(
     removes the file.
     """
     from flowy.tracking import delete_runs
-    from flowy.tracking import Client
     from rich.markup import escape
 
     from flowy_cli.gc import fmt_size
     from flowy_cli.output import console, print_json
 
-    with Client(stack=stack, plugins=plugin_manager()) as client:
+    with store_client(stack) as client:
         store = client.store
         ids = [client.run(r).run_id for r in run_ids]  # unknown ids fail before anything
         if not yes:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from flowy_cli.common import output_option, write_output
+
 
 @click.command()
 @click.argument("target", metavar="FILE.py[:PIPELINE]")
@@ -20,22 +22,11 @@ import click
     type=click.Choice(["text", "mermaid", "dot", "svg"]),
     help="text: steps by generation; mermaid, dot or svg: a diagram.",
 )  # fmt: skip
-@click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file instead of stdout.",
-)  # fmt: skip
+@output_option
 def show(target: str, fmt: str, output: Path | None) -> None:
     """Show the DAG of the pipeline in FILE.py without running it."""
-    import sys
-
     from flowy.run import load_pipeline
     from flowy.run import render_dag as render
 
-    from flowy_cli.terminal_text import escape_text
-
-    text = render(load_pipeline(target), fmt) + "\n"
-    if output is not None:
-        output.write_text(text, encoding="utf-8")
-        return
-    # Parameter values come from the user's file: escaped, lossless for ordinary text.
-    sys.stdout.write(escape_text(text, keep_lines=True))
+    # Parameter values come from the user's file: write_output escapes them on stdout.
+    write_output(render(load_pipeline(target), fmt) + "\n", output)
