@@ -80,7 +80,7 @@ def _fingerprint(core_version: str) -> str:
 def _read() -> list[FlowyEntryPoint]:
     from importlib import metadata
 
-    from flowy.kernel.plugins import core_requirement, incompatibility
+    from flowy.kernel.compat import core_requirement, incompatibility
 
     found = []
     for ep in metadata.entry_points(group=GROUP):

@@ -2,7 +2,9 @@
 
 Nothing here runs at import. :func:`create_plugin_manager` builds a manager;
 entry points are read and imported when it is built, and registration hooks
-are called when :attr:`FlowyPlugins.registry` is first read.
+are called when :attr:`FlowyPlugins.registry` is first read
+(:mod:`flowy.kernel.registration` builds it). A plugin made for another
+flowy-core is found out by :mod:`flowy.kernel.compat` and not imported.
 
 Failure isolation: a plugin whose module fails to import, or whose
 registration hook raises, is recorded in :attr:`FlowyPlugins.infos` with its
@@ -27,52 +29,21 @@ from collections.abc import Iterable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import pluggy
 
 from flowy.kernel import hookspecs
+from flowy.kernel.compat import CORE_DISTRIBUTION
 from flowy.kernel.errors import PluginLoadError
-from flowy.kernel.registry import CommandOffer, Registry, StackOffer
+from flowy.kernel.registration import RegistryBuilder, call_one
+from flowy.kernel.registry import PluginInfo, Registry
 
 if TYPE_CHECKING:
-    from importlib import metadata
-
     from flowy.kernel.entrypoints import FlowyEntryPoint
 
 ENTRY_POINT_GROUP = "flowy"  # flowy.kernel.entrypoints.GROUP
-CORE_DISTRIBUTION = "flowy-core"
-
-#: Registration hook name -> component kind it fills.
-_REGISTRATION_HOOKS: dict[str, str] = {
-    "flowy_register_executors": "executor",
-    "flowy_register_artifact_stores": "artifact_store",
-    "flowy_register_metadata_stores": "metadata_store",
-    "flowy_register_materializers": "materializer",
-    "flowy_register_cache_strategies": "cache",
-    "flowy_register_trackers": "tracker",
-    "flowy_register_asset_types": "asset_type",
-}
 
 #: Built-in plugins, registered exactly like external ones (as pytest does).
 BUILTIN_PLUGINS: tuple[str, ...] = ("flowy.builtin.plugin",)
-
-
-@attrs.define
-class PluginInfo:
-    """What ``flowy plugins`` shows about one plugin."""
-
-    name: str
-    distribution: str
-    version: str
-    module: str
-    status: str = "loaded"  # loaded | failed | incompatible | disabled
-    error: str | None = None
-    hooks: list[str] = attrs.field(factory=list)
-    provides: dict[str, list[str]] = attrs.field(factory=dict)
-    requires_core: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return attrs.asdict(self)
 
 
 def _env_list(name: str) -> list[str] | None:
@@ -184,7 +155,7 @@ class FlowyPlugins:
 
     def call_one(self, hook_name: str, impl: Any, kwargs: dict[str, Any]) -> Any:
         """Call one implementation through pluggy (so tracing and monitoring see it)."""
-        return self.pm._hookexec(hook_name, [impl], kwargs, False)
+        return call_one(self.pm, hook_name, impl, kwargs)
 
     def register_builtins(self) -> None:
         import importlib
@@ -262,118 +233,11 @@ class FlowyPlugins:
     def registry(self) -> Registry:
         """Build the registry on first use by calling every registration hook."""
         if self._registry is None:
-            self._registry = self._build_registry()
-        return self._registry
-
-    def _build_registry(self) -> Registry:
-        registry = Registry()
-        self._call_each(
-            "flowy_register_component_kinds", registry, lambda p, d, v: registry.add_kind
-        )
-        for hook_name, kind in _REGISTRATION_HOOKS.items():
-            self._call_each(
-                hook_name, registry, lambda p, d, v, k=kind: registry.binder(k, p, d, v)
+            builder = RegistryBuilder(
+                self.pm, self.infos, strict=self.strict, describe=self.describe
             )
-        self._call_each("flowy_register_stacks", registry, self._stack_binder(registry))
-        self._report_stack_clashes(registry)
-        self._call_each("flowy_register_commands", registry, self._command_binder(registry))
-        registry.failed_plugins = [
-            f"{self.describe(name)} ({info.error})"
-            for name, info in sorted(self.infos.items())
-            if info.status in ("failed", "incompatible")
-        ]
-        for kind in registry.kinds:
-            for reg in registry.all(kind):
-                info = self.infos.get(reg.plugin)
-                if info is not None:
-                    info.provides.setdefault(kind, []).append(reg.name)
-        return registry
-
-    def _call_each(self, hook_name: str, registry: Registry, make_register: Any) -> None:
-        caller = getattr(self.pm.hook, hook_name)
-        for impl in caller.get_hookimpls():
-            info = self.infos.get(impl.plugin_name)
-            dist = info.distribution if info else impl.plugin_name
-            version = info.version if info else "unknown"
-            try:
-                self.call_one(
-                    hook_name, impl, {"register": make_register(impl.plugin_name, dist, version)}
-                )
-            except Exception as exc:
-                registry.errors.append((impl.plugin_name, hook_name, exc))
-                if info is not None:
-                    info.status = "failed"
-                    info.error = f"{hook_name} raised {type(exc).__name__}: {exc}"
-                if self.strict:
-                    raise PluginLoadError(
-                        f"Plugin {impl.plugin_name} ({dist}) raised in {hook_name}: {exc}"
-                    ) from exc
-
-    def _plugin_error(self, registry: Registry, plugin: str, hook: str, message: str) -> None:
-        """A plugin registered something unusable: it is failed, and `plugins check` says why."""
-        registry.errors.append((plugin, hook, PluginLoadError(message)))
-        info = self.infos.get(plugin)
-        if info is not None:
-            info.status = "failed"
-            info.error = f"{info.error}; {message}" if info.error else message
-        if self.strict:
-            raise PluginLoadError(f"Plugin {self.describe(plugin)}: {message}")
-
-    def _report_stack_clashes(self, registry: Registry) -> None:
-        for name, offers in registry.stack_clashes.items():
-            first = offers[0]
-            for later in offers[1:]:
-                self._plugin_error(
-                    registry,
-                    later.plugin,
-                    "flowy_register_stacks",
-                    f"its stack {name!r} clashes with the stack {name!r} of "
-                    f"{first.distribution}, which keeps the name; rename the plugin's stack "
-                    f"(e.g. '{later.distribution.removeprefix('flowy-')}-{name}')",
-                )
-
-    def _stack_binder(self, registry: Registry) -> Any:
-        from flowy.stacks.definitions import REQUIRED_KINDS
-
-        def make(plugin: str, dist: str, version: str) -> Any:
-            def register(name: str, components: Any, /, **info: Any) -> None:
-                missing = [k for k in REQUIRED_KINDS if k not in components]
-                if missing:
-                    self._plugin_error(
-                        registry,
-                        plugin,
-                        "flowy_register_stacks",
-                        f"its stack {name!r} has no {', '.join(missing)}; every stack needs "
-                        f"{', '.join(REQUIRED_KINDS)}: add them to the components it registers",
-                    )
-                    return
-                registry.offer_stack(
-                    StackOffer(
-                        name=name,
-                        components={k: dict(v) for k, v in components.items()},
-                        plugin=plugin,
-                        distribution=dist,
-                        version=version,
-                        description=info.get("description", ""),
-                        required_options={
-                            k: list(v) for k, v in info.get("required_options", {}).items()
-                        },
-                    )
-                )
-
-            return register
-
-        return make
-
-    @staticmethod
-    def _command_binder(registry: Registry) -> Any:
-        def make(plugin: str, dist: str, version: str) -> Any:
-            def register(name: str, target: str, /, *, help: str = "") -> None:
-                registry.commands[name] = CommandOffer(name, target, help, dist)
-
-            return register
-
-        return make
+            self._registry = builder.build()
+        return self._registry
 
     # -- tracing -----------------------------------------------------------
 
@@ -396,38 +260,6 @@ def entry_points() -> list[FlowyEntryPoint]:
     from flowy.kernel.entrypoints import entry_points as cached
 
     return cached()
-
-
-def core_requirement(dist: metadata.Distribution | None) -> str | None:
-    """The flowy-core version range a plugin distribution declares, if any."""
-    if dist is None:
-        return None
-    for req in dist.requires or ():
-        head = req.split(";")[0].strip()
-        if head.replace("_", "-").lower().startswith(CORE_DISTRIBUTION):
-            spec = head[len(CORE_DISTRIBUTION) :].strip()
-            return spec or None
-    return None
-
-
-def incompatibility(requires_core: str | None) -> str | None:
-    """Why a plugin's declared flowy-core range excludes this core, or None when it fits."""
-    if not requires_core:
-        return None
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    from flowy.kernel.markers import __version__
-
-    try:
-        spec = SpecifierSet(requires_core)
-    except InvalidSpecifier:
-        return f"declares an unreadable flowy-core requirement {requires_core!r}"
-    if spec.contains(__version__, prereleases=True):
-        return None
-    return (
-        f"supports flowy-core {requires_core} but flowy-core {__version__} is installed; "
-        "install a version of the plugin made for this core, or a matching flowy-core"
-    )
 
 
 def create_plugin_manager(

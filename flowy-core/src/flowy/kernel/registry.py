@@ -26,6 +26,9 @@ BUILTIN_KINDS: dict[str, str] = {
     "asset_type": "flowy.kernel.assets:Asset",
 }
 
+#: The kinds every stack must name; the others (tracker, cache, a plugin's own) are optional.
+REQUIRED_KINDS = ("executor", "artifact_store", "metadata_store")
+
 #: Which distribution provides a well-known implementation, for install hints
 #: (the way fsspec's ``known_implementations`` does it).
 KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
@@ -112,6 +115,24 @@ class Registration:
             f"{type(exc).__name__}: {exc}. Reinstall or fix {self.distribution}, "
             f"e.g. `pip install --force-reinstall {self.distribution}`."
         )
+
+
+@attrs.define
+class PluginInfo:
+    """What ``flowy plugins`` shows about one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    status: str = "loaded"  # loaded | failed | incompatible | disabled
+    error: str | None = None
+    hooks: list[str] = attrs.field(factory=list)
+    provides: dict[str, list[str]] = attrs.field(factory=dict)
+    requires_core: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
 
 
 @attrs.define

@@ -16,7 +16,7 @@ from flowy.kernel.lazy import lazy_exports
 #: Public name -> "module" or "module:attribute" it comes from (see flowy.kernel.lazy).
 _LAZY = {
     "DEFAULT_STACK": "flowy.stacks.definitions",
-    "REQUIRED_KINDS": "flowy.stacks.definitions",
+    "REQUIRED_KINDS": "flowy.kernel.registry",
     "CheckedComponent": "flowy.stacks.definitions",
     "ResolvedStack": "flowy.stacks.definitions",
     "StackDefinition": "flowy.stacks.definitions",
@@ -61,8 +61,8 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
 ]
 
 if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (strict mypy)
+    from flowy.kernel.registry import REQUIRED_KINDS as REQUIRED_KINDS
     from flowy.stacks.definitions import DEFAULT_STACK as DEFAULT_STACK
-    from flowy.stacks.definitions import REQUIRED_KINDS as REQUIRED_KINDS
     from flowy.stacks.definitions import CheckedComponent as CheckedComponent
     from flowy.stacks.definitions import ResolvedStack as ResolvedStack
     from flowy.stacks.definitions import StackDefinition as StackDefinition

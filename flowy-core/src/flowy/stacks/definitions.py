@@ -40,7 +40,7 @@ from flowy.kernel.config import PROJECT_DIR, project_root, read_toml, user_home,
 from flowy.kernel.errors import ComponentNotFoundError, ConfigError, FlowyError, PluginLoadError
 from flowy.kernel.records import ComponentSpec
 from flowy.kernel.redact import mask, scrub, secret_values
-from flowy.kernel.registry import KNOWN_PROVIDERS
+from flowy.kernel.registry import KNOWN_PROVIDERS, REQUIRED_KINDS
 from flowy.stacks.refs import expand_env as expand_env  # noqa: PLC0414 - re-exported for workers
 from flowy.stacks.refs import portable_options, substitute
 
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from flowy.kernel.plugins import FlowyPlugins
     from flowy.kernel.registry import Registration, StackOffer
 
-REQUIRED_KINDS = ("executor", "artifact_store", "metadata_store")
 DEFAULT_STACK = "local"
 
 
