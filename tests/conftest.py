@@ -1,11 +1,15 @@
-"""Shared fixtures for cross-package tests: an isolated project and plugin manager."""
+"""Shared fixtures for cross-package tests: an isolated project and plugin manager, and a
+runner of the real ``flowy`` command in a subprocess."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,38 @@ FIRST_PARTY = [
     ("flowy-store-sqlite", "flowy_store_sqlite.plugin"),
     ("flowy-materializers", "flowy_materializers.plugin"),
 ]
+
+_FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
+#: The ``flowy`` command: this environment's console script, else the module.
+FLOWY = [str(_FLOWY_SCRIPT)] if _FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]
+
+Flowy = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _flowy_env(home: Path, plugins: Iterable[str] = (), **extra: str) -> dict[str, str]:
+    """This process's environment without its FLOWY_ settings, with its own FLOWY_HOME and
+    exactly the first-party plugins plus ``plugins`` loaded (other installed distributions
+    must not change what a test sees); ``extra`` is added last."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
+    loaded = [name for name, _ in FIRST_PARTY] + list(plugins)
+    env.update(FLOWY_HOME=str(home), FLOWY_LOAD_PLUGINS=",".join(loaded), **extra)
+    return env
+
+
+def _flowy_runner(cwd: Path, env: Mapping[str, str]) -> Flowy:
+    def flowy(*args: str, code: int | None = 0) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [*FLOWY, *args], cwd=cwd, env=dict(env), capture_output=True, text=True,
+            timeout=120, check=False,
+        )  # fmt: skip
+        if code is not None:
+            assert done.returncode == code, (
+                f"flowy {' '.join(args)} exited {done.returncode}, expected {code}\n"
+                f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+            )
+        return done
+
+    return flowy
 
 
 @pytest.fixture
@@ -58,3 +94,16 @@ def write_module(tmp_path: Path):
         return module
 
     return write
+
+
+@pytest.fixture(scope="session")
+def flowy_env() -> Callable[..., dict[str, str]]:
+    """``flowy_env(home, plugins=(), **extra)``: the environment of a ``flowy`` subprocess."""
+    return _flowy_env
+
+
+@pytest.fixture(scope="session")
+def flowy_runner() -> Callable[[Path, Mapping[str, str]], Flowy]:
+    """``flowy_runner(cwd, env)`` -> ``flowy(*args, code=0)``: runs the real ``flowy`` command
+    in ``cwd`` and checks its exit code (``code=None``: any), returning what it printed."""
+    return _flowy_runner

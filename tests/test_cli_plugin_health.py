@@ -11,18 +11,12 @@ stacks keep working.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
-FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]
-FIRST_PARTY = "flowy-executor-local,flowy-store-sqlite,flowy-materializers"
 
 PIPELINE = """
 from flowy import Pipeline, step
@@ -71,30 +65,17 @@ def install(site: Path, dist: str, module: str, source: str, requires: str = "")
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Callable[[list[str]], Flowy]:
+def cli(
+    tmp_path: Path, flowy_env: Callable[..., dict[str, str]], flowy_runner: Callable[..., Flowy]
+) -> Callable[[list[str]], Flowy]:
     """``cli([extra dists])`` -> a runner in a fresh project with those plugins loaded."""
     project = tmp_path / "project"
     (project / ".flowy").mkdir(parents=True)
     (project / "pipeline.py").write_text(PIPELINE)
 
     def make(extra: list[str]) -> Flowy:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-        env.update(
-            FLOWY_HOME=str(tmp_path / "home"),
-            FLOWY_LOAD_PLUGINS=",".join([FIRST_PARTY, *extra]),
-            PYTHONPATH=str(tmp_path / "site"),
-            COLUMNS="200",
-        )
-
-        def flowy(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-            done = subprocess.run(
-                [*FLOWY, *args], cwd=project, env=env, capture_output=True, text=True,
-                timeout=120, check=False,
-            )  # fmt: skip
-            assert done.returncode == code, f"{args}: {done.returncode}\n{done.stdout}{done.stderr}"
-            return done
-
-        return flowy
+        env = flowy_env(tmp_path / "home", extra, PYTHONPATH=str(tmp_path / "site"), COLUMNS="200")
+        return flowy_runner(project, env)
 
     return make
 

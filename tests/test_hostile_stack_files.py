@@ -16,15 +16,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
-FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]
-FIRST_PARTY = "flowy-executor-local,flowy-store-sqlite,flowy-materializers"
 
 PIPELINE = """
 from flowy import Pipeline, step
@@ -93,19 +88,16 @@ Flowy = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def flowy(tmp_path: Path) -> Flowy:
+def flowy(
+    tmp_path: Path, flowy_env: Callable[..., dict[str, str]], flowy_runner: Callable[..., Flowy]
+) -> Flowy:
     project = tmp_path / "project"
     (project / ".flowy").mkdir(parents=True)
     (project / "pipeline.py").write_text(PIPELINE)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-    env.update(FLOWY_HOME=str(tmp_path / "home"), FLOWY_LOAD_PLUGINS=FIRST_PARTY, COLUMNS="250")
+    flowy = flowy_runner(project, flowy_env(tmp_path / "home", COLUMNS="250"))
 
     def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [*FLOWY, *args], cwd=project, env=env, capture_output=True, text=True,
-            timeout=120, check=False,
-        )  # fmt: skip
-        assert done.returncode == code, f"{args}: {done.returncode}\n{done.stdout}{done.stderr}"
+        done = flowy(*args, code=code)
         assert "Traceback" not in done.stderr and "Unexpected" not in done.stderr, done.stderr
         return done
 

@@ -8,18 +8,12 @@ tells the user to do.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
-FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]
-FIRST_PARTY = "flowy-executor-local,flowy-store-sqlite,flowy-materializers"
 
 PIPELINE = """
 from flowy import Pipeline, step
@@ -47,31 +41,23 @@ def install(site: Path, dist: str, module: str, source: str) -> None:
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Callable[..., Flowy]:
+def cli(
+    tmp_path: Path, flowy_env: Callable[..., dict[str, str]], flowy_runner: Callable[..., Flowy]
+) -> Callable[..., Flowy]:
     """``cli([extra dists], **env)`` -> a runner in a fresh project with those plugins loaded."""
     project = tmp_path / "project"
     (project / ".flowy").mkdir(parents=True)
     (project / "pipeline.py").write_text(PIPELINE)
 
     def make(extra: list[str], **extra_env: str) -> Flowy:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-        env.update(
-            FLOWY_HOME=str(tmp_path / "home"),
-            FLOWY_LOAD_PLUGINS=",".join([FIRST_PARTY, *extra]),
+        env = flowy_env(
+            tmp_path / "home",
+            extra,
             PYTHONPATH=str(tmp_path / "site"),
             COLUMNS="200",
             **extra_env,
         )
-
-        def flowy(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-            done = subprocess.run(
-                [*FLOWY, *args], cwd=project, env=env, capture_output=True, text=True,
-                timeout=120, check=False,
-            )  # fmt: skip
-            assert done.returncode == code, f"{args}: {done.returncode}\n{done.stdout}{done.stderr}"
-            return done
-
-        return flowy
+        return flowy_runner(project, env)
 
     return make
 

@@ -15,16 +15,11 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
-FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]
-PLUGINS = "flowy-executor-local,flowy-store-sqlite,flowy-materializers,flowy-hash-tracker"
 
 DB_PASSWORD = "Qz7-db-pass-ab12"
 PG_PASSWORD = "pg@ss/Wd-9x8"
@@ -108,7 +103,12 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def flowy(tmp_path: Path, project: Path) -> Flowy:
+def flowy(
+    tmp_path: Path,
+    project: Path,
+    flowy_env: Callable[..., dict[str, str]],
+    flowy_runner: Callable[..., Flowy],
+) -> Flowy:
     site = tmp_path / "site"
     site.mkdir()
     (site / "flowy_hash_tracker.py").write_text(textwrap.dedent(TRACKER))
@@ -118,23 +118,13 @@ def flowy(tmp_path: Path, project: Path) -> Flowy:
         "Metadata-Version: 2.1\nName: flowy-hash-tracker\nVersion: 1.0\n"
     )
     (info / "entry_points.txt").write_text("[flowy]\nflowy-hash-tracker = flowy_hash_tracker\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-    env.update(
-        FLOWY_HOME=str(tmp_path / "home"),
-        FLOWY_LOAD_PLUGINS=PLUGINS,
+    env = flowy_env(
+        tmp_path / "home",
+        ["flowy-hash-tracker"],
         PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
         COLUMNS="250",
     )
-
-    def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [*FLOWY, *args], cwd=project, env=env, capture_output=True, text=True,
-            timeout=120, check=False,
-        )  # fmt: skip
-        assert done.returncode == code, f"{args}: {done.returncode}\n{done.stdout}{done.stderr}"
-        return done
-
-    return run
+    return flowy_runner(project, env)
 
 
 def assert_no_secret(text: str, where: str) -> None:
