@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from flowy.kernel.records import (
     ArtifactRef,
@@ -148,3 +149,19 @@ def test_the_stdlib_store_never_imports_sqlalchemy(tmp_path: Path) -> None:
         [sys.executable, "-c", _STDLIB_PATH, url], capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == []
+
+
+def test_every_record_attribute_is_a_column_of_its_table() -> None:
+    """A RowMap maps each attribute to the same-named column: a new field needs a column."""
+    from flowy_store_sqlite import _rows, model_registry, schema
+
+    for mapping in (
+        _rows.RUNS,
+        _rows.STEP_RUNS,
+        _rows.ARTIFACTS,
+        _rows.CACHE_ENTRIES,
+        model_registry._VERSIONS,
+    ):
+        columns = set(schema.metadata.tables[mapping.table].c.keys())
+        assert {*mapping.plain, *mapping.json} <= columns, mapping.table
+        assert set(mapping.json) <= {field.name for field in attrs.fields(mapping.cls)}

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import attrs
 from flowy.kernel.records import (
     ArtifactRef,
     CacheEntry,
@@ -71,78 +73,55 @@ def _malformed(row: Mapping[Any, Any], column: str, table: str, reason: str) -> 
     return MalformedRowError(table, label, column, reason, repair)
 
 
+class RowMap:
+    """One record class and its table: each attribute is the column of the same name.
+
+    Written once for both directions (:meth:`row`, :meth:`record`); the
+    attributes named in ``json`` are JSON objects in TEXT columns.
+    """
+
+    __slots__ = ("_get", "cls", "json", "plain", "table")
+
+    def __init__(self, cls: type[Any], table: str, json: tuple[str, ...] = ()) -> None:
+        self.cls, self.table, self.json = cls, table, json
+        self.plain = tuple(f.name for f in attrs.fields(cls) if f.name not in json)
+        self._get = operator.attrgetter(*self.plain)
+
+    def row(self, record: Any) -> dict[str, Any]:
+        row = dict(zip(self.plain, self._get(record), strict=True))
+        for name in self.json:
+            row[name] = dumps(getattr(record, name))
+        return row
+
+    def record(self, row: Mapping[Any, Any]) -> Any:
+        values = {name: row[name] for name in self.plain}
+        for name in self.json:
+            values[name] = _obj(row, name, self.table)
+        return self.cls(**values)
+
+
+RUNS = RowMap(RunRecord, "runs", json=("params", "stack", "git", "environment"))
+STEP_RUNS = RowMap(StepRunRecord, "step_runs", json=("params", "inputs", "outputs"))
+ARTIFACTS = RowMap(ArtifactRef, "artifacts", json=("metadata",))
+CACHE_ENTRIES = RowMap(CacheEntry, "cache_entries", json=("components", "outputs"))
+
+
 def run_row(run: RunRecord) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id,
-        "pipeline": run.pipeline,
-        "status": run.status,
-        "params": dumps(run.params),
-        "stack": dumps(run.stack),
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "git": dumps(run.git),
-        "environment": dumps(run.environment),
-        "experiment": run.experiment,
-        "pid": run.pid,
-        "host": run.host,
-    }
+    return RUNS.row(run)
 
 
 def run_record(row: Mapping[Any, Any]) -> RunRecord:
-    return RunRecord(
-        run_id=row["run_id"],
-        pipeline=row["pipeline"],
-        status=row["status"],
-        params=_obj(row, "params", "runs"),
-        stack=_obj(row, "stack", "runs"),
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        git=_obj(row, "git", "runs"),
-        environment=_obj(row, "environment", "runs"),
-        experiment=row["experiment"],
-        pid=row["pid"],
-        host=row["host"],
-    )
+    record: RunRecord = RUNS.record(row)
+    return record
 
 
-def step_row(sr: StepRunRecord) -> dict[str, Any]:
-    return {
-        "run_id": sr.run_id,
-        "step": sr.step,
-        "status": sr.status,
-        "started_at": sr.started_at,
-        "finished_at": sr.finished_at,
-        "attempts": sr.attempts,
-        "cache_key": sr.cache_key,
-        "code_hash": sr.code_hash,
-        "error": sr.error,
-        "error_type": sr.error_type,
-        "traceback": sr.traceback,
-        "logs": sr.logs,
-        "params": dumps(sr.params),
-        "inputs": dumps(sr.inputs),
-        "outputs": dumps(sr.outputs),
-    }
+def step_row(step_run: StepRunRecord) -> dict[str, Any]:
+    return STEP_RUNS.row(step_run)
 
 
 def step_record(row: Mapping[Any, Any]) -> StepRunRecord:
-    return StepRunRecord(
-        run_id=row["run_id"],
-        step=row["step"],
-        status=row["status"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        attempts=row["attempts"],
-        cache_key=row["cache_key"],
-        code_hash=row["code_hash"],
-        error=row["error"],
-        error_type=row["error_type"],
-        traceback=row["traceback"],
-        logs=row["logs"],
-        params=_obj(row, "params", "step_runs"),
-        inputs=_obj(row, "inputs", "step_runs"),
-        outputs=_obj(row, "outputs", "step_runs"),
-    )
+    record: StepRunRecord = STEP_RUNS.record(row)
+    return record
 
 
 def artifact_row(ref: ArtifactRef, run_id: str, step: str, now: float) -> dict[str, Any]:
@@ -151,22 +130,10 @@ def artifact_row(ref: ArtifactRef, run_id: str, step: str, now: float) -> dict[s
             f"artifact {ref.name!r} of step {step!r} has no artifact_id; the engine must "
             "assign one before record_step"
         )
-    return {
-        "artifact_id": ref.artifact_id,
-        "run_id": run_id,
-        "step": step,
-        "name": ref.name,
-        "uri": ref.uri,
-        "type_name": ref.type_name,
-        "materializer": ref.materializer,
-        "materializer_version": ref.materializer_version,
-        "checksum": ref.checksum,
-        "size": ref.size,
-        "metadata": dumps(ref.metadata),
-        "created_at": now,
-        "asset_type": asset_type(ref),
-        "asset_name": _asset(ref).get("name"),
-    }
+    row = ARTIFACTS.row(ref)
+    row.update(run_id=run_id, step=step, created_at=now, asset_type=asset_type(ref))
+    row["asset_name"] = _asset(ref).get("name")
+    return row
 
 
 def _asset(ref: ArtifactRef) -> Mapping[str, Any]:
@@ -186,17 +153,8 @@ def tag_rows(ref: ArtifactRef) -> list[dict[str, Any]]:
 
 
 def artifact_record(row: Mapping[Any, Any]) -> ArtifactRef:
-    return ArtifactRef(
-        name=row["name"],
-        uri=row["uri"],
-        checksum=row["checksum"],
-        size=row["size"],
-        materializer=row["materializer"],
-        materializer_version=row["materializer_version"],
-        type_name=row["type_name"],
-        metadata=_obj(row, "metadata", "artifacts"),
-        artifact_id=row["artifact_id"],
-    )
+    record: ArtifactRef = ARTIFACTS.record(row)
+    return record
 
 
 def metric_row(metric: MetricRecord, run_id: str, step: str) -> dict[str, Any]:
@@ -221,28 +179,14 @@ def metric_record(row: Mapping[Any, Any]) -> MetricRecord:
 
 
 def cache_row(entry: CacheEntry) -> dict[str, Any]:
-    return {
-        "key": entry.key,
-        "pipeline": entry.pipeline,
-        "step": entry.step,
-        "run_id": entry.run_id,
-        "components": dumps(entry.components),
-        "outputs": dumps(entry.outputs),
-        "created_at": entry.created_at,
-        "hits": 0,
-    }
+    row = CACHE_ENTRIES.row(entry)
+    row["hits"] = 0
+    return row
 
 
 def cache_record(row: Mapping[Any, Any]) -> CacheEntry:
-    return CacheEntry(
-        key=row["key"],
-        pipeline=row["pipeline"],
-        step=row["step"],
-        run_id=row["run_id"],
-        components=_obj(row, "components", "cache_entries"),
-        outputs=_obj(row, "outputs", "cache_entries"),
-        created_at=row["created_at"],
-    )
+    record: CacheEntry = CACHE_ENTRIES.record(row)
+    return record
 
 
 def cache_record_or_none(row: Mapping[Any, Any]) -> CacheEntry | None:

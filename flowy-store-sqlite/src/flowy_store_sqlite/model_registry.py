@@ -32,6 +32,7 @@ from flowy.kernel.errors import FlowyError, ModelNotFoundError
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from flowy_store_sqlite import _rows
 from flowy_store_sqlite import schema as s
 
 #: Attempts at registering when a concurrent writer took the same version number.
@@ -96,7 +97,7 @@ class ModelRegistryQueries:
                 user,
                 description,
             )
-            conn.execute(insert(s.model_versions), _version_row(version))
+            conn.execute(insert(s.model_versions), _VERSIONS.row(version))
             _history(
                 conn, [StageChange(name, version.version, "register", None, NO_STAGE, user, now)]
             )
@@ -308,27 +309,10 @@ def _get_version(
     return _version(row)
 
 
-def _version_row(v: ModelVersion) -> dict[str, Any]:
-    return {
-        "name": v.name,
-        "version": v.version,
-        "artifact_id": v.artifact_id,
-        "run_id": v.run_id,
-        "stage": v.stage,
-        "created_at": v.created_at,
-        "created_by": v.created_by,
-        "description": v.description,
-    }
+#: Model versions to rows and back.
+_VERSIONS = _rows.RowMap(ModelVersion, "model_versions")
 
 
 def _version(row: Any) -> ModelVersion:
-    return ModelVersion(
-        row["name"],
-        row["version"],
-        row["artifact_id"],
-        row["run_id"],
-        row["stage"],
-        row["created_at"],
-        row["created_by"],
-        row["description"],
-    )
+    version: ModelVersion = _VERSIONS.record(row)
+    return version
