@@ -9,7 +9,10 @@ Two families:
   manager first needs its registry. Each receives a ``register`` callback and
   returns nothing. Registrations name *dotted paths* (``"pkg.module:Class"``),
   so registering imports nothing heavy; the class is imported when a stack
-  resolves it. The callback records which distribution registered what.
+  resolves it. The callback records which distribution registered what. For
+  component classes it is ``register(name, "pkg.module:Class", /, **info)``:
+  ``name`` is what stacks use, and ``info`` the optional keywords each hook lists
+  (``description`` for all).
 * **Lifecycle hooks** (``flowy_pipeline_*``, ``flowy_step_*``) are called by the
   engine in the orchestrating process as a run progresses. Trackers and other
   observers implement them. They are not firstresult: every implementation is
@@ -65,10 +68,9 @@ def flowy_register_executors(register: Register) -> None:
     available as a stack's ``executor``. Returns nothing.
 
     Args:
-        register: register: the callback; call it once per implementation, ``register(name,
-            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
-            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
-            keywords listed above (each optional).
+        register: the callback, called once per executor class; flowy-executor-local calls
+            ``register("local", "flowy_executor_local.executor:LocalExecutor",
+            description="...")``, and a stack then says ``[executor] type = "local"``.
     """
 
 
@@ -80,10 +82,9 @@ def flowy_register_artifact_stores(register: Register) -> None:
     available as a stack's ``artifact_store``. Returns nothing.
 
     Args:
-        register: register: the callback; call it once per implementation, ``register(name,
-            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
-            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
-            keywords listed above (each optional).
+        register: the callback, called once per store class; flowy-aws calls
+            ``register("s3", "flowy_aws.s3_store:S3ArtifactStore", description="...")``,
+            and a stack's ``[artifact_store]`` with ``type = "s3"`` gets that class.
     """
 
 
@@ -95,10 +96,9 @@ def flowy_register_metadata_stores(register: Register) -> None:
     available as a stack's ``metadata_store``. Returns nothing.
 
     Args:
-        register: register: the callback; call it once per implementation, ``register(name,
-            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
-            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
-            keywords listed above (each optional).
+        register: the callback, called once per store class, as flowy-store-sqlite does with
+            ``register("sqlite", "flowy_store_sqlite.sqlite:SQLiteMetadataStore")``; the
+            module is imported only when a stack naming ``"sqlite"`` is resolved.
     """
 
 
@@ -117,10 +117,9 @@ def flowy_register_materializers(register: Register) -> None:
     needs (shown as unavailable when missing). Returns nothing.
 
     Args:
-        register: register: the callback; call it once per implementation, ``register(name,
-            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
-            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
-            keywords listed above (each optional).
+        register: the callback, called once per materializer with the keywords above;
+            flowy-core's own ``json`` one is ``register("json",
+            "flowy.artifacts.json_materializer:JsonMaterializer", types=[...], safe=True)``.
     """
 
 
@@ -133,10 +132,8 @@ def flowy_register_cache_strategies(register: Register) -> None:
     Returns nothing.
 
     Args:
-        register: register: the callback; call it once per implementation, ``register(name,
-            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
-            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
-            keywords listed above (each optional).
+        register: the callback, called once per strategy; flowy-core registers
+            ``register("code_hash", "flowy.run.caching:CodeHash")`` and ``"input_hash"``.
     """
 
 
@@ -153,10 +150,9 @@ def flowy_register_trackers(register: Register) -> None:
     tracker (docs/experiment-tracking.md). Returns nothing.
 
     Args:
-        register: register: the callback; call it once per implementation, ``register(name,
-            target, /, **info)``. ``name`` is what stacks use; ``target`` the dotted path
-            ``"pkg.module:Class"``, imported only when a stack resolves it; ``info`` the
-            keywords listed above (each optional).
+        register: the callback, called once per tracker class; flowy-mlflow calls
+            ``register("mlflow", "flowy_mlflow.tracker:MlflowTracker")``, and the instance
+            a stack's ``[tracker]`` builds receives the lifecycle hooks of each run.
     """
 
 
