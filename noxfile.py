@@ -36,7 +36,9 @@ TEST_EXTRAS = [
     "./flowy-aws[test]",
     "./examples/plugins/flowy-example-plugin",
 ]
-TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "import-linter>=2.17"]
+#: mypy: flowy-core/tests/test_kernel_protocols.py type-checks the run layer against the
+#: kernel's protocols (the same tool and version range as the types session).
+TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "import-linter>=2.17", "mypy>=1.10"]
 
 
 def install_flowy(
