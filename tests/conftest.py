@@ -38,11 +38,13 @@ def _flowy_env(home: Path, plugins: Iterable[str] = (), **extra: str) -> dict[st
     return env
 
 
-def _flowy_runner(cwd: Path, env: Mapping[str, str]) -> Flowy:
-    def flowy(*args: str, code: int | None = 0) -> subprocess.CompletedProcess[str]:
+def _flowy_runner(cwd: Path, env: Mapping[str, str], timeout: float = 120) -> Flowy:
+    def flowy(
+        *args: str, code: int | None = 0, **env_update: str
+    ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [*FLOWY, *args], cwd=cwd, env=dict(env), capture_output=True, text=True,
-            timeout=120, check=False,
+            [*FLOWY, *args], cwd=cwd, env={**env, **env_update}, capture_output=True,
+            text=True, timeout=timeout, check=False,
         )  # fmt: skip
         if code is not None:
             assert done.returncode == code, (
@@ -103,7 +105,8 @@ def flowy_env() -> Callable[..., dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def flowy_runner() -> Callable[[Path, Mapping[str, str]], Flowy]:
-    """``flowy_runner(cwd, env)`` -> ``flowy(*args, code=0)``: runs the real ``flowy`` command
-    in ``cwd`` and checks its exit code (``code=None``: any), returning what it printed."""
+def flowy_runner() -> Callable[..., Flowy]:
+    """``flowy_runner(cwd, env, timeout=120)`` -> ``flowy(*args, code=0, **env_update)``: runs
+    the real ``flowy`` command in ``cwd`` and checks its exit code (``code=None``: any),
+    returning what it printed."""
     return _flowy_runner

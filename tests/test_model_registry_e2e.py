@@ -9,9 +9,9 @@ the template's DAG; the production model loaded by name and stage from Python.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -19,36 +19,24 @@ import pytest
 import sklearn  # noqa: F401 - the template trains a scikit-learn model, stored with skops
 import skops  # noqa: F401
 
-FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
-FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]
-PLUGINS = "flowy-executor-local,flowy-store-sqlite,flowy-materializers"
+Flowy = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def cli(tmp_path: Path):
+def cli(
+    tmp_path: Path,
+    flowy_env: Callable[..., dict[str, str]],
+    flowy_runner: Callable[..., Flowy],
+):
     project = tmp_path / "project"
     (project / ".flowy").mkdir(parents=True)
     source = resources.files("flowy_cli.templates").joinpath("sklearn/pipeline.py").read_text()
     (project / "pipeline.py").write_text(source.replace("n_samples=2000", "n_samples=400"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-    env.update(
-        FLOWY_HOME=str(tmp_path / "home"),
-        FLOWY_LOAD_PLUGINS=PLUGINS,
-        COLUMNS="200",
-        FLOWY_USER="alice",
-    )
+    env = flowy_env(tmp_path / "home", COLUMNS="200", FLOWY_USER="alice")
+    run = flowy_runner(project, env, timeout=300)
 
     def flowy(*args: str, json_out: bool = False) -> object:
-        done = subprocess.run(
-            [*FLOWY, *args],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, f"flowy {args}: {done.stdout}\n{done.stderr}"
+        done = run(*args)
         return json.loads(done.stdout) if json_out else done.stdout
 
     return project, env, flowy

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
-FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]
-FIRST_PARTY = "flowy-executor-local,flowy-store-sqlite,flowy-materializers"
+Flowy = Callable[..., subprocess.CompletedProcess[str]]
 
 PIPELINE = """
 import flowy
@@ -69,27 +66,27 @@ def strict_loads(text: str) -> Any:
 
 
 @pytest.fixture(params=["local", "sql"], ids=["sqlite-store", "sqlalchemy-store"])
-def flowy(request: pytest.FixtureRequest, tmp_path: Path):
+def flowy(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    flowy_env: Callable[..., dict[str, str]],
+    flowy_runner: Callable[..., Flowy],
+):
     """``flowy ARGS`` in a fresh project whose active stack uses the store under test."""
     project = tmp_path / "project"
     (project / ".flowy" / "stacks").mkdir(parents=True)
     (project / "pipe.py").write_text(textwrap.dedent(PIPELINE))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-    env.update(FLOWY_HOME=str(tmp_path / "home"), COLUMNS="200", FLOWY_LOAD_PLUGINS=FIRST_PARTY)
+    env = flowy_env(tmp_path / "home", COLUMNS="200")
     extra: list[str] = []
     if request.param == "sql":
         (project / ".flowy" / "stacks" / "sqlmeta.toml").write_text(SQL_STACK)
         extra = ["--stack", "sqlmeta"]
 
+    flowy = flowy_runner(project, env)
+
     def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        cmd = [*FLOWY, *args]
-        if args[0] in ("run", "runs", "experiment"):
-            cmd += extra
-        done = subprocess.run(
-            cmd, cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert done.returncode == code, f"{cmd}: {done.returncode}\n{done.stdout}\n{done.stderr}"
-        return done
+        on_stack = extra if args[0] in ("run", "runs", "experiment") else []
+        return flowy(*args, *on_stack, code=code)
 
     run.project = project  # type: ignore[attr-defined]
     run.store = request.param  # type: ignore[attr-defined]

@@ -11,19 +11,14 @@ them and the restored artifacts load and verify.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
-FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]
-FIRST_PARTY = "flowy-executor-local,flowy-store-sqlite,flowy-materializers"
 Flowy = Callable[..., subprocess.CompletedProcess[str]]
 
 PIPELINE = textwrap.dedent(
@@ -48,36 +43,14 @@ PIPELINE = textwrap.dedent(
 
 
 @pytest.fixture
-def flowy(tmp_path: Path) -> Flowy:
+def flowy(
+    tmp_path: Path, flowy_env: Callable[..., dict[str, str]], flowy_runner: Callable[..., Flowy]
+) -> Flowy:
     project = tmp_path / "project"
     (project / ".flowy").mkdir(parents=True)
     (project / "pipe.py").write_text(PIPELINE)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-    env.update(
-        FLOWY_HOME=str(tmp_path / "home"),
-        FLOWY_PROJECT=str(project),
-        FLOWY_LOAD_PLUGINS=FIRST_PARTY,
-        COLUMNS="200",
-    )
-
-    def run(*args: str, code: int | None = 0, **extra: str) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [*FLOWY, *args],
-            cwd=project,
-            env={**env, **extra},
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if code is not None:
-            assert done.returncode == code, (
-                f"flowy {' '.join(args)} exited {done.returncode}, expected {code}\n"
-                f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
-            )
-        return done
-
-    return run
+    env = flowy_env(tmp_path / "home", FLOWY_PROJECT=str(project), COLUMNS="200")
+    return flowy_runner(project, env, timeout=300)
 
 
 def refused(done: subprocess.CompletedProcess[str], project: Path) -> None:

@@ -11,18 +11,15 @@ record carries the same key, so resume can check it.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from flowy.tracking.client import Client
 
-FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
-FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]
-FIRST_PARTY = "flowy-executor-local,flowy-store-sqlite,flowy-materializers"
+Flowy = Callable[..., subprocess.CompletedProcess[str]]
 
 PIPELINE = textwrap.dedent(
     """
@@ -51,30 +48,26 @@ PIPELINE = textwrap.dedent(
 
 
 @pytest.fixture(params=["cached", "uncached"])
-def cli(request: pytest.FixtureRequest, tmp_path: Path):
+def cli(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    flowy_env: Callable[..., dict[str, str]],
+    flowy_runner: Callable[..., Flowy],
+):
     """Run the real ``flowy`` in a fresh project; steps with a cache or with cache=False."""
     project = tmp_path / "project"
     (project / ".flowy").mkdir(parents=True)
     (project / "p.py").write_text(PIPELINE)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-    env.update(
-        FLOWY_HOME=str(tmp_path / "home"),
+    env = flowy_env(
+        tmp_path / "home",
         FLOWY_PROJECT=str(project),
-        FLOWY_LOAD_PLUGINS=FIRST_PARTY,
         COLUMNS="200",
         TEST_STEP_CACHE="1" if request.param == "cached" else "0",
     )
+    run = flowy_runner(project, env)
 
     def flowy(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*FLOWY, *args],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return run(*args, code=None)
 
     return project, flowy
 
