@@ -10,7 +10,6 @@ Chromium with networking disabled.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -19,10 +18,6 @@ from pathlib import Path
 
 import pytest
 from blake3 import blake3
-
-FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
-FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]
-FIRST_PARTY = "flowy-executor-local,flowy-store-sqlite,flowy-materializers"
 
 Flowy = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -54,25 +49,6 @@ pipeline = Pipeline(
 """
 
 
-def make_runner(project: Path, home: Path) -> Flowy:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-    env.update(FLOWY_HOME=str(home), COLUMNS="200", FLOWY_LOAD_PLUGINS=FIRST_PARTY)
-
-    def flowy(*args: str, code: int | None = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [*FLOWY, *args], cwd=project, env=env, capture_output=True, text=True,
-            timeout=120, check=False,
-        )  # fmt: skip
-        if code is not None:
-            assert done.returncode == code, (
-                f"flowy {' '.join(args)} exited {done.returncode}, expected {code}\n"
-                f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
-            )
-        return done
-
-    return flowy
-
-
 def run_id_of(stdout: str) -> str:
     for line in stdout.splitlines():
         if line.startswith("Run "):
@@ -81,13 +57,17 @@ def run_id_of(stdout: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def tracked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Flowy, dict[str, str]]:
+def tracked(
+    tmp_path_factory: pytest.TempPathFactory,
+    flowy_env: Callable[..., dict[str, str]],
+    flowy_runner: Callable[..., Flowy],
+) -> tuple[Path, Flowy, dict[str, str]]:
     """The shared project, its runner, and run ids by role (a, b, cached, changed, other)."""
     base = tmp_path_factory.mktemp("tracking")
     project = base / "proj"
     (project / ".flowy").mkdir(parents=True)
     (project / "pipe.py").write_text(textwrap.dedent(PIPELINE))
-    flowy = make_runner(project, base / "home")
+    flowy = flowy_runner(project, flowy_env(base / "home", COLUMNS="200"))
     runs = {
         "a": run_id_of(flowy("run", "pipe.py", "-p", "lr=0.1").stdout),
         "b": run_id_of(flowy("run", "pipe.py", "-p", "lr=0.3", "-p", "note=<b>bold</b>").stdout),

@@ -8,15 +8,12 @@ keeps, with the line in the user's file.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
-FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]
-FIRST_PARTY = "flowy-executor-local,flowy-store-sqlite,flowy-materializers"
+import pytest
+
 Flowy = Callable[..., subprocess.CompletedProcess[str]]
 
 FAILING = """
@@ -37,22 +34,13 @@ pipeline = Pipeline("failing", [a])
 """
 
 
-def make_runner(project: Path, home: Path) -> Flowy:
-    """The real `flowy` command in ``project``, with only the first-party plugins."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-    env.update(FLOWY_HOME=str(home), COLUMNS="200", FLOWY_LOAD_PLUGINS=FIRST_PARTY)
-
-    def flowy(
-        *args: str, code: int = 0, env_update: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [*FLOWY, *args], cwd=project, env={**env, **(env_update or {})},
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        assert done.returncode == code, f"{args}: {done.returncode}\n{done.stdout}{done.stderr}"
-        return done
-
-    return flowy
+@pytest.fixture
+def make_runner(
+    flowy_env: Callable[..., dict[str, str]], flowy_runner: Callable[..., Flowy]
+) -> Callable[[Path, Path], Flowy]:
+    """``make_runner(project, home)``: the real `flowy` command in ``project``, with only the
+    first-party plugins."""
+    return lambda project, home: flowy_runner(project, flowy_env(home, COLUMNS="200"))
 
 
 def run_id_of(stdout: str) -> str:
@@ -60,7 +48,9 @@ def run_id_of(stdout: str) -> str:
     return next(line.split()[1] for line in stdout.splitlines() if line.startswith("Run "))
 
 
-def test_flowy_logs_shows_the_traceback_of_a_failed_step(tmp_path: Path) -> None:
+def test_flowy_logs_shows_the_traceback_of_a_failed_step(
+    tmp_path: Path, make_runner: Callable[[Path, Path], Flowy]
+) -> None:
     project = tmp_path / "project"
     (project / ".flowy").mkdir(parents=True)
     (project / "pipeline.py").write_text(FAILING)
@@ -82,7 +72,9 @@ def test_flowy_logs_shows_the_traceback_of_a_failed_step(tmp_path: Path) -> None
     assert "ValueError: the column 'price' is missing" in as_json["a"]
 
 
-def test_debug_run_prints_the_traceback_of_a_failed_step(tmp_path: Path) -> None:
+def test_debug_run_prints_the_traceback_of_a_failed_step(
+    tmp_path: Path, make_runner: Callable[[Path, Path], Flowy]
+) -> None:
     project = tmp_path / "project"
     (project / ".flowy").mkdir(parents=True)
     (project / "pipeline.py").write_text(FAILING)
@@ -91,7 +83,7 @@ def test_debug_run_prints_the_traceback_of_a_failed_step(tmp_path: Path) -> None
     assert "Traceback of step a (--debug):" in done.stderr
     assert f'File "{project / "pipeline.py"}", line 12, in helper' in done.stderr
     assert "ValueError: the column 'price' is missing" in done.stderr
-    env = flowy("run", "pipeline.py", code=1, env_update={"FLOWY_DEBUG": "1"})
+    env = flowy("run", "pipeline.py", code=1, FLOWY_DEBUG="1")
     assert "Traceback of step a (--debug):" in env.stderr
 
 
@@ -113,7 +105,9 @@ pipeline = Pipeline("logging", [a])
 """
 
 
-def test_log_lines_name_the_pipeline_file_not_an_internal_module(tmp_path: Path) -> None:
+def test_log_lines_name_the_pipeline_file_not_an_internal_module(
+    tmp_path: Path, make_runner: Callable[[Path, Path], Flowy]
+) -> None:
     project = tmp_path / "project"
     (project / ".flowy").mkdir(parents=True)
     (project / "pipeline.py").write_text(LOGGING)

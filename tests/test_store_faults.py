@@ -9,19 +9,14 @@ artifacts and committing its record.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-FLOWY_SCRIPT = Path(sys.executable).with_name("flowy")
-FLOWY = [str(FLOWY_SCRIPT)] if FLOWY_SCRIPT.exists() else [sys.executable, "-m", "flowy_cli.main"]
-FIRST_PARTY = "flowy-executor-local,flowy-store-sqlite,flowy-materializers"
 BUG = "bug in Flowy"
 
 PIPELINE = """
@@ -55,20 +50,23 @@ path = "{project}/.flowy/artifacts"
 Flowy = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def runner(project: Path, home: Path, stack: str | None = None) -> Flowy:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-    env.update(FLOWY_HOME=str(home), COLUMNS="200", FLOWY_LOAD_PLUGINS=FIRST_PARTY)
+@pytest.fixture
+def runner(
+    flowy_env: Callable[..., dict[str, str]], flowy_runner: Callable[..., Flowy]
+) -> Callable[..., Flowy]:
+    """``runner(project, home, stack=None)``: the real `flowy` command in ``project`` with
+    the first-party plugins; ``run``, ``runs`` and ``gc`` get ``--stack STACK``."""
 
-    def flowy(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        on_stack = stack and args[0] in ("run", "runs", "gc")
-        cmd = [*FLOWY, *args, *(["--stack", stack] if on_stack else [])]
-        done = subprocess.run(
-            cmd, cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert done.returncode == code, f"{cmd}: {done.returncode}\n{done.stdout}\n{done.stderr}"
-        return done
+    def make(project: Path, home: Path, stack: str | None = None) -> Flowy:
+        run = flowy_runner(project, flowy_env(home, COLUMNS="200"))
 
-    return flowy
+        def flowy(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+            on_stack = stack and args[0] in ("run", "runs", "gc")
+            return run(*args, *(["--stack", stack] if on_stack else []), code=code)
+
+        return flowy
+
+    return make
 
 
 @pytest.fixture
@@ -107,7 +105,7 @@ def _sql(db: Path, statement: str) -> int:
 )
 @pytest.mark.parametrize("stack", ["local", "sqlmeta"], ids=["sqlite-store", "sqlalchemy-store"])
 def test_a_malformed_cache_row_is_a_miss_with_a_warning(
-    project: Path, tmp_path: Path, stack: str, corrupt: str
+    project: Path, tmp_path: Path, stack: str, corrupt: str, runner: Callable[..., Flowy]
 ) -> None:
     flowy = runner(project, tmp_path / "home", stack)
     flowy("run", "pipe.py")
@@ -126,7 +124,9 @@ def test_a_malformed_cache_row_is_a_miss_with_a_warning(
     assert _steps(flowy)["make"] == "cached"
 
 
-def test_a_malformed_run_row_names_table_row_and_repair(project: Path, tmp_path: Path) -> None:
+def test_a_malformed_run_row_names_table_row_and_repair(
+    project: Path, tmp_path: Path, runner: Callable[..., Flowy]
+) -> None:
     flowy = runner(project, tmp_path / "home")
     flowy("run", "pipe.py")
     run_id = json.loads(flowy("runs", "list", "--json").stdout)[0]["run_id"]
@@ -168,7 +168,7 @@ def _cut_short(db: Path) -> None:
 
 @pytest.mark.parametrize("damage", [_garbage, _cut_short], ids=["garbage", "truncated"])
 def test_a_damaged_database_file_is_named_with_what_to_do(
-    project: Path, tmp_path: Path, damage: Callable[[Path], None]
+    project: Path, tmp_path: Path, damage: Callable[[Path], None], runner: Callable[..., Flowy]
 ) -> None:
     flowy = runner(project, tmp_path / "home")
     flowy("run", "pipe.py")
@@ -245,7 +245,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.mark.parametrize("stack", ["local", "sqlmeta"], ids=["sqlite-store", "sqlalchemy-store"])
 def test_a_full_disk_at_the_commit_records_the_step_as_failed(
-    small_disk: Path, tmp_path: Path, stack: str
+    small_disk: Path, tmp_path: Path, stack: str, runner: Callable[..., Flowy]
 ) -> None:
     project = small_disk / "project"
     (project / ".flowy" / "stacks").mkdir(parents=True)
