@@ -58,25 +58,16 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "step",
 ]
 
-if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (strict mypy)
-    from flowy.kernel.errors import FlowyError as FlowyError
-    from flowy.kernel.plugins import create_plugin_manager as create_plugin_manager
-    from flowy.run.context import Context as Context
-    from flowy.run.engine import RunResult as RunResult
-    from flowy.run.engine import run_pipeline as run_pipeline
-    from flowy.run.pipeline import Pipeline as Pipeline
-    from flowy.run.step_log import log_artifact as log_artifact
-    from flowy.run.step_log import log_metric as log_metric
-    from flowy.run.step_log import log_params as log_params
-    from flowy.run.steps import Step as Step
-    from flowy.run.steps import step as step
-    from flowy.tracking.assets import Artifact as Artifact
-    from flowy.tracking.assets import Dataset as Dataset
-    from flowy.tracking.assets import FeatureSet as FeatureSet
-    from flowy.tracking.assets import Metrics as Metrics
-    from flowy.tracking.assets import Model as Model
-    from flowy.tracking.assets import Report as Report
-    from flowy.tracking.client import Client as Client
+if TYPE_CHECKING:  # listed in __all__, so re-exported for type checkers (strict mypy)
+    from flowy.kernel.errors import FlowyError
+    from flowy.kernel.plugins import create_plugin_manager
+    from flowy.run.context import Context
+    from flowy.run.engine import RunResult, run_pipeline
+    from flowy.run.pipeline import Pipeline
+    from flowy.run.step_log import log_artifact, log_metric, log_params
+    from flowy.run.steps import Step, step
+    from flowy.tracking.assets import Artifact, Dataset, FeatureSet, Metrics, Model, Report
+    from flowy.tracking.client import Client
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

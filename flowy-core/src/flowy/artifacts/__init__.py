@@ -57,23 +57,22 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "write_with_sidecar",
 ]
 
-if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (strict mypy)
-    from flowy.artifacts.checksums import Checksum as Checksum
+if TYPE_CHECKING:  # listed in __all__, so re-exported for type checkers (strict mypy)
+    from flowy.artifacts.checksums import Checksum
     from flowy.artifacts.checksums import short as short_checksum
-    from flowy.artifacts.rebuild import check_index as check_index
-    from flowy.artifacts.rebuild import rebuild_index as rebuild_index
-    from flowy.artifacts.resolution import PICKLE_NAMES as PICKLE_NAMES
-    from flowy.artifacts.resolution import MaterializerRegistry as MaterializerRegistry
-    from flowy.artifacts.resolution import type_name as type_name
-    from flowy.artifacts.store_io import CHUNK as CHUNK
-    from flowy.artifacts.store_io import WRITE_BUFFER as WRITE_BUFFER
-    from flowy.artifacts.store_io import HashingReader as HashingReader
-    from flowy.artifacts.store_io import HashingWriter as HashingWriter
-    from flowy.artifacts.store_io import read_artifact as read_artifact
-    from flowy.artifacts.store_io import reads_paths as reads_paths
-    from flowy.artifacts.store_io import unsafe_load_allowed as unsafe_load_allowed
-    from flowy.artifacts.store_io import verify_artifact as verify_artifact
-    from flowy.artifacts.store_io import write_artifact as write_artifact
-    from flowy.artifacts.store_io import write_with_sidecar as write_with_sidecar
+    from flowy.artifacts.rebuild import check_index, rebuild_index
+    from flowy.artifacts.resolution import PICKLE_NAMES, MaterializerRegistry, type_name
+    from flowy.artifacts.store_io import (
+        CHUNK,
+        WRITE_BUFFER,
+        HashingReader,
+        HashingWriter,
+        read_artifact,
+        reads_paths,
+        unsafe_load_allowed,
+        verify_artifact,
+        write_artifact,
+        write_with_sidecar,
+    )
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -76,32 +76,27 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "worker_died_result",
 ]
 
-if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (strict mypy)
-    from flowy.kernel.user_modules import importable_name as importable_name
+if TYPE_CHECKING:  # listed in __all__, so re-exported for type checkers (strict mypy)
+    from flowy.kernel.user_modules import importable_name
     from flowy.run.dag_view import render as render_dag
-    from flowy.run.engine import RunResult as RunResult
-    from flowy.run.engine import run_pipeline as run_pipeline
-    from flowy.run.explain import explain_cache as explain_cache
-    from flowy.run.facts import requirements_text as requirements_text
-    from flowy.run.forked import die_with_parent as die_with_parent
-    from flowy.run.forked import run_attempt_forked as run_attempt_forked
-    from flowy.run.groupwatch import children_watched as children_watched
-    from flowy.run.groupwatch import forget_group as forget_group
-    from flowy.run.groupwatch import start_watchdog as start_watchdog
-    from flowy.run.groupwatch import watch_group as watch_group
-    from flowy.run.loader import import_recorded as import_recorded
-    from flowy.run.loader import load_pipeline as load_pipeline
-    from flowy.run.loader import split_spec as split_spec
+    from flowy.run.engine import RunResult, run_pipeline
+    from flowy.run.explain import explain_cache
+    from flowy.run.facts import requirements_text
+    from flowy.run.forked import die_with_parent, run_attempt_forked
+    from flowy.run.groupwatch import children_watched, forget_group, start_watchdog, watch_group
+    from flowy.run.loader import import_recorded, load_pipeline, split_spec
     from flowy.run.params import from_text as params_from_text
     from flowy.run.params import load_file as load_params_file
-    from flowy.run.steps import Step as Step
-    from flowy.run.worker import StepInterrupted as StepInterrupted
-    from flowy.run.worker import WorkerRuntime as WorkerRuntime
-    from flowy.run.worker import execute_attempt as execute_attempt
-    from flowy.run.worker import retry_types as retry_types
-    from flowy.run.worker import run_with_retries as run_with_retries
-    from flowy.run.worker import runtime_from_task as runtime_from_task
-    from flowy.run.worker import timed_out_result as timed_out_result
-    from flowy.run.worker import worker_died_result as worker_died_result
+    from flowy.run.steps import Step
+    from flowy.run.worker import (
+        StepInterrupted,
+        WorkerRuntime,
+        execute_attempt,
+        retry_types,
+        run_with_retries,
+        runtime_from_task,
+        timed_out_result,
+        worker_died_result,
+    )
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

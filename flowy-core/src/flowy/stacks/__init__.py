@@ -60,26 +60,28 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "validate_name",
 ]
 
-if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (strict mypy)
-    from flowy.kernel.registry import REQUIRED_KINDS as REQUIRED_KINDS
-    from flowy.stacks.definitions import DEFAULT_STACK as DEFAULT_STACK
-    from flowy.stacks.definitions import CheckedComponent as CheckedComponent
-    from flowy.stacks.definitions import ResolvedStack as ResolvedStack
-    from flowy.stacks.definitions import StackDefinition as StackDefinition
-    from flowy.stacks.definitions import active_stack_name as active_stack_name
-    from flowy.stacks.definitions import check_stack as check_stack
-    from flowy.stacks.definitions import delete_stack_file as delete_stack_file
-    from flowy.stacks.definitions import get_stack as get_stack
-    from flowy.stacks.definitions import list_stacks as list_stacks
-    from flowy.stacks.definitions import lookup_component as lookup_component
-    from flowy.stacks.definitions import parse_stack_file as parse_stack_file
-    from flowy.stacks.definitions import resolve_stack as resolve_stack
-    from flowy.stacks.definitions import save_stack as save_stack
-    from flowy.stacks.definitions import stack_dirs as stack_dirs
-    from flowy.stacks.definitions import stack_files as stack_files
-    from flowy.stacks.definitions import stack_label as stack_label
-    from flowy.stacks.definitions import stack_names as stack_names
-    from flowy.stacks.definitions import validate_name as validate_name
-    from flowy.stacks.stackfile import options_of as options_of
+if TYPE_CHECKING:  # listed in __all__, so re-exported for type checkers (strict mypy)
+    from flowy.kernel.registry import REQUIRED_KINDS
+    from flowy.stacks.definitions import (
+        DEFAULT_STACK,
+        CheckedComponent,
+        ResolvedStack,
+        StackDefinition,
+        active_stack_name,
+        check_stack,
+        delete_stack_file,
+        get_stack,
+        list_stacks,
+        lookup_component,
+        parse_stack_file,
+        resolve_stack,
+        save_stack,
+        stack_dirs,
+        stack_files,
+        stack_label,
+        stack_names,
+        validate_name,
+    )
+    from flowy.stacks.stackfile import options_of
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -55,21 +55,22 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "summarize",
 ]
 
-if TYPE_CHECKING:  # "X as X" marks explicit re-exports for type checkers (strict mypy)
-    from flowy.tracking.assets import Asset as Asset
-    from flowy.tracking.client import Client as Client
-    from flowy.tracking.client import load_model as load_model
-    from flowy.tracking.deletion import delete_runs as delete_runs
-    from flowy.tracking.experiment_report import build_report as build_report
+if TYPE_CHECKING:  # listed in __all__, so re-exported for type checkers (strict mypy)
+    from flowy.tracking.assets import Asset
+    from flowy.tracking.client import Client, load_model
+    from flowy.tracking.deletion import delete_runs
+    from flowy.tracking.experiment_report import build_report
     from flowy.tracking.experiment_report import render as render_report
-    from flowy.tracking.experiments import best_run as best_run
-    from flowy.tracking.experiments import compare_runs as compare_runs
-    from flowy.tracking.experiments import experiment_runs as experiment_runs
-    from flowy.tracking.experiments import list_experiments as list_experiments
-    from flowy.tracking.experiments import metric_names as metric_names
-    from flowy.tracking.experiments import summarize as summarize
-    from flowy.tracking.housekeeping import GcReport as GcReport
+    from flowy.tracking.experiments import (
+        best_run,
+        compare_runs,
+        experiment_runs,
+        list_experiments,
+        metric_names,
+        summarize,
+    )
+    from flowy.tracking.housekeeping import GcReport
     from flowy.tracking.housekeeping import collect as collect_garbage
-    from flowy.tracking.retention import Retention as Retention
+    from flowy.tracking.retention import Retention
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
