@@ -11,10 +11,12 @@ A target is ``"module"`` (the attribute of the same name) or ``"module:attribute
 public name differs from the one in the module (``render_dag`` is ``flowy.run.dag_view:render``),
 the same spelling as the registry's dotted paths.
 
-Names are looked up on every access, never cached in the package: a test that monkeypatches
-``flowy.run.worker.execute_attempt`` is seen through ``flowy.run.execute_attempt`` too, as it
-is by a direct import of the submodule. The lookup is two dictionary reads once the
-submodule is imported. This module imports nothing but the standard library's import system.
+The first access stores the value in the package, so later ones are plain attribute reads:
+on Python 3.11 a module ``__getattr__`` call costs microseconds (the interpreter raises and
+clears an AttributeError first), too much for ``flowy.log_metric`` in a training loop. Like
+``from module import name``, the package then keeps the object it got: patch the submodule
+before the first access, or patch the package's attribute. This module imports nothing but
+the standard library's import system, so ``import flowy`` stays as cheap as before.
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ def lazy_exports(
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """Return the ``__getattr__`` and ``__dir__`` of ``package``, which re-exports ``exports``.
 
-    ``exports`` maps each public name to its target (see the module docstring). A name not in
-    the map raises the usual :class:`AttributeError`, so ``from package import submodule``
-    still falls back to importing the submodule.
+    ``exports`` maps each public name to its target (see the module docstring); the value is
+    stored in the package on first access. A name not in the map raises the usual
+    :class:`AttributeError`, so ``from package import submodule`` still falls back to
+    importing the submodule.
     """
     targets = {name: split_target(target, name) for name, target in exports.items()}
 
@@ -48,7 +51,9 @@ def lazy_exports(
         except KeyError:
             raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
         module = sys.modules.get(module_name) or importlib.import_module(module_name)
-        return getattr(module, attribute)
+        value = getattr(module, attribute)
+        setattr(sys.modules[package], name, value)
+        return value
 
     def __dir__() -> list[str]:
         return sorted(set(vars(sys.modules[package])) | set(targets))
