@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import select
 import subprocess
 import sys
 import textwrap
@@ -96,6 +97,58 @@ def write_module(tmp_path: Path):
         return module
 
     return write
+
+
+def _in_terminal(
+    args: list[str], cwd: Path, env: Mapping[str, str], columns: int = 200
+) -> tuple[int, str]:
+    """Run ``args`` with a pseudo-terminal ``columns`` wide as stdin, stdout and stderr; its
+    exit code and all it wrote, escape codes included.
+
+    This is how `flowy run` shows live progress (rich colours, a spinner) and how tables
+    fit the width: the command sees a terminal because it has one.
+    """
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    proc = subprocess.Popen(
+        args, cwd=cwd, env={**env, "TERM": "xterm-256color"},
+        stdin=slave, stdout=slave, stderr=slave, close_fds=True,
+    )  # fmt: skip
+    os.close(slave)
+    chunks: list[bytes] = []
+    try:
+        exited = False
+        while True:
+            # Once it has exited, what it wrote is all buffered: drain without waiting.
+            ready, _, _ = select.select([master], [], [], 0 if exited else 0.2)
+            if not ready:
+                if exited:
+                    break
+                exited = proc.poll() is not None
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: every writer closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        code = proc.wait(timeout=120)
+    finally:
+        os.close(master)
+    return code, b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.fixture(scope="session")
+def in_terminal() -> Callable[..., tuple[int, str]]:
+    """``in_terminal(args, cwd, env, columns=200)`` -> ``(exit code, output)``: ``args`` run
+    on a pseudo-terminal, as a person at a terminal runs them."""
+    return _in_terminal
 
 
 @pytest.fixture(scope="session")

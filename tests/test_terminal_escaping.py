@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import sqlite3
 import subprocess
 import sys
@@ -174,49 +173,9 @@ def test_an_error_naming_a_hostile_path(recorded: dict[str, object]):
 # -- a real terminal ------------------------------------------------------------
 
 
-def in_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
-    """Run ``args`` with a pseudo-terminal as stdin, stdout and stderr; its exit code and output.
-
-    This is how `flowy run` shows live progress (rich colours, a spinner): the
-    command sees a terminal because it has one.
-    """
-    import fcntl
-    import pty
-    import struct
-    import termios
-
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
-    proc = subprocess.Popen(
-        args, cwd=cwd, env={**env, "TERM": "xterm-256color"},
-        stdin=slave, stdout=slave, stderr=slave, close_fds=True,
-    )  # fmt: skip
-    os.close(slave)
-    chunks: list[bytes] = []
-    try:
-        exited = False
-        while True:
-            # Once it has exited, what it wrote is all buffered: drain without waiting.
-            ready, _, _ = select.select([master], [], [], 0 if exited else 0.2)
-            if not ready:
-                if exited:
-                    break
-                exited = proc.poll() is not None
-                continue
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: every writer closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-        code = proc.wait(timeout=120)
-    finally:
-        os.close(master)
-    return code, b"".join(chunks).decode("utf-8", "replace")
-
-
-def test_live_progress_in_a_terminal(recorded: dict[str, object]):
+def test_live_progress_in_a_terminal(
+    recorded: dict[str, object], in_terminal: Callable[..., tuple[int, str]]
+):
     env = dict(recorded["env"])  # type: ignore[call-overload]
     env.pop("NO_COLOR", None)
     folder = Path(str(recorded["folder"]))
@@ -230,7 +189,9 @@ def test_live_progress_in_a_terminal(recorded: dict[str, object]):
     assert f"bad {SHOWN} value" in out
 
 
-def test_runs_show_in_a_terminal(recorded: dict[str, object]):
+def test_runs_show_in_a_terminal(
+    recorded: dict[str, object], in_terminal: Callable[..., tuple[int, str]]
+):
     env = dict(recorded["env"])  # type: ignore[call-overload]
     env.pop("NO_COLOR", None)
     code, out = in_terminal(
@@ -244,7 +205,9 @@ def test_runs_show_in_a_terminal(recorded: dict[str, object]):
 # -- old data ----------------------------------------------------------------------
 
 
-def test_a_store_edited_to_hold_control_characters(recorded: dict[str, object], tmp_path: Path):
+def test_a_store_edited_to_hold_control_characters(
+    recorded: dict[str, object], tmp_path: Path, in_terminal: Callable[..., tuple[int, str]]
+):
     """A database written before names were validated (or edited by hand) is shown escaped."""
     recorded = hostile_run(tmp_path, columns=500)  # its own: this test edits the database
     flowy: Flowy = recorded["flowy"]  # type: ignore[assignment]
