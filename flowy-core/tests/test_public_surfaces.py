@@ -2,7 +2,8 @@
 
 ``flowy``, ``flowy.testing`` and the layer packages (``flowy.artifacts``, ``flowy.stacks``,
 ``flowy.run``, ``flowy.tracking``) re-export names from their submodules through a lazy map
-(:mod:`flowy.kernel.lazy`); the registry holds dotted paths (``"flowy.run.caching:CodeHash"``).
+(:func:`flowy.kernel.lazy_exports`); the registry holds dotted paths
+(``"flowy.run.caching:CodeHash"``).
 Both are strings, so moving a name leaves them pointing at nothing, or at a deprecated shim,
 without any import failing. These tests resolve every entry, check that the map, ``__all__``
 and the type-checking imports say the same thing, and that importing a package stays cheap.
@@ -20,7 +21,7 @@ import warnings
 from types import ModuleType
 
 import pytest
-from flowy.kernel.lazy import split_target
+from flowy.kernel import split_target
 from flowy.kernel.plugins import BUILTIN_PLUGINS, FlowyPlugins
 from flowy.kernel.registry import BUILTIN_KINDS, import_target
 
@@ -149,7 +150,6 @@ def test_importing_the_public_packages_imports_none_of_their_submodules() -> Non
         "flowy",
         "flowy.artifacts",
         "flowy.kernel",
-        "flowy.kernel.lazy",
         "flowy.kernel.markers",
         "flowy.run",
         "flowy.stacks",

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flowy.kernel.lazy import lazy_exports
+from flowy.kernel import lazy_exports
 from flowy.kernel.markers import __version__, hookimpl
 
-#: Public name -> the module it lives in, imported on first use (see flowy.kernel.lazy).
+#: Public name -> the module it lives in, imported on first use (see flowy.kernel.lazy_exports).
 _LAZY = {
     "Artifact": "flowy.tracking.assets",
     "Dataset": "flowy.tracking.assets",

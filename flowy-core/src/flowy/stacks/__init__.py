@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flowy.kernel.lazy import lazy_exports
+from flowy.kernel import lazy_exports
 
-#: Public name -> "module" or "module:attribute" it comes from (see flowy.kernel.lazy).
+#: Public name -> "module" or "module:attribute" it comes from (see flowy.kernel.lazy_exports).
 _LAZY = {
     "DEFAULT_STACK": "flowy.stacks.definitions",
     "REQUIRED_KINDS": "flowy.kernel.registry",

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flowy.kernel.lazy import lazy_exports
+from flowy.kernel import lazy_exports
 
-#: Public name -> the module it lives in, imported on first use (see flowy.kernel.lazy).
+#: Public name -> the module it lives in, imported on first use (see flowy.kernel.lazy_exports).
 _LAZY = {
     "ArtifactStoreContract": "flowy.testing.artifact_store",
     "CacheStrategyContract": "flowy.testing.cache_strategy",
