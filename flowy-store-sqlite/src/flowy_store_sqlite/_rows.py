@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import operator
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -76,28 +75,32 @@ def _malformed(row: Mapping[Any, Any], column: str, table: str, reason: str) -> 
 class RowMap:
     """One record class and its table: each attribute is the column of the same name.
 
-    Written once for both directions (:meth:`row`, :meth:`record`); the
-    attributes named in ``json`` are JSON objects in TEXT columns.
+    Written once for both directions: :meth:`row` and :meth:`record`. The
+    attributes named in ``json`` are JSON objects in TEXT columns. A row is
+    built for every step a run records, so both functions are generated once
+    as plain literals (``{"run_id": r.run_id, ...}``), the way attrs writes a
+    class's ``__init__``: a loop over the attributes costs twice as much.
     """
 
-    __slots__ = ("_get", "cls", "json", "plain", "table")
+    __slots__ = ("cls", "json", "plain", "record", "row", "table")
 
     def __init__(self, cls: type[Any], table: str, json: tuple[str, ...] = ()) -> None:
         self.cls, self.table, self.json = cls, table, json
-        self.plain = tuple(f.name for f in attrs.fields(cls) if f.name not in json)
-        self._get = operator.attrgetter(*self.plain)
-
-    def row(self, record: Any) -> dict[str, Any]:
-        row = dict(zip(self.plain, self._get(record), strict=True))
-        for name in self.json:
-            row[name] = dumps(getattr(record, name))
-        return row
-
-    def record(self, row: Mapping[Any, Any]) -> Any:
-        values = {name: row[name] for name in self.plain}
-        for name in self.json:
-            values[name] = _obj(row, name, self.table)
-        return self.cls(**values)
+        names = [field.name for field in attrs.fields(cls)]
+        self.plain = tuple(name for name in names if name not in json)
+        to_row = [f"{n!r}: r.{n}" for n in self.plain] + [f"{n!r}: dumps(r.{n})" for n in json]
+        to_record = [f"{n}=row[{n!r}]" for n in self.plain]
+        to_record += [f"{n}=obj(row, {n!r}, {table!r})" for n in json]
+        source = (
+            f"def row(r):\n    return {{{', '.join(to_row)}}}\n"
+            f"def record(row):\n    return cls({', '.join(to_record)})\n"
+        )
+        functions: dict[str, Any] = {}
+        exec(source, {"cls": cls, "dumps": dumps, "obj": _obj}, functions)
+        #: ``record -> {column: value}``.
+        self.row: Callable[[Any], dict[str, Any]] = functions["row"]
+        #: ``row -> record`` (MalformedRowError for a JSON cell that is not an object).
+        self.record: Callable[[Mapping[Any, Any]], Any] = functions["record"]
 
 
 RUNS = RowMap(RunRecord, "runs", json=("params", "stack", "git", "environment"))
@@ -106,22 +109,12 @@ ARTIFACTS = RowMap(ArtifactRef, "artifacts", json=("metadata",))
 CACHE_ENTRIES = RowMap(CacheEntry, "cache_entries", json=("components", "outputs"))
 
 
-def run_row(run: RunRecord) -> dict[str, Any]:
-    return RUNS.row(run)
-
-
-def run_record(row: Mapping[Any, Any]) -> RunRecord:
-    record: RunRecord = RUNS.record(row)
-    return record
-
-
-def step_row(step_run: StepRunRecord) -> dict[str, Any]:
-    return STEP_RUNS.row(step_run)
-
-
-def step_record(row: Mapping[Any, Any]) -> StepRunRecord:
-    record: StepRunRecord = STEP_RUNS.record(row)
-    return record
+run_row: Callable[[RunRecord], dict[str, Any]] = RUNS.row
+run_record: Callable[[Mapping[Any, Any]], RunRecord] = RUNS.record
+step_row: Callable[[StepRunRecord], dict[str, Any]] = STEP_RUNS.row
+step_record: Callable[[Mapping[Any, Any]], StepRunRecord] = STEP_RUNS.record
+artifact_record: Callable[[Mapping[Any, Any]], ArtifactRef] = ARTIFACTS.record
+cache_record: Callable[[Mapping[Any, Any]], CacheEntry] = CACHE_ENTRIES.record
 
 
 def artifact_row(ref: ArtifactRef, run_id: str, step: str, now: float) -> dict[str, Any]:
@@ -152,11 +145,6 @@ def tag_rows(ref: ArtifactRef) -> list[dict[str, Any]]:
     return [{"artifact_id": ref.artifact_id, "tag": str(t)} for t in dict.fromkeys(tags)]
 
 
-def artifact_record(row: Mapping[Any, Any]) -> ArtifactRef:
-    record: ArtifactRef = ARTIFACTS.record(row)
-    return record
-
-
 def metric_row(metric: MetricRecord, run_id: str, step: str) -> dict[str, Any]:
     return {
         "run_id": run_id,
@@ -182,11 +170,6 @@ def cache_row(entry: CacheEntry) -> dict[str, Any]:
     row = CACHE_ENTRIES.row(entry)
     row["hits"] = 0
     return row
-
-
-def cache_record(row: Mapping[Any, Any]) -> CacheEntry:
-    record: CacheEntry = CACHE_ENTRIES.record(row)
-    return record
 
 
 def cache_record_or_none(row: Mapping[Any, Any]) -> CacheEntry | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowy.kernel.errors import RunNotFoundError
 from flowy.kernel.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
@@ -49,8 +49,9 @@ class SharedMethods:
     def _execute(self, *writes: tuple[Any, Sequence[Mapping[str, Any]]]) -> list[int]:
         raise NotImplementedError
 
-    def describe(self) -> dict[str, Any]:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # each store's own
+
+        def describe(self) -> dict[str, Any]: ...
 
     # -- runs --------------------------------------------------------------
 
@@ -71,7 +72,7 @@ class SharedMethods:
     def list_runs(
         self, pipeline: str | None = None, status: str | None = None, limit: int = 50
     ) -> list[RunRecord]:
-        return self._runs(pipeline=pipeline, status=status, limit=limit)
+        return self._runs(limit=limit, pipeline=pipeline, status=status)
 
     def iter_runs(self) -> Iterator[RunRecord]:
         yield from self._runs()
@@ -80,11 +81,15 @@ class SharedMethods:
         self, experiment: str, status: str | None = None, limit: int | None = None
     ) -> list[RunRecord]:
         """The runs of one experiment, newest first."""
-        return self._runs(experiment=experiment, status=status, limit=limit)
+        return self._runs(experiment=experiment, limit=limit, status=status)
 
     def _runs(self, **filters: Any) -> list[RunRecord]:
-        """Runs newest first: the ``Q.RUNS`` variant for the filters given (not None)."""
-        params = {name: value for name, value in sorted(filters.items()) if value is not None}
+        """Runs newest first: the ``Q.RUNS`` variant for the filters given (not None).
+
+        Callers name the filters in ``RUN_FILTERS``' (alphabetical) order, the order
+        of the variants' keys.
+        """
+        params = {name: value for name, value in filters.items() if value is not None}
         (rows,) = self._select((self.Q.RUNS[tuple(params)], params))
         return [_rows.run_record(r) for r in rows]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import operator
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -70,12 +72,12 @@ def step_writes(batch: Sequence[StepRows], queries: Any) -> list[tuple[Any, list
     the store's queries module. A batch of several records carries no cache
     entries (``record_steps``), so no key is deleted after its new row went in.
     """
-    writes: list[tuple[Any, list[dict[str, Any]]]] = []
+    if len(batch) == 1:  # record_step: once per step
+        one = batch[0]
+        return [(getattr(queries, s), rows) for s, a in ORDER if (rows := getattr(one, a))]
+    writes = []
     for statement, attribute in ORDER:
-        if len(batch) == 1:
-            rows = getattr(batch[0], attribute)
-        else:
-            rows = [row for record in batch for row in getattr(record, attribute)]
+        rows = list(itertools.chain.from_iterable(map(operator.attrgetter(attribute), batch)))
         if rows:
             writes.append((getattr(queries, statement), rows))
     return writes
