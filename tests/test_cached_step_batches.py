@@ -23,7 +23,7 @@ from flowy import Pipeline, step
 from flowy.kernel.contracts import MetadataStore
 from flowy.kernel.records import StepRunRecord
 from flowy.run.engine import run_pipeline
-from flowy.stacks.definitions import resolve_stack
+from flowy.stacks.resolution import resolve_stack
 from flowy.testing._executor_support import load_path_module
 from flowy.tracking.client import Client
 

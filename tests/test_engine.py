@@ -12,7 +12,7 @@ from flowy import Context, Pipeline, hookimpl, step
 from flowy.kernel.errors import ChecksumMismatchError, ParameterError
 from flowy.run.engine import run_pipeline
 from flowy.run.planner import CacheWarning
-from flowy.stacks.definitions import resolve_stack
+from flowy.stacks.resolution import resolve_stack
 
 
 def run(pipeline, plugins, **kwargs):

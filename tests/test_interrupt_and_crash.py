@@ -136,7 +136,7 @@ def _session_alive(sid: int) -> list[int]:
 
 
 def _store(project: Path, plugins):
-    from flowy.stacks.definitions import resolve_stack
+    from flowy.stacks.resolution import resolve_stack
 
     return resolve_stack("local", plugins, project)
 

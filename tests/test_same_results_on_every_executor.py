@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flowy.kernel.plugins import create_plugin_manager
 from flowy.run.engine import run_pipeline
-from flowy.stacks.definitions import resolve_stack
+from flowy.stacks.resolution import resolve_stack
 from flowy.testing._executor_support import load_path_module
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "quickstart" / "pipeline.py"

@@ -48,7 +48,8 @@ def test_plugin_module_imports_nothing_heavy() -> None:
 
 
 def test_aws_stack_reports_missing_options(aws_plugins: Any, project: Path) -> None:
-    from flowy.stacks.definitions import check_stack, get_stack
+    from flowy.stacks.definitions import get_stack
+    from flowy.stacks.resolution import check_stack
 
     defn = get_stack("aws", aws_plugins, project)
     assert defn.components["executor"]["type"] == "sagemaker"
@@ -60,7 +61,8 @@ def test_aws_stack_reports_missing_options(aws_plugins: Any, project: Path) -> N
 
 def test_aws_stack_with_its_options_checks(aws_plugins: Any, project: Path) -> None:
     import attrs
-    from flowy.stacks.definitions import check_stack, get_stack
+    from flowy.stacks.definitions import get_stack
+    from flowy.stacks.resolution import check_stack
 
     defn = get_stack("aws", aws_plugins, project)
     components = {k: dict(v) for k, v in defn.components.items()}

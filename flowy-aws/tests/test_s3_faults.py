@@ -141,7 +141,7 @@ def test_pipeline_records_no_artifact_without_its_object(
 ) -> None:
     from flowy.run.engine import run_pipeline
     from flowy.run.loader import load_module
-    from flowy.stacks.definitions import resolve_stack
+    from flowy.stacks.resolution import resolve_stack
 
     stacks = project / ".flowy" / "stacks"
     stacks.mkdir()

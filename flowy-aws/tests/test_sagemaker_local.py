@@ -94,7 +94,7 @@ def test_failing_and_retried_steps_through_the_entrypoint(
 ) -> None:
     from flowy.run.engine import run_pipeline
     from flowy.run.loader import load_module
-    from flowy.stacks.definitions import resolve_stack
+    from flowy.stacks.resolution import resolve_stack
 
     (project / "pipe.py").write_text(PIPELINE)
     module = load_module(project / "pipe.py")

@@ -13,7 +13,8 @@ from flowy.kernel.config import DEFAULTS, _settings_model, load_settings
 from flowy.kernel.errors import ComponentNotFoundError, ConfigError
 from flowy.kernel.plugins import create_plugin_manager
 from flowy.kernel.redact import mask
-from flowy.stacks.definitions import check_stack, get_stack, list_stacks
+from flowy.stacks.definitions import get_stack, list_stacks
+from flowy.stacks.resolution import check_stack
 from flowy.stacks.stackfile import validate_options
 
 

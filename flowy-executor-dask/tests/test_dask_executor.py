@@ -10,7 +10,8 @@ from flowy import Pipeline
 from flowy.kernel.errors import FlowyError
 from flowy.run.engine import run_pipeline
 from flowy.run.steps import Step
-from flowy.stacks.definitions import check_stack, get_stack
+from flowy.stacks.definitions import get_stack
+from flowy.stacks.resolution import check_stack
 from flowy.testing import _contract_steps as S
 from flowy.testing._executor_support import alive
 from flowy_executor_dask.executor import check_shared_store, is_local_store, is_remote_address

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flowy import Pipeline, step
 from flowy.run.engine import run_pipeline
-from flowy.stacks.definitions import resolve_stack
+from flowy.stacks.resolution import resolve_stack
 
 
 def recorded(project, plugins, result, output: str) -> Any:

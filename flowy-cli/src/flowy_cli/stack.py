@@ -1,7 +1,7 @@
 """``flowy stack ...``: stacks are named bundles of component choices (see flowy.stacks).
 
 Every command that writes a stack, or makes one active, first checks it with
-:func:`flowy.stacks.definitions.check_stack` (each component resolves to an installed
+:func:`flowy.stacks.check_stack` (each component resolves to an installed
 plugin and its options validate), so a broken stack is refused before any
 file changes. The active stack is written to the project's (or, with
 ``--user``, the user's) config file.
@@ -9,19 +9,16 @@ file changes. The active stack is written to the project's (or, with
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from flowy_cli.common import json_option, parse_assignments, plugin_manager
+from flowy_cli.common import json_option, plugin_manager
+from flowy_cli.stack_flags import apply_component_flags, component_options
 
 if TYPE_CHECKING:
     from flowy.stacks import StackDefinition
-
-#: Component kinds with their own flags (others: --component KIND=TYPE, --option KIND.KEY=VALUE).
-FLAG_KINDS = ("executor", "artifact_store", "metadata_store", "tracker")
 
 
 @click.group()
@@ -221,74 +218,6 @@ def export(name: str) -> None:
 # -- writing ----------------------------------------------------------------
 
 
-def _component_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The flags shared by ``register`` and ``update``."""
-    for kind in reversed(FLAG_KINDS):
-        flag = kind.replace("_", "-")
-        fn = click.option(
-            f"--{flag}-option",
-            f"{kind}_options",
-            multiple=True,
-            metavar="KEY=VALUE",
-            help=f"An option of the {kind.replace('_', ' ')} (repeatable).",
-        )(fn)
-        fn = click.option(
-            f"--{flag}", kind, metavar="TYPE", help=f"The {kind.replace('_', ' ')} implementation."
-        )(fn)
-    fn = click.option(
-        "--component",
-        "extra_components",
-        multiple=True,
-        metavar="KIND=TYPE",
-        help="A component of another kind (one a plugin adds).",
-    )(fn)
-    fn = click.option(
-        "--option",
-        "extra_options",
-        multiple=True,
-        metavar="KIND.KEY=VALUE",
-        help="An option of any component.",
-    )(fn)
-    fn = click.option("--description", "-d", help="A line saying what the stack is for.")(fn)
-    fn = click.option(
-        "--user", is_flag=True, help="Write to the user folder (FLOWY_HOME), not the project."
-    )(fn)
-    return fn
-
-
-def _apply(components: dict[str, dict[str, Any]], flags: dict[str, Any]) -> None:
-    """Merge the component flags into ``components`` (in place)."""
-    for kind in FLAG_KINDS:
-        if flags.get(kind):
-            previous = components.get(kind, {})
-            # `dist:name` picks a distribution for the same component: its options stay.
-            same = (
-                str(previous.get("type", "")).rpartition(":")[2] == flags[kind].rpartition(":")[2]
-            )
-            keep = {k: v for k, v in previous.items() if k != "provided_by"} if same else {}
-            components[kind] = {**keep, "type": flags[kind]}
-        options = parse_assignments(
-            flags.get(f"{kind}_options", ()), f"--{kind.replace('_', '-')}-option"
-        )
-        if options:
-            if kind not in components:
-                raise click.UsageError(
-                    f"--{kind.replace('_', '-')}-option needs a {kind.replace('_', ' ')}: "
-                    f"pass --{kind.replace('_', '-')} TYPE."
-                )
-            components[kind].update(options)
-    for item in parse_assignments(flags.get("extra_components", ()), "--component").items():
-        components[item[0]] = {**components.get(item[0], {}), "type": str(item[1])}
-    for dotted, value in parse_assignments(flags.get("extra_options", ()), "--option").items():
-        kind, sep, key = dotted.partition(".")
-        if not sep or kind not in components:
-            raise click.UsageError(
-                f"--option {dotted}=...: write KIND.KEY=VALUE for a component of the stack "
-                f"({', '.join(components) or 'none yet'})."
-            )
-        components[kind][key] = value
-
-
 def _check_and_save(defn: StackDefinition, scope: str) -> Path:
     """Check every component, record which distribution provides it, then write the file.
 
@@ -313,7 +242,7 @@ def _echo_saved(verb: str, name: str, path: Path) -> None:
 
 @stack.command("register")
 @click.argument("name")
-@_component_options
+@component_options
 def register(name: str, user: bool, description: str | None, **flags: Any) -> None:
     """Create a stack; every component is checked before anything is written."""
     from flowy.kernel.errors import ConfigError
@@ -327,14 +256,14 @@ def register(name: str, user: bool, description: str | None, **flags: Any) -> No
             f"with `flowy stack update {name} ...` or pick another name."
         )
     components: dict[str, dict[str, Any]] = {}
-    _apply(components, flags)
+    apply_component_flags(components, flags)
     defn = StackDefinition(name, components, "", description or "", _scope(user))
     _echo_saved("Registered", name, _check_and_save(defn, _scope(user)))
 
 
 @stack.command("update")
 @click.argument("name")
-@_component_options
+@component_options
 def update(name: str, user: bool, description: str | None, **flags: Any) -> None:
     """Change components or options of a stack (merged into what it has)."""
     import attrs
@@ -342,7 +271,7 @@ def update(name: str, user: bool, description: str | None, **flags: Any) -> None
 
     defn = get_stack(name, plugin_manager())
     components = {k: dict(v) for k, v in defn.components.items()}
-    _apply(components, flags)
+    apply_component_flags(components, flags)
     scope = _scope(True) if user else (defn.scope if defn.scope != "plugin" else "project")
     new = attrs.evolve(
         defn, components=components, description=description or defn.description, scope=scope

@@ -125,7 +125,7 @@ def run_pipeline(
     from flowy.kernel.plugins import create_plugin_manager
     from flowy.run.facts import GitFactsReader, environment_facts
     from flowy.run.selection import provide_unselected, select
-    from flowy.stacks.definitions import resolve_stack
+    from flowy.stacks.resolution import resolve_stack
 
     selection = select(pipeline, only, from_step, to_step)
     context = pipeline.context_for(params or {})

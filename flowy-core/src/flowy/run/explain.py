@@ -79,7 +79,7 @@ def explain_cache(
     from flowy.kernel.config import load_settings, project_root
     from flowy.kernel.plugins import create_plugin_manager
     from flowy.run.planner import RunPlanner
-    from flowy.stacks.definitions import resolve_stack
+    from flowy.stacks.resolution import resolve_stack
 
     context = pipeline.context_for(params or {})
     pipeline.check_params(context)

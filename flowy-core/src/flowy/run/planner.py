@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from flowy.run.context import Context
     from flowy.run.graph import PipelineGraph
     from flowy.run.steps import Step
-    from flowy.stacks.definitions import ResolvedStack
+    from flowy.stacks.resolution import ResolvedStack
 
 
 class CacheWarning(UserWarning):

@@ -122,7 +122,7 @@ class ExecutorContract:
     @pytest.fixture
     def metadata(self, run: Any, contract_project: Path, executor_plugins: Any) -> Iterator[Any]:
         """The contract stack's metadata store, to read back what the engine recorded."""
-        from flowy.stacks.definitions import resolve_stack
+        from flowy.stacks.resolution import resolve_stack
 
         stack = resolve_stack("contract", executor_plugins, contract_project)
         yield stack.metadata_store

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from flowy.kernel.contracts import ArtifactStore, MetadataStore
     from flowy.kernel.plugins import FlowyPlugins
     from flowy.kernel.records import ArtifactRef, MetricRecord, RunRecord, StepRunRecord
-    from flowy.stacks.definitions import CheckedComponent, StackDefinition
+    from flowy.stacks.definitions import StackDefinition
+    from flowy.stacks.resolution import CheckedComponent
     from flowy.tracking.models import ModelRegistry
 
 
@@ -53,7 +54,7 @@ class Client:
         or a ``.flowy/`` folder here or above): a reader never creates a store.
         """
         from flowy.kernel.config import require_project
-        from flowy.stacks.definitions import active_stack_name
+        from flowy.stacks.resolution import active_stack_name
 
         self.project = Path(project).resolve() if project is not None else require_project()
         self.stack_name = stack or active_stack_name(self.project)
@@ -79,7 +80,7 @@ class Client:
 
     def _checked(self, kind: str) -> CheckedComponent:
         """One component, checked alone: a reader never imports the executor's module."""
-        from flowy.stacks.definitions import check_stack
+        from flowy.stacks.resolution import check_stack
 
         return check_stack(self.definition, self.plugins, self.project, kinds=(kind,))[kind]
 
