@@ -265,6 +265,17 @@ class WorkerRuntime(Protocol):
         """The materializers the run's plugins registered."""
         ...
 
+    def report_retry(self, task: StepTask, result: StepResult, delay: float) -> None:
+        """Tell the run, as it happens, that an attempt failed and ``task`` will be retried.
+
+        ``result`` is the failed attempt's result, ``delay`` the seconds before the next
+        attempt. The run calls the ``flowy_step_retrying`` hook (live progress shows it).
+        Pass it as ``on_retry`` to :func:`flowy.run.run_with_retries`; an executor that
+        retries on another machine forwards the report from there. Safe to call from any
+        thread; a runtime built on a remote worker reports nowhere.
+        """
+        ...
+
 
 class CacheStrategy(abc.ABC):
     """Contributes one part of a step's cache key.

@@ -278,6 +278,30 @@ def flowy_step_failed(run: RunRecord, task: StepTask, result: StepResult) -> Non
 
 
 @hookspec
+def flowy_step_retrying(run: RunRecord, task: StepTask, result: StepResult, delay: float) -> None:
+    """An attempt of a step failed and the step will run again after ``delay`` seconds.
+
+    Called as it happens, before the wait (so a display can say so while the step is
+    still running), once per attempt that is retried; the last attempt is reported by
+    :func:`flowy_step_finished` or :func:`flowy_step_failed` instead. Executors report
+    retries through :meth:`~flowy.kernel.contracts.WorkerRuntime.report_retry` (the
+    :func:`flowy.run.run_with_retries` loop does it for them); for steps running in another
+    thread or process the call may come from another thread of the orchestrating process,
+    one call at a time.
+
+    Args:
+        run: the run's :class:`~flowy.kernel.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        task: the step's :class:`~flowy.kernel.records.StepTask` as handed to the executor.
+        result: the failed attempt's :class:`~flowy.kernel.records.StepResult`: ``attempts`` is
+            the number of attempts made so far (1 for the first), status ``failed`` or
+            ``timed_out``, error, error type and traceback; ``task.retries + 1`` attempts are
+            allowed in all.
+        delay: seconds until the next attempt starts (``retry_backoff * 2**n``).
+    """
+
+
+@hookspec
 def flowy_step_cached(run: RunRecord, task: StepTask, entry: CacheEntry) -> None:
     """A step was satisfied from the cache without running.
 

@@ -20,6 +20,7 @@ import logging
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,14 @@ class WorkerRuntime:
 
     artifact_store: ArtifactStore
     materializers: MaterializerRegistry
+    on_retry: Callable[[StepTask, StepResult, float], None] | None = None
+    """Where :meth:`report_retry` goes: the run's ``flowy_step_retrying`` hook, or nowhere
+    (a runtime built on a remote worker by :func:`runtime_for`)."""
+
+    def report_retry(self, task: StepTask, result: StepResult, delay: float) -> None:
+        """Report a failed attempt that will be retried (see the kernel's protocol)."""
+        if self.on_retry is not None:
+            self.on_retry(task, result, delay)
 
 
 @functools.cache
@@ -215,12 +224,17 @@ def run_with_retries(
     task: StepTask,
     attempt: Callable[[StepTask], StepResult],
     sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[StepTask, StepResult, float], None] | None = None,
 ) -> StepResult:
     """Call ``attempt`` until it completes or retries run out.
 
     Between attempts waits ``retry_backoff * 2**n`` seconds. A failure that is
     not retryable (its exception is not in ``retry_on``) stops at once. A
     timed-out attempt is retryable. Logs of all attempts are kept, in order.
+    Before each wait ``on_retry(task, failed_result, delay)`` is called (pass the
+    runtime's :meth:`~flowy.kernel.contracts.WorkerRuntime.report_retry`), so the run
+    can show the retry while it happens; an exception it raises is a warning, never
+    the step's failure.
     """
     first_start = 0.0
     all_logs: list[str] = []
@@ -241,8 +255,11 @@ def run_with_retries(
         result = whole(result, n)
         if result.status == COMPLETED or n == task.retries or not result.retryable:
             break
+        delay = task.retry_backoff * (2**n)
+        if on_retry is not None:
+            _report_retry(on_retry, task, result, delay)
         try:
-            sleep(task.retry_backoff * (2**n))
+            sleep(delay)
         except KeyboardInterrupt:  # between attempts: what they did is still the step's
             raise StepInterrupted(
                 attrs.evolve(
@@ -255,6 +272,23 @@ def run_with_retries(
             ) from None
     assert result is not None
     return result
+
+
+def _report_retry(
+    on_retry: Callable[[StepTask, StepResult, float], None],
+    task: StepTask,
+    result: StepResult,
+    delay: float,
+) -> None:
+    """Report a retry; reporting is a view of the run, so its failure only warns."""
+    try:
+        on_retry(task, result, delay)
+    except Exception as exc:  # noqa: BLE001
+        warnings.warn(
+            f"reporting the retry of step {task.step!r} failed: {type(exc).__name__}: {exc}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def timed_out_result(task: StepTask, started: float, detail: str | None = None) -> StepResult:
