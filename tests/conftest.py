@@ -163,3 +163,10 @@ def flowy_runner() -> Callable[..., Flowy]:
     the real ``flowy`` command in ``cwd`` and checks its exit code (``code=None``: any),
     returning what it printed."""
     return _flowy_runner
+
+
+@pytest.fixture(scope="session")
+def flowy_command() -> list[str]:
+    """The argv that starts this environment's ``flowy`` command (for tests that drive the
+    process themselves, e.g. reading its output as it is written)."""
+    return list(FLOWY)

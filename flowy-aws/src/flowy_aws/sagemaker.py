@@ -156,7 +156,8 @@ class SageMakerExecutor(Executor):
     def submit(self, task: StepTask, step: LiveStep) -> Future[StepResult]:
         if self.store is None:
             raise RuntimeError("SageMakerExecutor.bind(runtime) must be called before submit")
-        return self._pool.submit(run_with_retries, task, self._attempt, self._sleep)
+        report = self.runtime.report_retry if self.runtime is not None else None
+        return self._pool.submit(run_with_retries, task, self._attempt, self._sleep, report)
 
     def shutdown(self, cancel: bool = False) -> None:
         if cancel:

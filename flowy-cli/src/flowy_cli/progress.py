@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 SYMBOLS = {
     "running": ("…", "yellow"),
+    "retrying": ("↻", "yellow"),
     "completed": ("✓", "green"),
     "cached": ("↺", "cyan"),
     "failed": ("✗", "red"),
@@ -97,7 +98,8 @@ class ProgressReporter:
             f"[{style}]{symbol}[/] {escape(step)} [{style}]{label}[/]"
             + (f" [dim]{escape(detail)}[/]" if detail else "")
         )
-        self._refresh()
+        if state != "retrying":  # from an executor's thread: the spinner is the run's to change
+            self._refresh()
 
     def _refresh(self) -> None:
         if not self.live:
@@ -160,6 +162,20 @@ class ProgressReporter:
         attempts = f", {result.attempts} attempts" if result.attempts > 1 else ""
         self._line(task.step, state, f"{duration}{attempts}: {result.error or 'no error message'}")
         self.failures.append((task.step, result.error or ""))
+
+    @hookimpl
+    def flowy_step_retrying(
+        self, run: RunRecord, task: StepTask, result: StepResult, delay: float
+    ) -> None:
+        # Shown as it happens (the step is still running): which attempt failed, and why.
+        error = (result.error or "no error message").splitlines()[0]
+        what = "timed out" if result.status == "timed_out" else f"failed: {error}"
+        self._line(
+            task.step,
+            "retrying",
+            f"attempt {result.attempts} of {task.retries + 1} {what}; "
+            f"next in {fmt_duration(delay)}",
+        )
 
     @hookimpl
     def flowy_step_cached(self, run: RunRecord, task: StepTask, entry: CacheEntry) -> None:

@@ -2,7 +2,8 @@
 
 The worker builds its artifact store and materializers from the task (once per
 worker process, see :func:`flowy.run.worker.runtime_from_task`), imports the step
-by reference, and runs the attempts with the task's retries and backoff. An
+by reference, and runs the attempts with the task's retries and backoff, publishing
+each retry as a Dask event the orchestrator listens to. An
 attempt with a timeout runs in a forked child in its own process group, so an
 overrun is *stopped* (the group is SIGKILLed and the child reaped) instead of
 leaving a thread spinning inside the Dask worker, which Dask cannot interrupt.
@@ -10,12 +11,12 @@ leaving a thread spinning inside the Dask worker, which Dask cannot interrupt.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from typing import TYPE_CHECKING
 
 import attrs
-from flowy.kernel.records import StepRef, StepResult, StepTask
+from flowy.kernel.records import StepRef, StepResult, StepTask, to_dict
 from flowy.run import (
     execute_attempt,
     retry_types,
@@ -24,15 +25,16 @@ from flowy.run import (
     runtime_from_task,
 )
 
-if TYPE_CHECKING:
-    pass
-
 #: The name under which a pipeline script's ``__main__`` is loaded on a worker.
 MAIN_ALIAS = "__flowy_main__"
 
 
-def run_task(task: StepTask) -> StepResult:
-    """Run ``task`` with retries on this worker; never raises for a step failure."""
+def run_task(task: StepTask, report_topic: str | None = None, key: str = "") -> StepResult:
+    """Run ``task`` with retries on this worker; never raises for a step failure.
+
+    Each retry is published as a Dask event on ``report_topic`` (with the task's ``key``),
+    which the orchestrating executor subscribed to, so the run hears of it as it happens.
+    """
     runtime = runtime_from_task(task)
     task = _worker_ref(task)
     try:
@@ -45,7 +47,20 @@ def run_task(task: StepTask) -> StepResult:
             return execute_attempt(t, None, runtime, retry_on)
         return run_attempt_forked(t, None, runtime, retry_on)
 
-    return run_with_retries(task, attempt)
+    report = functools.partial(_publish_retry, report_topic, key) if report_topic else None
+    return run_with_retries(task, attempt, on_retry=report)
+
+
+def _publish_retry(topic: str, key: str, task: StepTask, result: StepResult, delay: float) -> None:
+    """Send a retry to the orchestrator through the scheduler's event log (msgpack-able)."""
+    from distributed import get_worker
+
+    message = {"key": key, "delay": delay, "result": to_dict(result)}
+    try:
+        get_worker().log_event(topic, message)
+    except TypeError:  # a value msgpack cannot carry (in logged params): send the essentials
+        essentials = attrs.evolve(result, outputs={}, metrics=[], params_logged={})
+        get_worker().log_event(topic, {**message, "result": to_dict(essentials)})
 
 
 def _worker_ref(task: StepTask) -> StepTask:

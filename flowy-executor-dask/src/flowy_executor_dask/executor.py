@@ -127,7 +127,10 @@ class DaskExecutor(Executor):
         self._offered: dict[str, float] = {}
         self._threads = 1
         self._futures: dict[str, Any] = {}
+        self._tasks: dict[str, StepTask] = {}
         self._lock = threading.Lock()
+        #: The Dask event topic this executor's workers report retries on (one per executor).
+        self.retry_topic = f"flowy-retry-{uuid.uuid4().hex}"
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -151,7 +154,18 @@ class DaskExecutor(Executor):
                 silence_logs=logging.ERROR,
             )
             self.client = Client(self.cluster, set_as_default=False)  # type: ignore[no-untyped-call]
+        # Sent before any task, on the same stream, so no worker's retry event predates it.
+        self.client.subscribe_topic(self.retry_topic, self._retry_heard)
         self._learn_workers()
+
+    def _retry_heard(self, event: tuple[float, dict[str, Any]]) -> None:
+        """A worker's retry (on the client's event loop): report it to the run."""
+        _, message = event
+        with self._lock:
+            task = self._tasks.get(message.get("key", ""))
+        if task is not None and self.runtime is not None:
+            result = R.from_dict(message["result"], StepResult)
+            self.runtime.report_retry(task, result, float(message["delay"]))
 
     def _learn_workers(self) -> None:
         """Remember the largest amount of each resource one worker offers, and the threads."""
@@ -176,6 +190,7 @@ class DaskExecutor(Executor):
             with self._lock:
                 pending = list(self._futures.values())
                 self._futures.clear()
+                self._tasks.clear()
             if cancel and pending:
                 with contextlib.suppress(Exception):
                     client.cancel(pending, force=True)
@@ -223,8 +238,17 @@ class DaskExecutor(Executor):
             )
             return future
         key = f"flowy-{task.step}-{uuid.uuid4().hex[:12]}"
+        with self._lock:
+            self._tasks[key] = task
         dask_future = self.client.submit(
-            run_task, task, key=key, pure=False, resources=wanted or None, retries=0
+            run_task,
+            task,
+            self.retry_topic,
+            key,
+            key=key,
+            pure=False,
+            resources=wanted or None,
+            retries=0,
         )
         with self._lock:
             self._futures[key] = dask_future
@@ -232,6 +256,7 @@ class DaskExecutor(Executor):
         def done(finished: Any) -> None:
             with self._lock:
                 self._futures.pop(key, None)
+                self._tasks.pop(key, None)
             try:
                 result: StepResult = finished.result()
             except BaseException as exc:  # noqa: BLE001 - a lost worker or a cancelled task

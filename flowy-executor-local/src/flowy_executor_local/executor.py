@@ -145,7 +145,11 @@ class LocalExecutor(Executor):
             raise RuntimeError("LocalExecutor.bind(runtime) must be called before submit")
         if not self.parallel:
             future: Future[StepResult] = Future()
-            future.set_result(run_with_retries(task, self._in_process_attempt(step, runtime)))
+            future.set_result(
+                run_with_retries(
+                    task, self._in_process_attempt(step, runtime), on_retry=runtime.report_retry
+                )
+            )
             return future
         pool = self._ensure_pool(task, runtime)
         inner = self._in_process_attempt(step, runtime)
@@ -158,7 +162,9 @@ class LocalExecutor(Executor):
         if self.worker_can_import(task.step_ref) and self._defined_in_its_file(step):
             task, attempt = self._with_findable_ref(task), pool.run_attempt
         assert self._threads is not None
-        return self._threads.submit(run_with_retries, task, attempt, self._backoff)
+        return self._threads.submit(
+            run_with_retries, task, attempt, self._backoff, runtime.report_retry
+        )
 
     def _with_findable_ref(self, task: StepTask) -> StepTask:
         """Give a clean (not forked) worker the file of a module it could not import by name.

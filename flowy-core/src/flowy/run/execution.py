@@ -10,6 +10,7 @@ written by :class:`~flowy.run.recording.RunRecorder`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from types import MappingProxyType
@@ -57,6 +58,8 @@ class RunExecution(RunRecorder):
     def execute(self) -> str:
         """Run every step as soon as its upstream steps are settled (not level by level)."""
         executor = self.stack.executor
+        self.retry_lock = threading.Lock()
+        self.runtime.on_retry = self.retrying
         executor.bind(self.runtime)
         executor.plan(self.pipeline.width)
         downstream = self.pipeline.downstream_of
@@ -106,6 +109,12 @@ class RunExecution(RunRecorder):
             self.flush()
         failed = any(s in (R.FAILED, R.TIMED_OUT) for s in self.status.values())
         return R.FAILED if failed else R.COMPLETED
+
+    def retrying(self, task: StepTask, result: StepResult, delay: float) -> None:
+        """``flowy_step_retrying``, for the runtime's ``report_retry``: from any thread,
+        one call at a time (executors drive attempts in threads of their own)."""
+        with self.retry_lock:
+            self.notify("flowy_step_retrying", run=self.run, task=task, result=result, delay=delay)
 
     def start(
         self,

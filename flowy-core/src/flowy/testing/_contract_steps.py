@@ -108,6 +108,28 @@ def flaky(marks: str) -> str:
     return "recovered"
 
 
+@step(retries=2, retry_backoff=0.05, retry_on=ConnectionError)
+def watched(marks: str) -> str:
+    """Fails once; the second attempt waits until the run has heard of the retry.
+
+    The listener of the contract test creates ``retry-heard`` when its
+    ``flowy_step_retrying`` is called, so the step completes only if the executor
+    reported the retry while the step was still running, however slow the machine.
+    """
+    started = time.time()
+    n = attempts_so_far(marks, "watched")
+    mark(marks, "watched", started)
+    if n == 0:
+        raise ConnectionError("the first attempt fails")
+    heard = os.path.join(marks, "retry-heard")
+    deadline = time.monotonic() + 60
+    while not os.path.exists(heard):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the retry was not reported while the step was running")
+        time.sleep(0.01)
+    return "heard"
+
+
 @step(retries=3, retry_backoff=0.05, retry_on=ConnectionError)
 def hopeless(marks: str) -> str:
     """Fails with an error outside ``retry_on``: must not be retried."""

@@ -38,6 +38,8 @@ from typing import Any, ClassVar
 
 import pytest
 
+from flowy.kernel.markers import hookimpl
+from flowy.kernel.records import RunRecord, StepResult, StepTask
 from flowy.run.engine import RunResult, run_pipeline
 from flowy.run.pipeline import Pipeline
 from flowy.run.steps import Step
@@ -54,6 +56,25 @@ from flowy.testing._executor_support import (
 )
 
 __all__ = ["ExecutorContract"]
+
+
+class RetryListener:
+    """A plugin that hears ``flowy_step_retrying`` and tells the ``watched`` step so."""
+
+    def __init__(self, marks: str) -> None:
+        self.marks = marks
+        self.heard: list[StepResult] = []
+        self.delays: list[float] = []
+        self.tasks: list[str] = []
+
+    @hookimpl
+    def flowy_step_retrying(
+        self, run: RunRecord, task: StepTask, result: StepResult, delay: float
+    ) -> None:
+        self.heard.append(result)
+        self.delays.append(delay)
+        self.tasks.append(task.step)
+        open(os.path.join(self.marks, "retry-heard"), "w").close()
 
 
 class ExecutorContract:
@@ -175,6 +196,25 @@ class ExecutorContract:
         tries = sorted(attempts(marks)["flaky"], key=lambda a: a.start)
         gaps = [b.start - a.end for a, b in itertools.pairwise(tries)]
         assert gaps[0] >= 0.2 * 0.9 and gaps[1] >= 0.4 * 0.9, gaps
+
+    def test_retries_are_reported_while_the_step_runs(
+        self, run: Any, marks: str, executor_plugins: Any
+    ) -> None:
+        """Each retry reaches ``flowy_step_retrying`` before the next attempt ends (progress
+        shows it live): pass ``runtime.report_retry`` as ``run_with_retries``'s ``on_retry``."""
+        listener = RetryListener(marks)
+        executor_plugins.pm.register(listener, name="contract-retry-listener")
+        try:
+            result = run(Pipeline("contract-watched", [S.watched], context={"marks": marks}))
+        finally:
+            executor_plugins.pm.unregister(name="contract-retry-listener")
+        assert result.status == "completed" and result["watched"] == "heard", result.steps
+        assert result.steps["watched"].attempts == 2
+        assert [(r.step, r.attempts, r.status) for r in listener.heard] == [
+            ("watched", 1, "failed")
+        ]
+        assert listener.heard[0].error == "ConnectionError: the first attempt fails"
+        assert listener.delays == [0.05] and listener.tasks == ["watched"]
 
     def test_errors_outside_retry_on_are_not_retried(self, run: Any, marks: str) -> None:
         result = run(Pipeline("contract-hopeless", [S.hopeless], context={"marks": marks}))
