@@ -39,7 +39,7 @@ from flowy.kernel.records import (
     StepResult,
     StepTask,
 )
-from flowy.run import step_log
+from flowy.run import native_output, step_log
 from flowy.run.step_log import StepLog
 
 if TYPE_CHECKING:
@@ -152,14 +152,18 @@ def execute_attempt(
 ) -> StepResult:
     """Run one attempt of ``task``; never raises for a failure of the step itself."""
     started = time.time()
-    logs = io.StringIO()
+    logs = native_output.AttemptLog()  # a StringIO that also takes what fds 1 and 2 get
     logged = StepLog(task, runtime.artifact_store)
     token = step_log.begin(logged)
     handler = _CaptureHandler(logs)
     root = logging.getLogger()
     root.addHandler(handler)
     try:
-        with contextlib.redirect_stdout(logs), contextlib.redirect_stderr(logs):
+        with (
+            native_output.Capture(logs),
+            contextlib.redirect_stdout(logs),
+            contextlib.redirect_stderr(logs),
+        ):
             func = fn if fn is not None else resolve_step_function(task.step_ref)
             kwargs = dict(task.params)
             for name, ref in task.inputs.items():
