@@ -7,12 +7,14 @@ else mixed in. Errors go to stderr.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sys
 import time
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -37,17 +39,89 @@ STATUS_STYLES = {
 }
 
 
+#: ``flowy run``'s own stdout and stderr while it runs steps (see :func:`own_descriptors`).
+_own: tuple[TextIO, TextIO] | None = None
+
+
 @cache
 def console() -> Console:
-    """The stdout console. It writes to whatever ``sys.stdout`` is when it prints
-    (the CLI prints only between steps, never while a step's output is captured).
+    """The stdout console. It writes to whatever ``sys.stdout`` is when it prints, or,
+    while ``flowy run`` runs steps, to the run's own stdout (:func:`own_descriptors`).
 
     Every string it renders is escaped by :mod:`flowy_cli.terminal_text`."""
     from flowy_cli.terminal_text import make_console
 
     # Piped: no wrapping and no cropping at 80 columns, so one record stays one line.
-    console: Console = make_console(highlight=False, soft_wrap=plain_stdout())
+    file = _own[0] if _own is not None else None
+    console: Console = make_console(highlight=False, soft_wrap=plain_stdout(), file=file)
     return console
+
+
+def stdout() -> TextIO:
+    """Where the command's own output goes: ``sys.stdout``, or ``flowy run``'s own stdout."""
+    return _own[0] if _own is not None else sys.stdout
+
+
+@contextlib.contextmanager
+def own_descriptors() -> Iterator[None]:
+    """For ``flowy run``: the command's output keeps its terminal while steps' output is captured.
+
+    While a step runs in this process its output is captured (flowy.run's native
+    output): descriptors 1 and 2 point at a file, and ``sys.stdout`` and
+    ``sys.stderr`` at the step's log. The run's progress, warnings and summary
+    must still reach the terminal, including what is printed while a step runs
+    (the spinner, a step settling in a worker meanwhile). So ``sys.stdout`` and
+    ``sys.stderr`` become streams on duplicates of descriptors 1 and 2 taken
+    now, before any step runs, and :func:`console`, :func:`err_console` and
+    :func:`stdout` write to them by name, not to whatever ``sys.stdout`` is
+    when they print. All is put back afterwards. Streams that are not
+    descriptors 1 and 2 (click's test runner, pytest's capture) are left alone.
+    """
+    global _own  # one command at a time
+    originals = (sys.stdout, sys.stderr)
+    owned = [_duplicate(stream, fd) for stream, fd in zip(originals, (1, 2), strict=True)]
+    if _own is not None or owned[0] is None or owned[1] is None:
+        for stream in owned:
+            if stream is not None:
+                stream.close()
+        yield
+        return
+    sys.stdout, sys.stderr = _own = (owned[0], owned[1])
+    console.cache_clear()
+    err_console.cache_clear()
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = originals
+        _own = None
+        console.cache_clear()
+        err_console.cache_clear()
+        for stream in owned:
+            assert stream is not None
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
+
+
+def _duplicate(stream: TextIO | None, fd: int) -> TextIO | None:
+    """A text stream like ``stream`` on a duplicate of ``fd``, if ``stream`` writes to ``fd``."""
+    if not isinstance(stream, io.TextIOWrapper):
+        return None
+    try:
+        if stream.fileno() != fd:
+            return None
+        stream.flush()
+        copy = os.dup(fd)
+    except (OSError, ValueError):
+        return None
+    return io.TextIOWrapper(
+        open(copy, "wb"),  # closed by own_descriptors
+        encoding=stream.encoding,
+        errors=stream.errors,
+        line_buffering=stream.line_buffering,
+        write_through=stream.write_through,
+    )
 
 
 def plain_stdout() -> bool:
@@ -65,7 +139,8 @@ def err_console() -> Console:
     """The stderr console (errors, warnings), escaping like :func:`console`."""
     from flowy_cli.terminal_text import make_console
 
-    console: Console = make_console(stderr=True, highlight=False)
+    file = _own[1] if _own is not None else None
+    console: Console = make_console(stderr=True, highlight=False, file=file)
     return console
 
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import time
 from typing import TYPE_CHECKING
 
 from flowy import hookimpl
 
-from flowy_cli.output import console, fmt_duration
+from flowy_cli.output import console, fmt_duration, stdout
 from flowy_cli.terminal_text import escape_markup, escape_text
 
 if TYPE_CHECKING:
@@ -42,10 +41,13 @@ def write_stdout(text: str) -> None:
     """Write (and flush) ``text`` to stdout; a reader gone away (``| head``) is not an error.
 
     Flushed line by line so that a pipe or a log sees each step as it settles.
+    Written to the run's own stdout (:func:`flowy_cli.output.stdout`), never
+    to a step's captured output.
     """
+    out = stdout()
     try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        out.write(text)
+        out.flush()
     except BrokenPipeError:
         stdout_gone()
 
@@ -56,12 +58,21 @@ def stdout_gone() -> None:
     Output is a view of the run, not part of it: ``flowy run p.py | head -4``
     must finish and record the run as if nobody had stopped reading. The
     descriptor is replaced (not just ``sys.stdout``) so that Python's flush at
-    exit, and anything holding the old stream, write nowhere instead of failing.
+    exit, and anything holding the old stream, write nowhere instead of failing:
+    the run's own duplicate (:func:`flowy_cli.output.own_descriptors`) and
+    descriptor 1 itself (while a step's output is captured, the one restored after it).
     """
     with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        try:
+            fd = stdout().fileno()
+            os.dup2(devnull, fd)
+            if fd != 1:
+                from flowy.run import point_outside
+
+                point_outside(1, devnull)
+        finally:
+            os.close(devnull)
 
 
 class ProgressReporter:

@@ -93,7 +93,7 @@ def run(  # noqa: PLR0917 - click passes options as arguments
         split_spec,
     )
 
-    from flowy_cli.output import console
+    from flowy_cli.output import console, own_descriptors
     from flowy_cli.progress import ProgressReporter, stdout_gone
 
     raw = split_assignments(params, "--param")  # text: the annotations decide its type
@@ -106,33 +106,35 @@ def run(  # noqa: PLR0917 - click passes options as arguments
     live = sys.stdout.isatty() and bool(load_settings(project).get("progress", True))
     reporter = ProgressReporter(live=live, resumed_from=resume)
     plugins.register(reporter, "flowy-cli-progress", "flowy-cli", __version__)
-    try:
-        result = run_pipeline(
-            pipeline,
-            stack=stack,
-            params=overrides,
-            no_cache=no_cache,
-            plugins=plugins,
-            executor_options=exec_opts or None,
-            resume=resume,
-            experiment=experiment,
-            project=project,
-            only=only,
-            from_step=from_step,
-            to_step=to_step,
-        )
-    except KeyboardInterrupt:
-        reporter.close()
-        if reporter.run_id:
-            console().print(f"Run {reporter.run_id} was cancelled.", markup=False)
-        raise
-    finally:
-        reporter.close()
-    try:
-        _summary(result)
-        sys.stdout.flush()
-    except BrokenPipeError:  # `| head`: the run is recorded; its summary has no reader
-        stdout_gone()
+    # Steps' own output (native included) goes to their logs; ours keeps the terminal.
+    with own_descriptors():
+        try:
+            result = run_pipeline(
+                pipeline,
+                stack=stack,
+                params=overrides,
+                no_cache=no_cache,
+                plugins=plugins,
+                executor_options=exec_opts or None,
+                resume=resume,
+                experiment=experiment,
+                project=project,
+                only=only,
+                from_step=from_step,
+                to_step=to_step,
+            )
+        except KeyboardInterrupt:
+            reporter.close()
+            if reporter.run_id:
+                console().print(f"Run {reporter.run_id} was cancelled.", markup=False)
+            raise
+        finally:
+            reporter.close()
+        try:
+            _summary(result)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `| head`: the run is recorded; its summary has no reader
+            stdout_gone()
     if not result.ok:
         ctx.exit(1)
 

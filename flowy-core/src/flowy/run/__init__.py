@@ -41,6 +41,7 @@ _LAZY = {
     "worker_died_result": "flowy.run.worker",
     "die_with_parent": "flowy.run.forked",
     "run_attempt_forked": "flowy.run.forked",
+    "point_outside": "flowy.run.native_output",
     "children_watched": "flowy.run.groupwatch",
     "forget_group": "flowy.run.groupwatch",
     "start_watchdog": "flowy.run.groupwatch",
@@ -62,6 +63,7 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "load_params_file",
     "load_pipeline",
     "params_from_text",
+    "point_outside",
     "render_dag",
     "requirements_text",
     "retry_types",
@@ -85,6 +87,7 @@ if TYPE_CHECKING:  # listed in __all__, so re-exported for type checkers (strict
     from flowy.run.forked import die_with_parent, run_attempt_forked
     from flowy.run.groupwatch import children_watched, forget_group, start_watchdog, watch_group
     from flowy.run.loader import import_recorded, load_pipeline, split_spec
+    from flowy.run.native_output import point_outside
     from flowy.run.params import from_text as params_from_text
     from flowy.run.params import load_file as load_params_file
     from flowy.run.steps import Step

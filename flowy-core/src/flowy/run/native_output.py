@@ -236,3 +236,16 @@ def _c_fflush() -> Any:
         return ctypes.CDLL(None).fflush
     except (ImportError, OSError, AttributeError):
         return None
+
+
+def point_outside(target: int, fd: int) -> None:
+    """Point descriptor ``target`` (1 or 2) at ``fd`` for this process outside attempts.
+
+    While attempts capture, ``target`` is the capture file: the descriptor they
+    will restore is pointed at ``fd`` instead, so that restoring it ends there
+    (``flowy run | head``: the stdout whose reader left becomes ``os.devnull``).
+    """
+    with _state.lock:
+        capturing = _state.depth > 0 and _state.pid == os.getpid()
+        saved = _state.saved[target - 1] if capturing else None
+        os.dup2(fd, saved if saved is not None else target)
