@@ -156,7 +156,7 @@ def _start() -> int:
     if _state.fd < 0:
         _state.fd = _open_file()
     _flush_all()  # what was printed before the attempt goes where it was going
-    os.ftruncate(_state.fd, 0)
+    _empty(_state.fd)
     saved = _state.saved
     try:
         for target in (1, 2):
@@ -180,8 +180,12 @@ def _stop() -> None:
         finally:
             saved[1] = None
             with contextlib.suppress(OSError):
-                if _state.fd >= 0:
-                    os.ftruncate(_state.fd, 0)  # give back the disk a long step's output used
+                _empty(_state.fd)  # give back the disk a long step's output used
+
+
+def _empty(fd: int) -> None:
+    if fd >= 0 and os.fstat(fd).st_size:  # (an fstat costs a third of an ftruncate)
+        os.ftruncate(fd, 0)
 
 
 def _restore(target: int, saved: int | None) -> None:
@@ -218,10 +222,13 @@ def _open_file() -> int:
 
 def _flush_all() -> None:
     """Flush Python's and C's buffered standard streams to their descriptors."""
-    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
-        if stream is not None:
-            with contextlib.suppress(Exception):
+    streams = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+    for n, stream in enumerate(streams):
+        if stream is not None and stream not in streams[:n]:
+            try:
                 stream.flush()
+            except Exception:  # noqa: BLE001 - closed, or a reader gone: nothing to keep
+                pass
     fflush = _c_fflush()
     if fflush is not None:
         fflush(None)
