@@ -267,6 +267,38 @@ def test_flowy_run_shows_none_of_it_and_flowy_logs_has_all_of_it(
     assert "completed" in plain
 
 
+def test_a_logging_handler_the_pipeline_file_sets_up_is_not_logged_twice(
+    project: Path, run_cli: tuple[Flowy, dict[str, str]]
+) -> None:
+    """``logging.basicConfig()`` at the top of a pipeline file binds a handler to stderr
+    before any step runs: it keeps printing to the terminal, as before, and the step's
+    record is in its logs once (through Flowy's own handler), not also via descriptor 2."""
+    flowy, _ = run_cli
+    (project / "logged.py").write_text(
+        textwrap.dedent(
+            """
+            import logging
+            from flowy import Pipeline, step
+
+            logging.basicConfig(level=logging.INFO, format="handler: %(message)s")
+
+
+            @step
+            def s() -> int:
+                logging.getLogger("mine").info("hello from the step")
+                return 1
+
+
+            pipeline = Pipeline("logged", [s])
+            """
+        )
+    )
+    done = flowy("run", "logged.py")
+    assert "handler: hello from the step" in done.stderr
+    shown = flowy("logs", run_id_of(done.stdout), "--step", "s").stdout
+    assert shown.count("hello from the step") == 1, shown
+
+
 def test_flowy_run_into_head_still_finishes(project: Path, noisy_file: Path, run_cli: Any) -> None:
     """``| head -1``: the run's own duplicate of stdout, and descriptor 1, go to the null device."""
     flowy, env = run_cli

@@ -96,18 +96,19 @@ def run(  # noqa: PLR0917 - click passes options as arguments
     from flowy_cli.output import console, own_descriptors
     from flowy_cli.progress import ProgressReporter, stdout_gone
 
-    raw = split_assignments(params, "--param")  # text: the annotations decide its type
-    exec_opts = parse_assignments(executor_options, "--executor-option")
-    pipeline = load_pipeline(target)
-    project = project_for_file(split_spec(target)[0])  # the file's project, not the cwd's
-    overrides = load_params_file(params_file) if params_file is not None else {}
-    overrides.update(params_from_text(pipeline.name, pipeline.annotations, raw))
-    plugins = plugin_manager()
-    live = sys.stdout.isatty() and bool(load_settings(project).get("progress", True))
-    reporter = ProgressReporter(live=live, resumed_from=resume)
-    plugins.register(reporter, "flowy-cli-progress", "flowy-cli", __version__)
-    # Steps' own output (native included) goes to their logs; ours keeps the terminal.
+    # Steps' own output (native included) goes to their logs; ours keeps the terminal, and
+    # so does what the pipeline file sets up to print (a logging handler on sys.stderr).
     with own_descriptors():
+        raw = split_assignments(params, "--param")  # text: the annotations decide its type
+        exec_opts = parse_assignments(executor_options, "--executor-option")
+        pipeline = load_pipeline(target)
+        project = project_for_file(split_spec(target)[0])  # the file's project, not the cwd's
+        overrides = load_params_file(params_file) if params_file is not None else {}
+        overrides.update(params_from_text(pipeline.name, pipeline.annotations, raw))
+        plugins = plugin_manager()
+        live = sys.stdout.isatty() and bool(load_settings(project).get("progress", True))
+        reporter = ProgressReporter(live=live, resumed_from=resume)
+        plugins.register(reporter, "flowy-cli-progress", "flowy-cli", __version__)
         try:
             result = run_pipeline(
                 pipeline,
