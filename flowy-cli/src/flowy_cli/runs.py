@@ -313,8 +313,10 @@ def run_env(
 def logs(run_id: str, step_name: str | None, stack: str | None, as_json: bool) -> None:
     """Captured stdout, stderr and log records of a run's steps, and a failed step's traceback.
 
-    Newlines and tabs are printed as captured; other control characters (a
-    colour code, a carriage return of a progress bar) are shown escaped.
+    Stdout and stderr include what native code wrote (a C extension such as
+    TensorFlow, a program the step started), in order. Newlines and tabs are
+    printed as captured; other control characters (a colour code, a carriage
+    return of a progress bar) are shown escaped.
     """
     from flowy_cli.output import console, print_json
     from flowy_cli.terminal_text import escape_markup, escape_text
