@@ -204,6 +204,47 @@ def test_many_attempts_leak_no_descriptor() -> None:
     assert open_fds() == before
 
 
+def test_a_child_forked_while_the_parent_captures_captures_on_its_own() -> None:
+    """A timed attempt forks while another thread may be inside a capture (even holding its
+    lock): the child's own capture neither waits forever nor writes into the parent's."""
+    import threading
+
+    from flowy.run import native_output
+
+    outer = AttemptLog()
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with native_output._state.lock:
+            held.set()
+            release.wait(30)
+
+    with Capture(outer):
+        holder = threading.Thread(target=hold_the_lock)
+        holder.start()
+        held.wait(30)
+        pid = os.fork()
+        if pid == 0:  # the child: capture, and say by the exit code whether it worked
+            inner = AttemptLog()
+            with Capture(inner):
+                os.write(1, b"child native\n")
+            os._exit(0 if inner.getvalue() == "child native\n" else 1)
+        release.set()
+        holder.join()
+        for _ in range(300):  # a bounded poll: the child deadlocked if it never exits
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            threading.Event().wait(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child's capture waited forever on the parent's lock")
+        os.write(1, b"parent native\n")
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert outer.getvalue() == "parent native\n"
+
+
 def test_megabytes_of_native_output_are_read_in_chunks_and_kept_whole() -> None:
     log = AttemptLog()
     block = b"x" * 1023 + b"\n"

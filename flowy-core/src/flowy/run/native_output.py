@@ -91,6 +91,15 @@ class _State:
 _state = _State()
 
 
+def _new_lock_in_child() -> None:
+    # A fork while another thread held the lock would leave the child's copy held forever.
+    _state.lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
 class Capture:
     """Capture descriptors 1 and 2 into ``log`` for the ``with`` block (see the module).
 
