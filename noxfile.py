@@ -38,7 +38,15 @@ TEST_EXTRAS = [
 ]
 #: mypy: flowy-core/tests/test_kernel_protocols.py type-checks the run layer against the
 #: kernel's protocols (the same tool and version range as the types session).
-TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "import-linter>=2.17", "mypy>=1.10"]
+#: pytest-xdist: the suite runs on every core (most tests wait on real subprocesses and
+#: servers, so one process left a core idle; a fresh machine's run must stay under 20 minutes).
+TEST_DEPS = [
+    "pytest>=8",
+    "pytest-xdist>=3.6",
+    "hypothesis>=6.100",
+    "import-linter>=2.17",
+    "mypy>=1.10",
+]
 
 
 def install_flowy(
@@ -59,7 +67,9 @@ def tests(session: nox.Session) -> None:
     session.run("bash", "scripts/install-system-packages.sh", external=True)
     install_flowy(session, extra=TEST_EXTRAS)
     session.install(*TEST_DEPS, silent=False)
-    session.run("pytest", *session.posargs)
+    # One worker per core; each takes the next test file's tests as it frees up (worksteal).
+    # `nox -s tests -- -n 0` runs in one process (e.g. for pdb); later options win.
+    session.run("pytest", "-n", "auto", "--dist", "worksteal", *session.posargs)
 
 
 @nox.session(python=PYTHON)
