@@ -1,0 +1,199 @@
+// TanStack Query hooks, one per API resource. Live pages refetch every REFRESH_MS
+// while what they show is running, and not at all otherwise (a WebSocket replaces
+// this polling later).
+import { useInfiniteQuery, useQueries, useQuery } from "@tanstack/react-query";
+import { useMemo, useRef } from "react";
+import { isLive } from "../lib/format";
+import { buildQuery, flattenPages, mergeFresh, nextCursor } from "../lib/pagination";
+import { enc, getJson } from "./client";
+import type {
+  Artifact,
+  Dag,
+  Experiment,
+  Health,
+  Items,
+  Lineage,
+  MetricSeries,
+  Record_,
+  RunDetail,
+  RunPage,
+  RunSummary,
+  StepLogs,
+} from "./types";
+
+export const REFRESH_MS = 3000;
+export const PAGE_SIZE = 50;
+/** Running runs below the first page refreshed one by one, at most this many. */
+const MAX_TRACKED = 20;
+
+export interface RunFilters {
+  status?: string;
+  pipeline?: string;
+  experiment?: string;
+}
+
+const runKey = (run: RunSummary) => run.run_id;
+
+export function useHealth() {
+  return useQuery({
+    queryKey: ["healthz"],
+    queryFn: ({ signal }) => getJson<Health>("/healthz", signal),
+    staleTime: 60_000,
+  });
+}
+
+/**
+ * The runs matching `filters`, page by page ("load more"), kept live: while any loaded
+ * run is running, the first page is fetched again every few seconds (new runs appear on
+ * top) and running runs further down are fetched one by one.
+ */
+export function useRunsList(filters: RunFilters) {
+  const query = (cursor: string | null) =>
+    `/api/v1/runs${buildQuery({ limit: PAGE_SIZE, cursor, ...filters })}`;
+  const pages = useInfiniteQuery({
+    queryKey: ["runs", filters],
+    queryFn: ({ pageParam, signal }) => getJson<RunPage>(query(pageParam), signal),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last: RunPage) => last.next_cursor || null,
+    // Fetched again when the page is opened again; while it is open, the head query
+    // below keeps it live instead of every loaded page being refetched.
+    refetchOnWindowFocus: false,
+  });
+  const loaded = useMemo(() => flattenPages(pages.data?.pages ?? [], runKey), [pages.data]);
+  // Whether any run shown is live, as of the last render (rows are computed below, from
+  // the queries this one drives); the refetch interval is read again after each render.
+  const liveRef = useRef(false);
+  const head = useQuery({
+    queryKey: ["runs-head", filters],
+    queryFn: ({ signal }) => getJson<RunPage>(query(null), signal),
+    // Only needed while something is live: no duplicate of the first page otherwise.
+    enabled: pages.isSuccess && (liveRef.current || loaded.some((run) => isLive(run.status))),
+    refetchInterval: () => (liveRef.current ? REFRESH_MS : false),
+  });
+  const headIds = useMemo(() => new Set((head.data?.items ?? []).map(runKey)), [head.data]);
+  const deeper = loaded
+    .filter((run) => isLive(run.status) && !headIds.has(run.run_id))
+    .slice(0, MAX_TRACKED);
+  const tracked = useQueries({
+    queries: deeper.map((run) => ({
+      queryKey: ["run", run.run_id],
+      queryFn: ({ signal }: { signal: AbortSignal }) =>
+        getJson<RunDetail>(`/api/v1/runs/${enc(run.run_id)}`, signal),
+      refetchInterval: (q: { state: { data?: RunDetail } }) =>
+        isLive(q.state.data?.status ?? run.status) ? REFRESH_MS : false,
+    })),
+  });
+  const trackedRuns = tracked.flatMap((t) => (t.data ? [t.data as RunSummary] : []));
+  // useQueries returns a new array each render; recompute only when a copy changed.
+  const trackedStamp = tracked.map((t) => t.dataUpdatedAt).join(",");
+  const rows = useMemo(
+    () => mergeFresh(mergeFresh(loaded, head.data?.items ?? [], runKey), trackedRuns, runKey),
+    [loaded, head.data, trackedStamp], // eslint-disable-line react-hooks/exhaustive-deps
+  );
+  const anyLive = useMemo(() => rows.some((run) => isLive(run.status)), [rows]);
+  liveRef.current = anyLive;
+  return {
+    rows,
+    error: pages.error ?? head.error,
+    isLoading: pages.isLoading,
+    hasMore: nextCursor(pages.data?.pages ?? []) !== null,
+    loadMore: () => void pages.fetchNextPage(),
+    isLoadingMore: pages.isFetchingNextPage,
+    live: anyLive,
+  };
+}
+
+export function useRun(runId: string) {
+  return useQuery({
+    queryKey: ["run", runId],
+    queryFn: ({ signal }) => getJson<RunDetail>(`/api/v1/runs/${enc(runId)}`, signal),
+    refetchInterval: (q) => (isLive(q.state.data?.status) ? REFRESH_MS : false),
+  });
+}
+
+export function useDag(runId: string, live: boolean) {
+  return useQuery({
+    queryKey: ["dag", runId],
+    queryFn: ({ signal }) => getJson<Dag>(`/api/v1/runs/${enc(runId)}/dag`, signal),
+    refetchInterval: live ? REFRESH_MS : false,
+  });
+}
+
+export function useStepLogs(runId: string, step: string | null, live: boolean) {
+  return useQuery({
+    queryKey: ["logs", runId, step],
+    queryFn: ({ signal }) =>
+      getJson<StepLogs>(`/api/v1/runs/${enc(runId)}/steps/${enc(step ?? "")}/logs`, signal),
+    enabled: step !== null,
+    refetchInterval: live ? REFRESH_MS : false,
+  });
+}
+
+export function useMetrics(runId: string, live: boolean) {
+  return useQuery({
+    queryKey: ["metrics", runId],
+    queryFn: ({ signal }) => getJson<MetricSeries>(`/api/v1/runs/${enc(runId)}/metrics?points=500`, signal),
+    refetchInterval: live ? REFRESH_MS : false,
+  });
+}
+
+export function useArtifact(artifactId: string) {
+  return useQuery({
+    queryKey: ["artifact", artifactId],
+    queryFn: ({ signal }) => getJson<Artifact>(`/api/v1/artifacts/${enc(artifactId)}`, signal),
+  });
+}
+
+export function useLineage(artifactId: string) {
+  return useQuery({
+    queryKey: ["lineage", artifactId],
+    queryFn: ({ signal }) =>
+      getJson<Lineage>(`/api/v1/artifacts/${enc(artifactId)}/lineage?direction=both&depth=10`, signal),
+  });
+}
+
+export function useExperiments() {
+  return useQuery({
+    queryKey: ["experiments"],
+    queryFn: ({ signal }) => getJson<Items<Experiment>>("/api/v1/experiments", signal),
+  });
+}
+
+/** A list endpoint's items, whether it answers {"items": [...]} or a bare array. */
+export function itemsOf(body: unknown): Record_[] {
+  if (Array.isArray(body)) return body as Record_[];
+  if (body && typeof body === "object" && Array.isArray((body as Items<Record_>).items)) {
+    return (body as Items<Record_>).items;
+  }
+  return [];
+}
+
+export function useModels() {
+  return useQuery({
+    queryKey: ["models"],
+    queryFn: ({ signal }) => getJson<unknown>("/api/v1/models", signal),
+    select: itemsOf,
+  });
+}
+
+export function useModel(name: string) {
+  return useQuery({
+    queryKey: ["model", name],
+    queryFn: ({ signal }) => getJson<Record_>(`/api/v1/models/${enc(name)}`, signal),
+  });
+}
+
+export function useStacks() {
+  return useQuery({
+    queryKey: ["stacks"],
+    queryFn: ({ signal }) => getJson<unknown>("/api/v1/stacks", signal),
+  });
+}
+
+export function usePlugins() {
+  return useQuery({
+    queryKey: ["plugins"],
+    queryFn: ({ signal }) => getJson<unknown>("/api/v1/plugins", signal),
+    select: itemsOf,
+  });
+}

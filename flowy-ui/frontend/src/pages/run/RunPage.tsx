@@ -1,0 +1,146 @@
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect, useMemo, useRef } from "react";
+import { Link, useParams, useSearchParams } from "react-router-dom";
+import { enc } from "../../api/client";
+import { useDag, useMetrics, useRun } from "../../api/queries";
+import { DagView, type DagNode } from "../../components/DagView";
+import { ErrorBox, Loading } from "../../components/ErrorBox";
+import { Facts } from "../../components/Facts";
+import { LineChart } from "../../components/LineChart";
+import { StatusBadge } from "../../components/StatusBadge";
+import { formatDuration, formatTime, formatValue, isLive } from "../../lib/format";
+import { StepLogsPanel } from "./StepLogsPanel";
+import { StepsTable } from "./StepsTable";
+
+/** One run: its facts, DAG (click a step for its logs), steps and metric charts. */
+export function RunPage() {
+  const { runId = "" } = useParams();
+  const [params, setParams] = useSearchParams();
+  const selected = params.get("step");
+  const select = (step: string | null) => {
+    const next = new URLSearchParams(params);
+    if (step && step !== selected) next.set("step", step);
+    else next.delete("step");
+    setParams(next, { replace: true });
+  };
+
+  const run = useRun(runId);
+  const live = isLive(run.data?.status);
+  const dag = useDag(runId, live);
+  const metrics = useMetrics(runId, live);
+  // When the run stops being live, fetch its DAG, metrics and logs once more: their last
+  // refresh may predate the run's end.
+  const client = useQueryClient();
+  const wasLive = useRef(live);
+  useEffect(() => {
+    if (wasLive.current && !live) {
+      for (const key of ["dag", "metrics", "logs"]) void client.invalidateQueries({ queryKey: [key, runId] });
+    }
+    wasLive.current = live;
+  }, [live, runId, client]);
+  const dagNodes = useMemo<DagNode[]>(
+    () => (dag.data?.nodes ?? []).map((n) => ({ id: n.id, status: n.status })),
+    [dag.data],
+  );
+
+  if (run.isLoading) return <Loading what="run" />;
+  if (!run.data) return <ErrorBox error={run.error} />;
+  const r = run.data;
+  const step = selected ? r.steps.find((s) => s.step === selected) : undefined;
+  const series = Object.entries(metrics.data?.series ?? {});
+
+  return (
+    <>
+      <p className="crumbs">
+        <Link to="/runs">Runs</Link> /
+      </p>
+      <h1 className="run-title">
+        <span>{r.pipeline}</span> <StatusBadge status={r.status} />
+        {live ? <span className="muted live">live</span> : null}
+      </h1>
+      <ErrorBox error={run.error} />
+      <Facts
+        testId="run-facts"
+        items={[
+          ["Run", <span className="mono">{r.run_id}</span>],
+          ["Experiment", r.experiment ? <Link to={`/experiments/${enc(r.experiment)}`}>{r.experiment}</Link> : null],
+          ["Stack", r.stack],
+          ["Started", formatTime(r.started_at)],
+          ["Finished", formatTime(r.finished_at)],
+          ["Duration", formatDuration(r.duration)],
+          ["Host", typeof r.host === "string" ? r.host : null],
+        ]}
+      />
+      <div className="two-col">
+        <section aria-label="Parameters">
+          <h2>Parameters</h2>
+          <KeyValues values={r.params} testId="run-params" />
+        </section>
+        <section aria-label="Metrics">
+          <h2>Metrics</h2>
+          <KeyValues values={r.metrics} testId="run-metrics" />
+        </section>
+      </div>
+      {hasEntries(r.git) || hasEntries(r.environment) ? (
+        <div className="two-col">
+          <section aria-label="Git">
+            <h2>Git</h2>
+            <KeyValues values={asRecord(r.git)} testId="run-git" />
+          </section>
+          <section aria-label="Environment">
+            <h2>Environment</h2>
+            <KeyValues values={asRecord(r.environment)} testId="run-environment" />
+          </section>
+        </div>
+      ) : null}
+      <section aria-label="DAG">
+        <h2>DAG</h2>
+        <ErrorBox error={dag.error} />
+        <DagView label={`Steps of run ${r.run_id}`} nodes={dagNodes} edges={dag.data?.edges ?? []} selected={selected} onSelect={select} />
+      </section>
+      {selected ? (
+        <StepLogsPanel runId={r.run_id} step={selected} live={live || isLive(step?.status)} onClose={() => select(null)} />
+      ) : null}
+      <section aria-label="Steps">
+        <h2>Steps</h2>
+        <StepsTable steps={r.steps} selected={selected} onSelect={select} />
+      </section>
+      <section aria-label="Metric series">
+        <h2>Metric series</h2>
+        <ErrorBox error={metrics.error} />
+        {series.length === 0 ? <p className="muted">No metric series.</p> : null}
+        <div className="charts">
+          {series.map(([name, points]) => (
+            <LineChart key={name} name={name} points={points} />
+          ))}
+        </div>
+      </section>
+    </>
+  );
+}
+
+function asRecord(value: unknown): Record<string, unknown> | null {
+  return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+}
+
+function hasEntries(value: unknown): boolean {
+  const record = asRecord(value);
+  return record !== null && Object.keys(record).length > 0;
+}
+
+function KeyValues({ values, testId }: { values: Record<string, unknown> | null | undefined; testId: string }) {
+  const entries = Object.entries(values ?? {});
+  if (entries.length === 0) return <p className="muted">None.</p>;
+  return (
+    <table className="kv-table" data-testid={testId}>
+      <tbody>
+        {entries.map(([k, v]) => (
+          <tr key={k}>
+            <th scope="row">{k}</th>
+            <td className="mono">{formatValue(v)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
