@@ -4,10 +4,12 @@
 // 1. Layers by longest path: a node sits one layer right of its furthest predecessor,
 //    so every edge goes left to right. Cycles (which a DAG should not have) are broken
 //    by ignoring the edges that close them; those come back with `back: true`.
-// 2. Order inside each layer by barycentre: a few sweeps alternately sort each layer by
+// 2. An edge longer than one layer becomes a chain through one small dummy node per
+//    layer it crosses, so it is routed around the nodes in between, not through them.
+// 3. Order inside each layer by barycentre: a few sweeps alternately sort each layer by
 //    the mean position of its neighbours in the layer before (downward) or after
-//    (upward), which removes most edge crossings.
-// 3. Coordinates: layer -> x, position -> y, each layer centred vertically.
+//    (upward); the ordering with the fewest crossings seen is kept.
+// 4. Coordinates: layer -> x, position -> y, each layer centred vertically.
 
 export interface LayoutOptions {
   nodeWidth: number;
@@ -16,6 +18,8 @@ export interface LayoutOptions {
   gapX: number;
   /** Vertical space between nodes of one layer. */
   gapY: number;
+  /** Height of the slot a long edge takes in each layer it crosses. */
+  dummyHeight: number;
   /** Barycentric sweeps (each is one down and one up pass). */
   sweeps: number;
 }
@@ -25,6 +29,7 @@ export const DEFAULT_OPTIONS: LayoutOptions = {
   nodeHeight: 36,
   gapX: 56,
   gapY: 16,
+  dummyHeight: 8,
   sweeps: 4,
 };
 
@@ -52,6 +57,8 @@ export interface Layout {
   edges: LaidOutEdge[];
   width: number;
   height: number;
+  /** Crossings between edge segments of adjacent layers (long edges counted per layer). */
+  crossings: number;
 }
 
 /**
@@ -79,49 +86,86 @@ export function layoutDag(
 
   const { forward, back } = breakCycles(nodes.length, pairs);
   const layerOf = longestPathLayers(nodes.length, forward);
-  const layers = orderLayers(nodes.length, forward, layerOf, opt.sweeps);
 
-  const tallest = Math.max(0, ...layers.map((layer) => layer.length));
-  const fullHeight = tallest * opt.nodeHeight + Math.max(0, tallest - 1) * opt.gapY;
+  // Long edges become chains through dummy nodes (numbered after the real ones).
+  const slotLayer = [...layerOf];
+  const chains: number[][] = [];
+  const segments: Array<[number, number]> = [];
+  for (const [a, b] of forward) {
+    const chain = [a];
+    for (let l = (layerOf[a] as number) + 1; l < (layerOf[b] as number); l++) {
+      chain.push(slotLayer.length);
+      slotLayer.push(l);
+    }
+    chain.push(b);
+    for (let i = 0; i + 1 < chain.length; i++) segments.push([chain[i] as number, chain[i + 1] as number]);
+    chains.push(chain);
+  }
+  const { layers, crossings } = orderLayers(slotLayer.length, segments, slotLayer, opt.sweeps);
+
+  const slotHeight = (slot: number) => (slot < nodes.length ? opt.nodeHeight : opt.dummyHeight);
+  const stack = (layer: number[]) =>
+    layer.reduce((sum, slot) => sum + slotHeight(slot), 0) + Math.max(0, layer.length - 1) * opt.gapY;
+  const fullHeight = Math.max(0, ...layers.map(stack));
+  const x = new Array<number>(slotLayer.length).fill(0);
+  const cy = new Array<number>(slotLayer.length).fill(0);
   const placed: LaidOutNode[] = new Array(nodes.length);
   layers.forEach((layer, l) => {
-    const height = layer.length * opt.nodeHeight + Math.max(0, layer.length - 1) * opt.gapY;
-    const top = (fullHeight - height) / 2;
-    layer.forEach((n, order) => {
-      placed[n] = {
-        id: nodes[n] as string,
-        layer: l,
-        order,
-        x: l * (opt.nodeWidth + opt.gapX),
-        y: top + order * (opt.nodeHeight + opt.gapY),
-        width: opt.nodeWidth,
-        height: opt.nodeHeight,
-      };
-    });
+    let y = (fullHeight - stack(layer)) / 2;
+    let order = 0;
+    for (const slot of layer) {
+      x[slot] = l * (opt.nodeWidth + opt.gapX);
+      cy[slot] = y + slotHeight(slot) / 2;
+      if (slot < nodes.length) {
+        placed[slot] = {
+          id: nodes[slot] as string,
+          layer: l,
+          order: order++,
+          x: x[slot] as number,
+          y,
+          width: opt.nodeWidth,
+          height: opt.nodeHeight,
+        };
+      }
+      y += slotHeight(slot) + opt.gapY;
+    }
   });
 
-  const edgeOut = (pair: [number, number], isBack: boolean): LaidOutEdge => {
-    const s = placed[pair[0]] as LaidOutNode;
-    const t = placed[pair[1]] as LaidOutNode;
-    return {
-      from: s.id,
-      to: t.id,
-      path: curve(s.x + s.width, s.y + s.height / 2, t.x, t.y + t.height / 2),
-      back: isBack,
-    };
+  const w = opt.nodeWidth;
+  const chainPath = (chain: number[]): string => {
+    const first = chain[0] as number;
+    let path = `M${(x[first] as number) + w},${cy[first]}`;
+    for (let i = 1; i < chain.length; i++) {
+      const from = chain[i - 1] as number;
+      const to = chain[i] as number;
+      path += ` ${curveTo((x[from] as number) + w, cy[from] as number, x[to] as number, cy[to] as number)}`;
+      if (i < chain.length - 1) path += ` L${(x[to] as number) + w},${cy[to]}`;
+    }
+    return path;
   };
+  const id = (n: number) => nodes[n] as string;
 
   return {
     nodes: placed,
-    edges: [...forward.map((p) => edgeOut(p, false)), ...back.map((p) => edgeOut(p, true))],
+    edges: [
+      ...forward.map(([a, b], i) => ({ from: id(a), to: id(b), path: chainPath(chains[i] as number[]), back: false })),
+      ...back.map(([a, b]) => ({
+        from: id(a),
+        to: id(b),
+        path: `M${(x[a] as number) + w},${cy[a]} ${curveTo((x[a] as number) + w, cy[a] as number, x[b] as number, cy[b] as number)}`,
+        back: true,
+      })),
+    ],
     width: layers.length === 0 ? 0 : layers.length * opt.nodeWidth + (layers.length - 1) * opt.gapX,
     height: fullHeight,
+    crossings,
   };
 }
 
-function curve(x1: number, y1: number, x2: number, y2: number): string {
+/** A cubic curve from (x1, y1) to (x2, y2), leaving and arriving horizontally. */
+function curveTo(x1: number, y1: number, x2: number, y2: number): string {
   const dx = Math.max(24, (x2 - x1) / 2);
-  return `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
+  return `C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
 }
 
 /** Kahn's algorithm; when it stalls on a cycle, the remaining node that comes first in
@@ -200,7 +244,7 @@ function orderLayers(
   forward: Array<[number, number]>,
   layerOf: number[],
   sweeps: number,
-): number[][] {
+): { layers: number[][]; crossings: number } {
   const layerCount = count === 0 ? 0 : Math.max(...layerOf) + 1;
   const layers: number[][] = Array.from({ length: layerCount }, () => []);
   for (let n = 0; n < count; n++) layers[layerOf[n] as number]?.push(n);
@@ -243,11 +287,11 @@ function orderLayers(
       bestCrossings = crossings;
     }
   }
-  return best;
+  return { layers: best, crossings: bestCrossings };
 }
 
-/** Crossings between edges joining adjacent layers (longer edges are not counted): the
- * measure the sweeps keep the best ordering by, and the one countCrossings reports. */
+/** Crossings between edges joining adjacent layers (after long edges became chains,
+ * every edge does): the measure the sweeps keep the best ordering by. */
 function countCrossingsOf(
   layers: number[][],
   forward: Array<[number, number]>,
@@ -271,24 +315,6 @@ function countCrossingsOf(
         const [a2, b2] = list[j] as [number, number];
         if ((a1 - a2) * (b1 - b2) < 0) total += 1;
       }
-    }
-  }
-  return total;
-}
-
-/** Edge crossings of a finished layout between adjacent layers (for tests and checks). */
-export function countCrossings(layout: Layout): number {
-  const byId = new Map(layout.nodes.map((n) => [n.id, n]));
-  const spans = layout.edges
-    .filter((e) => !e.back)
-    .map((e) => [byId.get(e.from) as LaidOutNode, byId.get(e.to) as LaidOutNode] as const)
-    .filter(([s, t]) => t.layer === s.layer + 1);
-  let total = 0;
-  for (let i = 0; i < spans.length; i++) {
-    for (let j = i + 1; j < spans.length; j++) {
-      const [s1, t1] = spans[i] as readonly [LaidOutNode, LaidOutNode];
-      const [s2, t2] = spans[j] as readonly [LaidOutNode, LaidOutNode];
-      if (s1.layer === s2.layer && (s1.order - s2.order) * (t1.order - t2.order) < 0) total += 1;
     }
   }
   return total;
