@@ -23,6 +23,7 @@ PACKAGES = [
     "./flowy-cli",
     "./flowy-aws",
     "./flowy-mlflow",
+    "./flowy-ui",
 ]
 #: What the whole test suite needs on top: every framework the materializers
 #: support (torch pinned to the CPU build), PostgreSQL's driver, moto's server,
@@ -34,6 +35,7 @@ TEST_EXTRAS = [
     "./flowy-materializers[test]",
     "./flowy-store-sqlite[postgres]",
     "./flowy-aws[test]",
+    "./flowy-ui[test]",
     "./examples/plugins/flowy-example-plugin",
 ]
 #: mypy: flowy-core/tests/test_kernel_protocols.py type-checks the run layer against the
@@ -102,6 +104,7 @@ def types(session: nox.Session) -> None:
         "flowy-cli/src/flowy_cli",
         "flowy-aws/src/flowy_aws",
         "flowy-mlflow/src/flowy_mlflow",
+        "flowy-ui/src/flowy_ui",
     )
 
 

@@ -1,0 +1,79 @@
+"""``/api/v1/models``: the model registry; promote and roll back (editor role).
+
+Writes go to the registry with the caller's token name as the user, and to the
+audit log (refused and failed attempts too).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from flowy.kernel import names
+
+from flowy_ui import views
+from flowy_ui.api import schemas
+from flowy_ui.api.deps import ERROR_RESPONSES, Audit, Pool
+from flowy_ui.auth import Principal, require
+
+router = APIRouter(prefix="/models", tags=["models"], responses=ERROR_RESPONSES)
+
+ModelName = Annotated[str, Path(max_length=255)]
+Editor = Annotated[Principal, require("editor")]
+
+
+@router.get("", response_model=schemas.ModelList)
+def list_models(pool: Pool) -> dict[str, Any]:
+    """Registered models with their newest version and what holds each stage."""
+    return {"items": [views.model_item(m) for m in pool.client().models.list()]}
+
+
+@router.get("/{name}", response_model=schemas.ModelDetail)
+def get_model(pool: Pool, name: ModelName) -> dict[str, Any]:
+    """A model's versions (newest last) and its stage history (oldest first)."""
+    registry = pool.client().models
+    versions = registry.versions(name)
+    summary = next((m for m in registry.list() if m.name == names.check(names.MODEL, name)), None)
+    if summary is None or not versions:
+        from flowy.kernel.errors import ModelNotFoundError
+
+        raise ModelNotFoundError(f"No model named {name!r} is registered.")
+    return {
+        **views.model_item(summary),
+        "versions": [views.version_item(v) for v in versions],
+        "history": [views.change_item(c) for c in registry.history(name)],
+    }
+
+
+@router.post("/{name}/promote", response_model=schemas.StageChanges)
+def promote(
+    pool: Pool, audit: Audit, who: Editor, name: ModelName, body: schemas.PromoteRequest
+) -> dict[str, Any]:
+    """Move a version to a stage; the version that held it is archived."""
+    target = f"{name}@{body.version}"
+    try:
+        catalog = pool.client().models.catalog
+        changes = catalog.set_model_stage(
+            names.check(names.MODEL, name),
+            body.version,
+            names.check(names.STAGE, body.stage),
+            user=who.name,
+        )
+    except Exception as exc:
+        audit.record(who.name, "model.promote", target, "failed", stage=body.stage, error=str(exc))
+        raise
+    audit.record(who.name, "model.promote", target, stage=body.stage)
+    return {"changes": [views.change_item(c) for c in changes]}
+
+
+@router.post("/{name}/rollback", response_model=schemas.StageChanges)
+def rollback(pool: Pool, audit: Audit, who: Editor, name: ModelName) -> dict[str, Any]:
+    """Production returns to the version that held it before the current one."""
+    try:
+        catalog = pool.client().models.catalog
+        changes = catalog.rollback_model(names.check(names.MODEL, name), user=who.name)
+    except Exception as exc:
+        audit.record(who.name, "model.rollback", name, "failed", error=str(exc))
+        raise
+    audit.record(who.name, "model.rollback", name)
+    return {"changes": [views.change_item(c) for c in changes]}

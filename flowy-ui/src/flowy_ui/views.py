@@ -1,0 +1,131 @@
+"""Records of the metadata store as the API's JSON (plain dicts the schemas validate).
+
+Every value that may hold NaN or infinity goes through
+:func:`flowy.kernel.records.standard_json`; the stack's options were masked when
+the run was recorded, and are masked again here (a value recorded before
+masking existed never leaks).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flowy.kernel.records import standard_json
+from flowy.kernel.redact import mask
+
+if TYPE_CHECKING:
+    from flowy.kernel.catalog import ArtifactInfo, ModelSummary, ModelVersion, StageChange
+    from flowy.kernel.records import RunRecord, StepRunRecord
+
+
+def _duration(started: float | None, finished: float | None) -> float | None:
+    if not started or finished is None:
+        return None
+    return finished - started
+
+
+def run_item(run: RunRecord, params: dict[str, Any], metrics: dict[str, float]) -> dict[str, Any]:
+    stack = run.stack.get("name") if isinstance(run.stack, dict) else None
+    return {
+        "run_id": run.run_id,
+        "pipeline": run.pipeline,
+        "status": run.status,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration": _duration(run.started_at, run.finished_at),
+        "experiment": run.experiment or run.pipeline,
+        "stack": stack if isinstance(stack, str) else None,
+        "params": standard_json(mask(params)),
+        "metrics": standard_json(metrics),
+    }
+
+
+def step_item(record: StepRunRecord) -> dict[str, Any]:
+    return {
+        "step": record.step,
+        "status": record.status,
+        "started_at": record.started_at or None,
+        "finished_at": record.finished_at,
+        "duration": _duration(record.started_at, record.finished_at),
+        "attempts": record.attempts,
+        "error": record.error,
+        "error_type": record.error_type,
+        "outputs": dict(record.outputs),
+        "inputs": dict(record.inputs),
+        "cache_key": record.cache_key,
+    }
+
+
+def dag(steps: list[StepRunRecord]) -> dict[str, Any]:
+    """Nodes in recorded order; an edge wherever a step consumed another's output."""
+    producer = {aid: s.step for s in steps for aid in s.outputs.values()}
+    edges: list[tuple[str, str]] = []
+    for s in steps:
+        for aid in s.inputs.values():
+            upstream = producer.get(aid)
+            if upstream is not None and upstream != s.step and (upstream, s.step) not in edges:
+                edges.append((upstream, s.step))
+    return {"nodes": [{"id": s.step, "status": s.status} for s in steps], "edges": edges}
+
+
+def artifact_item(info: ArtifactInfo) -> dict[str, Any]:
+    ref = info.artifact
+    return {
+        "artifact_id": ref.artifact_id,
+        "name": ref.name,
+        "type_name": ref.type_name,
+        "size": ref.size,
+        "checksum": ref.checksum,
+        "materializer": ref.materializer,
+        "run_id": info.run_id,
+        "step": info.step,
+        "created_at": info.created_at,
+        "asset_type": info.asset_type,
+        "pipeline": info.pipeline,
+    }
+
+
+def artifact_detail(info: ArtifactInfo) -> dict[str, Any]:
+    """An artifact with its metadata; never its URI (where the store keeps it)."""
+    return {
+        **artifact_item(info),
+        "metadata": standard_json(mask(info.artifact.metadata)),
+        "materializer_version": info.artifact.materializer_version,
+        "asset_name": info.asset_name,
+        "tags": list(info.tags),
+    }
+
+
+def model_item(summary: ModelSummary) -> dict[str, Any]:
+    return {
+        "name": summary.name,
+        "created_at": summary.created_at,
+        "description": summary.description,
+        "latest_version": summary.latest_version,
+        "stages": dict(summary.stages),
+    }
+
+
+def version_item(version: ModelVersion) -> dict[str, Any]:
+    return {
+        "name": version.name,
+        "version": version.version,
+        "artifact_id": version.artifact_id,
+        "run_id": version.run_id,
+        "stage": version.stage,
+        "created_at": version.created_at,
+        "created_by": version.created_by,
+        "description": version.description,
+    }
+
+
+def change_item(change: StageChange) -> dict[str, Any]:
+    return {
+        "name": change.name,
+        "version": change.version,
+        "action": change.action,
+        "from_stage": change.from_stage,
+        "to_stage": change.to_stage,
+        "user": change.user,
+        "at": change.at,
+    }
