@@ -244,7 +244,7 @@ def test_openapi_schema(api) -> None:
         "/api/v1/artifacts/{artifact_id}/download", "/api/v1/artifacts/{artifact_id}/lineage",
         "/api/v1/experiments", "/api/v1/models", "/api/v1/models/{name}",
         "/api/v1/models/{name}/promote", "/api/v1/models/{name}/rollback",
-        "/api/v1/stacks", "/api/v1/plugins", "/healthz",
+        "/api/v1/stacks", "/api/v1/plugins", "/api/v1/cache", "/api/v1/audit", "/healthz",
     ]:  # fmt: skip
         assert path in paths, path
     run_page = schema["components"]["schemas"]["RunPage"]
@@ -267,3 +267,19 @@ def test_nan_metric_value_is_a_string(api) -> None:
     items = api.get("/api/v1/runs", params={"pipeline": "training", "limit": 1}).json()["items"]
     assert items[0]["metrics"]["diverged"] == "Infinity"
     assert not math.isnan(items[0]["metrics"]["r2"])
+
+
+def test_every_route_is_in_docs_ui_md(api) -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "ui.md").read_text()
+    for path, methods in api.get("/api/v1/openapi.json").json()["paths"].items():
+        documented = path.split("?")[0].replace("{artifact_id}", "{id}")
+        for method in methods:
+            assert f"{method.upper()} {documented}" in docs, f"{method.upper()} {path}"
+
+
+def test_cache_stats(api) -> None:
+    body = api.get("/api/v1/cache").json()
+    assert set(body) == {"entries", "hits", "pipelines"}
+    assert all(isinstance(v, int) for v in body["pipelines"].values())

@@ -74,6 +74,12 @@ def ui(  # noqa: PLR0917 - click passes options as arguments
     Once any token exists (`flowy ui token create`), every /api request needs
     `Authorization: Bearer <token>`. Binding anything but loopback without a
     token is refused (exit 2). Every write goes to FLOWY_HOME/ui/audit.jsonl.
+
+    \b
+    Examples:
+      flowy ui --no-browser                      this machine only, no token
+      flowy ui token create alice --role viewer  prints alice's token once
+      flowy ui --host 0.0.0.0 --read-only        the team reads, with tokens
     """
     if ctx.invoked_subcommand is not None:
         return

@@ -218,3 +218,9 @@ class AuditEntry(BaseModel):
 
 class AuditList(BaseModel):
     items: list[AuditEntry]
+
+
+class CacheStats(BaseModel):
+    entries: int
+    hits: int
+    pipelines: dict[str, int] = Field(default_factory=dict)
