@@ -132,13 +132,14 @@ def benchmarks(session: nox.Session) -> None:
 def ui_build(session: nox.Session) -> None:
     """Rebuild flowy-ui's web frontend into flowy-ui/src/flowy_ui/static/ (needs Node 20+, npm).
 
-    ``npm ci`` installs exactly what frontend/package-lock.json pins, ``npm test`` runs the
-    unit tests (Vitest), ``npm run build`` type-checks, builds with Vite and writes
-    static/build-manifest.json (the hash of the source it was built from). Commit static/
-    afterwards: the wheel ships it, and flowy-ui/tests/test_frontend_build.py fails while it
-    is older than the source.
+    ``npm ci`` installs exactly what frontend/package-lock.json pins, ``npm run lint`` runs
+    ``tsc --noEmit`` and ESLint, ``npm test`` the unit tests (Vitest), ``npm run build``
+    builds with Vite and writes static/build-manifest.json (the hash of the source it was
+    built from). Commit static/ afterwards: the wheel ships it, and
+    flowy-ui/tests/test_frontend_build.py fails while it is older than the source.
     """
     session.chdir("flowy-ui/frontend")
     session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+    session.run("npm", "run", "lint", external=True)
     session.run("npm", "test", external=True)
     session.run("npm", "run", "build", external=True)

@@ -1,11 +1,11 @@
 // Builds the UI into flowy_ui's package data (../src/flowy_ui/static/), which the
 // wheel ships and the server serves: index.html for every non-API path, the hashed
 // files under /assets/. `npm run dev` proxies the API to a running `flowy ui`
-// (FLOWY_UI_URL, default http://127.0.0.1:8000).
+// (FLOWY_UI_URL, default http://127.0.0.1:8765, the port `flowy ui` uses).
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vitest/config";
 
-const api = process.env.FLOWY_UI_URL ?? "http://127.0.0.1:8000";
+const api = process.env.FLOWY_UI_URL ?? "http://127.0.0.1:8765";
 
 export default defineConfig({
   plugins: [react()],

@@ -24,7 +24,7 @@ FRONTEND = ROOT / "frontend"
 STATIC = ROOT / "src" / "flowy_ui" / "static"
 MANIFEST = STATIC / "build-manifest.json"
 REBUILD = (
-    "run `nox -s ui_build` (npm ci, npm test and npm run build in flowy-ui/frontend) "
+    "run `nox -s ui_build` (npm ci, lint, test and build in flowy-ui/frontend) "
     "and commit flowy-ui/src/flowy_ui/static/"
 )
 #: First-load JavaScript, gzipped (issue 13).

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   formatBytes,
+  formatCell,
   formatDuration,
   formatNumber,
   formatTime,
@@ -65,6 +66,18 @@ describe("formatValue", () => {
     expect(formatValue(undefined)).toBe("");
     expect(formatValue([1, 2])).toBe("[1,2]");
     expect(formatValue({ a: 1 })).toBe('{"a":1}');
+  });
+});
+
+describe("formatCell", () => {
+  it("shows lists and objects readably", () => {
+    expect(formatCell(["a", "b"])).toBe("a, b");
+    expect(formatCell({ executor: ["dask"], artifact_store: ["s3", "local"] })).toBe(
+      "executor: dask; artifact_store: s3, local",
+    );
+    expect(formatCell({ r2: "NaN" })).toBe("r2: NaN");
+    expect(formatCell(0.123456)).toBe("0.1235");
+    expect(formatCell(null)).toBe("");
   });
 });
 

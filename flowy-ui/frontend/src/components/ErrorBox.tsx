@@ -8,7 +8,9 @@ export function ErrorBox({ error }: { error: unknown }) {
       ? `${error.message} (${error.code})`
       : error instanceof Error
         ? error.message
-        : String(error);
+        : typeof error === "string"
+          ? error
+          : "Something went wrong.";
   const auth = error instanceof ApiError && error.status === 401;
   return (
     <div className="error" role="alert" data-testid="error">

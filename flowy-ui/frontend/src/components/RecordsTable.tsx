@@ -1,5 +1,5 @@
 import type { ReactNode } from "react";
-import { formatValue } from "../lib/format";
+import { formatCell } from "../lib/format";
 
 /**
  * A table of records whose shape the API may still change (models, stacks, plugins):
@@ -45,9 +45,4 @@ export function RecordsTable({
       </table>
     </div>
   );
-}
-
-function formatCell(value: unknown): string {
-  if (Array.isArray(value)) return value.map(formatCell).join(", ");
-  return formatValue(value);
 }

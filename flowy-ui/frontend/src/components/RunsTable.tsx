@@ -36,11 +36,11 @@ export function RunsTable({ filters, hideExperiment = false }: { filters: RunFil
     observer.observe(el);
     return () => observer.disconnect();
   }, [list.isLoading]);
-  // Rows have one height (CSS); measure it once the first is drawn.
+  // Rows have one height (CSS); measure it once rows are drawn.
   useLayoutEffect(() => {
     const height = firstRow.current?.getBoundingClientRect().height;
     if (height && Math.abs(height - rowHeight) > 0.5) setRowHeight(height);
-  });
+  }, [list.rows, list.isLoading, rowHeight]);
 
   if (list.isLoading) return <Loading what="runs" />;
   if (list.error && list.rows.length === 0) return <ErrorBox error={list.error} />;

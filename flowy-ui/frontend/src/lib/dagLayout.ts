@@ -109,7 +109,7 @@ export function layoutDag(
   const fullHeight = Math.max(0, ...layers.map(stack));
   const x = new Array<number>(slotLayer.length).fill(0);
   const cy = new Array<number>(slotLayer.length).fill(0);
-  const placed: LaidOutNode[] = new Array(nodes.length);
+  const placed = new Array<LaidOutNode>(nodes.length);
   layers.forEach((layer, l) => {
     let y = (fullHeight - stack(layer)) / 2;
     let order = 0;
@@ -121,7 +121,7 @@ export function layoutDag(
           id: nodes[slot] as string,
           layer: l,
           order: order++,
-          x: x[slot] as number,
+          x: x[slot],
           y,
           width: opt.nodeWidth,
           height: opt.nodeHeight,

@@ -47,6 +47,17 @@ export function formatValue(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** A table cell of any JSON value: lists joined by commas, objects as "key: value; ...". */
+export function formatCell(value: unknown): string {
+  if (Array.isArray(value)) return value.map(formatCell).join(", ");
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value as Record<string, unknown>)
+      .map(([k, v]) => `${k}: ${formatCell(v)}`)
+      .join("; ");
+  }
+  return formatValue(value);
+}
+
 /** Seconds as "350 ms", "12.3 s", "4m 05s", "2h 03m" or "1d 02h"; "" when unknown. */
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) {

@@ -84,7 +84,7 @@ function LineageSection({ artifactId }: { artifactId: string }) {
         id: n.artifact_id,
         label: n.name || shortId(n.artifact_id),
       })),
-    [lineage.data, artifactId],
+    [lineage.data],
   );
   const byId = new Map((lineage.data?.nodes ?? []).map((n) => [n.artifact_id, n]));
   const edges = lineage.data?.edges ?? [];

@@ -26,7 +26,6 @@ function cell(column: string, row: Record<string, unknown>) {
       .map(([stage, version]) => `${stage}: v${formatValue(version)}`)
       .join(", ");
   }
-  if (value && typeof value === "object" && !Array.isArray(value)) return formatValue(value);
   return undefined;
 }
 

@@ -137,7 +137,17 @@ function KeyValues({ values, testId }: { values: Record<string, unknown> | null 
         {entries.map(([k, v]) => (
           <tr key={k}>
             <th scope="row">{k}</th>
-            <td className="mono">{formatValue(v)}</td>
+            <td className="mono">
+              {v !== null && typeof v === "object" ? (
+                // Nested values (installed packages...) stay folded until asked for.
+                <details>
+                  <summary>{Array.isArray(v) ? `${v.length} items` : `${Object.keys(v).length} entries`}</summary>
+                  <pre className="json">{JSON.stringify(v, null, 2)}</pre>
+                </details>
+              ) : (
+                formatValue(v)
+              )}
+            </td>
           </tr>
         ))}
       </tbody>

@@ -25,7 +25,10 @@ export function RunsPage() {
         filters={filters}
         onApply={(next) => {
           const search = new URLSearchParams();
-          for (const [k, v] of Object.entries(next)) if (v) search.set(k, v);
+          for (const key of ["status", "pipeline", "experiment"] as const) {
+            const value = next[key];
+            if (value) search.set(key, value);
+          }
           setParams(search);
         }}
       />

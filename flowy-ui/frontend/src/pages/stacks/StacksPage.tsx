@@ -3,17 +3,16 @@ import { ErrorBox, Loading } from "../../components/ErrorBox";
 import { RecordsTable } from "../../components/RecordsTable";
 import { formatValue } from "../../lib/format";
 
-/** A stack's components as "kind: name" pairs, each component's options in its tooltip. */
+/** A stack's components as "kind: type" pairs, each component's options in its tooltip. */
 function stackCell(column: string, row: Record<string, unknown>) {
   const value = row[column];
   if (column !== "components" || !value || typeof value !== "object") return undefined;
   return (
     <ul className="inline-list">
       {Object.entries(value as Record<string, unknown>).map(([kind, spec]) => {
-        const name =
-          spec && typeof spec === "object" && typeof (spec as { name?: unknown }).name === "string"
-            ? (spec as { name: string }).name
-            : formatValue(spec);
+        const fields = spec && typeof spec === "object" ? (spec as Record<string, unknown>) : {};
+        const kindName = fields.type ?? fields.name;
+        const name = typeof kindName === "string" ? kindName : formatValue(spec);
         return (
           <li key={kind} title={formatValue(spec)}>
             <span className="muted">{kind}:</span> {name}
