@@ -93,7 +93,8 @@ def lint(session: nox.Session) -> None:
 def types(session: nox.Session) -> None:
     """mypy over every distribution's sources."""
     install_flowy(session)
-    session.install("mypy>=1.10", "pytest>=8")
+    # hypothesis: flowy.testing's property-based suites are typed through its decorators.
+    session.install("mypy>=1.10", "pytest>=8", "hypothesis>=6.100")
     session.run(
         "mypy",
         "flowy-core/src/flowy",

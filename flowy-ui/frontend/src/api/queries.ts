@@ -22,6 +22,8 @@ import type {
 } from "./types";
 
 export const REFRESH_MS = 3000;
+/** How often the runs list looks for new runs while none it shows is live. */
+export const IDLE_REFRESH_MS = 10_000;
 export const PAGE_SIZE = 50;
 /** Running runs below the first page refreshed one by one, at most this many. */
 const MAX_TRACKED = 20;
@@ -43,9 +45,9 @@ export function useHealth() {
 }
 
 /**
- * The runs matching `filters`, page by page ("load more"), kept live: while any loaded
- * run is running, the first page is fetched again every few seconds (new runs appear on
- * top) and running runs further down are fetched one by one.
+ * The runs matching `filters`, page by page ("load more"), kept live: the first page is
+ * fetched again every few seconds while any loaded run is running, every ten otherwise
+ * (new runs appear on top), and running runs further down are fetched one by one.
  */
 export function useRunsList(filters: RunFilters) {
   const query = (cursor: string | null) =>
@@ -66,9 +68,11 @@ export function useRunsList(filters: RunFilters) {
   const head = useQuery({
     queryKey: ["runs-head", filters],
     queryFn: ({ signal }) => getJson<RunPage>(query(null), signal),
-    // Only needed while something is live: no duplicate of the first page otherwise.
-    enabled: pages.isSuccess && (liveRef.current || loaded.some((run) => isLive(run.status))),
-    refetchInterval: () => (liveRef.current ? REFRESH_MS : false),
+    // New runs (started by `flowy run` anywhere) appear on top: the first page is fetched
+    // again every IDLE_REFRESH_MS, and every REFRESH_MS while a shown run is live. (A
+    // WebSocket fed by one watcher per server will replace this polling.)
+    enabled: pages.isSuccess,
+    refetchInterval: () => (liveRef.current ? REFRESH_MS : IDLE_REFRESH_MS),
   });
   const headIds = useMemo(() => new Set((head.data?.items ?? []).map(runKey)), [head.data]);
   const deeper = loaded
