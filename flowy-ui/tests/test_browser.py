@@ -10,6 +10,7 @@ the test's folder (``screenshots/``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -84,32 +85,38 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def ui_url(filled: Any) -> Iterator[str]:
-    """The real ``flowy ui --no-browser`` serving the filled project."""
+@contextlib.contextmanager
+def flowy_ui_server(cwd: Path, env: dict[str, str]) -> Iterator[str]:
+    """The real ``flowy ui --no-browser`` in ``cwd`` on a free port; yields its URL."""
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "flowy_cli.main", "ui", "--no-browser", "--port", str(port)],
-        cwd=filled.project, env=filled.env(), text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=5) as reply:
-                if json.load(reply)["status"] == "ok":
-                    break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read() if proc.stdout else ""
-                pytest.fail(f"flowy ui did not start (exit {proc.poll()}):\n{out}")
-            time.sleep(0.1)
     try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=5) as reply:
+                    if json.load(reply)["status"] == "ok":
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out = proc.stdout.read() if proc.stdout else ""
+                    pytest.fail(f"flowy ui did not start (exit {proc.poll()}):\n{out}")
+                time.sleep(0.1)
         yield url
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def ui_url(filled: Any) -> Iterator[str]:
+    """The real ``flowy ui`` serving the filled project (shared: tests only read it)."""
+    with flowy_ui_server(filled.project, filled.env()) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -206,15 +213,26 @@ def test_an_artifact_page_shows_its_facts_download_and_lineage(
 
 
 def test_a_live_run_changes_status_in_the_page_without_a_reload(
-    page: Any, ui_url: str, filled: Any, tmp_path: Path
+    page: Any, filled: Any, tmp_path: Path
 ) -> None:
-    (filled.project / "live_pipeline.py").write_text(SLOW_PIPELINE)
+    # A project of its own: the filled one is shared by tests that count its runs.
+    project = tmp_path / "live"
+    (project / ".flowy").mkdir(parents=True)
+    (project / "live_pipeline.py").write_text(SLOW_PIPELINE)
     gate = tmp_path / "gate"
+    env = filled.env(FLOWY_PROJECT=str(project), FLOWY_HOME=str(tmp_path / "home"))
+    with flowy_ui_server(project, env) as ui_url:
+        _watch_a_live_run(page, ui_url, project, env, gate, tmp_path)
+
+
+def _watch_a_live_run(
+    page: Any, ui_url: str, project: Path, env: dict[str, str], gate: Path, tmp_path: Path
+) -> None:
     page.goto(ui_url + "/runs?pipeline=live")
     page.locator('[data-testid="runs-table"]').wait_for()
     run = subprocess.Popen(
         [sys.executable, "-m", "flowy_cli.main", "run", "live_pipeline.py"],
-        cwd=filled.project, env=filled.env(GATE=str(gate)), text=True,
+        cwd=project, env={**env, "GATE": str(gate)}, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -253,22 +271,7 @@ def test_a_token_protected_server_asks_for_the_token_in_the_page(
     )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
     token = next(w for w in made.stdout.split() if len(w) >= 32)
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "flowy_cli.main", "ui", "--no-browser", "--port", str(port)],
-        cwd=filled.project, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/healthz", timeout=5).close()
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "no server"
-                time.sleep(0.1)
+    with flowy_ui_server(filled.project, env) as url:
         context = browser.new_context()
         pg = context.new_page()
         pg.set_default_timeout(PATIENCE_MS)
@@ -281,6 +284,3 @@ def test_a_token_protected_server_asks_for_the_token_in_the_page(
         pg.locator(f'[data-testid="run-row"][data-run-id="{filled.failed}"]').wait_for()
         _shot(pg, tmp_path, "runs-with-token")
         context.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
