@@ -11,6 +11,7 @@ however it ends, and none is leaked.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -385,7 +386,9 @@ def test_tensorflow_native_lines_go_to_the_step_logs_not_the_screen(
     run_cli: tuple[Flowy, dict[str, str]],
     in_terminal: Callable[..., tuple[int, str]],
 ) -> None:
-    pytest.importorskip("tensorflow")
+    assert importlib.util.find_spec("tensorflow"), (
+        "tensorflow is missing: nox -s tests installs it (flowy-materializers[test])"
+    )
     flowy, env = run_cli
     env = {**env, "TF_CPP_MIN_LOG_LEVEL": "0"}  # TensorFlow says what it says by default
     (project / "tf_pipeline.py").write_text(TF_PIPELINE)
