@@ -14,7 +14,7 @@ from flowy.kernel.records import standard_json
 from flowy.kernel.redact import mask
 
 if TYPE_CHECKING:
-    from flowy.kernel.catalog import ArtifactInfo, ModelSummary, ModelVersion, StageChange
+    from flowy.kernel.catalog import ArtifactInfo
     from flowy.kernel.records import RunRecord, StepRunRecord
 
 
@@ -93,39 +93,4 @@ def artifact_detail(info: ArtifactInfo) -> dict[str, Any]:
         "materializer_version": info.artifact.materializer_version,
         "asset_name": info.asset_name,
         "tags": list(info.tags),
-    }
-
-
-def model_item(summary: ModelSummary) -> dict[str, Any]:
-    return {
-        "name": summary.name,
-        "created_at": summary.created_at,
-        "description": summary.description,
-        "latest_version": summary.latest_version,
-        "stages": dict(summary.stages),
-    }
-
-
-def version_item(version: ModelVersion) -> dict[str, Any]:
-    return {
-        "name": version.name,
-        "version": version.version,
-        "artifact_id": version.artifact_id,
-        "run_id": version.run_id,
-        "stage": version.stage,
-        "created_at": version.created_at,
-        "created_by": version.created_by,
-        "description": version.description,
-    }
-
-
-def change_item(change: StageChange) -> dict[str, Any]:
-    return {
-        "name": change.name,
-        "version": change.version,
-        "action": change.action,
-        "from_stage": change.from_stage,
-        "to_stage": change.to_stage,
-        "user": change.user,
-        "at": change.at,
     }

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import attrs
 from fastapi import APIRouter, Path
 from flowy.kernel import names
 
-from flowy_ui import views
 from flowy_ui.api import schemas
 from flowy_ui.api.deps import ERROR_RESPONSES, Audit, Pool
 from flowy_ui.auth import Principal, require
@@ -25,7 +25,7 @@ Editor = Annotated[Principal, require("editor")]
 @router.get("", response_model=schemas.ModelList)
 def list_models(pool: Pool) -> dict[str, Any]:
     """Registered models with their newest version and what holds each stage."""
-    return {"items": [views.model_item(m) for m in pool.client().models.list()]}
+    return {"items": [attrs.asdict(m) for m in pool.client().models.list()]}
 
 
 @router.get("/{name}", response_model=schemas.ModelDetail)
@@ -39,9 +39,9 @@ def get_model(pool: Pool, name: ModelName) -> dict[str, Any]:
 
         raise ModelNotFoundError(f"No model named {name!r} is registered.")
     return {
-        **views.model_item(summary),
-        "versions": [views.version_item(v) for v in versions],
-        "history": [views.change_item(c) for c in registry.history(name)],
+        **attrs.asdict(summary),
+        "versions": [attrs.asdict(v) for v in versions],
+        "history": [attrs.asdict(c) for c in registry.history(name)],
     }
 
 
@@ -63,7 +63,7 @@ def promote(
         audit.record(who.name, "model.promote", target, "failed", stage=body.stage, error=str(exc))
         raise
     audit.record(who.name, "model.promote", target, stage=body.stage)
-    return {"changes": [views.change_item(c) for c in changes]}
+    return {"changes": [attrs.asdict(c) for c in changes]}
 
 
 @router.post("/{name}/rollback", response_model=schemas.StageChanges)
@@ -76,4 +76,4 @@ def rollback(pool: Pool, audit: Audit, who: Editor, name: ModelName) -> dict[str
         audit.record(who.name, "model.rollback", name, "failed", error=str(exc))
         raise
     audit.record(who.name, "model.rollback", name)
-    return {"changes": [views.change_item(c) for c in changes]}
+    return {"changes": [attrs.asdict(c) for c in changes]}
