@@ -78,5 +78,7 @@ def create_app(settings: Settings | None = None, plugins: FlowyPlugins | None = 
         api.include_router(module.router)
     app.include_router(health.router)
     app.include_router(api)
-    app.include_router(frontend.router())
+    app.include_router(
+        frontend.router(settings.static_dir) if settings.static_dir else frontend.router()
+    )
     return app

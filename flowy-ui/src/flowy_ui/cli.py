@@ -46,6 +46,12 @@ tokens_file_option = click.option(
     "--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
     help="Host header to accept when bound off loopback (repeatable; default: any).",
 )  # fmt: skip
+@click.option(
+    "--static-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+    envvar="FLOWY_UI_STATIC_DIR",
+    help="Serve the frontend from this folder instead of the shipped build "
+    "(frontend development; env FLOWY_UI_STATIC_DIR).",
+)  # fmt: skip
 @click.pass_context
 def ui(  # noqa: PLR0917 - click passes options as arguments
     ctx: click.Context,
@@ -57,6 +63,7 @@ def ui(  # noqa: PLR0917 - click passes options as arguments
     tokens_file: Path | None,
     audit_file: Path | None,
     allowed_hosts: tuple[str, ...],
+    static_dir: Path | None,
 ) -> None:
     """Serve the web UI and HTTP API of this project's runs, in the foreground.
 
@@ -93,6 +100,7 @@ def ui(  # noqa: PLR0917 - click passes options as arguments
         tokens_file=tokens_file,
         audit_file=audit_file,
         allowed_hosts=list(allowed_hosts) or None,
+        static_dir=static_dir,
     )
     if not settings.loopback and not _tokens(tokens_file).exists_any():
         click.echo(

@@ -57,6 +57,9 @@ class Settings(BaseModel):
     allowed_hosts: list[str] | None = None
     """``Host`` header values accepted when bound to a public address (None: any). On
     loopback only loopback names are accepted, which stops DNS-rebinding pages."""
+    static_dir: Path | None = None
+    """Serve the frontend from this folder instead of the build the package ships
+    (frontend development: ``vite build --outDir DIR``)."""
 
     @property
     def loopback(self) -> bool:
