@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from typing import Annotated, Any
 
 import attrs
@@ -30,6 +31,9 @@ class Principal:
 
 #: The caller when auth is off: loopback, no token created.
 LOCAL = Principal(name="local", role="admin")
+#: What :meth:`Authenticator.authenticate` returns for a token past its expiry: the
+#: middleware refuses it with 401 saying so (it has no role).
+EXPIRED = Principal(name="expired", role="expired")
 
 
 class Authenticator:
@@ -41,7 +45,7 @@ class Authenticator:
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, int] | None = None
         self._records: list[TokenRecord] = []
-        self._verified: dict[str, Principal] = {}
+        self._verified: dict[str, tuple[Principal, float | None]] = {}
 
     def _refresh(self) -> list[TokenRecord]:
         try:
@@ -76,15 +80,17 @@ class Authenticator:
         key = hashlib.sha256(token.strip().encode()).hexdigest()
         with self._lock:
             known = self._verified.get(key)
-        if known is not None:
-            return known
-        record = self.store.verify(token, records)
-        if record is None or record.role not in ROLES:
-            return None
-        principal = Principal(name=record.name, role=record.role)
-        with self._lock:
-            if self._records is records:  # the file did not change meanwhile
-                self._verified[key] = principal
+        if known is None:
+            record = self.store.verify(token, records)
+            if record is None or record.role not in ROLES:
+                return None
+            known = (Principal(name=record.name, role=record.role), record.expires_at)
+            with self._lock:
+                if self._records is records:  # the file did not change meanwhile
+                    self._verified[key] = known
+        principal, expires_at = known
+        if expires_at is not None and time.time() >= expires_at:
+            return EXPIRED
         return principal
 
 

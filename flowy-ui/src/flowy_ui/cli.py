@@ -27,31 +27,45 @@ tokens_file_option = click.option(
 )
 
 
+SERVE_OPTIONS = [
+    click.option(
+        "--host", default="127.0.0.1", show_default=True,
+        help="Address to bind. Anything but loopback (127.0.0.1, ::1, localhost) needs a token.",
+    ),
+    click.option("--port", "-p", type=click.IntRange(0, 65535), default=8765, show_default=True,
+                 help="TCP port (0: any free port)."),
+    click.option("--stack", "-s", metavar="NAME",
+                 help="Serve this stack instead of the active one."),
+    click.option("--read-only", is_flag=True,
+                 help="Refuse every write (promote, rollback, cancel): 403."),
+    tokens_file_option,
+    click.option(
+        "--audit-file", type=click.Path(dir_okay=False, path_type=Path), envvar="FLOWY_UI_AUDIT",
+        help="The audit log [default: FLOWY_HOME/ui/audit.jsonl; env FLOWY_UI_AUDIT].",
+    ),
+    click.option(
+        "--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+        help="Host header to accept when bound off loopback (repeatable; default: any).",
+    ),
+    click.option(
+        "--static-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+        envvar="FLOWY_UI_STATIC_DIR",
+        help="Serve the frontend from this folder instead of the shipped build "
+        "(frontend development; env FLOWY_UI_STATIC_DIR).",
+    ),
+]  # fmt: skip
+
+
+def serve_options(command: Any) -> Any:
+    """The options ``flowy ui`` and ``flowy ui start`` share."""
+    for option in reversed(SERVE_OPTIONS):
+        command = option(command)
+    return command
+
+
 @click.group(invoke_without_command=True)
-@click.option(
-    "--host", default="127.0.0.1", show_default=True,
-    help="Address to bind. Anything but loopback (127.0.0.1, ::1, localhost) needs a token.",
-)  # fmt: skip
-@click.option("--port", "-p", type=click.IntRange(0, 65535), default=8765, show_default=True,
-              help="TCP port (0: any free port).")  # fmt: skip
-@click.option("--stack", "-s", metavar="NAME", help="Serve this stack instead of the active one.")
+@serve_options
 @click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
-@click.option("--read-only", is_flag=True, help="Refuse every write (promote, rollback): 403.")
-@tokens_file_option
-@click.option(
-    "--audit-file", type=click.Path(dir_okay=False, path_type=Path), envvar="FLOWY_UI_AUDIT",
-    help="The audit log [default: FLOWY_HOME/ui/audit.jsonl; env FLOWY_UI_AUDIT].",
-)  # fmt: skip
-@click.option(
-    "--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
-    help="Host header to accept when bound off loopback (repeatable; default: any).",
-)  # fmt: skip
-@click.option(
-    "--static-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-    envvar="FLOWY_UI_STATIC_DIR",
-    help="Serve the frontend from this folder instead of the shipped build "
-    "(frontend development; env FLOWY_UI_STATIC_DIR).",
-)  # fmt: skip
 @click.pass_context
 def ui(  # noqa: PLR0917 - click passes options as arguments
     ctx: click.Context,
@@ -76,15 +90,20 @@ def ui(  # noqa: PLR0917 - click passes options as arguments
     The API is under /api/v1 (schema: /api/v1/openapi.json); /healthz answers
     without a token. Tokens and roles:
       viewer  reads everything
-      editor  also promotes and rolls back models
+      editor  also promotes and rolls back models, cancels runs
       admin   also reads the audit log
     Once any token exists (`flowy ui token create`), every /api request needs
     `Authorization: Bearer <token>`. Binding anything but loopback without a
     token is refused (exit 2). Every write goes to FLOWY_HOME/ui/audit.jsonl.
 
     \b
+    `flowy ui start` runs the same server in the background (its pid file and
+    log are under FLOWY_HOME/ui); `flowy ui status` and `flowy ui stop` find it.
+
+    \b
     Examples:
       flowy ui --no-browser                      this machine only, no token
+      flowy ui start --port 8800                 in the background; then `flowy ui stop`
       flowy ui token create alice --role viewer  prints alice's token once
       flowy ui --host 0.0.0.0 --read-only        the team reads, with tokens
     """
@@ -154,6 +173,75 @@ def serve(settings: Any, open_browser: bool) -> None:
     click.echo("Flowy UI stopped.")
 
 
+@ui.command("start")
+@serve_options
+def start(  # noqa: PLR0917 - click passes options as arguments
+    host: str,
+    port: int,
+    stack: str | None,
+    read_only: bool,
+    tokens_file: Path | None,
+    audit_file: Path | None,
+    allowed_hosts: tuple[str, ...],
+    static_dir: Path | None,
+) -> None:
+    """Start the UI server in the background; `flowy ui stop` stops it.
+
+    Takes the options of `flowy ui`. Waits until the server answers, then prints
+    its URL and returns. Its output goes to FLOWY_HOME/ui/server.log and its pid
+    to FLOWY_HOME/ui/server.json (one background server per FLOWY_HOME).
+    """
+    from flowy.kernel.config import require_project
+
+    from flowy_ui import background
+
+    args = ["--host", host, "--port", str(port)]
+    args += ["--stack", stack] if stack else []
+    args += ["--read-only"] if read_only else []
+    args += ["--tokens-file", str(tokens_file.resolve())] if tokens_file else []
+    args += ["--audit-file", str(audit_file.resolve())] if audit_file else []
+    args += [a for name in allowed_hosts for a in ("--allowed-host", name)]
+    args += ["--static-dir", str(static_dir.resolve())] if static_dir else []
+    record = background.start(args, require_project())
+    click.echo(f"Flowy UI serving at {record.url} in the background (pid {record.pid}).")
+    click.echo(f"Log: {record.log}. Stop it with `flowy ui stop`.")
+
+
+@ui.command("stop")
+def stop() -> None:
+    """Stop the background UI server that `flowy ui start` started (no-op when none runs)."""
+    from flowy_ui import background
+
+    record, killed = background.stop()
+    if record is None:
+        click.echo("No background Flowy UI is running.")
+        return
+    how = "killed: it did not stop on SIGTERM" if killed else "stopped"
+    click.echo(f"Flowy UI at {record.url} (pid {record.pid}) {how}.")
+
+
+@ui.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a sentence.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Whether a background UI server runs; exit status 3 when none does."""
+    from flowy_ui import background
+
+    record = background.read()
+    if as_json:
+        click.echo(json.dumps(background.describe(record) if record else None, indent=2))
+    elif record is None:
+        click.echo("No background Flowy UI is running (start one: `flowy ui start`).")
+    else:
+        info = background.describe(record)
+        click.echo(
+            f"Flowy UI serving at {record.url}, pid {record.pid}, up {info['uptime']:.0f} s, "
+            f"project {record.project}. Log: {record.log}"
+        )
+    if record is None:
+        ctx.exit(3)
+
+
 @ui.group()
 def token() -> None:
     """Create, list and revoke the UI's access tokens (stored hashed, shown once)."""
@@ -163,17 +251,28 @@ def token() -> None:
 @click.argument("name")
 @click.option("--role", type=click.Choice(["viewer", "editor", "admin"]), default="viewer",
               show_default=True, help="What the token may do.")  # fmt: skip
+@click.option("--expires-in", "lifetime", metavar="DURATION",
+              help="Stop working after 90d, 12h, 30m, 2w... (default: until revoked).")  # fmt: skip
 @tokens_file_option
-def token_create(name: str, role: str, tokens_file: Path | None) -> None:
+def token_create(name: str, role: str, lifetime: str | None, tokens_file: Path | None) -> None:
     """Create a token NAME with a role; the token is printed once, never stored."""
+    from flowy_ui.tokens import parse_lifetime
+
     store = _tokens(tokens_file)
-    record, secret = store.create(name, role)
+    record, secret = store.create(name, role, parse_lifetime(lifetime) if lifetime else None)
     click.echo(secret)
+    until = f", valid until {_when(record.expires_at)}" if record.expires_at is not None else ""
     click.echo(
-        f"Token {record.name!r} ({record.role}) created in {store.path}. It is shown only "
-        "now: send it as `Authorization: Bearer <token>`.",
+        f"Token {record.name!r} ({record.role}{until}) created in {store.path}. It is shown "
+        "only now: send it as `Authorization: Bearer <token>`.",
         err=True,
     )
+
+
+def _when(timestamp: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
 
 
 @token.command("list")
@@ -190,9 +289,16 @@ def token_list(as_json: bool, tokens_file: Path | None) -> None:
     if not rows:
         click.echo(f"No tokens. Create one: {TOKEN_HELP}")
         return
+    now = time.time()
     for r in rows:
-        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))
-        click.echo(f"{r['name']:<24} {r['role']:<7} {r['token_id']}  {created}")
+        expires = r["expires_at"]
+        until = (
+            "" if expires is None
+            else f"  expired {_when(expires)}" if expires <= now
+            else f"  until {_when(expires)}"
+        )  # fmt: skip
+        created = _when(r["created_at"])
+        click.echo(f"{r['name']:<24} {r['role']:<7} {r['token_id']}  {created}{until}")
 
 
 @token.command("revoke")

@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from flowy_ui.audit import AuditLog
-from flowy_ui.auth import Authenticator
+from flowy_ui.auth import EXPIRED, Authenticator
 from flowy_ui.errors import error_response, log
 from flowy_ui.settings import LOOPBACK_NAMES, Settings, is_loopback
 
@@ -95,6 +95,13 @@ def install(app: FastAPI, settings: Settings, auth: Authenticator, audit: AuditL
         if request.url.path.startswith("/api/"):
             header = request.headers.get("authorization")
             who = await run_in_threadpool(auth.authenticate, header)
+            if who is EXPIRED:
+                return error_response(
+                    401,
+                    "The token has expired. Ask an admin for a new one "
+                    "(`flowy ui token create NAME --role viewer --expires-in 90d`).",
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
             if who is None:
                 message = (
                     "A valid token is required: send `Authorization: Bearer <token>` "

@@ -47,20 +47,41 @@ class TokenRecord:
     hash: str
     created_at: float
     iterations: int = _ITERATIONS
+    expires_at: float | None = None
+    """When the token stops working (None: until revoked)."""
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.expires_at is not None and (now or time.time()) >= self.expires_at
 
     def public(self) -> dict[str, Any]:
-        """What ``token list`` and the API show: name, role, id, creation time."""
+        """What ``token list`` and the API show: name, role, id, creation and expiry times."""
         return {
             "name": self.name,
             "role": self.role,
             "token_id": self.token_id,
             "created_at": self.created_at,
+            "expires_at": self.expires_at,
         }
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_lifetime(text: str) -> float:
+    """Seconds in ``text`` such as ``90d``, ``12h``, ``30m``, ``2w`` or ``3600`` (seconds)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text.lower())
+    seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"] if match else 0.0
+    if not match or seconds <= 0 or seconds > 10 * 366 * 86400:
+        raise TokenError(
+            f"Lifetime {text!r}: give a positive number with a unit, s, m, h, d or w "
+            "(for example 90d or 12h), at most 10 years."
+        )
+    return seconds
 
 
 def role_allows(role: str, needed: str) -> bool:
     """Whether ``role`` may do what ``needed`` may (admin > editor > viewer)."""
-    return ROLES.index(role) >= ROLES.index(needed)
+    return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
 
 
 def _digest(secret: str, salt: str, iterations: int) -> str:
@@ -92,8 +113,13 @@ class TokenStore:
     def exists_any(self) -> bool:
         return bool(self.load())
 
-    def create(self, name: str, role: str) -> tuple[TokenRecord, str]:
-        """A new token for ``name`` with ``role``: its record and the token (shown once)."""
+    def create(
+        self, name: str, role: str, lifetime: float | None = None
+    ) -> tuple[TokenRecord, str]:
+        """A new token for ``name`` with ``role``: its record and the token (shown once).
+
+        With ``lifetime`` (seconds) the token stops working that long from now.
+        """
         if not _NAME.fullmatch(name):
             raise TokenError(
                 f"Token name {name!r}: use 1-64 letters, digits, '.', '_', '@' or '-', "
@@ -104,13 +130,15 @@ class TokenStore:
         token_id = "".join(secrets.choice("abcdefghijkmnopqrstuvwxyz23456789") for _ in range(12))
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_hex(16)
+        now = time.time()
         record = TokenRecord(
             name=name,
             role=role,
             token_id=token_id,
             salt=salt,
             hash=_digest(secret, salt, _ITERATIONS),
-            created_at=time.time(),
+            created_at=now,
+            expires_at=now + lifetime if lifetime is not None else None,
         )
         with self._locked():
             records = self.load()
@@ -134,7 +162,7 @@ class TokenStore:
         return next(r for r in records if r.name == name)
 
     def verify(self, token: str, records: list[TokenRecord] | None = None) -> TokenRecord | None:
-        """The record of ``token`` if it is valid, else None."""
+        """The record of ``token`` if its secret matches, else None (expiry is the caller's)."""
         match = _TOKEN.fullmatch(token.strip())
         if match is None:
             return None
