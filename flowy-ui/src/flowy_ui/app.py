@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, FastAPI
 
 from flowy_ui import errors, frontend, security
-from flowy_ui.api import artifacts, audit, cache, experiments, health, models, runs, stacks
+from flowy_ui.api import artifacts, audit, cache, compare, experiments, health, models, runs, stacks
 from flowy_ui.audit import AuditLog
 from flowy_ui.auth import Authenticator
 from flowy_ui.clients import ClientPool
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, plugins: FlowyPlugins | None = 
     security.install(app, settings, app.state.auth, app.state.audit)
 
     api = APIRouter(prefix=API)
-    for module in (runs, artifacts, experiments, models, stacks, cache, audit):
+    for module in (runs, artifacts, experiments, compare, models, stacks, cache, audit):
         api.include_router(module.router)
     app.include_router(health.router)
     app.include_router(api)

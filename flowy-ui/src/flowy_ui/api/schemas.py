@@ -224,3 +224,54 @@ class CacheStats(BaseModel):
     entries: int
     hits: int
     pipelines: dict[str, int] = Field(default_factory=dict)
+
+
+# -- experiments and comparing runs (api/experiments.py, api/compare.py) ----------------
+
+
+class ExperimentRuns(BaseModel):
+    """One page of an experiment's runs, with the parameter and metric columns they have."""
+
+    name: str
+    items: list[RunItem]
+    next_cursor: str | None
+    param_names: list[str] = Field(description="Parameter columns, the most widely set first.")
+    metric_names: list[str] = Field(description="Metric columns, the most widely logged first.")
+
+
+class CompareRun(BaseModel):
+    run_id: str
+    pipeline: str
+    experiment: str
+    status: str
+    started_at: float
+    finished_at: float | None
+
+
+class CompareRow(BaseModel):
+    """A parameter or metric: each run's value (in ``runs`` order; null where absent)."""
+
+    name: str
+    values: list[Any]
+    changed: bool
+
+
+class CompareBest(BaseModel):
+    metric: str
+    mode: str
+    run_id: str | None = Field(description="None when no completed run has a finite value.")
+    value: Number | None
+
+
+class Comparison(BaseModel):
+    runs: list[CompareRun]
+    params: list[CompareRow] = Field(description="Only differing ones unless all=true.")
+    params_total: int = Field(description="Parameter names across the runs, differing or not.")
+    metrics: list[CompareRow] = Field(description="Each metric's last value per run.")
+    metric_names: list[str]
+    series: dict[str, dict[str, list[tuple[float, Number]]]] = Field(
+        description="metric -> run id -> points, each reduced to at most `points`."
+    )
+    series_total: dict[str, dict[str, int]] = Field(description="Points recorded per series.")
+    points: int
+    best: CompareBest | None
