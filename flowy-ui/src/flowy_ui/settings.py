@@ -60,6 +60,12 @@ class Settings(BaseModel):
     static_dir: Path | None = None
     """Serve the frontend from this folder instead of the build the package ships
     (frontend development: ``vite build --outDir DIR``)."""
+    preview_max_bytes: int = Field(default=256 << 20, ge=0)
+    """Artifact previews: larger artifacts are not loaded (kind ``too_large``)."""
+    preview_timeout: float = Field(default=10.0, ge=0, le=600)
+    """Artifact previews: seconds before giving up (kind ``timed_out``)."""
+    preview_concurrency: int = Field(default=4, ge=1, le=64)
+    """Artifact previews: how many may load at once (timed-out ones included)."""
 
     @property
     def loopback(self) -> bool:

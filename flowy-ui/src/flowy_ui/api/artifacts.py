@@ -8,17 +8,25 @@ file system call.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
-from typing import Annotated, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 
-from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response, StreamingResponse
 
-from flowy_ui import views
+from flowy_ui import previews, views
 from flowy_ui.api import schemas
 from flowy_ui.api.deps import ERROR_RESPONSES, Pool
+from flowy_ui.pagination import CursorError
+
+if TYPE_CHECKING:
+    from flowy.kernel.catalog import ArtifactInfo
 
 router = APIRouter(prefix="/artifacts", tags=["artifacts"], responses=ERROR_RESPONSES)
 
@@ -26,27 +34,106 @@ CHUNK = 1 << 16
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-@router.get("", response_model=schemas.ArtifactList)
+Key = tuple[float, str]
+
+
+def encode_cursor(info: ArtifactInfo) -> str:
+    """The opaque cursor after ``info``: URL-safe base64 of ``[created_at, artifact_id]``."""
+    raw = json.dumps([info.created_at, info.artifact.artifact_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Key:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, artifact_id = json.loads(raw)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise CursorError(f"cursor {cursor[:40]!r} is not one this server returned") from exc
+    if (
+        not isinstance(created_at, int | float)
+        or isinstance(created_at, bool)
+        or not math.isfinite(created_at)
+        or not isinstance(artifact_id, str)
+    ):
+        raise CursorError(f"cursor {cursor[:40]!r} is not one this server returned")
+    return float(created_at), artifact_id
+
+
+def page_of(
+    fetch: Callable[[int, float | None], list[ArtifactInfo]], limit: int, after: Key | None
+) -> tuple[list[ArtifactInfo], bool]:
+    """The ``limit`` artifacts after the cursor key, and whether more follow.
+
+    ``fetch(n, until)`` gives the newest ``n`` created at or before ``until``, in the
+    store's order (newest first, then id descending); the window grows while artifacts
+    created in the same instant as the cursor fill it.
+    """
+    window = limit + 1
+    until = after[0] if after else None
+    while True:
+        fetched = fetch(window, until)
+        chosen = [
+            i for i in fetched
+            if after is None or (i.created_at, i.artifact.artifact_id) < after
+        ]  # fmt: skip
+        if len(chosen) > limit or len(fetched) < window:
+            return chosen[:limit], len(chosen) > limit
+        window *= 4
+
+
+async def _previewer(request: Request) -> previews.Previewer:
+    """The server's previewer (made on first use; resolved on the event loop, one thread)."""
+    found: previews.Previewer | None = getattr(request.app.state, "previewer", None)
+    if found is None:
+        found = previews.Previewer(previews.Limits.of(request.app.state.settings))
+        request.app.state.previewer = found
+    return found
+
+
+Previews = Annotated[previews.Previewer, Depends(_previewer)]
+
+
+@router.get("", response_model=schemas.ArtifactPage)
 def list_artifacts(
     pool: Pool,
     *,
-    name: Annotated[str | None, Query(max_length=256)] = None,
+    name: Annotated[
+        str | None, Query(max_length=256, description="output or asset name (exact)")
+    ] = None,
     type: Annotated[
         str | None, Query(max_length=64, description="asset type: dataset, model, ...")
     ] = None,
     run_id: Annotated[str | None, Query(max_length=128)] = None,
+    run: Annotated[
+        str | None, Query(max_length=128, description="run id or prefix (same as run_id)")
+    ] = None,
     pipeline: Annotated[str | None, Query(max_length=256)] = None,
+    tag: Annotated[str | None, Query(max_length=256)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="next_cursor of the page before")
+    ] = None,
 ) -> dict[str, Any]:
-    """Artifacts newest first, by name, asset type, run (id or prefix) or pipeline."""
-    found = pool.client().search_artifacts(
-        name=name or None,
-        asset_type=type or None,
-        run_id=run_id or None,
-        pipeline=pipeline or None,
-        limit=limit,
+    """Artifacts newest first, by name, asset type, run (id or prefix), pipeline or tag,
+    a page at a time (keyset paging on creation time and id)."""
+    client = pool.client()
+    after = decode_cursor(cursor) if cursor else None
+    filters = {
+        "name": name or None,
+        "asset_type": type or None,
+        "run_id": run_id or run or None,
+        "pipeline": pipeline or None,
+        "tag": tag or None,
+    }
+    found, more = page_of(
+        lambda window, until: client.search_artifacts(**filters, until=until, limit=window),
+        limit,
+        after,
     )
-    return {"items": [views.artifact_item(info) for info in found]}
+    return {
+        "items": [views.artifact_item(info) for info in found],
+        "next_cursor": encode_cursor(found[-1]) if more and found else None,
+    }
 
 
 @router.get("/{artifact_id}", response_model=schemas.ArtifactDetail)
@@ -112,3 +199,38 @@ def lineage(
         infos[root] = client.artifact_info(root)
     nodes = sorted(infos.values(), key=lambda i: (distance.get(i.artifact_id, 0), i.artifact_id))
     return {"root": root, "nodes": [views.artifact_item(i) for i in nodes], "edges": edges}
+
+
+@router.get("/{artifact_id}/preview", response_model=schemas.ArtifactPreview)
+def preview(pool: Pool, previewer: Previews, artifact_id: str) -> dict[str, Any]:
+    """What the artifact holds, summarised by kind (frame, array, image, json, text,
+    model), within the server's size and time limits (kinds too_large, timed_out);
+    pickled artifacts are never loaded (kind unsafe)."""
+    client = pool.client()
+    return previews.preview(client, client.artifact_info(artifact_id), previewer)
+
+
+@router.get(
+    "/{artifact_id}/preview/image",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {t: {} for t in ("image/png", "image/jpeg", "image/gif", "image/webp")},
+            "description": "the image (a PNG thumbnail when Pillow is installed)",
+        }
+    },
+)
+def preview_image(pool: Pool, previewer: Previews, artifact_id: str) -> Response:
+    """The image an artifact holds (PNG, JPEG, GIF or WebP, recognised by its bytes)."""
+    client = pool.client()
+    info = client.artifact_info(artifact_id)
+    found = previews.image(client, info, previewer)
+    if found is None:
+        raise HTTPException(
+            404,
+            f"Artifact {info.artifact.artifact_id} has no image preview: it is not a PNG, "
+            "JPEG, GIF or WebP image, or it is too large or too slow to load.",
+        )
+    data, media_type = found
+    headers = {"Cache-Control": "no-store", "Content-Disposition": "inline"}
+    return Response(data, media_type=media_type, headers=headers)

@@ -8,7 +8,7 @@ generated from this schema.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -114,6 +114,136 @@ class Lineage(BaseModel):
     root: str
     nodes: list[ArtifactItem]
     edges: list[tuple[str, str]]
+
+
+# -- artifact previews, artifact search pages, model comparison -------------------------
+# (api/artifacts.py, api/models.py, flowy_ui.previews; every number here is finite or null)
+
+
+class ArtifactPage(BaseModel):
+    """One page of an artifact search, newest first."""
+
+    items: list[ArtifactItem]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")
+
+
+class PreviewStats(BaseModel):
+    """A column's or an array's statistics; NaN and infinities are null (counted apart)."""
+
+    count: int | None = None
+    nulls: int | None = None
+    nan: int | None = None
+    inf: int | None = None
+    mean: float | None = None
+    std: float | None = None
+    min: float | str | None = None
+    max: float | str | None = None
+    unique: int | None = None
+    top: str | None = None
+
+
+class PreviewColumn(BaseModel):
+    name: str
+    dtype: str
+    stats: PreviewStats | None = Field(default=None, description="For the first 50 columns.")
+
+
+class PreviewHistogram(BaseModel):
+    edges: list[float | None] = Field(description="bins + 1 edges")
+    counts: list[int]
+    values: int = Field(description="How many values were counted.")
+    sampled: bool = Field(description="Whether those were a random sample of the finite values.")
+
+
+Cell = str | int | float | bool | None
+
+
+class ArtifactPreview(BaseModel):
+    """What an artifact holds, summarised; which fields are set depends on ``kind``."""
+
+    kind: Literal[
+        "frame", "array", "image", "json", "text", "model", "none", "too_large", "timed_out",
+        "unsafe",
+    ]  # fmt: skip
+    artifact_id: str
+    size: int | None = None
+    message: str | None = Field(default=None, description="Why there is no (full) preview.")
+    limit: int | None = Field(default=None, description="too_large: the size limit in bytes.")
+    timeout: float | None = Field(default=None, description="timed_out: the limit in seconds.")
+    truncated: bool = False
+    length: int | None = Field(default=None, description="Characters, items or bytes in all.")
+    # frame
+    rows: int | None = None
+    total_columns: int | None = None
+    columns: list[PreviewColumn] | None = None
+    head_columns: list[str] | None = None
+    head_index: list[Cell] | None = None
+    head: list[list[Cell]] | None = None
+    # array
+    shape: list[int] | None = None
+    dtype: str | None = None
+    values: list[Cell] | None = None
+    stats: PreviewStats | None = None
+    histogram: PreviewHistogram | None = None
+    # image
+    media_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+    image_url: str | None = None
+    # json, text
+    text: str | None = None
+    # model
+    class_name: str | None = None
+    framework: str | None = None
+    parameter_count: int | None = None
+    params: dict[str, Cell] | None = None
+    n_features_in: int | None = None
+    n_classes: int | None = None
+    coef_shape: list[int] | None = None
+    facts: dict[str, Cell] | None = None
+
+
+class ModelCompareSide(BaseModel):
+    version: int
+    run_id: str
+    artifact_id: str
+    stage: str
+    created_at: float | None = None
+    created_by: str | None = None
+    pipeline: str | None = None
+    run_status: str | None = None
+
+
+class ModelCompareValue(BaseModel):
+    name: str
+    a: Any = None
+    b: Any = None
+    delta: float | None = None
+    changed: bool
+
+
+class ModelCompareData(BaseModel):
+    artifact_id: str
+    name: str
+    step: str | None = None
+    asset_type: str | None = None
+
+
+class ModelComparison(BaseModel):
+    """Two versions of a model side by side: what changed between their training runs."""
+
+    name: str
+    a: ModelCompareSide
+    b: ModelCompareSide
+    params: list[ModelCompareValue]
+    params_changed: list[str]
+    metrics: list[ModelCompareValue] = Field(description="Non-finite values are strings.")
+    training_data_same: bool
+    training_data_a: list[ModelCompareData]
+    training_data_b: list[ModelCompareData]
+    ancestors_a: int = Field(description="Artifacts upstream of version a's artifact.")
+    ancestors_b: int
+    artifacts_same: bool = Field(description="Both versions are the same artifact.")
 
 
 class ExperimentItem(BaseModel):
