@@ -2,6 +2,7 @@ import { NavLink, Navigate, Route, Routes, useLocation, Link } from "react-route
 import { useHealth } from "./api/queries";
 import { TokenField } from "./components/TokenField";
 import { ArtifactPage } from "./pages/artifact/ArtifactPage";
+import { CompareRoute } from "./pages/experiments/CompareRoute";
 import { ExperimentPage, ExperimentsPage } from "./pages/experiments/ExperimentPage";
 import { ModelPage, ModelsPage } from "./pages/models/ModelsPage";
 import { RunPage } from "./pages/run/RunPage";
@@ -31,6 +32,8 @@ export function App() {
           <Route path="/artifacts/:artifactId" element={<ArtifactPage />} />
           <Route path="/experiments" element={<ExperimentsPage />} />
           <Route path="/experiments/:name" element={<ExperimentPage />} />
+          <Route path="/experiments/:name/compare" element={<CompareRoute />} />
+          <Route path="/compare" element={<CompareRoute />} />
           <Route path="/models" element={<ModelsPage />} />
           <Route path="/models/:name" element={<ModelPage />} />
           <Route path="/stacks" element={<StacksPage />} />
