@@ -39,6 +39,18 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
   return (await response.json()) as T;
 }
 
+/** A write (promote, rollback, cancel): POST with a JSON body, the token as for reads. */
+export async function postJson<T>(path: string, body?: unknown): Promise<T> {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { ...headers(), "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  if (!response.ok) throw await failure(response);
+  return (await response.json()) as T;
+}
+
 /** Download a file the API serves, sending the token (a plain link cannot). */
 export async function downloadFile(path: string, filename: string): Promise<void> {
   const response = await fetch(path, { headers: headers(), credentials: "same-origin" });
