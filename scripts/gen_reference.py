@@ -35,6 +35,7 @@ RECORDS = [
     ("flowy.kernel.records", "ComponentSpec"),
     ("flowy.kernel.records", "MetricRecord"),
     ("flowy.kernel.records", "CacheEntry"),
+    ("flowy.kernel.records", "RunChange"),
 ]
 
 HEADER = """# Records and hooks reference

@@ -350,9 +350,11 @@ def _with_traceback(text: str, traceback: str) -> str:
 
 
 def _add_delete() -> None:
+    from flowy_cli.runs_cancel import cancel
     from flowy_cli.runs_delete import delete
 
     runs.add_command(delete)
+    runs.add_command(cancel)
 
 
 _add_delete()

@@ -171,7 +171,8 @@ class DeletionQueries:
         for chunk in chunks(ids, CHUNK):
             _delete_model_versions(conn, m.run_id, chunk)
             conn.execute(delete(s.cache_entries).where(c.run_id.in_(chunk)))
-            for table in (s.lineage, s.metrics, s.params, s.step_runs):
+            tables = (s.lineage, s.metrics, s.params, s.step_runs, s.run_changes)
+            for table in (*tables, s.run_cancel_requests):
                 conn.execute(delete(table).where(table.c.run_id.in_(chunk)))
         for chunk in chunks(artifact_ids, CHUNK):
             conn.execute(delete(s.artifacts).where(s.artifacts.c.artifact_id.in_(chunk)))

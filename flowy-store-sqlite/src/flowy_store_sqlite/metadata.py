@@ -40,13 +40,20 @@ from flowy_store_sqlite.lineage import LineageQueries
 from flowy_store_sqlite.model_registry import ModelRegistryQueries
 from flowy_store_sqlite.options import SQLMetadataStoreOptions
 from flowy_store_sqlite.prepared import Prepared, cursor_of
+from flowy_store_sqlite.run_search import RunSearchQueries
 from flowy_store_sqlite.shared_methods import Rows, SharedMethods
 
 MIN_PREFIX = 4
 
 
 class SQLMetadataStore(
-    DeletionQueries, LineageQueries, ModelRegistryQueries, SharedMethods, MetadataStore, Catalog
+    DeletionQueries,
+    LineageQueries,
+    ModelRegistryQueries,
+    RunSearchQueries,
+    SharedMethods,
+    MetadataStore,
+    Catalog,
 ):
     """Runs, step runs, artifacts, lineage, metrics, params and cache entries in SQL.
 

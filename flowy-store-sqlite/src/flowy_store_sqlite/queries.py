@@ -55,7 +55,7 @@ from sqlalchemy import (
     update,
 )
 
-from flowy_store_sqlite import _rows
+from flowy_store_sqlite import _rows, changes
 from flowy_store_sqlite import schema as s
 
 Statement = Select[Any] | Insert | Update | Delete
@@ -102,6 +102,16 @@ CRASH_RUN = (
     .where(s.runs.c.run_id == bindparam("where_run_id"), s.runs.c.status == RUNNING)
     .values(status=CRASHED)
 )
+
+# -- the change feed, running steps, cancel requests (written in their own module) ----
+
+INSERT_CHANGE = changes.INSERT_CHANGE
+RUN_CHANGED = changes.RUN_CHANGED
+CHANGES_SINCE = changes.CHANGES_SINCE
+LATEST_CHANGE = changes.LATEST_CHANGE
+RUNNING_STEPS = changes.RUNNING_STEPS
+CANCEL_REQUEST = changes.CANCEL_REQUEST
+INSERT_CANCEL = changes.INSERT_CANCEL
 
 # -- reads by key ---------------------------------------------------------------------
 

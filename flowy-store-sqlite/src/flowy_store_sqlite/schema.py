@@ -215,6 +215,31 @@ model_stage_history = Table(
     Index("ix_model_stage_history_name_id", "name", "id"),
 )
 
+#: The change feed (see ``MetadataStore.changes_since``): one row per change to a run
+#: or step, written in the transaction of the change. AUTOINCREMENT on SQLite so a
+#: sequence number is never reused after the newest rows are deleted with their runs.
+run_changes = Table(
+    "run_changes",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(ID), nullable=False),
+    Column("step", String(NAME)),
+    Column("kind", String(STATUS), nullable=False),  # run | step
+    Column("status", String(STATUS), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_run_changes_run_id_seq", "run_id", "seq"),
+    sqlite_autoincrement=True,
+)
+
+#: Runs someone asked to cancel (``flowy runs cancel``, the web UI); the orchestrator polls it.
+run_cancel_requests = Table(
+    "run_cancel_requests",
+    metadata,
+    Column("run_id", String(ID), primary_key=True),
+    Column("requested_at", Float, nullable=False),
+    Column("requested_by", String(NAME), nullable=False),
+)
+
 # Alembic's own bookkeeping table, declared apart from ``metadata`` so that
 # comparisons against the migrations ignore it, but with Alembic's exact DDL
 # so the fast path (create_all + stamp) is indistinguishable from an upgrade.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -27,6 +28,7 @@ from flowy.kernel.errors import RunNotFoundError
 from flowy.kernel.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
 
 from flowy_store_sqlite import _rows
+from flowy_store_sqlite.change_methods import RUN, ChangeMethods, change_row
 from flowy_store_sqlite.procs import pid_alive
 from flowy_store_sqlite.step_rows import StepRows, step_writes
 
@@ -36,8 +38,12 @@ CHUNK = 500
 Rows = Sequence[Mapping[Any, Any]]
 
 
-class SharedMethods:
-    """Runs, steps, metrics, the cache and experiments over ``Q``, ``_select`` and ``_execute``."""
+class SharedMethods(ChangeMethods):
+    """Runs, steps, metrics, the cache and experiments over ``Q``, ``_select`` and ``_execute``.
+
+    Every write that changes a run or a step also writes its change-feed row, in
+    its own transaction (see :mod:`flowy_store_sqlite.change_methods`).
+    """
 
     #: The store's queries module (see the module docstring).
     Q: ClassVar[Any]
@@ -60,11 +66,17 @@ class SharedMethods:
             {"run_id": run.run_id, "name": k, "value": _rows.dumps(v)}
             for k, v in run.params.items()
         ]
-        self._execute((self.Q.INSERT_RUN, [_rows.run_row(run)]), (self.Q.INSERT_PARAM, params))
+        change = change_row(run.run_id, None, RUN, run.status, run.started_at or time.time())
+        self._execute(
+            (self.Q.INSERT_RUN, [_rows.run_row(run)]),
+            (self.Q.INSERT_PARAM, params),
+            (self.Q.INSERT_CHANGE, [change]),
+        )
 
     def finish_run(self, run_id: str, status: str, finished_at: float) -> None:
         row = {"where_run_id": run_id, "status": status, "finished_at": finished_at}
-        if self._execute((self.Q.FINISH_RUN, [row])) == [0]:
+        change = {"where_run_id": run_id, "at": finished_at}
+        if self._execute((self.Q.FINISH_RUN, [row]), (self.Q.RUN_CHANGED, [change]))[0] == 0:
             raise RunNotFoundError(
                 f"Cannot finish run {run_id!r}: it is not in {self.describe()['url']}."
             )
@@ -109,7 +121,9 @@ class SharedMethods:
                 if not pid_alive(r["pid"], r["started_at"])
             ]
             if dead:
-                self._execute((self.Q.CRASH_RUN, dead))
+                now = time.time()
+                changes = [{"where_run_id": d["where_run_id"], "at": now} for d in dead]
+                self._execute((self.Q.CRASH_RUN, dead), (self.Q.RUN_CHANGED, changes))
         return len(dead)
 
     # -- steps, metrics, cache ---------------------------------------------

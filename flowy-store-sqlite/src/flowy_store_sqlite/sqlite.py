@@ -327,6 +327,8 @@ FORWARDED = (
     "describe_catalog",
     "artifact_uris",
     "delete_runs",
+    "search_runs",
+    "run_columns",
 )
 
 

@@ -12,6 +12,8 @@ IDS = "__[POSTCOMPILE_ids]"
 ARTIFACT = "SELECT artifacts.artifact_id, artifacts.run_id, artifacts.step, artifacts.name, artifacts.uri, artifacts.type_name, artifacts.materializer, artifacts.materializer_version, artifacts.checksum, artifacts.size, artifacts.metadata, artifacts.created_at, artifacts.asset_type, artifacts.asset_name FROM artifacts WHERE artifacts.artifact_id = :artifact_id"
 ARTIFACT_PRODUCERS = "SELECT artifacts.artifact_id, artifacts.run_id, artifacts.step FROM artifacts WHERE artifacts.artifact_id IN (__[POSTCOMPILE_ids])"
 CACHE_ENTRY = 'SELECT cache_entries."key", cache_entries.pipeline, cache_entries.step, cache_entries.run_id, cache_entries.components, cache_entries.outputs, cache_entries.created_at, cache_entries.hits FROM cache_entries WHERE cache_entries."key" = :key'
+CANCEL_REQUEST = "SELECT run_cancel_requests.run_id FROM run_cancel_requests WHERE run_cancel_requests.run_id = :run_id"
+CHANGES_SINCE = "SELECT run_changes.seq, run_changes.run_id, run_changes.step, run_changes.kind, run_changes.status, run_changes.at FROM run_changes WHERE run_changes.seq > :seq ORDER BY run_changes.seq LIMIT :limit OFFSET 0"
 COUNT_HIT = 'UPDATE cache_entries SET hits=(cache_entries.hits + 1) WHERE cache_entries."key" = :where_key'
 CRASH_RUN = "UPDATE runs SET status='crashed' WHERE runs.run_id = :where_run_id AND runs.status = 'running'"
 DELETE_CACHE = 'DELETE FROM cache_entries WHERE cache_entries."key" = :where_key'
@@ -20,16 +22,20 @@ EXPERIMENT_PIPELINES = "SELECT DISTINCT coalesce(runs.experiment, runs.pipeline)
 FINISH_RUN = "UPDATE runs SET status=:status, finished_at=:finished_at WHERE runs.run_id = :where_run_id"
 INSERT_ARTIFACT = "INSERT INTO artifacts (artifact_id, run_id, step, name, uri, type_name, materializer, materializer_version, checksum, size, metadata, created_at, asset_type, asset_name) VALUES (:artifact_id, :run_id, :step, :name, :uri, :type_name, :materializer, :materializer_version, :checksum, :size, :metadata, :created_at, :asset_type, :asset_name)"
 INSERT_CACHE = 'INSERT INTO cache_entries ("key", pipeline, step, run_id, components, outputs, created_at, hits) VALUES (:key, :pipeline, :step, :run_id, :components, :outputs, :created_at, :hits)'
+INSERT_CANCEL = "INSERT INTO run_cancel_requests (run_id, requested_at, requested_by) VALUES (:run_id, :requested_at, :requested_by)"
+INSERT_CHANGE = "INSERT INTO run_changes (run_id, step, kind, status, at) VALUES (:run_id, :step, :kind, :status, :at)"
 INSERT_EDGE = "INSERT INTO lineage (artifact_id, run_id, step, direction, name) VALUES (:artifact_id, :run_id, :step, :direction, :name)"
 INSERT_METRIC = "INSERT INTO metrics (run_id, step, name, value, idx, timestamp) VALUES (:run_id, :step, :name, :value, :idx, :timestamp)"
 INSERT_PARAM = "INSERT INTO params (run_id, name, value) VALUES (:run_id, :name, :value)"
 INSERT_RUN = "INSERT INTO runs (run_id, pipeline, status, params, stack, started_at, finished_at, git, environment, experiment, pid, host) VALUES (:run_id, :pipeline, :status, :params, :stack, :started_at, :finished_at, :git, :environment, :experiment, :pid, :host)"
 INSERT_STEP = "INSERT INTO step_runs (run_id, step, status, started_at, finished_at, attempts, cache_key, code_hash, error, error_type, traceback, logs, params, inputs, outputs) VALUES (:run_id, :step, :status, :started_at, :finished_at, :attempts, :cache_key, :code_hash, :error, :error_type, :traceback, :logs, :params, :inputs, :outputs)"
 INSERT_TAG = "INSERT INTO artifact_tags (artifact_id, tag) VALUES (:artifact_id, :tag)"
+LATEST_CHANGE = "SELECT max(run_changes.seq) AS seq FROM run_changes"
 METRICS = "SELECT metrics.id, metrics.run_id, metrics.step, metrics.name, metrics.value, metrics.idx, metrics.timestamp FROM metrics WHERE metrics.run_id = :run_id ORDER BY metrics.id"
 METRICS_OF_RUNS = "SELECT metrics.id, metrics.run_id, metrics.step, metrics.name, metrics.value, metrics.idx, metrics.timestamp FROM metrics WHERE metrics.run_id IN (__[POSTCOMPILE_ids]) ORDER BY metrics.id"
 RUN = "SELECT runs.run_id, runs.pipeline, runs.status, runs.params, runs.stack, runs.started_at, runs.finished_at, runs.git, runs.environment, runs.experiment, runs.pid, runs.host FROM runs WHERE runs.run_id = :run_id"
 RUNNING_ON_HOST = "SELECT runs.run_id, runs.pid, runs.started_at FROM runs WHERE runs.status = 'running' AND runs.host = :host AND runs.pid IS NOT NULL"
+RUNNING_STEPS = "SELECT run_changes.step, run_changes.at FROM run_changes WHERE run_changes.run_id = :run_id AND run_changes.kind = 'step' AND run_changes.status = 'running' AND NOT (EXISTS (SELECT * FROM step_runs WHERE step_runs.run_id = run_changes.run_id AND step_runs.step = run_changes.step)) ORDER BY run_changes.seq"
 RUNS = {
     (): "SELECT runs.run_id, runs.pipeline, runs.status, runs.params, runs.stack, runs.started_at, runs.finished_at, runs.git, runs.environment, runs.experiment, runs.pid, runs.host FROM runs ORDER BY runs.started_at DESC, runs.run_id DESC",
     ("experiment",): "SELECT runs.run_id, runs.pipeline, runs.status, runs.params, runs.stack, runs.started_at, runs.finished_at, runs.git, runs.environment, runs.experiment, runs.pid, runs.host FROM runs WHERE coalesce(runs.experiment, runs.pipeline) = :experiment ORDER BY runs.started_at DESC, runs.run_id DESC",
@@ -48,5 +54,6 @@ RUNS = {
     ("limit", "pipeline", "status"): "SELECT runs.run_id, runs.pipeline, runs.status, runs.params, runs.stack, runs.started_at, runs.finished_at, runs.git, runs.environment, runs.experiment, runs.pid, runs.host FROM runs WHERE runs.pipeline = :pipeline AND runs.status = :status ORDER BY runs.started_at DESC, runs.run_id DESC LIMIT :limit OFFSET 0",
     ("experiment", "limit", "pipeline", "status"): "SELECT runs.run_id, runs.pipeline, runs.status, runs.params, runs.stack, runs.started_at, runs.finished_at, runs.git, runs.environment, runs.experiment, runs.pid, runs.host FROM runs WHERE coalesce(runs.experiment, runs.pipeline) = :experiment AND runs.pipeline = :pipeline AND runs.status = :status ORDER BY runs.started_at DESC, runs.run_id DESC LIMIT :limit OFFSET 0",
 }
+RUN_CHANGED = "INSERT INTO run_changes (run_id, step, kind, status, at) SELECT runs.run_id, NULL, 'run', runs.status, CAST(:at AS FLOAT) AS anon_1 FROM runs WHERE runs.run_id = :where_run_id"
 STEP_RUNS = "SELECT step_runs.id, step_runs.run_id, step_runs.step, step_runs.status, step_runs.started_at, step_runs.finished_at, step_runs.attempts, step_runs.cache_key, step_runs.code_hash, step_runs.error, step_runs.error_type, step_runs.traceback, step_runs.logs, step_runs.params, step_runs.inputs, step_runs.outputs FROM step_runs WHERE step_runs.run_id = :run_id ORDER BY step_runs.id"
 STEP_RUNS_OF_RUNS = "SELECT step_runs.id, step_runs.run_id, step_runs.step, step_runs.status, step_runs.started_at, step_runs.finished_at, step_runs.attempts, step_runs.cache_key, step_runs.code_hash, step_runs.error, step_runs.error_type, step_runs.traceback, step_runs.params, step_runs.inputs, step_runs.outputs FROM step_runs WHERE step_runs.run_id IN (__[POSTCOMPILE_ids]) ORDER BY step_runs.id"

@@ -35,6 +35,24 @@ CREATE TABLE registered_models (
 	CONSTRAINT pk_registered_models PRIMARY KEY (name)
 );
 
+CREATE TABLE run_cancel_requests (
+	run_id VARCHAR(64) NOT NULL,
+	requested_at FLOAT NOT NULL,
+	requested_by VARCHAR(255) NOT NULL,
+	CONSTRAINT pk_run_cancel_requests PRIMARY KEY (run_id)
+);
+
+CREATE TABLE run_changes (
+	seq INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+	run_id VARCHAR(64) NOT NULL,
+	step VARCHAR(255),
+	kind VARCHAR(32) NOT NULL,
+	status VARCHAR(32) NOT NULL,
+	at FLOAT NOT NULL
+);
+
+CREATE INDEX ix_run_changes_run_id_seq ON run_changes (run_id, seq);
+
 CREATE TABLE runs (
 	run_id VARCHAR(64) NOT NULL,
 	pipeline VARCHAR(255) NOT NULL,
@@ -182,4 +200,4 @@ CREATE TABLE alembic_version (
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO alembic_version (version_num) VALUES ('0003_metric_nan');
+INSERT INTO alembic_version (version_num) VALUES ('0004_run_changes');

@@ -11,6 +11,7 @@ from typing import Any
 from flowy.kernel.records import CACHED, ArtifactRef, CacheEntry, MetricRecord, StepRunRecord
 
 from flowy_store_sqlite import _rows
+from flowy_store_sqlite.change_methods import STEP, change_row
 
 #: Each statement of a step record (a name in the queries modules) and the StepRows
 #: attribute holding its rows, in the order they run: the step run first, then what
@@ -24,6 +25,7 @@ ORDER = (
     ("DELETE_CACHE", "cache_keys"),
     ("INSERT_CACHE", "caches"),
     ("COUNT_HIT", "hits"),
+    ("INSERT_CHANGE", "changes"),
 )
 
 
@@ -33,7 +35,17 @@ class StepRows:
     A record that cannot be turned into rows fails before anything is written.
     """
 
-    __slots__ = ("artifacts", "cache_keys", "caches", "edges", "hits", "metrics", "steps", "tags")
+    __slots__ = (
+        "artifacts",
+        "cache_keys",
+        "caches",
+        "changes",
+        "edges",
+        "hits",
+        "metrics",
+        "steps",
+        "tags",
+    )
 
     def __init__(
         self,
@@ -62,6 +74,9 @@ class StepRows:
             self.cache_keys.append({"where_key": cache["key"]})
         # A cached step counts its hit in its own transaction: no extra commit per hit.
         self.hits = [{"where_key": step_run.cache_key}] if step_run.status == CACHED else []
+        # The change feed's row (flowy ui's live views), in the step's own transaction.
+        at = step_run.finished_at or step_run.started_at or now
+        self.changes = [change_row(run_id, step, STEP, step_run.status, at)]
 
 
 def step_writes(batch: Sequence[StepRows], queries: Any) -> list[tuple[Any, list[dict[str, Any]]]]:

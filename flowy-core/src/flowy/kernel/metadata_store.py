@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         RunRecord,
         StepRunRecord,
     )
+    from flowy.kernel.run_query import RunPage, RunQuery
 
 
 class MetadataStore(Component, abc.ABC):
@@ -212,3 +213,35 @@ class MetadataStore(Component, abc.ABC):
         Optional; the default raises NotImplementedError.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot delete runs")
+
+    # -- the runs list: filter, sort, keyset pages (flowy ui, flowy runs list --filter) --
+
+    def search_runs(self, query: RunQuery) -> RunPage:
+        """A page of the runs that match ``query.filter``, in ``query.sort`` order, after a cursor.
+
+        The semantics (how each field compares, where runs without a value sort,
+        the tie-breakers that make a cursor exact) are in
+        :mod:`flowy.kernel.run_query`. ``next_cursor`` is the sort key of the
+        page's last run when more runs follow: passed back as ``after``, the next
+        page neither repeats nor skips a run, even while new runs are added.
+        The default reads every run (and their metrics when the query names one)
+        and filters in Python (:mod:`flowy.kernel.run_query_eval`): correct
+        everywhere, slow on big stores; stores that can query should override it.
+        """
+        from flowy.kernel.run_query_eval import search
+
+        return search(self, query)
+
+    def run_columns(self, limit: int = 500) -> dict[str, list[str]]:
+        """Names of recorded parameters and metrics, ``{"params": [...], "metrics": [...]}``.
+
+        Sorted, at most ``limit`` of each: what a runs list offers as columns. The
+        default looks at the newest 200 runs only; stores should override it with
+        a query over every run.
+        """
+        params: set[str] = set()
+        metric_names: set[str] = set()
+        for run in self.list_runs(limit=200):
+            params.update(run.params)
+            metric_names.update(m.name for _, m in self.get_metrics(run.run_id))
+        return {"params": sorted(params)[:limit], "metrics": sorted(metric_names)[:limit]}

@@ -264,6 +264,29 @@ class StepRunRecord:
 
 
 @attrs.frozen
+class RunChange:
+    """One entry of the metadata store's change feed (see ``MetadataStore.changes_since``).
+
+    Written in the same transaction as the change it tells of, so a reader that
+    follows the feed never hears of a change that is not (yet) in the store.
+    """
+
+    seq: int
+    """Its place in the feed: grows with every change, in every process."""
+    run_id: str
+    """The run that changed."""
+    step: str | None
+    """The step that changed (None for a change of the run itself)."""
+    kind: str
+    """``run`` or ``step``."""
+    status: str
+    """The new status: a run's or step's status, ``running`` when a step started,
+    ``cancelling`` when a run was asked to cancel."""
+    at: float
+    """When, in seconds since the epoch."""
+
+
+@attrs.frozen
 class CacheEntry:
     """A cache key and the artifacts it maps to, with the key's parts for ``cache explain``."""
 

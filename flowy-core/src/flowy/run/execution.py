@@ -10,7 +10,9 @@ written by :class:`~flowy.run.recording.RunRecorder`.
 
 from __future__ import annotations
 
+import signal
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from types import MappingProxyType
@@ -31,6 +33,10 @@ if TYPE_CHECKING:
 #: Seconds a cancelled run waits for running steps to report what they had done.
 INTERRUPT_GRACE = 5.0
 
+#: Seconds between two checks whether someone asked to cancel the run (``flowy runs cancel``,
+#: the web UI): one primary-key read of the metadata store each.
+CANCEL_POLL = 0.5
+
 #: A submitted step, as the run waits for it: the step, its task, cache parts and key.
 Submitted = tuple["Step", StepTask, dict[str, str] | None, str | None]
 
@@ -43,6 +49,67 @@ class Reusable:
     key: str | None
     outputs: dict[str, str]
     """Output name -> artifact id."""
+
+
+class CancelWatch:
+    """Watches the metadata store for a request to cancel one run, and acts as Ctrl-C would.
+
+    A daemon thread asks :meth:`~flowy.kernel.contracts.MetadataStore.cancel_requested`
+    every :data:`CANCEL_POLL` seconds. Once asked, :attr:`requested` is set: the
+    engine's wait on the executor checks it as often and raises
+    KeyboardInterrupt, so the run ends exactly as an interrupted one
+    (``cancelled``, with its running steps recorded cancelled). A step running
+    *in* the orchestrating thread (the sequential executor) cannot be reached
+    that way; while one runs (:attr:`inline`) the thread sends that thread
+    SIGINT, which is what Ctrl-C does, when SIGINT still has Python's default
+    handler there. Stores without cancel requests (the default method) start
+    no thread.
+    """
+
+    def __init__(self, store: Any, run_id: str, interval: float = CANCEL_POLL) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.interval = interval
+        self.requested = threading.Event()
+        self.inline = False
+        """True while the orchestrating thread itself runs a step (see the class docstring)."""
+        self._stop = threading.Event()
+        self._main = threading.get_ident()
+        self._can_signal = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
+        self._thread: threading.Thread | None = None
+        from flowy.kernel.metadata_store import MetadataStore
+
+        if type(store).cancel_requested is not MetadataStore.cancel_requested:
+            self._thread = threading.Thread(
+                target=self._watch, name=f"flowy-cancel-{run_id[:8]}", daemon=True
+            )
+            self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                asked = self.store.cancel_requested(self.run_id)
+            except Exception:  # noqa: BLE001 - a busy or closing store: ask again later
+                continue
+            if asked:
+                self.requested.set()
+                if self.inline and self._can_signal and not self._stop.is_set():
+                    signal.pthread_kill(self._main, signal.SIGINT)
+                return
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if the run was asked to cancel."""
+        if self.requested.is_set():
+            raise KeyboardInterrupt(f"run {self.run_id} cancelled on request")
+
+    def stop(self) -> None:
+        """End the thread (and so any signal it might still send) before the run ends."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 class RunExecution(RunRecorder):
@@ -68,6 +135,7 @@ class RunExecution(RunRecorder):
         running: dict[Future[StepResult], Submitted] = {}
         capacity = max(1, executor.capacity())
         self.notify("flowy_pipeline_started", run=self.run)
+        self.watch = CancelWatch(self.store, self.run_id)
 
         def settled(name: str) -> None:
             for successor in downstream[name]:
@@ -76,18 +144,21 @@ class RunExecution(RunRecorder):
                     ready.append(successor)
 
         try:
-            while ready or running:
-                while ready and len(running) < capacity:
-                    name = ready.pop(0)
-                    if self.start(name, executor, running):
-                        settled(name)
-                if running:
-                    self.flush()  # never hold records through a (possibly long) wait
-                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                    for future in done:
-                        step, task, parts, key = running.pop(future)
-                        self.record_result(step, task, future.result(), parts, key)
-                        settled(step.name)
+            try:
+                while ready or running:
+                    while ready and len(running) < capacity:
+                        self.watch.check()
+                        name = ready.pop(0)
+                        if self.start(name, executor, running):
+                            settled(name)
+                    if running:
+                        self.flush()  # never hold records through a (possibly long) wait
+                        for future in self.wait_or_cancel(running):
+                            step, task, parts, key = running.pop(future)
+                            self.record_result(step, task, future.result(), parts, key)
+                            settled(step.name)
+            finally:
+                self.watch.stop()  # inside the try: a SIGINT it sent lands here
         except KeyboardInterrupt as interrupt:
             # A step stopped in this process says what it had done (StepInterrupted); an
             # executor may let steps elsewhere report too before shutdown(cancel=True) returns.
@@ -109,6 +180,14 @@ class RunExecution(RunRecorder):
             self.flush()
         failed = any(s in (R.FAILED, R.TIMED_OUT) for s in self.status.values())
         return R.FAILED if failed else R.COMPLETED
+
+    def wait_or_cancel(self, running: dict[Future[StepResult], Submitted]) -> set[Future[Any]]:
+        """The futures done once one is, checking for a cancel request meanwhile."""
+        while True:
+            done, _ = wait(list(running), timeout=CANCEL_POLL, return_when=FIRST_COMPLETED)
+            if done:
+                return done
+            self.watch.check()
 
     def retrying(self, task: StepTask, result: StepResult, delay: float) -> None:
         """``flowy_step_retrying``, for the runtime's ``report_retry``: from any thread,
@@ -140,8 +219,13 @@ class RunExecution(RunRecorder):
                 return True
         self.flush()  # the step may read its inputs' records, from another process too
         self.status[name] = R.RUNNING
+        self.store.record_step_started(self.run_id, name, time.time())  # for live views
         self.notify("flowy_step_started", run=self.run, task=task)
-        future = executor.submit(task, step)
+        self.watch.inline = True  # a sequential executor runs the step inside submit
+        try:
+            future = executor.submit(task, step)
+        finally:
+            self.watch.inline = False
         running[future] = (step, task, parts, key)
         return False
 

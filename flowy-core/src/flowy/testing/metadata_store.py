@@ -16,6 +16,10 @@ all or nothing; id lookups by unique prefix (4+ characters) with
 ``RunNotFoundError`` / ``ArtifactNotFoundError`` naming what was searched; and
 the cache queries behind ``flowy cache``. ``cache_stats`` returns at least
 ``{"entries": int, "hits": int, "pipelines": {pipeline: entries}}``.
+
+The change feed, running steps and cancel requests (``flowy ui``'s live views,
+``flowy runs cancel``) are optional: a store that keeps the defaults skips
+those tests, and the UI falls back to polling it.
 """
 
 from __future__ import annotations
@@ -23,16 +27,17 @@ from __future__ import annotations
 import pytest
 
 from flowy.kernel.contracts import MetadataStore
-from flowy.kernel.errors import ArtifactNotFoundError, RunNotFoundError
+from flowy.kernel.errors import ArtifactNotFoundError, FlowyError, RunNotFoundError
 from flowy.kernel.records import CacheEntry, MetricRecord, StepRunRecord
 from flowy.testing.metadata_cache import CacheRecordsContract
 from flowy.testing.records_factory import make_artifact, make_entry, make_run, make_step
 from flowy.testing.run_deletion import RunDeletionContract
+from flowy.testing.run_search import RunSearchContract
 
 __all__ = ["MetadataStoreContract", "make_artifact", "make_entry", "make_run", "make_step"]
 
 
-class MetadataStoreContract(CacheRecordsContract, RunDeletionContract):
+class MetadataStoreContract(CacheRecordsContract, RunDeletionContract, RunSearchContract):
     """Behaviour tests for a metadata store; subclasses provide ``store``."""
 
     @pytest.fixture
@@ -257,3 +262,93 @@ class MetadataStoreContract(CacheRecordsContract, RunDeletionContract):
         assert store.get_run("a_b%1").run_id == run.run_id
         with pytest.raises(RunNotFoundError):
             store.get_run("a%%%")
+
+    # -- the change feed, running steps, cancelling (optional) ------------------
+
+    @staticmethod
+    def _needs(store: MetadataStore, method: str) -> None:
+        if getattr(type(store), method) is getattr(MetadataStore, method):
+            pytest.skip(f"{type(store).__name__} keeps the default {method} (optional)")
+
+    def test_change_feed_in_order_and_resumable(self, store: MetadataStore) -> None:
+        self._needs(store, "changes_since")
+        start = store.latest_change()
+        run = make_run()
+        store.create_run(run)
+        store.record_step_started(run.run_id, "load", run.started_at + 1)
+        store.record_step(make_step(run, "load"))
+        cached = make_step(run, "fit", status="cached", cache_key="k1")
+        store.record_steps([cached])
+        store.finish_run(run.run_id, "completed", run.started_at + 9)
+        changes = store.changes_since(start)
+        seen = [(c.kind, c.step, c.status) for c in changes]
+        assert seen == [
+            ("run", None, "running"),
+            ("step", "load", "running"),
+            ("step", "load", "completed"),
+            ("step", "fit", "cached"),
+            ("run", None, "completed"),
+        ]
+        seqs = [c.seq for c in changes]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs) and seqs[0] > start
+        assert {c.run_id for c in changes} == {run.run_id}
+        assert changes[-1].at == run.started_at + 9
+        assert store.latest_change() == seqs[-1]
+        # Resuming from any seen seq gives exactly what followed it; limit caps the answer.
+        assert store.changes_since(seqs[1]) == changes[2:]
+        assert store.changes_since(seqs[0], limit=2) == changes[1:3]
+        assert store.changes_since(seqs[-1]) == []
+
+    def test_unknown_run_finished_adds_no_change(self, store: MetadataStore) -> None:
+        self._needs(store, "changes_since")
+        before = store.latest_change()
+        with pytest.raises(RunNotFoundError):
+            store.finish_run("nope" * 8, "completed", 1.0)
+        assert store.changes_since(before) == []
+
+    def test_running_steps_until_recorded(self, store: MetadataStore) -> None:
+        self._needs(store, "running_steps")
+        run = make_run()
+        store.create_run(run)
+        assert store.running_steps(run.run_id) == []
+        store.record_step_started(run.run_id, "a", 1001.0)
+        store.record_step_started(run.run_id, "b", 1002.0)
+        assert store.running_steps(run.run_id) == [("a", 1001.0), ("b", 1002.0)]
+        store.record_step(make_step(run, "a"))
+        assert store.running_steps(run.run_id) == [("b", 1002.0)]
+        other = make_run()
+        store.create_run(other)
+        assert store.running_steps(other.run_id) == []
+
+    def test_cancel_request_round_trip(self, store: MetadataStore) -> None:
+        self._needs(store, "request_cancel")
+        run, done = make_run(), make_run()
+        store.create_run(run)
+        store.create_run(done)
+        store.finish_run(done.run_id, "completed", 1005.0)
+        before = store.latest_change()
+        assert store.cancel_requested(run.run_id) is False
+        assert store.request_cancel(run.run_id[:8], "alice") is True  # a prefix is enough
+        assert store.cancel_requested(run.run_id) is True
+        assert store.request_cancel(run.run_id, "bob") is False  # asked already
+        assert [(c.run_id, c.kind, c.status) for c in store.changes_since(before)] == [
+            (run.run_id, "run", "cancelling")
+        ]
+        with pytest.raises(FlowyError, match="completed, not running"):
+            store.request_cancel(done.run_id, "alice")
+        with pytest.raises(RunNotFoundError):
+            store.request_cancel("f" * 32, "alice")
+        assert store.cancel_requested(done.run_id) is False
+
+    def test_deleting_runs_deletes_their_changes(self, store: MetadataStore) -> None:
+        self._needs(store, "changes_since")
+        keep, gone = make_run(), make_run()
+        for run in (keep, gone):
+            store.create_run(run)
+            store.record_step(make_step(run, "a"))
+            store.finish_run(run.run_id, "completed", 1009.0)
+        try:
+            store.delete_runs([gone.run_id])
+        except NotImplementedError:
+            pytest.skip(f"{type(store).__name__} cannot delete runs")
+        assert {c.run_id for c in store.changes_since(0)} == {keep.run_id}
