@@ -25,6 +25,10 @@ import attrs
 import pytest
 from flowy.kernel.plugins import FlowyPlugins, create_plugin_manager
 
+# Test modules share helpers by importing each other (``from test_browser import
+# browser, page``); pytest's importlib mode does not put this folder on sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 FIRST_PARTY = [
     ("flowy-executor-local", "flowy_executor_local.plugin"),
     ("flowy-store-sqlite", "flowy_store_sqlite.plugin"),

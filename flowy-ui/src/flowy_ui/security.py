@@ -61,10 +61,15 @@ def host_allowed(settings: Settings, host: str) -> bool:
 
 
 def same_origin(request: Request) -> bool:
-    """Whether the request's ``Origin`` (if any) is this server as the browser reached it."""
+    """Whether the request's ``Origin`` (if any) is this server as the browser reached it.
+
+    Without ``Origin``, a browser's ``Sec-Fetch-Site`` still tells a cross-site request
+    (a page on another origin, even another port of this host) from the UI's own;
+    a client that sends neither (curl, scripts) is not a browser and cannot be forged.
+    """
     origin = request.headers.get("origin")
     if origin is None:
-        return True
+        return request.headers.get("sec-fetch-site", "same-origin") in {"same-origin", "none"}
     try:
         parts = urlsplit(origin)
     except ValueError:
