@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 #: The Alembic revision the tables of :mod:`flowy_store_sqlite.schema` correspond to.
-HEAD_REVISION = "0004_run_changes"
+HEAD_REVISION = "0005_run_search"
 #: Every revision this version knows, oldest first; a database at another is newer.
 KNOWN_REVISIONS = (
     "0001_initial",
     "0002_assets_registry",
     "0003_metric_nan",
     "0004_run_changes",
+    "0005_run_search",
 )

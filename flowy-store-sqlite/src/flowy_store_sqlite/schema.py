@@ -64,6 +64,8 @@ runs = Table(
     Index("ix_runs_started_at", "started_at"),
     Index("ix_runs_pipeline_started_at", "pipeline", "started_at"),
     Index("ix_runs_experiment_started_at", "experiment", "started_at"),
+    # The runs list's keyset pages (flowy_store_sqlite.run_search).
+    Index("ix_runs_started_at_run_id", "started_at", "run_id"),
 )
 
 step_runs = Table(
@@ -153,6 +155,8 @@ metrics = Table(
     Column("timestamp", Float, nullable=False),
     Index("ix_metrics_run_id", "run_id"),
     Index("ix_metrics_name_run_id", "name", "run_id"),
+    # A run's last value of a metric in one seek (flowy_store_sqlite.run_search).
+    Index("ix_metrics_run_id_name_id", "run_id", "name", "id"),
 )
 
 params = Table(
@@ -161,6 +165,7 @@ params = Table(
     Column("run_id", String(ID), ForeignKey("runs.run_id"), primary_key=True),
     Column("name", String(NAME), primary_key=True),
     Column("value", Text, nullable=False),
+    Index("ix_params_name_run_id", "name", "run_id"),
 )
 
 cache_entries = Table(

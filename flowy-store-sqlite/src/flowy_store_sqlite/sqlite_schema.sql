@@ -75,6 +75,8 @@ CREATE INDEX ix_runs_pipeline_started_at ON runs (pipeline, started_at);
 
 CREATE INDEX ix_runs_started_at ON runs (started_at);
 
+CREATE INDEX ix_runs_started_at_run_id ON runs (started_at, run_id);
+
 CREATE TABLE artifacts (
 	artifact_id VARCHAR(64) NOT NULL,
 	run_id VARCHAR(64) NOT NULL,
@@ -120,6 +122,8 @@ CREATE INDEX ix_metrics_name_run_id ON metrics (name, run_id);
 
 CREATE INDEX ix_metrics_run_id ON metrics (run_id);
 
+CREATE INDEX ix_metrics_run_id_name_id ON metrics (run_id, name, id);
+
 CREATE TABLE params (
 	run_id VARCHAR(64) NOT NULL,
 	name VARCHAR(255) NOT NULL,
@@ -127,6 +131,8 @@ CREATE TABLE params (
 	CONSTRAINT pk_params PRIMARY KEY (run_id, name),
 	CONSTRAINT fk_params_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (run_id)
 );
+
+CREATE INDEX ix_params_name_run_id ON params (name, run_id);
 
 CREATE TABLE step_runs (
 	id INTEGER NOT NULL,
@@ -200,4 +206,4 @@ CREATE TABLE alembic_version (
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO alembic_version (version_num) VALUES ('0004_run_changes');
+INSERT INTO alembic_version (version_num) VALUES ('0005_run_search');
