@@ -224,6 +224,8 @@ def _preview(api: httpx.Client, artifact_id: str) -> dict[str, Any]:
 def test_a_frame_shows_its_head_schema_and_statistics(api, made) -> None:
     body = _preview(api, made.ids["table"])
     assert body["kind"] == "frame" and body["rows"] == 40 and body["total_columns"] == 5
+    assert body["materializer_distribution"] == "flowy-materializers"
+    assert "Parquet" in body["materializer_format"]
     assert body["head_columns"] == ["x", "n", "name", "when", "inf"]
     assert len(body["head"]) == 20 and body["truncated"] is True
     assert body["head"][2][0] is None  # the NaN cell is null
@@ -272,6 +274,7 @@ def test_png_bytes_and_a_logged_png_file_are_images(api, made) -> None:
 def test_json_and_text_are_shown_and_capped(api, made) -> None:
     body = _preview(api, made.ids["config"])
     assert body["kind"] == "json" and json.loads(body["text"])["layers"] == [64, 32]
+    assert body["materializer_distribution"] == "flowy-core"
     notes = _preview(api, made.ids["notes"])
     assert notes["kind"] == "text" and notes["text"].startswith("line one\nline two\n")
     assert notes["truncated"] is True and len(notes["text"].encode()) == 64 << 10

@@ -167,6 +167,10 @@ class ArtifactPreview(BaseModel):
     ]  # fmt: skip
     artifact_id: str
     size: int | None = None
+    materializer_distribution: str | None = Field(
+        default=None, description="The distribution whose materializer wrote the artifact."
+    )
+    materializer_format: str | None = None
     message: str | None = Field(default=None, description="Why there is no (full) preview.")
     limit: int | None = Field(default=None, description="too_large: the size limit in bytes.")
     timeout: float | None = Field(default=None, description="timed_out: the limit in seconds.")

@@ -110,6 +110,18 @@ class Previewer:
             raise TimedOut(f"no preview within {self.limits.timeout:g} s") from None
 
 
+def written_by(client: Client, materializer: str) -> dict[str, Any]:
+    """The distribution that registered the artifact's materializer, and its format."""
+    for registration in client.plugins.registry.all("materializer"):
+        if registration.name == materializer:
+            found = registration.info.get("format")
+            return {
+                "materializer_distribution": registration.distribution,
+                "materializer_format": found if isinstance(found, str) else None,
+            }
+    return {"materializer_distribution": None, "materializer_format": None}
+
+
 def image_url(artifact_id: str) -> str:
     return f"/api/v1/artifacts/{artifact_id}/preview/image"
 
@@ -170,7 +182,11 @@ def preview(client: Client, info: ArtifactInfo, previewer: Previewer) -> dict[st
     """
     ref = info.artifact
     limits = previewer.limits
-    base: dict[str, Any] = {"artifact_id": ref.artifact_id, "size": ref.size}
+    base: dict[str, Any] = {
+        "artifact_id": ref.artifact_id,
+        "size": ref.size,
+        **written_by(client, ref.materializer),
+    }
     if ref.size > limits.max_bytes:
         return {**base, "kind": "too_large", "limit": limits.max_bytes,
                 "message": f"the artifact is {ref.size} bytes; previews load at most "
