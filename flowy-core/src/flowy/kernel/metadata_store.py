@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         ArtifactRef,
         CacheEntry,
         MetricRecord,
+        RunChange,
         RunRecord,
         StepRunRecord,
     )
@@ -213,6 +214,64 @@ class MetadataStore(Component, abc.ABC):
         Optional; the default raises NotImplementedError.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot delete runs")
+
+    # -- live view: the change feed, running steps, cancelling (``flowy ui``) -----
+
+    def record_step_started(self, run_id: str, step: str, started_at: float) -> None:
+        """Note that ``step`` of ``run_id`` was handed to the executor at ``started_at``.
+
+        The engine calls it for every step it submits (cached, re-used and
+        skipped steps never start), so that a live view shows what is running
+        before its record is written. The step's later :meth:`record_step`
+        supersedes it. The default notes nothing: the step is then seen only
+        once it is recorded.
+        """
+
+    def running_steps(self, run_id: str) -> list[tuple[str, float]]:
+        """``(step, started_at)`` of the steps of ``run_id`` started and not yet recorded.
+
+        In the order they started. The default (a store that does not keep
+        starts, see :meth:`record_step_started`) knows of none.
+        """
+        return []
+
+    def changes_since(self, seq: int, limit: int = 1000) -> list[RunChange]:
+        """The changes to runs and steps after sequence number ``seq``, oldest first.
+
+        Every write that changes what a live view shows (a run created,
+        finished, crashed or asked to cancel; a step started or recorded)
+        adds a :class:`~flowy.kernel.records.RunChange` with a growing ``seq``
+        in the same transaction as the write itself, whichever process wrote
+        it. A reader keeps the last ``seq`` it saw and asks again: one cheap
+        query however many runs there are. At most ``limit`` come back.
+        The default returns none: a store without a feed makes ``flowy ui``
+        fall back to polling the newest runs.
+        """
+        return []
+
+    def latest_change(self) -> int:
+        """The newest change's sequence number (0 when none, or without a feed)."""
+        return 0
+
+    def request_cancel(self, run_id: str, requested_by: str) -> bool:
+        """Ask the process running ``run_id`` to cancel it; True when newly asked.
+
+        The orchestrator polls :meth:`cancel_requested` while the run goes and
+        ends it as ``cancelled``, as Ctrl-C does. False when the run already
+        had a request. The run must be ``running`` (a finished one raises
+        :class:`~flowy.kernel.errors.FlowyError`); unknown ids raise
+        RunNotFoundError. The default raises: this store cannot cancel runs.
+        """
+        from flowy.kernel.errors import FlowyError
+
+        raise FlowyError(
+            f"this metadata store cannot cancel runs ({type(self).__name__} keeps no cancel "
+            "requests); stop the run with Ctrl-C in the process that runs it."
+        )
+
+    def cancel_requested(self, run_id: str) -> bool:
+        """Whether someone asked to cancel ``run_id`` (default: never; keep it cheap)."""
+        return False
 
     # -- the runs list: filter, sort, keyset pages (flowy ui, flowy runs list --filter) --
 
