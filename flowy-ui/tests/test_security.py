@@ -178,6 +178,10 @@ def _templates(filled) -> list[str]:
 
 
 def test_traversal_never_reads_outside(api, open_server, filled, tmp_path) -> None:
+    """MLflow's artifact handlers read files named by the client: CVE-2023-1177 (a
+    ``../`` path through the artifact API), CVE-2023-6831 (an encoded one that passed
+    its check), CVE-2024-1558 (a path through a model version's source). Here every
+    route that takes an id or a name is tried with each of those shapes."""
     secret = filled.project.parent / "secret.txt"
     secret.write_text(MARKER)
     attempts = [*TRAVERSALS, str(secret).replace("/", "%2F"), "..%2Fsecret.txt",
