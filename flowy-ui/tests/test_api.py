@@ -248,7 +248,7 @@ def test_openapi_schema(api) -> None:
     ]:  # fmt: skip
         assert path in paths, path
     run_page = schema["components"]["schemas"]["RunPage"]
-    assert set(run_page["properties"]) == {"items", "next_cursor"}
+    assert set(run_page["properties"]) == {"items", "next_cursor", "available_columns"}
     assert "/docs" not in paths and api.get("/docs").status_code != 500
 
 

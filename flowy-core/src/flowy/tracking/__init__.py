@@ -35,6 +35,11 @@ _LAZY = {
     "Retention": "flowy.tracking.retention",
     # deleting runs: rows in one transaction, then files (`flowy runs delete`)
     "delete_runs": "flowy.tracking.deletion",
+    # the runs list's filter language (flowy ui, `flowy runs list --filter`)
+    "RunQueryError": "flowy.tracking.run_query:QueryError",
+    "parse_run_filter": "flowy.tracking.run_query:parse",
+    "parse_run_sort": "flowy.tracking.run_query:parse_sort",
+    "render_run_filter": "flowy.tracking.run_query:render",
 }
 
 __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
@@ -42,6 +47,7 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "Client",
     "GcReport",
     "Retention",
+    "RunQueryError",
     "best_run",
     "build_report",
     "collect_garbage",
@@ -51,7 +57,10 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "list_experiments",
     "load_model",
     "metric_names",
+    "parse_run_filter",
+    "parse_run_sort",
     "render_report",
+    "render_run_filter",
     "summarize",
 ]
 
@@ -72,5 +81,9 @@ if TYPE_CHECKING:  # listed in __all__, so re-exported for type checkers (strict
     from flowy.tracking.housekeeping import GcReport
     from flowy.tracking.housekeeping import collect as collect_garbage
     from flowy.tracking.retention import Retention
+    from flowy.tracking.run_query import QueryError as RunQueryError
+    from flowy.tracking.run_query import parse as parse_run_filter
+    from flowy.tracking.run_query import parse_sort as parse_run_sort
+    from flowy.tracking.run_query import render as render_run_filter
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

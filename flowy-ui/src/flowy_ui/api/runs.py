@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from flowy.kernel.records import standard_json
@@ -17,51 +17,108 @@ MAX_LIMIT = 500
 Filter = Annotated[str | None, Query(max_length=256)]
 
 
-@router.get("", response_model=schemas.RunPage)
+@router.get("", response_model=schemas.RunPage, response_model_exclude_unset=True)
 def list_runs(
     pool: Pool,
     *,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    q: Annotated[str | None, Query(max_length=4096)] = None,
+    sort: Annotated[str, Query(max_length=300)] = "started",
+    order: Annotated[Literal["asc", "desc"], Query()] = "desc",
+    columns: Annotated[str | None, Query(max_length=4096)] = None,
     status: Filter = None,
     pipeline: Filter = None,
     experiment: Filter = None,
 ) -> dict[str, Any]:
-    """Runs newest first, ``limit`` per page; pass ``next_cursor`` back as ``cursor``."""
-    from flowy.tracking import summarize
+    """Runs matching the filter ``q``, sorted by ``sort``/``order``, ``limit`` per page.
 
+    ``q`` is the filter language (``status:failed metrics.r2>0.9``, see docs/ui.md);
+    ``status``, ``pipeline`` and ``experiment`` are shorthands ANDed with it. Pass
+    ``next_cursor`` back as ``cursor`` (with the same sort). With ``columns``
+    (comma-separated ``params.<name>`` / ``metrics.<name>``) each run carries only
+    those values, and the first page lists ``available_columns``; without it, every
+    parameter and metric of each run.
+    """
+    from flowy.kernel.run_query import RunQuery
+    from flowy.tracking import parse_run_sort
+
+    run_filter = _run_filter(q, status, pipeline, experiment)
+    run_sort = parse_run_sort(sort, order)
+    chosen = _chosen_columns(columns)
+    after = pagination.decode_key(cursor, run_sort) if cursor else None
     client = pool.client()
-    after = pagination.decode(cursor) if cursor else None
-    status = status or None
-    pipeline = pipeline or None
+    query = RunQuery(run_filter, run_sort, limit, after, tuple(chosen or ()))
+    page = client.store.search_runs(query)
+    if chosen is None:
+        from flowy.tracking import summarize
 
-    if experiment:
-        from flowy.tracking import experiment_runs
-
-        def fetch(n: int) -> list[Any]:
-            try:
-                return experiment_runs(client.store, experiment, status=status, limit=n)
-            except Exception as exc:
-                if type(exc).__name__ == "ExperimentNotFoundError":
-                    return []
-                raise
-
-        def keep(run: Any) -> bool:
-            return pipeline is None or run.pipeline == pipeline
+        items = [
+            views.run_item(s.run, s.params, s.metrics) for s in summarize(client.store, page.runs)
+        ]
     else:
-
-        def fetch(n: int) -> list[Any]:
-            return client.runs(pipeline=pipeline, status=status, limit=n)
-
-        def keep(run: Any) -> bool:
-            return True
-
-    runs, more = pagination.page(fetch, limit, after, keep)
-    summaries = summarize(client.store, runs)
-    return {
-        "items": [views.run_item(s.run, s.params, s.metrics) for s in summaries],
-        "next_cursor": pagination.encode(runs[-1]) if more and runs else None,
+        items = [_chosen_item(run, page.values.get(run.run_id, {})) for run in page.runs]
+    body: dict[str, Any] = {
+        "items": items,
+        "next_cursor": (
+            pagination.encode_key(run_sort, page.next_cursor) if page.next_cursor else None
+        ),
     }
+    if chosen is not None and cursor is None:
+        names = client.store.run_columns()
+        body["available_columns"] = [f"params.{n}" for n in names.get("params", [])] + [
+            f"metrics.{n}" for n in names.get("metrics", [])
+        ]
+    return body
+
+
+#: At most this many chosen columns per request.
+MAX_COLUMNS = 50
+
+
+def _run_filter(
+    q: str | None, status: str | None, pipeline: str | None, experiment: str | None
+) -> Any:
+    """The filter tree of ``q`` ANDed with the shorthand parameters (RunQueryError: 400)."""
+    from flowy.kernel.run_query import And, Comparison
+    from flowy.tracking import parse_run_filter
+
+    terms = [] if not q else [parse_run_filter(q)]
+    for field, value in (("status", status), ("pipeline", pipeline), ("experiment", experiment)):
+        if value:
+            terms.append(Comparison(field, "=", value))
+    terms = [t for t in terms if t is not None]
+    if len(terms) <= 1:
+        return terms[0] if terms else None
+    flat: list[Any] = []
+    for term in terms:
+        flat.extend(term.terms if isinstance(term, And) else (term,))
+    return And(tuple(flat))
+
+
+def _chosen_columns(columns: str | None) -> list[str] | None:
+    """The ``params.*`` / ``metrics.*`` names asked for; None when ``columns`` is absent."""
+    if columns is None:
+        return None
+    from flowy.kernel.run_query import field_kind
+    from flowy.tracking import RunQueryError
+
+    chosen = [c.strip() for c in columns.split(",") if c.strip()]
+    for name in chosen:
+        if field_kind(name) not in ("param", "metric"):
+            raise RunQueryError(
+                f"Column {name[:80]!r}: expected params.<name> or metrics.<name>, comma-separated."
+            )
+    if len(chosen) > MAX_COLUMNS:
+        raise RunQueryError(f"{len(chosen)} columns asked for: at most {MAX_COLUMNS}.")
+    return list(dict.fromkeys(chosen))
+
+
+def _chosen_item(run: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """A run's list item with only the chosen parameter and metric values."""
+    params = {k[len("params.") :]: v for k, v in values.items() if k.startswith("params.")}
+    metrics = {k[len("metrics.") :]: v for k, v in values.items() if k.startswith("metrics.")}
+    return views.run_item(run, params, metrics)
 
 
 @router.get("/{run_id}", response_model=schemas.RunDetail)

@@ -39,6 +39,9 @@ class RunItem(BaseModel):
 class RunPage(BaseModel):
     items: list[RunItem]
     next_cursor: str | None
+    # The runs list's column chooser: params.<name> and metrics.<name> recorded in the
+    # store; sent on the first page of a request that names ``columns``.
+    available_columns: list[str] | None = None
 
 
 class StepItem(BaseModel):
