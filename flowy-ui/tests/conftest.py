@@ -122,7 +122,12 @@ class Filled:
 
     def env(self, **extra: str) -> dict[str, str]:
         """An environment for a ``flowy`` subprocess in this project."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
+        # FLOWY_UI_STATIC_DIR passes: a frontend build under test (see docs/ui.md).
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("FLOWY_") or k == "FLOWY_UI_STATIC_DIR"
+        }
         plugins = [name for name, _ in FIRST_PARTY] + ["flowy-materializers", "flowy-ui"]
         env.update(
             FLOWY_HOME=str(self.home),

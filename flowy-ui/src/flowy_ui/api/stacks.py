@@ -3,9 +3,9 @@ which plugins are installed (options masked: no credential is ever shown)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from flowy.kernel.redact import mask
 
 from flowy_ui.api import schemas
@@ -33,6 +33,18 @@ def list_stacks(pool: Pool) -> dict[str, Any]:
         for name, definition in query(pool.plugins, pool.project).items()
     ]
     return {"active": active, "items": items}
+
+
+@router.get("/stacks/{name}/health", response_model=schemas.StackHealth)
+def get_stack_health(pool: Pool, name: Annotated[str, Path(max_length=255)]) -> dict[str, Any]:
+    """Each component resolved (plugin found, options valid); the served stack's stores probed.
+
+    The stores of the stack this server reads answer one cheap read each, timed and
+    bounded; another stack's stores are not contacted (see :mod:`flowy_ui.stack_health`).
+    """
+    from flowy_ui.stack_health import stack_health
+
+    return stack_health(pool, name)
 
 
 @router.get("/plugins", response_model=schemas.PluginList)

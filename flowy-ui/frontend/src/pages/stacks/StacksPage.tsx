@@ -2,6 +2,7 @@ import { itemsOf, usePlugins, useStacks } from "../../api/queries";
 import { ErrorBox, Loading } from "../../components/ErrorBox";
 import { RecordsTable } from "../../components/RecordsTable";
 import { formatValue } from "../../lib/format";
+import { StackHealthPanel } from "./StackHealthPanel";
 
 /** A stack's components as "kind: type" pairs, each component's options in its tooltip. */
 function stackCell(column: string, row: Record<string, unknown>) {
@@ -41,6 +42,16 @@ export function StacksPage() {
       ) : null}
       {stacks.data ? (
         <RecordsTable rows={itemsOf(stacks.data)} render={stackCell} testId="stacks-table" empty="No stacks." />
+      ) : null}
+      {stacks.data ? (
+        <>
+          <h2>Health</h2>
+          {itemsOf(stacks.data).map((row) =>
+            typeof row.name === "string" ? (
+              <StackHealthPanel key={row.name} name={row.name} active={row.name === active} />
+            ) : null,
+          )}
+        </>
       ) : null}
       <h2>Plugins</h2>
       {plugins.isLoading ? <Loading what="plugins" /> : null}
