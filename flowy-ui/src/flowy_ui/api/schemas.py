@@ -328,6 +328,28 @@ class StackList(BaseModel):
     items: list[StackItem]
 
 
+class ProbeResult(BaseModel):
+    ok: bool
+    ms: float | None
+    error: str | None
+
+
+class ComponentHealth(BaseModel):
+    type: str
+    distribution: str
+    version: str
+    resolved: bool
+    probe: ProbeResult | None
+
+
+class StackHealth(BaseModel):
+    name: str
+    served: bool
+    ok: bool
+    problems: list[str]
+    components: dict[str, ComponentHealth]
+
+
 class PluginItem(BaseModel):
     name: str
     distribution: str
