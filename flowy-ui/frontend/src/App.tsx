@@ -2,6 +2,7 @@ import { NavLink, Navigate, Route, Routes, useLocation, Link } from "react-route
 import { useHealth } from "./api/queries";
 import { TokenField } from "./components/TokenField";
 import { ArtifactPage } from "./pages/artifact/ArtifactPage";
+import { ArtifactsPage } from "./pages/artifacts/ArtifactsPage";
 import { CompareRoute } from "./pages/experiments/CompareRoute";
 import { ExperimentPage, ExperimentsPage } from "./pages/experiments/ExperimentPage";
 import { ModelPage, ModelsPage } from "./pages/models/ModelsPage";
@@ -19,6 +20,7 @@ export function App() {
         <nav aria-label="Main">
           <NavLink to="/runs">Runs</NavLink>
           <NavLink to="/experiments">Experiments</NavLink>
+          <NavLink to="/artifacts">Artifacts</NavLink>
           <NavLink to="/models">Models</NavLink>
           <NavLink to="/stacks">Stacks</NavLink>
         </nav>
@@ -29,6 +31,7 @@ export function App() {
           <Route path="/" element={<RunsPage />} />
           <Route path="/runs" element={<RunsPage />} />
           <Route path="/runs/:runId" element={<RunPage />} />
+          <Route path="/artifacts" element={<ArtifactsPage />} />
           <Route path="/artifacts/:artifactId" element={<ArtifactPage />} />
           <Route path="/experiments" element={<ExperimentsPage />} />
           <Route path="/experiments/:name" element={<ExperimentPage />} />

@@ -201,3 +201,98 @@ export function usePlugins() {
     select: itemsOf,
   });
 }
+
+// -- artifact previews and search, the model registry page ---------------------------------
+// (pages/artifact, pages/artifacts, pages/models). Artifacts never change once written, so
+// their previews are never fetched twice; a model's page is refetched after each write.
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { postJson, shouldRetry } from "./client";
+import type {
+  ArtifactPreview,
+  ArtifactSearchPage,
+  ModelComparison,
+  ModelDetail,
+  StageChanges,
+} from "./types";
+
+export interface ArtifactFilters {
+  name?: string;
+  type?: string;
+  run?: string;
+  pipeline?: string;
+}
+
+export const ARTIFACT_PAGE_SIZE = 50;
+
+export function useArtifactPreview(artifactId: string) {
+  return useQuery({
+    queryKey: ["artifact-preview", artifactId],
+    queryFn: ({ signal }) =>
+      getJson<ArtifactPreview>(`/api/v1/artifacts/${enc(artifactId)}/preview`, signal),
+    staleTime: Infinity,
+    retry: shouldRetry,
+  });
+}
+
+/** Artifacts matching `filters`, newest first, page by page ("load more"). */
+export function useArtifactSearch(filters: ArtifactFilters) {
+  const pages = useInfiniteQuery({
+    queryKey: ["artifacts", filters],
+    queryFn: ({ pageParam, signal }) =>
+      getJson<ArtifactSearchPage>(
+        `/api/v1/artifacts${buildQuery({ limit: ARTIFACT_PAGE_SIZE, cursor: pageParam, ...filters })}`,
+        signal,
+      ),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last: ArtifactSearchPage) => last.next_cursor || null,
+    retry: shouldRetry,
+  });
+  const rows = useMemo(() => (pages.data?.pages ?? []).flatMap((p) => p.items), [pages.data]);
+  return {
+    rows,
+    error: pages.error,
+    isLoading: pages.isLoading,
+    hasMore: pages.hasNextPage,
+    loadMore: () => void pages.fetchNextPage(),
+    isLoadingMore: pages.isFetchingNextPage,
+  };
+}
+
+export function useModelDetail(name: string) {
+  return useQuery({
+    queryKey: ["model-detail", name],
+    queryFn: ({ signal }) => getJson<ModelDetail>(`/api/v1/models/${enc(name)}`, signal),
+    retry: shouldRetry,
+  });
+}
+
+export function useModelCompare(name: string, a: number | null, b: number | null) {
+  return useQuery({
+    queryKey: ["model-compare", name, a, b],
+    queryFn: ({ signal }) =>
+      getJson<ModelComparison>(`/api/v1/models/${enc(name)}/compare${buildQuery({ a, b })}`, signal),
+    enabled: a !== null && b !== null,
+    retry: shouldRetry,
+  });
+}
+
+/** Promote (`{version, stage}`) or roll back (no body) a model; its queries refetch after. */
+export function useStageChange(name: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (change: { action: "promote"; version: number; stage: string } | { action: "rollback" }) =>
+      change.action === "promote"
+        ? postJson<StageChanges>(`/api/v1/models/${enc(name)}/promote`, {
+            version: change.version,
+            stage: change.stage,
+          })
+        : postJson<StageChanges>(`/api/v1/models/${enc(name)}/rollback`),
+    onSettled: () =>
+      Promise.all([
+        client.invalidateQueries({ queryKey: ["model-detail", name] }),
+        client.invalidateQueries({ queryKey: ["model", name] }),
+        client.invalidateQueries({ queryKey: ["model-compare", name] }),
+        client.invalidateQueries({ queryKey: ["models"] }),
+      ]),
+  });
+}

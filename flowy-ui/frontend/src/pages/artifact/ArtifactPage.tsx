@@ -1,23 +1,31 @@
 import { useMemo, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { downloadFile, enc } from "../../api/client";
-import { useArtifact, useLineage } from "../../api/queries";
+import { useArtifact, useArtifactPreview, useLineage } from "../../api/queries";
 import { getAuth } from "../../api/token";
 import type { Artifact } from "../../api/types";
 import { DagView, type DagNode } from "../../components/DagView";
 import { ErrorBox, Loading } from "../../components/ErrorBox";
 import { Facts } from "../../components/Facts";
 import { formatBytes, formatTime, shortId } from "../../lib/format";
+import { PreviewPanel } from "./PreviewPanel";
 
-/** One artifact: its facts and metadata, a download, and its lineage both ways. */
+/** One artifact: its facts, a preview of what it holds, a download, its metadata, and its
+ * lineage both ways as a graph whose nodes open the artifact they name. */
 export function ArtifactPage() {
   const { artifactId = "" } = useParams();
   const artifact = useArtifact(artifactId);
+  // The same query the preview panel makes (one request): it names the distribution.
+  const preview = useArtifactPreview(artifact.data?.artifact_id ?? artifactId);
+  const writtenBy = preview.data?.materializer_distribution;
   if (artifact.isLoading) return <Loading what="artifact" />;
   if (!artifact.data) return <ErrorBox error={artifact.error} />;
   const a = artifact.data;
   return (
     <>
+      <p className="crumbs">
+        <Link to="/artifacts">Artifacts</Link> /
+      </p>
       <h1>
         {a.name} <span className="muted mono">{shortId(a.artifact_id)}</span>
       </h1>
@@ -29,6 +37,8 @@ export function ArtifactPage() {
           ["Size", formatBytes(a.size)],
           ["Checksum", a.checksum ? <span className="mono">{a.checksum}</span> : null],
           ["Materializer", a.materializer],
+          ["Written by", writtenBy ? <span data-testid="artifact-distribution">{writtenBy}</span> : null],
+          ["Format", preview.data?.materializer_format ?? null],
           ["Run", a.run_id ? <Link to={`/runs/${enc(a.run_id)}`}>{shortId(a.run_id)}</Link> : null],
           [
             "Step",
@@ -38,6 +48,7 @@ export function ArtifactPage() {
         ]}
       />
       <DownloadLink artifact={a} />
+      <PreviewPanel artifactId={a.artifact_id} />
       {a.metadata && Object.keys(a.metadata).length > 0 ? (
         <section aria-label="Metadata">
           <h2>Metadata</h2>
@@ -78,14 +89,14 @@ function DownloadLink({ artifact }: { artifact: Artifact }) {
 function LineageSection({ artifactId }: { artifactId: string }) {
   const lineage = useLineage(artifactId);
   const navigate = useNavigate();
-  const nodes = useMemo<DagNode[]>(
-    () =>
-      (lineage.data?.nodes ?? []).map((n) => ({
-        id: n.artifact_id,
-        label: n.name || shortId(n.artifact_id),
-      })),
-    [lineage.data],
-  );
+  const nodes = useMemo<DagNode[]>(() => {
+    const side = lineageSides(artifactId, lineage.data?.edges ?? []);
+    return (lineage.data?.nodes ?? []).map((n) => ({
+      id: n.artifact_id,
+      label: n.name || shortId(n.artifact_id),
+      status: side.get(n.artifact_id) ?? null,
+    }));
+  }, [lineage.data, artifactId]);
   const byId = new Map((lineage.data?.nodes ?? []).map((n) => [n.artifact_id, n]));
   const edges = lineage.data?.edges ?? [];
   return (
@@ -126,4 +137,24 @@ function ArtifactRef({ artifact, id, current }: { artifact?: Artifact; id: strin
       {label}
     </Link>
   );
+}
+
+/** "upstream" for the artifacts this one was made from, "downstream" for those made from it. */
+function lineageSides(root: string, edges: ReadonlyArray<readonly [string, string]>): Map<string, string> {
+  const side = new Map<string, string>([[root, "this"]]);
+  const walk = (step: (edge: readonly [string, string]) => [string, string], label: string) => {
+    const queue = [root];
+    for (let current = queue.shift(); current !== undefined; current = queue.shift()) {
+      for (const edge of edges) {
+        const [here, next] = step(edge);
+        if (here === current && !side.has(next)) {
+          side.set(next, label);
+          queue.push(next);
+        }
+      }
+    }
+  };
+  walk(([input, output]) => [output, input], "upstream");
+  walk(([input, output]) => [input, output], "downstream");
+  return side;
 }
