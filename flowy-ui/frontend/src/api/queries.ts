@@ -4,6 +4,7 @@
 import { useInfiniteQuery, useQueries, useQuery } from "@tanstack/react-query";
 import { useMemo, useRef } from "react";
 import { isLive } from "../lib/format";
+import { splitColumn } from "../lib/columns";
 import { buildQuery, flattenPages, mergeFresh, nextCursor } from "../lib/pagination";
 import { enc, getJson } from "./client";
 import type {
@@ -14,6 +15,7 @@ import type {
   Items,
   Lineage,
   MetricSeries,
+  MetricValue,
   Record_,
   RunDetail,
   RunPage,
@@ -32,6 +34,28 @@ export interface RunFilters {
   status?: string;
   pipeline?: string;
   experiment?: string;
+  /** The filter language (`metrics.r2>0.9 params.alpha=0.1`); the server parses it. */
+  q?: string;
+  /** A field (`started`, `metrics.r2`, `params.alpha`...) and its order. */
+  sort?: string;
+  order?: "asc" | "desc";
+  /** Comma-separated `params.<name>` / `metrics.<name>` to receive (all when absent). */
+  columns?: string;
+}
+
+/** A page of the runs list; the first one of a request naming `columns` lists them all. */
+export interface RunListPage extends RunPage {
+  available_columns?: string[] | null;
+}
+
+/** Every `params.<name>` / `metrics.<name>` recorded: what the column chooser offers. */
+export function useRunColumns() {
+  return useQuery({
+    queryKey: ["runs-columns"],
+    queryFn: async ({ signal }) =>
+      (await getJson<RunListPage>("/api/v1/runs?limit=1&columns=", signal)).available_columns ?? [],
+    staleTime: 60_000,
+  });
 }
 
 const runKey = (run: RunSummary) => run.run_id;
@@ -45,18 +69,21 @@ export function useHealth() {
 }
 
 /**
- * The runs matching `filters`, page by page ("load more"), kept live: the first page is
- * fetched again every few seconds while any loaded run is running, every ten otherwise
- * (new runs appear on top), and running runs further down are fetched one by one.
+ * The runs matching `filters`, page by page ("load more", or scrolling near the end),
+ * sorted by the server, kept live: the first page is fetched again every few seconds
+ * while any loaded run is running, every ten otherwise (new runs appear on top of a
+ * newest-first list), and running runs further down are fetched one by one.
  */
-export function useRunsList(filters: RunFilters) {
+export function useRunsList(filters: RunFilters, enabled = true) {
   const query = (cursor: string | null) =>
     `/api/v1/runs${buildQuery({ limit: PAGE_SIZE, cursor, ...filters })}`;
+  const newestFirst = (filters.sort ?? "started") === "started" && (filters.order ?? "desc") === "desc";
   const pages = useInfiniteQuery({
     queryKey: ["runs", filters],
-    queryFn: ({ pageParam, signal }) => getJson<RunPage>(query(pageParam), signal),
+    queryFn: ({ pageParam, signal }) => getJson<RunListPage>(query(pageParam), signal),
     initialPageParam: null as string | null,
-    getNextPageParam: (last: RunPage) => last.next_cursor || null,
+    getNextPageParam: (last: RunListPage) => last.next_cursor || null,
+    enabled,
     // Fetched again when the page is opened again; while it is open, the head query
     // below keeps it live instead of every loaded page being refetched.
     refetchOnWindowFocus: false,
@@ -67,11 +94,11 @@ export function useRunsList(filters: RunFilters) {
   const liveRef = useRef(false);
   const head = useQuery({
     queryKey: ["runs-head", filters],
-    queryFn: ({ signal }) => getJson<RunPage>(query(null), signal),
+    queryFn: ({ signal }) => getJson<RunListPage>(query(null), signal),
     // New runs (started by `flowy run` anywhere) appear on top: the first page is fetched
     // again every IDLE_REFRESH_MS, and every REFRESH_MS while a shown run is live. (A
     // WebSocket fed by one watcher per server will replace this polling.)
-    enabled: pages.isSuccess,
+    enabled: enabled && pages.isSuccess,
     refetchInterval: () => (liveRef.current ? REFRESH_MS : IDLE_REFRESH_MS),
   });
   const headIds = useMemo(() => new Set((head.data?.items ?? []).map(runKey)), [head.data]);
@@ -91,8 +118,14 @@ export function useRunsList(filters: RunFilters) {
   // useQueries returns a new array each render; recompute only when a copy changed.
   const trackedStamp = tracked.map((t) => t.dataUpdatedAt).join(",");
   const rows = useMemo(
-    () => mergeFresh(mergeFresh(loaded, head.data?.items ?? [], runKey), trackedRuns, runKey),
-    [loaded, head.data, trackedStamp], // eslint-disable-line react-hooks/exhaustive-deps
+    () =>
+      mergeFresh(
+        mergeFresh(loaded, head.data?.items ?? [], runKey, newestFirst),
+        // A run's detail carries every param and metric: keep the chosen columns' values.
+        filters.columns === undefined ? trackedRuns : trackedRuns.map((run) => onlyColumns(run, filters.columns ?? "")),
+        runKey,
+      ),
+    [loaded, head.data, trackedStamp, newestFirst], // eslint-disable-line react-hooks/exhaustive-deps
   );
   const anyLive = useMemo(() => rows.some((run) => isLive(run.status)), [rows]);
   liveRef.current = anyLive;
@@ -104,7 +137,23 @@ export function useRunsList(filters: RunFilters) {
     loadMore: () => void pages.fetchNextPage(),
     isLoadingMore: pages.isFetchingNextPage,
     live: anyLive,
+    availableColumns: pages.data?.pages[0]?.available_columns ?? null,
   };
+}
+
+/** A run's detail (every param and metric) cut to the chosen `columns`, as the list sends it. */
+function onlyColumns(run: RunSummary, columns: string): RunSummary {
+  const params: Record<string, unknown> = {};
+  const metrics: Record<string, MetricValue> = {};
+  for (const column of columns.split(",")) {
+    const [kind, name] = splitColumn(column);
+    if (kind === "params" && name in (run.params ?? {})) params[name] = run.params[name];
+    if (kind === "metrics" && run.metrics && name in run.metrics) {
+      const value = run.metrics[name];
+      if (value !== undefined) metrics[name] = value;
+    }
+  }
+  return { ...run, params, metrics };
 }
 
 export function useRun(runId: string) {

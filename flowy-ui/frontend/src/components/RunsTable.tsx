@@ -1,27 +1,40 @@
-import { useEffect, useLayoutEffect, useMemo, useRef, useState, type Ref } from "react";
+import { useEffect, useLayoutEffect, useRef, useState, type ReactNode, type Ref } from "react";
 import { Link } from "react-router-dom";
 import { enc } from "../api/client";
-import { useRunsList, type RunFilters } from "../api/queries";
+import type { useRunsList } from "../api/queries";
 import type { RunSummary } from "../api/types";
-import { collectKeys } from "../lib/columns";
+import { FIXED_COLUMNS, splitColumn, type SortOrder } from "../lib/columns";
 import { formatDuration, formatTime, formatValue, shortId } from "../lib/format";
+import { nearEnd } from "../lib/pagination";
 import { visibleRange } from "../lib/virtual";
 import { ErrorBox, Loading } from "./ErrorBox";
 import { StatusBadge } from "./StatusBadge";
 
-const FIXED_COLUMNS = ["Status", "Run", "Pipeline", "Experiment", "Stack", "Started", "Duration"];
+type RunsList = ReturnType<typeof useRunsList>;
 
 /**
- * Runs matching `filters`, with the parameters and metrics they carry as columns.
- * Only the rows in view are rendered, so thousands of loaded runs scroll smoothly;
- * "Load more" follows the server's cursor. Live while a shown run is running.
+ * The runs of `list` with the chosen parameter and metric `columns`. Only the rows in
+ * view are rendered, so thousands of loaded runs scroll smoothly; scrolling near the
+ * end (or "Load more") follows the server's cursor. Headers sort on the server: click
+ * to sort by a column, again to reverse.
  */
-export function RunsTable({ filters, hideExperiment = false }: { filters: RunFilters; hideExperiment?: boolean }) {
-  const list = useRunsList(filters);
-  const paramKeys = useMemo(() => collectKeys(list.rows, (r) => r.params), [list.rows]);
-  const metricKeys = useMemo(() => collectKeys(list.rows, (r) => r.metrics), [list.rows]);
-  const fixed = hideExperiment ? FIXED_COLUMNS.filter((c) => c !== "Experiment") : FIXED_COLUMNS;
-  const columnCount = fixed.length + paramKeys.length + metricKeys.length;
+export function RunsTable({
+  list,
+  columns,
+  sort,
+  order,
+  onSort,
+  hideExperiment = false,
+}: {
+  list: RunsList;
+  columns: readonly string[];
+  sort: string;
+  order: SortOrder;
+  onSort: (field: string) => void;
+  hideExperiment?: boolean;
+}) {
+  const fixed = hideExperiment ? FIXED_COLUMNS.filter((c) => c.field !== "experiment") : FIXED_COLUMNS;
+  const columnCount = fixed.length + columns.length;
 
   const scroller = useRef<HTMLDivElement>(null);
   const firstRow = useRef<HTMLTableRowElement>(null);
@@ -42,11 +55,34 @@ export function RunsTable({ filters, hideExperiment = false }: { filters: RunFil
     if (height && Math.abs(height - rowHeight) > 0.5) setRowHeight(height);
   }, [list.rows, list.isLoading, rowHeight]);
 
-  if (list.isLoading) return <Loading what="runs" />;
-  if (list.error && list.rows.length === 0) return <ErrorBox error={list.error} />;
-
   const win = visibleRange({ scrollTop, viewportHeight: viewport, rowHeight, count: list.rows.length });
+  const wantMore = list.hasMore && !list.isLoadingMore && !list.error && nearEnd(win.end, list.rows.length);
+  const { loadMore } = list;
+  useEffect(() => {
+    if (wantMore) loadMore();
+  }, [wantMore, loadMore]);
+
+  if (list.isLoading) return <Loading what="runs" />;
+  if (list.error && list.rows.length === 0) return null; // shown by the page (filter errors inline)
+
   const shown = list.rows.slice(win.start, win.end);
+  const header = (field: string, label: ReactNode, className: string, title?: string) => {
+    const active = sort === field;
+    return (
+      <th
+        key={field}
+        scope="col"
+        className={className}
+        title={title}
+        aria-sort={active ? (order === "asc" ? "ascending" : "descending") : "none"}
+      >
+        <button type="button" className="sort-header" onClick={() => onSort(field)} data-testid="sort-header" data-field={field}>
+          {label}
+          {active ? (order === "asc" ? " ▲" : " ▼") : null}
+        </button>
+      </th>
+    );
+  };
 
   return (
     <section className="runs-table" aria-label="Runs">
@@ -60,23 +96,17 @@ export function RunsTable({ filters, hideExperiment = false }: { filters: RunFil
         <table className="runs" data-testid="runs-table">
           <thead>
             <tr>
-              {fixed.map((c) => (
-                <th key={c} scope="col" className={`col-${c.toLowerCase()}`}>
-                  {c}
-                </th>
-              ))}
-              {paramKeys.map((k) => (
-                <th key={`p.${k}`} scope="col" className="kv" title={`params.${k}`}>
-                  <span className="kv-kind">params.</span>
-                  {k}
-                </th>
-              ))}
-              {metricKeys.map((k) => (
-                <th key={`m.${k}`} scope="col" className="kv" title={`metrics.${k}`}>
-                  <span className="kv-kind">metrics.</span>
-                  {k}
-                </th>
-              ))}
+              {fixed.map((c) => header(c.field, c.label, `col-${c.label.toLowerCase()}`))}
+              {columns.map((column) => {
+                const [kind, name] = splitColumn(column);
+                const label = (
+                  <>
+                    <span className="kv-kind">{kind}.</span>
+                    {name}
+                  </>
+                );
+                return header(column, label, "kv", column);
+              })}
             </tr>
           </thead>
           <tbody>
@@ -87,8 +117,7 @@ export function RunsTable({ filters, hideExperiment = false }: { filters: RunFil
                 run={run}
                 rowRef={i === 0 ? firstRow : undefined}
                 hideExperiment={hideExperiment}
-                paramKeys={paramKeys}
-                metricKeys={metricKeys}
+                columns={columns}
               />
             ))}
             {win.padBottom > 0 ? <Spacer height={win.padBottom} columns={columnCount} /> : null}
@@ -115,14 +144,12 @@ function RunRow({
   run,
   rowRef,
   hideExperiment,
-  paramKeys,
-  metricKeys,
+  columns,
 }: {
   run: RunSummary;
   rowRef?: Ref<HTMLTableRowElement>;
   hideExperiment: boolean;
-  paramKeys: string[];
-  metricKeys: string[];
+  columns: readonly string[];
 }) {
   return (
     <tr ref={rowRef} className="row" data-testid="run-row" data-run-id={run.run_id} data-status={run.status}>
@@ -143,16 +170,15 @@ function RunRow({
       <td>{run.stack ?? ""}</td>
       <td className="mono">{formatTime(run.started_at)}</td>
       <td className="num">{formatDuration(run.duration)}</td>
-      {paramKeys.map((k) => (
-        <td key={`p.${k}`} className="kv">
-          {formatValue(run.params?.[k])}
-        </td>
-      ))}
-      {metricKeys.map((k) => (
-        <td key={`m.${k}`} className="kv num">
-          {formatValue(run.metrics?.[k])}
-        </td>
-      ))}
+      {columns.map((column) => {
+        const [kind, name] = splitColumn(column);
+        const value = kind === "params" ? run.params?.[name] : run.metrics?.[name];
+        return (
+          <td key={column} className={kind === "metrics" ? "kv num" : "kv"} data-column={column}>
+            {formatValue(value)}
+          </td>
+        );
+      })}
     </tr>
   );
 }

@@ -44,13 +44,24 @@ export function nextCursor<T>(pages: ReadonlyArray<Page<T>>): string | null {
 
 /**
  * `shown` refreshed by `fresh` (a newer copy of the first page, in server order):
- * items of `fresh` not yet shown go first, in their order; shown items are replaced by
- * their fresh copy where there is one and otherwise kept, in place.
+ * items of `fresh` not yet shown go first, in their order (unless `addNew` is false: a
+ * list sorted by anything but newest-first has no "top" for them); shown items are
+ * replaced by their fresh copy where there is one and otherwise kept, in place.
  */
-export function mergeFresh<T>(shown: readonly T[], fresh: readonly T[], key: (item: T) => string): T[] {
+export function mergeFresh<T>(
+  shown: readonly T[],
+  fresh: readonly T[],
+  key: (item: T) => string,
+  addNew = true,
+): T[] {
   if (fresh.length === 0) return [...shown];
   const freshByKey = new Map(fresh.map((item) => [key(item), item]));
   const shownKeys = new Set(shown.map(key));
-  const added = fresh.filter((item) => !shownKeys.has(key(item)));
+  const added = addNew ? fresh.filter((item) => !shownKeys.has(key(item))) : [];
   return [...added, ...shown.map((item) => freshByKey.get(key(item)) ?? item)];
+}
+
+/** Whether the table is scrolled close enough to its end to fetch the next page. */
+export function nearEnd(shownEnd: number, loaded: number, margin = 20): boolean {
+  return loaded > 0 && shownEnd >= loaded - margin;
 }
