@@ -15,10 +15,22 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, FastAPI
 
 from flowy_ui import errors, frontend, security
-from flowy_ui.api import artifacts, audit, cache, compare, experiments, health, models, runs, stacks
+from flowy_ui.api import (
+    artifacts,
+    audit,
+    cache,
+    compare,
+    experiments,
+    health,
+    live,
+    models,
+    runs,
+    stacks,
+)
 from flowy_ui.audit import AuditLog
 from flowy_ui.auth import Authenticator
 from flowy_ui.clients import ClientPool
+from flowy_ui.live import LiveHub
 from flowy_ui.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,12 +61,15 @@ def create_app(settings: Settings | None = None, plugins: FlowyPlugins | None = 
         checked.store  # noqa: B018 - a wrong stack or an unreadable store fails here
         stack = checked.stack_name
     pool = ClientPool(stack, project, plugins)
+    hub = LiveHub(pool)  # the one watcher of the store's changes (see flowy_ui.live)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub.start()
         try:
             yield
         finally:
+            await hub.stop()
             pool.close()
 
     app = FastAPI(
@@ -67,6 +82,7 @@ def create_app(settings: Settings | None = None, plugins: FlowyPlugins | None = 
     )
     app.state.settings = settings
     app.state.clients = pool
+    app.state.live = hub
     app.state.auth = Authenticator(settings)
     app.state.audit = AuditLog(settings.audit_path)
 
@@ -74,7 +90,7 @@ def create_app(settings: Settings | None = None, plugins: FlowyPlugins | None = 
     security.install(app, settings, app.state.auth, app.state.audit)
 
     api = APIRouter(prefix=API)
-    for module in (runs, artifacts, experiments, compare, models, stacks, cache, audit):
+    for module in (runs, artifacts, experiments, compare, models, stacks, cache, audit, live):
         api.include_router(module.router)
     app.include_router(health.router)
     app.include_router(api)

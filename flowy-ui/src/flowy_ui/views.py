@@ -56,8 +56,28 @@ def step_item(record: StepRunRecord) -> dict[str, Any]:
     }
 
 
-def dag(steps: list[StepRunRecord]) -> dict[str, Any]:
-    """Nodes in recorded order; an edge wherever a step consumed another's output."""
+def running_step_item(step: str, started_at: float) -> dict[str, Any]:
+    """A step started and not yet recorded (``MetadataStore.running_steps``)."""
+    return {
+        "step": step,
+        "status": "running",
+        "started_at": started_at,
+        "finished_at": None,
+        "duration": None,
+        "attempts": 1,
+        "error": None,
+        "error_type": None,
+        "outputs": {},
+        "inputs": {},
+        "cache_key": None,
+    }
+
+
+def dag(
+    steps: list[StepRunRecord], running: list[tuple[str, float]] | None = None
+) -> dict[str, Any]:
+    """Nodes in recorded order, then running steps; an edge wherever a step consumed
+    another's output (a running step's inputs are known once it is recorded)."""
     producer = {aid: s.step for s in steps for aid in s.outputs.values()}
     edges: list[tuple[str, str]] = []
     for s in steps:
@@ -65,7 +85,16 @@ def dag(steps: list[StepRunRecord]) -> dict[str, Any]:
             upstream = producer.get(aid)
             if upstream is not None and upstream != s.step and (upstream, s.step) not in edges:
                 edges.append((upstream, s.step))
-    return {"nodes": [{"id": s.step, "status": s.status} for s in steps], "edges": edges}
+    nodes: list[dict[str, Any]] = [
+        {"id": s.step, "status": s.status, "started_at": s.started_at or None} for s in steps
+    ]
+    recorded = {s.step for s in steps}
+    nodes += [
+        {"id": name, "status": "running", "started_at": at}
+        for name, at in running or ()
+        if name not in recorded
+    ]
+    return {"nodes": nodes, "edges": edges}
 
 
 def artifact_item(info: ArtifactInfo) -> dict[str, Any]:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from flowy.kernel.records import standard_json
 
 from flowy_ui import pagination, series, views
 from flowy_ui.api import schemas
-from flowy_ui.api.deps import ERROR_RESPONSES, Pool
+from flowy_ui.api.deps import ERROR_RESPONSES, Audit, Pool
+from flowy_ui.auth import Principal, require
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=ERROR_RESPONSES)
 
 MAX_LIMIT = 500
+Editor = Annotated[Principal, require("editor")]
 Filter = Annotated[str | None, Query(max_length=256)]
 
 
@@ -134,14 +136,22 @@ def get_run(pool: Pool, run_id: str) -> dict[str, Any]:
         "git": standard_json(run.git),
         "environment": standard_json(run.environment),
         "host": run.host,
-        "steps": [views.step_item(s) for s in summary.steps],
+        "steps": [views.step_item(s) for s in summary.steps]
+        + [views.running_step_item(name, at) for name, at in _running(client, run)],
     }
 
 
 @router.get("/{run_id}/dag", response_model=schemas.Dag)
 def get_dag(pool: Pool, run_id: str) -> dict[str, Any]:
-    """The run's steps and the edges between them (which step produced each input)."""
-    return views.dag(pool.client().steps(run_id))
+    """The run's steps (recorded, then running) and the edges between them."""
+    client = pool.client()
+    run = client.run(run_id)
+    return views.dag(client.steps(run.run_id), _running(client, run))
+
+
+def _running(client: Any, run: Any) -> list[tuple[str, float]]:
+    """Steps started and not recorded, while the run runs (a crashed run's stay unknown)."""
+    return client.store.running_steps(run.run_id) if run.status == "running" else []
 
 
 @router.get("/{run_id}/steps/{step}/logs", response_model=schemas.StepLogs)
@@ -173,3 +183,31 @@ def get_metrics(
         values.sort(key=lambda p: p[0])
         result[name] = standard_json(series.downsample(values, points))
     return {"series": result, "points": points, "total": {k: len(v) for k, v in raw.items()}}
+
+
+@router.post("/{run_id}/cancel", response_model=schemas.CancelAccepted, status_code=202)
+def cancel_run(pool: Pool, audit: Audit, who: Editor, run_id: str) -> dict[str, Any]:
+    """Ask the run's process to cancel it (editor role): 202, or 409 when it is not running.
+
+    The process (on any machine sharing the store) checks about twice a second
+    and ends the run as Ctrl-C would; the live feed then says ``cancelled``.
+    """
+    from flowy.kernel.errors import FlowyError, RunNotFoundError
+
+    try:
+        client = pool.client()
+        run = client.run(run_id)
+        if run.status != "running":
+            raise HTTPException(409, f"Run {run.run_id} is {run.status}, not running.")
+        asked = client.store.request_cancel(run.run_id, who.name)
+    except RunNotFoundError:
+        raise
+    except HTTPException as exc:
+        audit.record(who.name, "run.cancel", run_id, "refused", error=str(exc.detail))
+        raise
+    except FlowyError as exc:
+        audit.record(who.name, "run.cancel", run_id, "failed", error=str(exc))
+        status = 409 if "not running" in str(exc) else 400
+        raise HTTPException(status, str(exc)) from None
+    audit.record(who.name, "run.cancel", run.run_id, requested=asked)
+    return {"run_id": run.run_id, "requested": asked, "status": "cancelling"}

@@ -68,6 +68,7 @@ class RunDetail(RunItem):
 class DagNode(BaseModel):
     id: str
     status: str
+    started_at: float | None = None
 
 
 class Dag(BaseModel):
@@ -434,3 +435,12 @@ class Comparison(BaseModel):
     series_total: dict[str, dict[str, int]] = Field(description="Points recorded per series.")
     points: int
     best: CompareBest | None
+
+
+# -- live updates and cancelling runs (api/live.py, POST /runs/{id}/cancel) ------------
+
+
+class CancelAccepted(BaseModel):
+    run_id: str
+    requested: bool = Field(description="False when the run had been asked to cancel already.")
+    status: str = Field(description="``cancelling``: the run's process stops it within a second.")
