@@ -345,3 +345,24 @@ def test_unknown_and_traversing_ids_are_404_never_a_file(api, made) -> None:
             got = api.get(f"/api/v1/artifacts/{attempt}{route}")
             assert got.status_code in (400, 404, 405, 422), (attempt, route, got.status_code)
             assert "preview-secret-marker" not in got.text and "root:x:0:0" not in got.text
+
+
+def test_artifact_search_pages_by_cursor_without_repeats(api, made) -> None:
+    seen: list[str] = []
+    cursor = None
+    for _ in range(20):
+        params = {"run": made.run_id[:12], "limit": 3, **({"cursor": cursor} if cursor else {})}
+        body = api.get("/api/v1/artifacts", params=params).json()
+        seen += [a["artifact_id"] for a in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(made.ids.values()) and len(seen) == len(set(seen))
+    whole = api.get("/api/v1/artifacts", params={"run_id": made.run_id, "limit": 100}).json()
+    assert [a["artifact_id"] for a in whole["items"]] == seen  # the same order, page by page
+    assert whole["next_cursor"] is None
+    named = api.get("/api/v1/artifacts", params={"name": "table"}).json()["items"]
+    assert [a["artifact_id"] for a in named] == [made.ids["table"]]
+    for bad in ("not-a-cursor", "W10", "WyJ4IiwgMV0"):  # garbage, [], ["x", 1]
+        got = api.get("/api/v1/artifacts", params={"cursor": bad})
+        assert got.status_code == 400 and "cursor" in got.json()["error"]["message"], bad
