@@ -255,6 +255,23 @@ def test_promote_as_editor_refused_as_viewer_and_compare_versions(
             == "true"
         )
         _shot(editor, tmp_path, "model-compare")
+
+        # Promote v1 over v2, then roll back: production returns to v2.
+        editor.locator('[data-testid="promote-version"]').select_option("1")
+        editor.locator('[data-testid="promote"]').click()
+        editor.locator('[data-testid="confirm-ok"]').click()
+        editor.locator(
+            '[data-testid="version-row"][data-version="1"][data-stage="production"]'
+        ).wait_for()
+        editor.locator('[data-testid="rollback"]').click()
+        assert "Roll clf back" in dialog.inner_text()
+        editor.locator('[data-testid="confirm-ok"]').click()
+        editor.locator(
+            '[data-testid="version-row"][data-version="2"][data-stage="production"]'
+        ).wait_for()
+        editor.locator(
+            '[data-testid="history-row"][data-user="erin"][data-version="1"][data-to="archived"]'
+        ).wait_for()
         assert editor_errors == []
         editor.context.close()
 

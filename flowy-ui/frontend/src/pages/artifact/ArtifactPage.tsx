@@ -8,6 +8,7 @@ import { DagView, type DagNode } from "../../components/DagView";
 import { ErrorBox, Loading } from "../../components/ErrorBox";
 import { Facts } from "../../components/Facts";
 import { formatBytes, formatTime, shortId } from "../../lib/format";
+import { lineageSides } from "../../lib/lineage";
 import { PreviewPanel } from "./PreviewPanel";
 
 /** One artifact: its facts, a preview of what it holds, a download, its metadata, and its
@@ -137,24 +138,4 @@ function ArtifactRef({ artifact, id, current }: { artifact?: Artifact; id: strin
       {label}
     </Link>
   );
-}
-
-/** "upstream" for the artifacts this one was made from, "downstream" for those made from it. */
-function lineageSides(root: string, edges: ReadonlyArray<readonly [string, string]>): Map<string, string> {
-  const side = new Map<string, string>([[root, "this"]]);
-  const walk = (step: (edge: readonly [string, string]) => [string, string], label: string) => {
-    const queue = [root];
-    for (let current = queue.shift(); current !== undefined; current = queue.shift()) {
-      for (const edge of edges) {
-        const [here, next] = step(edge);
-        if (here === current && !side.has(next)) {
-          side.set(next, label);
-          queue.push(next);
-        }
-      }
-    }
-  };
-  walk(([input, output]) => [output, input], "upstream");
-  walk(([input, output]) => [input, output], "downstream");
-  return side;
 }

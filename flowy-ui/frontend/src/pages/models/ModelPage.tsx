@@ -1,27 +1,17 @@
 import { useEffect, useRef, useState, type ReactNode } from "react";
 import { Link, useParams } from "react-router-dom";
-import { ApiError, enc } from "../../api/client";
+import { enc } from "../../api/client";
 import { useModelCompare, useModelDetail, useStageChange } from "../../api/queries";
 import type { ModelComparison, ModelCompareValue, ModelDetail, ModelVersion } from "../../api/types";
 import { ErrorBox, Loading } from "../../components/ErrorBox";
 import { Facts } from "../../components/Facts";
 import { formatTime, formatValue, shortId } from "../../lib/format";
+import { refusal } from "../../lib/refusal";
 
 /** Stages offered for a promotion; the server accepts any lower-case word. */
 export const STAGES = ["staging", "production", "archived"];
 
 type Change = { action: "promote"; version: number; stage: string } | { action: "rollback" };
-
-/** Why a write was refused, in words a user can act on. */
-export function refusal(error: unknown, action: string): string | null {
-  if (!(error instanceof ApiError)) return null;
-  if (error.code === "read_only") return `This server runs read-only: nothing can ${action} here.`;
-  if (error.status === 403) {
-    const role = /has the (\w+) role/.exec(error.message)?.[1] ?? "viewer";
-    return `Your token's role (${role}) cannot ${action}; ask an admin for an editor token.`;
-  }
-  return null;
-}
 
 /** A model of the registry: versions, stages, their history, comparing two versions, and
  * promoting or rolling back after a confirmation. */
