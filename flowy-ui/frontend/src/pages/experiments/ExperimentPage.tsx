@@ -5,7 +5,7 @@ import { enc, getJson, shouldRetry } from "../../api/client";
 import { useExperiments } from "../../api/queries";
 import { ErrorBox, Loading } from "../../components/ErrorBox";
 import { StatusBadge } from "../../components/StatusBadge";
-import { formatCell, formatDuration, formatTime, shortId } from "../../lib/format";
+import { formatCell, formatDuration, formatTime, shortId, toNumber } from "../../lib/format";
 import { toggle, writeState } from "./compareState";
 import type { ExperimentRuns } from "./compareTypes";
 import "./experiments.css";
@@ -36,7 +36,10 @@ export function ExperimentPage() {
   const paramNames = useMemo(() => [...new Set(loaded.flatMap((p) => p.param_names))], [loaded]);
   const metricNames = useMemo(() => [...new Set(loaded.flatMap((p) => p.metric_names))], [loaded]);
   const compare = () => {
-    const query = writeState({ runs: selected, metric: metricNames[0] ?? null, mode: "max", all: false, series: [] });
+    // Rank by the first metric that a picked run has a finite value of.
+    const picked = runs.filter((r) => selected.includes(r.run_id));
+    const metric = metricNames.find((m) => picked.some((r) => Number.isFinite(toNumber(r.metrics[m])))) ?? null;
+    const query = writeState({ runs: selected, metric, mode: "max", all: false, series: [] });
     navigate(`/experiments/${enc(name)}/compare?${query.toString()}`);
   };
   const allOnPage = runs.length > 0 && runs.every((r) => selected.includes(r.run_id));

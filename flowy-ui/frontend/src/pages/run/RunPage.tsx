@@ -2,17 +2,23 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useRef } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { enc } from "../../api/client";
+import { useLive } from "../../api/live";
 import { useDag, useMetrics, useRun } from "../../api/queries";
 import { DagView, type DagNode } from "../../components/DagView";
 import { ErrorBox, Loading } from "../../components/ErrorBox";
 import { Facts } from "../../components/Facts";
+import { Gantt } from "../../components/Gantt";
 import { LineChart } from "../../components/LineChart";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatDuration, formatTime, formatValue, isLive } from "../../lib/format";
+import { CancelRun } from "./CancelRun";
 import { StepLogsPanel } from "./StepLogsPanel";
 import { StepsTable } from "./StepsTable";
 
-/** One run: its facts, DAG (click a step for its logs), steps and metric charts. */
+/**
+ * One run: its facts, DAG (click a step for its logs; zoom, pan, groups for big graphs),
+ * the steps' timeline, the steps table and metric charts; a running run can be cancelled.
+ */
 export function RunPage() {
   const { runId = "" } = useParams();
   const [params, setParams] = useSearchParams();
@@ -25,6 +31,7 @@ export function RunPage() {
   };
 
   const run = useRun(runId);
+  useLive(runId); // this run's run and step changes as they happen (no polling)
   const live = isLive(run.data?.status);
   const dag = useDag(runId, live);
   const metrics = useMetrics(runId, live);
@@ -38,9 +45,11 @@ export function RunPage() {
     }
     wasLive.current = live;
   }, [live, runId, client]);
+  // Attempts come from the run's steps (retried steps are marked in the DAG).
+  const attempts = useMemo(() => new Map((run.data?.steps ?? []).map((s) => [s.step, s.attempts])), [run.data]);
   const dagNodes = useMemo<DagNode[]>(
-    () => (dag.data?.nodes ?? []).map((n) => ({ id: n.id, status: n.status })),
-    [dag.data],
+    () => (dag.data?.nodes ?? []).map((n) => ({ id: n.id, status: n.status, attempts: attempts.get(n.id) ?? null })),
+    [dag.data, attempts],
   );
 
   if (run.isLoading) return <Loading what="run" />;
@@ -58,6 +67,7 @@ export function RunPage() {
         <span>{r.pipeline}</span> <StatusBadge status={r.status} />
         {live ? <span className="muted live">live</span> : null}
       </h1>
+      {r.status === "running" ? <CancelRun runId={r.run_id} /> : null}
       <ErrorBox error={run.error} />
       <Facts
         testId="run-facts"
@@ -101,6 +111,10 @@ export function RunPage() {
       {selected ? (
         <StepLogsPanel runId={r.run_id} step={selected} live={live || isLive(step?.status)} onClose={() => select(null)} />
       ) : null}
+      <section aria-label="Timeline">
+        <h2>Timeline</h2>
+        <Gantt steps={r.steps} live={live} selected={selected} onSelect={select} />
+      </section>
       <section aria-label="Steps">
         <h2>Steps</h2>
         <StepsTable steps={r.steps} selected={selected} onSelect={select} />
