@@ -46,8 +46,10 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     false,
     func,
+    null,
     or_,
     select,
     text,
@@ -121,22 +123,31 @@ class _Builder:
             .scalar_subquery()
         )
 
-    def param_raw(self, field: str) -> Key:
+    def _param(self, field: str, value: Any) -> Key:
+        """One correlated subquery: ``value`` (an expression of ``p.value``) of the parameter."""
         p = s.params.alias("p")
         return (
-            select(p.c.value)
+            select(value(p.c.value))
             .where(p.c.run_id == s.runs.c.run_id, p.c.name == field[len("params.") :])
             .scalar_subquery()
         )
 
-    def param_number(self, raw: Key) -> Key:
+    def param_raw(self, field: str) -> Key:
+        return self._param(field, lambda raw: raw)
+
+    def _number_of(self, raw: Key) -> Key:
         if self.postgres:
             return case((raw.op("~")(_JSON_NUMBER), cast(raw, Float)))
         numeric = func.json_type(raw).in_(("integer", "real"))
         return case((func.json_valid(raw) == 1, case((numeric, cast(raw, Float)))))
 
-    def param_text(self, raw: Key) -> Key:
-        text_value = case((self.param_number(raw).is_(None), raw))
+    def param_number(self, field: str) -> Key:
+        """The parameter as a number when its JSON is one, else NULL."""
+        return self._param(field, self._number_of)
+
+    def param_text(self, field: str) -> Key:
+        """The parameter's JSON text when it is not a number, else NULL."""
+        text_value = self._param(field, lambda raw: case((self._number_of(raw).is_(None), raw)))
         return text_value.collate("C") if self.postgres else text_value
 
     # -- conditions --------------------------------------------------------
@@ -169,14 +180,14 @@ class _Builder:
             if not isinstance(value, float):
                 return false()
             return _op(self.number_value(field), op, value)
-        raw = self.param_raw(field)
         if isinstance(value, float):
-            return _op(self.param_number(raw), op, value)
-        same = or_(raw == _dumps(value), raw == value)
+            return _op(self.param_number(field), op, value)
+        raw = self.param_raw(field)
+        # IN / NOT IN: the subquery once; a missing parameter (NULL) matches neither.
         if op == "=":
-            return same
+            return raw.in_([_dumps(value), value])
         if op == "!=":
-            return and_(raw.is_not(None), raw != _dumps(value), raw != value)
+            return raw.not_in([_dumps(value), value])
         return false()
 
     # -- sort keys ----------------------------------------------------------
@@ -191,8 +202,7 @@ class _Builder:
             return [self.text_value(field), *tail]
         if kind in ("number", "metric"):
             return [self.number_value(field), *tail]
-        raw = self.param_raw(field)
-        return [self.param_number(raw), self.param_text(raw), *tail]
+        return [self.param_number(field), self.param_text(field), *tail]
 
 
 def _op(column: Key, op: str, value: Any) -> Key:
@@ -250,30 +260,16 @@ class RunSearchQueries:
         dialect = self.conn.dialect.name
         if dialect not in ("sqlite", "postgresql"):
             return MetadataStore.search_runs(self, query)  # type: ignore[arg-type]
+        build = _Builder(dialect)
+        keys = build.sort_keys(query.sort.field)
+        cursor = None if query.after is None else tuple(query.after)
+        if cursor is not None and not _valid_cursor(cursor, len(keys)):
+            raise ValueError(f"a cursor of {len(keys)} values was expected: {cursor!r}")
         with self._read() as conn:
-            build = _Builder(dialect)
-            keys = build.sort_keys(query.sort.field)
-            descending = query.sort.descending
-            where = [build.condition(query.filter)]
-            if query.after is not None:
-                cursor = tuple(query.after)
-                if not _valid_cursor(cursor, len(keys)):
-                    raise ValueError(f"a cursor of {len(keys)} values was expected: {cursor!r}")
-                where.append(_after(keys, cursor, descending))
-                if len(keys) == 2:  # sorted by started: a range the index can seek
-                    bound = cursor[0]
-                    where.append(
-                        s.runs.c.started_at <= bound if descending else s.runs.c.started_at >= bound
-                    )
-            order = []
-            for i, key in enumerate(keys):
-                ordered = key.desc() if descending else key.asc()
-                order.append(ordered.nulls_last() if i < len(keys) - 2 else ordered)
-            labelled = [k.label(f"sort_key_{i}") for i, k in enumerate(keys)]
-            statement = (
-                select(s.runs, *labelled).where(*where).order_by(*order).limit(query.limit + 1)
-            )
-            rows = conn.execute(statement).mappings().all()
+            if field_kind(query.sort.field) == "metric":
+                rows = _by_metric(conn, build, keys, query, cursor)
+            else:
+                rows = _by_keys(conn, build, keys, query, cursor)
             page = rows[: query.limit]
             runs = [_rows.run_record(row) for row in page]
             values = _column_values(conn, [r.run_id for r in runs], query.columns)
@@ -291,6 +287,104 @@ class RunSearchQueries:
                 names = conn.execute(statement, {"limit": limit}).scalars().all()
                 found[key] = sorted(str(n) for n in names)
         return found
+
+
+def _ordered(keys: list[Key], descending: bool) -> list[Any]:
+    """ORDER BY terms: the sort value(s) with NULLs last, then the never-NULL tie-breakers."""
+    order = []
+    for i, key in enumerate(keys):
+        ordered = key.desc() if descending else key.asc()
+        order.append(ordered.nulls_last() if i < len(keys) - 2 else ordered)
+    return order
+
+
+def _started_bound(cursor: Cursor, descending: bool) -> Key:
+    """``started_at`` on the cursor's side: a range the (started_at, run_id) index seeks."""
+    started = s.runs.c.started_at
+    bound: Key = started <= cursor[0] if descending else started >= cursor[0]
+    return bound
+
+
+def _by_keys(
+    conn: Connection, build: _Builder, keys: list[Key], query: RunQuery, cursor: Cursor | None
+) -> list[Any]:
+    """The page (and one more row) by scanning runs in the order of ``keys``."""
+    descending = query.sort.descending
+    where = [build.condition(query.filter)]
+    if cursor is not None:
+        where.append(_after(keys, cursor, descending))
+        if len(keys) == 2:  # sorted by started
+            where.append(_started_bound(cursor, descending))
+    labelled = [k.label(f"sort_key_{i}") for i, k in enumerate(keys)]
+    # ORDER BY the labels: a correlated sort value is computed once per row, not twice.
+    statement = (
+        select(s.runs, *labelled)
+        .where(*where)
+        .order_by(*_ordered(list(labelled), descending))
+        .limit(query.limit + 1)
+    )
+    return list(conn.execute(statement).mappings().all())
+
+
+def _by_metric(
+    conn: Connection, build: _Builder, keys: list[Key], query: RunQuery, cursor: Cursor | None
+) -> list[Any]:
+    """The page sorted by a metric's last value, walked from the ``(name, value)`` index.
+
+    First the runs with a value, in value order: each metric row of that name that is
+    its run's last (no later row) and not NULL, joined to its run, so a page visits
+    about as many rows as it returns (and the filter rejects) instead of computing the
+    value of every run. Then, once those are exhausted, the runs without a value (no
+    such metric, or a NaN last), by started and id.
+    """
+    name = query.sort.field[len("metrics.") :]
+    descending = query.sort.descending
+    wanted = query.limit + 1
+    r = s.runs.c
+    started, run_id = keys[1], keys[2]
+    rows: list[Any] = []
+    if cursor is None or cursor[0] is not None:
+        m, later = s.metrics.alias("mv"), s.metrics.alias("ml")
+        is_last = ~exists().where(
+            later.c.run_id == m.c.run_id, later.c.name == m.c.name, later.c.id > m.c.id
+        )
+        value = m.c.value
+        where = [m.c.name == name, value.is_not(None), is_last, build.condition(query.filter)]
+        if cursor is not None:
+            where.append(_after([value, started, run_id], cursor, descending))
+            where.append(value <= cursor[0] if descending else value >= cursor[0])
+        statement = (
+            select(
+                s.runs,
+                value.label("sort_key_0"),
+                started.label("sort_key_1"),
+                run_id.label("sort_key_2"),
+            )
+            .select_from(m.join(s.runs, r.run_id == m.c.run_id))
+            .where(*where)
+            # No NULLS LAST (none here): the index on (name, value) gives the order.
+            .order_by(*(k.desc() if descending else k.asc() for k in (value, started, run_id)))
+            .limit(wanted)
+        )
+        rows = list(conn.execute(statement).mappings().all())
+    if len(rows) < wanted:
+        where = [build.number_value(query.sort.field).is_(None), build.condition(query.filter)]
+        if cursor is not None and cursor[0] is None:
+            where.append(_after([started, run_id], cursor[1:], descending))
+            where.append(_started_bound(cursor[1:], descending))
+        statement = (
+            select(
+                s.runs,
+                null().label("sort_key_0"),
+                started.label("sort_key_1"),
+                run_id.label("sort_key_2"),
+            )
+            .where(*where)
+            .order_by(*_ordered([started, run_id], descending))
+            .limit(wanted - len(rows))
+        )
+        rows += conn.execute(statement).mappings().all()
+    return rows
 
 
 def _column_values(

@@ -157,6 +157,8 @@ metrics = Table(
     Index("ix_metrics_name_run_id", "name", "run_id"),
     # A run's last value of a metric in one seek (flowy_store_sqlite.run_search).
     Index("ix_metrics_run_id_name_id", "run_id", "name", "id"),
+    # The runs list sorted by a metric walks its values in order (run_search._by_metric).
+    Index("ix_metrics_name_value", "name", "value"),
 )
 
 params = Table(

@@ -120,6 +120,8 @@ CREATE TABLE metrics (
 
 CREATE INDEX ix_metrics_name_run_id ON metrics (name, run_id);
 
+CREATE INDEX ix_metrics_name_value ON metrics (name, value);
+
 CREATE INDEX ix_metrics_run_id ON metrics (run_id);
 
 CREATE INDEX ix_metrics_run_id_name_id ON metrics (run_id, name, id);

@@ -7,7 +7,9 @@ Create Date: 2026-12-07
 * ``runs (started_at, run_id)``: the default order and its tie-breaker, so a
   page after a cursor is one index range, at any depth;
 * ``metrics (run_id, name, id)``: a run's last value of a metric is one seek
-  (the filter and sort ``metrics.<name>``);
+  (the filter ``metrics.<name>``, and "is this row its run's last?");
+* ``metrics (name, value)``: sorted by a metric, a page walks that metric's
+  values in order instead of computing every run's;
 * ``params (name, run_id)``: the parameter names offered as columns, read by
   index seeks instead of a scan.
 
@@ -27,10 +29,12 @@ depends_on = None
 def upgrade() -> None:
     op.create_index("ix_runs_started_at_run_id", "runs", ["started_at", "run_id"])
     op.create_index("ix_metrics_run_id_name_id", "metrics", ["run_id", "name", "id"])
+    op.create_index("ix_metrics_name_value", "metrics", ["name", "value"])
     op.create_index("ix_params_name_run_id", "params", ["name", "run_id"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_params_name_run_id", table_name="params")
+    op.drop_index("ix_metrics_name_value", table_name="metrics")
     op.drop_index("ix_metrics_run_id_name_id", table_name="metrics")
     op.drop_index("ix_runs_started_at_run_id", table_name="runs")
