@@ -65,3 +65,13 @@ def test_an_unknown_or_traversing_model_name_is_4xx(api) -> None:
         got = api.get(f"/api/v1/models/{name}/compare?a=1&b=2")
         assert got.status_code in (400, 404), (name, got.status_code, got.text)
         assert "root:x:0:0" not in got.text
+
+
+def test_a_model_asset_of_plain_data_previews_as_a_model_card(api) -> None:
+    """``Model({"weights": ...})``: the recorded facts, and the data it holds as JSON."""
+    version = api.get("/api/v1/models/clf").json()["versions"][0]
+    body = api.get(f"/api/v1/artifacts/{version['artifact_id']}/preview").json()
+    assert body["kind"] == "model" and body["class_name"] == "builtins.dict"
+    assert body["facts"]["architecture"] == "dict"
+    assert json.loads(body["text"]) == {"weights": [0.0, 0.0, 0.0]}
+    assert body["histogram"] is None and body["head"] is None  # other kinds' fields: null
