@@ -35,6 +35,17 @@ def runs() -> None:
     help="Show this metric's last value as a column (repeatable); "
     "default: the three metrics most of the listed runs logged.",
 )  # fmt: skip
+@click.option(
+    "--filter", "-f", "query", metavar="FILTER",
+    help="Only runs matching this filter, as in the web UI: "
+    "'status:failed metrics.r2>0.9 params.alpha=0.1' (docs/ui.md).",
+)  # fmt: skip
+@click.option(
+    "--sort", "sort", metavar="FIELD",
+    help="Sort by this field (started, duration, metrics.NAME, params.NAME...), "
+    "descending unless --asc.",
+)  # fmt: skip
+@click.option("--asc", is_flag=True, help="With --sort: ascending.")
 @_stack_option
 @json_option
 def list_runs(  # noqa: PLR0917 - one argument per click option
@@ -42,10 +53,13 @@ def list_runs(  # noqa: PLR0917 - one argument per click option
     status: str | None,
     limit: int,
     metrics: tuple[str, ...],
+    query: str | None,
+    sort: str | None,
+    asc: bool,
     stack: str | None,
     as_json: bool,
 ) -> None:
-    """Recorded runs, newest first, with their parameters and key metrics."""
+    """Recorded runs, newest first (or as sorted), with their parameters and key metrics."""
     from flowy.kernel.records import to_dict
     from flowy.tracking import metric_names, summarize
 
@@ -54,7 +68,10 @@ def list_runs(  # noqa: PLR0917 - one argument per click option
     from flowy_cli.terminal_text import escape_markup
 
     with store_client(stack) as client:
-        records = client.runs(pipeline=pipeline, status=status, limit=limit)
+        if query or sort:
+            records = _searched(client, query, sort, asc, pipeline, status, limit)
+        else:
+            records = client.runs(pipeline=pipeline, status=status, limit=limit)
         summaries = summarize(client.store, records)
         empty = _no_runs_message(client, pipeline, status) if not records else ""
     last = {s.run_id: s.metrics for s in summaries}
@@ -79,6 +96,28 @@ def list_runs(  # noqa: PLR0917 - one argument per click option
         empty=empty,
         whole=shown,
     )
+
+
+def _searched(  # noqa: PLR0917 - the options of list_runs, passed on
+    client: Any,
+    query: str | None,
+    sort: str | None,
+    asc: bool,
+    pipeline: str | None,
+    status: str | None,
+    limit: int,
+) -> list[Any]:
+    """The first ``limit`` runs of a filtered, sorted search (the store sorts and pages)."""
+    from flowy.kernel.run_query import And, Comparison, RunQuery
+    from flowy.tracking import parse_run_filter, parse_run_sort
+
+    terms = [parse_run_filter(query or "")]
+    terms += [Comparison(f, "=", v) for f, v in (("pipeline", pipeline), ("status", status)) if v]
+    found = [t for t in terms if t is not None]
+    flat = [x for t in found for x in (t.terms if isinstance(t, And) else (t,))]
+    run_filter = None if not flat else flat[0] if len(flat) == 1 else And(tuple(flat))
+    run_sort = parse_run_sort(sort or "started", "asc" if asc else "desc")
+    return list(client.store.search_runs(RunQuery(run_filter, run_sort, limit)).runs)
 
 
 #: How many runs are counted for the "none match" message (a count past it says "over").
