@@ -1,5 +1,7 @@
 import { NavLink, Navigate, Route, Routes, useLocation, Link } from "react-router-dom";
+import { useLive } from "./api/live";
 import { useHealth } from "./api/queries";
+import { LiveIndicator } from "./components/LiveIndicator";
 import { TokenField } from "./components/TokenField";
 import { ArtifactPage } from "./pages/artifact/ArtifactPage";
 import { ArtifactsPage } from "./pages/artifacts/ArtifactsPage";
@@ -11,6 +13,7 @@ import { RunsPage } from "./pages/runs/RunsPage";
 import { StacksPage } from "./pages/stacks/StacksPage";
 
 export function App() {
+  useLive(); // run-level changes of every run: the runs list stays current without polling
   return (
     <div className="app">
       <header className="top">
@@ -24,6 +27,7 @@ export function App() {
           <NavLink to="/models">Models</NavLink>
           <NavLink to="/stacks">Stacks</NavLink>
         </nav>
+        <LiveIndicator />
         <TokenField />
       </header>
       <main>

@@ -1,6 +1,6 @@
-// TanStack Query hooks, one per API resource. Live pages refetch every REFRESH_MS
-// while what they show is running, and not at all otherwise (a WebSocket replaces
-// this polling later).
+// TanStack Query hooks, one per API resource. The runs list and a run's page are kept
+// current by the live feed (api/live.ts marks their queries stale as changes arrive);
+// logs and metrics of a running run still refetch every REFRESH_MS.
 import { useInfiniteQuery, useQueries, useQuery } from "@tanstack/react-query";
 import { useMemo, useRef } from "react";
 import { isLive } from "../lib/format";
@@ -95,11 +95,9 @@ export function useRunsList(filters: RunFilters, enabled = true) {
   const head = useQuery({
     queryKey: ["runs-head", filters],
     queryFn: ({ signal }) => getJson<RunListPage>(query(null), signal),
-    // New runs (started by `flowy run` anywhere) appear on top: the first page is fetched
-    // again every IDLE_REFRESH_MS, and every REFRESH_MS while a shown run is live. (A
-    // WebSocket fed by one watcher per server will replace this polling.)
+    // New runs (started by `flowy run` anywhere) appear on top: the live feed (useLive in
+    // App) marks this query stale on every run-level change; nothing polls.
     enabled: enabled && pages.isSuccess,
-    refetchInterval: () => (liveRef.current ? REFRESH_MS : IDLE_REFRESH_MS),
   });
   const headIds = useMemo(() => new Set((head.data?.items ?? []).map(runKey)), [head.data]);
   const deeper = loaded
@@ -108,10 +106,9 @@ export function useRunsList(filters: RunFilters, enabled = true) {
   const tracked = useQueries({
     queries: deeper.map((run) => ({
       queryKey: ["run", run.run_id],
+      // Refreshed by the live feed's changes of that run (["run", id]), never on a timer.
       queryFn: ({ signal }: { signal: AbortSignal }) =>
         getJson<RunDetail>(`/api/v1/runs/${enc(run.run_id)}`, signal),
-      refetchInterval: (q: { state: { data?: RunDetail } }) =>
-        isLive(q.state.data?.status ?? run.status) ? REFRESH_MS : false,
     })),
   });
   const trackedRuns = tracked.flatMap((t) => (t.data ? [t.data as RunSummary] : []));
@@ -160,7 +157,7 @@ export function useRun(runId: string) {
   return useQuery({
     queryKey: ["run", runId],
     queryFn: ({ signal }) => getJson<RunDetail>(`/api/v1/runs/${enc(runId)}`, signal),
-    refetchInterval: (q) => (isLive(q.state.data?.status) ? REFRESH_MS : false),
+    // Kept current by the live feed (useLive on the run page), not by polling.
   });
 }
 
@@ -168,7 +165,9 @@ export function useDag(runId: string, live: boolean) {
   return useQuery({
     queryKey: ["dag", runId],
     queryFn: ({ signal }) => getJson<Dag>(`/api/v1/runs/${enc(runId)}/dag`, signal),
-    refetchInterval: live ? REFRESH_MS : false,
+    // Kept current by the live feed's step changes (useLive on the run page); a finished
+    // run's DAG never changes again.
+    staleTime: live ? 0 : Infinity,
   });
 }
 

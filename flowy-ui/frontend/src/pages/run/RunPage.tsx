@@ -2,6 +2,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useRef } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { enc } from "../../api/client";
+import { useLive } from "../../api/live";
 import { useDag, useMetrics, useRun } from "../../api/queries";
 import { DagView, type DagNode } from "../../components/DagView";
 import { ErrorBox, Loading } from "../../components/ErrorBox";
@@ -30,6 +31,7 @@ export function RunPage() {
   };
 
   const run = useRun(runId);
+  useLive(runId); // this run's run and step changes as they happen (no polling)
   const live = isLive(run.data?.status);
   const dag = useDag(runId, live);
   const metrics = useMetrics(runId, live);
