@@ -82,7 +82,8 @@ REGISTRY_FILL = textwrap.dedent(
 def _env(filled: Any, **extra: str) -> dict[str, str]:
     """The project's environment, with this session's frontend build if one is set."""
     static = os.environ.get("FLOWY_UI_STATIC_DIR")
-    return filled.env(**({"FLOWY_UI_STATIC_DIR": static} if static else {}), **extra)
+    env: dict[str, str] = filled.env(**({"FLOWY_UI_STATIC_DIR": static} if static else {}), **extra)
+    return env
 
 
 def _get_json(url: str, token: str | None = None) -> Any:

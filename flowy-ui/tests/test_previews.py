@@ -218,7 +218,10 @@ def _preview(api: httpx.Client, artifact_id: str) -> dict[str, Any]:
     got = api.get(f"/api/v1/artifacts/{artifact_id}/preview")
     assert got.status_code == 200, got.text
     # Strict JSON: a NaN or an infinity anywhere would fail here.
-    return json.loads(got.text, parse_constant=lambda c: pytest.fail(f"bare {c} in the JSON"))
+    body: dict[str, Any] = json.loads(
+        got.text, parse_constant=lambda c: pytest.fail(f"bare {c} in the JSON")
+    )
+    return body
 
 
 def test_a_frame_shows_its_head_schema_and_statistics(api, made) -> None:
