@@ -369,3 +369,40 @@ def test_artifact_search_pages_by_cursor_without_repeats(api, made) -> None:
     for bad in ("not-a-cursor", "W10", "WyJ4IiwgMV0"):  # garbage, [], ["x", 1]
         got = api.get("/api/v1/artifacts", params={"cursor": bad})
         assert got.status_code == 400 and "cursor" in got.json()["error"]["message"], bad
+
+
+def test_timed_out_previews_hold_their_slot_so_they_cannot_pile_up() -> None:
+    """Real threads: jobs that never finish in time keep their slots until they end."""
+    import threading
+    import time
+
+    from flowy_ui.previews import Limits, Previewer, TimedOut
+
+    gate = threading.Event()
+    started: list[str] = []
+
+    def stuck() -> str:
+        started.append(threading.current_thread().name)
+        gate.wait(60)
+        return "late"
+
+    previewer = Previewer(Limits(timeout=0.05, concurrency=2))
+    for _ in range(2):
+        with pytest.raises(TimedOut, match="no preview within"):
+            previewer.run(stuck)
+    with pytest.raises(TimedOut, match="slot"):  # both slots held: no third thread starts
+        previewer.run(stuck)
+    deadline = time.monotonic() + 60
+    while len(started) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(started) == 2
+    gate.set()  # the stuck ones end, and free their slots
+    while time.monotonic() < deadline:
+        try:
+            assert previewer.run(lambda: "fresh") == "fresh"
+            break
+        except TimedOut:
+            time.sleep(0.05)
+    else:
+        pytest.fail("the slots were never released")
+    assert len(started) == 2
