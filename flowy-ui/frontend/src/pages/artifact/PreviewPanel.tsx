@@ -1,4 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
+import { useEffect } from "react";
 import { ApiError } from "../../api/client";
 import { useArtifactPreview } from "../../api/queries";
 import { getAuth } from "../../api/token";
@@ -223,13 +224,15 @@ function useImageUrl(path: string) {
       return URL.createObjectURL(await response.blob());
     },
     staleTime: Infinity,
-    gcTime: 60_000,
+    gcTime: 0, // dropped with the page, whose cleanup below frees the blob
     retry: false,
   });
 }
 
 function ImagePreview({ preview }: { preview: ArtifactPreview }) {
   const image = useImageUrl(preview.image_url ?? "");
+  const blobUrl = image.data;
+  useEffect(() => () => (blobUrl ? URL.revokeObjectURL(blobUrl) : undefined), [blobUrl]);
   return (
     <div data-testid="preview-image-box">
       <Facts
