@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import PATIENCE_MS, _shot, browser, flowy_ui_server, page  # noqa: F401
+from test_browser import (  # noqa: F401 - browser and page are fixtures
+    PATIENCE_MS,
+    SLOW_PIPELINE,
+    _shot,
+    browser,
+    flowy_ui_server,
+    page,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -284,3 +291,45 @@ def test_a_comparison_of_too_few_or_unknown_runs_says_what_is_wrong(
     finally:
         context.close()
     assert errors == []  # the 400 is shown, not thrown
+
+
+def test_a_running_run_is_cancelled_from_its_page(page: Any, filled: Any, tmp_path: Path) -> None:
+    """The Cancel button asks first, then the run (held on a gate) ends as cancelled."""
+    import time
+
+    project, home, gate = tmp_path / "live", tmp_path / "home", tmp_path / "gate"
+    (project / ".flowy").mkdir(parents=True)
+    (project / "live_pipeline.py").write_text(SLOW_PIPELINE)
+    env = filled.env(FLOWY_PROJECT=str(project), FLOWY_HOME=str(home), **_static())
+    with flowy_ui_server(project, env) as url:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "flowy_cli.main", "run", "live_pipeline.py"],
+            cwd=project, env={**env, "GATE": str(gate)}, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + PATIENCE_MS / 1000
+            items: list[Any] = []
+            while not (items and items[0]["status"] == "running"):
+                assert time.monotonic() < deadline and run.poll() is None, "no running run"
+                time.sleep(0.1)
+                items = _api(url, "/api/v1/runs?limit=1")["items"]
+            run_id = items[0]["run_id"]
+            page.goto(f"{url}/runs/{run_id}")
+            button = page.locator('[data-testid="cancel-button"]')
+            # Asked first; "keep it running" changes nothing.
+            button.click()
+            page.locator('[data-testid="cancel-confirm"]').wait_for()
+            page.locator('[data-testid="cancel-no"]').click()
+            assert _api(url, f"/api/v1/runs/{run_id}")["status"] == "running"
+            button.click()
+            _shot(page, tmp_path, "cancel-confirm")
+            page.locator('[data-testid="cancel-yes"]').click()
+            page.locator('[data-testid="cancel-requested"]').wait_for()
+            page.locator('h1 .badge[data-status="cancelled"]').wait_for()
+            assert page.locator('[data-testid="cancel-button"]').count() == 0  # not running
+            assert _api(url, f"/api/v1/runs/{run_id}")["status"] == "cancelled"
+            _shot(page, tmp_path, "cancelled")
+        finally:
+            gate.touch()
+            run.communicate(timeout=120)

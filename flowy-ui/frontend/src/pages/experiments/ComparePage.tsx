@@ -77,6 +77,8 @@ export default function ComparePage() {
   }
   if (query.isLoading) return <Loading what="the comparison" />;
   const seriesShown = data ? Object.keys(data.series) : [];
+  // The boxes follow the URL at once (the series arrive with the next answer).
+  const seriesChosen = state.series.length ? state.series : seriesShown;
   return (
     <>
       {crumbs}
@@ -115,7 +117,7 @@ export default function ComparePage() {
             <fieldset className="series-pick">
               <legend>Series</legend>
               {data.metric_names.map((m) => {
-                const on = seriesShown.includes(m);
+                const on = seriesChosen.includes(m);
                 return (
                   <label key={m}>
                     <input
@@ -124,7 +126,7 @@ export default function ComparePage() {
                       data-metric={m}
                       checked={on}
                       onChange={() =>
-                        update({ series: on ? seriesShown.filter((s) => s !== m) : [...seriesShown, m] })
+                        update({ series: on ? seriesChosen.filter((s) => s !== m) : [...seriesChosen, m] })
                       }
                     />{" "}
                     {m}
