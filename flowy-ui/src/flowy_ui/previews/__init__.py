@@ -225,5 +225,10 @@ def image(client: Client, info: ArtifactInfo, previewer: Previewer) -> tuple[byt
 
     try:
         return previewer.run(job)
+    except ChecksumMismatchError:
+        raise
     except (TimedOut, UnsafeArtifactError):
+        return None
+    except Exception:  # a damaged image, a decompression bomb: no image, not a 500
+        log.warning("image preview of %s failed", info.artifact.artifact_id, exc_info=True)
         return None
