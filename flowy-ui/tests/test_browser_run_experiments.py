@@ -34,6 +34,7 @@ from test_browser import (  # noqa: F401 - browser and page are fixtures
     flowy_ui_server,
     page,
 )
+from test_compare import MANY, MANY_FILL, MANY_PIPELINE
 
 pytestmark = pytest.mark.slow
 
@@ -333,3 +334,48 @@ def test_a_running_run_is_cancelled_from_its_page(page: Any, filled: Any, tmp_pa
         finally:
             gate.touch()
             run.communicate(timeout=120)
+
+
+@pytest.fixture(scope="module")
+def sweep_url(filled: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real ``flowy ui`` over a project of its own with ``MANY`` (50) runs of ``sweep``."""
+    root = tmp_path_factory.mktemp("sweep")
+    project, home = root / "project", root / "home"
+    (project / ".flowy").mkdir(parents=True)
+    home.mkdir()
+    (project / "sweep_pipeline.py").write_text(MANY_PIPELINE)
+    (root / "fill.py").write_text(MANY_FILL)
+    env = type(filled)(project, home, [], "").env(**_static())
+    done = subprocess.run(
+        [sys.executable, str(root / "fill.py"), str(project)], cwd=project, env=env,
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    with flowy_ui_server(project, env) as url:
+        yield url
+
+
+def test_fifty_runs_are_compared_in_the_page(page: Any, sweep_url: str, tmp_path: Path) -> None:
+    page.goto(f"{sweep_url}/experiments/sweep")
+    rows = page.locator('[data-testid="experiment-run"]')
+    rows.first.wait_for()
+    page.wait_for_function(
+        f"() => document.querySelectorAll('[data-testid=experiment-run]').length === {MANY}"
+    )
+    page.get_by_label("select every loaded run").check()
+    page.locator('[data-testid="compare-button"]', has_text=f"Compare {MANY} runs").click()
+    page.wait_for_url("**/experiments/sweep/compare?runs=*")
+    page.locator('[data-testid="parallel-coordinates"]').wait_for()
+    assert page.locator('[data-testid="pc-line"]').count() == MANY
+    columns = page.locator('[data-testid="compare-params"] [data-testid="compare-column"]')
+    assert columns.count() == MANY
+    # Only seed differs; the highest seed scores highest and is marked best.
+    params = page.locator('[data-testid="compare-params"] [data-testid="compare-row"]')
+    assert params.evaluate_all("rs => rs.map(r => r.dataset.name)") == ["seed"]
+    best = page.locator('[data-testid="best-run"]').get_attribute("data-run-id")
+    seeds = _api(sweep_url, f"/api/v1/runs/{best}")["params"]
+    assert seeds["seed"] == MANY - 1
+    chart = page.locator('[data-testid="overlay-chart"][data-metric="score"]')
+    chart.wait_for()
+    assert chart.locator('[data-testid="overlay-line"]').count() == MANY
+    _shot(page, tmp_path, "compare-fifty")

@@ -55,6 +55,9 @@ export function DagView({
     () => groupsOf(nodes, (id) => groupKey(byId.get(id)?.label ?? id)),
     [shape], // eslint-disable-line react-hooks/exhaustive-deps
   );
+  // The groups' member statuses, current with every refresh (the structure above is not
+  // recomputed for a status change, so the layout and the zoom stay).
+  const liveGroups = useMemo(() => groupsOf(nodes, (id) => groupKey(byId.get(id)?.label ?? id)), [nodes, byId]);
   const [collapsed, setCollapsed] = useState<Set<string> | null>(null);
   const shut = collapsed ?? initialCollapsed(nodes.length, groups, collapseAbove);
   const [focus, setFocus] = useState<string | null>(null);
@@ -190,7 +193,8 @@ export function DagView({
               />
             ))}
             {(layout?.nodes ?? []).map((n) => {
-              const group = graph.groups.get(n.id);
+              const shutGroup = graph.groups.get(n.id);
+              const group = shutGroup ? (liveGroups.get(shutGroup.key) ?? shutGroup) : undefined;
               if (group) return <GroupBox key={n.id} n={n} group={group} onExpand={() => expand(group)} onKey={key(() => expand(group))} />;
               const node = byId.get(n.id);
               if (!node) return null;
