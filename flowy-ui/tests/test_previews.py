@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import json
 import subprocess
 import sys
@@ -97,6 +98,11 @@ PIPELINE = textwrap.dedent(
 
 
     @step(cache=False)
+    def poster() -> bytes:  # a PNG signature and 5 MiB after it: too big to serve as is
+        return b"\\x89PNG\\r\\n\\x1a\\n" + bytes(5 << 20)
+
+
+    @step(cache=False)
     def config() -> dict:
         return {"alpha": 0.5, "layers": [64, 32], "name": "demo", "nested": {"ok": True}}
 
@@ -123,7 +129,8 @@ PIPELINE = textwrap.dedent(
 
 
     pipeline = Pipeline(
-        "previews", [table, values, doubled, picture, config, notes, model, opaque, big]
+        "previews",
+        [table, values, doubled, picture, poster, config, notes, model, opaque, big],
     )
     """
 )
@@ -272,6 +279,16 @@ def test_png_bytes_and_a_logged_png_file_are_images(api, made) -> None:
         assert got.status_code == 200 and got.headers["content-type"] == "image/png"
         assert got.content.startswith(b"\x89PNG\r\n\x1a\n")
         assert got.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_large_image_is_shown_only_as_a_thumbnail(api, made) -> None:
+    body = _preview(api, made.ids["poster"])
+    if importlib.util.find_spec("PIL") is None:  # no Pillow: too large to serve as it is
+        assert body["kind"] == "too_large" and "Pillow" in body["message"]
+    else:
+        assert body["kind"] == "image"
+    got = api.get(f"/api/v1/artifacts/{made.ids['poster']}/preview/image")
+    assert got.status_code == 404  # not served as is, and not a PNG Pillow can decode
 
 
 def test_json_and_text_are_shown_and_capped(api, made) -> None:
