@@ -15,11 +15,13 @@ folder can be tried before static/ is rebuilt.
 # ruff: noqa: F811 - the fixtures imported from test_browser are these tests' parameters
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,9 +82,34 @@ def _static() -> dict[str, str]:
     return {"FLOWY_UI_STATIC_DIR": folder} if folder else {}
 
 
-def _api(url: str, path: str) -> Any:
-    with urllib.request.urlopen(f"{url}{path}", timeout=60) as reply:
+def _api(url: str, path: str, token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(f"{url}{path}", headers=headers)
+    with urllib.request.urlopen(request, timeout=60) as reply:
         return json.load(reply)
+
+
+@contextlib.contextmanager
+def _held_run(
+    url: str, project: Path, env: dict[str, str], gate: Path, token: str | None = None
+) -> Iterator[str]:
+    """A real ``flowy run`` of SLOW_PIPELINE held on ``gate``; yields its id once running."""
+    run = subprocess.Popen(
+        [sys.executable, "-m", "flowy_cli.main", "run", "live_pipeline.py"],
+        cwd=project, env={**env, "GATE": str(gate)}, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + PATIENCE_MS / 1000
+        items: list[Any] = []
+        while not (items and items[0]["status"] == "running"):
+            assert time.monotonic() < deadline and run.poll() is None, "no running run"
+            time.sleep(0.1)
+            items = _api(url, "/api/v1/runs?limit=1", token)["items"]
+        yield items[0]["run_id"]
+    finally:
+        gate.touch()
+        run.communicate(timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -296,44 +323,69 @@ def test_a_comparison_of_too_few_or_unknown_runs_says_what_is_wrong(
 
 def test_a_running_run_is_cancelled_from_its_page(page: Any, filled: Any, tmp_path: Path) -> None:
     """The Cancel button asks first, then the run (held on a gate) ends as cancelled."""
-    import time
-
     project, home, gate = tmp_path / "live", tmp_path / "home", tmp_path / "gate"
     (project / ".flowy").mkdir(parents=True)
     (project / "live_pipeline.py").write_text(SLOW_PIPELINE)
     env = filled.env(FLOWY_PROJECT=str(project), FLOWY_HOME=str(home), **_static())
-    with flowy_ui_server(project, env) as url:
-        run = subprocess.Popen(
-            [sys.executable, "-m", "flowy_cli.main", "run", "live_pipeline.py"],
-            cwd=project, env={**env, "GATE": str(gate)}, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + PATIENCE_MS / 1000
-            items: list[Any] = []
-            while not (items and items[0]["status"] == "running"):
-                assert time.monotonic() < deadline and run.poll() is None, "no running run"
-                time.sleep(0.1)
-                items = _api(url, "/api/v1/runs?limit=1")["items"]
-            run_id = items[0]["run_id"]
-            page.goto(f"{url}/runs/{run_id}")
-            button = page.locator('[data-testid="cancel-button"]')
-            # Asked first; "keep it running" changes nothing.
-            button.click()
-            page.locator('[data-testid="cancel-confirm"]').wait_for()
-            page.locator('[data-testid="cancel-no"]').click()
-            assert _api(url, f"/api/v1/runs/{run_id}")["status"] == "running"
-            button.click()
-            _shot(page, tmp_path, "cancel-confirm")
-            page.locator('[data-testid="cancel-yes"]').click()
-            page.locator('[data-testid="cancel-requested"]').wait_for()
-            page.locator('h1 .badge[data-status="cancelled"]').wait_for()
-            assert page.locator('[data-testid="cancel-button"]').count() == 0  # not running
-            assert _api(url, f"/api/v1/runs/{run_id}")["status"] == "cancelled"
-            _shot(page, tmp_path, "cancelled")
-        finally:
-            gate.touch()
-            run.communicate(timeout=120)
+    with flowy_ui_server(project, env) as url, _held_run(url, project, env, gate) as run_id:
+        page.goto(f"{url}/runs/{run_id}")
+        button = page.locator('[data-testid="cancel-button"]')
+        # Asked first; "keep it running" changes nothing.
+        button.click()
+        page.locator('[data-testid="cancel-confirm"]').wait_for()
+        page.locator('[data-testid="cancel-no"]').click()
+        assert _api(url, f"/api/v1/runs/{run_id}")["status"] == "running"
+        button.click()
+        _shot(page, tmp_path, "cancel-confirm")
+        page.locator('[data-testid="cancel-yes"]').click()
+        page.locator('[data-testid="cancel-requested"]').wait_for()
+        page.locator('h1 .badge[data-status="cancelled"]').wait_for()
+        assert page.locator('[data-testid="cancel-button"]').count() == 0  # not running
+        assert _api(url, f"/api/v1/runs/{run_id}")["status"] == "cancelled"
+        _shot(page, tmp_path, "cancelled")
+
+
+def test_a_viewer_is_refused_cancelling_and_told_why(
+    browser: Any, filled: Any, tmp_path: Path
+) -> None:
+    project, home, gate = tmp_path / "live", tmp_path / "home", tmp_path / "gate"
+    (project / ".flowy").mkdir(parents=True)
+    (project / "live_pipeline.py").write_text(SLOW_PIPELINE)
+    env = filled.env(
+        FLOWY_PROJECT=str(project), FLOWY_HOME=str(home),
+        FLOWY_UI_TOKENS=str(tmp_path / "tokens.json"),
+        FLOWY_UI_AUDIT=str(tmp_path / "audit.jsonl"), **_static(),
+    )  # fmt: skip
+    made = subprocess.run(
+        [sys.executable, "-m", "flowy_cli.main", "ui", "token", "create", "eve",
+         "--role", "viewer"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    token = next(w for w in made.stdout.split() if len(w) >= 32)
+    context = browser.new_context()
+    # The token as the token field keeps it (sessionStorage), set before the page loads.
+    context.add_init_script(f"sessionStorage.setItem('flowy.token', {json.dumps(token)})")
+    pg = context.new_page()
+    pg.set_default_timeout(PATIENCE_MS)
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        with (
+            flowy_ui_server(project, env) as url,
+            _held_run(url, project, env, gate, token) as run_id,
+        ):
+            pg.goto(f"{url}/runs/{run_id}")
+            pg.locator('[data-testid="cancel-button"]').click()
+            pg.locator('[data-testid="cancel-yes"]').click()
+            refusal = pg.locator('[data-testid="cancel-error"]')
+            refusal.wait_for()
+            assert "editor" in refusal.inner_text()
+            assert _api(url, f"/api/v1/runs/{run_id}", token)["status"] == "running"
+            _shot(pg, tmp_path, "cancel-refused")
+    finally:
+        context.close()
+    assert errors == []  # the 403 is shown, not thrown
 
 
 @pytest.fixture(scope="module")
