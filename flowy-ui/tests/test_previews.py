@@ -239,6 +239,7 @@ def test_a_frame_shows_its_head_schema_and_statistics(api, made) -> None:
     assert body["head_columns"] == ["x", "n", "name", "when", "inf"]
     assert len(body["head"]) == 20 and body["truncated"] is True
     assert body["head"][2][0] is None  # the NaN cell is null
+    assert body["head"][0][4] == "Infinity"  # as Flowy's JSON spells it
     assert body["head"][0][3].startswith("2026-01-01")
     columns = {c["name"]: c for c in body["columns"]}
     assert columns["x"]["dtype"] == "float64"

@@ -24,7 +24,11 @@ def number(value: Any) -> float | None:
 
 
 def cell(value: Any) -> str | int | float | bool | None:
-    """One value as JSON can hold it: numbers (finite), booleans, None, else short text."""
+    """One value as JSON can hold it: numbers, booleans, None, else short text.
+
+    NaN (a missing value) is None; an infinity is the string ``"Infinity"`` or
+    ``"-Infinity"``, as Flowy writes them in JSON everywhere else.
+    """
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
@@ -32,7 +36,9 @@ def cell(value: Any) -> str | int | float | bool | None:
     if isinstance(value, int):
         return value if abs(value) < 2**53 else str(value)
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        if math.isfinite(value):
+            return value
+        return None if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
     item = getattr(value, "item", None)  # a numpy scalar: its Python value
     if callable(item) and getattr(value, "shape", None) == ():
         try:
