@@ -25,6 +25,13 @@ export const PROTOCOL = "flowy.live.v1";
 /** Changes arriving within this many ms refresh their queries once. */
 const SETTLE_MS = 150;
 const MAX_BACKOFF_MS = 10_000;
+/**
+ * How long to wait after the server said it is going away (close code 1012, sent by
+ * uvicorn on shutdown, or 1001) before knocking again: a restart takes seconds, and a
+ * server that was stopped for good should not be hammered (each refused attempt is a
+ * console error in the page).
+ */
+export const SERVER_GONE_MS = 15_000;
 
 /**
  * The query keys (prefixes) a change makes stale. A run's page passes the id it was opened
@@ -155,12 +162,12 @@ class LiveConnection {
     else this.openSocket();
   }
 
-  private retry(): void {
+  private retry(serverGone = false): void {
     this.stop?.();
     this.stop = null;
     if (this.closed) return;
     publish(this.id, "reconnecting");
-    const wait = backoff(this.attempt++);
+    const wait = serverGone ? SERVER_GONE_MS : backoff(this.attempt++);
     this.timer = setTimeout(() => this.open(), wait);
   }
 
@@ -187,9 +194,9 @@ class LiveConnection {
         // A message that is not JSON is not ours.
       }
     };
-    socket.onclose = () => {
+    socket.onclose = (event: CloseEvent) => {
       if (!opened) this.socketFailures++;
-      this.retry();
+      this.retry(opened && (event.code === 1012 || event.code === 1001));
     };
     this.stop = () => {
       socket.onclose = null;
@@ -246,8 +253,17 @@ class LiveConnection {
     if (message.kind === "hello") {
       this.attempt = 0;
       publish(this.id, "live");
-      // A first connect may have missed changes made while the page loaded: refresh once.
-      if (!this.connectedOnce || this.since === null) this.stale(allKeys(this.runId));
+      // Data read before the feed was listening may have missed a change: refresh it once
+      // (data read after the hello is newer than the subscription, and stays).
+      if (!this.connectedOnce || this.since === null) {
+        const listening = Date.now();
+        for (const queryKey of allKeys(this.runId)) {
+          void this.client.invalidateQueries({
+            queryKey,
+            predicate: (query) => query.state.dataUpdatedAt > 0 && query.state.dataUpdatedAt < listening,
+          });
+        }
+      }
       this.connectedOnce = true;
       if (this.since === null && typeof message.seq === "number") this.since = message.seq;
       return;
