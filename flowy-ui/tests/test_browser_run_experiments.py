@@ -256,7 +256,7 @@ def test_compare_two_runs_of_an_experiment(
     assert page.locator('[data-testid="compare-params"] [data-testid="compare-row"]').count() == 1
     # Best by r2, higher is better: the last run (alpha 1.1).
     page.locator('[data-testid="compare-metric"]').select_option("r2")
-    page.locator(f'[data-testid="best-run"][data-run-id="{last}"]').wait_for()
+    page.locator(f'[data-testid="best-run"][data-metric="r2"][data-run-id="{last}"]').wait_for()
     best = page.locator(
         '[data-testid="compare-params"] [data-testid="compare-column"][data-best="true"]'
     )
@@ -278,7 +278,7 @@ def test_compare_two_runs_of_an_experiment(
     _shot(page, tmp_path, "compare-two")
     # Lower is better: the first run becomes best; "all parameters" shows the equal ones.
     page.locator('[data-testid="compare-mode"]').select_option("min")
-    page.locator(f'[data-testid="best-run"][data-run-id="{first}"]').wait_for()
+    page.locator(f'[data-testid="best-run"][data-mode="min"][data-run-id="{first}"]').wait_for()
     page.locator('[data-testid="compare-all"]').check()
     page.wait_for_function(
         "() => document.querySelectorAll("

@@ -78,7 +78,7 @@ export default function ComparePage() {
   if (query.isLoading) return <Loading what="the comparison" />;
   const seriesShown = data ? Object.keys(data.series) : [];
   // The boxes follow the URL at once (the series arrive with the next answer).
-  const seriesChosen = state.series.length ? state.series : seriesShown;
+  const seriesChosen = state.series.length ? state.series : state.metric ? [state.metric] : seriesShown;
   return (
     <>
       {crumbs}
@@ -136,7 +136,7 @@ export default function ComparePage() {
             </fieldset>
           </form>
           {data.best ? (
-            <p data-testid="best-run" data-run-id={data.best.run_id ?? ""}>
+            <p data-testid="best-run" data-run-id={data.best.run_id ?? ""} data-metric={data.best.metric} data-mode={data.best.mode}>
               Best by <b>{data.best.metric}</b> ({data.best.mode === "max" ? "highest" : "lowest"}):{" "}
               {data.best.run_id ? (
                 <>
@@ -183,7 +183,7 @@ export default function ComparePage() {
               columns={columns}
               rows={data.metrics}
               bestRunId={bestRunId}
-              bestCell={(row) => bestIndex(row.values, row.name === state.metric ? state.mode : "max", eligible)}
+              bestCell={(row) => (row.name === state.metric ? bestIndex(row.values, state.mode, eligible) : null)}
             />
           </section>
           <section aria-label="Metric series">

@@ -44,6 +44,13 @@ export function OverlayChart({
             <title>{line.runId}</title>
           </path>
         ))}
+        {drawn.lines.map((line) =>
+          line.dot ? (
+            <circle key={`dot:${line.runId}`} cx={line.dot[0]} cy={line.dot[1]} r={line.runId === bestRunId ? 5 : 3.5} fill={colours.get(line.runId) ?? "currentColor"}>
+              <title>{line.runId}</title>
+            </circle>
+          ) : null,
+        )}
       </svg>
     </figure>
   );
@@ -80,9 +87,9 @@ export function overlay(series: Record<string, Array<[number, MetricValue]>>) {
       parts.push(`${pen ? "L" : "M"}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`);
       pen = true;
     }
-    // A single point still shows: a dot-sized segment.
-    if (parts.length === 1) parts.push(`l0.1,0`);
-    return { runId, path: parts.join(" ") };
+    // A series of one value (a final metric) is drawn as a dot.
+    const dot = parts.length === 1 ? (parts[0] ?? "").slice(1).split(",").map(Number) : null;
+    return { runId, path: parts.join(" "), dot: dot && dot.length === 2 ? (dot as [number, number]) : null };
   });
   return { lines, min: finite ? minY : null, max: finite ? maxY : null };
 }
