@@ -65,8 +65,9 @@ describe("live refresh of a sorted list", () => {
   });
 
   it("asks for the next page near the end of what is loaded", () => {
-    expect(nearEnd(90, 100)).toBe(true);
-    expect(nearEnd(50, 100)).toBe(false);
+    expect(nearEnd(96, 100)).toBe(true);
+    expect(nearEnd(90, 100)).toBe(false);
+    expect(nearEnd(40, 50)).toBe(false); // a first page that fills the screen
     expect(nearEnd(0, 0)).toBe(false);
   });
 });

@@ -75,12 +75,18 @@ export function useHealth() {
  * newest-first list), and running runs further down are fetched one by one.
  */
 export function useRunsList(filters: RunFilters, enabled = true) {
+  const queryClient = useQueryClient();
   const query = (cursor: string | null) =>
     `/api/v1/runs${buildQuery({ limit: PAGE_SIZE, cursor, ...filters })}`;
   const newestFirst = (filters.sort ?? "started") === "started" && (filters.order ?? "desc") === "desc";
   const pages = useInfiniteQuery({
     queryKey: ["runs", filters],
-    queryFn: ({ pageParam, signal }) => getJson<RunListPage>(query(pageParam), signal),
+    queryFn: async ({ pageParam, signal }) => {
+      const page = await getJson<RunListPage>(query(pageParam), signal);
+      // The first page is also the head query's answer (see below).
+      if (pageParam === null) queryClient.setQueryData(["runs-head", filters], page);
+      return page;
+    },
     initialPageParam: null as string | null,
     getNextPageParam: (last: RunListPage) => last.next_cursor || null,
     enabled,
@@ -98,6 +104,9 @@ export function useRunsList(filters: RunFilters, enabled = true) {
     // New runs (started by `flowy run` anywhere) appear on top: the live feed (useLive in
     // App) marks this query stale on every run-level change; nothing polls.
     enabled: enabled && pages.isSuccess,
+    // Seeded with the first page (below): no second request for it at once; the live
+    // feed invalidates it on any change.
+    staleTime: IDLE_REFRESH_MS,
   });
   const headIds = useMemo(() => new Set((head.data?.items ?? []).map(runKey)), [head.data]);
   const deeper = loaded

@@ -61,7 +61,11 @@ export function mergeFresh<T>(
   return [...added, ...shown.map((item) => freshByKey.get(key(item)) ?? item)];
 }
 
-/** Whether the table is scrolled close enough to its end to fetch the next page. */
-export function nearEnd(shownEnd: number, loaded: number, margin = 20): boolean {
+/**
+ * Whether the table is scrolled close enough to its end to fetch the next page:
+ * `shownEnd` (the window's end, overscan included) within `margin` rows of the last
+ * loaded row. Small, so a first page that fills the screen does not fetch the second.
+ */
+export function nearEnd(shownEnd: number, loaded: number, margin = 5): boolean {
   return loaded > 0 && shownEnd >= loaded - margin;
 }
