@@ -23,7 +23,7 @@ export type LiveState = "connecting" | "live" | "reconnecting";
 /** The subprotocol the server speaks; the token rides along as `bearer.<token>`. */
 export const PROTOCOL = "flowy.live.v1";
 /** Changes arriving within this many ms refresh their queries once. */
-const SETTLE_MS = 150;
+const SETTLE_MS = 50;
 const MAX_BACKOFF_MS = 10_000;
 /**
  * How long to wait after the server said it is going away (close code 1012, sent by
