@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 _TEXT_FIELDS = ["status", "pipeline", "experiment", "stack", "run"]
 _names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.\-]{0,8}", fullmatch=True)
 _numbers = st.floats(allow_nan=False, width=64)
-_text = st.text(min_size=1, max_size=12)
+_text = st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=12)
 
 
 def _comparison() -> st.SearchStrategy[Expr]:
@@ -126,6 +126,8 @@ def test_values_are_typed_by_field() -> None:
         ("status:(a b)", 11, "',' or ')'"),
         ("started>yesterday", 9, "ISO date"),
         ("status:a or", 12, "a condition"),
+        ('pipeline:"a\x00b"', 10, "NUL"),
+        ("params.a\x00:1", 1, "unknown field"),
     ],
 )
 def test_errors_name_the_position_and_what_was_expected(

@@ -133,6 +133,8 @@ class RunPage:
 
 def field_kind(field: str) -> str | None:
     """``"text"``, ``"number"``, ``"param"`` or ``"metric"``; None for an unknown field."""
+    if "\x00" in field:  # no database takes a NUL in a name (PostgreSQL refuses it)
+        return None
     if field in TEXT_FIELDS:
         return "text"
     if field in NUMBER_FIELDS:

@@ -240,6 +240,8 @@ class _Parser:
         return match.group(), False
 
     def typed(self, field: str, op: str, raw: str, quoted: bool, at: int) -> Value:
+        if "\x00" in raw:
+            raise self.fail("a value without NUL characters", at)
         kind = field_kind(field)
         if kind == "text":
             return raw
