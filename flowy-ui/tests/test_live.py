@@ -262,6 +262,10 @@ def test_an_idle_server_reads_nothing_and_an_unknown_run_is_refused(
         while hub.stats()["subscribers"]:
             assert time.monotonic() < deadline, "the closed socket stayed subscribed"
             time.sleep(0.05)
+        sse(url, "", 1)  # an SSE reader that goes away is unsubscribed too
+        while hub.stats()["subscribers"]:
+            assert time.monotonic() < deadline, "the closed event stream stayed subscribed"
+            time.sleep(0.05)
         time.sleep(0.5)  # let a poll already under way finish
         idle = hub.polls
         project.run_once()  # nobody listens: nothing is read, whatever happens
@@ -397,3 +401,37 @@ def test_a_slow_subscriber_is_dropped_with_a_resync_and_never_blocks_others() ->
     slow_got, fast_got = asyncio.run(scenario())
     assert slow_got == [RESYNC]
     assert fast_got == list(range(1, 11))
+
+
+def test_a_gap_in_the_sequence_is_waited_for_then_passed(
+    project: Project, plugins: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What PostgreSQL does (a change committed after a higher one), made on SQLite by
+    deleting the changes just above the watcher's cursor before it reads them."""
+    from flowy.testing.records_factory import make_run, make_step
+    from flowy.tracking import Client
+    from flowy_ui import live
+    from flowy_ui.clients import ClientPool
+
+    pool = ClientPool("local", project.root, plugins)
+    hub = live.LiveHub(pool)
+    try:
+        hub._catch_up()
+        start = hub.cursor
+        with Client(stack="local", project=project.root, plugins=plugins) as client:
+            store = client.store
+            gone, kept = make_run("gated"), make_run("gated")
+            store.create_run(gone)
+            store.record_step(make_step(gone, "prepare"))
+            store.finish_run(gone.run_id, "completed", gone.started_at + 1)
+            store.delete_runs([gone.run_id])  # its three changes leave a gap above the cursor
+            store.create_run(kept)
+        first = hub._poll()
+        assert [(e["run_id"], e["status"]) for e in first] == [(kept.run_id, "running")]
+        assert hub.cursor == start  # held below the gap: a late commit would still be read
+        assert hub._poll() == []  # never sent twice
+        monkeypatch.setattr(live, "GAP_WAIT", 0.0)
+        hub._poll()
+        assert hub.cursor == first[0]["seq"]  # the gap was given up on
+    finally:
+        pool.close()
