@@ -329,6 +329,23 @@ def test_a_running_run_is_cancelled_from_its_page(page: Any, filled: Any, tmp_pa
     env = filled.env(FLOWY_PROJECT=str(project), FLOWY_HOME=str(home), **_static())
     with flowy_ui_server(project, env) as url, _held_run(url, project, env, gate) as run_id:
         page.goto(f"{url}/runs/{run_id}")
+        # The held step is drawn running, and its timeline bar grows while it runs.
+        page.locator(
+            '[data-testid="dag-node"][data-node-id="hold"][data-status="running"]'
+        ).wait_for()
+        bar = "[data-testid=gantt-row][data-step=hold][data-running=true] [data-testid=gantt-bar]"
+        page.locator(bar).wait_for()
+        share = f"document.querySelector('{bar}').getBBox().width"
+        first = page.evaluate(f"() => {share}")
+        prepare = page.evaluate(
+            "() => document.querySelector("
+            "'[data-testid=gantt-row][data-step=prepare] [data-testid=gantt-bar]').getBBox().width"
+        )
+        page.wait_for_function(
+            f"() => {share} > {first} || document.querySelector("
+            f"'[data-testid=gantt-row][data-step=prepare] [data-testid=gantt-bar]')"
+            f".getBBox().width < {prepare}"
+        )  # the running bar takes a growing share of the time axis
         button = page.locator('[data-testid="cancel-button"]')
         # Asked first; "keep it running" changes nothing.
         button.click()
