@@ -125,3 +125,56 @@ def test_running_steps_new_runs_and_a_cancel_reach_the_open_page(
                     run.communicate()
             context.close()
     assert errors == [], errors  # no script error and no CSP violation once authenticated
+
+
+def test_without_websockets_the_page_falls_back_to_server_sent_events(
+    browser: Any,  # noqa: F811
+    filled: Any,
+    tmp_path: Path,
+) -> None:
+    """A proxy that refuses WebSockets: the page listens over SSE instead, and still
+    shows a new run and its end without a reload."""
+    project = tmp_path / "sse"
+    (project / ".flowy").mkdir(parents=True)
+    (project / "live_pipeline.py").write_text(SLOW_PIPELINE)
+    extra = {"FLOWY_PROJECT": str(project), "FLOWY_HOME": str(tmp_path / "home")}
+    if os.environ.get("FLOWY_UI_STATIC_DIR"):
+        extra["FLOWY_UI_STATIC_DIR"] = os.environ["FLOWY_UI_STATIC_DIR"]
+    env = filled.env(**extra)
+    gate = tmp_path / "gate"
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(PATIENCE_MS)
+    refused: list[str] = []
+    streams: list[str] = []
+
+    def refuse(ws: Any) -> None:  # the handshake "succeeds", then the proxy hangs up
+        refused.append(ws.url)
+        ws.close(code=1011)
+
+    page.route_web_socket("**/api/v1/live**", refuse)
+    page.on("request", lambda r: streams.append(r.url) if "/api/v1/live/events" in r.url else None)
+    run = None
+    with flowy_ui_server(project, env) as url:
+        try:
+            page.goto(url + "/runs")
+            page.locator('[data-testid="runs-table"]').wait_for()
+            page.locator('[data-testid="live-indicator"][data-state="live"]').wait_for()
+            assert len(refused) >= 2 and streams, (refused, streams)
+            run = _start(project, env, gate)
+            row = page.locator('[data-testid="run-row"][data-status="running"]')
+            row.wait_for()
+            run_id = row.get_attribute("data-run-id")
+            gate.touch()
+            page.locator(
+                f'[data-testid="run-row"][data-run-id="{run_id}"][data-status="completed"]'
+            ).wait_for()
+            _shot(page, tmp_path, "live-sse-fallback")
+            out, _ = run.communicate(timeout=120)
+            assert run.returncode == 0, out
+        finally:
+            gate.touch()
+            if run is not None and run.poll() is None:
+                run.kill()
+                run.communicate()
+            context.close()
