@@ -127,13 +127,16 @@ def test_running_steps_new_runs_and_a_cancel_reach_the_open_page(
     assert errors == [], errors  # no script error and no CSP violation once authenticated
 
 
+@pytest.mark.parametrize("with_token", [False, True], ids=["eventsource", "fetch-with-token"])
 def test_without_websockets_the_page_falls_back_to_server_sent_events(
     browser: Any,  # noqa: F811
     filled: Any,
     tmp_path: Path,
+    with_token: bool,
 ) -> None:
-    """A proxy that refuses WebSockets: the page listens over SSE instead, and still
-    shows a new run and its end without a reload."""
+    """A proxy that refuses WebSockets: the page listens over SSE instead (EventSource;
+    with a token, fetch with the Authorization header, which EventSource cannot send),
+    and still shows a new run and its end without a reload."""
     project = tmp_path / "sse"
     (project / ".flowy").mkdir(parents=True)
     (project / "live_pipeline.py").write_text(SLOW_PIPELINE)
@@ -155,9 +158,23 @@ def test_without_websockets_the_page_falls_back_to_server_sent_events(
     page.route_web_socket("**/api/v1/live**", refuse)
     page.on("request", lambda r: streams.append(r.url) if "/api/v1/live/events" in r.url else None)
     run = None
+    token = None
+    if with_token:
+        made = subprocess.run(
+            [sys.executable, "-m", "flowy_cli.main", "ui", "token", "create", "vera",
+             "--role", "viewer"],
+            cwd=project, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stdout + made.stderr
+        token = next(w for w in made.stdout.split() if len(w) >= 32)
     with flowy_ui_server(project, env) as url:
         try:
             page.goto(url + "/runs")
+            if token is not None:
+                field = page.locator('[data-testid="token-field"]')
+                field.wait_for()
+                field.fill(token)
+                field.press("Enter")
             page.locator('[data-testid="runs-table"]').wait_for()
             page.locator('[data-testid="live-indicator"][data-state="live"]').wait_for()
             assert len(refused) >= 2 and streams, (refused, streams)
