@@ -1,5 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
-import { useMemo } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { enc, getJson, shouldRetry } from "../../api/client";
 import { CompareTable, type CompareColumn } from "../../components/CompareTable";
@@ -25,8 +25,16 @@ const POINTS = 300;
 export default function ComparePage() {
   const { name } = useParams();
   const [params, setParams] = useSearchParams();
-  const state = useMemo(() => readState(params), [params]);
-  const update = (patch: Partial<CompareState>) => setParams(writeState({ ...state, ...patch }), { replace: true });
+  // The controls read a copy of the URL's state that changes at once: the router applies
+  // URL changes in a transition, and a controlled checkbox must not flip back meanwhile.
+  const fromUrl = useMemo(() => readState(params), [params]);
+  const [state, setState] = useState(fromUrl);
+  useEffect(() => setState(fromUrl), [fromUrl]); // back/forward, an edited address
+  const update = (patch: Partial<CompareState>) => {
+    const next = { ...state, ...patch };
+    setState(next);
+    setParams(writeState(next), { replace: true });
+  };
   const enough = state.runs.length >= 2;
   const query = useQuery({
     queryKey: ["compare", state.runs, state.metric, state.mode, state.all, state.series],
