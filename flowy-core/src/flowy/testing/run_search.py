@@ -220,3 +220,88 @@ class RunSearchContract:
             "metrics": ["loss", "r2"],
         }
         assert store.run_columns(limit=1) == {"params": ["alpha"], "metrics": ["loss"]}
+
+    #: Generated queries compared with the default implementation (fewer: a faster run).
+    search_examples = 100
+
+    def test_search_answers_as_the_default_for_generated_queries(
+        self, store: MetadataStore
+    ) -> None:
+        """Page for page, the store's ``search_runs`` equals the kernel's Python default."""
+        from hypothesis import HealthCheck, given, settings
+
+        _fill(store)
+
+        def pages(search: Any, query: RunQuery) -> list[list[str]]:
+            found = []
+            for _ in range(20):
+                page = search(query)
+                found.append([r.run_id for r in page.runs])
+                if page.next_cursor is None:
+                    return found
+                query = RunQuery(query.filter, query.sort, query.limit, tuple(page.next_cursor))
+            raise AssertionError("the cursors never ended")
+
+        @settings(
+            max_examples=self.search_examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        )
+        @given(query=_queries())
+        def check(query: RunQuery) -> None:
+            default = pages(lambda q: MetadataStore.search_runs(store, q), query)
+            assert pages(store.search_runs, query) == default
+
+        check()
+
+
+# -- generated queries over the runs of _fill --------------------------------------------
+
+_VALUES: dict[str, list[Any]] = {
+    "status": ["completed", "failed", "crashed", "running", "zzz"],
+    "pipeline": ["train", "eval", "t"],
+    "experiment": ["exp1", "eval", "train"],
+    "stack": ["local", "aws"],
+    "run": ["aaaa", "cccc3", "b"],
+    "started": [100.0, 250.0, 500.0],
+    "duration": [1.0, 5.0, 30.0],
+    "params.alpha": [0.1, 0.5, 2.0, "adam"],
+    "params.opt": ["adam", "sgd", 1.0],
+    "params.flag": ["true", 1.0],
+    "metrics.r2": [0.8, 0.95, math.inf, -math.inf],
+    "metrics.loss": [1.0, 0.5],
+}
+_SORTS = ["started", "duration", "status", "pipeline", "stack", "params.alpha", "params.opt",
+          "metrics.r2", "metrics.loss"]  # fmt: skip
+
+
+def _queries() -> Any:
+    """Filters of every kind (AND/OR nested, IN, ranges) with a sort and a page size."""
+    from hypothesis import strategies as st
+
+    from flowy.kernel.run_query import TEXT_FIELDS, And, Comparison, InList, Or, Range
+
+    def conditions(field: str) -> Any:
+        values = st.sampled_from(_VALUES[field])
+        ops = st.sampled_from(["=", "!=", ">", ">=", "<", "<="])
+        return st.one_of(
+            st.builds(Comparison, st.just(field), ops, values).filter(
+                lambda c: isinstance(c.value, float) or c.op in ("=", "!=") or field in TEXT_FIELDS
+            ),
+            st.builds(InList, st.just(field), st.lists(values, min_size=1, max_size=3).map(tuple)),
+        )
+
+    numeric = [f for f, v in _VALUES.items() if isinstance(v[0], float)]
+    ranges = st.builds(
+        Range, st.sampled_from(numeric), st.sampled_from([0.0, 0.5, 100.0]),
+        st.sampled_from([1.0, 10.0, 1000.0]),
+    )  # fmt: skip
+    leaves = st.one_of(*(conditions(f) for f in _VALUES), ranges)
+
+    def extend(children: Any) -> Any:
+        lists = st.lists(children, min_size=2, max_size=3).map(tuple)
+        return st.builds(And, lists) | st.builds(Or, lists)
+
+    trees = st.none() | st.recursive(leaves, extend, max_leaves=5)
+    sorts = st.builds(Sort, st.sampled_from(_SORTS), st.booleans())
+    return st.builds(RunQuery, trees, sorts, st.integers(1, 6))
