@@ -404,12 +404,15 @@ def _column_values(
             for row in conn.execute(statement):
                 found[row.run_id][f"params.{row.name}"] = _rows.loads(row.value)
         if metrics:
+            # Only each (run, metric)'s last row: a series of thousands of points is not read.
             m = s.metrics.c
-            statement = (
-                select(m.run_id, m.name, m.value)
+            last = (
+                select(func.max(m.id).label("id"))
                 .where(m.run_id.in_(ids), m.name.in_(metrics))
-                .order_by(m.id)
+                .group_by(m.run_id, m.name)
+                .subquery("last")
             )
+            statement = select(m.run_id, m.name, m.value).join(last, last.c.id == m.id)
             for row in conn.execute(statement):
                 value = math.nan if row.value is None else float(row.value)
                 found[row.run_id][f"metrics.{row.name}"] = value
