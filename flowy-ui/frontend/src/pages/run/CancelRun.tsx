@@ -2,6 +2,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { ApiError, enc, postJson } from "../../api/client";
 import { ErrorBox } from "../../components/ErrorBox";
+import "./run.css";
 
 /**
  * "Cancel run" for a running run: asks for confirmation, then POST /api/v1/runs/{id}/cancel
