@@ -241,12 +241,14 @@ def _watch_a_live_run(
         row.wait_for()
         run_id = row.get_attribute("data-run-id")
         row.locator("a").first.click()
-        # While the run runs, its settled steps are drawn (a step is recorded when it
-        # settles: the store has no row for a step still running, see docs/ui.md).
+        # While the run runs, its settled steps are drawn, and the held one as running
+        # (a step is recorded when it starts, see docs/ui.md).
         page.locator(
             '[data-testid="dag-node"][data-node-id="prepare"][data-status="completed"]'
         ).wait_for()
-        assert page.locator('[data-testid="dag-node"][data-node-id="hold"]').count() == 0
+        page.locator(
+            '[data-testid="dag-node"][data-node-id="hold"][data-status="running"]'
+        ).wait_for()
         _shot(page, tmp_path, "run-live")
         gate.touch()  # only now may the held step finish
         page.locator(

@@ -29,6 +29,7 @@ _LAZY = {
     "render_report": "flowy.tracking.experiment_report:render",
     # the model registry
     "load_model": "flowy.tracking.client",
+    "model_parameter_count": "flowy.tracking.asset_facts:parameter_count",
     # housekeeping: what `flowy gc` collects and keeps
     "GcReport": "flowy.tracking.housekeeping",
     "collect_garbage": "flowy.tracking.housekeeping:collect",
@@ -57,6 +58,7 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "list_experiments",
     "load_model",
     "metric_names",
+    "model_parameter_count",
     "parse_run_filter",
     "parse_run_sort",
     "render_report",
@@ -65,6 +67,7 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
 ]
 
 if TYPE_CHECKING:  # listed in __all__, so re-exported for type checkers (strict mypy)
+    from flowy.tracking.asset_facts import parameter_count as model_parameter_count
     from flowy.tracking.assets import Asset
     from flowy.tracking.client import Client, load_model
     from flowy.tracking.deletion import delete_runs

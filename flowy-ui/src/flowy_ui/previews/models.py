@@ -26,10 +26,10 @@ def is_model(value: Any) -> bool:
 
 
 def _parameter_count(value: Any) -> int | None:
-    from flowy.tracking.asset_facts import parameter_count
+    from flowy.tracking import model_parameter_count
 
     try:
-        return parameter_count(value)
+        return model_parameter_count(value)
     except Exception:  # noqa: BLE001 - an unbuilt Keras model cannot count yet
         return None
 
