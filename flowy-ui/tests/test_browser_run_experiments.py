@@ -76,6 +76,40 @@ BIG_PIPELINE = textwrap.dedent(
 )
 
 
+MARKS_PIPELINE = textwrap.dedent(
+    """
+    import os
+    import time
+
+    from flowy import Pipeline, step
+
+
+    @step(cache=True)
+    def reused() -> int:
+        return 1
+
+
+    @step(cache=False, retries=2, retry_backoff=0.01)
+    def flaky(reused: int) -> int:
+        marker = os.path.join(os.environ["MARKS_DIR"], "failed-once")
+        if not os.path.exists(marker):  # the first attempt of each run fails
+            open(marker, "w").close()
+            raise RuntimeError("first attempt fails")
+        os.remove(marker)
+        return reused + 1
+
+
+    @step(cache=False, timeout=1)
+    def sluggish(reused: int) -> int:
+        time.sleep(60)
+        return reused
+
+
+    marks = Pipeline("marks", [reused, flaky, sluggish])
+    """
+)
+
+
 def _static() -> dict[str, str]:
     """The frontend build to serve, when one other than static/ is being tried."""
     folder = os.environ.get("FLOWY_UI_STATIC_DIR")
@@ -448,3 +482,35 @@ def test_fifty_runs_are_compared_in_the_page(page: Any, sweep_url: str, tmp_path
     chart.wait_for()
     assert chart.locator('[data-testid="overlay-line"]').count() == MANY
     _shot(page, tmp_path, "compare-fifty")
+
+
+def test_dag_nodes_show_cached_retried_and_timed_out_steps(
+    page: Any, filled: Any, tmp_path: Path
+) -> None:
+    project, home = tmp_path / "marks", tmp_path / "home"
+    (project / ".flowy").mkdir(parents=True)
+    (project / "marks_pipeline.py").write_text(MARKS_PIPELINE)
+    env = filled.env(
+        FLOWY_PROJECT=str(project), FLOWY_HOME=str(home), MARKS_DIR=str(tmp_path), **_static()
+    )
+    for _ in range(2):  # the second run re-uses `reused` from the first
+        done = subprocess.run(
+            [sys.executable, "-m", "flowy_cli.main", "run", "marks_pipeline.py:marks"],
+            cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert "timed out" in done.stdout + done.stderr, done.stdout + done.stderr
+    with flowy_ui_server(project, env) as url:
+        run_id = _api(url, "/api/v1/runs?limit=1")["items"][0]["run_id"]
+        steps = {s["step"]: s for s in _api(url, f"/api/v1/runs/{run_id}")["steps"]}
+        assert steps["flaky"]["attempts"] == 2 and steps["reused"]["status"] == "cached"
+        page.goto(f"{url}/runs/{run_id}")
+        node = '[data-testid="dag-node"][data-node-id="{}"]'
+        page.locator(node.format("sluggish")).wait_for()
+        assert page.locator(node.format("reused")).get_attribute("data-cached") == "true"
+        assert page.locator(node.format("flaky")).get_attribute("data-retried") == "true"
+        assert page.locator(node.format("flaky")).get_attribute("data-status") == "completed"
+        sluggish = page.locator(node.format("sluggish"))
+        assert sluggish.get_attribute("data-timed-out") == "true"
+        assert sluggish.get_attribute("data-status") == "timed_out"
+        assert "\u00d72" in (page.locator(node.format("flaky")).text_content() or "")
+        _shot(page, tmp_path, "dag-marks")
