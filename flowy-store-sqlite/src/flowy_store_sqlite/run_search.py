@@ -88,6 +88,7 @@ class _Builder:
 
     def __init__(self, dialect: str) -> None:
         self.postgres = dialect == "postgresql"
+        self._sorted_param: Any = None
 
     # -- field values ------------------------------------------------------
 
@@ -136,10 +137,17 @@ class _Builder:
         return self._param(field, lambda raw: raw)
 
     def _number_of(self, raw: Key) -> Key:
+        """A parameter's JSON text as a number when it is a JSON number, else NULL.
+
+        Stores write ``json.dumps`` output, where a text made of a leading digit or
+        minus and then only digits, ``.``, ``e``, ``E``, ``+`` and ``-`` is a number
+        (strings are quoted, the rest are words or brackets): a pattern test, much
+        cheaper than parsing the JSON of every row.
+        """
         if self.postgres:
             return case((raw.op("~")(_JSON_NUMBER), cast(raw, Float)))
-        numeric = func.json_type(raw).in_(("integer", "real"))
-        return case((func.json_valid(raw) == 1, case((numeric, cast(raw, Float)))))
+        numeric = and_(raw.op("GLOB")("[-0-9]*"), raw.op("NOT GLOB")("*[^-0-9.eE+]*"))
+        return case((numeric, cast(raw, Float)))
 
     def param_number(self, field: str) -> Key:
         """The parameter as a number when its JSON is one, else NULL."""
@@ -202,7 +210,31 @@ class _Builder:
             return [self.text_value(field), *tail]
         if kind in ("number", "metric"):
             return [self.number_value(field), *tail]
-        return [self.param_number(field), self.param_text(field), *tail]
+        # By a parameter: its number and text from one outer-joined row (see sort_source).
+        value = self.sorted_param.c.value
+        text_value: Key = case((self._number_of(value).is_(None), value))
+        if self.postgres:
+            text_value = text_value.collate("C")
+        return [self._number_of(value), text_value, *tail]
+
+    @property
+    def sorted_param(self) -> Any:
+        """The ``params`` row of the sort's parameter, outer-joined to each run."""
+        if self._sorted_param is None:
+            self._sorted_param = s.params.alias("sort_param")
+        return self._sorted_param
+
+    def sort_source(self, field: str) -> Any:
+        """What the runs are selected from: ``runs``, joined to the sort's parameter row.
+
+        One join row gives both sort values of a parameter, where correlated
+        subqueries would seek the parameter once per value (about 3x slower).
+        """
+        if field_kind(field) != "param":
+            return s.runs
+        p = self.sorted_param
+        on = and_(p.c.run_id == s.runs.c.run_id, p.c.name == field[len("params.") :])
+        return s.runs.outerjoin(p, on)
 
 
 def _op(column: Key, op: str, value: Any) -> Key:
@@ -319,6 +351,7 @@ def _by_keys(
     # ORDER BY the labels: a correlated sort value is computed once per row, not twice.
     statement = (
         select(s.runs, *labelled)
+        .select_from(build.sort_source(query.sort.field))
         .where(*where)
         .order_by(*_ordered(list(labelled), descending))
         .limit(query.limit + 1)
