@@ -22,6 +22,7 @@ class TestSageMakerLocalContract(ExecutorContract):
     cpu_total: ClassVar[float] = 2  # max_parallel_jobs: each job is its own machine
     cpu_per_step: ClassVar[float] = 1
     dag_examples: ClassVar[int] = 3
+    streams_output: ClassVar[bool] = False  # a job's output arrives with its result only
 
     @pytest.fixture(autouse=True)
     def _s3(self, store_options: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from typing import Any
 
 import attrs
 from flowy.kernel.records import StepRef, StepResult, StepTask, to_dict
@@ -33,7 +34,10 @@ def run_task(task: StepTask, report_topic: str | None = None, key: str = "") -> 
     """Run ``task`` with retries on this worker; never raises for a step failure.
 
     Each retry is published as a Dask event on ``report_topic`` (with the task's ``key``),
-    which the orchestrating executor subscribed to, so the run hears of it as it happens.
+    which the orchestrating executor subscribed to, so the run hears of it as it happens;
+    so is what the step prints while it runs (``{"key", "output"}``, batched about twice a
+    second: see :mod:`flowy.run.live_output`). An attempt with a timeout runs in a forked
+    child, whose output arrives only with its result.
     """
     runtime = runtime_from_task(task)
     task = _worker_ref(task)
@@ -42,9 +46,17 @@ def run_task(task: StepTask, report_topic: str | None = None, key: str = "") -> 
     except Exception:  # noqa: BLE001 - an unimportable retry_on type: retry on anything
         retry_on = (Exception,)
 
+    on_output = None
+    if report_topic:
+        from distributed import get_worker
+
+        # Bound here: get_worker() only works on the task's own thread, and the output
+        # is published from the attempt's forwarding thread (log_event is thread-safe).
+        on_output = functools.partial(_publish_output, get_worker(), report_topic, key)
+
     def attempt(t: StepTask) -> StepResult:
         if t.timeout is None:
-            return execute_attempt(t, None, runtime, retry_on)
+            return execute_attempt(t, None, runtime, retry_on, on_output=on_output)
         return run_attempt_forked(t, None, runtime, retry_on)
 
     report = functools.partial(_publish_retry, report_topic, key) if report_topic else None
@@ -61,6 +73,11 @@ def _publish_retry(topic: str, key: str, task: StepTask, result: StepResult, del
     except TypeError:  # a value msgpack cannot carry (in logged params): send the essentials
         essentials = attrs.evolve(result, outputs={}, metrics=[], params_logged={})
         get_worker().log_event(topic, {**message, "result": to_dict(essentials)})
+
+
+def _publish_output(worker: Any, topic: str, key: str, text: str) -> None:
+    """Send output of the running step to the orchestrator (the retries' event topic)."""
+    worker.log_event(topic, {"key": key, "output": text})
 
 
 def _worker_ref(task: StepTask) -> StepTask:

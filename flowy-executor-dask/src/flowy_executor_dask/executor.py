@@ -129,7 +129,8 @@ class DaskExecutor(Executor):
         self._futures: dict[str, Any] = {}
         self._tasks: dict[str, StepTask] = {}
         self._lock = threading.Lock()
-        #: The Dask event topic this executor's workers report retries on (one per executor).
+        #: The Dask event topic this executor's workers report retries and output on (one per
+        #: executor).
         self.retry_topic = f"flowy-retry-{uuid.uuid4().hex}"
 
     # -- lifecycle -------------------------------------------------------------
@@ -159,11 +160,15 @@ class DaskExecutor(Executor):
         self._learn_workers()
 
     def _retry_heard(self, event: tuple[float, dict[str, Any]]) -> None:
-        """A worker's retry (on the client's event loop): report it to the run."""
+        """A worker's retry or output (on the client's event loop): report it to the run."""
         _, message = event
         with self._lock:
             task = self._tasks.get(message.get("key", ""))
         if task is not None and self.runtime is not None:
+            if "output" in message:  # what the step printed while it runs
+                with contextlib.suppress(Exception):  # a view: never break the event loop
+                    self.runtime.report_output(task, str(message["output"]))
+                return
             result = R.from_dict(message["result"], StepResult)
             self.runtime.report_retry(task, result, float(message["delay"]))
 

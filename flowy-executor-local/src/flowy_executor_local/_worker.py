@@ -17,6 +17,7 @@ parent dies, so a SIGKILLed orchestrator leaves no workers behind.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,15 @@ def worker_main(
         return
 
 
+def _send(conn: Connection, text: str) -> None:
+    """Send the parent some output of the running step (before the result, on the same pipe).
+
+    Called from the attempt's forwarding thread only, which is joined before the
+    result is sent, so the two never write the pipe at once.
+    """
+    conn.send(("output", text))
+
+
 def _serve(conn: Connection, inherited: tuple[ComponentSpec, WorkerRuntime] | None) -> None:
     retry_cache: dict[tuple[str, ...], tuple[type[BaseException], ...]] = {}
     while True:
@@ -93,7 +103,9 @@ def _serve(conn: Connection, inherited: tuple[ComponentSpec, WorkerRuntime] | No
                 retry_cache[key] = (Exception,)
         interrupted = False
         try:
-            result = execute_attempt(task, None, runtime, retry_cache[key])
+            result = execute_attempt(
+                task, None, runtime, retry_cache[key], on_output=functools.partial(_send, conn)
+            )
         except StepInterrupted as stopped:  # the run was cancelled: report what it did, end
             result, interrupted = stopped.result, True
         try:

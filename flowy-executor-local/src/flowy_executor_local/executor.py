@@ -160,7 +160,8 @@ class LocalExecutor(Executor):
 
         attempt: Callable[[StepTask], StepResult] = here
         if self.worker_can_import(task.step_ref) and self._defined_in_its_file(step):
-            task, attempt = self._with_findable_ref(task), pool.run_attempt
+            task = self._with_findable_ref(task)
+            attempt = functools.partial(pool.run_attempt, report_output=runtime.report_output)
         assert self._threads is not None
         return self._threads.submit(
             run_with_retries, task, attempt, self._backoff, runtime.report_retry
@@ -208,7 +209,13 @@ class LocalExecutor(Executor):
         def attempt(t: StepTask) -> StepResult:
             if t.timeout is None:
                 with children_watched():  # what it starts dies with this process
-                    return execute_attempt(t, step.fn, runtime, step.retry_on)
+                    return execute_attempt(
+                        t,
+                        step.fn,
+                        runtime,
+                        step.retry_on,
+                        on_output=functools.partial(runtime.report_output, t),
+                    )
             return run_attempt_forked(
                 t, step.fn, runtime, step.retry_on, kill_grace=self.kill_grace, active=self._forked
             )

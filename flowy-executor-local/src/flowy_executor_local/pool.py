@@ -30,8 +30,9 @@ import os
 import signal
 import threading
 import time
+import warnings
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flowy.kernel import records as R
@@ -251,8 +252,17 @@ class WorkerPool:
 
     # -- attempts ------------------------------------------------------------
 
-    def run_attempt(self, task: StepTask) -> StepResult:
-        """Run one attempt of ``task`` in a worker, honouring resources and timeout."""
+    def run_attempt(
+        self,
+        task: StepTask,
+        report_output: Callable[[StepTask, str], None] | None = None,
+    ) -> StepResult:
+        """Run one attempt of ``task`` in a worker, honouring resources and timeout.
+
+        While the step runs, the worker sends ``("output", text)`` messages (what it
+        printed, batched: see :mod:`flowy.run.live_output`) before its result; each
+        goes to ``report_output`` (the runtime's), or nowhere without one.
+        """
         with self.reserve(resource_needs(task, self.totals)) as granted:
             worker = self._checkout() if granted else None
             if worker is None:
@@ -261,11 +271,19 @@ class WorkerPool:
             healthy = False
             try:
                 worker.conn.send(task)
-                if task.timeout is not None and not worker.conn.poll(task.timeout):
-                    return timed_out_result(task, started)
-                result: StepResult = worker.conn.recv()
-                healthy = True
-                return result
+                deadline = None if task.timeout is None else time.monotonic() + task.timeout
+                while True:
+                    if deadline is not None and not worker.conn.poll(
+                        max(0.0, deadline - time.monotonic())
+                    ):
+                        return timed_out_result(task, started)
+                    message = worker.conn.recv()
+                    if isinstance(message, tuple):  # ("output", text): the step still runs
+                        _report(report_output, task, message[1])
+                        continue
+                    result: StepResult = message
+                    healthy = True
+                    return result
             except (EOFError, OSError):
                 if self.closed:
                     return cancelled_result(task)
@@ -307,6 +325,23 @@ class WorkerPool:
         """The worker processes alive now (for tests and diagnostics)."""
         with self._cond:
             return [w.pid for w in self._live]
+
+
+def _report(
+    report_output: Callable[[StepTask, str], None] | None, task: StepTask, text: str
+) -> None:
+    """Hand a worker's output on; the run's live view failing never fails the attempt."""
+    if report_output is None:
+        return
+    try:
+        report_output(task, text)
+    except Exception as exc:  # noqa: BLE001
+        warnings.warn(
+            f"showing the output of step {task.step!r} while it runs failed: "
+            f"{type(exc).__name__}: {exc}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 
 def died_result(task: StepTask, started: float, exitcode: int | None) -> StepResult:

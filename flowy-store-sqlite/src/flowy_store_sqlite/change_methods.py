@@ -9,6 +9,7 @@ SQLAlchemy here: the stdlib store must not import it.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 #: How a change of a run or a step is named in ``run_changes.kind``.
 RUN = "run"
 STEP = "step"
+#: A running step printed more (``append_step_output``): viewers refresh its logs.
+OUTPUT = "output"
 #: The status a run's change carries when someone asked to cancel it.
 CANCELLING = "cancelling"
 
@@ -42,9 +45,48 @@ class ChangeMethods:
         def _execute(self, *writes: tuple[Any, Sequence[Mapping[str, Any]]]) -> list[int]: ...
         def get_run(self, run_id: str) -> RunRecord: ...
 
+        _lock: threading.RLock
+
     def record_step_started(self, run_id: str, step: str, started_at: float) -> None:
         """One ``running`` change: a step handed to the executor (one small transaction)."""
         self._execute((self.Q.INSERT_CHANGE, [change_row(run_id, step, STEP, RUNNING, started_at)]))
+
+    def append_step_output(self, run_id: str, step: str, text: str) -> None:
+        """One batch of a running step's output and an ``output`` change, in one transaction.
+
+        The step is remembered, so that its record (``output_cleanup``) deletes the batches.
+        """
+        now = time.time()
+        self._execute(
+            (self.Q.INSERT_OUTPUT, [{"run_id": run_id, "step": step, "text": text, "at": now}]),
+            (self.Q.INSERT_CHANGE, [change_row(run_id, step, OUTPUT, RUNNING, now)]),
+        )
+        with self._lock:
+            self._steps_with_output().add((run_id, step))
+
+    def step_output(self, run_id: str, step: str) -> str:
+        """A running step's output so far: its batches in order ("" once it is recorded)."""
+        (rows,) = self._select((self.Q.STEP_OUTPUT, {"run_id": run_id, "step": step}))
+        return "".join(r["text"] for r in rows)
+
+    def output_cleanup(self, run_id: str, step: str) -> list[tuple[Any, list[dict[str, Any]]]]:
+        """The write deleting a step's live output, for its record's transaction.
+
+        Only for a step this store saw output of (the orchestrator's store is the
+        one that appends), so recording a step that printed nothing costs nothing.
+        """
+        with self._lock:
+            seen = self._steps_with_output()
+            if (run_id, step) not in seen:
+                return []
+            seen.discard((run_id, step))
+        return [(self.Q.DELETE_OUTPUT, [{"where_run_id": run_id, "where_step": step}])]
+
+    def _steps_with_output(self) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] | None = self.__dict__.get("_output_steps")
+        if found is None:
+            found = self.__dict__["_output_steps"] = set()
+        return found
 
     def running_steps(self, run_id: str) -> list[tuple[str, float]]:
         """Steps with a ``running`` change and no step record yet, in start order."""

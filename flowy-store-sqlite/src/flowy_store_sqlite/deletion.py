@@ -171,7 +171,7 @@ class DeletionQueries:
         for chunk in chunks(ids, CHUNK):
             _delete_model_versions(conn, m.run_id, chunk)
             conn.execute(delete(s.cache_entries).where(c.run_id.in_(chunk)))
-            tables = (s.lineage, s.metrics, s.params, s.step_runs, s.run_changes)
+            tables = (s.lineage, s.metrics, s.params, s.step_runs, s.run_changes, s.step_output)
             for table in (*tables, s.run_cancel_requests):
                 conn.execute(delete(table).where(table.c.run_id.in_(chunk)))
         for chunk in chunks(artifact_ids, CHUNK):

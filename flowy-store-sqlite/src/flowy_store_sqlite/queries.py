@@ -55,7 +55,7 @@ from sqlalchemy import (
     update,
 )
 
-from flowy_store_sqlite import _rows, changes
+from flowy_store_sqlite import _rows, changes, step_output
 from flowy_store_sqlite import schema as s
 
 Statement = Select[Any] | Insert | Update | Delete
@@ -112,6 +112,12 @@ LATEST_CHANGE = changes.LATEST_CHANGE
 RUNNING_STEPS = changes.RUNNING_STEPS
 CANCEL_REQUEST = changes.CANCEL_REQUEST
 INSERT_CANCEL = changes.INSERT_CANCEL
+
+# -- running steps' live output (written in its own module) ---------------------------
+
+INSERT_OUTPUT = step_output.INSERT_OUTPUT
+DELETE_OUTPUT = step_output.DELETE_OUTPUT
+STEP_OUTPUT = step_output.STEP_OUTPUT
 
 # -- reads by key ---------------------------------------------------------------------
 

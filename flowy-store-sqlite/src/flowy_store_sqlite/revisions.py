@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: The Alembic revision the tables of :mod:`flowy_store_sqlite.schema` correspond to.
-HEAD_REVISION = "0005_run_search"
+HEAD_REVISION = "0006_step_output"
 #: Every revision this version knows, oldest first; a database at another is newer.
 KNOWN_REVISIONS = (
     "0001_initial",
@@ -11,4 +11,5 @@ KNOWN_REVISIONS = (
     "0003_metric_nan",
     "0004_run_changes",
     "0005_run_search",
+    "0006_step_output",
 )

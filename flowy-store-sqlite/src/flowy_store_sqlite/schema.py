@@ -238,6 +238,21 @@ run_changes = Table(
     sqlite_autoincrement=True,
 )
 
+#: The live output of running steps (see ``MetadataStore.append_step_output``): what a
+#: step printed so far, in batches, until its step run is recorded (which deletes them).
+#: AUTOINCREMENT on SQLite for the same reason as ``run_changes``.
+step_output = Table(
+    "step_output",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(ID), nullable=False),
+    Column("step", String(NAME), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_step_output_run_id_step_seq", "run_id", "step", "seq"),
+    sqlite_autoincrement=True,
+)
+
 #: Runs someone asked to cancel (``flowy runs cancel``, the web UI); the orchestrator polls it.
 run_cancel_requests = Table(
     "run_cancel_requests",

@@ -135,12 +135,18 @@ class SharedMethods(ChangeMethods):
         metrics: Sequence[MetricRecord] = (),
         cache_entry: CacheEntry | None = None,
     ) -> None:
-        self._execute(*step_writes([StepRows(step_run, artifacts, metrics, cache_entry)], self.Q))
+        self._execute(
+            *step_writes([StepRows(step_run, artifacts, metrics, cache_entry)], self.Q),
+            *self.output_cleanup(step_run.run_id, step_run.step),  # its live tail goes
+        )
 
     def record_steps(self, step_runs: Sequence[StepRunRecord]) -> None:
         """Several step records (cached, skipped: nothing new with them) in one transaction."""
         if step_runs:
-            self._execute(*step_writes([StepRows(rec, (), (), None) for rec in step_runs], self.Q))
+            self._execute(
+                *step_writes([StepRows(rec, (), (), None) for rec in step_runs], self.Q),
+                *(w for rec in step_runs for w in self.output_cleanup(rec.run_id, rec.step)),
+            )
 
     def get_step_runs(self, run_id: str) -> list[StepRunRecord]:
         (rows,) = self._select((self.Q.STEP_RUNS, {"run_id": run_id}))

@@ -17,6 +17,7 @@ CHANGES_SINCE = "SELECT run_changes.seq, run_changes.run_id, run_changes.step, r
 COUNT_HIT = 'UPDATE cache_entries SET hits=(cache_entries.hits + 1) WHERE cache_entries."key" = :where_key'
 CRASH_RUN = "UPDATE runs SET status='crashed' WHERE runs.run_id = :where_run_id AND runs.status = 'running'"
 DELETE_CACHE = 'DELETE FROM cache_entries WHERE cache_entries."key" = :where_key'
+DELETE_OUTPUT = "DELETE FROM step_output WHERE step_output.run_id = :where_run_id AND step_output.step = :where_step"
 EXPERIMENTS = "SELECT coalesce(runs.experiment, runs.pipeline) AS name, count(*) AS runs, sum(CASE WHEN (runs.status = 'completed') THEN 1 ELSE 0 END) AS completed, sum(CASE WHEN (runs.status = 'failed') THEN 1 ELSE 0 END) AS failed, min(runs.started_at) AS first_started_at, max(runs.started_at) AS last_started_at FROM runs GROUP BY coalesce(runs.experiment, runs.pipeline) ORDER BY max(runs.started_at) DESC"
 EXPERIMENT_PIPELINES = "SELECT DISTINCT coalesce(runs.experiment, runs.pipeline) AS name, runs.pipeline FROM runs"
 FINISH_RUN = "UPDATE runs SET status=:status, finished_at=:finished_at WHERE runs.run_id = :where_run_id"
@@ -26,6 +27,7 @@ INSERT_CANCEL = "INSERT INTO run_cancel_requests (run_id, requested_at, requeste
 INSERT_CHANGE = "INSERT INTO run_changes (run_id, step, kind, status, at) VALUES (:run_id, :step, :kind, :status, :at)"
 INSERT_EDGE = "INSERT INTO lineage (artifact_id, run_id, step, direction, name) VALUES (:artifact_id, :run_id, :step, :direction, :name)"
 INSERT_METRIC = "INSERT INTO metrics (run_id, step, name, value, idx, timestamp) VALUES (:run_id, :step, :name, :value, :idx, :timestamp)"
+INSERT_OUTPUT = "INSERT INTO step_output (run_id, step, text, at) VALUES (:run_id, :step, :text, :at)"
 INSERT_PARAM = "INSERT INTO params (run_id, name, value) VALUES (:run_id, :name, :value)"
 INSERT_RUN = "INSERT INTO runs (run_id, pipeline, status, params, stack, started_at, finished_at, git, environment, experiment, pid, host) VALUES (:run_id, :pipeline, :status, :params, :stack, :started_at, :finished_at, :git, :environment, :experiment, :pid, :host)"
 INSERT_STEP = "INSERT INTO step_runs (run_id, step, status, started_at, finished_at, attempts, cache_key, code_hash, error, error_type, traceback, logs, params, inputs, outputs) VALUES (:run_id, :step, :status, :started_at, :finished_at, :attempts, :cache_key, :code_hash, :error, :error_type, :traceback, :logs, :params, :inputs, :outputs)"
@@ -55,5 +57,6 @@ RUNS = {
     ("experiment", "limit", "pipeline", "status"): "SELECT runs.run_id, runs.pipeline, runs.status, runs.params, runs.stack, runs.started_at, runs.finished_at, runs.git, runs.environment, runs.experiment, runs.pid, runs.host FROM runs WHERE coalesce(runs.experiment, runs.pipeline) = :experiment AND runs.pipeline = :pipeline AND runs.status = :status ORDER BY runs.started_at DESC, runs.run_id DESC LIMIT :limit OFFSET 0",
 }
 RUN_CHANGED = "INSERT INTO run_changes (run_id, step, kind, status, at) SELECT runs.run_id, NULL, 'run', runs.status, CAST(:at AS FLOAT) AS anon_1 FROM runs WHERE runs.run_id = :where_run_id"
+STEP_OUTPUT = "SELECT step_output.text FROM step_output WHERE step_output.run_id = :run_id AND step_output.step = :step AND NOT (EXISTS (SELECT * FROM step_runs WHERE step_runs.run_id = step_output.run_id AND step_runs.step = step_output.step)) ORDER BY step_output.seq"
 STEP_RUNS = "SELECT step_runs.id, step_runs.run_id, step_runs.step, step_runs.status, step_runs.started_at, step_runs.finished_at, step_runs.attempts, step_runs.cache_key, step_runs.code_hash, step_runs.error, step_runs.error_type, step_runs.traceback, step_runs.logs, step_runs.params, step_runs.inputs, step_runs.outputs FROM step_runs WHERE step_runs.run_id = :run_id ORDER BY step_runs.id"
 STEP_RUNS_OF_RUNS = "SELECT step_runs.id, step_runs.run_id, step_runs.step, step_runs.status, step_runs.started_at, step_runs.finished_at, step_runs.attempts, step_runs.cache_key, step_runs.code_hash, step_runs.error, step_runs.error_type, step_runs.traceback, step_runs.params, step_runs.inputs, step_runs.outputs FROM step_runs WHERE step_runs.run_id IN (__[POSTCOMPILE_ids]) ORDER BY step_runs.id"

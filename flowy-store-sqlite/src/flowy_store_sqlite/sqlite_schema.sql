@@ -77,6 +77,16 @@ CREATE INDEX ix_runs_started_at ON runs (started_at);
 
 CREATE INDEX ix_runs_started_at_run_id ON runs (started_at, run_id);
 
+CREATE TABLE step_output (
+	seq INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+	run_id VARCHAR(64) NOT NULL,
+	step VARCHAR(255) NOT NULL,
+	text TEXT NOT NULL,
+	at FLOAT NOT NULL
+);
+
+CREATE INDEX ix_step_output_run_id_step_seq ON step_output (run_id, step, seq);
+
 CREATE TABLE artifacts (
 	artifact_id VARCHAR(64) NOT NULL,
 	run_id VARCHAR(64) NOT NULL,
@@ -208,4 +218,4 @@ CREATE TABLE alembic_version (
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO alembic_version (version_num) VALUES ('0005_run_search');
+INSERT INTO alembic_version (version_num) VALUES ('0006_step_output');

@@ -276,6 +276,20 @@ class WorkerRuntime(Protocol):
         """
         ...
 
+    def report_output(self, task: StepTask, text: str) -> None:
+        """Hand the run some of ``task``'s output while its attempt still runs.
+
+        Where a step's printed output goes while the step runs (the live view
+        of ``flowy ui``), before the whole log arrives in its result. Pass it as
+        ``on_output`` to :func:`flowy.run.execute_attempt`, which calls it at
+        most about twice a second with what was printed since, capped; an
+        executor whose attempts run elsewhere forwards the text from there.
+        Safe to call from any thread. Reporting is a view only: the step's
+        result still carries its full log. A runtime that has nowhere to send
+        the text ignores it.
+        """
+        ...
+
 
 class CacheStrategy(abc.ABC):
     """Contributes one part of a step's cache key.

@@ -235,6 +235,28 @@ class MetadataStore(Component, abc.ABC):
         """
         return []
 
+    def append_step_output(self, run_id: str, step: str, text: str) -> None:
+        """Add ``text`` to the live output of ``step`` of ``run_id``, which is running.
+
+        The engine calls it with what a running step printed (at most about
+        twice a second per step, see :meth:`~flowy.kernel.contracts.WorkerRuntime.report_output`),
+        so a live view can show the step's log before the step ends. It is the
+        live tail only: the step's :meth:`record_step` (with the full log) drops
+        it in the same transaction, and :meth:`delete_runs` drops it with its run.
+        A store that keeps a change feed adds an ``output`` change (a
+        :class:`~flowy.kernel.records.RunChange` of kind ``output``, status
+        ``running``) so that viewers refresh. The default keeps nothing.
+        """
+
+    def step_output(self, run_id: str, step: str) -> str:
+        """The live output of a running step so far (see :meth:`append_step_output`).
+
+        Empty when the step printed nothing yet, is recorded already (its
+        record's ``logs`` hold the full log then), or the store keeps none
+        (the default).
+        """
+        return ""
+
     def changes_since(self, seq: int, limit: int = 1000) -> list[RunChange]:
         """The changes to runs and steps after sequence number ``seq``, oldest first.
 

@@ -278,7 +278,8 @@ class RunChange:
     step: str | None
     """The step that changed (None for a change of the run itself)."""
     kind: str
-    """``run`` or ``step``."""
+    """``run``, ``step``, or ``output`` (a running step printed more: see
+    ``MetadataStore.append_step_output``)."""
     status: str
     """The new status: a run's or step's status, ``running`` when a step started,
     ``cancelling`` when a run was asked to cancel."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from types import MappingProxyType
@@ -127,6 +128,7 @@ class RunExecution(RunRecorder):
         executor = self.stack.executor
         self.retry_lock = threading.Lock()
         self.runtime.on_retry = self.retrying
+        self.runtime.on_output = self.output_reported
         executor.bind(self.runtime)
         executor.plan(self.pipeline.width)
         downstream = self.pipeline.downstream_of
@@ -194,6 +196,22 @@ class RunExecution(RunRecorder):
         one call at a time (executors drive attempts in threads of their own)."""
         with self.retry_lock:
             self.notify("flowy_step_retrying", run=self.run, task=task, result=result, delay=delay)
+
+    def output_reported(self, task: StepTask, text: str) -> None:
+        """The live tail of a running step, for the runtime's ``report_output``: from any
+        thread. A view of the run, so a store that fails here only warns; output that
+        arrives after the step settled (its record holds the full log) is dropped."""
+        if self.status.get(task.step) != R.RUNNING:
+            return
+        try:
+            self.store.append_step_output(self.run_id, task.step, text)
+        except Exception as exc:  # noqa: BLE001
+            warnings.warn(
+                f"showing the output of step {task.step!r} while it runs failed: "
+                f"{type(exc).__name__}: {exc}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     def start(
         self,

@@ -29,6 +29,7 @@ import os
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -45,11 +46,23 @@ class AttemptLog(io.StringIO):
         self._read_upto = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._reading = threading.Lock()
+        self.tap: Callable[[str], None] | None = None
+        """Also given every piece of text the log takes, while an attempt runs with
+        ``on_output`` (:class:`flowy.run.live_output.LiveOutput`); None: no cost."""
 
     def write(self, s: str) -> int:
         if self._native >= 0:
             self.catch_up()
-        return super().write(s)
+        n = super().write(s)
+        if self.tap is not None:
+            self.tap(s)
+        return n
+
+    def _take(self, text: str) -> None:
+        """Native output into the log (and the tap)."""
+        super().write(text)
+        if self.tap is not None and text:
+            self.tap(text)
 
     def catch_up(self) -> None:
         """Copy into the log what native code wrote since the last look."""
@@ -63,7 +76,7 @@ class AttemptLog(io.StringIO):
                 if not chunk:
                     break
                 self._read_upto += len(chunk)
-                super().write(self._decoder.decode(chunk))
+                self._take(self._decoder.decode(chunk))
 
     def _begin(self, fd: int, offset: int) -> None:
         self._read_upto = offset
@@ -72,7 +85,7 @@ class AttemptLog(io.StringIO):
     def _finish(self) -> None:
         try:
             self.catch_up()
-            super().write(self._decoder.decode(b"", final=True))
+            self._take(self._decoder.decode(b"", final=True))
         finally:
             self._native = -1
 

@@ -40,6 +40,7 @@ from flowy.kernel.records import (
     StepTask,
 )
 from flowy.run import native_output, step_log
+from flowy.run.live_output import LiveOutput
 from flowy.run.step_log import StepLog
 
 if TYPE_CHECKING:
@@ -80,6 +81,15 @@ class WorkerRuntime:
         """Report a failed attempt that will be retried (see the kernel's protocol)."""
         if self.on_retry is not None:
             self.on_retry(task, result, delay)
+
+    on_output: Callable[[StepTask, str], None] | None = None
+    """Where :meth:`report_output` goes: the run's metadata store (the live tail of a
+    running step), or nowhere (a runtime built on a remote worker)."""
+
+    def report_output(self, task: StepTask, text: str) -> None:
+        """Hand the run output of a running step (see the kernel's protocol)."""
+        if self.on_output is not None:
+            self.on_output(task, text)
 
 
 @functools.cache
@@ -149,10 +159,22 @@ def execute_attempt(
     fn: Callable[..., Any] | None,
     runtime: contracts.WorkerRuntime,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
+    *,
+    on_output: Callable[[str], None] | None = None,
 ) -> StepResult:
-    """Run one attempt of ``task``; never raises for a failure of the step itself."""
+    """Run one attempt of ``task``; never raises for a failure of the step itself.
+
+    ``on_output``, when given, receives the step's output while it runs, in
+    batches about twice a second (see :mod:`flowy.run.live_output`): pass
+    ``functools.partial(runtime.report_output, task)`` or a function that
+    forwards the text to where the run is. None (the default) costs nothing.
+    """
     started = time.time()
     logs = native_output.AttemptLog()  # a StringIO that also takes what fds 1 and 2 get
+    live = None
+    if on_output is not None:
+        live = LiveOutput(on_output)
+        logs.tap = live.write
     logged = StepLog(task, runtime.artifact_store)
     token = step_log.begin(logged)
     handler = _CaptureHandler(logs)
@@ -212,6 +234,9 @@ def execute_attempt(
     finally:
         root.removeHandler(handler)
         step_log.end(token)
+        if live is not None:  # no live output of this attempt after its result
+            logs.tap = None
+            live.close()
     return logged.result(COMPLETED, logs.getvalue(), started, outputs=outputs)
 
 

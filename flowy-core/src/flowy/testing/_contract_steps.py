@@ -130,6 +130,29 @@ def watched(marks: str) -> str:
     return "heard"
 
 
+#: The line :func:`talker` prints before waiting to be seen.
+TALKER_LINE = "talker says hello while it runs"
+
+
+@step
+def talker(marks: str) -> str:
+    """Prints a line, then waits until the run showed it (``output-seen``), then ends.
+
+    The contract test creates ``output-seen`` once it reads the line from the
+    metadata store's live output of this running step, so the step completes
+    only if the executor forwarded its output while it ran, however slow the machine.
+    """
+    print(TALKER_LINE, flush=True)
+    seen = os.path.join(marks, "output-seen")
+    deadline = time.monotonic() + 60
+    while not os.path.exists(seen):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the output was not shown while the step was running")
+        time.sleep(0.01)
+    print("talker is done")
+    return "seen"
+
+
 @step(retries=3, retry_backoff=0.05, retry_on=ConnectionError)
 def hopeless(marks: str) -> str:
     """Fails with an error outside ``retry_on``: must not be retried."""

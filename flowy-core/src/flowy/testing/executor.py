@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -85,6 +86,9 @@ class ExecutorContract:
     #: CPUs the executor offers in total, and the most one step may ask for.
     cpu_total: ClassVar[float] = 1
     cpu_per_step: ClassVar[float] = 1
+    #: Whether a step's output reaches the run while the step runs (``report_output``);
+    #: an executor that cannot carry it (SageMaker jobs) says False to skip that test.
+    streams_output: ClassVar[bool] = True
     #: Examples of the random-DAG property test.
     dag_examples: ClassVar[int] = 8
     #: The stack's other components (``{project}`` is expanded by the stack loader).
@@ -215,6 +219,43 @@ class ExecutorContract:
         ]
         assert listener.heard[0].error == "ConnectionError: the first attempt fails"
         assert listener.delays == [0.05] and listener.tasks == ["watched"]
+
+    def test_output_is_reported_while_the_step_runs(
+        self, run: Any, marks: str, metadata: Any
+    ) -> None:
+        """A line the step prints reaches the metadata store's live output while the step
+        still runs: pass ``runtime.report_output`` (as ``on_output``, bound to the task) to
+        ``execute_attempt``, or forward it from where the attempt runs. The step waits for
+        the test to have read it there, so nothing depends on timing."""
+        if not self.streams_output:
+            pytest.skip(f"{type(self).__name__} does not stream output while steps run")
+        seen: list[str] = []
+        stop = threading.Event()
+
+        def watch() -> None:  # the test's eye on the store while run() blocks
+            while not stop.is_set():
+                for change in metadata.changes_since(0):
+                    if change.kind == "output" and change.step == "talker":
+                        text = metadata.step_output(change.run_id, "talker")
+                        if S.TALKER_LINE in text:
+                            seen.append(text)
+                            open(os.path.join(marks, "output-seen"), "w").close()
+                            return
+                stop.wait(0.05)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            result = run(Pipeline("contract-talker", [S.talker], context={"marks": marks}))
+        finally:
+            stop.set()
+            watcher.join()
+        assert result.status == "completed" and result["talker"] == "seen", result.steps
+        assert seen and "talker is done" not in seen[0]
+        logs = result.steps["talker"].logs or ""
+        assert S.TALKER_LINE in logs and "talker is done" in logs
+        # Recorded: the live tail is gone, the step's record holds the full log.
+        assert metadata.step_output(result.run_id, "talker") == ""
 
     def test_errors_outside_retry_on_are_not_retried(self, run: Any, marks: str) -> None:
         result = run(Pipeline("contract-hopeless", [S.hopeless], context={"marks": marks}))

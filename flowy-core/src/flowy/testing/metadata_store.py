@@ -320,6 +320,47 @@ class MetadataStoreContract(CacheRecordsContract, RunDeletionContract, RunSearch
         store.create_run(other)
         assert store.running_steps(other.run_id) == []
 
+    def test_step_output_is_a_running_steps_tail(self, store: MetadataStore) -> None:
+        self._needs(store, "append_step_output")
+        run, other = make_run(), make_run()
+        store.create_run(run)
+        store.create_run(other)
+        store.record_step_started(run.run_id, "a", 1001.0)
+        assert store.step_output(run.run_id, "a") == ""
+        before = store.latest_change()
+        store.append_step_output(run.run_id, "a", "first line\n")
+        store.append_step_output(run.run_id, "a", "second ")
+        store.append_step_output(run.run_id, "a", "ünïcode line\n")
+        store.append_step_output(other.run_id, "a", "another run\n")
+        assert store.step_output(run.run_id, "a") == "first line\nsecond ünïcode line\n"
+        assert store.step_output(run.run_id, "b") == ""
+        assert store.step_output(other.run_id, "a") == "another run\n"
+        changes = store.changes_since(before)
+        outputs = [(c.run_id, c.kind, c.step) for c in changes[:3]]
+        assert outputs == [(run.run_id, "output", "a")] * 3
+        # A step's output is not a start: running_steps and the change feed's steps stay.
+        assert store.running_steps(run.run_id) == [("a", 1001.0)]
+        # Its record (holding the full log) drops the tail, in its own transaction.
+        store.record_step(make_step(run, "a"))
+        assert store.step_output(run.run_id, "a") == ""
+        # Output arriving after the record is never shown.
+        store.append_step_output(run.run_id, "a", "late\n")
+        assert store.step_output(run.run_id, "a") == ""
+        assert store.step_output(other.run_id, "a") == "another run\n"
+
+    def test_step_output_goes_with_its_run(self, store: MetadataStore) -> None:
+        self._needs(store, "append_step_output")
+        run = make_run()
+        store.create_run(run)
+        store.append_step_output(run.run_id, "a", "printed\n")
+        store.finish_run(run.run_id, "failed", 1009.0)
+        try:
+            store.delete_runs([run.run_id])
+        except NotImplementedError:
+            pytest.skip(f"{type(store).__name__} cannot delete runs")
+        store.create_run(run)  # the same id again: nothing of the old run's output is left
+        assert store.step_output(run.run_id, "a") == ""
+
     def test_cancel_request_round_trip(self, store: MetadataStore) -> None:
         self._needs(store, "request_cancel")
         run, done = make_run(), make_run()

@@ -156,15 +156,33 @@ def _running(client: Any, run: Any) -> list[tuple[str, float]]:
 
 @router.get("/{run_id}/steps/{step}/logs", response_model=schemas.StepLogs)
 def get_logs(pool: Pool, run_id: str, step: str) -> dict[str, Any]:
-    """A step's captured output and, when it failed, its traceback."""
+    """A step's captured output and, when it failed, its traceback.
+
+    While the step runs (started, not recorded) its output so far instead, with
+    ``live: true``: what the engine forwarded of it (about twice a second, capped;
+    see ``MetadataStore.append_step_output``). The live feed's ``output`` changes
+    say when there is more; once the step is recorded, its full log.
+    """
     client = pool.client()
-    record = client.step(run_id, step)
+    run = client.run(run_id)
+    recorded = any(s.step == step for s in client.steps(run.run_id))
+    if not recorded and any(name == step for name, _ in _running(client, run)):
+        tail = client.store.step_output(run.run_id, step)
+        return {
+            "run_id": run.run_id,
+            "step": step,
+            "logs": tail,
+            "traceback": None,
+            "live": True,
+        }
+    record = client.step(run.run_id, step)  # a clear 404 for a step the run does not have
     logs = client.logs(record.run_id, step)
     return {
         "run_id": record.run_id,
         "step": step,
         "logs": logs.get(step, record.logs or ""),
         "traceback": record.traceback,
+        "live": False,
     }
 
 

@@ -81,6 +81,10 @@ class StepLogs(BaseModel):
     step: str
     logs: str
     traceback: str | None
+    live: bool = Field(
+        default=False,
+        description="True while the step runs: `logs` is its output so far (a capped tail).",
+    )
 
 
 class MetricSeries(BaseModel):
