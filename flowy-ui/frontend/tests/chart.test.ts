@@ -56,3 +56,17 @@ describe("collectKeys", () => {
     expect(collectKeys(rows, (r) => r.p, 2)).toEqual(["alpha", "lr"]);
   });
 });
+
+describe("isolated points", () => {
+  it("a one-value series is a dot, not an invisible move", () => {
+    const s = seriesPath([[0, 9.5]], 240, 90);
+    expect(s.dots).toEqual([[120, 45]]);
+    expect(s.points).toBe(1);
+  });
+
+  it("a point between non-finite values is a dot; joined points are a line", () => {
+    const s = seriesPath([[0, 1], [1, 2], [2, "NaN"], [3, 3], [4, "Infinity"]], 100, 100);
+    expect(s.dots).toHaveLength(1);
+    expect(s.path.match(/L/g)).toHaveLength(1);
+  });
+});

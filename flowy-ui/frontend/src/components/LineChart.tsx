@@ -17,6 +17,9 @@ export function LineChart({ name, points }: { name: string; points: Array<[numbe
       <svg width={WIDTH} height={HEIGHT} viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={`${name} over ${points.length} points`}>
         <rect className="chart-bg" width={WIDTH} height={HEIGHT} />
         {drawn.path ? <path className="chart-line" d={drawn.path} /> : null}
+        {drawn.dots.map(([x, y]) => (
+          <circle key={`${x},${y}`} className="chart-dot" cx={x} cy={y} r={3} />
+        ))}
       </svg>
       <div className="chart-range muted mono">
         {drawn.min === null ? "no finite values" : `min ${formatNumber(drawn.min)} · max ${formatNumber(drawn.max ?? drawn.min)}`}

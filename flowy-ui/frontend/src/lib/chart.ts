@@ -10,6 +10,8 @@ export interface SeriesPath {
   last: number | null;
   /** Finite points drawn. */
   points: number;
+  /** Points with no finite neighbour to join (a one-value series): drawn as dots. */
+  dots: Array<[number, number]>;
 }
 
 /**
@@ -27,7 +29,7 @@ export function seriesPath(
     (p): p is readonly [number, number] => p[1] !== null && Number.isFinite(p[1]) && Number.isFinite(p[0]),
   );
   const lastValue = parsed.length ? (parsed[parsed.length - 1]?.[1] ?? null) : null;
-  if (finite.length === 0) return { path: "", min: null, max: null, last: lastValue, points: 0 };
+  if (finite.length === 0) return { path: "", min: null, max: null, last: lastValue, points: 0, dots: [] };
   const xs = finite.map((p) => p[0]);
   const ys = finite.map((p) => p[1]);
   const minX = Math.min(...xs);
@@ -39,16 +41,23 @@ export function seriesPath(
   const sy = (y: number) =>
     maxY === minY ? height / 2 : height - pad - ((y - minY) / (maxY - minY)) * (height - 2 * pad);
   const parts: string[] = [];
-  let pen = false;
+  const dots: Array<[number, number]> = [];
+  let segment: Array<[number, number]> = [];
+  const endSegment = () => {
+    if (segment.length === 1 && segment[0]) dots.push(segment[0]);
+    segment = [];
+  };
   for (const [x, v] of parsed) {
     if (v === null || !Number.isFinite(v) || !Number.isFinite(x)) {
-      pen = false;
+      endSegment();
       continue;
     }
-    parts.push(`${pen ? "L" : "M"}${round(sx(x))},${round(sy(v))}`);
-    pen = true;
+    const point: [number, number] = [round(sx(x)), round(sy(v))];
+    parts.push(`${segment.length ? "L" : "M"}${point[0]},${point[1]}`);
+    segment.push(point);
   }
-  return { path: parts.join(" "), min: minY, max: maxY, last: lastValue, points: finite.length };
+  endSegment();
+  return { path: parts.join(" "), min: minY, max: maxY, last: lastValue, points: finite.length, dots };
 }
 
 function round(n: number): number {
