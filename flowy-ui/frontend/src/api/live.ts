@@ -8,7 +8,7 @@ import { getAuth, subscribe as subscribeToken } from "./token";
 
 /** A change as the server sends it (see docs/ui.md, "Live updates"). */
 export interface LiveMessage {
-  kind: "run" | "step" | "hello" | "resync" | "error";
+  kind: "run" | "step" | "output" | "hello" | "resync" | "error";
   seq?: number;
   run_id?: string;
   step?: string | null;
@@ -46,6 +46,10 @@ export function keysFor(message: LiveMessage, pageRun?: string): QueryKey[] {
   }
   if (message.kind === "step") {
     return [["run", run], ["dag", run], ["metrics", run], ["logs", run]];
+  }
+  if (message.kind === "output" && message.step) {
+    // A running step printed more: only its logs (the panel's live tail) are stale.
+    return [["logs", run, message.step]];
   }
   return [];
 }

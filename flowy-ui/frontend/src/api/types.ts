@@ -60,6 +60,8 @@ export interface StepLogs {
   step: string;
   logs: string;
   traceback: string | null;
+  /** True while the step runs: `logs` is its output so far (forwarded about twice a second). */
+  live?: boolean;
 }
 
 export interface MetricSeries {

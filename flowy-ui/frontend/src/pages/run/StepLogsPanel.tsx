@@ -1,7 +1,11 @@
 import { useStepLogs } from "../../api/queries";
 import { ErrorBox, Loading } from "../../components/ErrorBox";
 
-/** A step's captured logs and, when it failed, its traceback; refreshed while live. */
+/**
+ * A step's captured logs and, when it failed, its traceback. While the step runs, its output
+ * so far (the server's live tail, marked "streaming"), refreshed when the live feed says the
+ * step printed more (api/live.ts) and replaced by the full log once the step is recorded.
+ */
 export function StepLogsPanel({
   runId,
   step,
@@ -19,6 +23,12 @@ export function StepLogsPanel({
       <header>
         <h2>
           Logs: <span className="mono">{step}</span>
+          {logs.data?.live ? (
+            <span className="muted live" data-testid="logs-streaming" title="The step is running: its output so far">
+              {" "}
+              streaming
+            </span>
+          ) : null}
         </h2>
         <button type="button" onClick={onClose} data-testid="logs-close">
           Close
@@ -28,8 +38,8 @@ export function StepLogsPanel({
       <ErrorBox error={logs.error} />
       {logs.data ? (
         <>
-          <pre className="log-text" data-testid="logs-text">
-            {logs.data.logs || "(no output)"}
+          <pre className="log-text" data-testid="logs-text" data-live={logs.data.live ? "true" : "false"}>
+            {logs.data.logs || (logs.data.live ? "(no output yet)" : "(no output)")}
           </pre>
           {logs.data.traceback ? (
             <>
