@@ -6,7 +6,8 @@ under 30 ms and p99 under 100 ms, and that the runs page is interactive in under
 
 * fills a project's SQLite metadata store (the default ``local`` stack) with
   ``--runs`` runs (default 100,000), each with 20 metrics (one logged value each),
-  5 parameters and a finished status. For speed it writes **straight into the
+  5 parameters, a finished status and 10 artifact records (1,000,000 in all, the
+  issue's volume; rows only, no files: the lists read rows). For speed it writes **straight into the
   store's own SQLAlchemy tables** (:mod:`flowy_store_sqlite.schema`) in a few large
   transactions after the store created the schema: recording 100,000 runs through
   ``create_run`` / ``record_step`` would take long and measure something else. The
@@ -50,6 +51,7 @@ from typing import Any
 
 METRICS = 20
 PARAMS = 5
+ARTIFACTS = 10  # per run
 FILTER = "metrics.m0>0.5 params.p0=0.1"
 COLUMNS = "params.p0,metrics.m0,metrics.m1"
 
@@ -71,7 +73,7 @@ def _open_store(project: Path, home: Path) -> Any:
     return Client(project=project).store
 
 
-def _counts(url: str) -> tuple[int, int]:
+def _counts(url: str) -> tuple[int, int, int]:
     from flowy_store_sqlite import schema as s
     from sqlalchemy import create_engine, func, select
 
@@ -80,9 +82,10 @@ def _counts(url: str) -> tuple[int, int]:
         with engine.connect() as conn:
             runs = conn.execute(select(func.count()).select_from(s.runs)).scalar_one()
             metrics = conn.execute(select(func.count()).select_from(s.metrics)).scalar_one()
+            artifacts = conn.execute(select(func.count()).select_from(s.artifacts)).scalar_one()
     finally:
         engine.dispose()
-    return int(runs), int(metrics)
+    return int(runs), int(metrics), int(artifacts)
 
 
 def fill(project: Path, home: Path, runs: int) -> None:
@@ -93,7 +96,7 @@ def fill(project: Path, home: Path, runs: int) -> None:
     store = _open_store(project, home)  # creates (or migrates) the schema
     url = store.url
     store.close()
-    if _counts(url) == (runs, runs * METRICS):
+    if _counts(url) == (runs, runs * METRICS, runs * ARTIFACTS):
         print(f"  reusing {url}", flush=True)
         return
     shutil.rmtree(project / ".flowy", ignore_errors=True)
@@ -113,7 +116,7 @@ def fill(project: Path, home: Path, runs: int) -> None:
     batch = 10_000
     try:
         for first in range(0, runs, batch):
-            run_rows, metric_rows, param_rows = [], [], []
+            run_rows, metric_rows, param_rows, artifact_rows = [], [], [], []
             for i in range(first, min(first + batch, runs)):
                 run_id = uuid.UUID(int=rng.getrandbits(128)).hex
                 began = start + i * 10.0
@@ -133,10 +136,22 @@ def fill(project: Path, home: Path, runs: int) -> None:
                     })  # fmt: skip
                 for name, value in params.items():
                     param_rows.append({"run_id": run_id, "name": name, "value": json.dumps(value)})
+                for a in range(ARTIFACTS):
+                    artifact_id = uuid.UUID(int=rng.getrandbits(128)).hex
+                    kind = "model" if a == ARTIFACTS - 1 else "dataset" if a < 3 else "artifact"
+                    artifact_rows.append({
+                        "artifact_id": artifact_id, "run_id": run_id, "step": f"step{a}",
+                        "name": f"out{a}", "uri": f"{run_id}/step{a}/{artifact_id}.json",
+                        "type_name": "builtins.dict", "materializer": "json",
+                        "materializer_version": "1", "checksum": f"blake3:{artifact_id * 2}",
+                        "size": 80, "metadata": "{}", "created_at": began + a,
+                        "asset_type": kind, "asset_name": None,
+                    })  # fmt: skip
             with engine.begin() as conn:
                 conn.execute(s.runs.insert(), run_rows)
                 conn.execute(s.metrics.insert(), metric_rows)
                 conn.execute(s.params.insert(), param_rows)
+                conn.execute(s.artifacts.insert(), artifact_rows)
             print(f"  filled {min(first + batch, runs):,} / {runs:,} runs", flush=True)
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
@@ -202,6 +217,23 @@ def latency(base: str, requests: int, **extra: str) -> dict[str, float]:
         if i >= 5:  # warm-up
             times.append(took)
     assert len(body["items"]) == 100, "the filter should match plenty of runs"
+    times.sort()
+    return {
+        "p50": statistics.median(times),
+        "p99": times[min(len(times) - 1, int(len(times) * 0.99))],
+    }
+
+
+def artifact_latency(base: str, requests: int) -> dict[str, float]:
+    """p50/p99 ms of the newest 100 models among all the artifacts."""
+    url = f"{base}/api/v1/artifacts?limit=100&type=model"
+    times = []
+    body: dict[str, Any] = {}
+    for i in range(requests + 3):
+        took, body = _get(url)
+        if i >= 3:
+            times.append(took)
+    assert len(body["items"]) == 100
     times.sort()
     return {
         "p50": statistics.median(times),
@@ -276,13 +308,18 @@ def main() -> None:
     home = args.data / "flowy-home"
     project.mkdir(parents=True, exist_ok=True)
     home.mkdir(parents=True, exist_ok=True)
-    print(f"Flowy UI benchmark: {args.runs:,} runs x {METRICS} metrics", flush=True)
+    print(
+        f"Flowy UI benchmark: {args.runs:,} runs x {METRICS} metrics, "
+        f"{args.runs * ARTIFACTS:,} artifacts",
+        flush=True,
+    )
     fill(project, home, args.runs)
     sorted_by = {"sort": "metrics.m1", "order": "desc"}
     with flowy_ui(project, home) as base:
         newest = latency(base, args.requests)
         deep = latency(base, args.requests, cursor=deep_cursor(base, 20))
         by_metric = latency(base, max(20, args.requests // 4), **sorted_by)
+        artifacts = artifact_latency(base, max(20, args.requests // 4))
         page = page_load(base, "/runs", args.loads)
         page_filtered = page_load(
             base, "/runs?" + urllib.parse.urlencode({"q": FILTER, "columns": COLUMNS, **sorted_by}),
@@ -298,6 +335,10 @@ def main() -> None:
     print(
         f"| same, sorted by metrics.m1: p50 / p99 | {by_metric['p50']:.1f} / "
         f"{by_metric['p99']:.1f} ms | |"
+    )
+    print(
+        f"| GET /api/v1/artifacts?limit=100&type=model (of {args.runs * ARTIFACTS:,}): p50 / p99 "
+        f"| {artifacts['p50']:.1f} / {artifacts['p99']:.1f} ms | |"
     )
     print(f"| /runs: first rows drawn (median of {args.loads}) | {page['rows']:.0f} ms | < 1 s |")
     print(f"| /runs: domInteractive | {page['dom']:.0f} ms | |")
