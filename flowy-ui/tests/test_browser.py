@@ -142,10 +142,21 @@ def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
     assert errors == [], errors  # no script error and no CSP violation on any page
 
 
+#: Where the pages' screenshots are kept as test artifacts (a CI job uploads the folder):
+#: FLOWY_UI_SCREENSHOTS, else build/ui-screenshots/ at the repository's root (ignored by git).
+SCREENSHOTS = Path(
+    os.environ.get("FLOWY_UI_SCREENSHOTS")
+    or Path(__file__).resolve().parents[2] / "build" / "ui-screenshots"
+)
+
+
 def _shot(page: Any, tmp_path: Path, name: str) -> None:
-    folder = tmp_path / "screenshots"
-    folder.mkdir(exist_ok=True)
-    png = page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    """Screenshot the whole page into :data:`SCREENSHOTS` as ``<test>-<name>.png``."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    current = os.environ.get("PYTEST_CURRENT_TEST", tmp_path.name)  # "file::test (call)"
+    test = current.split("::")[-1].split(" ")[0]
+    target = SCREENSHOTS / f"{test}-{name}.png"
+    png = page.screenshot(path=str(target), full_page=True)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
 
 
