@@ -22,7 +22,9 @@ metadata and a local artifact folder, from flowy-store-sqlite), because what
 matters is what the engine and the stores see: dependency order, each step
 exactly once, retries with backoff, timeouts that stop the step and its child
 processes, failure skipping exactly its descendants, resources never
-oversubscribed, logs and metrics reaching the metadata store. The steps live in
+oversubscribed, logs and metrics reaching the metadata store, a step's output
+reaching it while the step runs (an executor that cannot carry it sets
+``streams_output = False``). The steps live in
 :mod:`flowy.testing._contract_steps` (or in generated files loaded by path) so
 that worker processes and remote workers import them as they would a user's.
 """
