@@ -13,7 +13,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(names: list[str]) -> int:
-    scripts = sorted(p for p in HERE.glob("*.py") if p.stem not in ("run", "__init__"))
+    scripts = sorted(p for p in HERE.glob("*.py") if p.stem != "run" and not p.stem.startswith("_"))
     if names:
         scripts = [p for p in scripts if p.stem in names]
     status = 0

@@ -28,10 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import random
-import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -43,16 +40,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from _support import CHROMIUM_ARGS, chromium, free_port, percentiles, server
+
 MLFLOW = "mlflow==3.17.2"
 METRICS = 20
 PARAMS = 5
 EXPERIMENT = "bench"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _counts(db: Path) -> tuple[int, int]:
@@ -143,37 +136,14 @@ def _version(venv: Path) -> str:
 
 @contextlib.contextmanager
 def mlflow_server(venv: Path, db: Path, artifacts: Path) -> Iterator[str]:
-    port = _free_port()
-    mlflow = str(venv / "bin" / "mlflow")
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(
-        [mlflow, "server", "--backend-store-uri", f"sqlite:///{db}",
-         "--default-artifact-root", str(artifacts), "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise SystemExit(f"mlflow server exited:\n{log.read().decode()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("mlflow server did not answer within 180 s") from None
-                time.sleep(0.5)
+    port = free_port()
+    command = [
+        str(venv / "bin" / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{db}",
+        "--default-artifact-root", str(artifacts), "--host", "127.0.0.1",
+        "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    with server("mlflow server", command, port, "/health") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def search_latency(url: str, experiment_id: str, requests: int, budget: float) -> dict[str, float]:
@@ -199,24 +169,16 @@ def search_latency(url: str, experiment_id: str, requests: int, budget: float) -
         if times and time.monotonic() - began > budget:
             break
     assert len(found.get("runs", [])) == 100, "the filter should match plenty of runs"
-    times.sort()
-    return {
-        "p50": statistics.median(times),
-        "p99": times[min(len(times) - 1, int(len(times) * 0.99))],
-        "n": len(times),
-    }
+    return percentiles(times)
 
 
 def page_load(url: str, experiment_id: str, loads: int) -> float:
     """Median ms from navigation to the first run names drawn in MLflow's runs table."""
     from playwright.sync_api import sync_playwright
 
-    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or "chromium"
     results = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         try:
             for _ in range(loads + 1):
                 context = browser.new_context(viewport={"width": 1400, "height": 900})

@@ -36,9 +36,7 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +46,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from _support import CHROMIUM_ARGS, chromium, free_port, percentiles, server
 
 METRICS = 20
 PARAMS = 5
@@ -160,43 +160,13 @@ def fill(project: Path, home: Path, runs: int) -> None:
     print(f"  fill took {time.perf_counter() - t0:.1f} s", flush=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def flowy_ui(project: Path, home: Path) -> Iterator[str]:
     """The real ``flowy ui --no-browser`` serving ``project``; yields its URL."""
-    port = _free_port()
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flowy_cli.main", "ui", "--no-browser", "--port", str(port)],
-        cwd=project, env=_env(home, project), stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise SystemExit(f"flowy ui exited:\n{log.read().decode()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("flowy ui did not answer within 120 s") from None
-                time.sleep(0.2)
+    port = free_port()
+    command = [sys.executable, "-m", "flowy_cli.main", "ui", "--no-browser", "--port", str(port)]
+    with server("flowy ui", command, port, "/healthz", cwd=project, env=_env(home, project)) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _get(url: str) -> tuple[float, dict[str, Any]]:
@@ -217,11 +187,7 @@ def latency(base: str, requests: int, **extra: str) -> dict[str, float]:
         if i >= 5:  # warm-up
             times.append(took)
     assert len(body["items"]) == 100, "the filter should match plenty of runs"
-    times.sort()
-    return {
-        "p50": statistics.median(times),
-        "p99": times[min(len(times) - 1, int(len(times) * 0.99))],
-    }
+    return percentiles(times)
 
 
 def artifact_latency(base: str, requests: int) -> dict[str, float]:
@@ -234,11 +200,7 @@ def artifact_latency(base: str, requests: int) -> dict[str, float]:
         if i >= 3:
             times.append(took)
     assert len(body["items"]) == 100
-    times.sort()
-    return {
-        "p50": statistics.median(times),
-        "p99": times[min(len(times) - 1, int(len(times) * 0.99))],
-    }
+    return percentiles(times)
 
 
 def deep_cursor(base: str, pages: int, **extra: str) -> str:
@@ -269,12 +231,9 @@ def page_load(base: str, path: str, loads: int) -> dict[str, float]:
     """Median ms from navigation to 20 run rows in the page, and to domInteractive."""
     from playwright.sync_api import sync_playwright
 
-    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or "chromium"
     drawn, interactive = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         try:
             for _ in range(loads + 1):
                 context = browser.new_context(viewport={"width": 1400, "height": 900})
