@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from flowy.artifacts.resolution import MaterializerRegistry
 from flowy.kernel.plugins import create_plugin_manager
@@ -178,3 +179,29 @@ def test_without_on_output_an_attempt_starts_no_thread(runtime: WorkerRuntime) -
 
     result = execute_attempt(_task(), talk, runtime)
     assert result.status == "completed", result.error
+
+
+def test_a_forked_timed_attempt_streams_over_its_own_pipe(
+    runtime: WorkerRuntime, tmp_path: Path
+) -> None:
+    from flowy.run.forked import run_attempt_forked
+
+    seen = tmp_path / "seen"
+    heard: list[str] = []
+
+    def hear(text: str) -> None:  # in this process; the step waits in the child
+        heard.append(text)
+        if "from the child" in "".join(heard):
+            seen.touch()
+
+    def talk() -> int:
+        print("from the child", "é" * 3, flush=True)
+        _until(seen.exists)
+        print("child done")
+        return 1
+
+    task = attrs.evolve(_task(), timeout=120.0)
+    result = run_attempt_forked(task, talk, runtime, (Exception,), on_output=hear)
+    assert result.status == "completed", result.error
+    assert "".join(heard).startswith("from the child ééé\n")
+    assert result.logs == "from the child ééé\nchild done\n"

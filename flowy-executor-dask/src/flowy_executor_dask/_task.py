@@ -36,8 +36,7 @@ def run_task(task: StepTask, report_topic: str | None = None, key: str = "") -> 
     Each retry is published as a Dask event on ``report_topic`` (with the task's ``key``),
     which the orchestrating executor subscribed to, so the run hears of it as it happens;
     so is what the step prints while it runs (``{"key", "output"}``, batched about twice a
-    second: see :mod:`flowy.run.live_output`). An attempt with a timeout runs in a forked
-    child, whose output arrives only with its result.
+    second: see :mod:`flowy.run.live_output`), from a timed attempt's forked child too.
     """
     runtime = runtime_from_task(task)
     task = _worker_ref(task)
@@ -57,7 +56,7 @@ def run_task(task: StepTask, report_topic: str | None = None, key: str = "") -> 
     def attempt(t: StepTask) -> StepResult:
         if t.timeout is None:
             return execute_attempt(t, None, runtime, retry_on, on_output=on_output)
-        return run_attempt_forked(t, None, runtime, retry_on)
+        return run_attempt_forked(t, None, runtime, retry_on, on_output=on_output)
 
     report = functools.partial(_publish_retry, report_topic, key) if report_topic else None
     return run_with_retries(task, attempt, on_retry=report)

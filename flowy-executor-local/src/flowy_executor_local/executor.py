@@ -217,7 +217,13 @@ class LocalExecutor(Executor):
                         on_output=functools.partial(runtime.report_output, t),
                     )
             return run_attempt_forked(
-                t, step.fn, runtime, step.retry_on, kill_grace=self.kill_grace, active=self._forked
+                t,
+                step.fn,
+                runtime,
+                step.retry_on,
+                kill_grace=self.kill_grace,
+                active=self._forked,
+                on_output=functools.partial(runtime.report_output, t),
             )
 
         return attempt

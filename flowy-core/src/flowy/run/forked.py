@@ -7,18 +7,27 @@ the whole group (the step and anything it started) is killed and reaped, and
 the attempt is reported ``timed_out`` (retryable). Interrupted (Ctrl-C here),
 the child is interrupted too and given a moment to send back what its step had
 done, which is raised as :class:`~flowy.run.worker.StepInterrupted`.
+
+Given ``on_output``, the child also streams what its step prints while it
+runs (:mod:`flowy.run.live_output`) over a second pipe, as length-prefixed
+UTF-8 frames the parent hands to ``on_output``; without it there is no second
+pipe. The parent closes that pipe before it waits for an interrupted child's
+result, so a child blocked writing output fails there instead of hanging.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import pickle
 import select
 import signal
+import struct
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -56,16 +65,19 @@ def run_attempt_forked(
     *,
     kill_grace: float = 0.0,
     active: set[int] | None = None,
+    on_output: Callable[[str], None] | None = None,
 ) -> StepResult:
     """Run one attempt of ``task`` in a forked child, bounded by ``task.timeout``.
 
     ``active`` holds the child's pid while it runs, so a cancelling executor
     can kill it from another thread; ``kill_grace`` seconds separate SIGTERM
-    and SIGKILL on overrun.
+    and SIGKILL on overrun. ``on_output`` (called in this process) receives what
+    the step prints while it runs, as :func:`~flowy.run.worker.execute_attempt`'s does.
     """
     assert task.timeout is not None
     start_watchdog()  # before the fork: the child must not inherit a half-made watchdog
     read_fd, write_fd = os.pipe()
+    out_read, out_write = os.pipe() if on_output is not None else (-1, -1)
     started = time.time()
     parent = os.getpid()
     pid = os.fork()
@@ -75,8 +87,12 @@ def run_attempt_forked(
             os.setpgid(0, 0)
             die_with_parent(parent)
             os.close(read_fd)
+            send = None
+            if out_write >= 0:
+                os.close(out_read)
+                send = functools.partial(_send_frame, out_write)
             try:
-                result = execute_attempt(task, fn, runtime, retry_on)
+                result = execute_attempt(task, fn, runtime, retry_on, on_output=send)
             except StepInterrupted as stopped:  # the parent was interrupted: say what ran
                 result = stopped.result
             view = memoryview(pickle.dumps(result))
@@ -87,20 +103,80 @@ def run_attempt_forked(
         finally:
             os._exit(code)
     os.close(write_fd)
+    output = None
+    if on_output is not None:
+        os.close(out_write)
+        output = _Frames(out_read, on_output, task.step)
     with contextlib.suppress(OSError):  # the child already did it, or already exited
         os.setpgid(pid, pid)
     watch_group(pid)  # killed by a watchdog if this process dies first (flowy.run.groupwatch)
     if active is not None:
         active.add(pid)
     try:
-        return _await_child(task, pid, read_fd, started, kill_grace)
+        return _await_child(task, pid, read_fd, started, kill_grace, output=output)
     finally:
+        if output is not None:
+            output.close()
         if active is not None:
             active.discard(pid)
 
 
+def _send_frame(fd: int, text: str) -> None:
+    """In the child: one piece of output to the parent (a 4-byte length, then UTF-8)."""
+    data = text.encode("utf-8", "replace")
+    view = memoryview(struct.pack("!I", len(data)) + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class _Frames:
+    """In the parent: the child's output pipe, read as frames and handed to ``on_output``."""
+
+    def __init__(self, fd: int, on_output: Callable[[str], None], step: str) -> None:
+        self.fd = fd
+        self.on_output = on_output
+        self.step = step
+        self.buffer = bytearray()
+
+    def pump(self) -> None:
+        """Read what is there; hand on each whole frame. At end of file, stop reading."""
+        data = os.read(self.fd, 1 << 16)
+        if not data:
+            self.close()
+            return
+        self.buffer += data
+        while len(self.buffer) >= 4:
+            (size,) = struct.unpack_from("!I", self.buffer)
+            if len(self.buffer) < 4 + size:
+                break
+            text = bytes(self.buffer[4 : 4 + size]).decode("utf-8", "replace")
+            del self.buffer[: 4 + size]
+            try:
+                self.on_output(text)
+            except Exception as exc:  # noqa: BLE001 - a view of the run: only warn
+                warnings.warn(
+                    f"showing the output of step {self.step!r} while it runs failed: "
+                    f"{type(exc).__name__}: {exc}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+
+    def close(self) -> None:
+        """Stop reading (a child still writing gets a broken pipe, never a hang)."""
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+
 def _await_child(
-    task: StepTask, pid: int, read_fd: int, started: float, kill_grace: float
+    task: StepTask,
+    pid: int,
+    read_fd: int,
+    started: float,
+    kill_grace: float,
+    *,
+    output: _Frames | None = None,
 ) -> StepResult:
     assert task.timeout is not None
     chunks: list[bytes] = []
@@ -112,13 +188,18 @@ def _await_child(
             if remaining <= 0:
                 timed_out = True
                 break
-            readable, _, _ = select.select([read_fd], [], [], remaining)
-            if readable:
+            watched = [read_fd] if output is None or output.fd < 0 else [read_fd, output.fd]
+            readable, _, _ = select.select(watched, [], [], remaining)
+            if output is not None and output.fd >= 0 and output.fd in readable:
+                output.pump()
+            if read_fd in readable:
                 data = os.read(read_fd, 1 << 16)
                 if not data:
                     break
                 chunks.append(data)
     except KeyboardInterrupt:
+        if output is not None:
+            output.close()  # the child must not block on output while it reports
         stopped = _interrupted_result(pid, read_fd, chunks)
         kill_group(pid, 0.0)
         if stopped is not None:

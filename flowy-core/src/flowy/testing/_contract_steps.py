@@ -134,16 +134,9 @@ def watched(marks: str) -> str:
 TALKER_LINE = "talker says hello while it runs"
 
 
-@step
-def talker(marks: str) -> str:
-    """Prints a line, then waits until the run showed it (``output-seen``), then ends.
-
-    The contract test creates ``output-seen`` once it reads the line from the
-    metadata store's live output of this running step, so the step completes
-    only if the executor forwarded its output while it ran, however slow the machine.
-    """
+def _talk(marks: str, name: str) -> str:
     print(TALKER_LINE, flush=True)
-    seen = os.path.join(marks, "output-seen")
+    seen = os.path.join(marks, f"output-seen-{name}")
     deadline = time.monotonic() + 60
     while not os.path.exists(seen):
         if time.monotonic() > deadline:
@@ -151,6 +144,23 @@ def talker(marks: str) -> str:
         time.sleep(0.01)
     print("talker is done")
     return "seen"
+
+
+@step
+def talker(marks: str) -> str:
+    """Prints a line, then waits until the run showed it (``output-seen-talker``), then ends.
+
+    The contract test creates that file once it reads the line from the
+    metadata store's live output of this running step, so the step completes
+    only if the executor forwarded its output while it ran, however slow the machine.
+    """
+    return _talk(marks, "talker")
+
+
+@step(timeout=120)
+def talker_timed(marks: str) -> str:
+    """:func:`talker` with a timeout (run where it can be stopped: a forked child, say)."""
+    return _talk(marks, "talker_timed")
 
 
 @step(retries=3, retry_backoff=0.05, retry_on=ConnectionError)

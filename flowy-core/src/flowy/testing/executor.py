@@ -222,13 +222,15 @@ class ExecutorContract:
         assert listener.heard[0].error == "ConnectionError: the first attempt fails"
         assert listener.delays == [0.05] and listener.tasks == ["watched"]
 
+    @pytest.mark.parametrize("name", ["talker", "talker_timed"])
     def test_output_is_reported_while_the_step_runs(
-        self, run: Any, marks: str, metadata: Any
+        self, run: Any, marks: str, metadata: Any, name: str
     ) -> None:
         """A line the step prints reaches the metadata store's live output while the step
-        still runs: pass ``runtime.report_output`` (as ``on_output``, bound to the task) to
-        ``execute_attempt``, or forward it from where the attempt runs. The step waits for
-        the test to have read it there, so nothing depends on timing."""
+        still runs, with and without a timeout: pass ``runtime.report_output`` (as
+        ``on_output``, bound to the task) to ``execute_attempt`` or ``run_attempt_forked``,
+        or forward it from where the attempt runs. The step waits for the test to have
+        read it there, so nothing depends on timing."""
         if not self.streams_output:
             pytest.skip(f"{type(self).__name__} does not stream output while steps run")
         seen: list[str] = []
@@ -237,27 +239,28 @@ class ExecutorContract:
         def watch() -> None:  # the test's eye on the store while run() blocks
             while not stop.is_set():
                 for change in metadata.changes_since(0):
-                    if change.kind == "output" and change.step == "talker":
-                        text = metadata.step_output(change.run_id, "talker")
+                    if change.kind == "output" and change.step == name:
+                        text = metadata.step_output(change.run_id, name)
                         if S.TALKER_LINE in text:
                             seen.append(text)
-                            open(os.path.join(marks, "output-seen"), "w").close()
+                            open(os.path.join(marks, f"output-seen-{name}"), "w").close()
                             return
                 stop.wait(0.05)
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
+        step = getattr(S, name)
         try:
-            result = run(Pipeline("contract-talker", [S.talker], context={"marks": marks}))
+            result = run(Pipeline(f"contract-{name}", [step], context={"marks": marks}))
         finally:
             stop.set()
             watcher.join()
-        assert result.status == "completed" and result["talker"] == "seen", result.steps
+        assert result.status == "completed" and result[name] == "seen", result.steps
         assert seen and "talker is done" not in seen[0]
-        logs = result.steps["talker"].logs or ""
+        logs = result.steps[name].logs or ""
         assert S.TALKER_LINE in logs and "talker is done" in logs
         # Recorded: the live tail is gone, the step's record holds the full log.
-        assert metadata.step_output(result.run_id, "talker") == ""
+        assert metadata.step_output(result.run_id, name) == ""
 
     def test_errors_outside_retry_on_are_not_retried(self, run: Any, marks: str) -> None:
         result = run(Pipeline("contract-hopeless", [S.hopeless], context={"marks": marks}))
