@@ -205,3 +205,23 @@ def test_a_forked_timed_attempt_streams_over_its_own_pipe(
     assert result.status == "completed", result.error
     assert "".join(heard).startswith("from the child ééé\n")
     assert result.logs == "from the child ééé\nchild done\n"
+
+
+def test_close_with_flush_hands_on_the_rest_in_capped_batches() -> None:
+    sink = Sink()
+    live = LiveOutput(sink, interval=3600, flush_cap=4)
+    live.write("last words")
+    live.close(flush=True)
+    assert sink.batches == ["last", " wor", "ds"]
+
+
+def test_a_failure_that_may_be_retried_hands_on_its_last_words(runtime: WorkerRuntime) -> None:
+    retried = Sink()
+
+    def flaky() -> int:
+        print("about to fail")
+        raise ConnectionError("busy")
+
+    result = execute_attempt(_task(), flaky, runtime, (ConnectionError,), on_output=retried)
+    assert result.status == "failed" and result.retryable
+    assert retried.text == "about to fail\n"  # before the attempt returned, however quick

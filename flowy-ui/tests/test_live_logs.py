@@ -47,17 +47,49 @@ PRINTING = textwrap.dedent(
 )
 
 
+RETRYING = textwrap.dedent(
+    """
+    import os
+    import time
+
+    from flowy import Pipeline, step
+
+    GATE, TRIES = os.environ.get("GATE", ""), os.environ.get("TRIES", "")
+
+
+    @step(cache=False, retries=1, retry_backoff=0.01, retry_on=ConnectionError)
+    def flaky() -> int:
+        n = len(os.listdir(TRIES)) + 1 if TRIES else 2
+        if TRIES:
+            open(os.path.join(TRIES, str(n)), "w").close()
+        print(f"attempt number {n} prints", flush=True)
+        if n == 1:
+            raise ConnectionError("busy")
+        deadline = time.monotonic() + 120
+        while GATE and not os.path.exists(GATE) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return n
+
+
+    retrying = Pipeline("retrying", [flaky])
+    """
+)
+
+
 class PrintingProject(Project):
     """The live tests' project, with a pipeline whose step prints and then waits."""
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         (self.root / "printing_pipeline.py").write_text(PRINTING)
+        (self.root / "retrying_pipeline.py").write_text(RETRYING)
 
-    def start_printing(self, gate: Path) -> subprocess.Popen[str]:
+    def start_printing(
+        self, gate: Path, file: str = "printing_pipeline.py", **env: str
+    ) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "flowy_cli.main", "run", "printing_pipeline.py"],
-            cwd=self.root, env=self.env(GATE=str(gate)), text=True,
+            [sys.executable, "-m", "flowy_cli.main", "run", file],
+            cwd=self.root, env=self.env(GATE=str(gate), **env), text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
@@ -117,6 +149,48 @@ def test_a_running_steps_output_is_served_live_then_its_full_log(
                 assert missing.status_code == 404 and "nope" in missing.text
             out, _ = run.communicate(timeout=PATIENCE)
             assert run.returncode == 0, out
+        finally:
+            gate.touch()
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+
+
+def test_the_live_tail_separates_attempts_as_the_recorded_log_does(
+    project: PrintingProject, plugins: Any, tmp_path: Path
+) -> None:
+    gate, tries = tmp_path / "gate", tmp_path / "tries"
+    tries.mkdir()
+    with server(project, tmp_path, plugins) as (url, _app):
+        run = project.start_printing(gate, "retrying_pipeline.py", TRIES=str(tries))
+        try:
+            with httpx.Client(base_url=url, timeout=30) as api:
+                deadline = time.monotonic() + PATIENCE
+                run_id = None
+                while run_id is None:
+                    assert time.monotonic() < deadline, "the run never showed as running"
+                    time.sleep(0.05)
+                    run_id = _newest_run(api, "retrying")
+                logs_url = f"/api/v1/runs/{run_id}/steps/flaky/logs"
+                live: dict[str, Any] = {}
+                while "attempt number 2 prints" not in live.get("logs", ""):
+                    assert time.monotonic() < deadline, f"no second attempt's output; last {live}"
+                    time.sleep(0.05)
+                    response = api.get(logs_url)
+                    if response.status_code == 200:
+                        live = response.json()
+                assert live["live"] is True
+                assert live["logs"] == (
+                    "attempt number 1 prints\n--- attempt 2 ---\nattempt number 2 prints\n"
+                )
+                gate.touch()
+                out, _ = run.communicate(timeout=PATIENCE)
+                assert run.returncode == 0, out
+                final = api.get(logs_url).json()
+                assert final["live"] is False
+                assert final["logs"] == (
+                    "attempt number 1 prints\n--- attempt 2 ---\nattempt number 2 prints\n"
+                )
         finally:
             gate.touch()
             if run.poll() is None:

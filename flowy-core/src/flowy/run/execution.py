@@ -196,6 +196,8 @@ class RunExecution(RunRecorder):
         one call at a time (executors drive attempts in threads of their own)."""
         with self.retry_lock:
             self.notify("flowy_step_retrying", run=self.run, task=task, result=result, delay=delay)
+        # The live tail separates attempts as the recorded log does.
+        self.output_reported(task, f"--- attempt {result.attempts + 1} ---\n")
 
     def output_reported(self, task: StepTask, text: str) -> None:
         """The live tail of a running step, for the runtime's ``report_output``: from any

@@ -213,6 +213,8 @@ def _await_child(
     if timed_out:
         kill_group(pid, kill_grace)
         return timed_out_result(task, started)
+    while output is not None and output.fd >= 0:  # the child wrote its output before its result
+        output.pump()
     # What the step started and left running ends with its attempt: the group is killed
     # while its leader is an unreaped zombie, so the group id cannot have been recycled.
     _wait_exited(pid)

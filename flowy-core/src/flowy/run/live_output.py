@@ -18,7 +18,9 @@ the output while the step still runs:
   in the attempt's result.
 * :meth:`LiveOutput.close` stops and joins the thread before the attempt
   returns, so no live output of an attempt arrives after its result. What is
-  still buffered then is dropped: the result carries it.
+  still buffered then is dropped (the result carries it), except after a
+  failure that may be retried: the run shows the step as running on, so that
+  attempt's last words are handed on first (``close(flush=True)``).
 
 What native code writes to descriptors 1 and 2 reaches the log when Python-level
 output is written or when the attempt ends (see :mod:`flowy.run.native_output`),
@@ -64,6 +66,7 @@ class LiveOutput:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._broken = False
 
     def write(self, text: str) -> None:
         """Take ``text`` for the next hand-over (cheap: no I/O here)."""
@@ -105,16 +108,23 @@ class LiveOutput:
                 self._send(text)
             except Exception:  # noqa: BLE001 - the view is lost, never the step
                 with self._lock:
-                    self._closed = True
+                    self._closed = self._broken = True
                     self._pending.clear()
                 return
 
-    def close(self) -> None:
-        """Stop forwarding and wait for a hand-over in progress; drop what is left."""
+    def close(self, flush: bool = False) -> None:
+        """Stop forwarding and wait for a hand-over in progress; then drop what is left,
+        or with ``flush`` hand it on from this thread first (in batches of the cap)."""
         with self._lock:
             self._closed = True
-            self._pending.clear()
             thread = self._thread
         self._stop.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join()
+        while flush and not self._broken and (text := self._take()):
+            try:
+                self._send(text)
+            except Exception:  # noqa: BLE001 - the view is lost, never the step
+                break
+        with self._lock:
+            self._pending.clear()

@@ -172,6 +172,7 @@ def execute_attempt(
     started = time.time()
     logs = native_output.AttemptLog()  # a StringIO that also takes what fds 1 and 2 get
     live = None
+    retry_may_follow = False  # then the live view gets the attempt's last words too
     if on_output is not None:
         live = LiveOutput(on_output)
         logs.tap = live.write
@@ -222,6 +223,7 @@ def execute_attempt(
             raise StepInterrupted(stopped) from exc
         if isinstance(exc, SystemExit):
             raise
+        retry_may_follow = isinstance(exc, retry_on) and not isinstance(exc, FlowyError)
         return logged.result(
             FAILED,
             logs.getvalue(),
@@ -229,14 +231,14 @@ def execute_attempt(
             error=f"{type(exc).__name__}: {exc}",
             error_type=_qualified(exc),
             traceback="".join(traceback.format_exception(exc)),
-            retryable=isinstance(exc, retry_on) and not isinstance(exc, FlowyError),
+            retryable=retry_may_follow,
         )
     finally:
         root.removeHandler(handler)
         step_log.end(token)
         if live is not None:  # no live output of this attempt after its result
             logs.tap = None
-            live.close()
+            live.close(flush=retry_may_follow)
     return logged.result(COMPLETED, logs.getvalue(), started, outputs=outputs)
 
 

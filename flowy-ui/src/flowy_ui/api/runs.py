@@ -165,20 +165,21 @@ def get_logs(pool: Pool, run_id: str, step: str) -> dict[str, Any]:
     """
     client = pool.client()
     run = client.run(run_id)
-    recorded = any(s.step == step for s in client.steps(run.run_id))
-    if not recorded and any(name == step for name, _ in _running(client, run)):
-        tail = client.store.step_output(run.run_id, step)
-        return {
-            "run_id": run.run_id,
-            "step": step,
-            "logs": tail,
-            "traceback": None,
-            "live": True,
-        }
-    record = client.step(run.run_id, step)  # a clear 404 for a step the run does not have
-    logs = client.logs(record.run_id, step)
+    record = next((s for s in client.steps(run.run_id) if s.step == step), None)
+    if record is None:
+        if any(name == step for name, _ in _running(client, run)):
+            tail = client.store.step_output(run.run_id, step)
+            return {
+                "run_id": run.run_id,
+                "step": step,
+                "logs": tail,
+                "traceback": None,
+                "live": True,
+            }
+        record = client.step(run.run_id, step)  # raises: a clear 404 naming the run's steps
+    logs = client.store.get_logs(run.run_id, step)
     return {
-        "run_id": record.run_id,
+        "run_id": run.run_id,
         "step": step,
         "logs": logs.get(step, record.logs or ""),
         "traceback": record.traceback,
