@@ -6,8 +6,9 @@
   line every :data:`HEARTBEAT` seconds keeps proxies from closing it).
 
 Without ``run``: run-level changes of every run (the runs list); with it, that
-run's run- and step-level changes (its page). A message is
-``{"seq", "kind": "run"|"step", "run_id", "step", "status", "at"}``; the first
+run's run- and step-level changes (its page), ``output`` ones included (a
+running step printed more: its logs are stale). A message is
+``{"seq", "kind": "run"|"step"|"output", "run_id", "step", "status", "at"}``; the first
 is ``{"kind": "hello", "seq"}`` (the feed's position: reconnect with it as
 ``since``), and ``{"kind": "resync"}`` means "too much was missed: reload what
 you show" (the connection then closes). Every page reads from the server's one
