@@ -3,8 +3,8 @@
 The step prints a line and then holds on a gate file; the test opens the step's
 logs in the page and creates the gate only once the printed line is shown there,
 marked "streaming", without a reload. After the gate the same panel shows the
-step's full, recorded log. Nothing waits on a duration. Screenshots are kept in
-the test's folder (``screenshots/``), as in test_browser.py.
+step's full, recorded log. Nothing waits on a duration. Screenshots are kept
+as test_browser.py keeps them (its ``_shot``: ``build/ui-screenshots/``).
 """
 
 from __future__ import annotations
