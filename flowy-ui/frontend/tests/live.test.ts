@@ -4,7 +4,7 @@ import { allKeys, backoff, keysFor, liveUrl, parseSse } from "../src/api/live";
 describe("live updates", () => {
   it("a run-level change refreshes the runs list's head and that run", () => {
     const keys = keysFor({ kind: "run", seq: 4, run_id: "abc", step: null, status: "completed" });
-    expect(keys).toEqual([["runs-head"], ["run", "abc"], ["dag", "abc"]]);
+    expect(keys).toEqual([["runs-head"], ["run", "abc"], ["dag", "abc"], ["experiments"], ["experiment-runs"]]);
   });
 
   it("a step change refreshes the run page's queries, under the id the page was opened with", () => {
@@ -14,7 +14,7 @@ describe("live updates", () => {
   });
 
   it("a resync reloads everything the page shows", () => {
-    expect(allKeys()).toEqual([["runs-head"], ["runs"]]);
+    expect(allKeys()).toEqual([["runs-head"], ["runs"], ["experiments"], ["experiment-runs"]]);
     expect(allKeys("r1")).toContainEqual(["dag", "r1"]);
   });
 

@@ -41,8 +41,9 @@ export function keysFor(message: LiveMessage, pageRun?: string): QueryKey[] {
   const run = pageRun ?? message.run_id;
   if (!run) return [];
   if (message.kind === "run") {
-    // The runs list's head page and any run it tracks one by one; the run's own page.
-    return [["runs-head"], ["run", run], ["dag", run]];
+    // The runs list's head page and any run it tracks one by one; the run's own page;
+    // the experiments list and an open experiment's runs (their statuses and counts).
+    return [["runs-head"], ["run", run], ["dag", run], ["experiments"], ["experiment-runs"]];
   }
   if (message.kind === "step") {
     return [["run", run], ["dag", run], ["metrics", run], ["logs", run]];
@@ -56,7 +57,9 @@ export function keysFor(message: LiveMessage, pageRun?: string): QueryKey[] {
 
 /** Every key a page may hold of live data: refreshed after a resync or a first connect. */
 export function allKeys(runId?: string): QueryKey[] {
-  return runId ? [["run", runId], ["dag", runId], ["metrics", runId], ["logs", runId]] : [["runs-head"], ["runs"]];
+  return runId
+    ? [["run", runId], ["dag", runId], ["metrics", runId], ["logs", runId]]
+    : [["runs-head"], ["runs"], ["experiments"], ["experiment-runs"]];
 }
 
 /** Milliseconds to wait before reconnect attempt `attempt` (0, 1, 2...): 0.5 s doubling to 10 s. */
