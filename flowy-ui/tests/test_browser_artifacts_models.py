@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Filled
 from test_browser import PATIENCE_MS, _shot, browser, flowy_ui_server, page  # noqa: F401
 from test_previews import PLUGINS, made  # noqa: F401
+from ui_support import Filled
 
 pytestmark = pytest.mark.slow
 

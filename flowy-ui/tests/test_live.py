@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FIRST_PARTY, serve
 from flowy_ui.tokens import TokenStore
+from ui_support import FIRST_PARTY, serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin, Subprotocol

@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 import httpx
 import pytest
-from conftest import FIRST_PARTY, Filled, serve
+from ui_support import FIRST_PARTY, Filled, serve
 
 PLUGINS = [*FIRST_PARTY, ("flowy-materializers", "flowy_materializers.plugin")]
 

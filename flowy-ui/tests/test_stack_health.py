@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import httpx
-from conftest import serve, settings_for
+from ui_support import serve, settings_for
 
 
 def test_the_served_stack_resolves_and_its_stores_answer(open_server: str) -> None:
