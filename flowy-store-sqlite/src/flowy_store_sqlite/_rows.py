@@ -66,9 +66,25 @@ def _obj(row: Mapping[Any, Any], column: str, table: str) -> dict[str, Any]:
     return value
 
 
-def _malformed(row: Mapping[Any, Any], column: str, table: str, reason: str) -> MalformedRowError:
+def _list(row: Mapping[Any, Any], column: str, table: str) -> list[Any]:
+    """The JSON list in ``row[column]`` (``[]`` for NULL); MalformedRowError when it is not one."""
+    text = row[column]
+    if text is None or text == "[]":
+        return []
+    try:
+        value = _decode(text)
+    except (TypeError, ValueError) as exc:
+        raise _malformed(row, column, table, f"text that is not JSON ({exc})", "[]") from None
+    if not isinstance(value, list):
+        raise _malformed(row, column, table, f"a JSON {type(value).__name__}, not a list", "[]")
+    return value
+
+
+def _malformed(
+    row: Mapping[Any, Any], column: str, table: str, reason: str, empty: str = "{}"
+) -> MalformedRowError:
     label, where = row_label(table, row)
-    repair = f"UPDATE {table} SET {column} = '{{}}' WHERE {where}"
+    repair = f"UPDATE {table} SET {column} = '{empty}' WHERE {where}"
     return MalformedRowError(table, label, column, reason, repair)
 
 
@@ -76,27 +92,36 @@ class RowMap:
     """One record class and its table: each attribute is the column of the same name.
 
     Written once for both directions: :meth:`row` and :meth:`record`. The
-    attributes named in ``json`` are JSON objects in TEXT columns. A row is
+    attributes named in ``json`` are JSON objects in TEXT columns, those in ``lists``
+    JSON lists (``[]`` when NULL). A row is
     built for every step a run records, so both functions are generated once
     as plain literals (``{"run_id": r.run_id, ...}``), the way attrs writes a
     class's ``__init__``: a loop over the attributes costs twice as much.
     """
 
-    __slots__ = ("cls", "json", "plain", "record", "row", "table")
+    __slots__ = ("cls", "json", "lists", "plain", "record", "row", "table")
 
-    def __init__(self, cls: type[Any], table: str, json: tuple[str, ...] = ()) -> None:
-        self.cls, self.table, self.json = cls, table, json
+    def __init__(
+        self,
+        cls: type[Any],
+        table: str,
+        json: tuple[str, ...] = (),
+        lists: tuple[str, ...] = (),
+    ) -> None:
+        self.cls, self.table, self.json, self.lists = cls, table, json, lists
         names = [field.name for field in attrs.fields(cls)]
-        self.plain = tuple(name for name in names if name not in json)
-        to_row = [f"{n!r}: r.{n}" for n in self.plain] + [f"{n!r}: dumps(r.{n})" for n in json]
+        self.plain = tuple(name for name in names if name not in json and name not in lists)
+        to_row = [f"{n!r}: r.{n}" for n in self.plain]
+        to_row += [f"{n!r}: dumps(r.{n})" for n in (*json, *lists)]
         to_record = [f"{n}=row[{n!r}]" for n in self.plain]
         to_record += [f"{n}=obj(row, {n!r}, {table!r})" for n in json]
+        to_record += [f"{n}=lst(row, {n!r}, {table!r})" for n in lists]
         source = (
             f"def row(r):\n    return {{{', '.join(to_row)}}}\n"
             f"def record(row):\n    return cls({', '.join(to_record)})\n"
         )
         functions: dict[str, Any] = {}
-        exec(source, {"cls": cls, "dumps": dumps, "obj": _obj}, functions)
+        exec(source, {"cls": cls, "dumps": dumps, "obj": _obj, "lst": _list}, functions)
         #: ``record -> {column: value}``.
         self.row: Callable[[Any], dict[str, Any]] = functions["row"]
         #: ``row -> record`` (MalformedRowError for a JSON cell that is not an object).
@@ -104,7 +129,9 @@ class RowMap:
 
 
 RUNS = RowMap(RunRecord, "runs", json=("params", "stack", "git", "environment"))
-STEP_RUNS = RowMap(StepRunRecord, "step_runs", json=("params", "inputs", "outputs"))
+STEP_RUNS = RowMap(
+    StepRunRecord, "step_runs", json=("params", "inputs", "outputs"), lists=("tags",)
+)
 ARTIFACTS = RowMap(ArtifactRef, "artifacts", json=("metadata",))
 CACHE_ENTRIES = RowMap(CacheEntry, "cache_entries", json=("components", "outputs"))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: The Alembic revision the tables of :mod:`flowy_store_sqlite.schema` correspond to.
-HEAD_REVISION = "0006_step_output"
+HEAD_REVISION = "0007_step_tags"
 #: Every revision this version knows, oldest first; a database at another is newer.
 KNOWN_REVISIONS = (
     "0001_initial",
@@ -12,4 +12,5 @@ KNOWN_REVISIONS = (
     "0004_run_changes",
     "0005_run_search",
     "0006_step_output",
+    "0007_step_tags",
 )

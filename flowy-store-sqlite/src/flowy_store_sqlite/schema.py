@@ -88,6 +88,8 @@ step_runs = Table(
     Column("params", Text, nullable=False),
     Column("inputs", Text, nullable=False),
     Column("outputs", Text, nullable=False),
+    # The step's tags, a JSON list (0007_step_tags; rows from before it read as []).
+    Column("tags", Text, nullable=False, server_default="[]"),
     Index("ix_step_runs_run_id", "run_id"),
 )
 

@@ -163,6 +163,7 @@ CREATE TABLE step_runs (
 	params TEXT NOT NULL,
 	inputs TEXT NOT NULL,
 	outputs TEXT NOT NULL,
+	tags TEXT DEFAULT '[]' NOT NULL,
 	CONSTRAINT pk_step_runs PRIMARY KEY (id),
 	CONSTRAINT fk_step_runs_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (run_id)
 );
@@ -218,4 +219,4 @@ CREATE TABLE alembic_version (
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO alembic_version (version_num) VALUES ('0006_step_output');
+INSERT INTO alembic_version (version_num) VALUES ('0007_step_tags');

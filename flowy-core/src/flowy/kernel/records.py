@@ -255,6 +255,10 @@ class StepRunRecord:
     """Input name -> artifact id consumed."""
     outputs: dict[str, str] = attrs.field(factory=dict)
     """Output name -> artifact id produced (or re-used, for a cached step)."""
+    tags: list[str] = attrs.field(factory=list)
+    """The step's tags (``@step(tags=[...])``), sorted and unique: the run page groups its
+    DAG by them. Empty for a step without tags and for rows recorded before tags were kept.
+    """
 
     @property
     def duration(self) -> float | None:

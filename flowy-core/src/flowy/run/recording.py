@@ -92,7 +92,15 @@ class RunRecorder(RunPlanner):
 
     def record_skipped(self, step: Step, reason: str) -> None:
         now = time.time()
-        rec = StepRunRecord(self.run_id, step.name, R.SKIPPED, now, now, error=f"skipped: {reason}")
+        rec = StepRunRecord(
+            self.run_id,
+            step.name,
+            R.SKIPPED,
+            now,
+            now,
+            error=f"skipped: {reason}",
+            tags=step_tags(step),
+        )
         self.flush()
         self.store.record_step(rec)
         self.status[step.name] = R.SKIPPED
@@ -120,6 +128,7 @@ class RunRecorder(RunPlanner):
             params=jsonable(task.params),
             inputs={n: r.artifact_id for n, r in task.inputs.items()},
             outputs={n: r.artifact_id for n, r in refs.items()},
+            tags=step_tags(step),
         )
         self.unwritten.append((step, rec))  # written by flush(): see the module docstring
         self.status[step.name] = R.CACHED
@@ -174,6 +183,7 @@ class RunRecorder(RunPlanner):
             params=params,
             inputs={n: r.artifact_id for n, r in task.inputs.items()},
             outputs={a.name: a.artifact_id for a in (*artifacts, *logged)},
+            tags=step_tags(step),
         )
         self.flush()
         try:
@@ -247,7 +257,11 @@ class RunRecorder(RunPlanner):
     def record_cancelled(self, name: str, stopped: StepResult | None = None) -> None:
         """Record ``name`` as cancelled; ``stopped`` is what it did before it was stopped."""
         now = time.time()
-        rec = StepRunRecord(self.run_id, name, R.CANCELLED, now, now, error="run cancelled")
+        step = self.pipeline.steps.get(name)
+        tags = step_tags(step) if step is not None else []
+        rec = StepRunRecord(
+            self.run_id, name, R.CANCELLED, now, now, error="run cancelled", tags=tags
+        )
         logged: list[ArtifactRef] = []
         if stopped is not None:  # it ran: keep what it printed, logged, its attempts and times
             logged = [
@@ -263,3 +277,8 @@ class RunRecorder(RunPlanner):
         self.store.record_step(rec, logged, stopped.metrics if stopped is not None else [])
         self.status[name] = R.CANCELLED
         self.records[name] = rec
+
+
+def step_tags(step: Step) -> list[str]:
+    """``step``'s tags as a record keeps them: sorted and unique, so equal sets compare equal."""
+    return sorted(set(step.tags))

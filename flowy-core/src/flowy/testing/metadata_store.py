@@ -124,6 +124,19 @@ class MetadataStoreContract(CacheRecordsContract, RunDeletionContract, RunSearch
         ]
         assert store.lookup_cache(entry.key) == entry
 
+    def test_step_tags_round_trip(self, store: MetadataStore) -> None:
+        """A step's tags come back as recorded (the run page groups its DAG by them)."""
+        run = make_run()
+        store.create_run(run)
+        tagged = make_step(run, "fit", tags=["model", "train"])
+        plain = make_step(run, "eval")
+        cached = make_step(run, "report", status="cached", tags=["report"])
+        store.record_step(tagged)
+        store.record_step(plain)
+        store.record_steps([cached])
+        got = {s.step: s.tags for s in store.get_step_runs(run.run_id)}
+        assert got == {"fit": ["model", "train"], "eval": [], "report": ["report"]}
+
     def test_nonfinite_metric_values_round_trip(self, store: MetadataStore) -> None:
         """NaN and ±inf are real metric values (a diverged loss): stored and read back."""
         import math
