@@ -1,8 +1,9 @@
 """The run page at 500 steps and comparing runs, in Chromium against the real ``flowy ui``.
 
 A pipeline of 500 steps (built in a loop: ten groups ``stage<g>_<i>`` of 50, each a small
-tree, with tags) is run by the real ``flowy run`` in a project of its own; its run page must
-draw it collapsed into groups and say so, expand a group, zoom with the wheel and pan by
+tree, tagged ``part-<letter>`` and ``zz-big``) is run by the real ``flowy run`` in a project of
+its own; its run page must draw it collapsed into its tags' groups (the first tag of each step,
+not its name's prefix) and say so, expand a group, zoom with the wheel and pan by
 dragging without a script error, lay the whole graph out in a Web Worker, and list every
 step in the timeline in start order. Comparing runs uses the shared filled project
 (experiment ``tune``: ``alpha`` = i / 10, ``r2`` = 0.5 + alpha). Screenshots are kept in
@@ -58,18 +59,20 @@ BIG_PIPELINE = textwrap.dedent(
         body.__signature__ = inspect.Signature(
             [inspect.Parameter(u, inspect.Parameter.KEYWORD_ONLY) for u in upstream]
         )
-        return step(name=name, cache=False, tags=[tag])(body)
+        # Two tags, given unsorted: the store keeps them sorted, the group is the first.
+        return step(name=name, cache=False, tags=["zz-big", tag])(body)
 
 
     steps = []
     for g in range({GROUPS}):
-        tag = f"stage{{g}}"
+        # A tag unlike the names, so the groups show which one the page used.
+        tag = f"part-{{chr(ord('a') + g)}}"
         for i in range({PER_GROUP}):
             if i == 0:
                 upstream = [f"stage{{g - 1}}_00"] if g else []
             else:
-                upstream = [f"{{tag}}_{{(i - 1) // 2:02d}}"]
-            steps.append(_make(f"{{tag}}_{{i:02d}}", upstream, tag))
+                upstream = [f"stage{{g}}_{{(i - 1) // 2:02d}}"]
+            steps.append(_make(f"stage{{g}}_{{i:02d}}", upstream, tag))
 
     big = Pipeline("big", steps)
     """
@@ -176,6 +179,11 @@ def test_a_500_step_run_is_drawn_collapsed_expands_zooms_and_pans(
     page: Any, big_run: tuple[str, str], tmp_path: Path
 ) -> None:
     url, run_id = big_run
+    # The store recorded each step's tags, sorted, and /dag and the run's steps carry them.
+    nodes = {n["id"]: n for n in _api(url, f"/api/v1/runs/{run_id}/dag")["nodes"]}
+    assert nodes["stage3_17"]["tags"] == ["part-d", "zz-big"]
+    steps = {s["step"]: s for s in _api(url, f"/api/v1/runs/{run_id}")["steps"]}
+    assert steps["stage9_49"]["tags"] == ["part-j", "zz-big"]
     page.goto(f"{url}/runs/{run_id}")
     groups = page.locator('[data-testid="dag-group"]')
     groups.first.wait_for()
@@ -184,7 +192,11 @@ def test_a_500_step_run_is_drawn_collapsed_expands_zooms_and_pans(
     assert page.locator('[data-testid="dag-node"]:not([data-testid="dag-group"])').count() == 0
     note = page.locator('[data-testid="dag-note"]').inner_text()
     assert f"{GROUPS * PER_GROUP} steps" in note and f"{GROUPS} groups collapsed" in note
-    stage3 = page.locator('[data-testid="dag-group"][data-group="stage3"]')
+    assert "grouped by tag" in note
+    # The groups are the steps' first tags (part-a .. part-j), not their names' prefixes.
+    keys = [groups.nth(i).get_attribute("data-group") for i in range(groups.count())]
+    assert sorted(keys) == [f"part-{chr(ord('a') + g)}" for g in range(GROUPS)]
+    stage3 = page.locator('[data-testid="dag-group"][data-group="part-d"]')
     assert stage3.get_attribute("data-count") == str(PER_GROUP)
     assert stage3.get_attribute("data-status") == "completed"
     _shot(page, tmp_path, "big-run-collapsed")

@@ -53,6 +53,7 @@ def step_item(record: StepRunRecord) -> dict[str, Any]:
         "outputs": dict(record.outputs),
         "inputs": dict(record.inputs),
         "cache_key": record.cache_key,
+        "tags": list(record.tags),
     }
 
 
@@ -70,6 +71,7 @@ def running_step_item(step: str, started_at: float) -> dict[str, Any]:
         "outputs": {},
         "inputs": {},
         "cache_key": None,
+        "tags": [],  # the store learns a step's tags when it is recorded
     }
 
 
@@ -77,7 +79,7 @@ def dag(
     steps: list[StepRunRecord], running: list[tuple[str, float]] | None = None
 ) -> dict[str, Any]:
     """Nodes in recorded order, then running steps; an edge wherever a step consumed
-    another's output (a running step's inputs are known once it is recorded)."""
+    another's output (a running step's inputs and tags are known once it is recorded)."""
     producer = {aid: s.step for s in steps for aid in s.outputs.values()}
     edges: list[tuple[str, str]] = []
     for s in steps:
@@ -86,11 +88,12 @@ def dag(
             if upstream is not None and upstream != s.step and (upstream, s.step) not in edges:
                 edges.append((upstream, s.step))
     nodes: list[dict[str, Any]] = [
-        {"id": s.step, "status": s.status, "started_at": s.started_at or None} for s in steps
+        {"id": s.step, "status": s.status, "started_at": s.started_at or None, "tags": s.tags}
+        for s in steps
     ]
     recorded = {s.step for s in steps}
     nodes += [
-        {"id": name, "status": "running", "started_at": at}
+        {"id": name, "status": "running", "started_at": at, "tags": []}
         for name, at in running or ()
         if name not in recorded
     ]

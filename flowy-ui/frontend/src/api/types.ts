@@ -51,7 +51,8 @@ export interface RunDetail extends RunSummary {
 }
 
 export interface Dag {
-  nodes: Array<{ id: string; status: string }>;
+  /** `tags`: the step's tags, sorted ([] while it runs, or for a run recorded without them). */
+  nodes: Array<{ id: string; status: string; tags?: string[] }>;
   edges: Array<[string, string]>;
 }
 

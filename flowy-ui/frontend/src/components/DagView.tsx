@@ -1,5 +1,5 @@
 import { useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from "react";
-import { collapse, groupKey, groupsOf, initialCollapsed, neighbourhood, type GroupNode } from "../lib/dag/groups";
+import { collapse, groupedByTag, groupKeyOf, groupsOf, initialCollapsed, neighbourhood, type GroupNode } from "../lib/dag/groups";
 import { useLayout } from "../lib/dag/useLayout";
 import { usePanZoom } from "../lib/dag/usePanZoom";
 import { centreOn, fit, panBy, zoomAt } from "../lib/dag/viewport";
@@ -13,6 +13,8 @@ export interface DagNode {
   status?: string | null;
   /** Attempts made: more than one means the step was retried. */
   attempts?: number | null;
+  /** The step's tags, sorted: when any node has some, groups are by first tag. */
+  tags?: readonly string[] | null;
 }
 
 /** Above this many nodes the graph starts collapsed into groups (and says so). */
@@ -29,7 +31,7 @@ const LABEL_CHARS = 20;
  * A DAG drawn left to right as SVG, laid out in a Web Worker: nodes coloured by status
  * and marked when cached, retried or timed out; each a button (click, Enter or Space)
  * calling onSelect. Wheel to zoom, drag to pan; big graphs start collapsed into groups
- * (by name: see lib/dag/groups.ts), a group expands when clicked; "Focus" shows only the
+ * (by tag when steps have tags, else by name: see lib/dag/groups.ts), a group expands when clicked; "Focus" shows only the
  * selected node's neighbourhood.
  */
 export function DagView({
@@ -50,14 +52,16 @@ export function DagView({
   const markerId = `arrow-${useId().replace(/[^a-zA-Z0-9_-]/g, "")}`;
   const byId = useMemo(() => new Map(nodes.map((n) => [n.id, n])), [nodes]);
   // Only a change of the graph's shape (not of a status) lays it out again.
-  const shape = `${nodes.map((n) => `${n.id}\u0001${n.label ?? ""}`).join("\u0000")}\u0002${edges.map((e) => e.join("\u0001")).join("\u0000")}`;
+  // Tags are part of the shape: a running step's arrive when it is recorded, and regroup it.
+  const shape = `${nodes.map((n) => `${n.id}\u0001${n.label ?? ""}\u0001${(n.tags ?? []).join("\u0003")}`).join("\u0000")}\u0002${edges.map((e) => e.join("\u0001")).join("\u0000")}`;
+  const byTag = useMemo(() => groupedByTag(nodes), [shape]); // eslint-disable-line react-hooks/exhaustive-deps
   const groups = useMemo(
-    () => groupsOf(nodes, (id) => groupKey(byId.get(id)?.label ?? id)),
+    () => groupsOf(nodes, groupKeyOf(nodes, (id) => byId.get(id)?.label ?? id)),
     [shape], // eslint-disable-line react-hooks/exhaustive-deps
   );
   // The groups' member statuses, current with every refresh (the structure above is not
   // recomputed for a status change, so the layout and the zoom stay).
-  const liveGroups = useMemo(() => groupsOf(nodes, (id) => groupKey(byId.get(id)?.label ?? id)), [nodes, byId]);
+  const liveGroups = useMemo(() => groupsOf(nodes, groupKeyOf(nodes, (id) => byId.get(id)?.label ?? id)), [nodes, byId]);
   const [collapsed, setCollapsed] = useState<Set<string> | null>(null);
   const shut = collapsed ?? initialCollapsed(nodes.length, groups, collapseAbove);
   const [focus, setFocus] = useState<string | null>(null);
@@ -150,7 +154,7 @@ export function DagView({
           {focus
             ? `${graph.ids.length} of ${nodes.length} steps: within ${FOCUS_DEPTH} edges of ${focus}.`
             : collapsedCount > 0
-              ? `${nodes.length} steps, drawn as ${graph.ids.length} nodes: ${collapsedCount} groups collapsed (by name); click a group to expand it.`
+              ? `${nodes.length} steps, drawn as ${graph.ids.length} nodes: ${collapsedCount} groups collapsed (${byTag ? "grouped by tag" : "by name"}); click a group to expand it.`
               : `${nodes.length} steps.`}
         </span>
       </div>

@@ -56,6 +56,9 @@ class StepItem(BaseModel):
     outputs: dict[str, str]
     inputs: dict[str, str]
     cache_key: str | None = None
+    tags: list[str] = Field(
+        default_factory=list, description="The step's tags, sorted ([] until it is recorded)."
+    )
 
 
 class RunDetail(RunItem):
@@ -69,6 +72,10 @@ class DagNode(BaseModel):
     id: str
     status: str
     started_at: float | None = None
+    tags: list[str] = Field(
+        default_factory=list,
+        description="The step's tags, sorted; the run page groups the DAG by them.",
+    )
 
 
 class Dag(BaseModel):

@@ -1,6 +1,8 @@
 // Collapse and focus for big DAGs. Pure.
 //
-// The metadata store records no step tags, so a step's group comes from its name: the part
+// When any step has tags (`@step(tags=[...])`, recorded by the metadata store), a tagged
+// step's group is its first tag (tags come sorted) and an untagged one's comes from its name
+// as below (groupKeyOf). Without tags, a step's group comes from its name: the part
 // before a "." / "/" / ":" (a namespace: "train/fold3" -> "train"), else the name without a
 // trailing index ("stage3_017" -> "stage3", "shard-12" -> "shard"). A name with neither is
 // a group of its own. Collapsing a group draws one node in its place; edges into and out of
@@ -9,6 +11,8 @@
 export interface GraphNode {
   id: string;
   status?: string | null;
+  /** The step's tags, sorted (none for a step recorded before tags were kept, or running). */
+  tags?: readonly string[] | null;
 }
 
 export interface GroupNode {
@@ -34,6 +38,27 @@ export function groupKey(name: string): string {
   const indexed = /^(.*?[A-Za-z][A-Za-z0-9]*?)[_-]?\d+$/.exec(name);
   if (indexed?.[1] && indexed[1] !== name) return indexed[1].replace(/[_-]+$/, "");
   return name;
+}
+
+/** True when any node has a tag: the graph is then grouped by tag (see groupKeyOf). */
+export function groupedByTag(nodes: readonly GraphNode[]): boolean {
+  return nodes.some((n) => (n.tags?.length ?? 0) > 0);
+}
+
+/**
+ * The group key function for `nodes`: when any has tags, a tagged node's first tag and an
+ * untagged one's name key; otherwise every node's name key. `nameOf` gives the name a node
+ * is keyed by (its label, else its id).
+ */
+export function groupKeyOf(nodes: readonly GraphNode[], nameOf: (id: string) => string = (id) => id): (id: string) => string {
+  const nameKey = (id: string) => groupKey(nameOf(id));
+  if (!groupedByTag(nodes)) return nameKey;
+  const first = new Map<string, string>();
+  for (const n of nodes) {
+    const tag = n.tags?.[0];
+    if (tag) first.set(n.id, tag);
+  }
+  return (id) => first.get(id) ?? nameKey(id);
 }
 
 /** Groups of two or more nodes, keyed by groupKey, in first-seen order. */
