@@ -3,12 +3,15 @@ DAG by them. Sorted and unique, for every way a step ends: run, failed, skipped,
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from flowy import Pipeline, step
 from flowy.run.engine import run_pipeline
 from flowy.stacks.resolution import resolve_stack
 
 
-def _tags(plugins, project, run_id):
+def _tags(plugins: Any, project: Path, run_id: str) -> dict[str, tuple[str, list[str]]]:
     stack = resolve_stack(None, plugins, project)
     try:
         return {s.step: (s.status, s.tags) for s in stack.metadata_store.get_step_runs(run_id)}
@@ -16,21 +19,21 @@ def _tags(plugins, project, run_id):
         stack.close()
 
 
-def test_every_recorded_step_keeps_its_tags_sorted_and_unique(project, plugins):
+def test_every_recorded_step_keeps_its_tags_sorted_and_unique(project: Path, plugins: Any) -> None:
     @step(tags=["data", "prep", "data"])
-    def src():
+    def src() -> int:
         return 1
 
     @step(tags=["model"])
-    def bad(src):
+    def bad(src: int) -> int:
         raise RuntimeError("boom")
 
     @step(tags=["report"])
-    def after_bad(bad):
+    def after_bad(bad: int) -> int:
         return bad
 
     @step(cache=False)
-    def plain(src):
+    def plain(src: int) -> int:
         return src + 1
 
     pipeline = Pipeline("p", [src, bad, after_bad, plain])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flowy.testing.records_factory import make_run, make_step
@@ -41,7 +42,9 @@ def _columns_and_version(db_path: Path) -> tuple[list[str], str]:
 
 
 @BOTH
-def test_rows_from_before_the_revision_read_as_untagged(db_path: Path, store_class: type) -> None:
+def test_rows_from_before_the_revision_read_as_untagged(
+    db_path: Path, store_class: type[Any]
+) -> None:
     url = f"sqlite:///{db_path}"
     store = store_class(url)
     run = make_run()
@@ -67,14 +70,15 @@ def test_rows_from_before_the_revision_read_as_untagged(db_path: Path, store_cla
 @pytest.mark.parametrize("cell", ['{"a": 1}', "not json"])
 def test_a_tags_cell_that_is_not_a_list_names_its_repair(db_path: Path, cell: str) -> None:
     url = f"sqlite:///{db_path}"
-    store = SQLiteMetadataStore(url)
+    store: Any = SQLiteMetadataStore(url)  # type: ignore[abstract]  # forwards the rest
     run = make_run()
     store.create_run(run)
     store.record_step(make_step(run, "fit", tags=["train"]))
     store.close()
     with sqlite3.connect(db_path) as conn:
         conn.execute("UPDATE step_runs SET tags = ?", (cell,))
-    for store_class in (SQLMetadataStore, SQLiteMetadataStore):
+    classes: tuple[type[Any], ...] = (SQLMetadataStore, SQLiteMetadataStore)
+    for store_class in classes:
         store = store_class(url)
         try:
             with pytest.raises(MalformedRowError) as info:
