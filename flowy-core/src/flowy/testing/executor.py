@@ -24,7 +24,8 @@ exactly once, retries with backoff, timeouts that stop the step and its child
 processes, failure skipping exactly its descendants, resources never
 oversubscribed, logs and metrics reaching the metadata store, a step's output
 reaching it while the step runs (an executor that cannot carry it sets
-``streams_output = False``). The steps live in
+``streams_output = False``, and the suite then checks the whole log still
+arrives with the result and nothing half-sent). The steps live in
 :mod:`flowy.testing._contract_steps` (or in generated files loaded by path) so
 that worker processes and remote workers import them as they would a user's.
 """
@@ -232,7 +233,8 @@ class ExecutorContract:
         or forward it from where the attempt runs. The step waits for the test to have
         read it there, so nothing depends on timing."""
         if not self.streams_output:
-            pytest.skip(f"{type(self).__name__} does not stream output while steps run")
+            self._output_arrives_with_the_result(run, marks, metadata, name)
+            return
         seen: list[str] = []
         stop = threading.Event()
 
@@ -260,6 +262,21 @@ class ExecutorContract:
         logs = result.steps[name].logs or ""
         assert S.TALKER_LINE in logs and "talker is done" in logs
         # Recorded: the live tail is gone, the step's record holds the full log.
+        assert metadata.step_output(result.run_id, name) == ""
+
+    def _output_arrives_with_the_result(
+        self, run: Any, marks: str, metadata: Any, name: str
+    ) -> None:
+        """An executor that opts out (``streams_output = False``) still records the whole
+        log with the step, and reports no live output meanwhile (nothing half-sent)."""
+        open(os.path.join(marks, f"output-seen-{name}"), "w").close()  # no one will watch
+        step = getattr(S, name)
+        result = run(Pipeline(f"contract-{name}", [step], context={"marks": marks}))
+        assert result.status == "completed" and result[name] == "seen", result.steps
+        logs = result.steps[name].logs or ""
+        assert S.TALKER_LINE in logs and "talker is done" in logs
+        changes = [c for c in metadata.changes_since(0) if c.run_id == result.run_id]
+        assert not [c for c in changes if c.kind == "output"]
         assert metadata.step_output(result.run_id, name) == ""
 
     def test_errors_outside_retry_on_are_not_retried(self, run: Any, marks: str) -> None:
