@@ -32,25 +32,35 @@ class CursorError(FlowyError):
     """A cursor this server did not make."""
 
 
-def encode(run: RunRecord) -> str:
-    raw = json.dumps([run.started_at, run.run_id], separators=(",", ":")).encode()
+def encode_pair(when: float, ident: str) -> str:
+    """An opaque cursor for a ``(time, id)`` key: URL-safe base64 of ``[when, ident]``."""
+    raw = json.dumps([when, ident], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode(cursor: str) -> Cursor:
+def decode_pair(cursor: str) -> Cursor:
+    """The ``(time, id)`` key of a cursor :func:`encode_pair` made; CursorError otherwise."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        started_at, run_id = json.loads(raw)
+        when, ident = json.loads(raw)
     except (ValueError, TypeError, binascii.Error) as exc:
         raise CursorError(f"cursor {cursor[:40]!r} is not one this server returned") from exc
     if (
-        not isinstance(started_at, int | float)
-        or isinstance(started_at, bool)
-        or not math.isfinite(started_at)
-        or not isinstance(run_id, str)
+        not isinstance(when, int | float)
+        or isinstance(when, bool)
+        or not math.isfinite(when)
+        or not isinstance(ident, str)
     ):
         raise CursorError(f"cursor {cursor[:40]!r} is not one this server returned")
-    return float(started_at), run_id
+    return float(when), ident
+
+
+def encode(run: RunRecord) -> str:
+    return encode_pair(run.started_at, run.run_id)
+
+
+def decode(cursor: str) -> Cursor:
+    return decode_pair(cursor)
 
 
 def _key(run: RunRecord) -> Cursor:

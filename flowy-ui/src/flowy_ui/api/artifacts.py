@@ -8,10 +8,6 @@ file system call.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import math
 import re
 from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
@@ -20,10 +16,9 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from flowy_ui import previews, views
+from flowy_ui import pagination, previews, views
 from flowy_ui.api import schemas
 from flowy_ui.api.deps import ERROR_RESPONSES, Pool
-from flowy_ui.pagination import CursorError
 
 if TYPE_CHECKING:
     from flowy.kernel.catalog import ArtifactInfo
@@ -38,25 +33,8 @@ Key = tuple[float, str]
 
 
 def encode_cursor(info: ArtifactInfo) -> str:
-    """The opaque cursor after ``info``: URL-safe base64 of ``[created_at, artifact_id]``."""
-    raw = json.dumps([info.created_at, info.artifact.artifact_id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> Key:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, artifact_id = json.loads(raw)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise CursorError(f"cursor {cursor[:40]!r} is not one this server returned") from exc
-    if (
-        not isinstance(created_at, int | float)
-        or isinstance(created_at, bool)
-        or not math.isfinite(created_at)
-        or not isinstance(artifact_id, str)
-    ):
-        raise CursorError(f"cursor {cursor[:40]!r} is not one this server returned")
-    return float(created_at), artifact_id
+    """The opaque cursor after ``info``: its ``(created_at, artifact_id)``."""
+    return pagination.encode_pair(info.created_at, info.artifact.artifact_id)
 
 
 def page_of(
@@ -117,7 +95,7 @@ def list_artifacts(
     """Artifacts newest first, by name, asset type, run (id or prefix), pipeline or tag,
     a page at a time (keyset paging on creation time and id)."""
     client = pool.client()
-    after = decode_cursor(cursor) if cursor else None
+    after = pagination.decode_pair(cursor) if cursor else None
     filters = {
         "name": name or None,
         "asset_type": type or None,
