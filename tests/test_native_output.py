@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -244,6 +245,60 @@ def test_a_child_forked_while_the_parent_captures_captures_on_its_own() -> None:
         os.write(1, b"parent native\n")
     assert os.waitstatus_to_exitcode(status) == 0
     assert outer.getvalue() == "parent native\n"
+
+
+FORK_WHILE_WRITING = """
+import os, signal, sys, threading, time
+from flowy.run.native_output import AttemptLog, Capture
+
+# A thread blocks inside a write to sys.stdout (a pipe nobody reads yet) holding
+# the stream's buffer lock, as the parent's progress output may when a pool
+# thread forks a worker.
+writing = threading.Thread(target=lambda: sys.stdout.write("x" * (1 << 22)), daemon=True)
+writing.start()
+while not writing.is_alive():
+    pass
+time.sleep(0.5)  # (only lets the write reach its blocking system call)
+result = sys.argv[1]
+pid = os.fork()
+if pid == 0:  # the worker: an attempt's capture flushes sys.stdout first
+    log = AttemptLog()
+    with Capture(log):
+        print("child python", flush=True)
+    with open(result, "w") as f:
+        f.write(log.getvalue())
+    os._exit(0)
+for _ in range(600):  # a bounded poll: the child hung if it never exits
+    if os.waitpid(pid, os.WNOHANG)[0]:
+        break
+    threading.Event().wait(0.1)
+else:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    with open(result, "w") as f:
+        f.write("HUNG")
+os.close(1)  # lets the blocked writer fail; the test reads the pipe only now
+os._exit(0)
+"""
+
+
+def test_a_child_forked_while_a_thread_writes_to_stdout_does_not_hang(tmp_path: Path) -> None:
+    """The intermittent ``flowy run`` hang: a worker forked while another thread was inside
+    a write to ``sys.stdout`` inherited that stream's lock held, and its first flush waited
+    forever (:mod:`flowy.run.fork_streams`)."""
+    result = tmp_path / "child.txt"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a buffered stdout
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FORK_WHILE_WRITING, str(result)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    while not result.exists() and proc.poll() is None:
+        threading.Event().wait(0.1)
+    proc.stdout.read()  # type: ignore[union-attr]
+    _, stderr = proc.communicate(timeout=120)
+    assert result.read_text() == "child python\n", stderr.decode()
 
 
 def test_megabytes_of_native_output_are_read_in_chunks_and_kept_whole() -> None:

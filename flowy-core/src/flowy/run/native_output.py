@@ -33,6 +33,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from flowy.run import fork_streams  # noqa: F401 - registers the fork hook captures rely on
+
 #: Bytes read from the capture file at a time (what capturing may hold besides the log).
 CHUNK = 1 << 20
 
