@@ -86,6 +86,8 @@ class ProgressReporter:
         self.failures: list[tuple[str, str]] = []
         self.run_id: str | None = None
         self._status: Status | None = None
+        #: Mapped step -> [elements settled, elements]: shown as ``train[37/200]``.
+        self.maps: dict[str, list[int]] = {}
 
     @property
     def console(self) -> Console:
@@ -116,6 +118,8 @@ class ProgressReporter:
         if not self.live:
             return
         running = sorted(self.started)
+        running = [f"{n}[{self.maps[n][0]}/{self.maps[n][1]}]" if n in self.maps else n
+                   for n in running]  # fmt: skip
         if running and self._status is None:
             self._status = self.console.status("", spinner="dots")
             self._status.start()
@@ -149,8 +153,35 @@ class ProgressReporter:
         else:
             write_stdout(f"{pipeline_name} run {run.run_id} on stack {stack}{resuming}\n")
 
+    # -- the elements of mapped steps: counted, not listed ----------------------
+
+    def _map_of(self, step: str) -> str | None:
+        """The mapped step ``step`` is an element of (``train`` for ``train[3]``), or None."""
+        if not step.endswith("]"):
+            return None
+        base = step.rpartition("[")[0]
+        return base if base in self.maps else None
+
+    def _element_settled(self, base: str, element: str, state: str, detail: str = "") -> None:
+        """Count a settled element; on a terminal the spinner shows the count, in a log a
+        line every tenth of the way (and every failure, with its element)."""
+        count = self.maps[base]
+        count[0] += 1
+        if state not in ("completed", "cached"):
+            self._line(element, state, detail)
+        elif self.live:
+            self._refresh()
+        elif count[0] == count[1] or count[0] % max(1, count[1] // 10) == 0:
+            write_stdout(f"{escape_text(base)}[{count[0]}/{count[1]}]\n")
+
+    @hookimpl
+    def flowy_step_mapped(self, run: RunRecord, step: str, count: int) -> None:
+        self.maps[step] = [0, count]
+
     @hookimpl
     def flowy_step_started(self, run: RunRecord, task: StepTask) -> None:
+        if self._map_of(task.step) is not None:
+            return
         self.started[task.step] = time.perf_counter()
         if self.live:
             self._refresh()
@@ -159,6 +190,9 @@ class ProgressReporter:
 
     @hookimpl
     def flowy_step_finished(self, run: RunRecord, task: StepTask, result: StepResult) -> None:
+        if (base := self._map_of(task.step)) is not None:
+            self._element_settled(base, task.step, "completed")
+            return
         self.started.pop(task.step, None)
         attempts = f", {result.attempts} attempts" if result.attempts > 1 else ""
         self._line(
@@ -167,10 +201,14 @@ class ProgressReporter:
 
     @hookimpl
     def flowy_step_failed(self, run: RunRecord, task: StepTask, result: StepResult) -> None:
-        self.started.pop(task.step, None)
         state = result.status if result.status in SYMBOLS else "failed"
         duration = fmt_duration(result.finished_at - result.started_at)
         attempts = f", {result.attempts} attempts" if result.attempts > 1 else ""
+        if (base := self._map_of(task.step)) is not None:
+            detail = f"{duration}{attempts}: {result.error or 'no error message'}"
+            self._element_settled(base, task.step, state, detail)
+            return
+        self.started.pop(task.step, None)
         self._line(task.step, state, f"{duration}{attempts}: {result.error or 'no error message'}")
         self.failures.append((task.step, result.error or ""))
 
@@ -191,6 +229,9 @@ class ProgressReporter:
     @hookimpl
     def flowy_step_cached(self, run: RunRecord, task: StepTask, entry: CacheEntry) -> None:
         # entry.run_id is the run the outputs come from: a resumed run's steps name it.
+        if (base := self._map_of(task.step)) is not None:
+            self._element_settled(base, task.step, "cached")
+            return
         how = "re-used from" if self.resumed_from else "from"
         self._line(task.step, "cached", f"{how} run {entry.run_id[:12]}")
 

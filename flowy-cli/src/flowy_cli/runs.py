@@ -255,9 +255,7 @@ def _render_run(data: dict[str, Any]) -> None:
     for step in data["steps"]:
         error = step.get("error")
         detail = (
-            escape(error, keep_lines=True)
-            if error is not None
-            else ", ".join(_output_cell(name, o) for name, o in step["outputs"].items())
+            escape(error, keep_lines=True) if error is not None else _outputs_cell(step["outputs"])
         )
         metrics = _metric_summary(step.get("metrics", []))
         if metrics:
@@ -278,6 +276,26 @@ def _render_run(data: dict[str, Any]) -> None:
     from flowy_cli.series import print_series
 
     print_series({(s["step"], s["metric"]): s["points"] for s in data.get("series", [])})
+
+
+def _outputs_cell(outputs: dict[str, dict[str, Any]]) -> str:
+    """A step's outputs for the steps table; the elements of an output stored element by
+    element for a map (``items[0]``...) are counted, not listed (there may be thousands)."""
+    from flowy.artifacts.collection import element_of
+
+    elements: dict[str, int] = {}
+    shown = []
+    for name, o in outputs.items():
+        element = element_of(name)
+        if element is not None:
+            elements[element[0]] = elements.get(element[0], 0) + 1
+            continue
+        shown.append((name, o))
+    return ", ".join(
+        _output_cell(name, o)
+        + (f" [dim]({elements[name]} elements)[/]" if name in elements else "")
+        for name, o in shown
+    )
 
 
 def _output_cell(name: str, o: dict[str, Any]) -> str:

@@ -34,6 +34,10 @@ from flowy.kernel.errors import FlowyError
 
 #: A step's folder for the files it logs with ``flowy.log_artifact``.
 LOGGED_FOLDER = "logged"
+#: A step's folder for the elements of outputs a downstream step maps over.
+ELEMENTS_FOLDER = "elements"
+#: A mapped step's element: ``train[3]`` (see :mod:`flowy.run.mapping`).
+_ITEM = re.compile(r"(.+)\[(\d{1,9})\]")
 #: The extension of an output whose materializer declares none (every output's
 #: file name holds a ``.``, so none is ever named like the ``logged`` folder).
 DEFAULT_EXTENSION = ".bin"
@@ -56,11 +60,26 @@ def segment(name: str) -> str:
 
 
 def step_folder(prefix: str, run_id: str, step: str) -> str:
-    """The key of the folder of ``step`` in run ``run_id`` (ends with ``/``)."""
+    """The key of the folder of ``step`` in run ``run_id`` (ends with ``/``).
+
+    An element of a mapped step, ``train[3]``, has the folder ``train/3/`` inside
+    its step's: digits only, never an output's file name (those hold a ``.``), the
+    ``logged`` folder or the ``elements`` folder.
+    """
+    item = _ITEM.fullmatch(step)
+    if item is not None:
+        return f"{step_folder(prefix, run_id, item.group(1))}{int(item.group(2))}/"
     names.check(names.STEP, step)
     if not re.fullmatch(r"[A-Za-z0-9_-]+", run_id):
         raise FlowyError(f"Invalid run id {run_id!r}: use letters, digits, '_' and '-'.")
     return f"{prefix}{run_id}/{segment(step)}/"
+
+
+def element_key(prefix: str, run_id: str, step: str, output: str, index: int) -> str:
+    """The key of element ``index`` of ``output``, stored element by element for a map
+    (``<step folder>elements/<output>/<index>``, without its extension)."""
+    names.check(names.OUTPUT, output, where=f"Step {step!r}: ")
+    return f"{step_folder(prefix, run_id, step)}{ELEMENTS_FOLDER}/{segment(output)}/{index}"
 
 
 def output_key(prefix: str, run_id: str, step: str, output: str) -> str:

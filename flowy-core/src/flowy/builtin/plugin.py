@@ -69,6 +69,15 @@ def flowy_register_materializers(register: Any) -> None:
         description="Python builtins as JSON",
     )
     register(
+        "collection",
+        "flowy.artifacts.collection:CollectionMaterializer",
+        types=["flowy.artifacts.collection.Collection"],
+        extension=".json",
+        format="JSON manifest of the elements' artifacts",
+        safe=True,
+        description="a list stored element by element, for steps that map over it",
+    )
+    register(
         "file",
         "flowy.artifacts.file_materializer:FileMaterializer",
         types=[],  # never chosen by type: only files stored with flowy.log_artifact use it

@@ -327,6 +327,22 @@ def flowy_step_skipped(run: RunRecord, step: str, reason: str) -> None:
 
 
 @hookspec
+def flowy_step_mapped(run: RunRecord, step: str, count: int) -> None:
+    """A mapped step (``@step(map=...)``) found how many elements it runs over.
+
+    Each element then runs as its own step, ``step[0]`` to ``step[count - 1]``, with
+    the usual started, finished, cached, failed and skipped hooks; the mapped step
+    itself is finished (or failed) once every element settled.
+
+    Args:
+        run: the run's :class:`~flowy.kernel.records.RunRecord` (id, pipeline, parameters, stack,
+            git and environment facts).
+        step: the mapped step's name.
+        count: how many elements it runs (0 for an empty list: it finishes at once).
+    """
+
+
+@hookspec
 def flowy_metric_logged(run: RunRecord, step: str, name: str, value: float, index: Any) -> None:
     """A metric logged inside a step reached the orchestrator (after the step).
 

@@ -133,6 +133,9 @@ class StepTask:
     """Key prefix under which the step's artifacts are written in the artifact store (empty: the
     store's root).
     """
+    split: list[str] = attrs.field(factory=list)
+    """Outputs a downstream step maps over (``@step(map=...)``): each is stored element by
+    element, as artifacts ``NAME[i]`` plus a collection listing them under ``NAME``."""
 
 
 @attrs.frozen

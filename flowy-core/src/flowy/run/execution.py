@@ -10,6 +10,7 @@ written by :class:`~flowy.run.recording.RunRecorder`.
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 import time
@@ -21,10 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from flowy.artifacts.collection import element_name, element_of
 from flowy.artifacts.store_io import verify_artifact
 from flowy.kernel import records as R
 from flowy.kernel.errors import FlowyError
 from flowy.kernel.records import ArtifactRef, CacheEntry, StepResult, StepTask
+from flowy.run.mapping import MapState, element_refs, item_of, item_step
+from flowy.run.mapping import finish as finish_map
+from flowy.run.planner import provides
 from flowy.run.recording import RunRecorder
 from flowy.run.worker import StepInterrupted
 
@@ -139,11 +144,19 @@ class RunExecution(RunRecorder):
         self.notify("flowy_pipeline_started", run=self.run)
         self.watch = CancelWatch(self.store, self.run_id)
 
+        self.ready = ready  # a mapped step adds its items (see start_map)
+
         def settled(name: str) -> None:
             for successor in downstream[name]:
                 waiting[successor] -= 1
                 if waiting[successor] == 0:
                     ready.append(successor)
+
+        def settle_maps() -> None:  # each map whose last item just settled settles itself
+            while self.maps_done:
+                name = self.maps_done.pop(0)
+                self.finish_map(name)
+                settled(name)
 
         try:
             try:
@@ -151,14 +164,17 @@ class RunExecution(RunRecorder):
                     while ready and len(running) < capacity:
                         self.watch.check()
                         name = ready.pop(0)
-                        if self.start(name, executor, running):
+                        if self.start(name, executor, running) and name in downstream:
                             settled(name)
+                        settle_maps()
                     if running:
                         self.flush()  # never hold records through a (possibly long) wait
                         for future in self.wait_or_cancel(running):
                             step, task, parts, key = running.pop(future)
                             self.record_result(step, task, future.result(), parts, key)
-                            settled(step.name)
+                            if step.name in downstream:
+                                settled(step.name)
+                            settle_maps()
             finally:
                 self.watch.stop()  # inside the try: a SIGINT it sent lands here
         except KeyboardInterrupt as interrupt:
@@ -174,6 +190,11 @@ class RunExecution(RunRecorder):
                 if future.done() and not future.cancelled() and future.exception() is None:
                     stopped[step.name] = future.result()
                 future.cancel()
+            for name, state in self.maps.items():  # its items that had not ended
+                for i, status in enumerate(state.status):
+                    item = element_name(name, i)
+                    if status is None and (item in stopped or self.item_started(name, i)):
+                        self.record_cancelled(item, stopped.get(item))
             for name in self.pipeline.order:
                 if name not in self.status or self.status[name] == R.RUNNING:
                     self.record_cancelled(name, stopped.get(name))
@@ -221,13 +242,37 @@ class RunExecution(RunRecorder):
         executor: Any,
         running: dict[Future[StepResult], Submitted],
     ) -> bool:
-        """Skip, serve from cache, or submit a ready step; True when it is settled now."""
+        """Skip, serve from cache, or submit a ready step; True when it is settled now.
+
+        ``name`` may be an element of a mapped step (``train[3]``), queued by
+        :meth:`start_map`; a mapped step itself settles once its last item has.
+        """
+        element = element_of(name)
+        if element is not None and element[0] in self.maps:
+            state = self.maps[element[0]]
+            index = element[1]
+            return self.submit(
+                item_step(state.step, index), state.item_task(index), executor, running
+            )
         step = self.pipeline.steps[name]
         reason = self.skip_reason(step)
         if reason is not None:
             self.record_skipped(step, reason)
             return True
         task = self.task_for(step)
+        if step.map is not None:
+            return self.start_map(step, task)
+        return self.submit(step, task, executor, running)
+
+    def submit(
+        self,
+        step: Step,
+        task: StepTask,
+        executor: Any,
+        running: dict[Future[StepResult], Submitted],
+    ) -> bool:
+        """Re-use, serve from cache, or hand ``task`` to the executor; True when settled now."""
+        name = step.name
         parts = self.cache_parts(step, task)
         key = self.step_key(step, task, parts)
         if name in self.reusable and self.reuse(step, task, key, parts):
@@ -238,7 +283,10 @@ class RunExecution(RunRecorder):
                 self.record_cached(step, task, key, *hit)  # records the hit too
                 return True
         self.flush()  # the step may read its inputs' records, from another process too
-        self.status[name] = R.RUNNING
+        if item_of(step) is None:
+            self.status[name] = R.RUNNING
+        else:
+            self.items_started.add(name)
         self.store.record_step_started(self.run_id, name, time.time())  # for live views
         self.notify("flowy_step_started", run=self.run, task=task)
         self.watch.inline = True  # a sequential executor runs the step inside submit
@@ -248,6 +296,39 @@ class RunExecution(RunRecorder):
             self.watch.inline = False
         running[future] = (step, task, parts, key)
         return False
+
+    # -- mapped steps ----------------------------------------------------------
+
+    @functools.cached_property
+    def items_started(self) -> set[str]:
+        """Elements of maps handed to the executor (``train[3]``)."""
+        return set()
+
+    def item_started(self, name: str, index: int) -> bool:
+        return element_name(name, index) in self.items_started
+
+    def start_map(self, step: Step, task: StepTask) -> bool:
+        """Queue one item per element of ``step``'s map input; True when there is none."""
+        elements = element_refs(self, step)
+        state = MapState(step, task, elements)
+        self.maps[step.name] = state
+        self.status[step.name] = R.RUNNING
+        self.store.record_step_started(self.run_id, step.name, state.started_at)
+        self.notify("flowy_step_mapped", run=self.run, step=step.name, count=len(elements))
+        self.notify("flowy_step_started", run=self.run, task=task)
+        if not elements:
+            self.maps_done.append(step.name)
+            return False
+        self.ready.extend(element_name(step.name, i) for i in range(len(elements)))
+        return False
+
+    def finish_map(self, name: str) -> None:
+        """Record a mapped step whose items all settled, as one step with collections."""
+        state = self.maps[name]
+        result, elements = finish_map(self, state)
+        self.record_result(state.step, state.task, result, None, None)
+        if result.status == R.COMPLETED:
+            self.outputs.update(elements)
 
     # -- resuming ------------------------------------------------------------
 
@@ -267,7 +348,7 @@ class RunExecution(RunRecorder):
         for rec in self.store.get_step_runs(previous.run_id):
             if rec.status in (R.COMPLETED, R.CACHED) and rec.step in self.pipeline.steps:
                 declared = self.pipeline.steps[rec.step].outputs  # not logged files
-                outputs = {n: a for n, a in rec.outputs.items() if n in declared}
+                outputs = {n: a for n, a in rec.outputs.items() if _output_of(n, declared)}
                 reusable[rec.step] = Reusable(previous.run_id, rec.cache_key, outputs)
         self.reusable = reusable
 
@@ -292,7 +373,7 @@ class RunExecution(RunRecorder):
             if not verify_artifact(self.runtime.artifact_store, ref):
                 return False
             refs[name] = attrs.evolve(ref, name=name)
-        if set(refs) != set(step.outputs):
+        if not provides(step, refs):
             return False
         entry = CacheEntry(
             key,
@@ -304,3 +385,11 @@ class RunExecution(RunRecorder):
         )
         self.record_cached(step, task, key, entry, refs)
         return True
+
+
+def _output_of(name: str, declared: list[str]) -> bool:
+    """Whether ``name`` is one of ``declared`` or an element of one (not a logged file)."""
+    from flowy.artifacts.collection import element_of
+
+    element = element_of(name)
+    return name in declared or (element is not None and element[0] in declared)

@@ -10,6 +10,7 @@ explanation follows the very rules a run follows.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import time
@@ -134,7 +135,13 @@ class RunPlanner:
             timeout=step.timeout,
             resources=step.resources,
             allow_pickle=step.allow_pickle or self.allow_pickle,
+            split=[o for o in step.outputs if o in self.mapped_over],
         )
+
+    @functools.cached_property
+    def mapped_over(self) -> frozenset[str]:
+        """Outputs some step maps over (``@step(map=...)``): stored element by element."""
+        return frozenset(s.map for s in self.pipeline.steps.values() if s.map is not None)
 
     def skip_reason(self, step: Step) -> str | None:
         if self.selection is not None and step.name not in self.selection.steps:
@@ -185,7 +192,12 @@ class RunPlanner:
                 }
             except UncacheableError:
                 return None
-        return combine(step.name, step.outputs, parts)
+        if task.split:  # stored element by element: not interchangeable with a whole list
+            parts = {**parts, "split": ",".join(task.split)}
+        # An element of a map is keyed by its step's name, not its position: the same
+        # element anywhere in the list is the same work.
+        base = item[0] if (item := getattr(step, "item_of", None)) is not None else step.name
+        return combine(base, step.outputs, parts)
 
     def cache_hit(self, step: Step, key: str) -> tuple[CacheEntry, dict[str, ArtifactRef]] | None:
         if self.prefetched is None:  # the newest entry of every step, in one read per run
@@ -202,7 +214,7 @@ class RunPlanner:
             if not self.readable(ref):
                 return None
             refs[name] = ref if ref.name == name else attrs.evolve(ref, name=name)
-        if set(refs) != set(step.outputs):
+        if not provides(step, refs):
             return None
         return entry, refs
 
@@ -220,6 +232,17 @@ class RunPlanner:
         if str(current) != ref.materializer_version:
             return False
         return verify_artifact(self.runtime.artifact_store, ref)
+
+
+def provides(step: Step, refs: Mapping[str, ArtifactRef]) -> bool:
+    """Whether ``refs`` (a cache entry's or an earlier run's) are exactly ``step``'s outputs.
+
+    Elements of outputs stored element by element (``items[3]``) come with their
+    collection and are not outputs of their own.
+    """
+    from flowy.artifacts.collection import element_of
+
+    return {n for n in refs if element_of(n) is None} == set(step.outputs)
 
 
 def jsonable(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import attrs
 
 from flowy.kernel import records as R
 from flowy.kernel.records import ArtifactRef, CacheEntry, StepResult, StepRunRecord, StepTask
+from flowy.run.mapping import MapState, item_of
 from flowy.run.planner import RunPlanner, jsonable
 
 if TYPE_CHECKING:
@@ -45,6 +46,29 @@ class RunRecorder(RunPlanner):
     def records(self) -> dict[str, StepRunRecord]:
         """Step -> the record written for it."""
         return {}
+
+    @functools.cached_property
+    def maps(self) -> dict[str, MapState]:
+        """Mapped step -> its items' state while they run (:mod:`flowy.run.mapping`)."""
+        return {}
+
+    @functools.cached_property
+    def maps_done(self) -> list[str]:
+        """Mapped steps whose every item settled, for the engine to settle in turn."""
+        return []
+
+    def settle(
+        self, step: Step, status: str, rec: StepRunRecord, refs: dict[str, ArtifactRef]
+    ) -> None:
+        """Keep how ``step`` ended: the run's, or its map's for an element of a map."""
+        item = item_of(step)
+        if item is not None:  # its outputs are the map's to pass on, not the run's
+            if self.maps[item[0]].settle(item[1], status, refs):
+                self.maps_done.append(item[0])
+            return
+        self.status[step.name] = status
+        self.records[step.name] = rec
+        self.outputs.update(refs)
 
     @functools.cached_property
     def unwritten(self) -> list[tuple[Step, StepRunRecord]]:
@@ -103,8 +127,7 @@ class RunRecorder(RunPlanner):
         )
         self.flush()
         self.store.record_step(rec)
-        self.status[step.name] = R.SKIPPED
-        self.records[step.name] = rec
+        self.settle(step, R.SKIPPED, rec, {})
         self.notify("flowy_step_skipped", run=self.run, step=step.name, reason=reason)
 
     def record_cached(
@@ -131,9 +154,7 @@ class RunRecorder(RunPlanner):
             tags=step_tags(step),
         )
         self.unwritten.append((step, rec))  # written by flush(): see the module docstring
-        self.status[step.name] = R.CACHED
-        self.records[step.name] = rec
-        self.outputs.update(refs)
+        self.settle(step, R.CACHED, rec, refs)
         self.notify("flowy_step_cached", run=self.run, task=task, entry=entry)
 
     def record_result(
@@ -193,9 +214,7 @@ class RunRecorder(RunPlanner):
             refs = {}
         if result.status == R.COMPLETED:
             self.recorded(step, rec)
-        self.status[step.name] = result.status
-        self.records[step.name] = rec
-        self.outputs.update(refs)
+        self.settle(step, result.status, rec, refs)
         self.tell_observers(step, task, result)
 
     def tell_observers(self, step: Step, task: StepTask, result: StepResult) -> None:

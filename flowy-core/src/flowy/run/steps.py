@@ -41,6 +41,8 @@ class Step:
         when: Callable[[Any], bool] | None = None,
         allow_pickle: bool = False,
         register_model: str | Mapping[str, str] | None = None,
+        map: str | None = None,
+        max_failures: int = 0,
     ) -> None:
         if not callable(fn):
             raise StepDefinitionError(f"@step needs a function, got {fn!r}")
@@ -92,6 +94,15 @@ class Step:
         self.allow_pickle = allow_pickle
         #: Output name -> model name registered on every run (by flowy.tracking.plugin).
         self.register_model = normalize_register_option(self.name, self.outputs, register_model)
+        #: The input this step runs once per element of (see :mod:`flowy.run.mapping`), or None.
+        self.map = _map_option(self.name, self.signature, map)
+        if max_failures < 0 or (max_failures and map is None):
+            raise StepDefinitionError(
+                f"Step {self.name!r}: max_failures={max_failures!r} needs map=... and a count "
+                ">= 0 (how many elements may fail while the others go on)."
+            )
+        #: Elements of a map that may fail while the successful ones are passed on.
+        self.max_failures = max_failures
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -183,6 +194,19 @@ def normalize_register_option(
     }
 
 
+def _map_option(name: str, signature: inspect.Signature, option: str | None) -> str | None:
+    """``@step(map=...)`` checked: the name of one of the step's parameters."""
+    if option is None:
+        return None
+    if not isinstance(option, str) or option not in signature.parameters:
+        raise StepDefinitionError(
+            f"Step {name!r}: map={option!r} must name one of its parameters "
+            f"({', '.join(signature.parameters) or 'it has none'}): the input whose elements "
+            "the step runs once each."
+        )
+    return option
+
+
 def _cache_strategies(name: str, cache: bool | str | Sequence[str]) -> list[str]:
     if cache is True:
         return ["code_hash", "input_hash"]
@@ -213,7 +237,9 @@ def step(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     each attempt), ``timeout`` (seconds), ``resources``, ``tags``,
     ``on_failure(step_name, error)``, ``when(context) -> bool``, ``allow_pickle``,
     ``register_model`` (a model name, or {output: model name}: registers the
-    output as a new model version on every run).
+    output as a new model version on every run), ``map`` (an input: run once per
+    element of that list, see docs/dynamic.md) and ``max_failures`` (elements of a
+    map that may fail while the others are passed on).
     """
     if fn is not None:
         if options:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from flowy.artifacts.collection import Collection, load_elements, write_elements
 from flowy.artifacts.keys import output_key
 from flowy.artifacts.store_io import read_artifact, write_artifact
 from flowy.kernel import user_modules
@@ -35,6 +36,7 @@ from flowy.kernel.records import (
     COMPLETED,
     FAILED,
     TIMED_OUT,
+    ArtifactRef,
     StepRef,
     StepResult,
     StepTask,
@@ -190,16 +192,19 @@ def execute_attempt(
             func = fn if fn is not None else resolve_step_function(task.step_ref)
             kwargs = dict(task.params)
             for name, ref in task.inputs.items():
-                kwargs[name] = read_artifact(
-                    runtime.artifact_store,
-                    ref,
-                    runtime.materializers,
-                    allow_pickle=task.allow_pickle,
-                )
+                kwargs[name] = _read_input(task, ref, runtime)
             value = func(**kwargs)
             values = _split(task, value)
-            outputs = {
-                name: write_artifact(
+            outputs = {}
+            for name, obj in values.items():
+                if name in task.split:  # a downstream step maps over it: element by element
+                    outputs.update(
+                        write_elements(
+                            runtime.artifact_store, task, name, obj, runtime.materializers
+                        )
+                    )
+                    continue
+                outputs[name] = write_artifact(
                     runtime.artifact_store,
                     output_key(task.artifact_prefix, task.run_id, task.step, name),
                     name,
@@ -208,8 +213,6 @@ def execute_attempt(
                     allow_pickle=task.allow_pickle,
                     origin=task,
                 )
-                for name, obj in values.items()
-            }
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             stopped = logged.result(
@@ -240,6 +243,16 @@ def execute_attempt(
             logs.tap = None
             live.close(flush=retry_may_follow)
     return logged.result(COMPLETED, logs.getvalue(), started, outputs=outputs)
+
+
+def _read_input(task: StepTask, ref: ArtifactRef, runtime: contracts.WorkerRuntime) -> Any:
+    """An input as the step takes it: a collection (a list stored element by element,
+    :mod:`flowy.artifacts.collection`) is read as the list of its elements."""
+    store, materializers = runtime.artifact_store, runtime.materializers
+    value = read_artifact(store, ref, materializers, allow_pickle=task.allow_pickle)
+    if isinstance(value, Collection):
+        return load_elements(value, store, materializers, allow_pickle=task.allow_pickle)
+    return value
 
 
 def _split(task: StepTask, value: Any) -> dict[str, Any]:

@@ -203,6 +203,7 @@ class Client:
 
     def load(self, artifact: str | ArtifactRef, *, allow_pickle: bool | None = None) -> Any:
         """Load an artifact (by id, prefix or record) through its materializer, verified."""
+        from flowy.artifacts.collection import Collection, load_elements
         from flowy.artifacts.store_io import read_artifact, verify_artifact
         from flowy.kernel.config import load_settings
 
@@ -211,9 +212,14 @@ class Client:
             allow_pickle = bool(load_settings(self.project).get("allow_pickle"))
         try:
             with self.materializers.guard(ref.materializer):  # a missing framework: its plugin
-                return read_artifact(
+                value = read_artifact(
                     self.artifact_store, ref, self.materializers, allow_pickle=allow_pickle
                 )
+            if isinstance(value, Collection):  # a list stored element by element (a map's)
+                return load_elements(
+                    value, self.artifact_store, self.materializers, allow_pickle=allow_pickle
+                )
+            return value
         except FlowyError:
             raise
         except Exception as exc:
