@@ -10,6 +10,7 @@ import click
 
 from flowy_cli import __version__
 from flowy_cli.common import parse_assignments, plugin_manager, split_assignments, stack_option
+from flowy_cli.sweep import sweep_options, wants_sweep
 
 if TYPE_CHECKING:
     from flowy.run import RunResult
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
 @click.option(
     "--to", "to_step", metavar="STEP", help="Run this step and everything upstream of it."
 )
+@sweep_options
 @click.pass_context
 def run(  # noqa: PLR0917 - click passes options as arguments
     ctx: click.Context,
@@ -79,10 +81,18 @@ def run(  # noqa: PLR0917 - click passes options as arguments
     only: tuple[str, ...],
     from_step: str | None,
     to_step: str | None,
+    sweeps: tuple[str, ...],
+    sweep_random: int | None,
+    sweep_file: Path | None,
+    seed: int | None,
+    sweep_parallel: int | None,
 ) -> None:
     """Run the pipeline in FILE.py (name it with :PIPELINE when the file has several).
 
-    Exits 1 when the run fails and 130 when interrupted.
+    With --sweep (or --sweep-file), run it once per combination of the swept values,
+    under one experiment; steps no swept parameter reaches run once for all.
+
+    Exits 1 when the run (or any run of a sweep) fails and 130 when interrupted.
     """
     from flowy.kernel.config import load_settings, project_for_file
     from flowy.run import (
@@ -104,6 +114,27 @@ def run(  # noqa: PLR0917 - click passes options as arguments
         pipeline = load_pipeline(target)
         project = project_for_file(split_spec(target)[0])  # the file's project, not the cwd's
         overrides = load_params_file(params_file) if params_file is not None else {}
+        if wants_sweep(sweeps, sweep_random, sweep_file, seed, sweep_parallel):
+            _no_sweep_with(resume=resume, only=only, from_step=from_step, to_step=to_step)
+            from flowy_cli.sweep import run_sweep
+
+            code = run_sweep(
+                pipeline,
+                sweeps=sweeps,
+                sweep_random=sweep_random,
+                sweep_file=sweep_file,
+                seed=seed,
+                sweep_parallel=sweep_parallel,
+                raw_params=raw,
+                file_params=overrides,
+                stack=stack,
+                no_cache=no_cache,
+                executor_options=exec_opts or None,
+                experiment=experiment,
+                project=project,
+                plugins=plugin_manager,
+            )
+            ctx.exit(code)
         overrides.update(params_from_text(pipeline.name, pipeline.annotations, raw))
         plugins = plugin_manager()
         live = sys.stdout.isatty() and bool(load_settings(project).get("progress", True))
@@ -138,6 +169,17 @@ def run(  # noqa: PLR0917 - click passes options as arguments
             stdout_gone()
     if not result.ok:
         ctx.exit(1)
+
+
+def _no_sweep_with(**given: object) -> None:
+    """Refuse run options that name one run (``--resume``) or part of one with a sweep."""
+    flags = {"resume": "--resume", "only": "--only", "from_step": "--from", "to_step": "--to"}
+    used = [flags[k] for k, v in given.items() if v]
+    if used:
+        raise click.UsageError(
+            f"{', '.join(used)} cannot be combined with a sweep: a sweep starts a whole run "
+            "per combination. Run the sweep without it."
+        )
 
 
 def _debug() -> bool:

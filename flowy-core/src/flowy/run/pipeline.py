@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import networkx as nx
 
     from flowy.run.engine import RunResult
+    from flowy.run.sweep import SweepResult
 
 
 class Pipeline:
@@ -97,6 +98,12 @@ class Pipeline:
         else:
             inputs = [p for p in s.parameters if p in self.producer]
         params = [p for p in s.parameters if p not in inputs]
+        if s.map is not None and s.map not in inputs:
+            raise PipelineDefinitionError(
+                f"Pipeline {self.name!r}: step {s.name!r} maps over {s.map!r}, which no step "
+                "produces; map over the output of an upstream step (a list). Outputs "
+                f"available: {', '.join(sorted(self.producer)) or 'none'}."
+            )
         return inputs, params
 
     def _topological_order(self) -> list[str]:
@@ -232,6 +239,34 @@ class Pipeline:
 
         return run_pipeline(
             self, stack=stack, params=params, only=only, from_step=from_step, to_step=to_step
+        )
+
+    def sweep(
+        self,
+        grid: Mapping[str, Sequence[Any]] | None = None,
+        random: Mapping[str, Any] | None = None,
+        n: int | None = None,
+        *,
+        seed: int | None = None,
+        parallel: int | None = None,
+        stack: str | None = None,
+        experiment: str | None = None,
+        **params: Any,
+    ) -> SweepResult:
+        """One run per combination of ``grid`` (name -> values) and/or ``n`` draws of
+        ``random`` (name -> ``"log:1e-4..1e-1"``, ``"int:2..8"``, ``"0..1"`` or a list of
+        choices), ``parallel`` at a time, under one experiment; steps that no swept
+        parameter reaches run once. ``params`` are fixed for every run. See
+        :mod:`flowy.run.sweep`.
+        """
+        from flowy.run import sweep_spec
+        from flowy.run.sweep import sweep
+
+        spec = sweep_spec.from_mapping(
+            {"grid": grid, "random": random, "samples": n, "seed": seed}, "Pipeline.sweep"
+        )
+        return sweep(
+            self, spec, params=params, parallel=parallel, stack=stack, experiment=experiment
         )
 
     def visualize(self, fmt: str = "text") -> str:
