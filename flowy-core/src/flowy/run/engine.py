@@ -84,12 +84,19 @@ class RunResult:
                 f"Run {self.run_id} has no output {output!r}; outputs: "
                 f"{', '.join(sorted(self.artifacts)) or 'none'}"
             )
-        return read_artifact(
+        value = read_artifact(
             self._store,
             self.artifacts[output],
             self._materializers,
             allow_pickle=self._allow_pickle,
         )
+        from flowy.artifacts.collection import Collection, load_elements
+
+        if isinstance(value, Collection):  # a list stored element by element (a map's)
+            return load_elements(
+                value, self._store, self._materializers, allow_pickle=self._allow_pickle
+            )
+        return value
 
     @property
     def ok(self) -> bool:
