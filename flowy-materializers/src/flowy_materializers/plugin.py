@@ -100,6 +100,27 @@ MATERIALIZERS: dict[str, dict[str, Any]] = {
         "install": "flowy-materializers[tensorflow]",
         "description": "keras.Model (Sequential, functional, subclassed and registered)",
     },
+    # Streaming steps: a generator's chunks, written as they arrive. Both claim the
+    # generator; chunked_parquet is asked first and both look at its first chunk.
+    "chunked_parquet": {
+        "target": f"{_PKG}.chunked_materializer:ChunkedParquetMaterializer",
+        "types": ["builtins.generator"],
+        "priority": 10,
+        "extension": ".parquet",
+        "format": "Parquet, one row group per chunk, each chunk checksummed",
+        "requires": ["pyarrow"],
+        "install": "flowy-materializers[pandas]",
+        "description": "generators of DataFrames or pyarrow RecordBatches/Tables (streaming steps)",
+    },
+    "chunked_npy": {
+        "target": f"{_PKG}.chunked_materializer:ChunkedNpyMaterializer",
+        "types": ["builtins.generator"],
+        "extension": ".npys",
+        "format": "npy records back to back (pickle off), each chunk checksummed",
+        "requires": ["numpy"],
+        "install": "flowy-materializers",
+        "description": "generators of numpy arrays, concatenated on axis 0 (streaming steps)",
+    },
     "pickle": {
         "target": f"{_PKG}.pickle_materializer:PickleMaterializer",
         # Never chosen by type (flowy.artifacts.resolution.PICKLE_NAMES): only when a step

@@ -41,7 +41,7 @@ from flowy.kernel.records import (
     StepResult,
     StepTask,
 )
-from flowy.run import native_output, step_log
+from flowy.run import native_output, step_log, streaming
 from flowy.run.live_output import LiveOutput
 from flowy.run.step_log import StepLog
 
@@ -188,11 +188,13 @@ def execute_attempt(
             native_output.Capture(logs),
             contextlib.redirect_stdout(logs),
             contextlib.redirect_stderr(logs),
+            contextlib.ExitStack() as streams,  # iterator inputs close with the attempt
         ):
             func = fn if fn is not None else resolve_step_function(task.step_ref)
             kwargs = dict(task.params)
             for name, ref in task.inputs.items():
-                kwargs[name] = _read_input(task, ref, runtime)
+                chunks = streaming.iterator_input(func, task, name, runtime, streams)
+                kwargs[name] = chunks if chunks is not None else _read_input(task, ref, runtime)
             value = func(**kwargs)
             values = _split(task, value)
             outputs = {}
