@@ -43,6 +43,10 @@ INTERRUPT_GRACE = 5.0
 #: the web UI): one primary-key read of the metadata store each.
 CANCEL_POLL = 0.5
 
+#: The width a pipeline with a mapped step announces (:meth:`Executor.plan`): its elements
+#: may all run at once.
+MAP_WIDTH = 1 << 20
+
 #: A submitted step, as the run waits for it: the step, its task, cache parts and key.
 Submitted = tuple["Step", StepTask, dict[str, str] | None, str | None]
 
@@ -135,7 +139,9 @@ class RunExecution(RunRecorder):
         self.runtime.on_retry = self.retrying
         self.runtime.on_output = self.output_reported
         executor.bind(self.runtime)
-        executor.plan(self.pipeline.width)
+        mapped = any(s.map is not None for s in self.pipeline.steps.values())
+        # A map's width is known only when it runs: as many at once as the executor can.
+        executor.plan(MAP_WIDTH if mapped else self.pipeline.width)
         downstream = self.pipeline.downstream_of
         waiting = {name: len(self.pipeline.upstream_of[name]) for name in self.pipeline.order}
         ready = [name for name in self.pipeline.order if waiting[name] == 0]
@@ -285,9 +291,9 @@ class RunExecution(RunRecorder):
         self.flush()  # the step may read its inputs' records, from another process too
         if item_of(step) is None:
             self.status[name] = R.RUNNING
-        else:
-            self.items_started.add(name)
-        self.store.record_step_started(self.run_id, name, time.time())  # for live views
+            self.store.record_step_started(self.run_id, name, time.time())  # for live views
+        else:  # live views show the map as running; one write per element would double
+            self.items_started.add(name)  # a large map's commits
         self.notify("flowy_step_started", run=self.run, task=task)
         self.watch.inline = True  # a sequential executor runs the step inside submit
         try:
