@@ -126,6 +126,15 @@ PIPELINE = _rule(
     *_ASCII_PATH_RULE,
     _ASCII_PATH.format(n=128),
 )
+NESTED = _rule(
+    "nested pipeline name",
+    r"[A-Za-z_][A-Za-z0-9_]{0,63}",
+    r"[A-Za-z0-9_]",
+    64,
+    "ASCII letters, digits and '_', starting with a letter or '_', at most 64 characters (it "
+    "starts the names of the nested steps, '<name>.<step>', and of the nested pipeline's own "
+    "outputs, '<name>__<output>'; name it with pipeline.as_step(name=...))",
+)
 STACK = _rule(
     "stack name",
     r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",

@@ -4,7 +4,9 @@
 by name with the value a run would get without overrides (the pipeline's
 context, else the step's default, else ``required``), never as an opaque
 placeholder. The SVG is laid out here (steps in columns by topological
-generation, networkx), so no Graphviz binary is needed.
+generation, networkx), so no Graphviz binary is needed. Steps of a nested
+pipeline (:mod:`flowy.run.nesting`) are grouped: a list of the nests under the
+text view, a ``subgraph`` per nest in Mermaid, a ``cluster_`` subgraph in DOT.
 """
 
 from __future__ import annotations
@@ -65,6 +67,42 @@ def generations(pipeline: PipelineGraph) -> list[list[str]]:
     return [sorted(g) for g in nx.topological_generations(pipeline.graph)]
 
 
+def nests_of(pipeline: PipelineGraph) -> dict[str, str]:
+    """Nest prefix -> the pipeline nested there (``Pipeline.nests``; none for other graphs)."""
+    return dict(getattr(pipeline, "nests", None) or {})
+
+
+def nest_of(nests: dict[str, str], step: str) -> str | None:
+    """The innermost nest ``step`` belongs to (``a.prep`` for ``a.prep.clean``), or None."""
+    found = [n for n in nests if step.startswith(n + ".")]
+    return max(found, key=len) if found else None
+
+
+def _grouped(
+    pipeline: PipelineGraph, node: Any, open_group: Any, indent: str = "    "
+) -> list[str]:
+    """Node lines, each nest's inside its group (``open_group(nest) -> (first, last)``)."""
+    nests = nests_of(pipeline)
+    members: dict[str | None, list[str]] = {}
+    for name in pipeline.order:
+        members.setdefault(nest_of(nests, name), []).append(name)
+    children: dict[str | None, list[str]] = {}
+    for nest in sorted(nests):
+        children.setdefault(nest_of(nests, nest), []).append(nest)  # its parent
+
+    def block(nest: str | None, depth: int) -> list[str]:
+        pad = indent * depth
+        lines = [pad + node(name) for name in members.get(nest, [])]
+        for child in children.get(nest, []):
+            first, last = open_group(child)
+            lines.append(pad + first)
+            lines.extend(block(child, depth + 1))
+            lines.append(pad + last)
+        return lines
+
+    return block(None, 1)
+
+
 def text(pipeline: PipelineGraph) -> str:
     """Steps by generation: what each takes (inputs, parameters with values) and makes."""
     lines = [f"pipeline {pipeline.name} ({len(pipeline.steps)} steps)"]
@@ -77,6 +115,12 @@ def text(pipeline: PipelineGraph) -> str:
             for up, consumer, passed in edges:
                 if up == name:
                     lines.extend(f"        {out} --> {consumer}" for out in passed)
+    nests = nests_of(pipeline)
+    if nests:
+        lines.append("  nested pipelines:")
+        for nest, inner in sorted(nests.items()):
+            count = sum(1 for name in pipeline.steps if name.startswith(nest + "."))
+            lines.append(f"    {nest} = {inner} ({count} step{'s' if count != 1 else ''})")
     return "\n".join(lines)
 
 
@@ -86,10 +130,17 @@ def _node_id(name: str) -> str:
 
 def mermaid(pipeline: PipelineGraph) -> str:
     """A Mermaid flowchart: one node per step (label: name and parameters), edges named."""
-    lines = ["flowchart TD"]
-    for name in pipeline.order:
+    nests = nests_of(pipeline)
+
+    def node(name: str) -> str:
         label = name + "".join(f"<br/>{p}" for p in _param_text(param_values(pipeline, name)))
-        lines.append(f'    {_node_id(name)}["{_mermaid_escape(label)}"]')
+        return f'{_node_id(name)}["{_mermaid_escape(label)}"]'
+
+    def group(nest: str) -> tuple[str, str]:
+        title = _mermaid_escape(f"{nest} (pipeline {nests[nest]})")
+        return f'subgraph n_{_node_id(nest)[2:]}["{title}"]', "end"
+
+    lines = ["flowchart TD", *_grouped(pipeline, node, group)]
     for up, consumer, passed in _edges(pipeline):
         lines.append(
             f"    {_node_id(up)} -->|{_mermaid_escape(', '.join(passed))}| {_node_id(consumer)}"
@@ -107,10 +158,18 @@ def dot(pipeline: PipelineGraph) -> str:
     def quote(value: str) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
-    lines = [f"digraph {quote(pipeline.name)} {{", "    rankdir=TB;", "    node [shape=box];"]
-    for name in pipeline.order:
+    nests = nests_of(pipeline)
+
+    def node(name: str) -> str:
         label = "\n".join([name, *_param_text(param_values(pipeline, name))])
-        lines.append(f"    {quote(name)} [label={quote(label)}];")
+        return f"{quote(name)} [label={quote(label)}];"
+
+    def group(nest: str) -> tuple[str, str]:
+        title = quote(f"{nest} (pipeline {nests[nest]})")
+        return f"subgraph {quote('cluster_' + nest)} {{ label={title}; style=dashed;", "}"
+
+    lines = [f"digraph {quote(pipeline.name)} {{", "    rankdir=TB;", "    node [shape=box];"]
+    lines += _grouped(pipeline, node, group)
     for up, consumer, passed in _edges(pipeline):
         lines.append(f"    {quote(up)} -> {quote(consumer)} [label={quote(', '.join(passed))}];")
     lines.append("}")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowy.kernel import names
 from flowy.kernel.errors import ParameterError, PipelineDefinitionError
+from flowy.run import nesting
 from flowy.run import params as params_mod
 from flowy.run.context import Context
 from flowy.run.steps import Step
@@ -32,7 +33,7 @@ class Pipeline:
     def __init__(
         self,
         name: str,
-        steps: Sequence[Step],
+        steps: Sequence[Step | Pipeline | nesting.NestedPipeline],
         context: Context | Mapping[str, Any] | None = None,
         *,
         experiment: str | None = None,
@@ -45,6 +46,11 @@ class Pipeline:
             )  # fmt: skip
         self.experiment = experiment
         self.context = context if isinstance(context, Context) else Context(**(context or {}))
+        # A pipeline among the steps becomes its steps, "<nest>.<step>" (flowy.run.nesting).
+        flat = nesting.flatten(name, steps, self.context)
+        steps, self.context = flat.steps, flat.context
+        self.nests: dict[str, str] = flat.nests
+        """Nest prefix (``prep``, ``prep.inner``) -> the name of the pipeline nested there."""
         self.steps: dict[str, Step] = {}
         for s in steps:
             if not isinstance(s, Step):
@@ -262,6 +268,21 @@ class Pipeline:
         return sweep(
             self, spec, params=params, parallel=parallel, stack=stack, experiment=experiment
         )
+
+    def as_step(
+        self,
+        name: str | None = None,
+        *,
+        inputs: Mapping[str, str] | None = None,
+        outputs: Sequence[str] | Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> nesting.NestedPipeline:
+        """This pipeline as a step of another, its steps named ``<name>.<step>`` (default
+        name: the pipeline's). ``inputs`` wires its parameters to outer outputs, ``params``
+        to outer parameters of other names; ``outputs`` (a list, or a mapping that renames)
+        are what the outer pipeline sees of it (default: its final outputs). See
+        :mod:`flowy.run.nesting`."""
+        return nesting.nested(self, name, inputs=inputs, outputs=outputs, params=params)
 
     def visualize(self, fmt: str = "text") -> str:
         """The DAG as ``text`` (steps by generation, with what each takes and makes),
