@@ -136,7 +136,9 @@ class WorkerPool:
         self.busy: dict[int, int] = {}  # worker slot -> combination index
         for _ in range(size):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(child, run_one), daemon=True)
+            # Not a daemon: a run may start a process pool of its own (the local executor).
+            # A worker whose parent is gone ends at its next recv (EOF), its run recorded.
+            proc = ctx.Process(target=_worker, args=(child, run_one), daemon=False)
             proc.start()
             child.close()
             self.workers.append((proc, parent))
