@@ -173,6 +173,7 @@ def test_same_results_and_lineage_on_every_executor(
     runs = {
         "local-sequential": ("local", {"max_workers": 1}),
         "local-parallel": ("local", {"max_workers": 2}),
+        "local-spawn": ("local", {"max_workers": 2, "start_method": "spawn"}),  # fresh imports
         "dask": ("dask", {"n_workers": 2}),
     }
     seen: dict[str, Any] = {}
