@@ -72,7 +72,7 @@ def wanted_chunk_type(func: Callable[..., Any], name: str) -> type | _NotIterato
         return NOT_ITERATOR
     args = typing.get_args(annotation)
     element = args[0] if args else None
-    return element if isinstance(element, type) else AS_WRITTEN
+    return element if isinstance(element, type) and element is not Any else AS_WRITTEN
 
 
 def _annotation(func: Callable[..., Any], name: str) -> Any:
