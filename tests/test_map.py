@@ -321,3 +321,83 @@ def test_a_map_over_ten_thousand_elements(
     assert result.ok
     assert result["total"] == sum(v * v for v in values)
     assert len(marks.read_text().split()) == 10_000
+
+
+NO_BARRIER = """
+import os, time
+from pathlib import Path
+from flowy import Pipeline, step
+
+SIGNAL = Path(os.environ["FLOWY_TEST_MARKS"]).with_name("second-element-went-on")
+
+@step
+def numbers(values: list) -> list:
+    return list(values)
+
+@step(map="numbers", outputs=["first"], max_failures=1)
+def first(numbers: int) -> str:
+    if numbers < 0:
+        raise ValueError("negative")
+    if numbers == 0:  # waits until element 1 went through the next map too
+        for _ in range(1200):
+            if SIGNAL.exists():
+                return "saw the next map run element 1"
+            time.sleep(0.05)
+        return "waited in vain"
+    return f"first {numbers}"
+
+@step(map="first", outputs=["second"])
+def second(first: str) -> str:
+    if first == "first 1":
+        SIGNAL.touch()
+    return first.upper()
+
+@step
+def gathered(second: list) -> list:
+    return second
+
+pipeline = Pipeline("no_barrier", [numbers, first, second, gathered])
+"""
+
+
+def test_chained_maps_pass_each_element_on_without_waiting_for_the_others(
+    project: Path, all_plugins: Any, tmp_path: Path, marks: Path
+) -> None:
+    """Element 0 of the first map only ends once element 1 of the second map ran: with a
+    barrier between the two maps it would wait in vain."""
+    module = load_path_module(tmp_path, "no_barrier", NO_BARRIER)
+    result = run_pipeline(
+        module.pipeline,
+        params={"values": [0, 1, -2, 3]},
+        plugins=all_plugins,
+        executor_options={"max_workers": 2},
+    )
+    assert result.ok
+    assert result["gathered"] == ["SAW THE NEXT MAP RUN ELEMENT 1", "FIRST 1", "FIRST 3"]
+    records = step_records(project, all_plugins, result.run_id)
+    assert records["first[2]"].status == "failed"
+    assert records["second[2]"].status == "skipped"
+    assert records["second[2]"].error == "skipped: element first[2] failed"
+    assert records["second[1]"].started_at < records["first[0]"].finished_at
+    assert records["second"].status == "completed"
+
+
+def test_a_chained_map_after_a_failed_map_is_recorded_skipped(
+    project: Path, all_plugins: Any, tmp_path: Path, marks: Path
+) -> None:
+    module = load_path_module(
+        tmp_path, "no_barrier_failed", NO_BARRIER.replace("max_failures=1", "max_failures=0")
+    )
+    result = run_pipeline(
+        module.pipeline,
+        params={"values": [1, -2, 3]},
+        plugins=all_plugins,
+        executor_options={"max_workers": 2},
+    )
+    assert result.status == "failed"
+    records = step_records(project, all_plugins, result.run_id)
+    assert records["first"].status == "failed"
+    assert records["second"].status == "skipped"
+    assert "upstream step 'first' failed" in (records["second"].error or "")
+    assert records["second[0]"].status == "completed"  # it had run: its record stays
+    assert records["gathered"].status == "skipped"

@@ -237,6 +237,9 @@ class ProgressReporter:
 
     @hookimpl
     def flowy_step_skipped(self, run: RunRecord, step: str, reason: str) -> None:
+        if (base := self._map_of(step)) is not None:
+            self._element_settled(base, step, "skipped", reason)
+            return
         self._line(step, "skipped", reason)
 
     @hookimpl

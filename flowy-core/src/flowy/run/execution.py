@@ -10,7 +10,6 @@ written by :class:`~flowy.run.recording.RunRecorder`.
 
 from __future__ import annotations
 
-import functools
 import signal
 import threading
 import time
@@ -27,10 +26,9 @@ from flowy.artifacts.store_io import verify_artifact
 from flowy.kernel import records as R
 from flowy.kernel.errors import FlowyError
 from flowy.kernel.records import ArtifactRef, CacheEntry, StepResult, StepTask
-from flowy.run.mapping import MapState, element_refs, item_of, item_step
-from flowy.run.mapping import finish as finish_map
+from flowy.run.map_execution import MapExecution
+from flowy.run.mapping import item_of, item_step
 from flowy.run.planner import provides
-from flowy.run.recording import RunRecorder
 from flowy.run.worker import StepInterrupted
 
 if TYPE_CHECKING:
@@ -122,7 +120,7 @@ class CancelWatch:
             self._thread.join()
 
 
-class RunExecution(RunRecorder):
+class RunExecution(MapExecution):
     """The state of one run while it executes.
 
     Made and driven by :func:`flowy.run.engine.run_pipeline`: :meth:`resume_from`
@@ -253,6 +251,8 @@ class RunExecution(RunRecorder):
         ``name`` may be an element of a mapped step (``train[3]``), queued by
         :meth:`start_map`; a mapped step itself settles once its last item has.
         """
+        if name in self.maps:  # a map already under way (chained): it settles on its own
+            return False
         element = element_of(name)
         if element is not None and element[0] in self.maps:
             state = self.maps[element[0]]
@@ -302,39 +302,6 @@ class RunExecution(RunRecorder):
             self.watch.inline = False
         running[future] = (step, task, parts, key)
         return False
-
-    # -- mapped steps ----------------------------------------------------------
-
-    @functools.cached_property
-    def items_started(self) -> set[str]:
-        """Elements of maps handed to the executor (``train[3]``)."""
-        return set()
-
-    def item_started(self, name: str, index: int) -> bool:
-        return element_name(name, index) in self.items_started
-
-    def start_map(self, step: Step, task: StepTask) -> bool:
-        """Queue one item per element of ``step``'s map input; True when there is none."""
-        elements = element_refs(self, step)
-        state = MapState(step, task, elements)
-        self.maps[step.name] = state
-        self.status[step.name] = R.RUNNING
-        self.store.record_step_started(self.run_id, step.name, state.started_at)
-        self.notify("flowy_step_mapped", run=self.run, step=step.name, count=len(elements))
-        self.notify("flowy_step_started", run=self.run, task=task)
-        if not elements:
-            self.maps_done.append(step.name)
-            return False
-        self.ready.extend(element_name(step.name, i) for i in range(len(elements)))
-        return False
-
-    def finish_map(self, name: str) -> None:
-        """Record a mapped step whose items all settled, as one step with collections."""
-        state = self.maps[name]
-        result, elements = finish_map(self, state)
-        self.record_result(state.step, state.task, result, None, None)
-        if result.status == R.COMPLETED:
-            self.outputs.update(elements)
 
     # -- resuming ------------------------------------------------------------
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from flowy.run.steps import Step
 
 #: Item statuses that pass the item's outputs on.
-_PASSED = (R.COMPLETED, R.CACHED)
+PASSED = (R.COMPLETED, R.CACHED)
 
 
 def item_step(step: Step, index: int) -> Step:
@@ -60,7 +60,8 @@ class MapState:
     step: Step
     task: StepTask
     """The mapped step's own task (its ``map`` input is the whole collection)."""
-    elements: list[ArtifactRef]
+    elements: list[ArtifactRef | None]
+    """Each element's artifact; None until the element before it (a chained map) passed."""
     started_at: float = attrs.field(factory=time.time)
     status: list[str | None] = attrs.field(init=False)
     outputs: list[dict[str, ArtifactRef]] = attrs.field(init=False)
@@ -80,8 +81,10 @@ class MapState:
         return self.remaining == 0
 
     def item_task(self, index: int) -> StepTask:
+        element = self.elements[index]
+        assert element is not None, "an element is queued only once it is known"
         inputs = dict(self.task.inputs)
-        inputs[self.map_input] = self.elements[index]
+        inputs[self.map_input] = element
         return attrs.evolve(
             self.task, step=element_name(self.step.name, index), inputs=inputs, split=[]
         )
@@ -92,7 +95,13 @@ class MapState:
         return self.step.map
 
     def failed(self) -> list[int]:
-        return [i for i, s in enumerate(self.status) if s not in _PASSED]
+        """Elements that ran and did not pass (what ``max_failures`` counts)."""
+        return [i for i, s in enumerate(self.status) if s not in PASSED and s != R.SKIPPED]
+
+    def passed(self) -> list[int]:
+        """Elements whose outputs are passed on (the others failed, or were skipped
+        because the element before them in a chain of maps did not pass)."""
+        return [i for i, s in enumerate(self.status) if s in PASSED]
 
 
 def element_refs(run: RunPlanner, step: Step) -> list[ArtifactRef]:
@@ -148,7 +157,8 @@ def finish(run: RunPlanner, state: MapState) -> tuple[StepResult, dict[str, Arti
             logs=error + "\n",
         )
         return result, {}
-    passed = [i for i in range(n) if i not in set(failed)]
+    passed = state.passed()
+    skipped = n - len(passed) - len(failed)
     outputs: dict[str, ArtifactRef] = {}
     elements: dict[str, ArtifactRef] = {}
     for output in step.outputs:
@@ -168,6 +178,8 @@ def finish(run: RunPlanner, state: MapState) -> tuple[StepResult, dict[str, Arti
     logs = f"{n} elements: {len(passed)} passed on"
     if failed:
         logs += f"; {len(failed)} left out ({shown}{more}), within max_failures={step.max_failures}"
+    if skipped:
+        logs += f"; {skipped} skipped (their element failed in the map before)"
     result = StepResult(
         step=step.name,
         status=R.COMPLETED,

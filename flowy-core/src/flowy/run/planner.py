@@ -115,8 +115,12 @@ class RunPlanner:
         )
         """The run's record: what it is filed as (``experiment``: else the pipeline's)."""
 
-    def task_for(self, step: Step) -> StepTask:
-        inputs = {name: self.outputs[name] for name in self.pipeline.inputs[step.name]}
+    def task_for(self, step: Step, *, pending: str | None = None) -> StepTask:
+        """``step``'s task from the run's outputs so far; ``pending``: an input not known
+        yet (a chained map's, filled in per element), left out."""
+        inputs = {
+            name: self.outputs[name] for name in self.pipeline.inputs[step.name] if name != pending
+        }
         params = {p: self.context[p] for p in self.pipeline.params[step.name] if p in self.context}
         return StepTask(
             run_id=self.run_id,

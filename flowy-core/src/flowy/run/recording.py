@@ -64,12 +64,18 @@ class RunRecorder(RunPlanner):
         """Keep how ``step`` ended: the run's, or its map's for an element of a map."""
         item = item_of(step)
         if item is not None:  # its outputs are the map's to pass on, not the run's
-            if self.maps[item[0]].settle(item[1], status, refs):
-                self.maps_done.append(item[0])
+            self.element_settled(item[0], item[1], status, refs)
             return
         self.status[step.name] = status
         self.records[step.name] = rec
         self.outputs.update(refs)
+
+    def element_settled(
+        self, name: str, index: int, status: str, refs: dict[str, ArtifactRef]
+    ) -> None:
+        """Element ``index`` of map ``name`` ended; the map settles once its last one has."""
+        if self.maps[name].settle(index, status, refs):
+            self.maps_done.append(name)
 
     @functools.cached_property
     def unwritten(self) -> list[tuple[Step, StepRunRecord]]:
