@@ -206,6 +206,8 @@ class _Progress:
 
 
 def _final_table(result: SweepResult, names: Sequence[str]) -> None:
+    from flowy.run.sweep_spec import SWEEP_PARAM
+
     from flowy_cli.output import console, plain_stdout, styled_status, table
     from flowy_cli.terminal_text import escape_markup
 
@@ -237,8 +239,11 @@ def _final_table(result: SweepResult, names: Sequence[str]) -> None:
             out.print(f"  #{run.index + 1} {run.status}: see flowy runs show {run.run_id}")
         else:
             out.print(f"  #{run.index + 1} {run.status}: {escape_markup(run.error or '')}")
+    markup = not plain_stdout()
+    out.print(f"Its runs: flowy runs list -f params.{SWEEP_PARAM}={result.sweep_id}", markup=markup)
     if metrics:
         out.print(
-            f"Best: flowy experiment best {escape_markup(result.experiment)} --metric {metrics[0]}",
-            markup=not plain_stdout(),
+            f"Best run: flowy experiment best {escape_markup(result.experiment)} "
+            f"--metric {metrics[0]} (--mode min when lower is better)",
+            markup=markup,
         )

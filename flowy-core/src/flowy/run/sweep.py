@@ -166,7 +166,8 @@ def sweep(
     names.check(names.EXPERIMENT, experiment)
     swept = spec.names
     runs = [SweepRun(i, {k: c[k] for k in swept}) for i, c in enumerate(combos)]
-    result = SweepResult(uuid.uuid4().hex[:12], experiment, runs, spec.seed)
+    # "sw" first: an id of digits (or "1e5...") would read as a number in a run filter
+    result = SweepResult("sw" + uuid.uuid4().hex[:10], experiment, runs, spec.seed)
     if check_only:
         return result
     project = project or project_root()
