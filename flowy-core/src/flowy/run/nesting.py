@@ -30,7 +30,7 @@ only (:mod:`flowy.run.caching`), never on the rest of the outer pipeline.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -213,13 +213,14 @@ def _steps_of(outer: str, nest: NestedPipeline) -> list[Step]:
     for s in inner.steps.values():
         outer_names = {i: output(i) for i in inner.inputs[s.name]}
         outer_names.update({p: param(p) for p in inner.params[s.name]})
-        steps.append(_renamed_step(outer, nest, s, outer_names, [output(o) for o in s.outputs]))
+        steps.append(_renamed_step(outer, nest, s, outer_names, output))
     return steps
 
 
 def final_outputs(pipeline: Any) -> dict[str, str]:
     """Outputs none of ``pipeline``'s steps reads, and not kept to a pipeline nested in it."""
     read = {i for ins in pipeline.inputs.values() for i in ins}
+    read |= {b[0] for s in pipeline.steps.values() if (b := getattr(s, "branch", None))}
     return {
         o: o
         for o, step in pipeline.producer.items()
@@ -232,10 +233,18 @@ def final_outputs(pipeline: Any) -> dict[str, str]:
 
 
 def _renamed_step(
-    outer: str, nest: NestedPipeline, s: Step, outer_names: dict[str, str], outputs: list[str]
+    outer: str,
+    nest: NestedPipeline,
+    s: Step,
+    outer_names: dict[str, str],
+    output: Callable[[str], str],
 ) -> Step:
-    """A copy of ``s`` (every option kept) named, reading and making the outer names."""
+    """A copy of ``s`` (every option kept) named, reading and making the outer names.
+
+    ``outer_names`` renames its parameters, ``output`` any output of the nested pipeline.
+    """
     where = f"Pipeline {outer!r}: nested pipeline {nest.name!r}: "
+    outputs = [output(o) for o in s.outputs]
     new = copy.copy(s)
     new.name = names.check(
         names.STEP, nest.name + STEP_SEPARATOR + s.name, error=PipelineDefinitionError, where=where
@@ -272,6 +281,9 @@ def _renamed_step(
     mapped = getattr(s, "map", None)
     if mapped is not None:
         new.map = outer_names[mapped]  # names an input, renamed like the others
+    branch = getattr(s, "branch", None)
+    if branch is not None:
+        new.branch = (output(branch[0]), branch[1])  # names an upstream output
     if s.when is not None and nest.params:
         new.when = _InnerWhen(s.when, dict(nest.params))
     return new

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import importlib.machinery
+import inspect
 import json
 import os
 import sys
@@ -51,6 +52,17 @@ class Renamed:
         self.__doc__ = fn.__doc__
         self.__module__ = __name__
         self.__qualname__ = qualname_for(origin, self.names)
+        # What introspection of the step's parameters sees (inspect.signature,
+        # typing.get_type_hints: an ``Iterator[...]`` input streams): the outer names.
+        own = {inner: outer for outer, inner in self.names.items()}
+        signature = inspect.signature(fn)
+        self.__signature__ = signature.replace(
+            parameters=[
+                p.replace(name=own.get(p.name, p.name)) for p in signature.parameters.values()
+            ]
+        )
+        annotations = getattr(fn, "__annotations__", None) or {}
+        self.__annotations__ = {own.get(k, k): v for k, v in annotations.items()}
 
     def __call__(self, **kwargs: Any) -> Any:
         return self.fn(**{self.names.get(k, k): v for k, v in kwargs.items()})
