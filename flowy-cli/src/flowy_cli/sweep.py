@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from flowy import Pipeline
     from flowy.kernel.plugins import FlowyPlugins
-    from flowy.run.pipeline import Pipeline
-    from flowy.run.sweep import SweepResult, SweepRun
-    from flowy.run.sweep_pool import Event
+    from flowy.run import SweepEvent, SweepResult, SweepRun
 
 #: Metric columns the final table shows at most (``flowy experiment compare`` shows all).
 MAX_METRICS = 4
@@ -107,30 +106,28 @@ def run_sweep(
 ) -> int:
     """Run the sweep the options describe; the exit code (1 if any run did not complete)."""
     from flowy.kernel.errors import ParameterError
-    from flowy.run import params as params_mod
-    from flowy.run import sweep_spec
-    from flowy.run.sweep import sweep
+    from flowy.run import load_sweep_file, params_from_text, run_sweep, sweep_from_cli
 
     if sweep_parallel is not None and sweep_parallel < 1:
         raise ParameterError(f"--sweep-parallel must be at least 1 (got {sweep_parallel}).")
-    base = sweep_spec.load_file(sweep_file, check=False) if sweep_file is not None else None
+    base = load_sweep_file(sweep_file, check=False) if sweep_file is not None else None
     if seed is not None and sweep_random is None and not (base and base.random):
         raise ParameterError(
             "--seed sets the seed of random draws: add --sweep-random N and a range "
             "(like --sweep alpha=log:1e-4..1e-1), or drop --seed."
         )
-    spec = sweep_spec.from_cli(sweeps, sweep_random, seed, base)
+    spec = sweep_from_cli(sweeps, sweep_random, seed, base)
     fixed = dict(file_params)
     swept_here = [n for n in spec.names if n in raw_params]
     if swept_here:
         raise ParameterError(
             f"{', '.join(swept_here)} is both swept and set with --param; drop one of the two."
         )
-    fixed.update(params_mod.from_text(pipeline.name, pipeline.annotations, raw_params))
+    fixed.update(params_from_text(pipeline.name, pipeline.annotations, raw_params))
     for name in spec.names:
         fixed.pop(name, None)  # a --params file's value is what the sweep varies
     progress = _Progress(spec.size(), spec.names)
-    result = sweep(
+    result = run_sweep(
         pipeline,
         spec,
         params=fixed,
@@ -171,10 +168,8 @@ class _Progress:
         self.width = len(str(total))
         self._write(f"Sweep of {total} run{'s' if total != 1 else ''} over {', '.join(names)}")
 
-    def heard(self, run: SweepRun, event: Event) -> None:
-        from flowy.run.sweep_pool import DONE, STARTED
-
-        if event.kind not in (STARTED, DONE):
+    def heard(self, run: SweepRun, event: SweepEvent) -> None:
+        if event.kind not in ("started", "done"):
             return
         self.states[run.index] = run.status
         counts = {"running": 0, "done": 0, "failed": 0}
@@ -187,7 +182,7 @@ class _Progress:
                 counts["failed"] += 1
         waiting = self.total - sum(counts.values())
         run_id = f" run {run.run_id[:12]}" if run.run_id else ""
-        why = f" ({run.error})" if run.error and event.kind == DONE else ""
+        why = f" ({run.error})" if run.error and event.kind == "done" else ""
         line = (
             f"[{run.index + 1:>{self.width}}/{self.total}] {run.status:<9} "
             f"{_values(run.values, self.names)}{run_id}{why}   "
@@ -206,7 +201,7 @@ class _Progress:
 
 
 def _final_table(result: SweepResult, names: Sequence[str]) -> None:
-    from flowy.run.sweep_spec import SWEEP_PARAM
+    from flowy.run import SWEEP_PARAM
 
     from flowy_cli.output import console, plain_stdout, styled_status, table
     from flowy_cli.terminal_text import escape_markup

@@ -29,6 +29,14 @@ _LAZY = {
     "params_from_text": "flowy.run.params:from_text",
     "explain_cache": "flowy.run.explain",
     "render_dag": "flowy.run.dag_view:render",
+    # parameter sweeps: a spec from the command line or a file, run, and what they return
+    "SWEEP_PARAM": "flowy.run.sweep_spec",
+    "SweepEvent": "flowy.run.sweep_pool:Event",
+    "SweepResult": "flowy.run.sweep",
+    "SweepRun": "flowy.run.sweep",
+    "load_sweep_file": "flowy.run.sweep_spec:load_file",
+    "run_sweep": "flowy.run.sweep:sweep",
+    "sweep_from_cli": "flowy.run.sweep_spec:from_cli",
     "requirements_text": "flowy.run.facts",
     # the worker side: what every executor runs, in or out of this process
     "StepInterrupted": "flowy.run.worker",
@@ -49,9 +57,13 @@ _LAZY = {
 }
 
 __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
+    "SWEEP_PARAM",
     "RunResult",
     "Step",
     "StepInterrupted",
+    "SweepEvent",
+    "SweepResult",
+    "SweepRun",
     "WorkerRuntime",
     "children_watched",
     "die_with_parent",
@@ -62,6 +74,7 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "importable_name",
     "load_params_file",
     "load_pipeline",
+    "load_sweep_file",
     "params_from_text",
     "point_outside",
     "render_dag",
@@ -69,10 +82,12 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "retry_types",
     "run_attempt_forked",
     "run_pipeline",
+    "run_sweep",
     "run_with_retries",
     "runtime_from_task",
     "split_spec",
     "start_watchdog",
+    "sweep_from_cli",
     "timed_out_result",
     "watch_group",
     "worker_died_result",
@@ -91,6 +106,12 @@ if TYPE_CHECKING:  # listed in __all__, so re-exported for type checkers (strict
     from flowy.run.params import from_text as params_from_text
     from flowy.run.params import load_file as load_params_file
     from flowy.run.steps import Step
+    from flowy.run.sweep import SweepResult, SweepRun
+    from flowy.run.sweep import sweep as run_sweep
+    from flowy.run.sweep_pool import Event as SweepEvent
+    from flowy.run.sweep_spec import SWEEP_PARAM
+    from flowy.run.sweep_spec import from_cli as sweep_from_cli
+    from flowy.run.sweep_spec import load_file as load_sweep_file
     from flowy.run.worker import (
         StepInterrupted,
         WorkerRuntime,

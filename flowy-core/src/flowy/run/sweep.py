@@ -32,13 +32,12 @@ from flowy.kernel import records as R
 from flowy.kernel.errors import ParameterError
 from flowy.run import sweep_spec
 from flowy.run.sweep_pool import DONE, SHARED, Event, SharedWatch, WorkerPool, can_fork
-from flowy.run.sweep_spec import SWEEP_PARAM, SweepSpec
+from flowy.run.sweep_spec import SWEEP_PARAM, Sweepable, SweepSpec
 
 if TYPE_CHECKING:
     from flowy.kernel.plugins import FlowyPlugins
     from flowy.kernel.records import StepRunRecord
     from flowy.run.engine import RunResult
-    from flowy.run.pipeline import Pipeline
 
 
 @attrs.define
@@ -112,7 +111,7 @@ class SweepResult:
         )
 
 
-def shared_steps(pipeline: Pipeline, swept: Sequence[str]) -> set[str]:
+def shared_steps(pipeline: Sweepable, swept: Sequence[str]) -> set[str]:
     """Steps that depend on no swept parameter, directly or through an upstream step."""
     dependent: set[str] = set()
     for name in pipeline.order:  # upstream steps come first
@@ -130,7 +129,7 @@ def default_parallel() -> int:
 
 
 def sweep(
-    pipeline: Pipeline,
+    pipeline: Sweepable,
     spec: SweepSpec,
     *,
     params: Mapping[str, Any] | None = None,
@@ -175,7 +174,7 @@ def sweep(
     _check_stack(stack, make_plugins(), project, executor_options)
     shared = set() if no_cache else shared_steps(pipeline, swept)
     marked = copy.copy(pipeline)  # the runs record the sweep's id; the caller's pipeline is kept
-    marked.context = pipeline.context.child(**{SWEEP_PARAM: result.sweep_id})
+    setattr(marked, "context", pipeline.context.child(**{SWEEP_PARAM: result.sweep_id}))  # noqa: B010 - a read-only property of the protocol
 
     def run_one(index: int, values: Mapping[str, Any], report: Callable[[Event], None]) -> Event:
         from flowy.run.engine import run_pipeline
@@ -285,7 +284,11 @@ def _check_stack(
 
 
 def _collect(
-    result: SweepResult, pipeline: Pipeline, stack: str | None, plugins: FlowyPlugins, project: Path
+    result: SweepResult,
+    pipeline: Sweepable,
+    stack: str | None,
+    plugins: FlowyPlugins,
+    project: Path,
 ) -> None:
     """Each ended run's RunResult and metrics, read back from the metadata store."""
     import attrs as attrs_mod

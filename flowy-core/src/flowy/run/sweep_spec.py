@@ -30,15 +30,13 @@ import random as random_mod
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 
 from flowy.kernel.errors import ParameterError
 from flowy.run import params as params_mod
-
-if TYPE_CHECKING:
-    from flowy.run.pipeline import Pipeline
+from flowy.run.graph import PipelineGraph
 
 #: The most runs one sweep may have: beyond it a typo (``int:1..100000``) is likelier than intent.
 MAX_RUNS = 1000
@@ -47,6 +45,19 @@ MAX_RUNS = 1000
 SWEEP_PARAM = "flowy_sweep"
 
 _RANGE = re.compile(r"^(?:(?P<kind>log|int|uniform):)?(?P<lo>[^.]\S*?)\.\.(?P<hi>\S+)$")
+
+
+class Sweepable(PipelineGraph, Protocol):
+    """A pipeline as a sweep reads it (``Pipeline`` satisfies it; this module never imports
+    the class, which imports this module's users: no cycle)."""
+
+    @property
+    def known_params(self) -> set[str]:
+        """Every parameter name a run may set."""
+
+    @property
+    def annotations(self) -> dict[str, tuple[Any, list[str]]]:
+        """Parameter -> (its annotation, the steps annotating it)."""
 
 
 @attrs.frozen
@@ -293,7 +304,7 @@ def _checked(spec: SweepSpec, samples_flag: str) -> SweepSpec:
 
 
 def resolve(
-    pipeline: Pipeline,
+    pipeline: Sweepable,
     spec: SweepSpec,
     fixed: Mapping[str, Any],
     *,
