@@ -76,7 +76,8 @@ class Pipeline:
         for s in self.steps.values():
             self.inputs[s.name], self.params[s.name] = self._classify(s)
         self.upstream_of: dict[str, list[str]] = {
-            n: sorted({self.producer[i] for i in self.inputs[n]}) for n in self.steps
+            n: sorted({self.producer[i] for i in [*self.inputs[n], *self._branch_on(n)]})
+            for n in self.steps
         }
         self.downstream_of: dict[str, list[str]] = {n: [] for n in self.steps}
         for n, ups in self.upstream_of.items():
@@ -111,6 +112,19 @@ class Pipeline:
                 f"available: {', '.join(sorted(self.producer)) or 'none'}."
             )
         return inputs, params
+
+    def _branch_on(self, name: str) -> list[str]:
+        """The output ``name``'s ``branch=`` reads (its producer runs first), checked."""
+        branch = self.steps[name].branch
+        if branch is None:
+            return []
+        if branch[0] not in self.producer or self.producer[branch[0]] == name:
+            raise PipelineDefinitionError(
+                f"Pipeline {self.name!r}: step {name!r} branches on {branch[0]!r}, which no "
+                "other step produces; name the output of an upstream step that computes "
+                f"which branch runs. Outputs available: {', '.join(sorted(self.producer))}."
+            )
+        return [branch[0]]
 
     def _topological_order(self) -> list[str]:
         """Steps in dependency order, alphabetical within a generation; names any cycle.
@@ -148,7 +162,7 @@ class Pipeline:
             graph: nx.DiGraph = nx.DiGraph()
             graph.add_nodes_from(self.order)
             for s in self.steps.values():
-                for inp in self.inputs[s.name]:
+                for inp in [*self.inputs[s.name], *self._branch_on(s.name)]:
                     producer = self.producer[inp]
                     if graph.has_edge(producer, s.name):
                         graph.edges[producer, s.name]["outputs"].append(inp)

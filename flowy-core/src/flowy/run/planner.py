@@ -27,6 +27,7 @@ from flowy.kernel import records as R
 from flowy.kernel.contracts import UncacheableError
 from flowy.kernel.errors import FlowyError
 from flowy.kernel.records import ArtifactRef, CacheEntry, RunRecord, StepTask
+from flowy.run.branching import branch_reason, defaults_cover
 from flowy.run.caching import InputHash, code_hash, combine
 
 if TYPE_CHECKING:
@@ -119,8 +120,10 @@ class RunPlanner:
         """``step``'s task from the run's outputs so far; ``pending``: an input not known
         yet (a chained map's, filled in per element), left out."""
         inputs = {
-            name: self.outputs[name] for name in self.pipeline.inputs[step.name] if name != pending
-        }
+            name: self.outputs[name]
+            for name in self.pipeline.inputs[step.name]
+            if name != pending and (name in self.outputs or not step.has_default(name))
+        }  # an input left out by a branch: the step's default (see skip_reason)
         params = {p: self.context[p] for p in self.pipeline.params[step.name] if p in self.context}
         return StepTask(
             run_id=self.run_id,
@@ -151,13 +154,26 @@ class RunPlanner:
         if self.selection is not None and step.name not in self.selection.steps:
             return f"not selected ({self.selection.label})"
         for upstream in self.pipeline.upstream(step.name):
-            if upstream in self.provided:
+            if upstream in self.provided or self.status.get(upstream) in (R.COMPLETED, R.CACHED):
                 continue
-            if self.status.get(upstream) not in (R.COMPLETED, R.CACHED):
-                return f"upstream step {upstream!r} {self.status.get(upstream, 'did not run')}"
+            if upstream in self.inactive:  # left out by a branch or `when`
+                if defaults_cover(self.pipeline, step, upstream):
+                    continue  # a join: what it takes from there has defaults
+                self.inactive.add(step.name)
+            return f"upstream step {upstream!r} {self.status.get(upstream, 'did not run')}"
         if step.when is not None and not step.when(self.context):
+            self.inactive.add(step.name)
             return "its `when` condition is false"
-        return None
+        reason = branch_reason(self, step)
+        if reason is not None:
+            self.inactive.add(step.name)
+        return reason
+
+    @functools.cached_property
+    def inactive(self) -> set[str]:
+        """Steps left out by a branch or a false ``when``, and those only they fed: a step
+        taking their outputs as inputs with defaults runs with the defaults."""
+        return set()
 
     def cache_parts(self, step: Step, task: StepTask) -> dict[str, str] | None:
         if not step.cache or self.no_cache:

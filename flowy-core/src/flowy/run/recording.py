@@ -19,6 +19,7 @@ resumed or repeated run finds the same cache entries again.
 from __future__ import annotations
 
 import functools
+import os
 import random
 import time
 import uuid
@@ -299,15 +300,22 @@ class RunRecorder(RunPlanner):
         self.records[name] = rec
 
 
+#: Flowy's own generator for ids: seeded from the OS, re-seeded in a forked child, and
+#: never the global one, which a step or a test (hypothesis) may seed to repeat itself.
+_ids = random.Random()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_ids.seed)
+
+
 def new_id() -> str:
     """A new artifact id: a random (version 4) UUID's hex, like ``uuid.uuid4().hex``.
 
-    Drawn from :mod:`random` (seeded from the OS, and re-seeded in a forked
-    child) rather than ``os.urandom``: that system call gives up the GIL, and with
+    Drawn from a generator seeded once from the OS rather than from
+    ``os.urandom`` each time: that system call gives up the GIL, and with
     executor threads waiting on workers, getting it back cost about a millisecond
     per artifact, a second for a 1,000-element map.
     """
-    return uuid.UUID(int=random.getrandbits(128), version=4).hex
+    return uuid.UUID(int=_ids.getrandbits(128), version=4).hex
 
 
 def step_tags(step: Step) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any, overload
 from flowy.kernel import names
 from flowy.kernel.errors import StepDefinitionError
 from flowy.kernel.records import StepRef
+from flowy.run.branching import branch_option
 
 _EMPTY = inspect.Parameter.empty
 
@@ -43,6 +44,7 @@ class Step:
         register_model: str | Mapping[str, str] | None = None,
         map: str | None = None,
         max_failures: int = 0,
+        branch: tuple[str, Any] | None = None,
     ) -> None:
         if not callable(fn):
             raise StepDefinitionError(f"@step needs a function, got {fn!r}")
@@ -103,6 +105,9 @@ class Step:
             )
         #: Elements of a map that may fail while the successful ones are passed on.
         self.max_failures = max_failures
+        #: ``(output, value)``: run only when that upstream output has that value
+        #: (:mod:`flowy.run.branching`); None: always.
+        self.branch = branch_option(self.name, branch)
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -239,7 +244,8 @@ def step(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     ``register_model`` (a model name, or {output: model name}: registers the
     output as a new model version on every run), ``map`` (an input: run once per
     element of that list, see docs/dynamic.md) and ``max_failures`` (elements of a
-    map that may fail while the others are passed on).
+    map that may fail while the others are passed on), ``branch`` (``(output, value)``:
+    run only when an upstream output has that value).
     """
     if fn is not None:
         if options:

@@ -1,0 +1,71 @@
+"""Choosing a branch at run time: ``@step(branch=("route", "fast"))``.
+
+``when=`` decides from the run's parameters, before anything runs. A branch
+decides from a value a step computed: the step runs only when the upstream
+output it names equals the value given (or is one of the values given as a
+set, list or tuple). The orchestrator reads that output (it should be small: a
+string, a number) when the step is ready; a step whose branch is not chosen is
+recorded ``skipped`` with the value that was chosen instead, and so is what
+follows it.
+
+Branches join again at a step whose inputs from the branches have defaults: an
+input whose producer was left out by a branch (or a false ``when``) takes its
+default, and the step runs. An input from a step that failed, or was left out
+of a partial run, still skips the step as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
+
+from flowy.kernel.errors import StepDefinitionError
+
+if TYPE_CHECKING:
+    from flowy.run.graph import PipelineGraph
+    from flowy.run.planner import RunPlanner
+    from flowy.run.steps import Step
+
+
+def branch_option(name: str, option: Any) -> tuple[str, Any] | None:
+    """``@step(branch=...)`` checked: ``(output, value)`` or ``(output, {values})``."""
+    if option is None:
+        return None
+    if not (isinstance(option, tuple) and len(option) == 2 and isinstance(option[0], str)):
+        raise StepDefinitionError(
+            f"Step {name!r}: branch={option!r} must be a pair (output, value): the step runs "
+            "only when that upstream output equals the value, e.g. branch=('route', 'fast'), "
+            "or is one of several, branch=('route', {'fast', 'cheap'})."
+        )
+    return option
+
+
+def chosen(expected: Any, value: Any) -> bool:
+    """Whether ``value`` picks the branch that expects ``expected``."""
+    if isinstance(expected, Collection) and not isinstance(expected, str | bytes):
+        return value in expected
+    return bool(value == expected)
+
+
+def branch_reason(run: RunPlanner, step: Step) -> str | None:
+    """Why ``step``'s branch was not chosen, or None when it was (or it has none)."""
+    if step.branch is None:
+        return None
+    from flowy.artifacts.store_io import read_artifact
+
+    output, expected = step.branch
+    value = read_artifact(run.runtime.artifact_store, run.outputs[output], run.materializers)
+    if chosen(expected, value):
+        return None
+    wanted = sorted(map(repr, expected)) if _several(expected) else [repr(expected)]
+    return f"branch not chosen: {output} is {value!r}, not {' or '.join(wanted)}"
+
+
+def _several(expected: Any) -> bool:
+    return isinstance(expected, Collection) and not isinstance(expected, str | bytes)
+
+
+def defaults_cover(pipeline: PipelineGraph, step: Step, upstream: str) -> bool:
+    """Whether every input ``step`` takes from ``upstream`` has a default to fall back on."""
+    taken = [i for i in pipeline.inputs[step.name] if pipeline.producer[i] == upstream]
+    return bool(taken) and all(step.has_default(i) for i in taken)
