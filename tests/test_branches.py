@@ -62,7 +62,10 @@ def test_the_branch_a_step_computes_runs_and_the_other_is_skipped_with_the_reaso
 ) -> None:
     module = load_path_module(tmp_path, f"routed_{workers}", ROUTED)
     small = run_pipeline(
-        module.pipeline, params={"n": 10}, plugins=plugins, executor_options={"max_workers": workers}
+        module.pipeline,
+        params={"n": 10},
+        plugins=plugins,
+        executor_options={"max_workers": workers},
     )
     assert small.ok
     assert small["report"] == "small: in memory on 10"
