@@ -23,6 +23,7 @@ which executors take as "run it in this process", as they do for the original.
 from __future__ import annotations
 
 import base64
+import functools
 import importlib.machinery
 import inspect
 import json
@@ -52,17 +53,26 @@ class Renamed:
         self.__doc__ = fn.__doc__
         self.__module__ = __name__
         self.__qualname__ = qualname_for(origin, self.names)
-        # What introspection of the step's parameters sees (inspect.signature,
-        # typing.get_type_hints: an ``Iterator[...]`` input streams): the outer names.
+
+    # What introspection of the step's parameters sees (inspect.signature,
+    # typing.get_type_hints: an ``Iterator[...]`` input streams): the outer names.
+    # Computed when asked: flattening makes many of these, and a worker needs few.
+
+    @functools.cached_property
+    def __signature__(self) -> inspect.Signature:
         own = {inner: outer for outer, inner in self.names.items()}
-        signature = inspect.signature(fn)
-        self.__signature__ = signature.replace(
+        signature = inspect.signature(self.fn)
+        return signature.replace(
             parameters=[
                 p.replace(name=own.get(p.name, p.name)) for p in signature.parameters.values()
             ]
         )
-        annotations = getattr(fn, "__annotations__", None) or {}
-        self.__annotations__ = {own.get(k, k): v for k, v in annotations.items()}
+
+    @functools.cached_property
+    def __annotations__(self) -> dict[str, Any]:  # type: ignore[override]
+        own = {inner: outer for outer, inner in self.names.items()}
+        annotations = getattr(self.fn, "__annotations__", None) or {}
+        return {own.get(k, k): v for k, v in annotations.items()}
 
     def __call__(self, **kwargs: Any) -> Any:
         return self.fn(**{self.names.get(k, k): v for k, v in kwargs.items()})
@@ -102,11 +112,19 @@ def portable(ref: StepRef) -> StepRef:
     """
     if ref.path or ref.module == "__main__":
         return ref
-    top = ref.module.partition(".")[0]
-    if importlib.machinery.PathFinder.find_spec(top) is not None or top in sys.builtin_module_names:
+    if _findable(ref.module.partition(".")[0]):
         return ref
     path = getattr(sys.modules.get(ref.module), "__file__", None)
     return StepRef(ref.module, ref.qualname, path) if path else ref
+
+
+@functools.cache
+def _findable(top: str) -> bool:
+    """Whether a fresh process finds the top-level module ``top`` on its path (once each:
+    a search of every path entry, which flattening asks for each nested step)."""
+    return top in sys.builtin_module_names or (
+        importlib.machinery.PathFinder.find_spec(top) is not None
+    )
 
 
 def qualname_for(origin: StepRef, names: Mapping[str, str]) -> str:
