@@ -156,6 +156,12 @@ def test_a_failing_combination_fails_only_its_run(proj):
     assert f"see flowy runs show {runs[-1.0].run_id}" in done.stdout
 
 
+def test_no_cache_runs_every_step_in_every_run(proj):
+    root, flowy = proj
+    flowy("run", "p.py", "--sweep", "alpha=1,2,3", "--no-cache", "--sweep-parallel", "2")
+    assert _load_statuses(root) == ["completed"] * 3
+
+
 def test_runs_overlap_when_parallel(proj):
     """Two combinations with a 2 s step each, two at a time: their steps overlap in time."""
     root, flowy = proj
@@ -199,6 +205,7 @@ BAD = [
     (["--sweep", "alpha=1,2", "--seed", "3"], "--seed sets the seed of random draws"),
     (["--sweep", "alpha=1,2", "--resume", "abc"], "cannot be combined with a sweep"),
     (["--sweep-file", "missing.yaml"], "Cannot read"),
+    (["--sweep", "alpha=1,2", "--stack", "nope"], "nope"),
 ]
 
 

@@ -127,20 +127,24 @@ def run_sweep(
     for name in spec.names:
         fixed.pop(name, None)  # a --params file's value is what the sweep varies
     progress = _Progress(spec.size(), spec.names)
-    result = run_sweep(
-        pipeline,
-        spec,
-        params=fixed,
-        from_text=True,
-        parallel=sweep_parallel,
-        stack=stack,
-        experiment=experiment,
-        no_cache=no_cache,
-        project=project,
-        plugins=plugins,
-        executor_options=executor_options,
-        on_event=progress.heard,
-    )
+    try:
+        result = run_sweep(
+            pipeline,
+            spec,
+            params=fixed,
+            from_text=True,
+            parallel=sweep_parallel,
+            stack=stack,
+            experiment=experiment,
+            no_cache=no_cache,
+            project=project,
+            plugins=plugins,
+            executor_options=executor_options,
+            on_event=progress.heard,
+        )
+    except KeyboardInterrupt:
+        progress.interrupted()
+        raise
     _final_table(result, spec.names)
     return 0 if result.ok else 1
 
@@ -166,11 +170,18 @@ class _Progress:
         self.names = list(names)
         self.states: dict[int, str] = {}
         self.width = len(str(total))
-        self._write(f"Sweep of {total} run{'s' if total != 1 else ''} over {', '.join(names)}")
+        self.header = f"Sweep of {total} run{'s' if total != 1 else ''} over {', '.join(names)}"
+
+    def _header(self) -> None:
+        """Printed with the first event: after every check passed, so never above an error."""
+        if self.header:
+            self._write(self.header)
+            self.header = ""
 
     def heard(self, run: SweepRun, event: SweepEvent) -> None:
         if event.kind not in ("started", "done"):
             return
+        self._header()
         self.states[run.index] = run.status
         counts = {"running": 0, "done": 0, "failed": 0}
         for state in self.states.values():
@@ -190,6 +201,16 @@ class _Progress:
             f"{waiting} waiting]"
         )
         self._write(line)
+
+    def interrupted(self) -> None:
+        """Ctrl-C: say what became of each combination (the runs are recorded cancelled)."""
+        self._header()
+        ended = {i: s for i, s in self.states.items() if s != "running"}
+        stopped = [i for i, s in self.states.items() if s == "running"]
+        self._write(
+            f"Sweep interrupted: {len(ended)} ended, {len(stopped)} cancelled while running, "
+            f"{self.total - len(self.states)} not started."
+        )
 
     @staticmethod
     def _write(line: str) -> None:

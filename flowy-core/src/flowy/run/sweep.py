@@ -143,14 +143,12 @@ def sweep(
     plugins: Callable[[], FlowyPlugins] | None = None,
     executor_options: Mapping[str, Any] | None = None,
     on_event: Callable[[SweepRun, Event], None] | None = None,
-    check_only: bool = False,
 ) -> SweepResult:
     """Run one combination of ``spec`` per run (see the module); checks everything first.
 
     ``params`` are fixed values every run gets; ``plugins`` makes a fresh plugin
     manager per run (default: the installed plugins); ``on_event`` hears each
-    run start, settle its shared steps and end (in this process). ``check_only``
-    checks and returns the planned (pending) runs without running anything.
+    run start, settle its shared steps and end (in this process).
     """
     from flowy.kernel import names
     from flowy.kernel.config import project_root
@@ -167,8 +165,6 @@ def sweep(
     runs = [SweepRun(i, {k: c[k] for k in swept}) for i, c in enumerate(combos)]
     # "sw" first: an id of digits (or "1e5...") would read as a number in a run filter
     result = SweepResult("sw" + uuid.uuid4().hex[:10], experiment, runs, spec.seed)
-    if check_only:
-        return result
     project = project or project_root()
     make_plugins = plugins or create_plugin_manager
     _check_stack(stack, make_plugins(), project, executor_options)
