@@ -225,3 +225,16 @@ def test_the_dag_views_group_nested_steps(tmp_path: Path) -> None:
     assert '        subgraph "cluster_m.inner"' in dot
     flat = Pipeline("flat", [load, double])  # no nests: no groups
     assert "subgraph" not in flat.visualize("mermaid") and "nested" not in flat.visualize()
+
+
+def test_declared_inputs_are_renamed_too() -> None:
+    @step(inputs=["double"], outputs=["half"])
+    def halve(double: list[int], k: int = 1) -> list[int]:
+        return [x // 2 for x in double]
+
+    declaring = Pipeline("declaring", [double, halve])
+    outer = Pipeline("outer", [load, declaring.as_step("d", inputs={"raw": "load"})])
+    assert outer.steps["d.halve"].declared_inputs == ["d__double"]
+    assert outer.inputs["d.halve"] == ["d__double"] and outer.params["d.halve"] == ["k"]
+    assert outer.steps["d.double"].declared_inputs is None  # still classified by the pipeline
+    assert outer.inputs["d.double"] == ["load"]
