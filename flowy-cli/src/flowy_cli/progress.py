@@ -169,7 +169,7 @@ class ProgressReporter:
         count[0] += 1
         if state not in ("completed", "cached"):
             self._line(element, state, detail)
-        elif self.live:
+        if self.live:
             self._refresh()
         elif count[0] == count[1] or count[0] % max(1, count[1] // 10) == 0:
             write_stdout(f"{escape_text(base)}[{count[0]}/{count[1]}]\n")

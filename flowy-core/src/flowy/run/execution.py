@@ -157,6 +157,7 @@ class RunExecution(MapExecution):
                     ready.append(successor)
 
         def settle_maps() -> None:  # each map whose last item just settled settles itself
+            self.record_due_skips()
             while self.maps_done:
                 name = self.maps_done.pop(0)
                 self.finish_map(name)

@@ -109,9 +109,20 @@ class MapExecution(RunRecorder):
             if status in PASSED:
                 state.elements[index] = refs[state.map_input]
                 self.ready.append(element_name(after, index))
-            else:
+            else:  # recorded once the element's own record and hooks are done
                 reason = f"element {element_name(name, index)} {status}"
-                self.record_skipped(item_step(state.step, index), reason)
+                self.skips_due.append((after, index, reason))
+
+    @functools.cached_property
+    def skips_due(self) -> list[tuple[str, int, str]]:
+        """Elements of chained maps to record skipped: (map, index, reason)."""
+        return []
+
+    def record_due_skips(self) -> None:
+        """Record the elements skipped because the element before them did not pass."""
+        while self.skips_due:
+            name, index, reason = self.skips_due.pop(0)
+            self.record_skipped(item_step(self.maps[name].step, index), reason)
 
     def finish_map(self, name: str) -> None:
         """Record a mapped step whose items all settled, as one step with collections.
