@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 CHAIN = """
 from flowy import Pipeline, step
@@ -87,7 +88,7 @@ def build_times(repeat: int) -> dict[str, float]:
         steps = [getattr(module, f"s{i}") for i in range(50)]
         inner = Pipeline("chain", steps)
 
-        def copy(k: int) -> object:
+        def copy(k: int) -> Any:
             return inner.as_step(f"c{k}", params={"start": f"start{k}"}, outputs={"s49": f"e{k}"})
 
         def flat() -> object:

@@ -170,7 +170,7 @@ def test_same_results_and_lineage_on_every_executor(
     project: Path, all_plugins: FlowyPlugins, tmp_path: Path
 ) -> None:
     module = load_path_module(tmp_path, "nested_everywhere", SOURCE)
-    runs = {
+    runs: dict[str, tuple[str, dict[str, Any]]] = {
         "local-sequential": ("local", {"max_workers": 1}),
         "local-parallel": ("local", {"max_workers": 2}),
         "local-spawn": ("local", {"max_workers": 2, "start_method": "spawn"}),  # fresh imports
