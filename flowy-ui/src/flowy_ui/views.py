@@ -79,21 +79,51 @@ def dag(
     steps: list[StepRunRecord], running: list[tuple[str, float]] | None = None
 ) -> dict[str, Any]:
     """Nodes in recorded order, then running steps; an edge wherever a step consumed
-    another's output (a running step's inputs and tags are known once it is recorded)."""
-    producer = {aid: s.step for s in steps for aid in s.outputs.values()}
+    another's output (a running step's inputs and tags are known once it is recorded).
+
+    The elements of a mapped step (``train[3]``, each a step run of its own) are
+    folded into the mapped step's node, counted by status: a map over 1,000
+    elements is one node, not 1,000.
+    """
+    from flowy.artifacts.collection import element_of
+
+    mapped = {s.step for s in steps} | {name for name, _ in running or ()}
+    node_of: dict[str, str] = {}
+    elements: dict[str, dict[str, int]] = {}
+    for s in steps:
+        element = element_of(s.step)
+        if element is not None and element[0] in mapped:
+            node_of[s.step] = element[0]
+            counts = elements.setdefault(element[0], {})
+            counts[s.status] = counts.get(s.status, 0) + 1
+    producer = {aid: node_of.get(s.step, s.step) for s in steps for aid in s.outputs.values()}
     edges: list[tuple[str, str]] = []
     for s in steps:
+        consumer = node_of.get(s.step, s.step)
         for aid in s.inputs.values():
             upstream = producer.get(aid)
-            if upstream is not None and upstream != s.step and (upstream, s.step) not in edges:
-                edges.append((upstream, s.step))
+            if upstream is not None and upstream != consumer and (upstream, consumer) not in edges:
+                edges.append((upstream, consumer))
     nodes: list[dict[str, Any]] = [
-        {"id": s.step, "status": s.status, "started_at": s.started_at or None, "tags": s.tags}
+        {
+            "id": s.step,
+            "status": s.status,
+            "started_at": s.started_at or None,
+            "tags": s.tags,
+            "elements": elements.get(s.step),
+        }
         for s in steps
+        if s.step not in node_of
     ]
     recorded = {s.step for s in steps}
     nodes += [
-        {"id": name, "status": "running", "started_at": at, "tags": []}
+        {
+            "id": name,
+            "status": "running",
+            "started_at": at,
+            "tags": [],
+            "elements": elements.get(name),
+        }
         for name, at in running or ()
         if name not in recorded
     ]

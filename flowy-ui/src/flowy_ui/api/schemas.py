@@ -76,6 +76,11 @@ class DagNode(BaseModel):
         default_factory=list,
         description="The step's tags, sorted; the run page groups the DAG by them.",
     )
+    elements: dict[str, int] | None = Field(
+        default=None,
+        description="A mapped step's elements recorded so far, by status (each element is a "
+        "step run of its own, `step[i]`, folded into this node); null for other steps.",
+    )
 
 
 class Dag(BaseModel):
