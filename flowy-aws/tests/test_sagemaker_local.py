@@ -178,3 +178,46 @@ def test_executor_needs_the_s3_store(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="needs the s3 artifact store"):
         executor.bind(runtime)
     executor.shutdown()
+
+
+MAPPED = """
+from flowy import Pipeline, step
+
+@step
+def shards() -> list:
+    return [[1, 2], [3], [4, 5, 6]]
+
+@step(map="shards", outputs=["sums"])
+def shard_sum(shards: list) -> int:
+    return sum(shards)
+
+@step
+def total(sums: list) -> int:
+    return sum(sums)
+
+pipeline = Pipeline("mapped-jobs", [shards, shard_sum, total])
+"""
+
+
+def test_a_map_runs_one_job_per_element_with_elements_in_s3(
+    project: Path, aws_plugins: Any, aws_stack: str, store_options: dict[str, Any]
+) -> None:
+    """Issue 14: each element of a map is a job of its own, reading its element from S3."""
+    from flowy.run.engine import run_pipeline
+    from flowy.run.loader import load_module
+    from flowy.stacks.resolution import resolve_stack
+
+    (project / "mapped.py").write_text(MAPPED)
+    module = load_module(project / "mapped.py")
+    result = run_pipeline(module.pipeline, stack=aws_stack, plugins=aws_plugins, project=project)
+    assert result.ok
+    assert result["sums"] == [3, 3, 15] and result["total"] == 21
+    stack = resolve_stack(aws_stack, aws_plugins, project)
+    try:
+        records = {r.step: r for r in stack.metadata_store.get_step_runs(result.run_id)}
+        element = stack.metadata_store.get_artifact(records["shard_sum[2]"].inputs["shards"])
+    finally:
+        stack.close()
+    assert [records[f"shard_sum[{i}]"].status for i in range(3)] == ["completed"] * 3
+    assert element.uri.startswith(f"s3://{store_options['bucket']}/")
+    assert "/elements/" in element.uri
