@@ -401,3 +401,30 @@ def test_a_chained_map_after_a_failed_map_is_recorded_skipped(
     assert "upstream step 'first' failed" in (records["second"].error or "")
     assert records["second[0]"].status == "completed"  # it had run: its record stays
     assert records["gathered"].status == "skipped"
+
+
+FRAME = """
+import pandas as pd
+from flowy import Pipeline, step
+
+@step
+def table() -> pd.DataFrame:
+    return pd.DataFrame({"region": ["n", "s"], "x": [1, 2]})
+
+@step(map="table")
+def per_row(table) -> int:
+    return 1
+
+pipeline = Pipeline("frame_map", [table, per_row])
+"""
+
+
+def test_mapping_over_a_dataframe_says_to_return_a_list_of_frames(
+    project: Path, all_plugins: Any, tmp_path: Path
+) -> None:
+    module = load_path_module(tmp_path, "frame_map", FRAME)
+    result = run_pipeline(module.pipeline, plugins=all_plugins)
+    assert result.status == "failed"
+    error = step_records(project, all_plugins, result.run_id)["table"].error or ""
+    assert "returned a DataFrame as 'table'" in error
+    assert "[g for _, g in df.groupby('region')]" in error

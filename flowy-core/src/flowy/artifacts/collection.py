@@ -73,16 +73,15 @@ def is_collection(ref: ArtifactRef) -> bool:
 def splittable(value: Any) -> Sequence[Any] | None:
     """``value`` as the sequence a map runs over, or None where it is not one.
 
-    Lists, tuples and ranges, and any sized sequence indexed by position
-    (a NumPy array's rows); not strings, bytes or mappings, whose "elements"
-    are rarely what a map means.
+    Lists, tuples and ranges, and a NumPy array's rows; not strings, bytes or
+    mappings, whose "elements" are rarely what a map means, and not a DataFrame
+    (its rows are rarely worth a step run each: a list of frames is, see
+    :func:`write_elements`'s error).
     """
-    if isinstance(value, str | bytes | bytearray | Mapping):
-        return None
     if isinstance(value, list | tuple | range):
         return value
-    if hasattr(value, "__len__") and hasattr(value, "__getitem__") and hasattr(value, "shape"):
-        return [value[i] for i in range(len(value))]  # an array: its rows
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", 0) >= 1:
+        return list(value)  # an array: its rows
     return None
 
 
@@ -102,8 +101,9 @@ def write_elements(
     if elements is None:
         raise FlowyError(
             f"Step {task.step!r} returned a {type(value).__name__} as {name!r}, which a "
-            f"downstream step maps over (@step(map={name!r})); return a list (or a tuple) "
-            "with one element per run of that step."
+            f"downstream step maps over (@step(map={name!r})); return a list (or a tuple, "
+            "or an array: its rows) with one element per run of that step, e.g. a list of "
+            "frames for a DataFrame: [g for _, g in df.groupby('region')]."
         )
     refs: dict[str, ArtifactRef] = {}
     for i, element in enumerate(elements):
