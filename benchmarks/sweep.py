@@ -12,7 +12,7 @@ Designs compared, each from a fresh project:
 
 * ``flowy run --sweep ... --sweep-parallel 2``: what Flowy does (forked
   workers, each running many runs in one process);
-* ``pipeline.sweep(...)`` in this process: the same without the command's start-up;
+* ``pipeline.sweep(...)`` in a warm Python process: the same without start-up;
 * a ``flowy run -p alpha=X`` subprocess per combination, 2 at a time after the
   first one: the design not taken (it pays start-up per run).
 
@@ -151,11 +151,14 @@ def cli_sweep(base: Path, points: int) -> tuple[float, int, float]:
 
 
 def api_sweep(base: Path, points: int) -> float:
-    """``sweep()`` timed in a child process (fresh imports), start-up excluded."""
+    """``pipeline.sweep()`` timed in a warm process (as in a notebook that already ran a
+    pipeline: a 1-step pipeline of the same project ran first), start-up excluded."""
     project, home = fresh_project(base / "api", PIPELINE)
+    (project / "one.py").write_text(ONE_STEP)
     code = (
         "import sys, time\n"
         "from flowy.run import load_pipeline\n"
+        "load_pipeline('one.py').run()\n"
         "p = load_pipeline('p.py')\n"
         "t = time.perf_counter()\n"
         f"r = p.sweep(grid={{'alpha': list(range(1, {points + 1}))}}, parallel={WORKERS})\n"
@@ -215,7 +218,7 @@ def main() -> None:
     print(f"{f'slow step runs in a {n}-point sweep':<58} {'/'.join(map(str, sorted(slow))):>8}  1")
     print(f"{'one run with slow cached (run record, alone)':<58} {r * 1000:>6.1f}ms")
     print(f"{f'ideal on {WORKERS} cores: 2 s + {n} x that / {WORKERS}':<58} {ideal:>7.2f}s")
-    print(f"{'pipeline.sweep(), in process':<58} {a:>7.2f}s  {a / ideal:.2f}x (< 1.3x)")
+    print(f"{'pipeline.sweep(), in a warm process':<58} {a:>7.2f}s  {a / ideal:.2f}x (< 1.3x)")
     print(f"{'flowy run --sweep, whole process':<58} {c:>7.2f}s  {c / ideal:.2f}x")
     print(f"{'start-up (a cached 1-step flowy run)':<58} {s:>7.2f}s")
     print(
