@@ -129,3 +129,36 @@ def test_bad_api_input_is_refused(pipeline, plugins):
         pipeline.sweep(grid={"alpha": [1]}, parallel=0)
     with pytest.raises(ParameterError, match="both a grid axis and a random range"):
         pipeline.sweep(grid={"alpha": [1]}, random={"alpha": "0..1"}, n=2)
+
+
+FAILING_UPSTREAM = """
+import time
+from flowy import Pipeline, step
+
+@step
+def load() -> list:
+    raise RuntimeError("no data today")
+
+@step
+def train(load: list, alpha: float = 0.1) -> float:
+    return alpha
+
+@step
+def slow_side(alpha: float = 0.1) -> float:
+    time.sleep(1.5)
+    return alpha
+
+pipeline = Pipeline("failing-upstream", [load, train, slow_side])
+"""
+
+
+def test_a_failed_shared_step_lets_the_others_start(project, write_module, plugins):
+    """The first run's shared step fails: the others start without waiting for its end."""
+    pipeline = write_module(FAILING_UPSTREAM).pipeline
+    spec = sweep_spec.from_mapping({"grid": {"alpha": [1, 2]}}, "test")
+    result = _run(pipeline, plugins, spec, parallel=2)
+    assert [r.status for r in result] == ["failed", "failed"]
+    first, second = (r.result for r in result)
+    assert first.steps["load"].status == "failed" and second.steps["load"].status == "failed"
+    # the second run began while the first was still in its slow side branch
+    assert second.started_at < first.steps["slow_side"].finished_at

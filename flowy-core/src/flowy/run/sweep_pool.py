@@ -89,6 +89,10 @@ class SharedWatch:
         self._settled(task.step)
 
     @hookimpl
+    def flowy_step_failed(self, run: Any, task: Any, result: Any) -> None:
+        self._settled(task.step)  # the others would fail alike or run it again: no use waiting
+
+    @hookimpl
     def flowy_step_cached(self, run: Any, task: Any, entry: Any) -> None:
         self._settled(task.step)
 
