@@ -162,3 +162,23 @@ def test_a_failed_shared_step_lets_the_others_start(project, write_module, plugi
     assert first.steps["load"].status == "failed" and second.steps["load"].status == "failed"
     # the second run began while the first was still in its slow side branch
     assert second.started_at < first.steps["slow_side"].finished_at
+
+
+def test_spec_text_forms():
+    spec = sweep_spec.from_cli(
+        ["xs=[[1, 2], [3]]", "kind=choice:rf,gbm", "lr=log:1e-3..1e-1"], samples=3, seed=5
+    )
+    assert spec.grid == {"xs": [[1, 2], [3]]}
+    assert spec.random["kind"].choices == ("rf", "gbm")
+    combos = spec.combinations()
+    assert len(combos) == 6 and spec.size() == 6
+    assert [c["xs"] for c in combos] == [[1, 2]] * 3 + [[3]] * 3  # grid order, draws within
+    assert all(c["kind"] in ("rf", "gbm") and 1e-3 <= c["lr"] <= 1e-1 for c in combos)
+    assert (
+        combos
+        == sweep_spec.from_cli(
+            ["xs=[[1, 2], [3]]", "kind=choice:rf,gbm", "lr=log:1e-3..1e-1"], samples=3, seed=5
+        ).combinations()
+    )
+    drawn = sweep_spec.from_cli(["lr=0..1"], samples=2)
+    assert drawn.seed is not None  # chosen, so it can be printed and reused
