@@ -143,6 +143,27 @@ def test_sweep_file_with_grid_and_random(proj):
     assert "seed 3" in done.stdout
 
 
+def test_yaml_sweep_file_and_command_line_together(proj):
+    pytest.importorskip("yaml")
+    root, flowy = proj
+    (root / "sweep.yaml").write_text(
+        "grid:\n  depth: [1, 2]\nrandom:\n  alpha: log:0.01..1\nsamples: 5\nseed: 4\n"
+    )
+    done = flowy(
+        "run", "p.py", "--sweep-file", "sweep.yaml", "--sweep", "size=2,3",
+        "--sweep-random", "1", "--seed", "9",
+    )  # fmt: skip
+    runs = _runs(root)
+    assert len(runs) == 4  # 2 depths x 2 sizes x 1 draw: the command line's samples win
+    assert sorted((r.params["depth"], r.params["size"]) for r in runs) == [
+        (1, 2), (1, 3), (2, 2), (2, 3),
+    ]  # fmt: skip
+    assert "seed 9" in done.stdout
+    again = flowy("run", "p.py", "--sweep-file", "sweep.yaml", "--sweep", "depth=5", code=None)
+    assert again.returncode != 0
+    assert "--sweep depth is also in the sweep file" in _said(again)
+
+
 def test_a_failing_combination_fails_only_its_run(proj):
     root, flowy = proj
     done = flowy("run", "p.py", "--sweep", "alpha=1,-1,2", "--sweep-parallel", "2", code=1)
