@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flowy.kernel.errors import PipelineDefinitionError, StepDefinitionError
+from flowy.kernel.errors import ParameterError, StepDefinitionError
 from flowy.kernel.plugins import create_plugin_manager
 from flowy.run.engine import run_pipeline
 from flowy.stacks.resolution import resolve_stack
@@ -272,19 +272,68 @@ def test_mapping_over_something_that_is_not_a_list_fails_with_a_clear_error(
 
 
 def test_map_options_are_checked_when_the_pipeline_is_built() -> None:
-    from flowy import Pipeline, step
+    from flowy import step
 
     with pytest.raises(StepDefinitionError, match=r"map='item' must name one of its parameters"):
         step(map="item", name="use")(lambda items: items)
     with pytest.raises(StepDefinitionError, match="max_failures=2 needs map="):
         step(max_failures=2, name="use")(lambda items: items)
 
-    @step(map="items")
-    def use(items: int) -> int:
-        return items
+    with pytest.raises(StepDefinitionError, match="must name one of its parameters"):
+        step(map=3, name="use")(lambda items: items)
 
-    with pytest.raises(PipelineDefinitionError, match="maps over 'items', which no step produces"):
-        Pipeline("lonely", [use])
+
+def test_a_map_over_a_parameter_runs_once_per_value(
+    project: Path, all_plugins: Any, write_module: Any
+) -> None:
+    module = write_module(
+        """
+        from flowy import Pipeline, step
+
+        @step(map="regions", outputs=["sizes"])
+        def size(regions: str, scale: int = 1) -> int:
+            return len(regions) * scale
+
+        @step
+        def total(sizes: list) -> int:
+            return sum(sizes)
+
+        pipeline = Pipeline("by_region", [size, total])
+        """
+    )
+    result = run_pipeline(
+        module.pipeline, params={"regions": ["north", "east"], "scale": 2}, plugins=all_plugins
+    )
+    assert result.ok and result["sizes"] == [10, 8] and result["total"] == 18
+    records = step_records(project, all_plugins, result.run_id)
+    assert records["size[1]"].params == {"regions": "east", "scale": 2}
+    again = run_pipeline(
+        module.pipeline, params={"regions": ["north", "south"], "scale": 2}, plugins=all_plugins
+    )
+    records = step_records(project, all_plugins, again.run_id)
+    assert [records["size[0]"].status, records["size[1]"].status] == ["cached", "completed"]
+    with pytest.raises(ParameterError, match=r"'regions' .* must be list\[str\] .* got 5"):
+        run_pipeline(module.pipeline, params={"regions": 5}, plugins=all_plugins)
+
+
+def test_a_map_over_an_unannotated_parameter_that_is_not_a_list_fails_clearly(
+    project: Path, all_plugins: Any, write_module: Any
+) -> None:
+    module = write_module(
+        """
+        from flowy import Pipeline, step
+
+        @step(map="regions")
+        def size(regions):
+            return len(regions)
+
+        pipeline = Pipeline("by_region_loose", [size])
+        """
+    )
+    bad = run_pipeline(module.pipeline, params={"regions": 5}, plugins=all_plugins)
+    assert bad.status == "failed"
+    error = step_records(project, all_plugins, bad.run_id)["size"].error or ""
+    assert "maps over the parameter 'regions', which is a int (5); give it a list" in error
 
 
 def test_flowy_run_shows_progress_as_a_count_and_runs_show_lists_elements(
@@ -428,3 +477,39 @@ def test_mapping_over_a_dataframe_says_to_return_a_list_of_frames(
     error = step_records(project, all_plugins, result.run_id)["table"].error or ""
     assert "returned a DataFrame as 'table'" in error
     assert "[g for _, g in df.groupby('region')]" in error
+
+
+def test_a_pipeline_mapping_over_a_parameter_maps_over_an_output_once_nested(
+    project: Path, all_plugins: Any, write_module: Any
+) -> None:
+    module = write_module(
+        """
+        from flowy import Pipeline, step
+
+        @step(map="regions", outputs=["sizes"])
+        def size(regions: str) -> int:
+            return len(regions)
+
+        @step
+        def total(sizes: list) -> int:
+            return sum(sizes)
+
+        per_region = Pipeline("per_region", [size, total])
+
+        @step
+        def find_regions() -> list:
+            return ["north", "south", "west"]
+
+        wired = per_region.as_step(name="pr", inputs={"regions": "find_regions"})
+        outer = Pipeline("outer", [find_regions, wired])
+        """
+    )
+    alone = run_pipeline(module.per_region, params={"regions": ["a", "bb"]}, plugins=all_plugins)
+    assert alone["total"] == 3
+    nested = run_pipeline(module.outer, plugins=all_plugins)
+    assert nested.ok and nested["total"] == 14
+    records = step_records(project, all_plugins, nested.run_id)
+    assert (
+        records["pr.size[2]"].inputs["find_regions"]
+        == (records["find_regions"].outputs["find_regions[2]"])
+    )

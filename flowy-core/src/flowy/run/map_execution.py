@@ -15,14 +15,16 @@ pass skips the elements after it, with the reason recorded.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from flowy.artifacts.collection import element_name
 from flowy.kernel import records as R
-from flowy.kernel.records import ArtifactRef, StepTask
-from flowy.run.mapping import PASSED, MapState, element_refs, item_step
+from flowy.kernel.errors import FlowyError
+from flowy.kernel.records import ArtifactRef, StepResult, StepTask
+from flowy.run.mapping import PASSED, MapState, elements_of, item_step
 from flowy.run.mapping import finish as finish_elements
 from flowy.run.recording import RunRecorder
 
@@ -46,13 +48,30 @@ class MapExecution(RunRecorder):
         """Mapped step -> the mapped steps started beside it over its outputs."""
         return {}
 
+    @functools.cached_property
+    def chained_after(self) -> set[str]:
+        """Mapped steps started beside the map before them (their input comes later)."""
+        return set()
+
     def item_started(self, name: str, index: int) -> bool:
         return element_name(name, index) in self.items_started
 
     def start_map(self, step: Step, task: StepTask) -> bool:
-        """Queue one item per element of ``step``'s map input (never settled now: an
-        empty map settles through :attr:`maps_done`)."""
-        elements: list[ArtifactRef | None] = list(element_refs(self, step))
+        """Queue one item per element of ``step``'s map input; True only when there is
+        nothing to map over (recorded failed: the reason says why). An empty map settles
+        through :attr:`maps_done`."""
+        try:
+            elements = elements_of(self, step, task)
+        except FlowyError as exc:  # nothing to map over: the step fails, with the reason
+            self.open_map(step, task, [])
+            self.maps.pop(step.name)
+            now = time.time()
+            failed = StepResult(
+                step.name, R.FAILED, started_at=now, finished_at=now, error=str(exc),
+                error_type="flowy.MapFailed", logs=f"{exc}\n",
+            )  # fmt: skip
+            self.record_result(step, task, failed, None, None)
+            return True
         self.open_map(step, task, elements)
         if not elements:
             self.maps_done.append(step.name)
@@ -61,7 +80,7 @@ class MapExecution(RunRecorder):
         self.chain_from(step, len(elements))
         return False
 
-    def open_map(self, step: Step, task: StepTask, elements: list[ArtifactRef | None]) -> None:
+    def open_map(self, step: Step, task: StepTask, elements: list[Any]) -> None:
         """Start ``step`` as a map over ``elements`` (None: not yet known, chained)."""
         state = MapState(step, task, elements)
         self.maps[step.name] = state
@@ -79,6 +98,7 @@ class MapExecution(RunRecorder):
                 continue
             self.open_map(after, self.task_for(after, pending=after.map), [None] * count)
             self.chained.setdefault(step.name, []).append(name)
+            self.chained_after.add(name)
             self.chain_from(after, count)
 
     def chainable(self, after: Step, before: Step) -> bool:
@@ -133,7 +153,7 @@ class MapExecution(RunRecorder):
         state = self.maps[name]
         step = state.step
         mapped = state.map_input
-        if mapped not in state.task.inputs:  # chained: its input is known only now
+        if name in self.chained_after:  # chained: its input is known only now
             reason = self.skip_reason(step)
             if reason is not None:
                 self.record_skipped(step, reason)

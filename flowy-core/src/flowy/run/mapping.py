@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from flowy.artifacts.collection import element_name, is_collection, write_collection
+from flowy.artifacts.collection import element_name, is_collection, splittable, write_collection
 from flowy.artifacts.keys import output_key
 from flowy.kernel import records as R
 from flowy.kernel.errors import FlowyError
@@ -60,8 +60,9 @@ class MapState:
     step: Step
     task: StepTask
     """The mapped step's own task (its ``map`` input is the whole collection)."""
-    elements: list[ArtifactRef | None]
-    """Each element's artifact; None until the element before it (a chained map) passed."""
+    elements: list[Any]
+    """Each element's artifact (a map over an input; None until the element before it, in a
+    chained map, passed), or its value (a map over a parameter)."""
     started_at: float = attrs.field(factory=time.time)
     status: list[str | None] = attrs.field(init=False)
     outputs: list[dict[str, ArtifactRef]] = attrs.field(init=False)
@@ -82,12 +83,13 @@ class MapState:
 
     def item_task(self, index: int) -> StepTask:
         element = self.elements[index]
+        name = element_name(self.step.name, index)
+        if self.map_input in self.task.params:  # a map over a parameter: one value each
+            params = {**self.task.params, self.map_input: element}
+            return attrs.evolve(self.task, step=name, params=params, split=[])
         assert element is not None, "an element is queued only once it is known"
-        inputs = dict(self.task.inputs)
-        inputs[self.map_input] = element
-        return attrs.evolve(
-            self.task, step=element_name(self.step.name, index), inputs=inputs, split=[]
-        )
+        inputs = {**self.task.inputs, self.map_input: element}
+        return attrs.evolve(self.task, step=name, inputs=inputs, split=[])
 
     @property
     def map_input(self) -> str:
@@ -102,6 +104,24 @@ class MapState:
         """Elements whose outputs are passed on (the others failed, or were skipped
         because the element before them in a chain of maps did not pass)."""
         return [i for i, s in enumerate(self.status) if s in PASSED]
+
+
+def elements_of(run: RunPlanner, step: Step, task: StepTask) -> list[Any]:
+    """The elements ``step`` maps over, in order: artifacts for an input, values for a
+    parameter (a list the run's context gives)."""
+    name = step.map
+    assert name is not None
+    if name in task.inputs:
+        return list(element_refs(run, step))
+    value = task.params.get(name)
+    elements = splittable(value)
+    if elements is None:
+        raise FlowyError(
+            f"Step {step.name!r} maps over the parameter {name!r}, which is a "
+            f"{type(value).__name__} ({value!r:.80}); give it a list, e.g. "
+            f"--param '{name}=[1, 2, 3]'."
+        )
+    return list(elements)
 
 
 def element_refs(run: RunPlanner, step: Step) -> list[ArtifactRef]:

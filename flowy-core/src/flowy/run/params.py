@@ -62,6 +62,8 @@ def declared_types(
             ann = annotation_of(step, p)
             if ann is None:
                 continue
+            if p == step.map:  # a map over a parameter: the run gives a list of them
+                ann = list[ann]  # type: ignore[valid-type]
             if p not in found:
                 found[p] = (ann, [name])
             elif found[p][0] == ann:

@@ -105,12 +105,6 @@ class Pipeline:
         else:
             inputs = [p for p in s.parameters if p in self.producer]
         params = [p for p in s.parameters if p not in inputs]
-        if s.map is not None and s.map not in inputs:
-            raise PipelineDefinitionError(
-                f"Pipeline {self.name!r}: step {s.name!r} maps over {s.map!r}, which no step "
-                "produces; map over the output of an upstream step (a list). Outputs "
-                f"available: {', '.join(sorted(self.producer)) or 'none'}."
-            )
         return inputs, params
 
     def _branch_on(self, name: str) -> list[str]:
