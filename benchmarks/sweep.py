@@ -133,8 +133,8 @@ def run_cost(project: Path, home: Path) -> float:
         flowy(project, home, "run", "p.py", "-p", f"alpha={1000 + i}")
         with _store(project, home) as client:
             latest = client.store.list_runs(limit=1)[0]
-            costs.append((latest.finished_at or latest.started_at) - latest.started_at)
-    return statistics.median(costs)
+            costs.append(float((latest.finished_at or latest.started_at) - latest.started_at))
+    return float(statistics.median(costs))
 
 
 def values(points: int) -> str:

@@ -52,12 +52,12 @@ def _run(pipeline: Any, plugins: Any, spec: sweep_spec.SweepSpec, **kw: Any) -> 
     return sweep(pipeline, spec, plugins=lambda: plugins, **kw)
 
 
-def test_shared_steps_are_those_no_swept_parameter_reaches(pipeline):
+def test_shared_steps_are_those_no_swept_parameter_reaches(pipeline: Any) -> None:
     assert shared_steps(pipeline, ["alpha"]) == {"load", "report"}
     assert shared_steps(pipeline, ["size"]) == set()
 
 
-def test_grid_sweep_returns_each_combinations_run(pipeline, plugins):
+def test_grid_sweep_returns_each_combinations_run(pipeline: Any, plugins: Any) -> None:
     spec = sweep_spec.from_mapping({"grid": {"alpha": [0.5, 1, 2], "depth": [3, 5]}}, "test")
     result = _run(pipeline, plugins, spec, parallel=2)
     assert result.ok and len(result) == 6, [
@@ -77,7 +77,9 @@ def test_grid_sweep_returns_each_combinations_run(pipeline, plugins):
     assert result.best("score", mode="min").values == {"alpha": 2.0, "depth": 5}
 
 
-def test_pipeline_sweep_random_draws_repeat_with_a_seed(pipeline, monkeypatch):
+def test_pipeline_sweep_random_draws_repeat_with_a_seed(
+    pipeline: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(
         "FLOWY_LOAD_PLUGINS", "flowy-executor-local,flowy-store-sqlite,flowy-materializers"
     )
@@ -94,7 +96,7 @@ def test_pipeline_sweep_random_draws_repeat_with_a_seed(pipeline, monkeypatch):
     assert first.experiment == "api-sweep"
 
 
-def test_fixed_params_and_experiment_reach_every_run(pipeline, plugins):
+def test_fixed_params_and_experiment_reach_every_run(pipeline: Any, plugins: Any) -> None:
     spec = sweep_spec.from_mapping({"grid": {"alpha": [1, 2]}}, "test")
     result = _run(pipeline, plugins, spec, params={"size": 2}, experiment="trial", parallel=2)
     for run in result:
@@ -104,7 +106,7 @@ def test_fixed_params_and_experiment_reach_every_run(pipeline, plugins):
     assert result.experiment == "trial"
 
 
-def test_a_failure_or_a_dead_worker_fails_only_its_combination(pipeline, plugins):
+def test_a_failure_or_a_dead_worker_fails_only_its_combination(pipeline: Any, plugins: Any) -> None:
     spec = sweep_spec.from_mapping({"grid": {"alpha": [1, -1, 13, 2]}}, "test")
     # max_workers=1: steps run in the sweep's worker process itself, which alpha=13 ends
     result = _run(pipeline, plugins, spec, parallel=2, executor_options={"max_workers": 1})
@@ -116,7 +118,7 @@ def test_a_failure_or_a_dead_worker_fails_only_its_combination(pipeline, plugins
     assert [r.values["alpha"] for r in result.failed] == [-1.0, 13.0]
 
 
-def test_bad_api_input_is_refused(pipeline, plugins):
+def test_bad_api_input_is_refused(pipeline: Any, plugins: Any) -> None:
     with pytest.raises(ParameterError, match="Unknown parameter"):
         pipeline.sweep(grid={"alhpa": [1]})
     with pytest.raises(ParameterError, match="non-empty list"):
@@ -152,7 +154,9 @@ pipeline = Pipeline("failing-upstream", [load, train, slow_side])
 """
 
 
-def test_a_failed_shared_step_lets_the_others_start(project, write_module, plugins):
+def test_a_failed_shared_step_lets_the_others_start(
+    project: Any, write_module: Any, plugins: Any
+) -> None:
     """The first run's shared step fails: the others start without waiting for its end."""
     pipeline = write_module(FAILING_UPSTREAM).pipeline
     spec = sweep_spec.from_mapping({"grid": {"alpha": [1, 2]}}, "test")
@@ -164,7 +168,7 @@ def test_a_failed_shared_step_lets_the_others_start(project, write_module, plugi
     assert second.started_at < first.steps["slow_side"].finished_at
 
 
-def test_spec_text_forms():
+def test_spec_text_forms() -> None:
     spec = sweep_spec.from_cli(
         ["xs=[[1, 2], [3]]", "kind=choice:rf,gbm", "lr=log:1e-3..1e-1"], samples=3, seed=5
     )

@@ -75,7 +75,7 @@ def _load_statuses(root: Path) -> list[str]:
     return sorted(_steps(root, r.run_id)["load"].status for r in _runs(root))
 
 
-def test_grid_sweep_runs_each_combination_once_sharing_upstream(proj):
+def test_grid_sweep_runs_each_combination_once_sharing_upstream(proj: tuple[Path, Flowy]) -> None:
     root, flowy = proj
     done = flowy(
         "run", "p.py", "--sweep", "alpha=0.5,1,2", "--sweep", "depth=3,5", "--sweep-parallel", "2"
@@ -101,7 +101,7 @@ def test_grid_sweep_runs_each_combination_once_sharing_upstream(proj):
     assert "running" in done.stdout and "completed" in done.stdout
 
 
-def test_experiment_best_ranks_the_sweeps_runs(proj):
+def test_experiment_best_ranks_the_sweeps_runs(proj: tuple[Path, Flowy]) -> None:
     root, flowy = proj
     flowy("run", "p.py", "--sweep", "alpha=0.1,0.5,1", "--sweep", "depth=1,3", "--experiment", "hp")
     runs = _runs(root)
@@ -114,7 +114,7 @@ def test_experiment_best_ranks_the_sweeps_runs(proj):
     assert data["ranked"] == 6
 
 
-def test_random_sweep_is_reproducible_with_a_seed(proj):
+def test_random_sweep_is_reproducible_with_a_seed(proj: tuple[Path, Flowy]) -> None:
     root, flowy = proj
     args = ["--sweep", "alpha=log:1e-3..1", "--sweep", "depth=int:2..8", "--sweep-random", "4"]
     flowy("run", "p.py", *args, "--seed", "7")
@@ -128,7 +128,7 @@ def test_random_sweep_is_reproducible_with_a_seed(proj):
     assert _load_statuses(root).count("completed") == 1  # shared across both sweeps
 
 
-def test_sweep_file_with_grid_and_random(proj):
+def test_sweep_file_with_grid_and_random(proj: tuple[Path, Flowy]) -> None:
     root, flowy = proj
     (root / "sweep.json").write_text(
         json.dumps(
@@ -143,7 +143,7 @@ def test_sweep_file_with_grid_and_random(proj):
     assert "seed 3" in done.stdout
 
 
-def test_yaml_sweep_file_and_command_line_together(proj):
+def test_yaml_sweep_file_and_command_line_together(proj: tuple[Path, Flowy]) -> None:
     pytest.importorskip("yaml")
     root, flowy = proj
     (root / "sweep.yaml").write_text(
@@ -164,7 +164,7 @@ def test_yaml_sweep_file_and_command_line_together(proj):
     assert "--sweep depth is also in the sweep file" in _said(again)
 
 
-def test_a_failing_combination_fails_only_its_run(proj):
+def test_a_failing_combination_fails_only_its_run(proj: tuple[Path, Flowy]) -> None:
     root, flowy = proj
     done = flowy("run", "p.py", "--sweep", "alpha=1,-1,2", "--sweep-parallel", "2", code=1)
     runs = {r.params["alpha"]: r for r in _runs(root)}
@@ -177,13 +177,13 @@ def test_a_failing_combination_fails_only_its_run(proj):
     assert f"see flowy runs show {runs[-1.0].run_id}" in done.stdout
 
 
-def test_no_cache_runs_every_step_in_every_run(proj):
+def test_no_cache_runs_every_step_in_every_run(proj: tuple[Path, Flowy]) -> None:
     root, flowy = proj
     flowy("run", "p.py", "--sweep", "alpha=1,2,3", "--no-cache", "--sweep-parallel", "2")
     assert _load_statuses(root) == ["completed"] * 3
 
 
-def test_runs_overlap_when_parallel(proj):
+def test_runs_overlap_when_parallel(proj: tuple[Path, Flowy]) -> None:
     """Two combinations with a 2 s step each, two at a time: their steps overlap in time."""
     root, flowy = proj
     flowy("run", "p.py", "--sweep", "size=4,5", "-p", "nap=2", "--sweep-parallel", "2")
@@ -193,7 +193,7 @@ def test_runs_overlap_when_parallel(proj):
     assert max(t.started_at for t in trains) < min(t.finished_at for t in trains)
 
 
-def test_sweep_parallel_one_runs_one_after_another(proj):
+def test_sweep_parallel_one_runs_one_after_another(proj: tuple[Path, Flowy]) -> None:
     root, flowy = proj
     flowy("run", "p.py", "--sweep", "size=4,5", "-p", "nap=0.3", "--sweep-parallel", "1")
     trains = sorted(
@@ -231,7 +231,9 @@ BAD = [
 
 
 @pytest.mark.parametrize(("args", "message"), BAD, ids=[m for _, m in BAD])
-def test_bad_sweep_is_refused_before_anything_runs(proj, args, message):
+def test_bad_sweep_is_refused_before_anything_runs(
+    proj: tuple[Path, Flowy], args: list[str], message: str
+) -> None:
     root, flowy = proj
     done = flowy("run", "p.py", *args, code=None)
     assert done.returncode != 0
@@ -240,7 +242,7 @@ def test_bad_sweep_is_refused_before_anything_runs(proj, args, message):
     assert _runs(root) == []
 
 
-def test_bad_sweep_file_is_refused(proj):
+def test_bad_sweep_file_is_refused(proj: tuple[Path, Flowy]) -> None:
     root, flowy = proj
     (root / "s.json").write_text(json.dumps({"grid": {"alpha": []}}))
     done = flowy("run", "p.py", "--sweep-file", "s.json", code=None)
