@@ -122,7 +122,7 @@ def _header(file: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
 
 def chunk_decoder(
     metadata: Mapping[str, Any], tail: bytes | None, want: type | None
-) -> Callable[[int, bytearray], Any]:
+) -> Callable[[int, Any], Any]:
     """Decode one verified ``.npy`` record into a writable array over its own bytes."""
     import numpy as np
 
@@ -134,7 +134,7 @@ def chunk_decoder(
             "Iterator), or convert each chunk in the step."
         )
 
-    def decode(index: int, data: bytearray) -> Any:
+    def decode(index: int, data: Any) -> Any:
         probe = io.BytesIO(bytes(memoryview(data)[:HEADER_MAX]))
         shape, fortran, dtype = _header(probe)
         count = 1

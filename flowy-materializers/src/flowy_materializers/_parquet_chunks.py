@@ -31,6 +31,8 @@ from flowy.kernel.errors import FlowyError
 from flowy_materializers._chunks import CHUNKS_KEY, SHOWN, SegmentWriter, family, mixed_chunk
 
 ARROW = ("arrow_table", "arrow_batch")
+#: What pyarrow's many small writes are gathered into before they are hashed and written.
+GATHER = 8 << 20
 
 
 def _table(chunk: Any, kind: str, index: int, expected: str) -> Any:
@@ -102,17 +104,22 @@ def write_chunks(first: Any, chunks: Iterator[Any], file: BinaryIO) -> dict[str,
     kind = family(first) or "empty"
     expected = SHOWN.get(kind, "")
     sink = SegmentWriter(file)
+    # pyarrow writes pages and their small headers one by one; gathered here, each chunk's
+    # bytes reach the sink in large pieces, hashed on a helper thread while they are written.
+    front = io.BufferedWriter(sink, buffer_size=GATHER)
     table = _table(first, kind, 0, expected) if kind != "empty" else pa.table({})
     schema = table.schema
     entries: list[dict[str, Any]] = []
-    writer = pq.ParquetWriter(sink, schema, compression="snappy")
+    writer = pq.ParquetWriter(front, schema, compression="snappy")
     done = object()
     try:
         index = 0
         while True:
             if table.num_rows:  # an empty chunk was checked; it adds no row group
+                front.flush()
                 sink.begin()
                 writer.write_table(table, row_group_size=table.num_rows)
+                front.flush()
                 entries.append({**sink.end(), "rows": table.num_rows})
             del table
             index += 1
@@ -123,8 +130,10 @@ def write_chunks(first: Any, chunks: Iterator[Any], file: BinaryIO) -> dict[str,
             del chunk
             if index % 16 == 0:
                 pa.default_memory_pool().release_unused()
+        front.flush()
         sink.begin()
         writer.close()
+        front.flush()
         tail = sink.end()
     except BaseException:
         with contextlib.suppress(Exception):  # the step's own error is the one to report
@@ -161,10 +170,10 @@ def write_chunks(first: Any, chunks: Iterator[Any], file: BinaryIO) -> dict[str,
 class _Window(io.RawIOBase):
     """A read-only file of ``total`` bytes of which only ``data`` at ``offset`` can be read."""
 
-    def __init__(self, total: int, offset: int, data: bytearray, what: str) -> None:
+    def __init__(self, total: int, offset: int, data: Any, what: str) -> None:
         self._total = total
         self._offset = offset
-        self._data = memoryview(data)
+        self._data = memoryview(data).cast("B")
         self._what = what
         self._position = 0
 
@@ -202,7 +211,7 @@ class _Window(io.RawIOBase):
 
 def chunk_decoder(
     metadata: Mapping[str, Any], tail: bytes | None, want: type | None
-) -> Callable[[int, bytearray], Any]:
+) -> Callable[[int, Any], Any]:
     """Decode row group ``i`` from its verified bytes into what ``want`` asks for."""
     import pyarrow.parquet as pq
 
@@ -218,7 +227,7 @@ def chunk_decoder(
     ranged = footer.schema.to_arrow_schema().pandas_metadata or {}
     running_index = not ranged.get("index_columns")
 
-    def decode(index: int, data: bytearray) -> Any:
+    def decode(index: int, data: Any) -> Any:
         entry = layout["chunks"][index]
         window = _Window(total, int(entry["offset"]), data, f"chunk {index}")
         table = pq.ParquetFile(window, metadata=footer, pre_buffer=False).read_row_group(index)

@@ -62,9 +62,15 @@ class ChunkedParquetMaterializer(Materializer):
 
         return load_whole(path, metadata)
 
+    def chunk_buffer(self, size: int) -> Any:
+        """From pyarrow's memory pool: recycled memory, nothing zeroed (see ChunkDecoding)."""
+        import pyarrow as pa
+
+        return pa.allocate_buffer(size, resizable=False)
+
     def chunk_decoder(
         self, metadata: Mapping[str, Any], tail: bytes | None, want: type | None
-    ) -> Callable[[int, bytearray], Any]:
+    ) -> Callable[[int, Any], Any]:
         """See :class:`flowy.artifacts.chunked.ChunkDecoding`."""
         from flowy_materializers._parquet_chunks import chunk_decoder
 
@@ -98,9 +104,15 @@ class ChunkedNpyMaterializer(Materializer):
 
         return load_whole(file, metadata)
 
+    def chunk_buffer(self, size: int) -> Any:
+        """Uninitialized NumPy memory; the chunk's array is a view of it (see ChunkDecoding)."""
+        import numpy as np
+
+        return np.empty(size, dtype=np.uint8)
+
     def chunk_decoder(
         self, metadata: Mapping[str, Any], tail: bytes | None, want: type | None
-    ) -> Callable[[int, bytearray], Any]:
+    ) -> Callable[[int, Any], Any]:
         """See :class:`flowy.artifacts.chunked.ChunkDecoding`."""
         from flowy_materializers._npy_chunks import chunk_decoder
 

@@ -41,16 +41,24 @@ if TYPE_CHECKING:
 CHUNKS_KEY = "flowy_chunks"
 #: Gaps between chunks (a format's header) are read through a buffer this large.
 _GAP_BUFFER = 1 << 20
+#: Makes a writable buffer of a given size (``bytearray`` by default) to read a chunk into.
+Allocate = Callable[[int], Any]
 
 
 @runtime_checkable
 class ChunkDecoding(Protocol):
     """What a chunked materializer offers besides ``load``: decoding one chunk at a time."""
 
+    def chunk_buffer(self, size: int) -> Any:
+        """A new writable buffer of ``size`` bytes that one chunk is read into (and that the
+        decoded value may keep using: a fresh one per chunk)."""
+        ...
+
     def chunk_decoder(
         self, metadata: Mapping[str, Any], tail: bytes | None, want: type | None
-    ) -> Callable[[int, bytearray], Any]:
-        """A function turning chunk ``i``'s verified bytes into the value to hand on.
+    ) -> Callable[[int, Any], Any]:
+        """A function turning chunk ``i``'s verified bytes (a :meth:`chunk_buffer`) into the
+        value to hand on.
 
         ``tail`` is the verified tail segment (None when the format has none);
         ``want`` is the chunk type the consuming step asked for
@@ -79,9 +87,11 @@ def chunk_mismatch(
     )
 
 
-def _read_exactly(file: BinaryIO, size: int, ref: ArtifactRef, what: str) -> bytearray:
-    data = bytearray(size)
-    view = memoryview(data)
+def _read_exactly(
+    file: BinaryIO, size: int, ref: ArtifactRef, what: str, allocate: Allocate = bytearray
+) -> Any:
+    data = allocate(size)
+    view = memoryview(data).cast("B")
     filled = 0
     while filled < size:
         n = file.readinto(view[filled:])  # type: ignore[attr-defined]
@@ -117,12 +127,19 @@ def _seekable(raw: BinaryIO) -> Iterator[BinaryIO]:
 
 
 def read_chunks(
-    store: ArtifactStore, ref: ArtifactRef, on_tail: Callable[[bytes | None], None]
-) -> Generator[tuple[int, bytearray], None, None]:
+    store: ArtifactStore,
+    ref: ArtifactRef,
+    on_tail: Callable[[bytes | None], None],
+    allocate: Allocate = bytearray,
+) -> Generator[tuple[int, Any], None, None]:
     """``(index, bytes)`` of each chunk of ``ref``, in order, each verified before it is yielded.
 
     ``on_tail`` receives the verified tail segment (or None) before the first
-    chunk. The store stream is opened on the first ``next()`` and closed when the
+    chunk. Each chunk is read into a new writable buffer from ``allocate(size)``
+    (a materializer's :meth:`ChunkDecoding.chunk_buffer`: a library's memory pool
+    hands out recycled memory, where a fresh ``bytearray`` costs a zeroing pass).
+
+    The store stream is opened on the first ``next()`` and closed when the
     generator ends, raises, or is closed: whatever happens. After the last chunk
     the rest of the file is hashed and the whole checksum compared (a mismatch is
     :class:`~flowy.kernel.errors.ChecksumMismatchError`, as for any artifact).
@@ -157,10 +174,10 @@ def read_chunks(
                 raise FlowyError(f"Artifact {ref.uri}: chunk {index} overlaps the one before it")
             if offset > position:  # a format's header: hashed for the whole checksum only
                 whole.update(_read_exactly(raw, offset - position, ref, "its header"))
-            data = _read_exactly(raw, size, ref, f"chunk {index}")
+            data = _read_exactly(raw, size, ref, f"chunk {index}", allocate)
             position = offset + size
             check = Checksum(expected)
-            view = memoryview(data)
+            view = memoryview(data).cast("B")
             whole.submit(view)  # on the helper thread, while this thread hashes the chunk
             check.update(view)
             whole.wait()

@@ -169,14 +169,14 @@ class ChunkIterator(Iterator[Any]):
         return self._decoded(materializer)
 
     def _decoded(self, materializer: ChunkDecoding) -> Iterator[Any]:
-        decode: list[Callable[[int, bytearray], Any]] = []
+        decode: list[Callable[[int, Any], Any]] = []
 
         def on_tail(tail: bytes | None) -> None:
             decode.append(materializer.chunk_decoder(self._ref.metadata, tail, self._want))
 
         # closing(): the store stream closes with this generator, not when collected.
         with contextlib.closing(
-            read_chunks(self._runtime.artifact_store, self._ref, on_tail)
+            read_chunks(self._runtime.artifact_store, self._ref, on_tail, materializer.chunk_buffer)
         ) as chunks:
             for index, data in chunks:
                 value = decode[0](index, data)
