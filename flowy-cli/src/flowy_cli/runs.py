@@ -281,7 +281,7 @@ def _render_run(data: dict[str, Any]) -> None:
 def _outputs_cell(outputs: dict[str, dict[str, Any]]) -> str:
     """A step's outputs for the steps table; the elements of an output stored element by
     element for a map (``items[0]``...) are counted, not listed (there may be thousands)."""
-    from flowy.artifacts.collection import element_of
+    from flowy.artifacts import element_of
 
     elements: dict[str, int] = {}
     shown = []

@@ -85,7 +85,7 @@ def dag(
     folded into the mapped step's node, counted by status: a map over 1,000
     elements is one node, not 1,000.
     """
-    from flowy.artifacts.collection import element_of
+    from flowy.artifacts import element_of
 
     mapped = {s.step for s in steps} | {name for name, _ in running or ()}
     node_of: dict[str, str] = {}

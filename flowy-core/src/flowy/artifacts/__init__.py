@@ -35,6 +35,10 @@ _LAZY = {
     "type_name": "flowy.artifacts.resolution",
     "check_index": "flowy.artifacts.rebuild",
     "rebuild_index": "flowy.artifacts.rebuild",
+    # lists stored element by element, for maps (@step(map=...))
+    "Collection": "flowy.artifacts.collection",
+    "element_of": "flowy.artifacts.collection",
+    "load_elements": "flowy.artifacts.collection",
 }
 
 __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
@@ -42,10 +46,13 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "PICKLE_NAMES",
     "WRITE_BUFFER",
     "Checksum",
+    "Collection",
     "HashingReader",
     "HashingWriter",
     "MaterializerRegistry",
     "check_index",
+    "element_of",
+    "load_elements",
     "read_artifact",
     "reads_paths",
     "rebuild_index",
@@ -60,6 +67,7 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
 if TYPE_CHECKING:  # listed in __all__, so re-exported for type checkers (strict mypy)
     from flowy.artifacts.checksums import Checksum
     from flowy.artifacts.checksums import short as short_checksum
+    from flowy.artifacts.collection import Collection, element_of, load_elements
     from flowy.artifacts.rebuild import check_index, rebuild_index
     from flowy.artifacts.resolution import PICKLE_NAMES, MaterializerRegistry, type_name
     from flowy.artifacts.store_io import (

@@ -16,28 +16,12 @@ of a partial run, still skips the step as before.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
-
-from flowy.kernel.errors import StepDefinitionError
 
 if TYPE_CHECKING:
     from flowy.run.graph import PipelineGraph
-    from flowy.run.planner import RunPlanner
     from flowy.run.steps import Step
-
-
-def branch_option(name: str, option: Any) -> tuple[str, Any] | None:
-    """``@step(branch=...)`` checked: ``(output, value)`` or ``(output, {values})``."""
-    if option is None:
-        return None
-    if not (isinstance(option, tuple) and len(option) == 2 and isinstance(option[0], str)):
-        raise StepDefinitionError(
-            f"Step {name!r}: branch={option!r} must be a pair (output, value): the step runs "
-            "only when that upstream output equals the value, e.g. branch=('route', 'fast'), "
-            "or is one of several, branch=('route', {'fast', 'cheap'})."
-        )
-    return option
 
 
 def chosen(expected: Any, value: Any) -> bool:
@@ -47,14 +31,13 @@ def chosen(expected: Any, value: Any) -> bool:
     return bool(value == expected)
 
 
-def branch_reason(run: RunPlanner, step: Step) -> str | None:
-    """Why ``step``'s branch was not chosen, or None when it was (or it has none)."""
+def branch_reason(step: Step, value_of: Callable[[str], Any]) -> str | None:
+    """Why ``step``'s branch was not chosen, or None when it was (or it has none);
+    ``value_of(output)`` loads an upstream output's value (the run's planner does)."""
     if step.branch is None:
         return None
-    from flowy.artifacts.store_io import read_artifact
-
     output, expected = step.branch
-    value = read_artifact(run.runtime.artifact_store, run.outputs[output], run.materializers)
+    value = value_of(output)
     if chosen(expected, value):
         return None
     wanted = sorted(map(repr, expected)) if _several(expected) else [repr(expected)]

@@ -164,10 +164,16 @@ class RunPlanner:
         if step.when is not None and not step.when(self.context):
             self.inactive.add(step.name)
             return "its `when` condition is false"
-        reason = branch_reason(self, step)
+        reason = branch_reason(step, self.output_value)
         if reason is not None:
             self.inactive.add(step.name)
         return reason
+
+    def output_value(self, output: str) -> Any:
+        """The value of an output this run settled (read through its materializer)."""
+        from flowy.artifacts.store_io import read_artifact
+
+        return read_artifact(self.runtime.artifact_store, self.outputs[output], self.materializers)
 
     @functools.cached_property
     def inactive(self) -> set[str]:

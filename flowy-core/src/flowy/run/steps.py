@@ -10,7 +10,6 @@ from typing import Any, overload
 from flowy.kernel import names
 from flowy.kernel.errors import StepDefinitionError
 from flowy.kernel.records import StepRef
-from flowy.run.branching import branch_option
 
 _EMPTY = inspect.Parameter.empty
 
@@ -197,6 +196,19 @@ def normalize_register_option(
         out: names.check(names.MODEL, name, error=StepDefinitionError, where=where)
         for out, name in option.items()
     }
+
+
+def branch_option(name: str, option: Any) -> tuple[str, Any] | None:
+    """``@step(branch=...)`` checked: ``(output, value)`` or ``(output, {values})``."""
+    if option is None:
+        return None
+    if not (isinstance(option, tuple) and len(option) == 2 and isinstance(option[0], str)):
+        raise StepDefinitionError(
+            f"Step {name!r}: branch={option!r} must be a pair (output, value): the step runs "
+            "only when that upstream output equals the value, e.g. branch=('route', 'fast'), "
+            "or is one of several, branch=('route', {'fast', 'cheap'})."
+        )
+    return option
 
 
 def _map_option(name: str, signature: inspect.Signature, option: str | None) -> str | None:
