@@ -513,3 +513,20 @@ def test_a_pipeline_mapping_over_a_parameter_maps_over_an_output_once_nested(
         records["pr.size[2]"].inputs["find_regions"]
         == (records["find_regions"].outputs["find_regions[2]"])
     )
+
+
+def test_a_partial_run_of_the_map_alone_reads_the_elements_an_earlier_run_made(
+    project: Path, all_plugins: Any, tmp_path: Path, marks: Path
+) -> None:
+    module = load_path_module(tmp_path, "mapped_partial", MAPPED)
+    first = run_pipeline(module.pipeline, params={"values": [4, 5]}, plugins=all_plugins)
+    assert first.ok
+    again = run_pipeline(
+        module.pipeline, params={"values": [4, 5]}, plugins=all_plugins, only="square",
+        no_cache=True,
+    )  # fmt: skip
+    assert again.ok and again["squared"] == [16, 25]
+    before = step_records(project, all_plugins, first.run_id)
+    now = step_records(project, all_plugins, again.run_id)
+    assert now["numbers"].status == "skipped" and now["square[1]"].status == "completed"
+    assert now["square[1]"].inputs["numbers"] == before["numbers"].outputs["numbers[1]"]

@@ -28,7 +28,7 @@ from flowy.kernel.errors import FlowyError
 from flowy.kernel.records import ArtifactRef, CacheEntry, StepResult, StepTask
 from flowy.run.map_execution import MapExecution
 from flowy.run.mapping import item_of, item_step
-from flowy.run.planner import provides
+from flowy.run.planner import output_of, provides
 from flowy.run.worker import StepInterrupted
 
 if TYPE_CHECKING:
@@ -322,7 +322,7 @@ class RunExecution(MapExecution):
         for rec in self.store.get_step_runs(previous.run_id):
             if rec.status in (R.COMPLETED, R.CACHED) and rec.step in self.pipeline.steps:
                 declared = self.pipeline.steps[rec.step].outputs  # not logged files
-                outputs = {n: a for n, a in rec.outputs.items() if _output_of(n, declared)}
+                outputs = {n: a for n, a in rec.outputs.items() if output_of(n, declared)}
                 reusable[rec.step] = Reusable(previous.run_id, rec.cache_key, outputs)
         self.reusable = reusable
 
@@ -359,11 +359,3 @@ class RunExecution(MapExecution):
         )
         self.record_cached(step, task, key, entry, refs)
         return True
-
-
-def _output_of(name: str, declared: list[str]) -> bool:
-    """Whether ``name`` is one of ``declared`` or an element of one (not a logged file)."""
-    from flowy.artifacts.collection import element_of
-
-    element = element_of(name)
-    return name in declared or (element is not None and element[0] in declared)

@@ -271,6 +271,15 @@ def provides(step: Step, refs: Mapping[str, ArtifactRef]) -> bool:
     return {n for n in refs if element_of(n) is None} == set(step.outputs)
 
 
+def output_of(name: str, declared: list[str]) -> bool:
+    """Whether a recorded output ``name`` is one of ``declared`` or an element of one
+    (``items[3]``), not a file the step logged."""
+    from flowy.artifacts.collection import element_of
+
+    element = element_of(name)
+    return name in declared or (element is not None and element[0] in declared)
+
+
 def jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` with each value JSON cannot write replaced by its ``repr``."""
     import json

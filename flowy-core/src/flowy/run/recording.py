@@ -157,7 +157,7 @@ class RunRecorder(RunPlanner):
             cache_key=key,
             code_hash=task.code_hash,
             params=jsonable(task.params),
-            inputs={n: r.artifact_id for n, r in task.inputs.items()},
+            inputs=consumed(task),
             outputs={n: r.artifact_id for n, r in refs.items()},
             tags=step_tags(step),
         )
@@ -206,7 +206,7 @@ class RunRecorder(RunPlanner):
             traceback=result.traceback,
             logs=result.logs,
             params=params,
-            inputs={n: r.artifact_id for n, r in task.inputs.items()},
+            inputs=consumed(task),
             outputs={a.name: a.artifact_id for a in (*artifacts, *logged)},
             tags=step_tags(step),
         )
@@ -305,6 +305,12 @@ class RunRecorder(RunPlanner):
 _ids = random.Random()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_ids.seed)
+
+
+def consumed(task: StepTask) -> dict[str, str]:
+    """A task's inputs as its record keeps them: input -> artifact id. An input known only
+    by its reference (an element read from a collection's manifest) has no id to link."""
+    return {n: r.artifact_id for n, r in task.inputs.items() if r.artifact_id}
 
 
 def new_id() -> str:

@@ -19,7 +19,7 @@ import attrs
 
 from flowy.kernel import records as R
 from flowy.kernel.errors import FlowyError
-from flowy.run.planner import RunPlanner, Selection
+from flowy.run.planner import RunPlanner, Selection, output_of, provides
 
 if TYPE_CHECKING:
     from flowy.kernel.records import ArtifactRef
@@ -151,13 +151,16 @@ def _from_cache(run: RunPlanner, name: str) -> dict[str, ArtifactRef] | None:
 
 def _from_latest_run(run: RunPlanner, name: str) -> dict[str, ArtifactRef] | None:
     """The step's outputs from the newest run in which it completed, checksums verified."""
-    declared = run.pipeline.steps[name].outputs
+    step = run.pipeline.steps[name]
     for earlier in run.store.list_runs(pipeline=run.pipeline.name, limit=RECENT_RUNS):
         for rec in run.store.get_step_runs(earlier.run_id):
             if rec.step != name or rec.status not in (R.COMPLETED, R.CACHED):
                 continue
-            refs = _verified(run, {n: a for n, a in rec.outputs.items() if n in declared})
-            if refs is not None and set(refs) == set(declared):
+            # Its outputs, with the elements of those stored element by element for a map
+            # (items[3]); not the files it logged.
+            kept = {n: a for n, a in rec.outputs.items() if output_of(n, step.outputs)}
+            refs = _verified(run, kept)
+            if refs is not None and provides(step, refs):
                 return refs
     return None
 
