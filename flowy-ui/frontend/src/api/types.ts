@@ -51,8 +51,9 @@ export interface RunDetail extends RunSummary {
 }
 
 export interface Dag {
-  /** `tags`: the step's tags, sorted ([] while it runs, or for a run recorded without them). */
-  nodes: Array<{ id: string; status: string; tags?: string[] }>;
+  /** `tags`: the step's tags, sorted ([] while it runs, or for a run recorded without them).
+   * `elements`: a mapped step's elements recorded so far, by status (folded into its node). */
+  nodes: Array<{ id: string; status: string; tags?: string[]; elements?: Record<string, number> | null }>;
   edges: Array<[string, string]>;
 }
 

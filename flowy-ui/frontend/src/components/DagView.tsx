@@ -15,6 +15,16 @@ export interface DagNode {
   attempts?: number | null;
   /** The step's tags, sorted: when any node has some, groups are by first tag. */
   tags?: readonly string[] | null;
+  /** A mapped step's elements recorded so far, by status: shown as passed/recorded. */
+  elements?: Readonly<Record<string, number>> | null;
+}
+
+/** "3/4" for a map whose 4 recorded elements include 3 that passed (completed or cached). */
+export function elementsMark(elements: Readonly<Record<string, number>> | null | undefined): string {
+  if (!elements) return "";
+  const total = Object.values(elements).reduce((a, b) => a + b, 0);
+  const passed = (elements.completed ?? 0) + (elements.cached ?? 0);
+  return `${passed}/${total}`;
 }
 
 /** Above this many nodes the graph starts collapsed into groups (and says so). */
@@ -236,8 +246,10 @@ function StepBox({
   const text = node.label ?? n.id;
   const status = node.status ?? null;
   const retried = (node.attempts ?? 0) > 1;
-  const marks = [status === "cached" ? "cached" : "", retried ? `×${node.attempts}` : "", status === "timed_out" ? "timeout" : ""].filter(Boolean);
-  const shown = marks.length ? LABEL_CHARS - 6 : LABEL_CHARS;
+  const mapped = elementsMark(node.elements);
+  const marks = [mapped, status === "cached" ? "cached" : "", retried ? `×${node.attempts}` : "", status === "timed_out" ? "timeout" : ""].filter(Boolean);
+  const described = `${text}${status ? `: ${status}` : ""}${retried ? `, ${node.attempts} attempts` : ""}${mapped ? `, elements ${mapped} passed` : ""}`;
+  const shown = marks.length ? LABEL_CHARS - Math.max(6, marks.join(" ").length) : LABEL_CHARS;
   return (
     <g
       className={`dag-node ${statusClass(status)}${isSelected ? " selected" : ""}`}
@@ -245,7 +257,7 @@ function StepBox({
       role={onSelect ? "button" : undefined}
       tabIndex={onSelect ? 0 : undefined}
       aria-pressed={onSelect ? isSelected : undefined}
-      aria-label={`${text}${status ? `: ${status}` : ""}${retried ? `, ${node.attempts} attempts` : ""}`}
+      aria-label={described}
       onClick={onSelect}
       onKeyDown={onKey}
       data-testid="dag-node"
@@ -254,8 +266,9 @@ function StepBox({
       data-cached={status === "cached" ? "true" : "false"}
       data-retried={retried ? "true" : "false"}
       data-timed-out={status === "timed_out" ? "true" : "false"}
+      data-elements={mapped}
     >
-      <title>{`${text}${status ? ` (${status})` : ""}${retried ? `, ${node.attempts} attempts` : ""}`}</title>
+      <title>{described}</title>
       <rect width={n.width} height={n.height} rx="6" />
       <text x="12" y={n.height / 2} dominantBaseline="central">
         {text.length > shown ? `${text.slice(0, shown - 1)}…` : text}

@@ -48,7 +48,8 @@ export function RunPage() {
   // Attempts come from the run's steps (retried steps are marked in the DAG).
   const attempts = useMemo(() => new Map((run.data?.steps ?? []).map((s) => [s.step, s.attempts])), [run.data]);
   const dagNodes = useMemo<DagNode[]>(
-    () => (dag.data?.nodes ?? []).map((n) => ({ id: n.id, status: n.status, attempts: attempts.get(n.id) ?? null, tags: n.tags ?? [] })),
+    () =>
+      (dag.data?.nodes ?? []).map((n) => ({ id: n.id, status: n.status, attempts: attempts.get(n.id) ?? null, tags: n.tags ?? [], elements: n.elements ?? null })),
     [dag.data, attempts],
   );
 
