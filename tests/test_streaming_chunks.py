@@ -264,3 +264,12 @@ def test_which_parameters_want_an_iterator() -> None:
         "h": None,
         "i": NOT_ITERATOR,
     }
+
+
+def test_an_iterator_over_an_artifact_that_is_not_a_stream(runtime: Runtime) -> None:
+    store, registry = runtime.artifact_store, runtime.materializers
+    frame = write_artifact(store, "run/a/frame", "frame", pd.DataFrame({"x": [1, 2]}), registry)
+    [only] = list(_chunks(runtime, frame))  # the whole object, once
+    assert only["x"].tolist() == [1, 2]
+    listed = write_artifact(store, "run/a/listed", "listed", [1, 2, 3], registry)
+    assert list(_chunks(runtime, listed)) == [1, 2, 3]  # a list: its elements
