@@ -273,3 +273,17 @@ def test_an_iterator_over_an_artifact_that_is_not_a_stream(runtime: Runtime) -> 
     assert only["x"].tolist() == [1, 2]
     listed = write_artifact(store, "run/a/listed", "listed", [1, 2, 3], registry)
     assert list(_chunks(runtime, listed)) == [1, 2, 3]  # a list: its elements
+
+
+def test_a_failed_write_behind_the_encoder_is_raised_in_the_step(tmp_path: Path) -> None:
+    from flowy_materializers._chunks import WriteBehind
+
+    target = open(tmp_path / "target", "wb")  # noqa: SIM115 - closed to make writes fail
+    target.close()
+    sink = WriteBehind(target)  # type: ignore[arg-type]
+    sink.begin()
+    sink.write(b"x" * 1000)
+    sink.end()
+    with pytest.raises(ValueError, match="closed file"):
+        sink.finish()
+    sink.close()

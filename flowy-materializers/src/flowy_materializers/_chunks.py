@@ -163,3 +163,121 @@ class SegmentWriter(io.RawIOBase):
             self._checksum.close()
             self._checksum = None
         super().close()
+
+
+class WriteBehind(io.RawIOBase):
+    """A write-only file whose writes are hashed and passed on by one helper thread, in order.
+
+    A format's encoder (pyarrow's Parquet writer) keeps encoding the next pages
+    while the helper hashes the segment (chunk) they belong to and writes them to
+    ``target`` (the store's hashing file): encoding overlaps hashing and I/O. At
+    most ``window`` bytes are in flight; a write beyond that waits. Segments are
+    marked with :meth:`begin` and :meth:`end` from the writing thread;
+    :meth:`finish` waits for the helper and returns every segment's
+    ``{"offset", "size", "checksum"}`` in order. An error of the helper is raised
+    in the writing thread at its next call.
+    """
+
+    def __init__(self, target: BinaryIO, window: int = 32 << 20) -> None:
+        import queue
+        import threading
+
+        self._target = target
+        self._window = window
+        self.position = 0
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._room = threading.Condition()
+        self._in_flight = 0
+        self._error: BaseException | None = None
+        self._segments: list[dict[str, Any]] = []
+        self._start: int | None = None
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="flowy-chunk-writer", daemon=True)
+        self._thread.start()
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seekable(self) -> bool:
+        return False
+
+    def write(self, data: Any) -> int:
+        self._raise()
+        # pyarrow hands immutable bytes (kept as they are); anything else is copied first.
+        piece = data if isinstance(data, bytes) else bytes(memoryview(data).cast("B"))
+        with self._room:
+            while self._in_flight and self._in_flight + len(piece) > self._window:
+                self._room.wait()
+                self._raise()
+            self._in_flight += len(piece)
+        self._queue.put(piece)
+        self.position += len(piece)
+        return len(piece)
+
+    def flush(self) -> None:
+        if not self._closing:  # closing after a failure must not raise it a second time
+            self._raise()
+
+    def begin(self) -> None:
+        """Start a segment at the current position."""
+        self._start = self.position
+        self._queue.put(("begin", None))
+
+    def end(self) -> dict[str, Any]:
+        """End the segment; its checksum is filled in by the helper (see :meth:`finish`)."""
+        if self._start is None:
+            raise RuntimeError("WriteBehind.end() without begin()")
+        segment = {"offset": self._start, "size": self.position - self._start, "checksum": ""}
+        self._segments.append(segment)
+        self._start = None
+        self._queue.put(("end", segment))
+        return segment
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Wait until everything is hashed and written; the segments, checksums filled in."""
+        self._queue.put(("stop", None))
+        self._thread.join()
+        self._raise()
+        self._target.flush()
+        return self._segments
+
+    def close(self) -> None:
+        """Stop the helper (what is queued is still written); the target stays open."""
+        self._closing = True
+        if self._thread.is_alive():
+            self._queue.put(("stop", None))
+            self._thread.join()
+        super().close()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        checksum: Checksum | None = None
+        while True:
+            item = self._queue.get()
+            if isinstance(item, bytes):
+                try:
+                    if self._error is None:
+                        if checksum is not None:
+                            checksum.update(item)
+                        self._target.write(item)
+                except BaseException as exc:  # noqa: BLE001 - handed to the writing thread
+                    self._error = exc
+                with self._room:
+                    self._in_flight -= len(item)
+                    self._room.notify()
+                continue
+            kind, segment = item
+            if kind == "stop":
+                return
+            if kind == "begin":
+                checksum = Checksum()
+            elif checksum is not None:
+                segment["checksum"] = checksum.value()
+                checksum.close()
+                checksum = None

@@ -3,7 +3,8 @@
 Writing: the first chunk fixes the schema; each chunk becomes one row group,
 written as it arrives (``write_table(..., row_group_size=rows)``: pyarrow
 closes the row group before returning, so the bytes between two calls are
-exactly one row group), hashed on its own by :class:`SegmentWriter`. The footer
+exactly one row group), hashed on its own by :class:`WriteBehind` on a helper thread
+while pyarrow encodes on (the store's writer hashes the whole file). The footer
 is the tail segment. After closing, the recorded ranges are checked against the
 footer's own row-group offsets, so a pyarrow that wrote differently is an error,
 not a wrong checksum. The file is plain Parquet: ``pd.read_parquet`` reads it.
@@ -28,11 +29,9 @@ from typing import Any, BinaryIO
 
 from flowy.kernel.errors import FlowyError
 
-from flowy_materializers._chunks import CHUNKS_KEY, SHOWN, SegmentWriter, family, mixed_chunk
+from flowy_materializers._chunks import CHUNKS_KEY, SHOWN, WriteBehind, family, mixed_chunk
 
 ARROW = ("arrow_table", "arrow_batch")
-#: What pyarrow's many small writes are gathered into before they are hashed and written.
-GATHER = 8 << 20
 
 
 def _table(chunk: Any, kind: str, index: int, expected: str) -> Any:
@@ -103,24 +102,22 @@ def write_chunks(first: Any, chunks: Iterator[Any], file: BinaryIO) -> dict[str,
 
     kind = family(first) or "empty"
     expected = SHOWN.get(kind, "")
-    sink = SegmentWriter(file)
-    # pyarrow writes pages and their small headers one by one; gathered here, each chunk's
-    # bytes reach the sink in large pieces, hashed on a helper thread while they are written.
-    front = io.BufferedWriter(sink, buffer_size=GATHER)
+    # pyarrow keeps encoding while a helper thread hashes each chunk's bytes and writes them.
+    sink = WriteBehind(file)
     table = _table(first, kind, 0, expected) if kind != "empty" else pa.table({})
     schema = table.schema
     entries: list[dict[str, Any]] = []
-    writer = pq.ParquetWriter(front, schema, compression="snappy")
+    writer = pq.ParquetWriter(sink, schema, compression="snappy")
     done = object()
     try:
         index = 0
         while True:
             if table.num_rows:  # an empty chunk was checked; it adds no row group
-                front.flush()
                 sink.begin()
                 writer.write_table(table, row_group_size=table.num_rows)
-                front.flush()
-                entries.append({**sink.end(), "rows": table.num_rows})
+                entry = sink.end()
+                entry["rows"] = table.num_rows
+                entries.append(entry)
             del table
             index += 1
             chunk = next(chunks, done)
@@ -130,11 +127,10 @@ def write_chunks(first: Any, chunks: Iterator[Any], file: BinaryIO) -> dict[str,
             del chunk
             if index % 16 == 0:
                 pa.default_memory_pool().release_unused()
-        front.flush()
         sink.begin()
         writer.close()
-        front.flush()
         tail = sink.end()
+        sink.finish()
     except BaseException:
         with contextlib.suppress(Exception):  # the step's own error is the one to report
             writer.close()
