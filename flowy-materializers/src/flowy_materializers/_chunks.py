@@ -6,10 +6,13 @@ at it; a generator cannot be rewound, so the chunk it yielded is kept here
 (:func:`peek`) until ``save`` takes it back (:func:`chunks_of`). Kept in a
 weak-keyed map: a generator that is never saved takes its first chunk with it.
 
-:class:`SegmentWriter` sits between a format's writer and the store's hashing
-file: it hashes the bytes of each chunk on their own (BLAKE3, as every artifact)
-while they pass, so the core can later verify each chunk before decoding it
-(:mod:`flowy.artifacts.chunked` documents the layout recorded in the metadata).
+:class:`SegmentWriter` and :class:`WriteBehind` sit between a format's writer and
+the store's hashing file: they hash the bytes of each chunk on their own (BLAKE3, as
+every artifact) while they pass, so the core can later verify each chunk before
+decoding it (:mod:`flowy.artifacts.chunked` documents the layout recorded in the
+metadata). ``SegmentWriter`` does it in the writing thread (NumPy writes whole
+buffers); ``WriteBehind`` on a helper thread, so that pyarrow goes on encoding
+the next pages meanwhile.
 """
 
 from __future__ import annotations

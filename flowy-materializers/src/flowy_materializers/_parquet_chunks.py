@@ -3,8 +3,8 @@
 Writing: the first chunk fixes the schema; each chunk becomes one row group,
 written as it arrives (``write_table(..., row_group_size=rows)``: pyarrow
 closes the row group before returning, so the bytes between two calls are
-exactly one row group), hashed on its own by :class:`WriteBehind` on a helper thread
-while pyarrow encodes on (the store's writer hashes the whole file). The footer
+exactly one row group), hashed on its own by :class:`WriteBehind` on a helper
+thread while pyarrow encodes on (the store's writer hashes the whole file). The footer
 is the tail segment. After closing, the recorded ranges are checked against the
 footer's own row-group offsets, so a pyarrow that wrote differently is an error,
 not a wrong checksum. The file is plain Parquet: ``pd.read_parquet`` reads it.
