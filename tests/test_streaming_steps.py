@@ -210,12 +210,14 @@ KILLED_PIPELINE = textwrap.dedent(
     from pathlib import Path
 
     import numpy as np
+    import pandas as pd
     from flowy import Pipeline, step
 
     @step(timeout=600)  # a timed step runs in a forked child: the kill ends only that child
-    def produce(how: str = "kill"):
+    def produce(how: str = "kill", frames: bool = False):
         for i in range(6):
-            yield np.full((1000, 4), float(i))
+            chunk = np.full((1000, 4), float(i))
+            yield pd.DataFrame(chunk, columns=list("abcd")) if frames else chunk
             if i == 2:
                 Path(__file__).with_name("killed-at").write_text(str(i))
                 if how == "kill":
@@ -231,13 +233,14 @@ KILLED_PIPELINE = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("frames", [False, True], ids=["arrays", "frames"])
 @pytest.mark.parametrize("how", ["kill", "raise"])
 def test_a_killed_or_failed_stream_leaves_no_artifact_and_fails_the_run(
-    streaming_project: tuple[Path, Any], how: str
+    streaming_project: tuple[Path, Any], how: str, frames: bool
 ) -> None:
     project, flowy = streaming_project
     (project / "pipe.py").write_text(KILLED_PIPELINE)
-    done = flowy("run", "pipe.py", "-p", f"how={how}", code=None)
+    done = flowy("run", "pipe.py", "-p", f"how={how}", "-p", f"frames={frames}", code=None)
     shown = done.stdout + done.stderr
     assert done.returncode != 0, shown
     assert (project / "killed-at").read_text() == "2"
@@ -250,5 +253,5 @@ def test_a_killed_or_failed_stream_leaves_no_artifact_and_fails_the_run(
     assert db.execute("SELECT count(*) FROM artifacts").fetchone() == (0,)
     # No artifact under its final name; at most a temporary file a SIGKILL left (gc's).
     files = [p.name for p in (project / ".flowy").rglob("*produce*") if p.is_file()]
-    assert not [f for f in files if f == "produce.npys"], files
+    assert not [f for f in files if f in ("produce.npys", "produce.parquet")], files
     assert all(".tmp-" in f or f.endswith(".flowy.json") for f in files), files
