@@ -82,12 +82,22 @@ class MapExecution(RunRecorder):
 
     def open_map(self, step: Step, task: StepTask, elements: list[Any]) -> None:
         """Start ``step`` as a map over ``elements`` (None: not yet known, chained)."""
+        self.prefetch_elements(step, len(elements))
         state = MapState(step, task, elements)
         self.maps[step.name] = state
         self.status[step.name] = R.RUNNING
         self.store.record_step_started(self.run_id, step.name, state.started_at)
         self.notify("flowy_step_mapped", run=self.run, step=step.name, count=len(elements))
         self.notify("flowy_step_started", run=self.run, task=task)
+
+    def prefetch_elements(self, step: Step, count: int) -> None:
+        """Read the newest cache entry of each element in one query, as a run does for its
+        steps (:meth:`~flowy.run.planner.RunPlanner.cache_hit` takes them from there): a
+        re-run of a large map then costs no query per element."""
+        if not step.cache or self.no_cache or not count:
+            return
+        names = [element_name(step.name, i) for i in range(count)]
+        self.prefetch().update(self.store.latest_cache_outputs(self.pipeline.name, names))
 
     def chain_from(self, step: Step, count: int) -> None:
         """Start now each downstream map over an output of ``step`` that needs nothing

@@ -226,10 +226,7 @@ class RunPlanner:
         return combine(base, step.outputs, parts)
 
     def cache_hit(self, step: Step, key: str) -> tuple[CacheEntry, dict[str, ArtifactRef]] | None:
-        if self.prefetched is None:  # the newest entry of every step, in one read per run
-            cacheable = [s.name for s in self.pipeline.steps.values() if s.cache]
-            self.prefetched = self.store.latest_cache_outputs(self.pipeline.name, cacheable)
-        found = self.prefetched.pop(step.name, None)
+        found = self.prefetch().pop(step.name, None)
         if found is None or found[0].key != key:
             found = self.store.lookup_cache_outputs(key)
         if found is None:
@@ -243,6 +240,13 @@ class RunPlanner:
         if not provides(step, refs):
             return None
         return entry, refs
+
+    def prefetch(self) -> dict[str, tuple[CacheEntry, dict[str, ArtifactRef]]]:
+        """The newest cache entry of every cacheable step, read in one query on first use."""
+        if self.prefetched is None:
+            cacheable = [s.name for s in self.pipeline.steps.values() if s.cache]
+            self.prefetched = self.store.latest_cache_outputs(self.pipeline.name, cacheable)
+        return self.prefetched
 
     def readable(self, ref: ArtifactRef) -> bool:
         """Whether a stored artifact can be used as it was written.
