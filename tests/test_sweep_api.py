@@ -100,6 +100,7 @@ def test_fixed_params_and_experiment_reach_every_run(pipeline: Any, plugins: Any
     spec = sweep_spec.from_mapping({"grid": {"alpha": [1, 2]}}, "test")
     result = _run(pipeline, plugins, spec, params={"size": 2}, experiment="trial", parallel=2)
     for run in result:
+        assert "train" in run.result.steps, (run.status, run.error, run.result.steps)
         assert run.result.steps["train"].params["alpha"] == run.values["alpha"]
         assert run.result.steps["load"].params == {"size": 2}
         assert run.result["report"] == 2
@@ -163,6 +164,9 @@ def test_a_failed_shared_step_lets_the_others_start(
     result = _run(pipeline, plugins, spec, parallel=2)
     assert [r.status for r in result] == ["failed", "failed"]
     first, second = (r.result for r in result)
+    assert "load" in first.steps and "load" in second.steps, [
+        (r.status, r.error, r.result.steps) for r in result
+    ]
     assert first.steps["load"].status == "failed" and second.steps["load"].status == "failed"
     # the second run began while the first was still in its slow side branch
     assert second.started_at < first.steps["slow_side"].finished_at
