@@ -218,7 +218,8 @@ def test_an_artifact_page_shows_its_facts_download_and_lineage(
     link.wait_for()
     with urllib.request.urlopen(ui_url + link.get_attribute("href")) as reply:
         assert reply.status == 200 and len(reply.read()) > 0
-    page.locator('[data-testid="lineage"]').wait_for()
+    # The section shows at once (loading); its links come with the lineage query's answer.
+    page.locator('[data-testid="lineage-link"]').first.wait_for()
     assert page.locator('[data-testid="lineage-link"]').count() >= 1  # the data it came from
     _shot(page, tmp_path, "artifact")
 
