@@ -273,3 +273,64 @@ def test_forkserver_workers_see_the_environment_of_the_run(tmp_path, monkeypatch
     )
     assert result.status == "completed", {k: v.error for k, v in result.steps.items()}
     assert result["a"] == result["b"] == "set-after-the-server-started"
+
+
+FORKED_AFTER_FORKSERVER = """
+import os, sys
+from pathlib import Path
+from flowy import Pipeline, step
+from flowy.run.engine import run_pipeline
+
+@step
+def a() -> int:
+    return os.getpid()
+
+@step
+def b() -> int:
+    return os.getpid()
+
+pipeline = Pipeline("after_fork", [a, b])
+
+
+def main() -> int:
+    options = {"max_workers": 2, "start_method": "forkserver"}
+    project = Path(sys.argv[1])
+    first = run_pipeline(pipeline, project=project, executor_options=options, no_cache=True)
+    assert first.ok, first
+    pid = os.fork()  # as pipeline.sweep() forks its runs
+    if pid == 0:
+        try:
+            again = run_pipeline(pipeline, project=project, executor_options=options, no_cache=True)
+            errors = {k: v.error for k, v in again.steps.items() if v.error}
+            print("child:", again.status, errors, flush=True)
+            os._exit(0 if again.ok else 1)
+        except BaseException as exc:
+            print("child raised:", repr(exc), flush=True)
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+if __name__ == "__main__":  # the forkserver imports this file too
+    sys.exit(main())
+"""
+
+
+def test_a_process_forked_after_the_forkserver_started_starts_its_own(tmp_path):
+    """multiprocessing's forkserver is one per process: a forked child inherited the parent's
+    and failed its first worker start (ChildProcessError) until it forgets it."""
+    import subprocess
+    import sys
+
+    project = tmp_path / "p"
+    (project / ".flowy").mkdir(parents=True)
+    script = tmp_path / "forked_after.py"
+    script.write_text(FORKED_AFTER_FORKSERVER)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
+    env.update(FLOWY_HOME=str(tmp_path / "home"), FLOWY_PROJECT=str(project))
+    done = subprocess.run(
+        [sys.executable, str(script), str(project)], env=env, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "child: completed {}" in done.stdout

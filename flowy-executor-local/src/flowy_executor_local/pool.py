@@ -59,6 +59,35 @@ if TYPE_CHECKING:
 INTERRUPT_GRACE = 3.0
 
 
+def _forget_parents_forkserver() -> None:
+    """In a forked child: multiprocessing's forkserver (one per process) is the parent's.
+
+    The child inherits its pid, socket address and lock, so its first forkserver
+    start asks ``waitpid`` about a process that is not its child and fails with
+    ``ChildProcessError`` (seen: the runs of ``pipeline.sweep()``, forked from a
+    process that had run steps with the forkserver). Forget it, closing the child's
+    copy of the pipe that keeps the parent's server alive, so the child starts its own.
+    """
+    from multiprocessing import forkserver
+
+    server: Any = getattr(forkserver, "_forkserver", None)
+    if server is None or getattr(server, "_forkserver_pid", None) is None:
+        return
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    if alive is not None:
+        with contextlib.suppress(OSError):
+            os.close(alive)
+    server._forkserver_address = None
+    server._forkserver_alive_fd = None
+    server._forkserver_pid = None
+    server._inherited_fds = None
+    server._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parents_forkserver)
+
+
 class _Worker:
     """One worker process and the parent's end of its pipe."""
 
