@@ -133,3 +133,14 @@ def test_the_dag_view_shows_the_branch_edge(tmp_path: Path) -> None:
     module = load_path_module(tmp_path, "routed_view", ROUTED)
     assert module.pipeline.graph.edges["route", "distributed"]["outputs"] == ["route"]
     assert module.pipeline.upstream("in_memory") == ["route", "rows"]
+
+
+def test_flowy_show_marks_maps_and_branches(tmp_path: Path) -> None:
+    from flowy.run.dag_view import render
+
+    module = load_path_module(tmp_path, "routed_show", ROUTED)
+    text = render(module.pipeline, "text")
+    assert "distributed(rows) -> large_model  [branch: route in 'huge', 'large']" in text
+    assert "in_memory(rows) -> small_model  [branch: route == 'small']" in text
+    assert "route (branch) --> in_memory" in text
+    assert "s_route -->|route (branch)| s_in_memory" in render(module.pipeline, "mermaid")

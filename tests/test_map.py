@@ -530,3 +530,10 @@ def test_a_partial_run_of_the_map_alone_reads_the_elements_an_earlier_run_made(
     now = step_records(project, all_plugins, again.run_id)
     assert now["numbers"].status == "skipped" and now["square[1]"].status == "completed"
     assert now["square[1]"].inputs["numbers"] == before["numbers"].outputs["numbers[1]"]
+
+
+def test_flowy_show_marks_a_mapped_step(tmp_path: Path, marks: Path) -> None:
+    from flowy.run.dag_view import render
+
+    module = load_path_module(tmp_path, "mapped_show", MAPPED)
+    assert "square(numbers) -> squared  [map over numbers]" in render(module.pipeline, "text")

@@ -52,12 +52,31 @@ def _short(value: Any, limit: int = 40) -> str:
 
 
 def _edges(pipeline: PipelineGraph) -> list[tuple[str, str, list[str]]]:
-    """``(producer, consumer, outputs passed)`` for every edge, in step order."""
-    return [
-        (up, name, [i for i in pipeline.inputs[name] if pipeline.producer[i] == up])
-        for name in pipeline.order
-        for up in pipeline.upstream_of[name]
-    ]
+    """``(producer, consumer, outputs passed)`` for every edge, in step order; the output a
+    ``branch=`` reads is named ``route (branch)``."""
+    edges = []
+    for name in pipeline.order:
+        branch = pipeline.steps[name].branch
+        for up in pipeline.upstream_of[name]:
+            passed = [i for i in pipeline.inputs[name] if pipeline.producer[i] == up]
+            if branch is not None and pipeline.producer.get(branch[0]) == up:
+                passed.append(f"{branch[0]} (branch)")
+            edges.append((up, name, passed))
+    return edges
+
+
+def _options_text(pipeline: PipelineGraph, name: str) -> str:
+    """``  [map over items]``, ``  [branch: route == 'fast']``: what the text view adds."""
+    step = pipeline.steps[name]
+    marks = []
+    if step.map is not None:
+        marks.append(f"map over {step.map}")
+    if step.branch is not None:
+        output, expected = step.branch
+        several = isinstance(expected, set | frozenset | list | tuple)
+        wanted = sorted(map(repr, expected)) if several else [repr(expected)]
+        marks.append(f"branch: {output} {'in' if several else '=='} {', '.join(wanted)}")
+    return "".join(f"  [{m}]" for m in marks)
 
 
 def generations(pipeline: PipelineGraph) -> list[list[str]]:
@@ -110,7 +129,7 @@ def text(pipeline: PipelineGraph) -> str:
     for level, generation in enumerate(generations(pipeline)):
         for name in generation:
             takes = pipeline.inputs[name] + _param_text(param_values(pipeline, name))
-            outputs = ", ".join(pipeline.steps[name].outputs)
+            outputs = ", ".join(pipeline.steps[name].outputs) + _options_text(pipeline, name)
             lines.append(f"  [{level}] {name}({', '.join(takes)}) -> {outputs}")
             for up, consumer, passed in edges:
                 if up == name:
