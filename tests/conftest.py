@@ -79,6 +79,21 @@ def plugins() -> FlowyPlugins:
 
 
 @pytest.fixture
+def all_plugins() -> FlowyPlugins:
+    """The first-party plugins and flowy-executor-dask: every executor a test compares."""
+    return create_plugin_manager(
+        entrypoints=False,
+        plugins=[
+            (name, importlib.import_module(module))
+            for name, module in [
+                *FIRST_PARTY,
+                ("flowy-executor-dask", "flowy_executor_dask.plugin"),
+            ]
+        ],
+    )
+
+
+@pytest.fixture
 def write_module(tmp_path: Path):
     """Write Python source to a uniquely named module file and import it."""
     counter = {"n": 0}

@@ -8,13 +8,11 @@ what the cache served, and what a failure does.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flowy.kernel.errors import ParameterError, StepDefinitionError
-from flowy.kernel.plugins import create_plugin_manager
 from flowy.run.engine import run_pipeline
 from flowy.stacks.resolution import resolve_stack
 from flowy.testing._executor_support import load_path_module
@@ -42,19 +40,6 @@ def total(squared: list) -> int:
 
 pipeline = Pipeline("mapped", [numbers, square, total])
 """
-
-
-@pytest.fixture
-def all_plugins() -> Any:
-    names = [
-        ("flowy-executor-local", "flowy_executor_local.plugin"),
-        ("flowy-executor-dask", "flowy_executor_dask.plugin"),
-        ("flowy-store-sqlite", "flowy_store_sqlite.plugin"),
-        ("flowy-materializers", "flowy_materializers.plugin"),
-    ]
-    return create_plugin_manager(
-        entrypoints=False, plugins=[(n, importlib.import_module(m)) for n, m in names]
-    )
 
 
 @pytest.fixture

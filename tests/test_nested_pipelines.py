@@ -11,14 +11,13 @@ unrelated change to the outer pipeline are served from the cache; the real
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flowy.kernel.plugins import FlowyPlugins, create_plugin_manager
+from flowy.kernel.plugins import FlowyPlugins
 from flowy.run.engine import run_pipeline
 from flowy.stacks.resolution import resolve_stack
 from flowy.testing._executor_support import load_path_module
@@ -110,19 +109,6 @@ bigger = Pipeline(
 NESTED_STEPS = {
     "a.prep.clean", "a.prep.scale", "a.summarize", "b.prep.clean", "b.prep.scale", "b.summarize",
 }  # fmt: skip
-
-
-@pytest.fixture
-def all_plugins() -> FlowyPlugins:
-    names = [
-        ("flowy-executor-local", "flowy_executor_local.plugin"),
-        ("flowy-executor-dask", "flowy_executor_dask.plugin"),
-        ("flowy-store-sqlite", "flowy_store_sqlite.plugin"),
-        ("flowy-materializers", "flowy_materializers.plugin"),
-    ]
-    return create_plugin_manager(
-        entrypoints=False, plugins=[(n, importlib.import_module(m)) for n, m in names]
-    )
 
 
 def _lineage(project: Path, plugins: FlowyPlugins, run_id: str) -> dict[str, Any]:
