@@ -28,13 +28,12 @@ import typing
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from flowy.artifacts.chunked import ChunkDecoding, chunk_layout, read_chunks
 from flowy.artifacts.collection import Collection
-from flowy.artifacts.resolution import MATERIALIZER_DIST_KEY
 from flowy.artifacts.store_io import read_artifact
 from flowy.kernel.errors import FlowyError, UnsafeArtifactError
 
 if TYPE_CHECKING:
+    from flowy.artifacts.chunked import ChunkDecoding
     from flowy.kernel.contracts import WorkerRuntime
     from flowy.kernel.records import ArtifactRef, StepTask
 
@@ -152,6 +151,11 @@ class ChunkIterator(Iterator[Any]):
         self._chunks = iter(())
 
     def _open(self) -> Iterator[Any]:
+        # Imported here, on a stream's first chunk: the materializer lookup (importlib.metadata)
+        # and the chunk reader are not what every worker start needs.
+        from flowy.artifacts.chunked import ChunkDecoding, chunk_layout
+        from flowy.artifacts.resolution import MATERIALIZER_DIST_KEY
+
         ref = self._ref
         if chunk_layout(ref) is None:
             return self._whole()
@@ -169,6 +173,8 @@ class ChunkIterator(Iterator[Any]):
         return self._decoded(materializer)
 
     def _decoded(self, materializer: ChunkDecoding) -> Iterator[Any]:
+        from flowy.artifacts.chunked import read_chunks
+
         decode: list[Callable[[int, Any], Any]] = []
 
         def on_tail(tail: bytes | None) -> None:
