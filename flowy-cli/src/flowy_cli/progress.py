@@ -157,10 +157,10 @@ class ProgressReporter:
 
     def _map_of(self, step: str) -> str | None:
         """The mapped step ``step`` is an element of (``train`` for ``train[3]``), or None."""
-        if not step.endswith("]"):
-            return None
-        base = step.rpartition("[")[0]
-        return base if base in self.maps else None
+        from flowy.artifacts import element_of
+
+        element = element_of(step) if step.endswith("]") else None
+        return element[0] if element is not None and element[0] in self.maps else None
 
     def _element_settled(self, base: str, element: str, state: str, detail: str = "") -> None:
         """Count a settled element; on a terminal the spinner shows the count, in a log a

@@ -26,9 +26,19 @@ if TYPE_CHECKING:
 
 def chosen(expected: Any, value: Any) -> bool:
     """Whether ``value`` picks the branch that expects ``expected``."""
-    if isinstance(expected, Collection) and not isinstance(expected, str | bytes):
+    if several(expected):
         return value in expected
     return bool(value == expected)
+
+
+def several(expected: Any) -> bool:
+    """Whether a branch names several values (a set, list or tuple), not one."""
+    return isinstance(expected, Collection) and not isinstance(expected, str | bytes)
+
+
+def shown(expected: Any) -> list[str]:
+    """The value(s) a branch expects, as ``repr``s (sorted when several)."""
+    return sorted(map(repr, expected)) if several(expected) else [repr(expected)]
 
 
 def branch_reason(step: Step, value_of: Callable[[str], Any]) -> str | None:
@@ -40,12 +50,7 @@ def branch_reason(step: Step, value_of: Callable[[str], Any]) -> str | None:
     value = value_of(output)
     if chosen(expected, value):
         return None
-    wanted = sorted(map(repr, expected)) if _several(expected) else [repr(expected)]
-    return f"branch not chosen: {output} is {value!r}, not {' or '.join(wanted)}"
-
-
-def _several(expected: Any) -> bool:
-    return isinstance(expected, Collection) and not isinstance(expected, str | bytes)
+    return f"branch not chosen: {output} is {value!r}, not {' or '.join(shown(expected))}"
 
 
 def defaults_cover(pipeline: PipelineGraph, step: Step, upstream: str) -> bool:

@@ -16,6 +16,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from flowy.run.branching import several, shown
+
 if TYPE_CHECKING:
     from flowy.run.graph import PipelineGraph
 
@@ -73,9 +75,8 @@ def _options_text(pipeline: PipelineGraph, name: str) -> str:
         marks.append(f"map over {step.map}")
     if step.branch is not None:
         output, expected = step.branch
-        several = isinstance(expected, set | frozenset | list | tuple)
-        wanted = sorted(map(repr, expected)) if several else [repr(expected)]
-        marks.append(f"branch: {output} {'in' if several else '=='} {', '.join(wanted)}")
+        relation = "in" if several(expected) else "=="
+        marks.append(f"branch: {output} {relation} {', '.join(shown(expected))}")
     return "".join(f"  [{m}]" for m in marks)
 
 
