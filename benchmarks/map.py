@@ -14,14 +14,12 @@ processes.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _support import flowy, fresh_project, startup
 
 PIPELINE = """
 from flowy import Pipeline, step
@@ -41,45 +39,8 @@ def total(doubled: list) -> int:
 pipeline = Pipeline("map_bench", [items, double, total])
 """
 
-ONE_STEP = """
-from flowy import Pipeline, step
-
-@step
-def one() -> int:
-    return 1
-
-pipeline = Pipeline("one", [one])
-"""
-
 #: Metaflow's 200-wide foreach, whole run, measured here (issue 14).
 METAFLOW_FOREACH_200 = 35.0
-
-
-def flowy_command() -> list[str]:
-    script = Path(sys.executable).with_name("flowy")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "flowy_cli.main"]
-
-
-def timed_run(project: Path, home: Path, *args: str) -> float:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-    env.update(FLOWY_HOME=str(home), FLOWY_PROJECT=str(project))
-    started = time.perf_counter()
-    done = subprocess.run(
-        [*flowy_command(), "run", "p.py", *args],
-        cwd=project, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    took = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"flowy run failed:\n{done.stdout}\n{done.stderr}")
-    return took
-
-
-def fresh_project(root: Path, source: str) -> tuple[Path, Path]:
-    shutil.rmtree(root, ignore_errors=True)
-    project = root / "project"
-    (project / ".flowy").mkdir(parents=True)
-    (project / "p.py").write_text(source)
-    return project, root / "home"
 
 
 def main() -> None:
@@ -88,18 +49,16 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1000)
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="flowy-map-bench-"))
-    fresh, cached, startup = [], [], []
+    fresh, cached, started = [], [], []
     try:
         for _ in range(args.repeat):
             project, home = fresh_project(base / "map", PIPELINE.format(items=args.items))
-            fresh.append(timed_run(project, home))
-            cached.append(timed_run(project, home))
-            project, home = fresh_project(base / "one", ONE_STEP)
-            timed_run(project, home)
-            startup.append(timed_run(project, home))  # a cached 1-step run: start-up and exit
+            fresh.append(flowy(project, home, "run", "p.py"))
+            cached.append(flowy(project, home, "run", "p.py"))
+            started.append(startup(base))
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    f, c, s = (statistics.median(x) for x in (fresh, cached, startup))
+    f, c, s = (statistics.median(x) for x in (fresh, cached, started))
     per_item = f / args.items
     metaflow = METAFLOW_FOREACH_200 / 200
     print(f"{'workload':<52} {'median':>9}  target")

@@ -37,6 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from _support import ONE_STEP, flowy, flowy_env, fresh_project, startup
+
 PIPELINE = """
 import time
 import flowy
@@ -59,52 +61,8 @@ def score(fit: float) -> float:
 pipeline = Pipeline("sweep_bench", [slow, fit, score])
 """
 
-ONE_STEP = """
-from flowy import Pipeline, step
-
-@step
-def one() -> int:
-    return 1
-
-pipeline = Pipeline("one", [one])
-"""
-
 WORKERS = 2
 SLOW = 2.0
-
-
-def flowy_command() -> list[str]:
-    script = Path(sys.executable).with_name("flowy")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "flowy_cli.main"]
-
-
-def _env(project: Path, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-    env.update(FLOWY_HOME=str(home), FLOWY_PROJECT=str(project))
-    return env
-
-
-def flowy(project: Path, home: Path, *args: str) -> float:
-    """Wall time of one ``flowy`` command (which must succeed)."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        [*flowy_command(), *args],
-        cwd=project, env=_env(project, home), capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    took = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"flowy {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return took
-
-
-def fresh_project(root: Path, source: str) -> tuple[Path, Path]:
-    """A new project; the user's home (FLOWY_HOME: caches of installed distributions and
-    code digests) is shared by every project of the benchmark, as on a user's machine."""
-    shutil.rmtree(root, ignore_errors=True)
-    project = root / "project"
-    (project / ".flowy").mkdir(parents=True)
-    (project / "p.py").write_text(source)
-    return project, root.parent / "home"
 
 
 def _store(project: Path, home: Path) -> Any:
@@ -166,7 +124,7 @@ def api_sweep(base: Path, points: int) -> float:
         "print(time.perf_counter() - t)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=project, env=_env(project, home),
+        [sys.executable, "-c", code], cwd=project, env=flowy_env(project, home),
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
@@ -183,12 +141,6 @@ def subprocess_per_run(base: Path, points: int) -> float:
         list(pool.map(lambda a: flowy(project, home, "run", "p.py", "-p", f"alpha={a}"),
                       range(2, points + 1)))  # fmt: skip
     return time.perf_counter() - started
-
-
-def startup(base: Path) -> float:
-    project, home = fresh_project(base / "one", ONE_STEP)
-    flowy(project, home, "run", "p.py")
-    return flowy(project, home, "run", "p.py")  # cached: start-up and exit
 
 
 def main() -> None:
