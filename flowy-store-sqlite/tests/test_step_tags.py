@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from flowy.testing.records_factory import make_run, make_step
+from flowy_store_sqlite import revisions
 from flowy_store_sqlite.database import MIGRATIONS_DIR
 from flowy_store_sqlite.faults import MalformedRowError
 from flowy_store_sqlite.metadata import SQLMetadataStore
@@ -58,7 +59,7 @@ def test_rows_from_before_the_revision_read_as_untagged(
     store = store_class(url)  # upgrades to head
     try:
         columns, version = _columns_and_version(db_path)
-        assert "tags" in columns and version == "0007_step_tags"
+        assert "tags" in columns and version == revisions.HEAD_REVISION
         assert [s.tags for s in store.get_step_runs(run.run_id)] == [[]]
         store.record_step(make_step(run, "eval", tags=["eval", "report"]))
         got = {s.step: s.tags for s in store.get_step_runs(run.run_id)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: The Alembic revision the tables of :mod:`flowy_store_sqlite.schema` correspond to.
-HEAD_REVISION = "0007_step_tags"
+HEAD_REVISION = "0008_operations"
 #: Every revision this version knows, oldest first; a database at another is newer.
 KNOWN_REVISIONS = (
     "0001_initial",
@@ -13,4 +13,5 @@ KNOWN_REVISIONS = (
     "0005_run_search",
     "0006_step_output",
     "0007_step_tags",
+    "0008_operations",
 )

@@ -66,6 +66,8 @@ runs = Table(
     Index("ix_runs_experiment_started_at", "experiment", "started_at"),
     # The runs list's keyset pages (flowy_store_sqlite.run_search).
     Index("ix_runs_started_at_run_id", "started_at", "run_id"),
+    # Runs by pipeline and status, and the last success of each (flowy monitor serve).
+    Index("ix_runs_pipeline_status_finished_at", "pipeline", "status", "finished_at"),
 )
 
 step_runs = Table(
@@ -90,7 +92,18 @@ step_runs = Table(
     Column("outputs", Text, nullable=False),
     # The step's tags, a JSON list (0007_step_tags; rows from before it read as []).
     Column("tags", Text, nullable=False, server_default="[]"),
+    # What the step used (0008_operations; NULL when not measured): CPU seconds of its
+    # process(es), peak resident set, bytes read/written, and GPU memory and utilisation
+    # where NVML is available.
+    Column("cpu_seconds", Float),
+    Column("peak_rss_bytes", BigInteger),
+    Column("read_bytes", BigInteger),
+    Column("written_bytes", BigInteger),
+    Column("gpu_memory_bytes", BigInteger),
+    Column("gpu_utilization", Float),
     Index("ix_step_runs_run_id", "run_id"),
+    # The metrics endpoint reads durations per step name (flowy monitor serve).
+    Index("ix_step_runs_step_status", "step", "status"),
 )
 
 artifacts = Table(
@@ -262,6 +275,108 @@ run_cancel_requests = Table(
     Column("run_id", String(ID), primary_key=True),
     Column("requested_at", Float, nullable=False),
     Column("requested_by", String(NAME), nullable=False),
+)
+
+#: Circuit breakers (``@step(circuit_breaker=...)``): one row per pipeline step that has
+#: one, shared by every run and process on the store. ``failures`` counts consecutive
+#: failures; ``trial_run_id`` is the run holding the half-open trial.
+circuit_breakers = Table(
+    "circuit_breakers",
+    metadata,
+    Column("pipeline", String(NAME), primary_key=True),
+    Column("step", String(NAME), primary_key=True),
+    Column("state", String(STATUS), nullable=False),  # closed | open | half_open
+    Column("failures", Integer, nullable=False),
+    Column("opened_at", Float),
+    Column("trial_run_id", String(ID)),
+    Column("last_error", Text),
+    Column("updated_at", Float, nullable=False),
+)
+
+#: Alert incidents: one row per rule and subject while it fires, resolved when it
+#: clears (so an incident alerts once). ``subject`` is what the rule is about (a
+#: pipeline, ``pipeline/step``, a model) and with ``rule`` the deduplication key.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", String(NAME), nullable=False),
+    Column("kind", String(STATUS), nullable=False),
+    Column("subject", String(NAME), nullable=False),
+    Column("status", String(STATUS), nullable=False),  # firing | resolved
+    Column("severity", String(STATUS), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("pipeline", String(NAME)),
+    Column("run_id", String(ID)),
+    Column("step", String(NAME)),
+    Column("artifact_id", String(ID)),
+    Column("model", String(NAME)),
+    Column("model_version", Integer),
+    Column("details", Text, nullable=False),  # JSON
+    Column("fired_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("resolved_at", Float),
+    Index("ix_alerts_rule_subject_status", "rule", "subject", "status"),
+    Index("ix_alerts_fired_at", "fired_at"),
+    sqlite_autoincrement=True,
+)
+
+#: Every attempt to tell a notifier about an alert firing or resolving.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("notifier", String(NAME), nullable=False),
+    Column("event", String(STATUS), nullable=False),  # firing | resolved
+    Column("status", String(STATUS), nullable=False),  # sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text),
+    Column("at", Float, nullable=False),
+    Index("ix_alert_deliveries_alert_id", "alert_id"),
+    Index("ix_alert_deliveries_status_at", "status", "at"),
+)
+
+#: ``flowy schedule add``: what to run, when (a cron expression in ``timezone``).
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("pipeline", Text, nullable=False),  # a file or module reference, as `flowy run` takes
+    Column("cron", String(NAME), nullable=False),
+    Column("timezone", String(NAME), nullable=False),
+    Column("params", Text, nullable=False),  # JSON
+    Column("stack", String(NAME)),
+    Column("workdir", Text),
+    Column("paused", Integer, nullable=False),
+    Column("allow_overlap", Integer, nullable=False),
+    Column("catchup", String(STATUS), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_fire_at", Float),
+)
+
+#: One row per scheduled time a schedule was due: the primary key is what keeps a
+#: restarted (or second) scheduler from starting the same time twice.
+schedule_fires = Table(
+    "schedule_fires",
+    metadata,
+    Column("schedule", String(NAME), ForeignKey("schedules.name"), primary_key=True),
+    Column("fire_at", Float, primary_key=True),
+    Column("status", String(STATUS), nullable=False),  # claimed | started | skipped | failed
+    Column("run_id", String(ID)),
+    Column("reason", Text),
+    Column("claimed_at", Float, nullable=False),
+)
+
+#: Schedulers alive on the store: their heartbeat (a metric, and `flowy doctor`).
+scheduler_heartbeats = Table(
+    "scheduler_heartbeats",
+    metadata,
+    Column("scheduler_id", String(ID), primary_key=True),
+    Column("host", String(NAME), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
 )
 
 # Alembic's own bookkeeping table, declared apart from ``metadata`` so that

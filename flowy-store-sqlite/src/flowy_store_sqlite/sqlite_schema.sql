@@ -1,5 +1,29 @@
 -- The head schema of flowy-store-sqlite for SQLite, generated from schema.py.
 -- Regenerate: python -c 'from flowy_store_sqlite import schema; schema.write_sqlite_ddl()'
+CREATE TABLE alerts (
+	id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+	rule VARCHAR(255) NOT NULL,
+	kind VARCHAR(32) NOT NULL,
+	subject VARCHAR(255) NOT NULL,
+	status VARCHAR(32) NOT NULL,
+	severity VARCHAR(32) NOT NULL,
+	message TEXT NOT NULL,
+	pipeline VARCHAR(255),
+	run_id VARCHAR(64),
+	step VARCHAR(255),
+	artifact_id VARCHAR(64),
+	model VARCHAR(255),
+	model_version INTEGER,
+	details TEXT NOT NULL,
+	fired_at FLOAT NOT NULL,
+	updated_at FLOAT NOT NULL,
+	resolved_at FLOAT
+);
+
+CREATE INDEX ix_alerts_fired_at ON alerts (fired_at);
+
+CREATE INDEX ix_alerts_rule_subject_status ON alerts (rule, subject, status);
+
 CREATE TABLE cache_entries (
 	"key" VARCHAR(255) NOT NULL,
 	pipeline VARCHAR(255) NOT NULL,
@@ -13,6 +37,18 @@ CREATE TABLE cache_entries (
 );
 
 CREATE INDEX ix_cache_entries_pipeline_step_created_at ON cache_entries (pipeline, step, created_at);
+
+CREATE TABLE circuit_breakers (
+	pipeline VARCHAR(255) NOT NULL,
+	step VARCHAR(255) NOT NULL,
+	state VARCHAR(32) NOT NULL,
+	failures INTEGER NOT NULL,
+	opened_at FLOAT,
+	trial_run_id VARCHAR(64),
+	last_error TEXT,
+	updated_at FLOAT NOT NULL,
+	CONSTRAINT pk_circuit_breakers PRIMARY KEY (pipeline, step)
+);
 
 CREATE TABLE model_stage_history (
 	id INTEGER NOT NULL,
@@ -73,9 +109,36 @@ CREATE INDEX ix_runs_experiment_started_at ON runs (experiment, started_at);
 
 CREATE INDEX ix_runs_pipeline_started_at ON runs (pipeline, started_at);
 
+CREATE INDEX ix_runs_pipeline_status_finished_at ON runs (pipeline, status, finished_at);
+
 CREATE INDEX ix_runs_started_at ON runs (started_at);
 
 CREATE INDEX ix_runs_started_at_run_id ON runs (started_at, run_id);
+
+CREATE TABLE scheduler_heartbeats (
+	scheduler_id VARCHAR(64) NOT NULL,
+	host VARCHAR(255) NOT NULL,
+	pid INTEGER NOT NULL,
+	started_at FLOAT NOT NULL,
+	heartbeat_at FLOAT NOT NULL,
+	CONSTRAINT pk_scheduler_heartbeats PRIMARY KEY (scheduler_id)
+);
+
+CREATE TABLE schedules (
+	name VARCHAR(255) NOT NULL,
+	pipeline TEXT NOT NULL,
+	cron VARCHAR(255) NOT NULL,
+	timezone VARCHAR(255) NOT NULL,
+	params TEXT NOT NULL,
+	stack VARCHAR(255),
+	workdir TEXT,
+	paused INTEGER NOT NULL,
+	allow_overlap INTEGER NOT NULL,
+	catchup VARCHAR(32) NOT NULL,
+	created_at FLOAT NOT NULL,
+	last_fire_at FLOAT,
+	CONSTRAINT pk_schedules PRIMARY KEY (name)
+);
 
 CREATE TABLE step_output (
 	seq INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
@@ -86,6 +149,23 @@ CREATE TABLE step_output (
 );
 
 CREATE INDEX ix_step_output_run_id_step_seq ON step_output (run_id, step, seq);
+
+CREATE TABLE alert_deliveries (
+	id INTEGER NOT NULL,
+	alert_id INTEGER NOT NULL,
+	notifier VARCHAR(255) NOT NULL,
+	event VARCHAR(32) NOT NULL,
+	status VARCHAR(32) NOT NULL,
+	attempts INTEGER NOT NULL,
+	error TEXT,
+	at FLOAT NOT NULL,
+	CONSTRAINT pk_alert_deliveries PRIMARY KEY (id),
+	CONSTRAINT fk_alert_deliveries_alert_id_alerts FOREIGN KEY(alert_id) REFERENCES alerts (id)
+);
+
+CREATE INDEX ix_alert_deliveries_alert_id ON alert_deliveries (alert_id);
+
+CREATE INDEX ix_alert_deliveries_status_at ON alert_deliveries (status, at);
 
 CREATE TABLE artifacts (
 	artifact_id VARCHAR(64) NOT NULL,
@@ -146,6 +226,17 @@ CREATE TABLE params (
 
 CREATE INDEX ix_params_name_run_id ON params (name, run_id);
 
+CREATE TABLE schedule_fires (
+	schedule VARCHAR(255) NOT NULL,
+	fire_at FLOAT NOT NULL,
+	status VARCHAR(32) NOT NULL,
+	run_id VARCHAR(64),
+	reason TEXT,
+	claimed_at FLOAT NOT NULL,
+	CONSTRAINT pk_schedule_fires PRIMARY KEY (schedule, fire_at),
+	CONSTRAINT fk_schedule_fires_schedule_schedules FOREIGN KEY(schedule) REFERENCES schedules (name)
+);
+
 CREATE TABLE step_runs (
 	id INTEGER NOT NULL,
 	run_id VARCHAR(64) NOT NULL,
@@ -164,11 +255,19 @@ CREATE TABLE step_runs (
 	inputs TEXT NOT NULL,
 	outputs TEXT NOT NULL,
 	tags TEXT DEFAULT '[]' NOT NULL,
+	cpu_seconds FLOAT,
+	peak_rss_bytes BIGINT,
+	read_bytes BIGINT,
+	written_bytes BIGINT,
+	gpu_memory_bytes BIGINT,
+	gpu_utilization FLOAT,
 	CONSTRAINT pk_step_runs PRIMARY KEY (id),
 	CONSTRAINT fk_step_runs_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (run_id)
 );
 
 CREATE INDEX ix_step_runs_run_id ON step_runs (run_id);
+
+CREATE INDEX ix_step_runs_step_status ON step_runs (step, status);
 
 CREATE TABLE artifact_tags (
 	artifact_id VARCHAR(64) NOT NULL,
@@ -219,4 +318,4 @@ CREATE TABLE alembic_version (
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO alembic_version (version_num) VALUES ('0007_step_tags');
+INSERT INTO alembic_version (version_num) VALUES ('0008_operations');
