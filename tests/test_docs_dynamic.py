@@ -1,67 +1,27 @@
 """Every worked example in docs/dynamic.md runs, and prints what the page says it prints.
 
-The page's format (stated at its top): a ```python block starting ``# file: NAME.py`` is
-a file of the example project; a ```console block holds ``$ flowy ...`` commands, each
-followed by lines its output must contain (``...`` lines are skipped). Each ``##``
-section is its own project, so the examples cannot lean on each other.
+The page's format is in tests/doc_examples.py (and stated at the top of the page).
 """
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "dynamic.md"
-FENCE = re.compile(r"```(python|console)\n(.*?)```", re.S)
+from tests.doc_examples import DOCS, run_section, sections
 
-
-def sections() -> list[tuple[str, str]]:
-    """(title, text) of each ``##`` section that has an example."""
-    parts = re.split(r"^## ", DOC.read_text(), flags=re.M)[1:]
-    found = []
-    for part in parts:
-        title, _, body = part.partition("\n")
-        if FENCE.search(body):
-            found.append((title.strip(), body))
-    return found
-
-
-def steps_of(body: str) -> list[tuple[str, Any]]:
-    """The section's files and commands in page order: ("file", (name, text)) and
-    ("run", (argv, expected lines))."""
-    out: list[tuple[str, Any]] = []
-    for kind, text in FENCE.findall(body):
-        if kind == "python":
-            first, _, rest = text.partition("\n")
-            match = re.fullmatch(r"# file: ([\w./-]+)", first.strip())
-            if match:
-                out.append(("file", (match.group(1), rest)))
-            continue
-        command: list[str] | None = None
-        expected: list[str] = []
-        for line in text.splitlines():
-            if line.startswith("$ "):
-                if command is not None:
-                    out.append(("run", (command, expected)))
-                command, expected = shlex.split(line[2:]), []
-            elif line.strip() and line.strip() != "...":
-                expected.append(line.strip())
-        if command is not None:
-            out.append(("run", (command, expected)))
-    return out
+DOC = DOCS / "dynamic.md"
 
 
 def test_the_page_has_an_example_for_every_feature() -> None:
-    titles = [title for title, _ in sections()]
+    titles = [title for title, _ in sections(DOC)]
     assert len(titles) >= 1, "docs/dynamic.md has no runnable example"
 
 
-@pytest.mark.parametrize("title,body", sections(), ids=[t for t, _ in sections()])
+@pytest.mark.parametrize("title,body", sections(DOC), ids=[t for t, _ in sections(DOC)])
 def test_example_runs_as_the_page_shows(
     title: str,
     body: str,
@@ -69,22 +29,4 @@ def test_example_runs_as_the_page_shows(
     flowy_env: Callable[..., dict[str, str]],
     flowy_runner: Callable[..., Any],
 ) -> None:
-    project = tmp_path / "project"
-    (project / ".flowy").mkdir(parents=True)
-    env = flowy_env(tmp_path / "home", FLOWY_PROJECT=str(project))
-    flowy = flowy_runner(project, env, timeout=300)
-    ran = 0
-    for kind, item in steps_of(body):
-        if kind == "file":
-            name, text = item
-            (project / name).parent.mkdir(parents=True, exist_ok=True)
-            (project / name).write_text(text)
-            continue
-        argv, expected = item
-        assert argv[0] == "flowy", f"{title}: only flowy commands run here, got {argv}"
-        done = flowy(*argv[1:])
-        ran += 1
-        shown = done.stdout + done.stderr
-        missing = [line for line in expected if line not in shown]
-        assert not missing, f"{title}: `{' '.join(argv)}` did not print {missing}:\n{shown}"
-    assert ran, f"section {title!r} has files but runs no command"
+    run_section(title, body, tmp_path, flowy_env, flowy_runner)
