@@ -366,6 +366,11 @@ schedule_fires = Table(
     Column("run_id", String(ID)),
     Column("reason", Text),
     Column("claimed_at", Float, nullable=False),
+    # Who holds the time: the scheduler's pid while ``claimed``, the `flowy run` child's
+    # once ``started`` (on ``host``), so a restarted scheduler can tell it is still running.
+    Column("pid", Integer),
+    Column("host", String(NAME)),
+    Column("log", Text),  # the child's output file
 )
 
 #: Schedulers alive on the store: their heartbeat (a metric, and `flowy doctor`).

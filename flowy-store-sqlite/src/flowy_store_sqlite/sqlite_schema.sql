@@ -233,6 +233,9 @@ CREATE TABLE schedule_fires (
 	run_id VARCHAR(64),
 	reason TEXT,
 	claimed_at FLOAT NOT NULL,
+	pid INTEGER,
+	host VARCHAR(255),
+	log TEXT,
 	CONSTRAINT pk_schedule_fires PRIMARY KEY (schedule, fire_at),
 	CONSTRAINT fk_schedule_fires_schedule_schedules FOREIGN KEY(schedule) REFERENCES schedules (name)
 );

@@ -121,6 +121,9 @@ def upgrade() -> None:
         sa.Column("run_id", sa.String(64), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("claimed_at", sa.Float(), nullable=False),
+        sa.Column("pid", sa.Integer(), nullable=True),
+        sa.Column("host", sa.String(255), nullable=True),
+        sa.Column("log", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["schedule"], ["schedules.name"], name="fk_schedule_fires_schedule_schedules"
         ),
