@@ -225,6 +225,7 @@ def _render_run(data: dict[str, Any]) -> None:
         styled_status,
         table,
     )
+    from flowy_cli.resource_view import resource_line
     from flowy_cli.terminal_text import escape_markup as escape
 
     out = console()
@@ -264,6 +265,8 @@ def _render_run(data: dict[str, Any]) -> None:
         logged = {k: v for k, v in (step.get("params") or {}).items() if run_params.get(k) != v}
         if logged:
             detail = f"{detail}\n[dim]params:[/] {_params(logged, limit=200)}"
+        if used := resource_line(step):
+            detail = f"{detail}\n[dim]used:[/] {used}"
         t.add_row(
             escape(step["step"]),
             styled_status(step["status"]),

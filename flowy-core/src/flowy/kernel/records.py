@@ -153,6 +153,31 @@ class MetricRecord:
 
 
 @attrs.frozen
+class ResourceUsage:
+    """What one step's attempts cost, measured where they ran (:mod:`flowy.run.resource_usage`).
+
+    Each figure is None where it could not be measured (no ``/proc``, no NVML).
+    """
+
+    cpu_seconds: float | None = None
+    """User plus system CPU time, summed over the attempts."""
+    peak_rss_bytes: int | None = None
+    """The highest resident set size while an attempt ran (the largest of the attempts)."""
+    read_bytes: int | None = None
+    """Bytes passed to read system calls (files, pipes, sockets), summed over the attempts."""
+    written_bytes: int | None = None
+    """Bytes passed to write system calls, summed over the attempts."""
+    gpu_memory_bytes: int | None = None
+    """GPU memory the process held when an attempt ended (NVML; the largest)."""
+    gpu_utilization: float | None = None
+    """Mean GPU utilisation of the process while it ran, in percent (NVML)."""
+
+    def columns(self) -> dict[str, Any]:
+        """The figures by the names :class:`StepRunRecord` (and ``step_runs``) give them."""
+        return attrs.asdict(self)
+
+
+@attrs.frozen
 class StepResult:
     """What a worker reports back for a step task."""
 
@@ -184,6 +209,8 @@ class StepResult:
     """False when the error is not in the step's ``retry_on``: retrying would not help."""
     artifacts_logged: list[ArtifactRef] = attrs.field(factory=list)
     """Files the step stored with ``flowy.log_artifact`` (already in the artifact store)."""
+    resources: ResourceUsage | None = None
+    """CPU, memory, I/O and GPU use of the attempts (None where not measured)."""
 
 
 @attrs.define
@@ -262,6 +289,18 @@ class StepRunRecord:
     """The step's tags (``@step(tags=[...])``), sorted and unique: the run page groups its
     DAG by them. Empty for a step without tags and for rows recorded before tags were kept.
     """
+    cpu_seconds: float | None = None
+    """CPU time the step used (see :class:`ResourceUsage`; None where not measured)."""
+    peak_rss_bytes: int | None = None
+    """Its peak resident set size, in bytes."""
+    read_bytes: int | None = None
+    """Bytes it read (read system calls)."""
+    written_bytes: int | None = None
+    """Bytes it wrote (write system calls)."""
+    gpu_memory_bytes: int | None = None
+    """GPU memory it held (NVML), in bytes."""
+    gpu_utilization: float | None = None
+    """Its mean GPU utilisation (NVML), in percent."""
 
     @property
     def duration(self) -> float | None:

@@ -41,7 +41,7 @@ from flowy.kernel.records import (
     StepResult,
     StepTask,
 )
-from flowy.run import native_output, step_log, streaming
+from flowy.run import native_output, resource_usage, step_log, streaming
 from flowy.run.live_output import LiveOutput
 from flowy.run.step_log import StepLog
 
@@ -170,7 +170,26 @@ def execute_attempt(
     batches about twice a second (see :mod:`flowy.run.live_output`): pass
     ``functools.partial(runtime.report_output, task)`` or a function that
     forwards the text to where the run is. None (the default) costs nothing.
+    The result carries what the attempt cost (:mod:`flowy.run.resource_usage`).
     """
+    meter = resource_usage.Meter()
+    try:
+        result = _attempt(task, fn, runtime, retry_on, on_output)
+    except StepInterrupted as stopped:
+        stopped.result = resource_usage.with_usage(stopped.result, meter)
+        raise
+    finally:
+        meter.stop()
+    return resource_usage.with_usage(result, meter)
+
+
+def _attempt(
+    task: StepTask,
+    fn: Callable[..., Any] | None,
+    runtime: contracts.WorkerRuntime,
+    retry_on: tuple[type[BaseException], ...],
+    on_output: Callable[[str], None] | None,
+) -> StepResult:
     started = time.time()
     logs = native_output.AttemptLog()  # a StringIO that also takes what fds 1 and 2 get
     live = None
@@ -285,13 +304,17 @@ def run_with_retries(
     first_start = 0.0
     all_logs: list[str] = []
     result: StepResult | None = None
+    used = None  # every attempt's resources, added up
 
     def whole(last: StepResult, n: int) -> StepResult:
-        nonlocal first_start
+        nonlocal first_start, used
         first_start = first_start or last.started_at
+        used = resource_usage.combine(used, last.resources)
         if last.logs:
             all_logs.append(last.logs if n == 0 else f"--- attempt {n + 1} ---\n{last.logs}")
-        return attrs.evolve(last, attempts=n + 1, started_at=first_start, logs="".join(all_logs))
+        return attrs.evolve(
+            last, attempts=n + 1, started_at=first_start, logs="".join(all_logs), resources=used
+        )
 
     for n in range(task.retries + 1):
         try:
