@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError
 
 from flowy_store_sqlite import _rows, connect, database, faults, queries, sqlite_queries
 from flowy_store_sqlite import schema as s
+from flowy_store_sqlite.circuit_rows import CircuitQueries
 from flowy_store_sqlite.deletion import DeletionQueries
 from flowy_store_sqlite.lineage import LineageQueries
 from flowy_store_sqlite.model_registry import ModelRegistryQueries
@@ -47,6 +48,7 @@ MIN_PREFIX = 4
 
 
 class SQLMetadataStore(
+    CircuitQueries,
     DeletionQueries,
     LineageQueries,
     ModelRegistryQueries,

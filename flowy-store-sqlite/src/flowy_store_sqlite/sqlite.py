@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowy.kernel.catalog import Catalog
+from flowy.kernel.circuits import CircuitBreakers
 from flowy.kernel.contracts import MetadataStore
 from flowy.kernel.errors import ConfigError
 from flowy.kernel.records import ArtifactRef, CacheEntry, RunRecord
@@ -70,7 +71,7 @@ _CACHE_OUTPUTS = (_CACHE_ENTRIES.format(**_KEY), _CACHE_REFS.format(**_KEY))
 _LATEST_CACHE_OUTPUTS = (_CACHE_ENTRIES.format(**_LATEST), _CACHE_REFS.format(**_LATEST))
 
 
-class SQLiteMetadataStore(SharedMethods, MetadataStore, Catalog):
+class SQLiteMetadataStore(SharedMethods, MetadataStore, Catalog, CircuitBreakers):
     """Runs, steps, artifacts, lineage, metrics and cache in a SQLite file (see the module)."""
 
     Options: ClassVar[Any] = SQLMetadataStoreOptions
@@ -329,6 +330,7 @@ FORWARDED = (
     "delete_runs",
     "search_runs",
     "run_columns",
+    *("circuit_states", "circuit_state", "circuit_admit", "circuit_ended", "circuit_reset"),
 )
 
 
