@@ -42,6 +42,7 @@ from flowy_store_sqlite.model_registry import ModelRegistryQueries
 from flowy_store_sqlite.options import SQLMetadataStoreOptions
 from flowy_store_sqlite.prepared import Prepared, cursor_of
 from flowy_store_sqlite.run_search import RunSearchQueries
+from flowy_store_sqlite.schedule_rows import ScheduleQueries
 from flowy_store_sqlite.shared_methods import Rows, SharedMethods
 
 MIN_PREFIX = 4
@@ -53,6 +54,7 @@ class SQLMetadataStore(
     LineageQueries,
     ModelRegistryQueries,
     RunSearchQueries,
+    ScheduleQueries,
     SharedMethods,
     MetadataStore,
     Catalog,

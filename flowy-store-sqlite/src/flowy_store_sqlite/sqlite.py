@@ -38,6 +38,7 @@ from flowy.kernel.circuits import CircuitBreakers
 from flowy.kernel.contracts import MetadataStore
 from flowy.kernel.errors import ConfigError
 from flowy.kernel.records import ArtifactRef, CacheEntry, RunRecord
+from flowy.kernel.schedules import ScheduleStore
 
 from flowy_store_sqlite import _rows, connect, faults, sqlite_queries
 from flowy_store_sqlite.options import SQLMetadataStoreOptions
@@ -71,7 +72,7 @@ _CACHE_OUTPUTS = (_CACHE_ENTRIES.format(**_KEY), _CACHE_REFS.format(**_KEY))
 _LATEST_CACHE_OUTPUTS = (_CACHE_ENTRIES.format(**_LATEST), _CACHE_REFS.format(**_LATEST))
 
 
-class SQLiteMetadataStore(SharedMethods, MetadataStore, Catalog, CircuitBreakers):
+class SQLiteMetadataStore(SharedMethods, MetadataStore, Catalog, CircuitBreakers, ScheduleStore):
     """Runs, steps, artifacts, lineage, metrics and cache in a SQLite file (see the module)."""
 
     Options: ClassVar[Any] = SQLMetadataStoreOptions
@@ -331,6 +332,9 @@ FORWARDED = (
     "search_runs",
     "run_columns",
     *("circuit_states", "circuit_state", "circuit_admit", "circuit_ended", "circuit_reset"),
+    *("add_schedule", "get_schedule", "list_schedules", "set_schedule_paused"),
+    *("remove_schedule", "claim_fires", "update_fire", "schedule_fires", "run_of_process"),
+    *("beat", "end_heartbeat", "scheduler_heartbeats"),
 )
 
 
