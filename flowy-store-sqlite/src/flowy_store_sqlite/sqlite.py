@@ -41,6 +41,7 @@ from flowy.kernel.records import ArtifactRef, CacheEntry, RunRecord
 from flowy.kernel.schedules import ScheduleStore
 
 from flowy_store_sqlite import _rows, connect, faults, sqlite_queries
+from flowy_store_sqlite.alert_rows import AlertQueries
 from flowy_store_sqlite.options import SQLMetadataStoreOptions
 from flowy_store_sqlite.revisions import HEAD_REVISION
 from flowy_store_sqlite.shared_methods import Rows, SharedMethods
@@ -72,7 +73,7 @@ _CACHE_OUTPUTS = (_CACHE_ENTRIES.format(**_KEY), _CACHE_REFS.format(**_KEY))
 _LATEST_CACHE_OUTPUTS = (_CACHE_ENTRIES.format(**_LATEST), _CACHE_REFS.format(**_LATEST))
 
 
-class SQLiteMetadataStore(SharedMethods, MetadataStore, Catalog, CircuitBreakers, ScheduleStore):
+class SQLiteMetadataStore(AlertQueries, SharedMethods, MetadataStore, Catalog, CircuitBreakers, ScheduleStore):
     """Runs, steps, artifacts, lineage, metrics and cache in a SQLite file (see the module)."""
 
     Options: ClassVar[Any] = SQLMetadataStoreOptions

@@ -47,7 +47,15 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "float | None",
         "`flowy gc` keeps runs started within this many days (unset: keep all).",
     ),
+    "ui_url": (
+        "url | None",
+        "The web UI's address (http://host:port): alerts link to the runs they are about.",
+    ),
 }
+
+#: Tables of the project file that are not settings: alert rules and notifiers, validated
+#: by :mod:`flowy.alerts.rules` (and kept as they are when a setting is written).
+SECTIONS = ("alerts", "notifiers")
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -123,6 +131,7 @@ def _settings_model() -> Any:
         progress: bool = True
         keep_last_runs: int | None = Field(default=None, ge=0)
         keep_days: float | None = Field(default=None, ge=0)
+        ui_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
     return Settings
 
@@ -200,6 +209,7 @@ def read_toml(path: Path) -> dict[str, Any]:
 def _validate(data: dict[str, Any], source: str) -> dict[str, Any]:
     from pydantic import ValidationError
 
+    data = {k: v for k, v in data.items() if k not in SECTIONS}
     try:
         return dict(_settings_model()(**data).model_dump(exclude_unset=True))
     except ValidationError as exc:
@@ -227,6 +237,7 @@ DEFAULTS: dict[str, Any] = {
     "progress": True,
     "keep_last_runs": None,
     "keep_days": None,
+    "ui_url": None,
 }
 
 
@@ -262,7 +273,8 @@ def set_setting(key: str, value: str, scope: str = "project", project: Path | No
     data = read_toml(path)
     data[key] = value
     validated = _validate(data, str(path))
-    write_toml_atomic(path, {k: v for k, v in validated.items() if v is not None})
+    sections = {k: data[k] for k in SECTIONS if k in data}
+    write_toml_atomic(path, {**{k: v for k, v in validated.items() if v is not None}, **sections})
     return path
 
 
@@ -272,6 +284,7 @@ ALLOWED_VALUES = {
     "int | None": "a whole number, 0 or more",
     "float | None": "a number, 0 or more",
     "str | None": "a stack name (see `flowy stack list`)",
+    "url | None": "an http:// or https:// address",
 }
 
 
@@ -292,7 +305,8 @@ def check_setting_value(key: str, value: Any) -> None:
 
 def _example(key: str) -> str:
     kind = SETTINGS[key][0]
-    return {"bool": "true", "int | None": "10", "float | None": "30"}.get(kind, "local")
+    examples = {"bool": "true", "int | None": "10", "float | None": "30"}
+    return {**examples, "url | None": "http://localhost:8080"}.get(kind, "local")
 
 
 def write_toml_atomic(path: Path, data: dict[str, Any]) -> None:

@@ -183,6 +183,22 @@ def flowy_register_asset_types(register: Register) -> None:
 
 
 @hookspec
+def flowy_register_notifiers(register: Register) -> None:
+    """Register notifiers: where alerts are sent (subclasses of ``flowy.kernel.alerting.Notifier``).
+
+    ``register(name, "pkg.module:Class", description="...")`` makes ``name``
+    usable as the ``type`` of a ``[notifiers.NAME]`` table in a project's
+    ``.flowy/config.toml``; the class is imported when an alert is first sent
+    and built with the table's other options (``{env:NAME}`` references
+    resolved). flowy-notifiers registers ``webhook``, ``slack``, ``discord`` and
+    ``email`` through this hook (docs/operations.md, "Notifiers"). Returns nothing.
+
+    Args:
+        register: the callback, called once per notifier class; flowy-notifiers calls
+            ``register("webhook", "flowy_notifiers.webhook:WebhookNotifier")``.
+    """
+
+@hookspec
 def flowy_register_stacks(register: RegisterStack) -> None:
     """Offer predefined stacks.
 

@@ -24,6 +24,8 @@ BUILTIN_KINDS: dict[str, str] = {
     "tracker": "builtins:object",
     # Not a stack component: the classes artifacts recorded from assets are loaded as.
     "asset_type": "flowy.kernel.assets:Asset",
+    # Not a stack component: where alerts are sent ([notifiers.NAME] in the project config).
+    "notifier": "flowy.kernel.alerting:Notifier",
 }
 
 #: The kinds every stack must name; the others (tracker, cache, a plugin's own) are optional.
@@ -42,6 +44,10 @@ KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
     ("tracker", "mlflow"): "flowy-mlflow",
     ("stack", "aws"): "flowy-aws",
     ("stack", "dask"): "flowy-executor-dask",
+    ("notifier", "webhook"): "flowy-notifiers",
+    ("notifier", "slack"): "flowy-notifiers",
+    ("notifier", "discord"): "flowy-notifiers",
+    ("notifier", "email"): "flowy-notifiers",
 }
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from flowy import alerts
 from flowy.artifacts.store_io import read_artifact
 from flowy.kernel import records as R
 from flowy.kernel.records import ArtifactRef, StepRunRecord
@@ -183,6 +184,7 @@ def run_pipeline(
             run.run.finished_at = finished
             run.store.finish_run(run.run_id, status, finished)
             run.notify("flowy_pipeline_finished", run=run.run, status=status)
+            alerts.evaluate_run_end(run.store, run.run, run.records, project, plugins)
             for i in range(len(trackers)):
                 plugins.unregister_tracker(f"tracker-{run.run_id}-{i}")
         if status == R.CANCELLED:
