@@ -35,8 +35,8 @@ from sqlalchemy.exc import DBAPIError
 
 from flowy_store_sqlite import _rows, connect, database, faults, queries, sqlite_queries
 from flowy_store_sqlite import schema as s
-from flowy_store_sqlite.circuit_rows import CircuitQueries
 from flowy_store_sqlite.alert_rows import AlertQueries
+from flowy_store_sqlite.circuit_rows import CircuitQueries
 from flowy_store_sqlite.deletion import DeletionQueries
 from flowy_store_sqlite.lineage import LineageQueries
 from flowy_store_sqlite.model_registry import ModelRegistryQueries

@@ -73,7 +73,9 @@ _CACHE_OUTPUTS = (_CACHE_ENTRIES.format(**_KEY), _CACHE_REFS.format(**_KEY))
 _LATEST_CACHE_OUTPUTS = (_CACHE_ENTRIES.format(**_LATEST), _CACHE_REFS.format(**_LATEST))
 
 
-class SQLiteMetadataStore(AlertQueries, SharedMethods, MetadataStore, Catalog, CircuitBreakers, ScheduleStore):
+class SQLiteMetadataStore(
+    AlertQueries, SharedMethods, MetadataStore, Catalog, CircuitBreakers, ScheduleStore
+):
     """Runs, steps, artifacts, lineage, metrics and cache in a SQLite file (see the module)."""
 
     Options: ClassVar[Any] = SQLMetadataStoreOptions
