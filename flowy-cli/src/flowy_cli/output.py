@@ -34,6 +34,7 @@ STATUS_STYLES = {
     "crashed": "red",
     "cancelled": "magenta",
     "skipped": "dim",
+    "fallback": "yellow",
     "loaded": "green",
     "disabled": "dim",
 }

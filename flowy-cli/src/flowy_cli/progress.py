@@ -33,6 +33,7 @@ SYMBOLS = {
     "failed": ("✗", "red"),
     "timed_out": ("⏱", "red"),
     "skipped": ("-", "dim"),
+    "fallback": ("⤳", "yellow"),
 }
 LABELS = {"completed": "done", "timed_out": "timed out"}
 
@@ -194,6 +195,9 @@ class ProgressReporter:
             self._element_settled(base, task.step, "completed")
             return
         self.started.pop(task.step, None)
+        if result.status == "fallback":  # its circuit breaker is open (flowy.run.circuits)
+            self._line(task.step, "fallback", result.error or "")
+            return
         attempts = f", {result.attempts} attempts" if result.attempts > 1 else ""
         self._line(
             task.step, "completed", fmt_duration(result.finished_at - result.started_at) + attempts

@@ -26,6 +26,7 @@ from flowy.artifacts.store_io import verify_artifact
 from flowy.kernel import records as R
 from flowy.kernel.errors import FlowyError
 from flowy.kernel.records import ArtifactRef, CacheEntry, StepResult, StepTask
+from flowy.run import circuits
 from flowy.run.map_execution import MapExecution
 from flowy.run.mapping import item_of, item_step
 from flowy.run.planner import output_of, provides
@@ -289,6 +290,8 @@ class RunExecution(MapExecution):
             if hit is not None:
                 self.record_cached(step, task, key, *hit)  # records the hit too
                 return True
+        if step.circuit_breaker is not None and circuits.held_open(self, step, task):
+            return True  # its breaker is open: its fallback or skip is recorded
         self.flush()  # the step may read its inputs' records, from another process too
         if item_of(step) is None:
             self.status[name] = R.RUNNING
@@ -302,6 +305,8 @@ class RunExecution(MapExecution):
         finally:
             self.watch.inline = False
         running[future] = (step, task, parts, key)
+        if step.circuit_breaker is not None:  # it hears how the attempt ends
+            circuits.watch(self, step, future)
         return False
 
     # -- resuming ------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any, overload
 from flowy.kernel import names
 from flowy.kernel.errors import StepDefinitionError
 from flowy.kernel.records import StepRef
+from flowy.run import circuits
 
 _EMPTY = inspect.Parameter.empty
 
@@ -44,6 +45,8 @@ class Step:
         map: str | None = None,
         max_failures: int = 0,
         branch: tuple[str, Any] | None = None,
+        circuit_breaker: Mapping[str, Any] | bool | None = None,
+        fallback: Any = None,
     ) -> None:
         if not callable(fn):
             raise StepDefinitionError(f"@step needs a function, got {fn!r}")
@@ -107,6 +110,9 @@ class Step:
         #: ``(output, value)``: run only when that upstream output has that value
         #: (:mod:`flowy.run.branching`); None: always.
         self.branch = branch_option(self.name, branch)
+        #: ``circuit_breaker=``/``fallback=`` checked (:mod:`flowy.run.circuits`), or None.
+        self.circuit_breaker = circuits.breaker_option(self.name, circuit_breaker, mapped=bool(map))
+        self.fallback = circuits.fallback_option(self, fallback, self.circuit_breaker)
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -257,7 +263,11 @@ def step(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     output as a new model version on every run), ``map`` (an input: run once per
     element of that list, see docs/dynamic.md) and ``max_failures`` (elements of a
     map that may fail while the others are passed on), ``branch`` (``(output, value)``:
-    run only when an upstream output has that value).
+    run only when an upstream output has that value), ``circuit_breaker``
+    (``{"failures": 3, "reset_after": 600}``: stop attempting the step after that many
+    consecutive failed runs, try again after that many seconds) and ``fallback`` (a
+    value, a step or a callable supplying the outputs while the breaker is open; see
+    docs/operations.md).
     """
     if fn is not None:
         if options:
