@@ -135,6 +135,11 @@ class LocalExecutor(Executor):
     def capacity(self) -> int:
         return self.max_workers
 
+    def backlog(self) -> int:
+        """As many queued elements as workers: each worker's next one waits in the
+        thread pool's queue (the sequential mode runs each inside submit: none)."""
+        return self.max_workers if self.parallel else 0
+
     def bind(self, runtime: WorkerRuntime) -> None:
         super().bind(runtime)
         self._stop.clear()

@@ -148,6 +148,24 @@ class SharedMethods(ChangeMethods):
                 *(w for rec in step_runs for w in self.output_cleanup(rec.run_id, rec.step)),
             )
 
+    def record_step_batch(
+        self,
+        batch: Sequence[
+            tuple[StepRunRecord, Sequence[ArtifactRef], Sequence[MetricRecord], CacheEntry | None]
+        ],
+    ) -> None:
+        """Several finished step runs with their artifacts, metrics and cache entries, in
+        one transaction (a map's elements finish many at a time)."""
+        if batch:
+            self._execute(
+                *step_writes([StepRows(*parts) for parts in batch], self.Q),
+                *(
+                    w
+                    for parts in batch
+                    for w in self.output_cleanup(parts[0].run_id, parts[0].step)
+                ),
+            )
+
     def get_step_runs(self, run_id: str) -> list[StepRunRecord]:
         (rows,) = self._select((self.Q.STEP_RUNS, {"run_id": run_id}))
         return [_rows.step_record(r) for r in rows]

@@ -84,8 +84,10 @@ def step_writes(batch: Sequence[StepRows], queries: Any) -> list[tuple[Any, list
 
     One statement for the whole batch (an executemany): each table still gets
     its rows in the batch's order, so step run ids follow it. ``queries`` is
-    the store's queries module. A batch of several records carries no cache
-    entries (``record_steps``), so no key is deleted after its new row went in.
+    the store's queries module. Every old cache row of the batch's keys is deleted
+    before its new rows go in; two records of one batch with the same key (two
+    elements of a map with equal content) leave the later one's entry, as two
+    records written one after the other would.
     """
     if len(batch) == 1:  # record_step: once per step
         one = batch[0]
@@ -93,6 +95,8 @@ def step_writes(batch: Sequence[StepRows], queries: Any) -> list[tuple[Any, list
     writes = []
     for statement, attribute in ORDER:
         rows = list(itertools.chain.from_iterable(map(operator.attrgetter(attribute), batch)))
+        if attribute == "caches" and len(rows) > 1:
+            rows = list({row["key"]: row for row in rows}.values())  # the last of each key
         if rows:
             writes.append((getattr(queries, statement), rows))
     return writes

@@ -346,6 +346,17 @@ class Executor(Component, abc.ABC):
         """How many tasks may be in flight at once (1 = sequential)."""
         return 1
 
+    def backlog(self) -> int:
+        """How many more of a map's elements may wait in the executor beyond
+        :meth:`capacity`, to start the moment a worker frees up.
+
+        Without one, a worker that finishes an element idles until the engine has
+        recorded it and handed over the next; with one, the engine records the
+        elements that finished meanwhile in one batch. 0 (the default) for an
+        executor that starts work on submit (each submitted task is a job).
+        """
+        return 0
+
     @abc.abstractmethod
     def submit(self, task: StepTask, step: LiveStep) -> Future[StepResult]:
         """Start ``task``; ``step`` is the live step for in-process executors."""

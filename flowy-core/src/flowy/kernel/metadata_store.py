@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     )
     from flowy.kernel.run_query import RunPage, RunQuery
 
+    #: What :meth:`MetadataStore.record_step` takes, for :meth:`~MetadataStore.record_step_batch`:
+    #: the step run, its new artifacts, its metrics and its cache entry.
+    StepRecordParts = tuple[
+        StepRunRecord, Sequence[ArtifactRef], Sequence[MetricRecord], CacheEntry | None
+    ]
+
 
 class MetadataStore(Component, abc.ABC):
     """Keeps runs, step runs, artifacts, lineage, metrics and cache entries.
@@ -71,6 +77,18 @@ class MetadataStore(Component, abc.ABC):
         """
         for step_run in step_runs:
             self.record_step(step_run)
+
+    def record_step_batch(self, batch: Sequence[StepRecordParts]) -> None:
+        """Record several finished step runs, each with what :meth:`record_step` takes.
+
+        The engine hands over the runs that finished while it was busy (the elements
+        of a map finish many at a time) before it settles any of them. Stores that
+        can write the batch in one transaction should override this: all of it is
+        there after a crash, or none, and a failure leaves none of it (the engine
+        then records them one by one). The default records them one by one.
+        """
+        for step_run, artifacts, metrics, cache_entry in batch:
+            self.record_step(step_run, artifacts, metrics, cache_entry)
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> RunRecord:

@@ -33,6 +33,7 @@ from flowy.run.planner import output_of, provides
 from flowy.run.worker import StepInterrupted
 
 if TYPE_CHECKING:
+    from flowy.run.recording import Finished
     from flowy.run.steps import Step
 
 #: Seconds a cancelled run waits for running steps to report what they had done.
@@ -146,6 +147,8 @@ class RunExecution(MapExecution):
         ready = [name for name in self.pipeline.order if waiting[name] == 0]
         running: dict[Future[StepResult], Submitted] = {}
         capacity = max(1, executor.capacity())
+        # A map's elements may queue behind the workers (Executor.backlog), so none idles.
+        elements_at_once = capacity + max(0, int(executor.backlog()))
         self.notify("flowy_pipeline_started", run=self.run)
         self.watch = CancelWatch(self.store, self.run_id)
 
@@ -167,7 +170,9 @@ class RunExecution(MapExecution):
         try:
             try:
                 while ready or running:
-                    while ready and len(running) < capacity:
+                    while ready and len(running) < (
+                        elements_at_once if element_of(ready[0]) else capacity
+                    ):
                         self.watch.check()
                         name = ready.pop(0)
                         if self.start(name, executor, running) and name in downstream:
@@ -175,12 +180,16 @@ class RunExecution(MapExecution):
                         settle_maps()
                     if running:
                         self.flush()  # never hold records through a (possibly long) wait
-                        for future in self.wait_or_cancel(running):
+                        done = self.wait_or_cancel(running)
+                        finished: list[Finished] = []
+                        for future in [f for f in running if f in done]:  # in submitted order
                             step, task, parts, key = running.pop(future)
-                            self.record_result(step, task, future.result(), parts, key)
+                            finished.append((step, task, future.result(), parts, key))
+                        self.record_results(finished)  # in one transaction
+                        for step, *_ in finished:
                             if step.name in downstream:
                                 settled(step.name)
-                            settle_maps()
+                        settle_maps()
             finally:
                 self.watch.stop()  # inside the try: a SIGINT it sent lands here
         except KeyboardInterrupt as interrupt:

@@ -14,6 +14,11 @@ running step, and when the run ends, however it ends; ``flowy_step_recorded``
 is called for them once their batch is written. A process killed in between
 loses at most those cached-step records, never a completed step's work: a
 resumed or repeated run finds the same cache entries again.
+
+Steps that finished while the engine was busy (a map's elements finish many at
+a time) are written together, in one transaction
+(:meth:`~flowy.kernel.contracts.MetadataStore.record_step_batch`), before any
+of them is settled: nothing downstream sees a step before its record is there.
 """
 
 from __future__ import annotations
@@ -24,17 +29,47 @@ import random
 import time
 import uuid
 import warnings
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from flowy.kernel import records as R
-from flowy.kernel.records import ArtifactRef, CacheEntry, StepResult, StepRunRecord, StepTask
+from flowy.kernel.records import (
+    ArtifactRef,
+    CacheEntry,
+    MetricRecord,
+    StepResult,
+    StepRunRecord,
+    StepTask,
+)
 from flowy.run.mapping import MapState, item_of
 from flowy.run.planner import RunPlanner, jsonable
 
 if TYPE_CHECKING:
     from flowy.run.steps import Step
+
+#: A step the executor finished: the step, its task, its result, its cache key's parts
+#: and key (both None when it is not cached), as the engine holds it.
+Finished = tuple["Step", StepTask, StepResult, "dict[str, str] | None", "str | None"]
+
+
+@attrs.frozen
+class StepRecord:
+    """What recording one executed step writes, and the outputs it hands downstream."""
+
+    rec: StepRunRecord
+    new: list[ArtifactRef]
+    metrics: list[MetricRecord]
+    entry: CacheEntry | None
+    refs: dict[str, ArtifactRef]
+
+    @property
+    def parts(
+        self,
+    ) -> tuple[StepRunRecord, list[ArtifactRef], list[MetricRecord], CacheEntry | None]:
+        """The arguments of ``MetadataStore.record_step`` (one item of a batch)."""
+        return self.rec, self.new, self.metrics, self.entry
 
 
 class RunRecorder(RunPlanner):
@@ -174,6 +209,46 @@ class RunRecorder(RunPlanner):
         key: str | None,
     ) -> None:
         """Record what an executed step did, in one transaction, then tell the hooks."""
+        record = self.step_record(step, task, result, parts, key)
+        self.flush()
+        try:
+            self.store.record_step(*record.parts)
+        except OSError as exc:  # disk full, an I/O error: the commit is lost, the step failed
+            rec, result = self.record_lost_commit(record.rec, result, record.new, exc)
+            record = attrs.evolve(record, rec=rec, refs={})
+        self.settle_recorded(step, task, result, record)
+
+    def record_results(self, done: Sequence[Finished]) -> None:
+        """Record several executed steps in one transaction, then settle each, in order.
+
+        What finished while the engine was busy (a map's elements finish many at a
+        time). When the batch cannot be written, nothing of it was: each is then
+        recorded alone, so one that cannot be is recorded failed on its own.
+        """
+        if len(done) == 1:
+            self.record_result(*done[0])
+            return
+        records = [self.step_record(*finished) for finished in done]
+        self.flush()
+        try:
+            self.store.record_step_batch([record.parts for record in records])
+        except OSError:
+            for finished in done:
+                self.record_result(*finished)
+            return
+        for (step, task, result, _, _), record in zip(done, records, strict=True):
+            self.settle_recorded(step, task, result, record)
+
+    def step_record(
+        self,
+        step: Step,
+        task: StepTask,
+        result: StepResult,
+        parts: dict[str, str] | None,
+        key: str | None,
+    ) -> StepRecord:
+        """What recording ``result`` writes: the step run, its new artifacts (fresh ids),
+        its metrics and, for a completed step with a key, its cache entry."""
         artifacts = [attrs.evolve(ref, artifact_id=new_id()) for ref in result.outputs.values()]
         refs = {a.name: a for a in artifacts}
         # Files from flowy.log_artifact: recorded (and linked) as the step's, never cached
@@ -209,16 +284,17 @@ class RunRecorder(RunPlanner):
             inputs=consumed(task),
             outputs={a.name: a.artifact_id for a in (*artifacts, *logged)},
             tags=step_tags(step),
+            **(result.resources.columns() if result.resources else {}),
         )
-        self.flush()
-        try:
-            self.store.record_step(rec, [*artifacts, *logged], result.metrics, entry)
-        except OSError as exc:  # disk full, an I/O error: the commit is lost, the step failed
-            rec, result = self.record_lost_commit(rec, result, [*artifacts, *logged], exc)
-            refs = {}
+        return StepRecord(rec, [*artifacts, *logged], list(result.metrics), entry, refs)
+
+    def settle_recorded(
+        self, step: Step, task: StepTask, result: StepResult, record: StepRecord
+    ) -> None:
+        """After a step's record is committed: the recorded hook, its state, the observers."""
         if result.status == R.COMPLETED:
-            self.recorded(step, rec)
-        self.settle(step, result.status, rec, refs)
+            self.recorded(step, record.rec)
+        self.settle(step, result.status, record.rec, record.refs)
         self.tell_observers(step, task, result)
 
     def tell_observers(self, step: Step, task: StepTask, result: StepResult) -> None:
@@ -294,6 +370,8 @@ class RunRecorder(RunPlanner):
             rec.logs = stopped.logs
             rec.params = jsonable(stopped.params_logged)
             rec.outputs = {a.name: a.artifact_id for a in logged}
+            if stopped.resources is not None:
+                rec = attrs.evolve(rec, **stopped.resources.columns())
         self.flush()
         self.store.record_step(rec, logged, stopped.metrics if stopped is not None else [])
         self.status[name] = R.CANCELLED

@@ -208,6 +208,33 @@ class MetadataStoreContract(CacheRecordsContract, RunDeletionContract, RunSearch
         assert store.list_artifacts(run_id=second.run_id) == []
         assert store.cache_stats()["hits"] == 2  # each cached run counts its hit
 
+    def test_record_step_batch_records_each_with_its_artifacts_metrics_and_entry(
+        self, store: MetadataStore
+    ) -> None:
+        run = make_run()
+        store.create_run(run)
+        batch = []
+        for i in range(3):
+            art = make_artifact("doubled")
+            # Elements 0 and 1 had equal content: the same cache key, the later entry stays.
+            entry = make_entry(
+                run, f"double[{i}]", {"doubled": art.artifact_id}, key=f"k{min(i, 1)}"
+            )
+            rec = make_step(
+                run, f"double[{i}]", outputs={"doubled": art.artifact_id}, cache_key=entry.key
+            )
+            batch.append((rec, [art], [MetricRecord("m", float(i))], entry))
+        store.record_step_batch(batch)
+        store.record_step_batch([])  # an empty batch writes nothing
+        assert store.get_step_runs(run.run_id) == [rec for rec, *_ in batch]
+        assert {a.artifact_id for a in store.list_artifacts(run_id=run.run_id)} == {
+            arts[0].artifact_id for _, arts, _, _ in batch
+        }
+        assert sorted(m.value for _, m in store.get_metrics(run.run_id)) == [0.0, 1.0, 2.0]
+        k1 = store.lookup_cache("k1")
+        assert k1 is not None and k1.step == "double[2]"
+        assert store.cache_stats()["entries"] == 2
+
     def test_record_step_is_atomic(self, store: MetadataStore) -> None:
         run = make_run()
         store.create_run(run)
