@@ -23,6 +23,7 @@ PACKAGES = [
     "./flowy-cli",
     "./flowy-aws",
     "./flowy-mlflow",
+    "./flowy-notifiers",
     "./flowy-ui",
 ]
 #: What the whole test suite needs on top: every framework the materializers
@@ -36,6 +37,7 @@ TEST_EXTRAS = [
     "./flowy-store-sqlite[postgres]",
     "./flowy-aws[test]",
     "./flowy-ui[test]",
+    "./flowy-notifiers[test]",
     "./examples/plugins/flowy-example-plugin",
 ]
 #: mypy: flowy-core/tests/test_kernel_protocols.py type-checks the run layer against the

@@ -50,6 +50,8 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "cache": ("flowy_cli.cache:cache", "Inspect, clear and explain the step cache."),
     "config": ("flowy_cli.config:config", "Show and change Flowy settings."),
     "gc": ("flowy_cli.gc:gc", "Delete temporary files, unreferenced artifacts, expired runs."),
+    "alert": ("flowy_cli.alerts:alert", "Add, list, remove and test alert rules."),
+    "alerts": ("flowy_cli.alerts:alerts", "Show alerts: firing first, with their run and link."),
     "circuits": ("flowy_cli.circuits:circuits", "List the circuit breakers of steps; reset them."),
     "doctor": ("flowy_cli.doctor:doctor", "Check the stores agree; rebuild a lost index."),
 }

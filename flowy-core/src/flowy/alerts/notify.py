@@ -68,6 +68,7 @@ def build_notifier(
     options = dict(table)
     kind = options.pop("type")
     attempts = int(options.pop("attempts", 3))
+    backoff = float(options.pop("backoff", BACKOFF))
     where = f"Notifier {name!r} in {config.path}"
     options = substitute(options, project or project_root(), where)
     if plugins is None:
@@ -80,12 +81,13 @@ def build_notifier(
         notifier: Notifier = cls(name, **options)
     except TypeError as exc:
         raise ConfigError(f"{where} (type {kind!r}) has a bad option: {exc}") from exc
-    notifier.attempts = attempts
+    notifier.attempts, notifier.backoff = attempts, backoff
     return notifier
 
 
-def send_one(notifier: Notifier, delivery: Delivery, *, backoff: float = BACKOFF) -> Outcome:
+def send_one(notifier: Notifier, delivery: Delivery) -> Outcome:
     """Deliver with retries; never raises."""
+    backoff = float(getattr(notifier, "backoff", BACKOFF))
     attempts = 0
     error: str | None = None
     for attempt in range(max(1, notifier.attempts)):
@@ -166,11 +168,13 @@ def deliver_all(
 def _record(
     store: Any, jobs: Sequence[tuple[str, AlertRecord, str]], outcomes: list[Outcome]
 ) -> None:
+    pairs = [(a, o) for (_n, a, _e), o in zip(jobs, outcomes, strict=True) if a.id is not None]
+    if not pairs:  # test messages: no incident to attach them to
+        return
     alerts = alert_log(store)
     now = time.time()
-    for (_name, alert, _event), outcome in zip(jobs, outcomes, strict=True):
-        if alert.id is None:
-            continue
+    for alert, outcome in pairs:
+        assert alert.id is not None
         try:
             alerts.record_delivery(
                 DeliveryRecord(

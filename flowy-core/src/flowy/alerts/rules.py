@@ -158,6 +158,9 @@ class _Notifier(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
     type: str
     attempts: int = Field(default=3, ge=1, le=20)
+    """Tries per delivery while the failure may pass (5xx, a timeout, no connection)."""
+    backoff: float = Field(default=0.5, ge=0, le=300)
+    """Seconds before the second try, doubled before each later one."""
 
 
 class _Config(BaseModel):
@@ -307,5 +310,38 @@ def remove_rule(name: str, project: Path | None = None) -> Path:
         )
     del alerts[name]
     data["alerts"] = alerts
+    write_toml_atomic(path, data)
+    return path
+
+
+def add_notifier(name: str, table: dict[str, Any], project: Path | None = None) -> Path:
+    """Validate and write ``[notifiers.NAME]`` atomically (its options are checked when built)."""
+    path = config_path("project", project)
+    data = read_toml(path)
+    notifiers = dict(data.get("notifiers") or {})
+    if name in notifiers:
+        raise ConfigError(
+            f"A notifier named {name!r} already exists in {path}. Remove it first "
+            f"(`flowy alert notifier remove {name}`) or choose another name."
+        )
+    notifiers[name] = {k: v for k, v in table.items() if v is not None}
+    data["notifiers"] = notifiers
+    validate(data, path)
+    write_toml_atomic(path, data)
+    return path
+
+
+def remove_notifier(name: str, project: Path | None = None) -> Path:
+    """Remove ``[notifiers.NAME]``; refused while a rule names it."""
+    path = config_path("project", project)
+    data = read_toml(path)
+    notifiers = dict(data.get("notifiers") or {})
+    if name not in notifiers:
+        raise ConfigError(
+            f"No notifier named {name!r} in {path}. Notifiers: {', '.join(notifiers) or 'none'}."
+        )
+    del notifiers[name]
+    data["notifiers"] = notifiers
+    validate(data, path)  # a rule that names it makes this an error naming the rule
     write_toml_atomic(path, data)
     return path

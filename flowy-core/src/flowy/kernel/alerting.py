@@ -190,6 +190,8 @@ class Notifier(abc.ABC):
 
     #: Attempts (the first included) for a retryable failure; options may override.
     attempts: int = 3
+    #: Seconds before the second attempt, doubled before each later one.
+    backoff: float = 0.5
 
     def __init__(self, name: str, **options: Any) -> None:
         self.name = name

@@ -1,0 +1,1 @@
+"""Flowy notifiers for alerts: ``webhook``, ``slack``, ``discord`` and ``email``."""
