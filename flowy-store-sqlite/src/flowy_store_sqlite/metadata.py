@@ -40,6 +40,7 @@ from flowy_store_sqlite.circuit_rows import CircuitQueries
 from flowy_store_sqlite.deletion import DeletionQueries
 from flowy_store_sqlite.lineage import LineageQueries
 from flowy_store_sqlite.model_registry import ModelRegistryQueries
+from flowy_store_sqlite.monitor_rows import MonitorQueries
 from flowy_store_sqlite.options import SQLMetadataStoreOptions
 from flowy_store_sqlite.prepared import Prepared, cursor_of
 from flowy_store_sqlite.run_search import RunSearchQueries
@@ -55,6 +56,7 @@ class SQLMetadataStore(
     DeletionQueries,
     LineageQueries,
     ModelRegistryQueries,
+    MonitorQueries,
     RunSearchQueries,
     ScheduleQueries,
     SharedMethods,

@@ -37,6 +37,7 @@ from flowy.kernel.catalog import Catalog
 from flowy.kernel.circuits import CircuitBreakers
 from flowy.kernel.contracts import MetadataStore
 from flowy.kernel.errors import ConfigError
+from flowy.kernel.monitoring import MonitorReadings
 from flowy.kernel.records import ArtifactRef, CacheEntry, RunRecord
 from flowy.kernel.schedules import ScheduleStore
 
@@ -74,7 +75,13 @@ _LATEST_CACHE_OUTPUTS = (_CACHE_ENTRIES.format(**_LATEST), _CACHE_REFS.format(**
 
 
 class SQLiteMetadataStore(
-    AlertQueries, SharedMethods, MetadataStore, Catalog, CircuitBreakers, ScheduleStore
+    AlertQueries,
+    SharedMethods,
+    MetadataStore,
+    Catalog,
+    CircuitBreakers,
+    ScheduleStore,
+    MonitorReadings,
 ):
     """Runs, steps, artifacts, lineage, metrics and cache in a SQLite file (see the module)."""
 
@@ -338,6 +345,8 @@ FORWARDED = (
     *("add_schedule", "get_schedule", "list_schedules", "set_schedule_paused"),
     *("remove_schedule", "claim_fires", "update_fire", "schedule_fires", "run_of_process"),
     *("beat", "end_heartbeat", "scheduler_heartbeats"),
+    *("monitor_snapshot", "monitor_step_id_bounds", "monitor_step_totals"),
+    "monitor_artifact_bytes",
 )
 
 

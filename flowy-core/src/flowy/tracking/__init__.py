@@ -41,6 +41,9 @@ _LAZY = {
     "parse_run_filter": "flowy.tracking.run_query:parse",
     "parse_run_sort": "flowy.tracking.run_query:parse_sort",
     "render_run_filter": "flowy.tracking.run_query:render",
+    # Prometheus metrics read from the store (`flowy monitor serve`, the UI's /metrics)
+    "StoreMetrics": "flowy.tracking.store_metrics",
+    "metrics_exposition": "flowy.tracking.store_metrics:exposition",
 }
 
 __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
@@ -49,6 +52,7 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "GcReport",
     "Retention",
     "RunQueryError",
+    "StoreMetrics",
     "best_run",
     "build_report",
     "collect_garbage",
@@ -58,6 +62,7 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "list_experiments",
     "load_model",
     "metric_names",
+    "metrics_exposition",
     "model_parameter_count",
     "parse_run_filter",
     "parse_run_sort",
@@ -88,5 +93,7 @@ if TYPE_CHECKING:  # listed in __all__, so re-exported for type checkers (strict
     from flowy.tracking.run_query import parse as parse_run_filter
     from flowy.tracking.run_query import parse_sort as parse_run_sort
     from flowy.tracking.run_query import render as render_run_filter
+    from flowy.tracking.store_metrics import StoreMetrics
+    from flowy.tracking.store_metrics import exposition as metrics_exposition
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
