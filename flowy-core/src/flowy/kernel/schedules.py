@@ -16,6 +16,7 @@ Statuses of a due time (``ScheduleFire.status``):
 * ``claimed``: a scheduler (``pid`` on ``host``) holds it and is starting its run;
 * ``started``: its ``flowy run`` process (``pid`` on ``host``) was started; ``run_id``
   is filled in once the run has recorded itself;
+* ``finished``: its process has ended; the run (``run_id``) says how it went;
 * ``skipped``: not run, ``reason`` says why (a run of the schedule was still going,
   a later due time superseded it, it passed while no scheduler ran);
 * ``failed``: its process could not be started or ended before recording a run, or
@@ -34,9 +35,10 @@ from flowy.kernel.errors import FlowyError
 
 CLAIMED = "claimed"
 STARTED = "started"
+FINISHED = "finished"
 SKIPPED = "skipped"
 FAILED = "failed"
-FIRE_STATUSES = (CLAIMED, STARTED, SKIPPED, FAILED)
+FIRE_STATUSES = (CLAIMED, STARTED, FINISHED, SKIPPED, FAILED)
 
 #: Catch-up policies (what to do with due times that pile up while no scheduler ran).
 CATCHUP_LATEST = "latest"
