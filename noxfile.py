@@ -25,6 +25,7 @@ PACKAGES = [
     "./flowy-mlflow",
     "./flowy-notifiers",
     "./flowy-ui",
+    "./flowy-serve",
 ]
 #: What the whole test suite needs on top: every framework the materializers
 #: support (torch pinned to the CPU build), PostgreSQL's driver, moto's server,

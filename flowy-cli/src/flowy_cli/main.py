@@ -102,8 +102,11 @@ class LazyGroup(click.Group):
     def _plugin_commands(self) -> dict[str, tuple[str, str]]:
         from flowy_cli.discovery import plugin_commands
 
+        # "model serve" (two words) is a subcommand of a built-in group (flowy_cli/models.py).
         return {
-            name: cmd for name, cmd in plugin_commands().items() if name not in BUILTIN_COMMANDS
+            name: cmd
+            for name, cmd in plugin_commands().items()
+            if name not in BUILTIN_COMMANDS and " " not in name
         }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

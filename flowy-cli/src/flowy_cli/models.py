@@ -41,9 +41,83 @@ def from_stage(stage: str | None) -> str:
     return "-" if stage is None else stage
 
 
-@click.group()
+#: Subcommands of ``flowy model`` that another distribution provides: name -> (distribution,
+#: help). They are listed even when it is not installed, and then say what to install.
+EXTENSIONS: dict[str, tuple[str, str]] = {
+    "serve": ("flowy-serve", "Serve a model version over HTTP."),
+    "predict": ("flowy-serve", "Predict a file in batches, recorded as a run."),
+    "package": ("flowy-serve", "Write a container build context that serves a model version."),
+}
+
+
+class ModelGroup(click.Group):
+    """``flowy model`` with the subcommands plugins register as ``"model NAME"``.
+
+    A plugin's ``flowy_register_commands`` hook registers ``"model serve"``; the
+    command is listed from the cached plugin command list and imported only when
+    invoked (as top-level plugin commands are, see flowy_cli/main.py).
+    """
+
+    def _plugin_subcommands(self) -> dict[str, tuple[str, str]]:
+        from flowy_cli.discovery import plugin_commands
+
+        return {
+            name.partition(" ")[2]: cmd
+            for name, cmd in plugin_commands().items()
+            if name.startswith("model ")
+        }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugin_subcommands(), *EXTENSIONS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None:
+            return found
+        if cmd_name in self._plugin_subcommands():
+            from flowy_cli.discovery import load_plugin_command
+
+            return load_plugin_command(f"model {cmd_name}")
+        if cmd_name in EXTENSIONS:
+            return _missing_extension(cmd_name, *EXTENSIONS[cmd_name])
+        return None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        plugins = self._plugin_subcommands()
+        rows = [(n, c.get_short_help_str(80)) for n, c in sorted(self.commands.items())]
+        rows += [(n, help_) for n, (_, help_) in sorted(plugins.items()) if n not in self.commands]
+        rows += [
+            (n, f"{help_} (needs {dist}: pip install {dist})")
+            for n, (dist, help_) in sorted(EXTENSIONS.items())
+            if n not in self.commands and n not in plugins
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
+
+
+def _missing_extension(name: str, dist: str, help_: str) -> click.Command:
+    """A stand-in that says which distribution provides ``flowy model NAME``."""
+
+    def callback(**_: Any) -> None:
+        raise click.ClickException(
+            f"`flowy model {name}` is provided by {dist}, which is not installed (or is "
+            f"disabled): pip install {dist}. `flowy plugins` lists what is installed."
+        )
+
+    return click.Command(
+        name,
+        callback=callback,
+        help=f"{help_} Needs {dist}: pip install {dist}.",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+
+
+@click.group(cls=ModelGroup)
 def model() -> None:
-    """Register model versions, move them between stages, compare and roll back."""
+    """Register model versions, move them between stages, compare and roll back.
+
+    Serving (`serve`, `predict`, `package`) comes with flowy-serve (docs/serving.md).
+    """
 
 
 @model.command("list")

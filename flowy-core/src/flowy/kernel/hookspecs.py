@@ -222,12 +222,31 @@ def flowy_register_commands(register: RegisterCommand) -> None:
 
     ``register(name, "pkg.module:click_group", help="one line")``. The target
     is imported only when the command is invoked, so ``flowy --help`` stays
-    fast however many plugins are installed. Returns nothing.
+    fast however many plugins are installed. A name of two words (``"model
+    serve"``) adds a subcommand to the built-in ``flowy model`` group. Returns nothing.
 
     Args:
         register: the callback, ``register(name, target, /, *, help="")``: ``name`` becomes
             ``flowy NAME``; ``target`` is the dotted path of a click command or group; ``help``
             the line ``flowy --help`` shows.
+    """
+
+
+@hookspec
+def flowy_register_predictors(register: Register) -> None:
+    """Register predictors: how ``flowy model serve`` and ``predict`` call a model type.
+
+    ``register(name, "pkg.module:Class", types=[...], description="...")``:
+    ``types`` are fully qualified type names matched against a loaded model's MRO
+    (the most specific wins, as for materializers), so choosing one imports
+    nothing. The class subclasses ``flowy_serve.predictors.Predictor`` (see
+    docs/serving.md, "Predictors for other model types"). flowy-serve registers
+    its own (sklearn, torch, keras) through this hook. Returns nothing.
+
+    Args:
+        register: the callback, called once per predictor class; flowy-serve calls
+            ``register("sklearn", "flowy_serve.predictors:SklearnPredictor",
+            types=["sklearn.base.BaseEstimator"])``.
     """
 
 

@@ -31,6 +31,7 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "flowy_register_trackers": "tracker",
     "flowy_register_asset_types": "asset_type",
     "flowy_register_notifiers": "notifier",
+    "flowy_register_predictors": "predictor",
 }
 
 #: Makes the ``register`` callback one plugin's hook receives, from (plugin, distribution,

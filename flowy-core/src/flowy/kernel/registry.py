@@ -26,6 +26,8 @@ BUILTIN_KINDS: dict[str, str] = {
     "asset_type": "flowy.kernel.assets:Asset",
     # Not a stack component: where alerts are sent ([notifiers.NAME] in the project config).
     "notifier": "flowy.kernel.alerting:Notifier",
+    # Not a stack component: how flowy-serve calls a model type (flowy_register_predictors).
+    "predictor": "builtins:object",
 }
 
 #: The kinds every stack must name; the others (tracker, cache, a plugin's own) are optional.

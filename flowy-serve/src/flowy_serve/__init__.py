@@ -1,0 +1,1 @@
+"""Serving registered Flowy models: ``flowy model serve``, ``predict`` and ``package``."""
