@@ -437,9 +437,18 @@ def test_circuits_list_reset_and_runs_show(
     no_step = _words(flowy("circuits", "reset", "service", "nope", code=1).stderr)
     assert "no circuit breaker on step 'nope'; its breakers: ask" in no_step
 
+    assert "no circuit breaker on step 'x'" in _words(
+        flowy("circuits", "open", "service", "x", code=1).stderr
+    )
     reset = _words(flowy("circuits", "reset", "service", "ask").stdout)
     assert "service/ask: closed (was open, 3 consecutive failures)" in reset
     [row] = json.loads(flowy("circuits", "list", "--json").stdout)
     assert (row["state"], row["failures"], row["last_error"]) == ("closed", 0, None)
     flowy("run", "service.py", "--param", "n=1", code=1)  # attempted again (and down)
+    opened = flowy("circuits", "open", "service", "ask", "--reason", "maintenance").stdout
+    assert "service/ask: open (maintenance)" in _words(opened)
+    fell = flowy("run", "service.py", "--param", "n=1")  # not attempted: its fallback
+    assert (
+        "circuit open since" in fell.stdout and "1 consecutive failure: maintenance" in fell.stdout
+    )
     assert "closed" in flowy("circuits", "reset", "--all").stdout

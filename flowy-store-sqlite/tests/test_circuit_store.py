@@ -139,6 +139,13 @@ def test_reset_closes_the_named_breakers(store: Any) -> None:
     assert store.circuit_reset("nope") == []
 
 
+def test_open_by_hand_keeps_the_failures(store: Any) -> None:
+    store.circuit_ended("p", "s", "r1", failed=True, error="x", threshold=5)
+    state = store.circuit_trip("p", "s", "maintenance")
+    assert (state.state, state.failures, state.last_error) == (C.OPEN, 1, "maintenance")
+    assert not store.circuit_admit("p", "s", "r2", reset_after=3600).allowed
+
+
 def _claim(url: str, cls_name: str, run_id: str, start: Any, out: Any) -> None:
     cls: Any = SQLiteMetadataStore if cls_name == "SQLiteMetadataStore" else SQLMetadataStore
     store = cls(url)

@@ -2,8 +2,9 @@
 
 A breaker (``@step(circuit_breaker=...)``, see docs/operations.md) gets its row
 the first time its step ends; ``list`` shows each with its state, consecutive
-failures and last error, and ``reset`` closes breakers by hand (after fixing
-what made the step fail), so the next run attempts the step at once.
+failures and last error, ``reset`` closes breakers by hand (after fixing
+what made the step fail), so the next run attempts the step at once, and
+``open`` opens one by hand (a service under maintenance).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _stack_option = stack_option("Use this stack's store instead of the active one."
 
 @click.group()
 def circuits() -> None:
-    """List the circuit breakers of steps and close them by hand.
+    """List the circuit breakers of steps; close or open them by hand.
 
     A step with @step(circuit_breaker={"failures": 3, "reset_after": 600}) stops
     being attempted after that many consecutive failed runs (its fallback supplies
@@ -119,6 +120,31 @@ def reset_circuits(pipeline: str | None, step: str | None, every: bool, stack: s
         )
 
 
+@circuits.command("open")
+@click.argument("pipeline")
+@click.argument("step")
+@click.option(
+    "--reason",
+    default="opened by hand",
+    show_default=True,
+    help="Why, as runs will say it (e.g. 'the service is under maintenance').",
+)
+@_stack_option
+def open_circuit(pipeline: str, step: str, reason: str, stack: str | None) -> None:
+    """Open the breaker of PIPELINE's STEP by hand: runs use its fallback (or skip it)
+    until reset_after seconds bring a trial, or `flowy circuits reset` closes it."""
+    from flowy_cli.output import console
+    from flowy_cli.terminal_text import escape_markup as escape
+
+    with store_client(stack) as client:
+        breakers = _breakers(client)
+        _check_known({(s.pipeline, s.step): s for s in breakers.circuit_states()}, pipeline, step)
+        state = breakers.circuit_trip(pipeline, step, reason)
+    console().print(
+        f"{escape(state.pipeline)}/{escape(state.step)}: open [dim]({escape(reason)})[/]"
+    )
+
+
 def _check_known(
     known: dict[tuple[str, str], CircuitState], pipeline: str | None, step: str | None
 ) -> None:
@@ -126,14 +152,16 @@ def _check_known(
     if pipeline is None:
         return
     pipelines = sorted({p for p, _ in known})
+    hint = " (a step's breaker appears once the step has run)"
     if pipeline not in pipelines:
         raise click.ClickException(
             f"no circuit breaker of pipeline {pipeline!r}; "
-            + (f"pipelines with one: {', '.join(pipelines)}." if pipelines else "there are none.")
+            + (f"pipelines with one: {', '.join(pipelines)}." if pipelines else "there are none")
+            + ("" if pipelines else hint + ".")
         )
     steps = sorted(s for p, s in known if p == pipeline)
     if step is not None and step not in steps:
         raise click.ClickException(
             f"pipeline {pipeline!r} has no circuit breaker on step {step!r}; "
-            f"its breakers: {', '.join(steps)}."
+            f"its breakers: {', '.join(steps)}{hint}."
         )

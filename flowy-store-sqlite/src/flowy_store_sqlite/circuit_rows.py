@@ -119,6 +119,10 @@ class CircuitQueries(CircuitBreakers):
             )
         return out
 
+    def circuit_trip(self, pipeline: str, step: str, reason: str) -> CircuitState:
+        """Open one breaker by hand; it is open from now on, its failures kept."""
+        return self._change(pipeline, step, lambda _conn, old: C.tripped(old, time.time(), reason))
+
     def _change(
         self,
         pipeline: str,

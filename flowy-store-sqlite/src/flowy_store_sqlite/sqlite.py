@@ -342,6 +342,7 @@ FORWARDED = (
     "search_runs",
     "run_columns",
     *("circuit_states", "circuit_state", "circuit_admit", "circuit_ended", "circuit_reset"),
+    "circuit_trip",
     *("add_schedule", "get_schedule", "list_schedules", "set_schedule_paused"),
     *("remove_schedule", "claim_fires", "update_fire", "schedule_fires", "run_of_process"),
     *("beat", "end_heartbeat", "scheduler_heartbeats"),

@@ -186,6 +186,18 @@ def reset(old: CircuitState, now: float) -> CircuitState:
     )
 
 
+def tripped(old: CircuitState, now: float, reason: str) -> CircuitState:
+    """A breaker opened by hand (``flowy circuits open``): open from ``now``, failures kept."""
+    return attrs.evolve(
+        old,
+        state=OPEN,
+        opened_at=now,
+        trial_run_id=None,
+        last_error=reason[:ERROR_LIMIT],
+        updated_at=_later(old, now),
+    )
+
+
 class CircuitBreakers(abc.ABC):
     """The breakers' shared state in a metadata store (see the module docstring).
 
@@ -237,6 +249,10 @@ class CircuitBreakers(abc.ABC):
         self, pipeline: str | None = None, step: str | None = None
     ) -> list[CircuitState]:
         """Close the breakers named (all when ``pipeline`` is None); returns them as now closed."""
+
+    @abc.abstractmethod
+    def circuit_trip(self, pipeline: str, step: str, reason: str) -> CircuitState:
+        """Open one breaker by hand (until ``reset_after`` brings a trial, or a reset)."""
 
 
 def breakers_of(store: Any) -> CircuitBreakers:
