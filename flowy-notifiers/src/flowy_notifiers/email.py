@@ -84,7 +84,7 @@ class EmailNotifier(Notifier):
                     smtp.starttls(context=self._tls())
                     smtp.ehlo()
                 if self.username is not None and self.password is not None:
-                    smtp.login(self.username, self.password)
+                    self._login(smtp, self.username, self.password)
                 smtp.send_message(self.message(delivery))
         except DeliveryError:
             raise
@@ -100,6 +100,17 @@ class EmailNotifier(Notifier):
             raise DeliveryError(f"TLS with {where} failed: {exc}", retryable=False) from exc
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"cannot deliver through {where}: {exc}") from exc
+
+    @staticmethod
+    def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+        """AUTH PLAIN when offered (one exchange: a wrong password is one clear refusal),
+        else whatever smtplib picks; over TLS only, as checked when built."""
+        offered = (smtp.esmtp_features.get("auth") or "").upper().split()
+        if "PLAIN" in offered:
+            smtp.user, smtp.password = username, password
+            smtp.auth("PLAIN", smtp.auth_plain)
+        else:
+            smtp.login(username, password)
 
     def _tls(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.cafile)

@@ -169,7 +169,7 @@ def _record(
     store: Any, jobs: Sequence[tuple[str, AlertRecord, str]], outcomes: list[Outcome]
 ) -> None:
     pairs = [(a, o) for (_n, a, _e), o in zip(jobs, outcomes, strict=True) if a.id is not None]
-    if not pairs:  # test messages: no incident to attach them to
+    if not pairs or store is None:  # test messages: no incident to attach them to
         return
     alerts = alert_log(store)
     now = time.time()
