@@ -53,6 +53,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "alert": ("flowy_cli.alerts:alert", "Add, list, remove and test alert rules."),
     "alerts": ("flowy_cli.alerts:alerts", "Show alerts: firing first, with their run and link."),
     "circuits": ("flowy_cli.circuits:circuits", "List the circuit breakers of steps; reset them."),
+    "monitor": ("flowy_cli.monitor:monitor", "Serve Prometheus metrics read from the store."),
     "doctor": ("flowy_cli.doctor:doctor", "Check the stack's health; rebuild a lost index."),
     "schedule": ("flowy_cli.schedule:schedule", "Add, list, pause and remove cron schedules."),
     "scheduler": ("flowy_cli.scheduler:scheduler", "Start scheduled runs when they come due."),

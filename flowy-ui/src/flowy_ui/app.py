@@ -23,6 +23,7 @@ from flowy_ui.api import (
     experiments,
     health,
     live,
+    metrics,
     models,
     runs,
     stacks,
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, plugins: FlowyPlugins | None = 
     for module in (runs, artifacts, experiments, compare, models, stacks, cache, audit, live):
         api.include_router(module.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)  # /metrics, for Prometheus
     app.include_router(api)
     app.include_router(
         frontend.router(settings.static_dir) if settings.static_dir else frontend.router()

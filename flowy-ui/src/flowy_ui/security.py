@@ -9,7 +9,7 @@
   the server's own is refused (403): no cross-site request forgery, even on
   loopback without tokens. Tokens travel in the ``Authorization`` header, never
   in cookies, so a browser never attaches them to another site's request.
-- ``/api/`` requests need a valid bearer token when tokens are in use (401);
+- ``/api/`` and ``/metrics`` requests need a valid bearer token when tokens are in use (401);
   ``--read-only`` refuses every write (403).
 """
 
@@ -97,7 +97,7 @@ def install(app: FastAPI, settings: Settings, auth: Authenticator, audit: AuditL
         write = request.method not in SAFE_METHODS
         if write and not same_origin(request):
             return error_response(403, "Cross-origin writes are refused.", "cross_origin")
-        if request.url.path.startswith("/api/"):
+        if request.url.path.startswith("/api/") or request.url.path == "/metrics":
             header = request.headers.get("authorization")
             who = await run_in_threadpool(auth.authenticate, header)
             if who is EXPIRED:

@@ -44,8 +44,6 @@ SETTLE_SECONDS = 60.0
 NOT_RUN = frozenset({"cached", "skipped", "pending", "running"})
 #: What a circuit breaker can be (``flowy circuits list``).
 BREAKER_STATES = ("closed", "open", "half_open")
-#: The content type of the text exposition format.
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 Key = tuple[str, str, str]
 
