@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The system packages the test suite drives for real: a headless Chromium (the
-# HTML report is rendered in it) and a PostgreSQL server (the SQL store's
-# PostgreSQL tests). `nox -s tests` runs this first, so the README's test command
+# HTML report is rendered in it), a PostgreSQL server (the SQL store's
+# PostgreSQL tests) and a Prometheus server (it scrapes `flowy monitor serve`). `nox -s tests` runs this first, so the README's test command
 # works on a fresh Debian machine by itself; .ci/run calls that same command.
 #
 # Installs only what is missing. As root it uses apt-get; otherwise it says what
@@ -11,8 +11,9 @@ set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || need+=(prometheus)
 if [ "${#need[@]}" -eq 0 ]; then
-  echo "system packages: chromium and postgresql present"
+  echo "system packages: chromium, postgresql and prometheus present"
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
