@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -394,6 +396,43 @@ def test_three_processes_share_one_breaker_through_the_store(
     assert service.attempts() == 8
     statuses = sorted(service.step_status().values())
     assert statuses == ["completed"] * 4 + ["failed"] * 4 + ["fallback"] * 7
+
+
+@pytest.mark.slow
+def test_a_run_killed_holding_the_trial_does_not_block_the_breaker(
+    tmp_path: Path,
+    flowy_env: Callable[..., dict[str, str]],
+    flowy_runner: Callable[..., Any],
+    flowy_command: list[str],
+) -> None:
+    root = tmp_path / "project"
+    (root / ".flowy").mkdir(parents=True)
+    (root / "service.py").write_text(SERVICE)
+    env = flowy_env(tmp_path / "home", FLOWY_PROJECT=str(root))
+    service = Service(root, env, flowy_command, flowy_runner)
+    service.flowy("run", "service.py", "--param", "n=1")  # the breaker's row, closed
+    service.flowy("circuits", "open", "service", "ask")
+    holder = subprocess.Popen(
+        [*flowy_command, "run", "service.py", "--param", "n=1"],
+        cwd=root,
+        env={**env, "RESET_AFTER": "0.01", "GATE": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its step's worker too
+    )
+    try:
+        _wait_for(lambda: len(list(root.glob("entered-*"))) == 1, "the trial's attempt")
+        assert service.state()["trial_run_id"]
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait(60)
+    # Its run is still recorded running, its trial held for the step's timeout (600 s);
+    # but its process is gone, so the next run takes the trial, and closes the breaker.
+    done = _finish([service.start(RESET_AFTER="0.01")])
+    assert done[0][0] == 0, done
+    assert service.attempts() == 3
+    state = service.state()
+    assert (state["state"], state["trial_run_id"]) == ("closed", None)
 
 
 # -- the command line -----------------------------------------------------------------

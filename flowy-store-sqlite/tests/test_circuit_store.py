@@ -128,6 +128,23 @@ def test_a_dead_trial_is_claimed_again(store: Any) -> None:
     assert store.circuit_admit("p", "s", "third", reset_after=0).trial
 
 
+def test_a_trial_whose_process_is_gone_is_claimed_again(store: Any) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    store.circuit_ended("p", "s", "r1", failed=True, error="x", threshold=1)
+    dead = RunRecord("dead", "p", "running", {}, {}, time.time(), pid=gone.pid)
+    dead.host = socket.gethostname()
+    store.create_run(dead)
+    assert store.circuit_admit("p", "s", "dead", reset_after=0, trial_expires_after=3600).trial
+    # Still recorded running, but its process on this host is gone: the trial is free.
+    claimed = store.circuit_admit("p", "s", "next", reset_after=0, trial_expires_after=3600)
+    assert claimed.trial and claimed.state.trial_run_id == "next"
+
+
 def test_reset_closes_the_named_breakers(store: Any) -> None:
     for pipeline, step in (("p", "a"), ("p", "b"), ("q", "a")):
         store.circuit_ended(pipeline, step, "r", failed=True, error="x", threshold=1)

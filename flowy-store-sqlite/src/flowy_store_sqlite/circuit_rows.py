@@ -14,6 +14,7 @@ claiming a half-open trial.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -26,6 +27,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from flowy_store_sqlite import schema as s
+from flowy_store_sqlite.procs import pid_alive
 
 #: Compare-and-set attempts before giving up (each loses only to a concurrent change).
 ATTEMPTS = 50
@@ -180,8 +182,17 @@ def _row(conn: Connection, pipeline: str, step: str) -> CircuitState | None:
 
 
 def _run_running(conn: Connection, run_id: str | None) -> bool:
-    """Whether ``run_id`` is still recorded as running (a trial's run that ended has not)."""
+    """Whether the run holding a trial still runs: recorded ``running`` and, when it was
+    started on this host, its process alive (a killed run is not marked crashed until
+    someone looks; another host's pids mean nothing here)."""
     if run_id is None:
         return False
-    status = conn.execute(select(s.runs.c.status).where(s.runs.c.run_id == run_id)).scalar()
-    return status == _RUNNING
+    r = s.runs.c
+    row = conn.execute(
+        select(r.status, r.pid, r.host, r.started_at).where(r.run_id == run_id)
+    ).first()
+    if row is None or row.status != _RUNNING:
+        return False
+    if row.pid and row.host == socket.gethostname():
+        return pid_alive(row.pid, row.started_at)
+    return True

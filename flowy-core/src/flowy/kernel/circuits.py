@@ -13,8 +13,9 @@ store sees the same breaker:
   step; its success closes the breaker, its failure opens it again
   (``opened_at`` = then). Every other run treats the breaker as open meanwhile.
   A trial whose run died holding it is not kept forever: it may be claimed
-  again once its run is no longer ``running`` in the store, or ``reset_after``
-  seconds after it was claimed.
+  again once its run is no longer ``running`` in the store (or, started on the
+  asking host, its process is gone), or ``reset_after`` seconds after it was
+  claimed.
 
 The transitions are pure functions here (:func:`admitted`, :func:`ended`) so
 that every store applies the same rules; a store makes them atomic by writing
