@@ -179,7 +179,14 @@ class SQLMetadataStore(
             self._engine.dispose()
 
     def describe(self) -> dict[str, Any]:
-        return {"url": database.safe_url(self.url)}
+        """The URL (password masked) and the schema revision (`flowy doctor` compares them)."""
+        with self._read() as conn:
+            _, revision = database.current_revision(conn)
+        return {
+            "url": database.safe_url(self.url),
+            "schema_revision": revision,
+            "schema_head": database.HEAD_REVISION,
+        }
 
     def _resolve(self, conn: Connection, table: Table, col: Column[Any], ident: str) -> Any:
         """The row whose id is ``ident`` or starts with it; None when none or ambiguous."""

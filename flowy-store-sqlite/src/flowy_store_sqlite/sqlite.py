@@ -262,7 +262,11 @@ class SQLiteMetadataStore(
     def describe(self) -> dict[str, Any]:
         from flowy.kernel.redact import mask_text
 
-        return {"url": mask_text(self.url)}  # e.g. sqlite:///x.db?password=... (SQLCipher)
+        return {
+            "url": mask_text(self.url),  # e.g. sqlite:///x.db?password=... (SQLCipher)
+            "schema_revision": self._revision(),  # `flowy doctor` compares the two
+            "schema_head": HEAD_REVISION,
+        }
 
     # -- reads by id: an id prefix, or the not-found message, from the SQLAlchemy store --
 
