@@ -7,12 +7,13 @@ SQLAlchemy (about 125 ms), far over the 20 ms evaluation budget. The queries
 are therefore plain SQL that SQLite and PostgreSQL both run, with ``:name``
 parameters (sqlite3's named style, and SQLAlchemy's ``text()``); each store
 supplies its ``_transaction(write)`` and :meth:`AlertQueries._run` adapts the
-cursor or connection it yields.
+cursor or connection it yields. (SQLAlchemy Core tables would not help here: the
+stdlib store runs strings, and these few statements are the same in both.)
 
 Deduplication: :meth:`fire_alert` checks for a firing alert of the same rule
 and subject and inserts inside one write transaction (``BEGIN IMMEDIATE`` on
-SQLite); :meth:`resolve_alert` only changes a row still firing, so of two
-processes resolving one incident, one reports it.
+SQLite, a table lock on PostgreSQL); :meth:`resolve_alert` only changes a row
+still firing, so of two processes resolving one incident, one reports it.
 """
 
 from __future__ import annotations
@@ -77,8 +78,14 @@ class AlertQueries(AlertLog):
         def _transaction(self, write: bool) -> AbstractContextManager[Any]: ...
 
     @contextmanager
-    def _run(self, write: bool = False) -> Iterator[Query]:
-        """A transaction and a function running one SQL statement in it, rows as dicts."""
+    def _run(self, write: bool = False, *, lock: bool = False) -> Iterator[Query]:
+        """A transaction and a function running one SQL statement in it, rows as dicts.
+
+        ``lock`` serialises writers of ``alerts`` where a write transaction alone does
+        not: PostgreSQL's READ COMMITTED lets two transactions both see no firing row
+        and both insert; a SHARE ROW EXCLUSIVE lock (readers still pass) makes the
+        check-and-insert atomic there, as BEGIN IMMEDIATE does on SQLite.
+        """
         with self._transaction(write) as handle:
             if isinstance(handle, sqlite3.Cursor):
 
@@ -91,6 +98,9 @@ class AlertQueries(AlertLog):
 
             else:
                 from sqlalchemy import text
+
+                if lock and handle.dialect.name == "postgresql":
+                    handle.execute(text("LOCK TABLE alerts IN SHARE ROW EXCLUSIVE MODE"))
 
                 def query(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
                     result = handle.execute(text(sql), params)
@@ -126,7 +136,7 @@ class AlertQueries(AlertLog):
             "updated_at": alert.updated_at,
             "resolved_at": None,
         }
-        with self._run(write=True) as q:
+        with self._run(write=True, lock=True) as q:
             if q(_FIRING_OF, {"rule": alert.rule, "subject": alert.subject, "status": FIRING}):
                 return None
             new_id = q(_INSERT_ALERT, row)[0]["id"]
