@@ -2,7 +2,7 @@
 
 The breaker's state is shared through the metadata store
 (:class:`flowy.kernel.circuits.CircuitBreakers`); this module is the engine's
-side of it, called from :class:`flowy.run.execution.RunExecution` at two points:
+side of it, called from :class:`flowy.run.execution.RunRecorder` at two points:
 
 * :func:`held_open`, when a guarded step is about to be executed (after the
   cache and ``--resume`` found nothing to serve it: a real cached result is
@@ -28,136 +28,22 @@ lines show it with its reason. A step that falls back fires
 
 from __future__ import annotations
 
-import inspect
-import math
 import time
 import warnings
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from flowy.kernel.circuits import OPEN, BreakerOptions, CircuitState
-from flowy.kernel.errors import StepDefinitionError
+from flowy.kernel.circuits import OPEN, CircuitState
+from flowy.run.circuit_options import accepted
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from flowy.kernel.records import StepResult, StepTask
-    from flowy.run.execution import RunExecution
+    from flowy.run.recording import RunRecorder
     from flowy.run.steps import Step
 
 #: The status of a step run whose outputs its fallback supplied (the breaker was open).
 FALLBACK = "fallback"
-
-_KEYS = ("failures", "reset_after")
-_EXAMPLE = 'circuit_breaker={"failures": 3, "reset_after": 600}'
-
-
-def breaker_option(name: str, option: Any, *, mapped: bool) -> BreakerOptions | None:
-    """``@step(circuit_breaker=...)`` checked: a mapping with ``failures`` (consecutive
-    failed runs that open it, an int >= 1) and ``reset_after`` (seconds before a trial,
-    > 0); ``True`` takes the defaults (3 failures, 600 seconds)."""
-    if option is None or option is False:
-        return None
-    where = f"Step {name!r}: circuit_breaker"
-    if mapped:
-        raise StepDefinitionError(
-            f"{where} cannot guard a mapped step (map=...): its elements fail one by one. "
-            "Put the breaker on a step that calls the flaky service once, or use max_failures."
-        )
-    if option is True:
-        return BreakerOptions()
-    if not isinstance(option, Mapping):
-        raise StepDefinitionError(
-            f"{where}={option!r} must be a dict, e.g. {_EXAMPLE}, or True for those defaults."
-        )
-    unknown = sorted(str(k) for k in option if k not in _KEYS)
-    if unknown:
-        raise StepDefinitionError(
-            f"{where} has unknown keys {unknown}; it takes {', '.join(_KEYS)}, e.g. {_EXAMPLE}."
-        )
-    defaults = BreakerOptions()
-    failures = option.get("failures", defaults.failures)
-    if isinstance(failures, bool) or not isinstance(failures, int) or failures < 1:
-        raise StepDefinitionError(
-            f"{where}: failures={failures!r} must be a whole number >= 1 (consecutive failed "
-            "runs of the step that open the breaker)."
-        )
-    reset_after = option.get("reset_after", defaults.reset_after)
-    if (
-        isinstance(reset_after, bool)
-        or not isinstance(reset_after, int | float)
-        or not math.isfinite(reset_after)
-        or reset_after <= 0
-    ):
-        raise StepDefinitionError(
-            f"{where}: reset_after={reset_after!r} must be a finite number of seconds > 0 "
-            "(how long the breaker stays open before one run may try the step again)."
-        )
-    return BreakerOptions(failures, float(reset_after))
-
-
-def fallback_option(
-    step: Step, fallback: Any, breaker: BreakerOptions | None
-) -> Callable[..., Any] | None:
-    """``@step(fallback=...)`` checked, as the function that supplies the step's outputs.
-
-    A :class:`~flowy.run.steps.Step` or a callable is called with those of the
-    step's inputs and parameters it names (each of its parameters must be one of
-    the step's, or have a default); any other value is the output itself (wrap a
-    callable value as ``lambda: value``). None: no fallback.
-    """
-    if fallback is None:
-        return None
-    if breaker is None:
-        raise StepDefinitionError(
-            f"Step {step.name!r}: fallback= is used while the step's circuit breaker is open, "
-            f"and it has none; add one, e.g. @step({_EXAMPLE}, fallback=...)."
-        )
-    fn: Callable[..., Any] = getattr(fallback, "fn", fallback) if _is_step(fallback) else fallback
-    if fn is step.fn:
-        raise StepDefinitionError(
-            f"Step {step.name!r}: fallback= is the step itself; a fallback must not call what "
-            "the breaker keeps from running."
-        )
-    if not callable(fn):
-        value = fallback
-        return lambda: value
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # a builtin without a signature: called with nothing
-        return fn
-    taken = set(step.signature.parameters)
-    bad = [
-        p.name
-        for p in params.values()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        and p.name not in taken
-        and p.default is p.empty
-    ]
-    if bad:
-        raise StepDefinitionError(
-            f"Step {step.name!r}: its fallback {getattr(fn, '__name__', fn)!r} takes {bad}, "
-            f"which the step does not ({', '.join(taken) or 'it takes nothing'}). A fallback is "
-            "called with the step's own inputs and parameters, by name: give those defaults."
-        )
-    return fn
-
-
-def _is_step(obj: Any) -> bool:
-    from flowy.run.steps import Step
-
-    return isinstance(obj, Step)
-
-
-def accepted(fn: Callable[..., Any], offered: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of ``offered`` (inputs and parameters by name) that ``fn`` takes."""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return {}
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        return dict(offered)
-    return {k: v for k, v in offered.items() if k in params}
 
 
 def open_reason(state: CircuitState) -> str:
@@ -172,7 +58,7 @@ def open_reason(state: CircuitState) -> str:
     return f"{head}, {state.failures} consecutive failure{plural}: {error}"
 
 
-def held_open(run: RunExecution, step: Step, task: StepTask) -> bool:
+def held_open(run: RunRecorder, step: Step, task: StepTask) -> bool:
     """Whether the breaker kept ``step`` from being attempted; if so its fallback (or its
     skip) is recorded and the step is settled. False: attempt it (closed, or this run
     holds the half-open trial)."""
@@ -200,7 +86,7 @@ def held_open(run: RunExecution, step: Step, task: StepTask) -> bool:
     return True
 
 
-def fall_back(run: RunExecution, step: Step, task: StepTask, reason: str) -> None:
+def fall_back(run: RunRecorder, step: Step, task: StepTask, reason: str) -> None:
     """Supply ``step``'s outputs from its fallback and record them (see the module)."""
     import attrs
 
@@ -252,12 +138,12 @@ def fall_back(run: RunExecution, step: Step, task: StepTask, reason: str) -> Non
     run.notify("flowy_step_finished", run=run.run, task=narrowed, result=shown)
 
 
-def watch(run: RunExecution, step: Step, future: Future[StepResult]) -> None:
+def watch(run: RunRecorder, step: Step, future: Future[StepResult]) -> None:
     """Tell the breaker how the attempt in ``future`` ends, once it has (see :func:`ended`)."""
     future.add_done_callback(lambda done: ended(run, step, done))
 
 
-def ended(run: RunExecution, step: Step, future: Future[StepResult]) -> None:
+def ended(run: RunRecorder, step: Step, future: Future[StepResult]) -> None:
     """Record on the breaker how an attempted ``step`` ended: failed or timed out (after its
     own retries) counts as a failure, completed closes it.
 

@@ -10,7 +10,7 @@ from typing import Any, overload
 from flowy.kernel import names
 from flowy.kernel.errors import StepDefinitionError
 from flowy.kernel.records import StepRef
-from flowy.run import circuits
+from flowy.run import circuit_options
 
 _EMPTY = inspect.Parameter.empty
 
@@ -111,8 +111,16 @@ class Step:
         #: (:mod:`flowy.run.branching`); None: always.
         self.branch = branch_option(self.name, branch)
         #: ``circuit_breaker=``/``fallback=`` checked (:mod:`flowy.run.circuits`), or None.
-        self.circuit_breaker = circuits.breaker_option(self.name, circuit_breaker, mapped=bool(map))
-        self.fallback = circuits.fallback_option(self, fallback, self.circuit_breaker)
+        self.circuit_breaker = circuit_options.breaker_option(
+            self.name, circuit_breaker, mapped=map is not None
+        )
+        self.fallback = circuit_options.fallback_option(
+            self.name,
+            self.signature,
+            fn,
+            fallback.fn if isinstance(fallback, Step) else fallback,
+            self.circuit_breaker,
+        )
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
