@@ -125,9 +125,17 @@ def predict_file(
             pred_ref = _store_file(client, run_id, "predict", "predictions", output_path, rows)
         except BaseException as exc:
             store.record_step(
-                StepRunRecord(run_id=run_id, step="predict", status="failed", started_at=started,
-                              finished_at=time.time(), attempts=1, error=str(exc),
-                              error_type=type(exc).__name__, params=params)  # fmt: skip
+                StepRunRecord(
+                    run_id=run_id,
+                    step="predict",
+                    status="failed",
+                    started_at=started,
+                    finished_at=time.time(),
+                    attempts=1,
+                    error=str(exc),
+                    error_type=type(exc).__name__,
+                    params=params,
+                )  # fmt: skip
             )
             store.finish_run(run_id, "failed", time.time())
             raise

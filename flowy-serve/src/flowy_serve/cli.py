@@ -7,6 +7,7 @@ imports this module only when one of them runs.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -139,9 +140,10 @@ def parse_size(text: str) -> int:
 @click.option(
     "--stack", "-s", metavar="NAME", help="Use this stack (model, run record, artifacts)."
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the run's facts as JSON.")
 def predict(  # noqa: PLR0917 - click passes options as arguments
     model: str, input_path: Path, output_path: Path, method: str, batch_rows: int,
-    stack: str | None,
+    stack: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Predict every row of a file with MODEL, in batches, as a recorded Flowy run.
 
@@ -156,6 +158,9 @@ def predict(  # noqa: PLR0917 - click passes options as arguments
         model, input_path, output_path, method=method, batch_rows=batch_rows, stack=stack,
         progress=lambda done: click.echo(f"  {done} rows predicted", err=True),
     )  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(result))
+        return
     click.echo(
         f"Wrote {result['rows']} predictions of {result['model']} v{result['version']} to "
         f"{output_path} (run {result['run_id'][:12]})."

@@ -123,6 +123,22 @@ def build(
     )
 
 
+def _load_safely(client: Any, ref: Any, found: Any) -> Any:
+    """The model object, never through pickle, whatever the project's ``allow_pickle``."""
+    from flowy.kernel.errors import UnsafeArtifactError
+
+    try:
+        return client.load(ref, allow_pickle=False)
+    except UnsafeArtifactError as exc:
+        raise ServeError(
+            f"Model {found.name} v{found.version} (artifact {ref.artifact_id[:12]}) cannot be "
+            f"loaded safely, so it is not served. {exc} (A server never opts in: allow_pickle "
+            "does not apply to serving.) Store the model in a safe format (scikit-learn: skops, "
+            "PyTorch: safetensors, Keras: .keras; see docs/materializers.md), register that "
+            "version and serve it."
+        ) from exc
+
+
 def load_from_store(spec: ModelSpec, stack: str | None = None, client: Any = None) -> ServedModel:
     """Load the version ``spec`` names from the stack's registry (pickle refused)."""
     from flowy.tracking import Client
@@ -132,7 +148,7 @@ def load_from_store(spec: ModelSpec, stack: str | None = None, client: Any = Non
     try:
         found = client.models.get(spec.name, version=spec.version, stage=spec.stage)
         ref = client.artifact(found.artifact_id)
-        model = client.load(ref, allow_pickle=False)
+        model = _load_safely(client, ref, found)
         details = client.models.details(spec.name, found.version)
         graph = client.lineage(found.artifact_id, downstream=False)
         frames = sorted(
