@@ -56,7 +56,7 @@ class ServerState:
         self.metrics.switches.inc()
 
 
-def _error(status: int, message: str) -> Any:
+def _error(status: int, message: str) -> Response:
     return Response(
         json.dumps({"error": message}).encode(), status_code=status, media_type=codecs.JSON
     )

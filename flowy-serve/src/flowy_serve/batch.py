@@ -135,7 +135,7 @@ def predict_file(
                     error=str(exc),
                     error_type=type(exc).__name__,
                     params=params,
-                )  # fmt: skip
+                )
             )
             store.finish_run(run_id, "failed", time.time())
             raise
@@ -166,7 +166,7 @@ def check_method_or_fail(served: ServedModel, method: str) -> None:
         raise ServeError(str(exc)) from None
 
 
-def _write_predictions(
+def _write_predictions(  # noqa: PLR0917 - one private call site
     served: ServedModel, source: Path, target: Path, method: str, batch_rows: int,
     progress: Callable[[int], None] | None,
 ) -> int:  # fmt: skip
@@ -209,7 +209,7 @@ def _write_predictions(
     return rows
 
 
-def _store_file(
+def _store_file(  # noqa: PLR0917 - one private call site
     client: Any, run_id: str, step: str, name: str, path: Path, rows: int | None
 ) -> Any:
     """Copy ``path`` into the run's artifact store (hashed, with a sidecar) as ``step/name``.

@@ -140,7 +140,7 @@ def run(options: ServeOptions, *, echo: Any = print) -> None:
     from flowy_serve.app import create_app
 
     check_security(options)
-    common = {"log_level": "warning", "access_log": options.access_log, "lifespan": "on",
+    common: dict[str, Any] = {"log_level": "warning", "access_log": options.access_log, "lifespan": "on",
               "timeout_graceful_shutdown": 10}  # fmt: skip
     if options.workers > 1:
         state_line = f"{options.model} with {options.workers} workers"
