@@ -289,6 +289,10 @@ def flowy_step_started(run: RunRecord, task: StepTask) -> None:
 def flowy_step_finished(run: RunRecord, task: StepTask, result: StepResult) -> None:
     """A step completed; its outputs are stored and recorded.
 
+    Also fired, with ``result.status == "fallback"`` and the reason as
+    ``result.error``, for a step whose circuit breaker was open and whose
+    ``fallback`` supplied its outputs (see docs/operations.md).
+
     Args:
         run: the run's :class:`~flowy.kernel.records.RunRecord` (id, pipeline, parameters, stack,
             git and environment facts).
