@@ -112,7 +112,12 @@ def _loop(
 
     assert isinstance(loop, Scheduler)
     while not stopping.is_set():
-        loop.tick()
+        try:
+            loop.tick()
+        except Exception as exc:  # a store busy or away for a while: tick again
+            if once:
+                raise
+            loop.say(f"tick failed, retrying in {poll:g}s: {type(exc).__name__}: {exc}")
         if max_runs is not None and loop.started >= max_runs:
             loop.accepting = False
         if once or not loop.accepting:

@@ -124,8 +124,12 @@ class Scheduler:
         running = self.watch(now)
         if self.accepting:
             for schedule in self.store.list_schedules():
-                if not schedule.paused:
+                if schedule.paused:
+                    continue
+                try:
                     self._serve(schedule, now, schedule.name in running)
+                except Exception as exc:  # noqa: BLE001 - one bad schedule must not stop the rest
+                    self.say(f"error in schedule {schedule.name}: {type(exc).__name__}: {exc}")
         if self.evaluate is not None:
             self.evaluate(self.store, now)
 
