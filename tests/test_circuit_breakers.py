@@ -15,6 +15,7 @@ long as the step's timeout, and the trial step waits for a file the test writes.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -325,25 +326,51 @@ def _finish(procs: list[subprocess.Popen[str]]) -> list[tuple[int, str]]:
     return [(p.wait(timeout=300), p.stdout.read() if p.stdout else "") for p in procs]
 
 
+# The PostgreSQL server fixtures of flowy-store-sqlite's tests (a throwaway server).
+_spec = importlib.util.spec_from_file_location(
+    "flowy_breaker_pg_fixtures",
+    Path(__file__).parents[1] / "flowy-store-sqlite" / "tests" / "test_postgres.py",
+)
+assert _spec is not None and _spec.loader is not None
+_pg = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_pg)
+server_url = _pg.server_url
+pg_url = _pg.pg_url
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
 def test_three_processes_share_one_breaker_through_the_store(
+    database: str,
+    request: pytest.FixtureRequest,
     tmp_path: Path,
     flowy_env: Callable[..., dict[str, str]],
     flowy_runner: Callable[..., Any],
     flowy_command: list[str],
 ) -> None:
     root = tmp_path / "project"
-    (root / ".flowy").mkdir(parents=True)
+    (root / ".flowy" / "stacks").mkdir(parents=True)
     (root / "service.py").write_text(SERVICE)
-    env = flowy_env(tmp_path / "home", FLOWY_PROJECT=str(root))
+    stack = {}
+    if database == "postgres":  # one PostgreSQL database shared by every process
+        url = request.getfixturevalue("pg_url")
+        (root / ".flowy" / "stacks" / "pg.toml").write_text(
+            f'[executor]\ntype = "local"\n[metadata_store]\ntype = "sql"\nurl = "{url}"\n'
+            '[artifact_store]\ntype = "local"\npath = "{project}/.flowy/artifacts"\n'
+        )
+        stack = {"FLOWY_STACK": "pg"}
+    env = flowy_env(tmp_path / "home", FLOWY_PROJECT=str(root), **stack)
     service = Service(root, env, flowy_command, flowy_runner)
+    # The store's schema first: three processes creating a fresh PostgreSQL database's
+    # tables at once race each other (a first-open matter, not the breaker's).
+    assert "No circuit breakers recorded" in service.flowy("circuits", "list").stdout
 
     # Closed: three concurrent runs against a service that is down all attempt and fail,
     # and their three failures open the breaker (failures=3).
     (root / "down").touch()
     done = _finish([service.start() for _ in range(3)])
     assert [code for code, _ in done] == [1, 1, 1], done
-    assert service.attempts() == 3
+    assert service.attempts() == 3, done
     state = service.state()
     assert (state["state"], state["failures"]) == ("open", 3)
     assert state["last_error"] == "ConnectionError: service down"
