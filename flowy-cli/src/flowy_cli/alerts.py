@@ -84,7 +84,7 @@ def add(name: str, kind: str, extra: tuple[str, ...], lower_is_better: bool, **f
 @json_option
 def list_rules(as_json: bool) -> None:
     """The rules of the project's config, with where each is sent."""
-    from flowy.alerts.rules import load_alert_config
+    from flowy.alerts.config import load_alert_config
     from flowy.kernel.config import require_project
 
     from flowy_cli.output import console, print_json, print_table
@@ -94,7 +94,7 @@ def list_rules(as_json: bool) -> None:
     rows = [
         {
             "name": rule.name,
-            **rule.spec.model_dump(exclude_none=True),
+            **{k: v for k, v in rule.fields().items() if v is not None},
             "notifiers": config.notifiers_for(rule),
         }
         for rule in config.rules
@@ -146,8 +146,8 @@ def test(rule: str | None, notifier: str | None, as_json: bool) -> None:
 
     Exits 1 when a delivery failed, saying why.
     """
+    from flowy.alerts.config import load_alert_config
     from flowy.alerts.notify import deliver_all
-    from flowy.alerts.rules import load_alert_config
     from flowy.kernel.alerting import AlertRecord
     from flowy.kernel.config import require_project
 
@@ -250,7 +250,7 @@ def notifier_remove(name: str) -> None:
 @json_option
 def alerts(show_all: bool, limit: int, stack: str | None, as_json: bool) -> None:
     """Alerts recorded in the store: firing first, with what each is about and its link."""
-    from flowy.alerts.rules import load_alert_config
+    from flowy.alerts.config import load_alert_config
     from flowy.kernel.alerting import alert_log
 
     from flowy_cli.output import fmt_time, print_json, print_table

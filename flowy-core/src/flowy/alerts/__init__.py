@@ -15,7 +15,8 @@ Public entry points (import them from here, ``flowy.alerts``):
 Neither evaluation ever raises: a failure is logged (logger ``flowy.alerts``)
 and warned about, never a failed run or a dead scheduler. Modules:
 :mod:`~flowy.alerts.rules` (configuration), :mod:`~flowy.alerts.kinds`
-(each rule kind's check), :mod:`~flowy.alerts.evaluate` (deduplication into
+(each rule kind's check), :mod:`~flowy.alerts.config` (the validated
+configuration as runs read it), :mod:`~flowy.alerts.evaluate` (deduplication into
 the store), :mod:`~flowy.alerts.notify` (notifiers, retries, delivery rows).
 """
 
@@ -34,7 +35,7 @@ _LAZY = {
     "AlertChange": "flowy.alerts.evaluate",
     "evaluate_freshness": "flowy.alerts.evaluate",
     "evaluate_run_end": "flowy.alerts.evaluate",
-    "load_alert_config": "flowy.alerts.rules",
+    "load_alert_config": "flowy.alerts.config",
 }
 
 

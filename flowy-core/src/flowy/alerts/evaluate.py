@@ -24,11 +24,10 @@ import attrs
 
 from flowy.alerts import kinds
 from flowy.kernel.alerting import FIRING, RESOLVED, AlertLog, AlertRecord, alert_log
-from flowy.kernel.config import config_path, read_toml
 from flowy.kernel.records import RunRecord, StepRunRecord
 
 if TYPE_CHECKING:
-    from flowy.alerts.rules import AlertConfig, NamedRule
+    from flowy.alerts.config import AlertConfig, NamedRule
 
 log = logging.getLogger("flowy.alerts")
 
@@ -42,16 +41,6 @@ class AlertChange:
     alert: AlertRecord
 
 
-def has_rules(project: Path | None) -> bool:
-    """Whether the project's config file has an ``[alerts]`` table, read without pydantic.
-
-    Most projects have none: their runs then import nothing of the rules (pydantic
-    models) and read no alert from the store.
-    """
-    path = config_path("project", project)
-    return path.exists() and bool(read_toml(path).get("alerts"))
-
-
 def evaluate_run_end(
     store: Any,
     run: RunRecord,
@@ -61,11 +50,11 @@ def evaluate_run_end(
 ) -> list[AlertChange]:
     """Evaluate every rule that applies to ``run`` (just finished); never raises."""
     try:
-        if not has_rules(project):
-            return []
-        from flowy.alerts.rules import load_alert_config
+        from flowy.alerts.config import load_alert_config
 
         config = load_alert_config(project)
+        if not config.rules:
+            return []
         alerts = alert_log(store)
         facts = kinds.RunFacts(store, alerts, run, run.status, records)
         findings: list[tuple[NamedRule, kinds.Finding]] = []
@@ -100,9 +89,7 @@ def evaluate_freshness(
     Returns the alerts that fired or resolved (already recorded and sent); never raises.
     """
     try:
-        if not has_rules(project):
-            return []
-        from flowy.alerts.rules import load_alert_config
+        from flowy.alerts.config import load_alert_config
 
         config = load_alert_config(project)
         rules = [r for r in config.rules if r.spec.kind == "freshness"]

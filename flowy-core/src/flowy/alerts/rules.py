@@ -18,20 +18,20 @@ Each ``[alerts.NAME]`` table is one rule, checked by a pydantic model chosen by
 its ``kind``; a bad one is a :class:`~flowy.kernel.errors.ConfigError` naming
 the file, the rule and the field. Notifier tables are checked here for their
 shape (a ``type``) and by the notifier class for their options when built.
-Parsed files are cached by path, size and modification time, so the engine
-re-reads nothing when the file did not change.
+Runs read the validated result through :mod:`flowy.alerts.config`, which
+keeps it beside the file so that pydantic is not needed while it is unchanged.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
-import attrs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from flowy.alerts.config import AlertConfig, NamedRule
 from flowy.kernel import names
 from flowy.kernel.config import config_path, read_toml, write_toml_atomic
 from flowy.kernel.errors import ConfigError
@@ -170,45 +170,6 @@ class _Config(BaseModel):
     notifiers: dict[str, _Notifier] = Field(default_factory=dict)
 
 
-@attrs.frozen
-class NamedRule:
-    """A validated rule with its name (the ``[alerts.NAME]`` key)."""
-
-    name: str
-    spec: Any
-
-
-@attrs.frozen
-class AlertConfig:
-    """Everything alerting reads from the project's config file."""
-
-    path: Path
-    rules: tuple[NamedRule, ...] = ()
-    notifiers: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-    ui_url: str | None = None
-
-    def rule(self, name: str) -> NamedRule:
-        for rule in self.rules:
-            if rule.name == name:
-                return rule
-        known = ", ".join(r.name for r in self.rules) or "none"
-        raise ConfigError(
-            f"No alert rule named {name!r} in {self.path}. Rules: {known}. "
-            "Add one with `flowy alert add`."
-        )
-
-    def notifiers_for(self, rule: NamedRule) -> list[str]:
-        wanted = rule.spec.notifiers
-        return sorted(self.notifiers) if wanted is None else list(wanted)
-
-    def link(self, run_id: str | None) -> str | None:
-        """The UI page of a run (or the UI's home) when ``ui_url`` is set."""
-        if not self.ui_url:
-            return None
-        base = self.ui_url.rstrip("/")
-        return f"{base}/runs/{run_id}" if run_id else base
-
-
 def validate(data: dict[str, Any], path: Path) -> AlertConfig:
     """The rules, notifiers and ui_url in ``data`` (read from ``path``), or a ConfigError."""
     raw_alerts = data.get("alerts", {})
@@ -233,7 +194,7 @@ def validate(data: dict[str, Any], path: Path) -> AlertConfig:
             )
     return AlertConfig(
         path,
-        tuple(NamedRule(n, r) for n, r in parsed.alerts.items()),
+        tuple(NamedRule(n, SimpleNamespace(**r.model_dump())) for n, r in parsed.alerts.items()),
         {n: n_.model_dump() for n, n_ in parsed.notifiers.items()},
         parsed.ui_url,
     )
@@ -266,21 +227,6 @@ def _explain(exc: ValidationError, path: Path) -> str:
         f"Invalid alert configuration in {path}: {'; '.join(problems)}. "
         "See docs/operations.md (alerts) and fix the file or use `flowy alert add`."
     )
-
-
-def load_alert_config(project: Path | None = None) -> AlertConfig:
-    """The project's alert configuration (cached while the file is unchanged)."""
-    path = config_path("project", project)
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return AlertConfig(path)
-    return _load(path, stat.st_size, stat.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=8)
-def _load(path: Path, _size: int, _mtime: int) -> AlertConfig:
-    return validate(read_toml(path), path)
 
 
 def add_rule(name: str, table: dict[str, Any], project: Path | None = None) -> Path:
