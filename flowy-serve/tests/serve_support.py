@@ -76,10 +76,13 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(cwd: Path, env: dict[str, str], *args: str, timeout: float = 180) -> Iterator[Server]:
+def serving(
+    cwd: Path, env: dict[str, str], *args: str, timeout: float = 180,
+    flowy: list[str] | None = None,
+) -> Iterator[Server]:  # fmt: skip
     """Start ``flowy model serve ARGS --port 0`` and yield it once it listens; always stop it."""
     proc = subprocess.Popen(
-        [*FLOWY, "model", "serve", *args, "--port", "0"], cwd=cwd, env=env,
+        [*(flowy or FLOWY), "model", "serve", *args, "--port", "0"], cwd=cwd, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: list[str] = []

@@ -165,3 +165,33 @@ def predict(  # noqa: PLR0917 - click passes options as arguments
         f"Wrote {result['rows']} predictions of {result['model']} v{result['version']} to "
         f"{output_path} (run {result['run_id'][:12]})."
     )
+
+
+@click.command("package")
+@click.argument("model", metavar="MODEL")
+@click.option(
+    "--out",
+    "-o",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder to write (new or empty).",
+)
+@click.option("--stack", "-s", metavar="NAME", help="Read the model from this stack's store.")
+def package(model: str, out: Path, stack: str | None) -> None:
+    """Write a container build context that serves MODEL without the project's store.
+
+    The folder holds the model's files (checksum-verified), its facts, a
+    requirements file pinned to the training run's recorded versions, wheels of
+    Flowy's own distributions when they are not from an index, and a Dockerfile
+    that runs `flowy model serve NAME --from-dir /model` on port 8000 (with a
+    token from FLOWY_SERVE_TOKEN). Without Docker, install the requirements into
+    a virtual environment and run that command in the folder.
+    """
+    from flowy_serve.package import package as write_package
+
+    result = write_package(model, out, stack=stack)
+    click.echo(
+        f"Wrote a build context for {result['name']} v{result['version']} to {out}: "
+        f"docker build -t {result['name'].lower()} {out}"
+    )

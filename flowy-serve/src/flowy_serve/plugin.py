@@ -25,6 +25,11 @@ def flowy_register_commands(register: RegisterCommand) -> None:
         "flowy_serve.cli:predict",
         help="Predict a file in batches, recorded as a run.",
     )
+    register(
+        "model package",
+        "flowy_serve.cli:package",
+        help="Write a container build context that serves a model version.",
+    )
 
 
 @hookimpl

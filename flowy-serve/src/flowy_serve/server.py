@@ -113,7 +113,9 @@ def build_state(options: ServeOptions) -> Any:
     if options.directory is not None:
         from flowy_serve.package import load_from_directory
 
-        return ServerState(load_from_directory(options.directory), options.max_body, token)
+        return ServerState(
+            load_from_directory(options.directory, options.model), options.max_body, token
+        )
     from flowy_serve.follow import StageFollower
     from flowy_serve.loading import load_from_store, parse_spec
 
@@ -140,8 +142,10 @@ def run(options: ServeOptions, *, echo: Any = print) -> None:
     from flowy_serve.app import create_app
 
     check_security(options)
-    common: dict[str, Any] = {"log_level": "warning", "access_log": options.access_log, "lifespan": "on",
-              "timeout_graceful_shutdown": 10}  # fmt: skip
+    common: dict[str, Any] = {
+        "log_level": "warning", "access_log": options.access_log, "lifespan": "on",
+        "timeout_graceful_shutdown": 10,
+    }  # fmt: skip
     if options.workers > 1:
         state_line = f"{options.model} with {options.workers} workers"
         sock = bind(options.host, options.port)
