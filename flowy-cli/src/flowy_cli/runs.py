@@ -169,7 +169,12 @@ def _params(params: dict[str, Any], limit: int = 60) -> str:
 @_stack_option
 @json_option
 def show_run(run_id: str, stack: str | None, as_json: bool) -> None:
-    """Everything recorded about one run (RUN_ID may be a unique prefix)."""
+    """Everything recorded about one run (RUN_ID may be a unique prefix, or `latest`).
+
+    Each step's line ends with what it used: CPU seconds, peak memory (RSS), bytes
+    read and written, and GPU memory and utilisation where NVML measured them
+    (docs/operations.md, "Resource usage per step"); --json has them as numbers.
+    """
     with store_client(stack) as client:
         data = _run_details(client, run_id)
     if as_json:
@@ -184,6 +189,13 @@ def _run_details(client: Client, run_id: str) -> dict[str, Any]:
     from flowy.kernel.records import to_dict
     from flowy.kernel.redact import mask
 
+    if run_id == "latest":  # not a prefix: run ids are hexadecimal
+        from flowy.kernel.errors import RunNotFoundError
+
+        newest = client.runs(limit=1)
+        if not newest:
+            raise RunNotFoundError("No run is recorded yet: start one with `flowy run FILE`.")
+        run_id = newest[0].run_id
     run = client.run(run_id)
     metrics: dict[str, list[dict[str, Any]]] = {}
     for step_name, metric in client.metrics(run.run_id):
