@@ -208,6 +208,63 @@ def test_kill_9_and_restart_neither_doubles_nor_loses_a_due_time(proj: Any) -> N
     assert any(f.fire_at > killed_after and f.status == FINISHED for f in fires)
 
 
+def test_two_schedulers_on_one_store_start_each_due_time_once(proj: Any) -> None:
+    proj.flowy("schedule", "add", "shared", "quick.py", "--cron", "* * * * * *",
+               "--allow-overlap")  # fmt: skip
+    both = [proj.scheduler(name="a"), proj.scheduler(name="b")]
+    _wait(lambda: sum(f.status == FINISHED for f in _fires(proj, "shared")) >= 4, "4 runs")
+    for sched in both:
+        _stop(sched)
+    fires = _settle(proj, "shared")
+    times = [f.fire_at for f in fires]
+    assert times == [times[0] + i for i in range(len(times))], times
+    run_ids = [f.run_id for f in fires if f.status == FINISHED]
+    assert None not in run_ids and len(set(run_ids)) == len(run_ids)
+    assert sorted(r.run_id for r in _runs(proj, "quick")) == sorted(run_ids)
+
+
+def test_a_claim_left_by_a_dead_scheduler_is_failed_not_started(proj: Any) -> None:
+    from flowy.kernel.schedules import ScheduleFire
+
+    proj.flowy("schedule", "add", "orphan", "quick.py", "--cron", "0 3 * * *")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    store = proj.store()
+    try:
+        import socket
+
+        at = store.get_schedule("orphan").created_at + 0.5
+        claim = ScheduleFire("orphan", at, "claimed", claimed_at=at, pid=dead.pid,
+                             host=socket.gethostname())  # fmt: skip
+        assert store.claim_fires("orphan", [claim])
+    finally:
+        store.close()
+    out = proj.flowy("scheduler", "--once").stdout
+    assert "failed orphan" in out
+    (fire,) = _fires(proj, "orphan")
+    assert fire.status == "failed" and "stopped between claiming" in (fire.reason or "")
+    assert fire.run_id is None and _runs(proj, "quick") == []
+
+
+def test_after_a_long_downtime_latest_starts_the_newest_due_time(proj: Any) -> None:
+    from flowy.kernel.schedules import ScheduleFire
+
+    proj.flowy("schedule", "add", "long", "quick.py", "--cron", "* * * * * *")
+    store = proj.store()
+    try:  # its last due time three hours ago: 10,800 due times missed since
+        at = float(int(time.time()) - 3 * 3600)
+        store.claim_fires("long", [ScheduleFire("long", at, SKIPPED, claimed_at=at)])
+    finally:
+        store.close()
+    before = time.time()
+    proj.flowy("scheduler", "--once")
+    fires = _fires(proj, "long")
+    started = [f for f in fires if f.status not in (SKIPPED,)]
+    assert len(started) == 1 and started[0].fire_at >= int(before) - 1
+    assert started[0].status == FINISHED and started[0].run_id
+    assert len(fires) <= 1002  # the list is cut, not 10,800 rows in one tick
+
+
 def test_a_schedule_never_overlaps_itself_unless_allowed(proj: Any) -> None:
     gates = {name: proj.root / f"gate-{name}" for name in ("solo", "pair")}
     for name, gate in gates.items():

@@ -78,3 +78,12 @@ def next_after(cron: str, timezone: str, after: float) -> float:
     from croniter import croniter
 
     return float(croniter(cron, datetime.fromtimestamp(after, zone(timezone))).get_next(float))
+
+
+def newest_until(cron: str, timezone: str, until: float) -> float:
+    """The newest due time at or before ``until`` (past a long list :func:`due_between` cut)."""
+    from croniter import croniter
+
+    newest = float(croniter(cron, datetime.fromtimestamp(until, zone(timezone))).get_prev(float))
+    following = next_after(cron, timezone, newest)
+    return following if following <= until else newest

@@ -32,6 +32,7 @@ from typing import IO, Any
 
 import attrs
 from flowy.kernel.schedules import (
+    CATCHUP_ALL,
     CLAIMED,
     FAILED,
     FINISHED,
@@ -175,7 +176,8 @@ class Scheduler:
             self._ended(fire, found, code)
             return False
         if fire.host == self.host:
-            if pid_alive(fire.pid):
+            ended = found is not None and self._run_status(found) not in ("running", None)
+            if pid_alive(fire.pid) and not ended:  # a recorded end outranks a reused pid
                 return True
             if found is None:
                 self._fail(fire, "its flowy run process ended before recording a run"
@@ -216,6 +218,12 @@ class Scheduler:
     def _serve(self, schedule: Schedule, now: float, running: bool) -> None:
         after = schedule.last_fire_at if schedule.last_fire_at is not None else schedule.created_at
         pending = cron.due_between(schedule.cron, schedule.timezone, after, now)
+        if len(pending) >= cron.MAX_LISTED and schedule.catchup != CATCHUP_ALL:
+            # A long downtime: the list stops at the oldest MAX_LISTED; the newest must be in
+            # it for latest/none (the ones between are left without a row).
+            newest = cron.newest_until(schedule.cron, schedule.timezone, now)
+            if newest > pending[-1]:
+                pending.append(newest)
         decided = plan(
             pending,
             schedule.catchup,
