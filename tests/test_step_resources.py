@@ -232,3 +232,13 @@ def test_a_meter_alone_in_its_process_counts_the_process() -> None:
 
 def test_without_nvml_the_gpu_figures_are_none() -> None:
     assert resource_usage.gpu_usage(0) == (None, None)
+
+
+def test_runs_show_latest_without_runs_says_how_to_make_one(
+    tmp_path: Path, flowy_env: Any, flowy_runner: Any
+) -> None:
+    project = tmp_path / "project"
+    (project / ".flowy").mkdir(parents=True)
+    flowy = flowy_runner(project, flowy_env(tmp_path / "home", FLOWY_PROJECT=str(project)))
+    refused = flowy("runs", "show", "latest", code=1)
+    assert "No run is recorded yet" in refused.stderr and "flowy run" in refused.stderr
