@@ -242,3 +242,43 @@ def test_runs_show_latest_without_runs_says_how_to_make_one(
     flowy = flowy_runner(project, flowy_env(tmp_path / "home", FLOWY_PROJECT=str(project)))
     refused = flowy("runs", "show", "latest", code=1)
     assert "No run is recorded yet" in refused.stderr and "flowy run" in refused.stderr
+
+
+def test_the_nvml_path_with_a_stand_in_for_the_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GPU here: a stand-in ``pynvml`` with NVML's function names and record fields
+    (nvidia-ml-py's) checks that this process's entries are picked and averaged."""
+    import os
+    import sys
+    import types
+
+    class NVMLError(Exception):
+        pass
+
+    me = os.getpid()
+    proc = types.SimpleNamespace
+    fake = types.ModuleType("pynvml")
+    fake.NVMLError = NVMLError  # type: ignore[attr-defined]
+    fake.nvmlInit = lambda: None  # type: ignore[attr-defined]
+    fake.nvmlDeviceGetCount = lambda: 2  # type: ignore[attr-defined]
+    fake.nvmlDeviceGetHandleByIndex = lambda i: i  # type: ignore[attr-defined]
+    fake.nvmlDeviceGetComputeRunningProcesses = lambda d: [  # type: ignore[attr-defined]
+        proc(pid=me, usedGpuMemory=(d + 1) * 2**30),
+        proc(pid=me + 1, usedGpuMemory=7),
+    ]
+    samples = [proc(pid=me, smUtil=40), proc(pid=me, smUtil=60), proc(pid=me + 1, smUtil=99)]
+
+    def utilization(device: int, since: int) -> list[Any]:
+        if device == 1:
+            raise NVMLError("not supported")
+        return samples
+
+    fake.nvmlDeviceGetProcessUtilization = utilization  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    resource_usage._nvml.cache_clear()
+    try:
+        assert resource_usage.gpu_usage(0) == (3 * 2**30, 50.0)
+        monkeypatch.setenv("FLOWY_NVML", "0")
+        resource_usage._nvml.cache_clear()
+        assert resource_usage.gpu_usage(0) == (None, None)
+    finally:
+        resource_usage._nvml.cache_clear()
