@@ -40,8 +40,9 @@ from flowy.kernel.monitoring import (
 
 #: Step runs (and artifacts) younger than this are re-read at each scrape (see above).
 SETTLE_SECONDS = 60.0
-#: Step statuses that did not run the step's code: no duration, not a cache miss.
-NOT_RUN = frozenset({"cached", "skipped", "pending", "running"})
+#: Step statuses that did not run the step's code (a fallback ran instead, or nothing):
+#: no duration, not a cache miss.
+NOT_RUN = frozenset({"cached", "skipped", "fallback", "pending", "running"})
 #: What a circuit breaker can be (``flowy circuits list``).
 BREAKER_STATES = ("closed", "open", "half_open")
 
