@@ -265,6 +265,20 @@ def test_after_a_long_downtime_latest_starts_the_newest_due_time(proj: Any) -> N
     assert len(fires) <= 1002  # the list is cut, not 10,800 rows in one tick
 
 
+def test_each_tick_evaluates_freshness_alerts(proj: Any) -> None:
+    import json
+
+    proj.flowy("alert", "add", "stale", "--kind", "freshness", "--pipeline", "quick",
+               "--within", "1h")  # fmt: skip
+    out = proj.flowy("scheduler", "--once").stdout
+    assert "alert firing: stale (quick)" in out
+    (alert,) = json.loads(proj.flowy("alerts", "--json").stdout)
+    assert (alert["rule"], alert["status"]) == ("stale", "firing")
+    proj.flowy("run", "quick.py")  # a successful run: fresh again (resolved at run end or
+    assert "alert firing" not in proj.flowy("scheduler", "--once").stdout  # by this tick)
+    assert json.loads(proj.flowy("alerts", "--json").stdout) == []
+
+
 def test_a_schedule_never_overlaps_itself_unless_allowed(proj: Any) -> None:
     gates = {name: proj.root / f"gate-{name}" for name in ("solo", "pair")}
     for name, gate in gates.items():

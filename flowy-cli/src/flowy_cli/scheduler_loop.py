@@ -132,7 +132,9 @@ class Scheduler:
                 except Exception as exc:  # noqa: BLE001 - one bad schedule must not stop the rest
                     self.say(f"error in schedule {schedule.name}: {type(exc).__name__}: {exc}")
         if self.evaluate is not None:
-            self.evaluate(self.store, now)
+            for change in self.evaluate(self.store, now) or ():
+                alert = change.alert
+                self.say(f"alert {change.event}: {alert.rule} ({alert.subject}): {alert.message}")
 
     def stop(self) -> None:
         """Remove the heartbeat (a clean stop); running runs are left running."""
