@@ -2,7 +2,8 @@
 
 Runs that completed, failed, were served from the cache, retried a step, crashed
 (the orchestrator SIGKILLed by its own step) and one still running while scraped;
-the exposition of ``flowy monitor dump`` and of a live ``flowy monitor serve`` is
+a breaker opened by a failure and a running ``flowy scheduler``'s heartbeat; the
+exposition of ``flowy monitor dump`` and of a live ``flowy monitor serve`` is
 parsed with prometheus_client's parser, names, labels and values checked.
 """
 
@@ -69,6 +70,15 @@ def die() -> int:
 
 pipeline = Pipeline("crash", [die])
 """,
+    "breaker.py": """
+from flowy import Pipeline, step
+
+@step(cache=False, circuit_breaker={"failures": 1, "reset_after": 600})
+def call_service() -> int:
+    raise ConnectionError("service down")
+
+pipeline = Pipeline("guarded", [call_service])
+""",
     "slow.py": """
 import os, time
 from pathlib import Path
@@ -128,14 +138,27 @@ def operated(tmp_path: Path, flowy_env: Any, flowy_runner: Any) -> Iterator[dict
     flowy("run", "flaky.py")
     crashed = flowy("run", "crash.py", code=None)
     assert crashed.returncode != 0
+    flowy("run", "breaker.py", code=1)  # one failure opens its breaker
     slow = subprocess.Popen(
         [*FLOWY, "run", "slow.py"], cwd=project, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    scheduler = subprocess.Popen(  # no schedules: it only beats
+        [*FLOWY, "scheduler", "--poll", "0.2"], cwd=project, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
         _wait_for((tmp_path / "slow-started").exists, "the slow run to start")
+        _wait_for(
+            lambda: (
+                "flowy_scheduler_heartbeat_timestamp_seconds{" in flowy("monitor", "dump").stdout
+            ),
+            "the scheduler's first heartbeat",
+        )
         yield {"project": project, "env": env, "flowy": flowy, "out": tmp_path}
     finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=60)
         (tmp_path / "slow-go").touch()
         try:
             slow.wait(timeout=120)
@@ -171,6 +194,11 @@ def _check_exposition(text: str) -> None:
     assert _value(families, "flowy_artifact_bytes_written_total", pipeline="good") > 0
     assert _value(families, "flowy_up") == 1
     assert _value(families, "flowy_scrape_duration_seconds") >= 0
+    breaker = {"pipeline": "guarded", "step": "call_service"}
+    assert _value(families, "flowy_circuit_breaker_state", state="open", **breaker) == 1
+    assert _value(families, "flowy_circuit_breaker_state", state="closed", **breaker) == 0
+    beats = families["flowy_scheduler_heartbeat_timestamp_seconds"].samples
+    assert len(beats) == 1 and beats[0].value > time.time() - 3600
     # Bounded cardinality: no label holds a run id, whatever the metric.
     for family in families.values():
         for sample in family.samples:
@@ -183,6 +211,7 @@ def test_dump_prints_every_kind_of_run(operated: dict[str, Any]) -> None:
     _check_exposition(operated["flowy"]("monitor", "dump").stdout)
 
 
+@pytest.mark.slow
 def test_serve_answers_scrapes_and_refuses_other_paths(operated: dict[str, Any]) -> None:
     server = subprocess.Popen(
         [*FLOWY, "monitor", "serve", "--port", "0"], cwd=operated["project"],
@@ -208,6 +237,7 @@ def test_serve_answers_scrapes_and_refuses_other_paths(operated: dict[str, Any])
     assert server.returncode == 0  # SIGTERM ends it cleanly
 
 
+@pytest.mark.slow
 def test_serve_with_a_token_refuses_scrapes_without_it(operated: dict[str, Any]) -> None:
     token_file = operated["out"] / "token"
     token_file.write_text("s3cret-token\n")
