@@ -143,7 +143,7 @@ def test_a_store_without_schedules_gets_a_clear_error() -> None:
 
 def _claim_all(url: str, cls_name: str, times: list[float], out: Any) -> None:
     cls = SQLiteMetadataStore if cls_name == "SQLiteMetadataStore" else SQLMetadataStore
-    store = cls(url)
+    store = cls(url)  # type: ignore[abstract]
     try:
         won: list[float] = []
         for at in times:  # one transaction per time: the processes interleave

@@ -362,7 +362,7 @@ schedule_fires = Table(
     metadata,
     Column("schedule", String(NAME), ForeignKey("schedules.name"), primary_key=True),
     Column("fire_at", Float, primary_key=True),
-    Column("status", String(STATUS), nullable=False),  # claimed | started | skipped | failed
+    Column("status", String(STATUS), nullable=False),  # see flowy.kernel.schedules
     Column("run_id", String(ID)),
     Column("reason", Text),
     Column("claimed_at", Float, nullable=False),
