@@ -122,6 +122,10 @@ def test_versions_are_numbered_and_linked(sqlite_store: SQLMetadataStore) -> Non
         sqlite_store.model_versions("other")
     with pytest.raises(ModelNotFoundError, match="version 9"):
         sqlite_store.get_model_version("m", 9)
+    with pytest.raises(ModelNotFoundError) as empty_stage:
+        sqlite_store.get_model_version("m", stage="production")
+    assert "has no version in stage 'production'" in str(empty_stage.value)
+    assert "flowy model promote m VERSION --to production" in str(empty_stage.value)
 
 
 def test_promote_archives_previous_and_rollback_is_a_stack(sqlite_store: SQLMetadataStore) -> None:

@@ -302,9 +302,14 @@ def _get_version(
     if row is None:
         if missing_ok:
             return None
-        what = f"version {version}" if version is not None else f"a version in stage {stage!r}"
+        if version is not None:
+            what, hint = f"version {version}", ""
+        else:
+            what = f"version in stage {stage!r}"
+            hint = f"; put one there with `flowy model promote {name} VERSION --to {stage}`"
         raise ModelNotFoundError(
-            f"Model {name!r} has no {what}. See its versions with `flowy model versions {name}`."
+            f"Model {name!r} has no {what}. See its versions with "
+            f"`flowy model versions {name}`{hint}."
         )
     return _version(row)
 
