@@ -182,3 +182,20 @@ def test_an_open_breaker_warns(proj: Any) -> None:
     report = proj.report(0)
     check = _by_name(report)["circuit breakers"]
     assert check["status"] == "warn" and "doctored.make" in check["detail"]
+
+
+def test_a_plugin_that_fails_to_load_fails(
+    tmp_path: Path, flowy_env: Callable[..., dict[str, str]], flowy_runner: Callable[..., Any]
+) -> None:
+    from tests.test_cli_plugin_health import RAISING, install
+
+    install(tmp_path / "site", "flowy-raises", "flowy_raises_plugin", RAISING)
+    project = tmp_path / "project"
+    (project / ".flowy").mkdir(parents=True)
+    env = flowy_env(tmp_path / "home", ["flowy-raises"], PYTHONPATH=str(tmp_path / "site"))
+    flowy = flowy_runner(project, env)
+    report = json.loads(flowy("doctor", "--json", code=1).stdout)
+    check = _by_name(report)["plugin flowy-raises"]
+    assert check["status"] == "fail" and "bad config in plugin" in check["detail"]
+    assert "FLOWY_DISABLE_PLUGINS" in check["fix"]
+    assert _by_name(report)["artifact store"]["status"] == "ok"  # the stack itself works
