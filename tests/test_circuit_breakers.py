@@ -462,6 +462,46 @@ def test_a_run_killed_holding_the_trial_does_not_block_the_breaker(
     assert (state["state"], state["trial_run_id"]) == ("closed", None)
 
 
+_NO_SQLALCHEMY = """
+import sys
+from flowy_cli.main import main
+try:
+    main(["run", "service.py", "--param", "n=1"])
+except SystemExit:
+    pass
+print("sqlalchemy imported:", "sqlalchemy" in sys.modules)
+"""
+
+
+@pytest.mark.slow
+def test_a_guarded_step_on_the_default_stack_does_not_import_sqlalchemy(
+    tmp_path: Path, flowy_env: Callable[..., dict[str, str]], flowy_runner: Callable[..., Any]
+) -> None:
+    """The stdlib SQLite store answers the breaker itself (SQLAlchemy costs ~0.5 s here)."""
+    import sys
+
+    root = tmp_path / "project"
+    (root / ".flowy").mkdir(parents=True)
+    (root / "service.py").write_text(SERVICE)
+    env = flowy_env(tmp_path / "home", FLOWY_PROJECT=str(root))
+    flowy = flowy_runner(root, env)
+    flowy("run", "service.py", "--param", "n=1")
+    flowy("circuits", "open", "service", "ask")
+    for expected in ("ask: fallback", "ask: done"):  # open (its fallback), then closed
+        done = subprocess.run(
+            [sys.executable, "-c", _NO_SQLALCHEMY],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert expected in done.stdout, done.stdout + done.stderr
+        assert "sqlalchemy imported: False" in done.stdout, done.stdout + done.stderr
+        flowy("circuits", "reset", "--all")
+
+
 # -- the command line -----------------------------------------------------------------
 
 

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowy.kernel.catalog import Catalog
-from flowy.kernel.circuits import CircuitBreakers
 from flowy.kernel.contracts import MetadataStore
 from flowy.kernel.errors import ConfigError
 from flowy.kernel.monitoring import MonitorReadings
@@ -43,6 +42,7 @@ from flowy.kernel.schedules import ScheduleStore
 
 from flowy_store_sqlite import _rows, connect, faults, sqlite_queries
 from flowy_store_sqlite.alert_rows import AlertQueries
+from flowy_store_sqlite.circuit_rows import SQLiteCircuitQueries
 from flowy_store_sqlite.options import SQLMetadataStoreOptions
 from flowy_store_sqlite.revisions import HEAD_REVISION
 from flowy_store_sqlite.shared_methods import Rows, SharedMethods
@@ -79,7 +79,7 @@ class SQLiteMetadataStore(
     SharedMethods,
     MetadataStore,
     Catalog,
-    CircuitBreakers,
+    SQLiteCircuitQueries,
     ScheduleStore,
     MonitorReadings,
 ):
@@ -345,8 +345,6 @@ FORWARDED = (
     "delete_runs",
     "search_runs",
     "run_columns",
-    *("circuit_states", "circuit_state", "circuit_admit", "circuit_ended", "circuit_reset"),
-    "circuit_trip",
     *("add_schedule", "get_schedule", "list_schedules", "set_schedule_paused"),
     *("remove_schedule", "claim_fires", "update_fire", "schedule_fires", "run_of_process"),
     *("beat", "end_heartbeat", "scheduler_heartbeats"),
