@@ -112,6 +112,8 @@ def test_history_reads(store: Any) -> None:
     assert store.last_successful_run("train") == ("run2", 3030.0)
     assert store.last_successful_run("train", exclude_run="run2") == ("run0", 1010.0)
     assert store.last_successful_run("other") is None
+    assert store.production_model("clf") is None
+    assert store.production_model("clf") is None  # promoted versions: tests/test_alerts.py
 
 
 def _fire(url: str, cls_name: str, barrier: Any, out: Any) -> None:

@@ -57,6 +57,10 @@ _STEP_DURATIONS = (
     "AND s.status = 'completed' AND s.finished_at IS NOT NULL AND s.run_id != :exclude "
     "ORDER BY s.started_at DESC LIMIT :limit"
 )
+_PRODUCTION = (
+    "SELECT version, run_id FROM model_versions WHERE name = :name AND stage = 'production' "
+    "ORDER BY version DESC LIMIT 1"
+)
 _LAST_SUCCESS = (
     "SELECT run_id, finished_at FROM runs WHERE pipeline = :pipeline AND status = 'completed' "
     "AND finished_at IS NOT NULL AND finished_at <= :before AND run_id != :exclude "
@@ -230,3 +234,8 @@ class AlertQueries(AlertLog):
                 },
             )
         return (str(rows[0]["run_id"]), float(rows[0]["finished_at"])) if rows else None
+
+    def production_model(self, name: str) -> tuple[int, str] | None:
+        with self._run() as q:
+            rows = q(_PRODUCTION, {"name": name})
+        return (int(rows[0]["version"]), str(rows[0]["run_id"])) if rows else None

@@ -121,6 +121,14 @@ class AlertLog(abc.ABC):
     ) -> tuple[str, float] | None:
         """(run id, finished_at) of a pipeline's newest completed run, or None."""
 
+    @abc.abstractmethod
+    def production_model(self, name: str) -> tuple[int, str] | None:
+        """(version, run id) of the model's version in production, or None.
+
+        The registry's own read (:meth:`~flowy.kernel.catalog.Catalog.get_model_version`)
+        may open a heavier store; rules only need these two values.
+        """
+
 
 @attrs.define
 class Delivery:
