@@ -155,6 +155,13 @@ class Scheduler:
     def _still_running(self, fire: ScheduleFire, now: float) -> bool:
         key = (fire.schedule, fire.fire_at)
         child = self.children.get(key)
+        if fire.status == CLAIMED and child is not None:
+            # Started, but writing so failed (a busy store): write it now, then watch it.
+            self.store.update_fire(
+                fire.schedule, fire.fire_at, status=STARTED, pid=child.process.pid,
+                log=child.fire.log,
+            )  # fmt: skip
+            fire = child.fire
         if fire.status == CLAIMED:
             if fire.host == self.host and fire.pid == self.pid:
                 return True  # being started by this very process
@@ -272,11 +279,11 @@ class Scheduler:
             self._fail(fire, f"could not start flowy run: {exc}")
             return
         fire.status, fire.pid, fire.log = STARTED, process.pid, str(log_path)
+        self.children[(schedule.name, fire.fire_at)] = Child(fire, process, log)
+        self.started += 1
         self.store.update_fire(
             schedule.name, fire.fire_at, status=STARTED, pid=process.pid, log=str(log_path)
         )
-        self.children[(schedule.name, fire.fire_at)] = Child(fire, process, log)
-        self.started += 1
         self.say(
             f"started {schedule.name} (due {iso(fire.fire_at)}): flowy run pid {process.pid}, "
             f"log {log_path}"
