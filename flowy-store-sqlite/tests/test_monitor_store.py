@@ -135,8 +135,8 @@ def test_breakers_alerts_and_heartbeats_are_read_from_their_tables(store: Any) -
         for status in ("failed", "failed", "sent"):
             conn.execute(
                 text(
-                    "INSERT INTO alert_deliveries (alert_id, notifier, event, status, attempts, at) "
-                    "VALUES (:a, 'hook', 'firing', :s, 3, :now)"
+                    "INSERT INTO alert_deliveries (alert_id, notifier, event, status, "
+                    "attempts, at) VALUES (:a, 'hook', 'firing', :s, 3, :now)"
                 ),
                 {"a": alert_id, "s": status, "now": now},
             )
