@@ -8,6 +8,7 @@ it received is checked to be well-formed JSON.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -63,6 +64,8 @@ def test_example_runs_as_the_page_shows(
     webhook: tuple[str, list[Any]],
 ) -> None:
     url, received = webhook
-    run_section(title, body, tmp_path, flowy_env, flowy_runner, WEBHOOK_URL=url)
+    # flowy-notifiers too: the notifier examples send to WEBHOOK_URL through its webhook
+    with_notifiers = functools.partial(flowy_env, plugins=["flowy-notifiers"])
+    run_section(title, body, tmp_path, with_notifiers, flowy_runner, WEBHOOK_URL=url)
     if "WEBHOOK_URL" in body:
         assert received, f"{title}: the example names WEBHOOK_URL but nothing reached it"
