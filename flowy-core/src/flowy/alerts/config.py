@@ -16,75 +16,16 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import attrs
-
+from flowy.alerts.settings import AlertConfig, NamedRule
 from flowy.kernel.config import MAX_TOML_BYTES, config_path
-from flowy.kernel.errors import ConfigError
+
+__all__ = ["AlertConfig", "NamedRule", "load_alert_config"]
 
 CACHE_NAME = ".alerts-validated.json"
 #: Bumped when the validated form changes, so an older cache is not trusted.
 CACHE_VERSION = 1
-
-
-@attrs.frozen
-class NamedRule:
-    """A validated rule with its name (the ``[alerts.NAME]`` key).
-
-    ``spec`` has one attribute per field of the rule's kind, defaults filled in
-    (``spec.kind``, ``spec.pipeline``, ``spec.max_retries``, ...).
-    """
-
-    name: str
-    spec: Any
-
-    def fields(self) -> dict[str, Any]:
-        return dict(vars(self.spec))
-
-
-@attrs.frozen
-class AlertConfig:
-    """Everything alerting reads from the project's config file."""
-
-    path: Path
-    rules: tuple[NamedRule, ...] = ()
-    notifiers: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-    ui_url: str | None = None
-
-    def rule(self, name: str) -> NamedRule:
-        for rule in self.rules:
-            if rule.name == name:
-                return rule
-        known = ", ".join(r.name for r in self.rules) or "none"
-        raise ConfigError(
-            f"No alert rule named {name!r} in {self.path}. Rules: {known}. "
-            "Add one with `flowy alert add`."
-        )
-
-    def notifiers_for(self, rule: NamedRule) -> list[str]:
-        wanted = rule.spec.notifiers
-        return sorted(self.notifiers) if wanted is None else list(wanted)
-
-    def link(self, run_id: str | None) -> str | None:
-        """The UI page of a run (or the UI's home) when ``ui_url`` is set."""
-        if not self.ui_url:
-            return None
-        base = self.ui_url.rstrip("/")
-        return f"{base}/runs/{run_id}" if run_id else base
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "rules": {r.name: r.fields() for r in self.rules},
-            "notifiers": self.notifiers,
-            "ui_url": self.ui_url,
-        }
-
-    @classmethod
-    def from_json(cls, path: Path, data: dict[str, Any]) -> AlertConfig:
-        rules = tuple(NamedRule(n, SimpleNamespace(**f)) for n, f in data["rules"].items())
-        return cls(path, rules, dict(data["notifiers"]), data["ui_url"])
 
 
 def _read(path: Path) -> bytes | None:

@@ -27,7 +27,7 @@ from flowy.kernel.alerting import FIRING, RESOLVED, AlertLog, AlertRecord, alert
 from flowy.kernel.records import RunRecord, StepRunRecord
 
 if TYPE_CHECKING:
-    from flowy.alerts.config import AlertConfig, NamedRule
+    from flowy.alerts.settings import AlertConfig, NamedRule
 
 log = logging.getLogger("flowy.alerts")
 

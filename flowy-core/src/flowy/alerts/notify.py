@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from flowy.alerts.config import AlertConfig
+from flowy.alerts.settings import AlertConfig
 from flowy.kernel.alerting import (
     FAILED,
     SENT,

@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from flowy.alerts.config import AlertConfig, NamedRule
+from flowy.alerts.settings import AlertConfig, NamedRule
 from flowy.kernel import names
 from flowy.kernel.config import config_path, read_toml, write_toml_atomic
 from flowy.kernel.errors import ConfigError
