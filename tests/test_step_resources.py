@@ -9,6 +9,7 @@ threads of one Dask worker process (then per thread), with retries added up; sho
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -282,3 +283,71 @@ def test_the_nvml_path_with_a_stand_in_for_the_driver(monkeypatch: pytest.Monkey
         assert resource_usage.gpu_usage(0) == (None, None)
     finally:
         resource_usage._nvml.cache_clear()
+
+
+def _touch(mb: int) -> bytearray:
+    block = bytearray(mb * 1024 * 1024)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    return block
+
+
+def test_the_orchestrating_process_keeps_its_lifetime_peak(tmp_path: Path, flowy_env: Any) -> None:
+    """Sequential steps run in the `flowy run` process: its high-water mark is never reset,
+    so whoever measures that process (wait4's ru_maxrss, as the streaming-memory test
+    does) still sees the first step's peak; each step still gets its own figure."""
+    import os
+    import subprocess
+
+    from tests.conftest import FLOWY
+
+    project = tmp_path / "project"
+    (project / ".flowy").mkdir(parents=True)
+    (project / "p.py").write_text(
+        """
+from flowy import Pipeline, step
+
+@step(cache=False)
+def big() -> int:
+    block = bytearray(200 * 1024 * 1024)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    return len(block)
+
+@step(cache=False)
+def small(big: int) -> int:
+    return big // 2
+
+pipeline = Pipeline("peaks", [big, small])
+"""
+    )
+    env = flowy_env(tmp_path / "home", FLOWY_PROJECT=str(project))
+    proc = subprocess.Popen([*FLOWY, "run", "p.py"], cwd=project, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert usage.ru_maxrss * 1024 > 200 * 1024 * 1024  # the big step's peak is still there
+    import sqlite3
+
+    db = sqlite3.connect(project / ".flowy" / "metadata.db")
+    peaks = dict(db.execute("SELECT step, peak_rss_bytes FROM step_runs").fetchall())
+    db.close()
+    assert peaks["big"] > 200 * 1024 * 1024
+    assert peaks["small"] < peaks["big"] - 100 * 1024 * 1024
+
+
+def test_a_watched_attempt_under_an_earlier_peak_is_sampled() -> None:
+    from flowy.run import peak_memory
+
+    earlier = _touch(160)  # the process's high-water mark is now above what follows
+    del earlier
+    watch = peak_memory.PeakWatch(reset=False)
+    block = _touch(64)
+    deadline = time.monotonic() + 60
+    while watch._most < peak_memory.resident() and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the sampler has seen the block
+    held = peak_memory.resident()
+    del block
+    peak = watch.stop()
+    assert peak is not None and peak >= held
+    assert peak < peak_memory.high_water()  # not the earlier, larger peak

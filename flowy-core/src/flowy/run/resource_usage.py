@@ -13,10 +13,11 @@ What is counted, on Linux:
 - **CPU seconds**: user + system time of the process (all its threads, so a NumPy or
   PyTorch thread pool is included) plus that of child processes it waited for
   (``getrusage``).
-- **Peak RSS**: the process's resident-set high-water mark (``VmHWM``), which the
-  meter resets when the attempt starts (``/proc/self/clear_refs``), so an earlier
-  step's peak does not show. Where it cannot be reset, the process's lifetime peak
-  (``ru_maxrss``), an upper bound.
+- **Peak RSS**: the process's resident-set high-water mark (``VmHWM``), reset when
+  the attempt starts in a process that exists to run steps, so an earlier step's
+  peak does not show; in the orchestrating process (sequential mode) the mark is
+  left alone and the peak comes from the mark's rise or from sampling
+  (:mod:`flowy.run.peak_memory`).
 - **Bytes read / written**: ``rchar`` / ``wchar`` of ``/proc/self/io``: bytes passed to
   read and write system calls, files, pipes and sockets alike, page-cache hits
   included (``read_bytes`` there counts only disk reads, and is 0 on tmpfs).
@@ -40,16 +41,15 @@ Elsewhere (macOS, Windows) CPU time comes from ``time.process_time`` /
 ``getrusage``, peak RSS from ``ru_maxrss`` where there is one, and the byte counts
 are None.
 
-Cost: two ``getrusage`` calls, two small ``/proc`` reads, one write and one read of
-``/proc/self/status`` per attempt: tens of microseconds
-(``python benchmarks/resource_sampling.py``).
+Cost: a few ``getrusage`` calls and small ``/proc`` reads per attempt, tens of
+microseconds, plus a resident-size sample every 50 ms while a step runs in the
+orchestrating process (``python benchmarks/resource_sampling.py``).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import sys
 import threading
 import time
 from types import ModuleType
@@ -58,24 +58,25 @@ from typing import Any
 import attrs
 
 from flowy.kernel.records import ResourceUsage, StepResult
+from flowy.run.peak_memory import PeakWatch
 
 try:
     import resource as _resource
 except ImportError:  # Windows
     _resource = None  # type: ignore[assignment]
 
-#: ``ru_maxrss`` is in kilobytes on Linux, in bytes on macOS.
-_MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024
-
 _lock = threading.Lock()
 _active: set[Meter] = set()
+#: True in a process forked from another (a forked attempt, a fork-started pool worker).
+_forked = False
 
 
 def _forget_after_fork() -> None:
     """A forked child measures only its own attempts: its parent's meters are not running."""
-    global _lock
+    global _lock, _forked
     _lock = threading.Lock()
     _active.clear()
+    _forked = True
 
 
 if hasattr(os, "register_at_fork"):
@@ -104,30 +105,6 @@ def _process_cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _reset_peak() -> bool:
-    """Reset this process's RSS high-water mark (Linux 4.0+); False where that is refused."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return False
-    return True
-
-
-def _peak_rss(was_reset: bool) -> int | None:
-    if was_reset:
-        try:
-            with open("/proc/self/status", "rb") as f:
-                for line in f:
-                    if line.startswith(b"VmHWM:"):
-                        return int(line.split()[1]) * 1024
-        except (OSError, ValueError, IndexError):
-            pass
-    if _resource is None:
-        return None
-    return int(_resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss) * _MAXRSS_UNIT
-
-
 def _delta(end: tuple[int, int] | None, start: tuple[int, int] | None) -> tuple[Any, Any]:
     if end is None or start is None:
         return None, None
@@ -135,20 +112,26 @@ def _delta(end: tuple[int, int] | None, start: tuple[int, int] | None) -> tuple[
 
 
 class Meter:
-    """Measures one attempt from construction to :meth:`stop` (see the module docstring)."""
+    """Measures one attempt from construction to :meth:`stop` (see the module docstring).
+
+    ``dedicated``: the process exists to run steps (the step was resolved by reference,
+    as pool, Dask and SageMaker workers do), so its memory high-water mark may be reset;
+    a forked child's may be too. The orchestrating process's is only read
+    (:mod:`flowy.run.peak_memory`).
+    """
 
     __slots__ = (
         "_gpu_since",
         "_io",
+        "_peak",
         "_process_cpu",
-        "_reset",
         "_thread_cpu",
         "_thread_io",
         "shared",
         "usage",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, dedicated: bool = False) -> None:
         self.usage: ResourceUsage | None = None
         with _lock:
             #: True once another meter ran in this process at the same time.
@@ -157,7 +140,7 @@ class Meter:
                 other.shared = True
             _active.add(self)
             # Only the first of overlapping meters resets: the others' peaks stay intact.
-            self._reset = False if self.shared else _reset_peak()
+            self._peak = PeakWatch(reset=(dedicated or _forked) and not self.shared)
         self._gpu_since = int(time.time() * 1_000_000)
         self._thread_io = _io("/proc/thread-self/io")
         self._io = _io("/proc/self/io")
@@ -182,7 +165,7 @@ class Meter:
         gpu_memory, gpu_util = gpu_usage(self._gpu_since)
         self.usage = ResourceUsage(
             cpu_seconds=max(0.0, cpu),
-            peak_rss_bytes=_peak_rss(self._reset or shared),
+            peak_rss_bytes=self._peak.stop(),
             read_bytes=read,
             written_bytes=written,
             gpu_memory_bytes=gpu_memory,

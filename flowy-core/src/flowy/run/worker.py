@@ -172,7 +172,7 @@ def execute_attempt(
     forwards the text to where the run is. None (the default) costs nothing.
     The result carries what the attempt cost (:mod:`flowy.run.resource_usage`).
     """
-    meter = resource_usage.Meter()
+    meter = resource_usage.Meter(dedicated=fn is None)  # None: a worker resolves the step
     try:
         result = _attempt(task, fn, runtime, retry_on, on_output)
     except StepInterrupted as stopped:
