@@ -2,13 +2,15 @@
 
 Runs that completed, failed, were served from the cache, retried a step, crashed
 (the orchestrator SIGKILLed by its own step) and one still running while scraped;
-a breaker opened by a failure and a running ``flowy scheduler``'s heartbeat; the
+a breaker opened by a failure, an alert whose notifier's receiver is down, and a
+running ``flowy scheduler``'s heartbeat; the
 exposition of ``flowy monitor dump`` and of a live ``flowy monitor serve`` is
 parsed with prometheus_client's parser, names, labels and values checked.
 """
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -129,9 +131,18 @@ def operated(tmp_path: Path, flowy_env: Any, flowy_runner: Any) -> Iterator[dict
     for name, source in PIPELINES.items():
         (project / name).write_text(source)
     env = flowy_env(
-        tmp_path / "home", OUT_DIR=str(tmp_path), FLOWY_PROJECT=str(project), FLOWY_NVML="0"
-    )
+        tmp_path / "home", ["flowy-notifiers"], OUT_DIR=str(tmp_path),
+        FLOWY_PROJECT=str(project), FLOWY_NVML="0",
+    )  # fmt: skip
     flowy = flowy_runner(project, env)
+    # A notifier whose receiver is down (nothing listens on the port): its delivery fails.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/hook"
+    flowy("alert", "notifier", "add", "ops", "--type", "webhook", "--set", f"url={dead}",
+          "--set", "attempts=1", "--set", "timeout=2")  # fmt: skip
+    flowy("alert", "add", "bad-failed", "--kind", "run_failed", "--pipeline", "bad",
+          "--notifier", "ops")  # fmt: skip
     flowy("run", "good.py")
     flowy("run", "good.py")
     flowy("run", "bad.py", code=1)
@@ -197,6 +208,8 @@ def _check_exposition(text: str) -> None:
     breaker = {"pipeline": "guarded", "step": "call_service"}
     assert _value(families, "flowy_circuit_breaker_state", state="open", **breaker) == 1
     assert _value(families, "flowy_circuit_breaker_state", state="closed", **breaker) == 0
+    assert _value(families, "flowy_notifier_failures_total", notifier="ops") == 1
+    assert _value(families, "flowy_alerts_firing", rule="bad-failed") == 1
     beats = families["flowy_scheduler_heartbeat_timestamp_seconds"].samples
     assert len(beats) == 1 and beats[0].value > time.time() - 3600
     # Bounded cardinality: no label holds a run id, whatever the metric.
