@@ -351,3 +351,40 @@ def test_a_watched_attempt_under_an_earlier_peak_is_sampled() -> None:
     peak = watch.stop()
     assert peak is not None and peak >= held
     assert peak < peak_memory.high_water()  # not the earlier, larger peak
+
+
+def test_steps_with_a_timeout_are_measured_in_their_forked_child(
+    project: Path, plugins: Any, tmp_path: Path
+) -> None:
+    """A step with a timeout runs in a child forked for the attempt: measured there."""
+    module = load_path_module(
+        tmp_path,
+        "forked_resources",
+        """
+from flowy import Pipeline, step
+
+@step(cache=False, timeout=120)
+def allocate() -> int:
+    block = bytearray(120 * 1024 * 1024)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    return len(block)
+
+@step(cache=False, timeout=120)
+def small(allocate: int) -> int:
+    total = 0
+    for i in range(500_000):
+        total += i
+    return total
+
+pipeline = Pipeline("forked_resources", [allocate, small])
+""",
+    )
+    result = run_pipeline(
+        module.pipeline, plugins=plugins, project=project, executor_options={"max_workers": 1}
+    )
+    assert result.status == "completed"
+    steps = _steps(plugins, project, result.run_id)
+    assert steps["allocate"].peak_rss_bytes > 120 * 1024 * 1024
+    assert steps["small"].peak_rss_bytes < steps["allocate"].peak_rss_bytes
+    assert steps["small"].cpu_seconds > 0
