@@ -27,6 +27,7 @@ _LAZY = {
     "ExecutorContract": "flowy.testing.executor",
     "MaterializerContract": "flowy.testing.materializer",
     "MetadataStoreContract": "flowy.testing.metadata_store",
+    "NotifierContract": "flowy.testing.notifier",
     "TrackerContract": "flowy.testing.tracker",
     "mock_step": "flowy.testing.mocking",
     "mock_steps": "flowy.testing.mocking",
@@ -38,6 +39,7 @@ __all__ = [
     "ExecutorContract",
     "MaterializerContract",
     "MetadataStoreContract",
+    "NotifierContract",
     "TrackerContract",
     "mock_step",
     "mock_steps",
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from flowy.testing.materializer import MaterializerContract
     from flowy.testing.metadata_store import MetadataStoreContract
     from flowy.testing.mocking import mock_step, mock_steps
+    from flowy.testing.notifier import NotifierContract
     from flowy.testing.tracker import TrackerContract
 
 
