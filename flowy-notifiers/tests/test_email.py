@@ -7,102 +7,17 @@ arrives over TLS, after a login the server accepts only over TLS.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
-import socket
-import ssl
 import time
-from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from flowy.alerts.notify import build_notifier, send_one
 from flowy.alerts.rules import validate
 from flowy.kernel.alerting import AlertRecord, Delivery
 
 pytestmark = pytest.mark.slow
-
-
-def _certificate(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes, bool]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        tls = session.ssl is not None
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content, tls))
-        return "250 OK"
-
-
-def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
-    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"bot", b"pw-123")
-    return AuthResult(success=ok, handled=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp(tmp_path: Path) -> Iterator[tuple[int, Path, _Inbox]]:
-    cert, key = _certificate(tmp_path)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    inbox = _Inbox()
-    controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=_free_port(),
-        tls_context=context,
-        require_starttls=True,
-        authenticator=_authenticate,
-        auth_require_tls=True,
-    )
-    controller.start()
-    try:
-        yield controller.port, cert, inbox
-    finally:
-        controller.stop()
 
 
 def _alert() -> AlertRecord:
@@ -115,7 +30,7 @@ def _alert() -> AlertRecord:
 
 
 def test_mail_arrives_over_starttls_after_a_login(
-    smtp: tuple[int, Path, _Inbox], tmp_path: Path, plugins: Any, monkeypatch: pytest.MonkeyPatch
+    smtp: tuple[int, Path, Any], tmp_path: Path, plugins: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port, cert, inbox = smtp
     monkeypatch.setenv("SMTP_PASSWORD", "pw-123")
@@ -139,7 +54,7 @@ def test_mail_arrives_over_starttls_after_a_login(
 
 
 def test_a_wrong_password_fails_without_retrying(
-    smtp: tuple[int, Path, _Inbox], tmp_path: Path, plugins: Any
+    smtp: tuple[int, Path, Any], tmp_path: Path, plugins: Any
 ) -> None:
     port, cert, inbox = smtp
     table = {
@@ -155,7 +70,7 @@ def test_a_wrong_password_fails_without_retrying(
 
 
 def test_an_untrusted_certificate_is_refused(
-    smtp: tuple[int, Path, _Inbox], tmp_path: Path, plugins: Any
+    smtp: tuple[int, Path, Any], tmp_path: Path, plugins: Any
 ) -> None:
     port, _cert, inbox = smtp
     table = {
