@@ -216,6 +216,10 @@ def test_freshness_fires_on_a_scheduler_tick_and_resolves(
     finally:
         store.close()
     assert [a["status"] for a in _alerts(project) if a["rule"] == "stale"] == ["resolved"] * 2
+    flowy = flowy_runner(project, {**env, "COLUMNS": "300"})
+    assert "No alerts firing." in _said(flowy("alerts"))
+    listed = _said(flowy("alerts", "--all"))
+    assert "stale" in listed and "resolved" in listed and "never completed" not in listed
 
 
 def _closed_port() -> int:
