@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -123,6 +124,13 @@ def main() -> int:
     parser.add_argument("--rules", type=int, default=50)
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="flowy-bench-alerts-"))
+    try:
+        return measure(args, base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, base: Path) -> int:
     project, home = fresh_project(base / "alerts", PIPELINE)
     print(f"history: {args.history} runs ...", file=sys.stderr)
     for i in range(args.history):

@@ -22,7 +22,12 @@ the store), :mod:`~flowy.alerts.notify` (notifiers, retries, delivery rows).
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flowy.alerts.evaluate import AlertChange
+    from flowy.kernel.records import RunRecord, StepRunRecord
 
 __all__ = [
     "AlertChange",
@@ -34,9 +39,38 @@ __all__ = [
 _LAZY = {
     "AlertChange": "flowy.alerts.evaluate",
     "evaluate_freshness": "flowy.alerts.evaluate",
-    "evaluate_run_end": "flowy.alerts.evaluate",
     "load_alert_config": "flowy.alerts.config",
 }
+
+
+def evaluate_run_end(
+    store: Any,
+    run: RunRecord,
+    records: dict[str, StepRunRecord],
+    project: Path | None = None,
+    plugins: Any = None,
+) -> list[AlertChange]:
+    """What the engine calls when a run ends (:func:`flowy.alerts.evaluate.evaluate_run_end`).
+
+    A project whose config file names no alerts imports and reads nothing more:
+    every run pays this check, only projects with rules pay for evaluating them.
+    """
+    if not _may_have_rules(project):
+        return []
+    from flowy.alerts.evaluate import evaluate_run_end as evaluate
+
+    return evaluate(store, run, records, project, plugins)
+
+
+def _may_have_rules(project: Path | None) -> bool:
+    from flowy.kernel.config import config_path
+
+    try:
+        return b"alerts" in config_path("project", project).read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # let the evaluation say what is wrong with the file
 
 
 def __getattr__(name: str) -> Any:
