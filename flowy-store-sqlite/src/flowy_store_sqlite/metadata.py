@@ -205,18 +205,20 @@ class SQLMetadataStore(
         return rows[0] if len(rows) == 1 else rows
 
     def _not_found(self, what: str, ident: str, found: Any, hint: str) -> str:
+        # Called inside a read transaction: the URL only (describe() also reads the schema).
+        where = database.safe_url(self.url)
         if len(ident) < MIN_PREFIX and not found:
             return (
-                f"No {what} has the id {ident!r} in {self.describe()['url']}, and a prefix "
+                f"No {what} has the id {ident!r} in {where}, and a prefix "
                 f"must be at least {MIN_PREFIX} characters. {hint}"
             )
         if found:
             ids = ", ".join(str(next(iter(r.values()))) for r in found[:5])
             return (
-                f"The {what} id prefix {ident!r} is ambiguous in {self.describe()['url']}: "
+                f"The {what} id prefix {ident!r} is ambiguous in {where}: "
                 f"it matches {ids}{', ...' if len(found) > 5 else ''}. Give more characters. {hint}"
             )
-        return f"No {what} with id or id prefix {ident!r} in {self.describe()['url']}. {hint}"
+        return f"No {what} with id or id prefix {ident!r} in {where}. {hint}"
 
     # -- runs --------------------------------------------------------------
 
