@@ -170,3 +170,24 @@ def test_a_body_over_the_limit_is_413(trained: Any) -> None:
     assert too_large.status_code == 413 and "2048" in too_large.json()["error"]
     assert streamed.status_code == 413
     assert small.status_code == 200
+
+
+def test_micro_batching_answers_each_request_as_alone(trained: Any, server: Server) -> None:
+    """Concurrent requests share model calls; a bad one gets its own 422, the others 200."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    project, env = trained("sklearn", "churn")
+    bodies = [{"records": [ROWS[i % 3]]} for i in range(60)]
+    bodies[7] = {"records": [{"x1": 1.0, "region": "north"}]}  # no x2
+    bodies[30] = {"records": ROWS}  # three rows in one request
+    with server.client() as http:
+        expected = [http.post("/predict", json=b).json() for b in bodies]
+    with (
+        serving(project, env, "churn", "--batch-max-rows", "16", "--batch-wait-ms", "5") as batched,
+        batched.client() as http,
+        ThreadPoolExecutor(8) as pool,
+    ):
+        answers = list(pool.map(lambda b: http.post("/predict", json=b), bodies))
+    assert [a.status_code for a in answers] == [422 if i == 7 else 200 for i in range(60)]
+    assert [a.json() for a in answers] == expected
+    assert "missing column(s) 'x2'" in answers[7].json()["error"]

@@ -9,24 +9,28 @@ one reference assignment when a stage follower loads another version
 object to the end, so a switch never fails a request that is already running:
 requests started before it finish on the old version, later ones use the new.
 
-Small requests are answered on the event loop (a thread hop costs more than
-predicting one row); bodies over :data:`INLINE_BYTES` are decoded, predicted and
-encoded in a worker thread, so a 100,000-row batch does not stall the others.
+A request is decoded, predicted and encoded in a worker thread, so a slow model
+(a random forest takes milliseconds for one row) or a 100,000-row batch uses every
+core and never stalls the event loop. Only small bodies for a model whose calls
+have been fast (under :data:`flowy_serve.loading.FAST_CALL` seconds on average)
+are answered on the event loop, where a thread hop would cost more than the model.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from flowy_serve import codecs
+from flowy_serve.batching import MicroBatcher
 from flowy_serve.errors import InputError
 from flowy_serve.loading import ServedModel
 from flowy_serve.metrics import ServeMetrics
@@ -48,6 +52,7 @@ class ServerState:
     token: str | None = None
     metrics: ServeMetrics = field(default_factory=ServeMetrics)
     follower: Any = None
+    batcher: MicroBatcher | None = None
 
     def swap(self, new: ServedModel) -> None:
         """Serve ``new`` from the next request on (one atomic reference assignment)."""
@@ -93,10 +98,7 @@ def _predict(
     """Decode, validate, predict, encode: the whole request, as one plain function."""
     check_method(served.predictor, method)
     inputs = model_input(codecs.decode(body, kind), served.schema)
-    try:
-        predictions = served.call(inputs, method)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise InputError(f"the model refused these inputs: {type(exc).__name__}: {exc}") from exc
+    predictions = served.answer(inputs, method)
     classes = None
     if method == "predict_proba":
         classes = getattr(served.predictor, "classes", lambda: None)()
@@ -115,9 +117,13 @@ def create_app(state: ServerState) -> Any:
         state.metrics.served(state.current.info["name"], state.current.version)
         if state.follower is not None:
             state.follower.start()
+        if state.batcher is not None:
+            await state.batcher.start()
         try:
             yield
         finally:
+            if state.batcher is not None:
+                await state.batcher.stop()
             if state.follower is not None:
                 state.follower.stop()
 
@@ -126,6 +132,8 @@ def create_app(state: ServerState) -> Any:
         lifespan=lifespan,
     )  # fmt: skip
     app.state.flowy = state
+    # As many model calls at once as there are cores: more threads only fight over the GIL.
+    limiter = anyio.CapacityLimiter(max(2, os.cpu_count() or 2))
 
     @app.post("/predict")
     async def predict(request: Request) -> Response:
@@ -140,11 +148,16 @@ def create_app(state: ServerState) -> Any:
             answer = codecs.answer_kind(request.headers.get("accept"), kind)
             body = await _read_body(request, state.max_body)
             method = request.query_params.get("method", "predict")
-            if len(body) <= INLINE_BYTES:
+            batch = state.batcher is not None and kind == "json" and len(body) <= INLINE_BYTES
+            payload = codecs.decode(body, kind) if batch else None
+            if state.batcher is not None and payload is not None and state.batcher.accepts(payload):
+                check_method(served.predictor, method)
+                content, rows = await state.batcher.submit(served, payload, method, answer)
+            elif len(body) <= INLINE_BYTES and served.fast:
                 content, rows = _predict(served, body, kind, answer, method)
             else:
-                content, rows = await run_in_threadpool(
-                    _predict, served, body, kind, answer, method
+                content, rows = await anyio.to_thread.run_sync(
+                    _predict, served, body, kind, answer, method, limiter=limiter
                 )
         except InputError as exc:
             state.metrics.observe("/predict", exc.status, time.perf_counter() - started,

@@ -70,11 +70,26 @@ _MODEL_HELP = "NAME (its production version), NAME@STAGE, or NAME:VERSION."
     type=click.Path(exists=True, file_okay=False),
     help="Serve a folder written by `flowy model package` (no project store needed).",
 )
+@click.option(
+    "--batch-max-rows",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Micro-batching: gather concurrent small JSON requests into one model call of up "
+    "to N rows (0: off).",
+)
+@click.option(
+    "--batch-wait-ms",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 1000),
+    help="How long a batch waits for more requests when none are queued.",
+)
 @click.option("--stack", "-s", metavar="NAME", help="Read the model from this stack's store.")
 def serve(  # noqa: PLR0917 - click passes options as arguments
     model: str, host: str, port: int, workers: int, token: str | None, max_body: str,
     poll_interval: float, no_follow: bool, access_log: bool, directory: str | None,
-    stack: str | None,
+    batch_max_rows: int, batch_wait_ms: float, stack: str | None,
 ) -> None:  # fmt: skip
     """Serve MODEL over HTTP: POST /predict, GET /health, /metadata, /metrics.
 
@@ -90,7 +105,8 @@ def serve(  # noqa: PLR0917 - click passes options as arguments
     options = ServeOptions(
         model=model, host=host, port=port, workers=workers, stack=stack, token=token,
         max_body=parse_size(max_body), poll_interval=poll_interval, follow=not no_follow,
-        access_log=access_log, directory=directory,
+        access_log=access_log, directory=directory, batch_max_rows=batch_max_rows,
+        batch_wait_ms=batch_wait_ms,
     )  # fmt: skip
     run(options, echo=click.echo)
 

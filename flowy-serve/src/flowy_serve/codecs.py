@@ -93,7 +93,7 @@ def encode(predictions: Any, kind: str, *, classes: list[Any] | None = None) -> 
     """Predictions as JSON ``{"predictions": [...]}``, or an Arrow / Parquet table."""
     import numpy as np
 
-    values = _as_array(predictions)
+    values = as_array(predictions)
     if kind == "json":
         answer: dict[str, Any] = {"predictions": values.tolist()}
         if classes is not None:
@@ -123,7 +123,7 @@ def encode(predictions: Any, kind: str, *, classes: list[Any] | None = None) -> 
     return sink.getvalue()
 
 
-def _as_array(predictions: Any) -> Any:
+def as_array(predictions: Any) -> Any:
     import numpy as np
 
     if hasattr(predictions, "to_numpy"):

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowy_serve.errors import ServeError
+from flowy_serve.errors import InputError, ServeError
 from flowy_serve.predictors import Predictor
 from flowy_serve.schema import Schema, complete_schema
 
@@ -55,6 +56,10 @@ def parse_spec(text: str) -> ModelSpec:
     )
 
 
+#: A model whose calls average less than this (seconds) is called on the event loop.
+FAST_CALL = 0.0005
+
+
 @dataclass
 class ServedModel:
     """A loaded version with its predictor and what ``GET /metadata`` says about it."""
@@ -63,16 +68,37 @@ class ServedModel:
     schema: Schema | None
     info: dict[str, Any]
     lock: threading.Lock | None = field(default=None)
+    call_seconds: float = 1.0
+    """A moving average of the model's call time (pessimistic until measured)."""
+
+    @property
+    def fast(self) -> bool:
+        return self.call_seconds < FAST_CALL
 
     @property
     def version(self) -> int:
         return int(self.info["version"])
 
+    def answer(self, inputs: Any, method: str) -> Any:
+        """:meth:`call`, with the model's refusal of the inputs as a 422 that quotes it."""
+        try:
+            return self.call(inputs, method)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise InputError(
+                f"the model refused these inputs: {type(exc).__name__}: {exc}"
+            ) from exc
+
     def call(self, inputs: Any, method: str) -> Any:
+        started = time.perf_counter()
         if self.lock is None:
-            return self.predictor.predict(inputs, method)
-        with self.lock:
-            return self.predictor.predict(inputs, method)
+            result = self.predictor.predict(inputs, method)
+        else:
+            with self.lock:
+                result = self.predictor.predict(inputs, method)
+        took = time.perf_counter() - started  # a moving average, for FAST_CALL
+        first = self.call_seconds == 1.0
+        self.call_seconds = took if first else 0.9 * self.call_seconds + 0.1 * took
+        return result
 
 
 def choose_predictor(model: Any, plugins: Any = None) -> tuple[str, type[Predictor]]:

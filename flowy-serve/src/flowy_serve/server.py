@@ -44,6 +44,9 @@ class ServeOptions:
     follow: bool = True
     access_log: bool = False
     directory: str | None = None
+    batch_max_rows: int = 0
+    """Micro-batching: gather concurrent JSON requests into calls of up to this many rows."""
+    batch_wait_ms: float = 1.0
     """Serve a packaged model from this folder (``flowy model package``) instead of a store."""
 
 
@@ -106,25 +109,29 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def build_state(options: ServeOptions) -> Any:
-    """Load the model and make the app's state (with a stage follower when it follows one)."""
+    """Load the model and make the app's state (a stage follower when it follows a stage)."""
     from flowy_serve.app import ServerState
+    from flowy_serve.batching import MicroBatcher
 
     token = resolve_token(options.token)
     if options.directory is not None:
         from flowy_serve.package import load_from_directory
 
-        return ServerState(
+        state = ServerState(
             load_from_directory(options.directory, options.model), options.max_body, token
         )
-    from flowy_serve.follow import StageFollower
-    from flowy_serve.loading import load_from_store, parse_spec
+    else:
+        from flowy_serve.follow import StageFollower
+        from flowy_serve.loading import load_from_store, parse_spec
 
-    spec = parse_spec(options.model)
-    state = ServerState(load_from_store(spec, options.stack), options.max_body, token)
-    if spec.follows_stage and options.follow:
-        state.follower = StageFollower(
-            state, spec, stack=options.stack, interval=options.poll_interval
-        )
+        spec = parse_spec(options.model)
+        state = ServerState(load_from_store(spec, options.stack), options.max_body, token)
+        if spec.follows_stage and options.follow:
+            state.follower = StageFollower(
+                state, spec, stack=options.stack, interval=options.poll_interval
+            )
+    if options.batch_max_rows > 1:
+        state.batcher = MicroBatcher(options.batch_max_rows, options.batch_wait_ms / 1000)
     return state
 
 
