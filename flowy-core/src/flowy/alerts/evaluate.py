@@ -32,13 +32,27 @@ if TYPE_CHECKING:
 log = logging.getLogger("flowy.alerts")
 
 
-@attrs.define
 class AlertChange:
-    """An alert that fired or resolved during one evaluation."""
+    """An alert that fired or resolved during one evaluation (a plain class: see kinds)."""
 
-    event: str
-    """``firing`` or ``resolved``."""
-    alert: AlertRecord
+    __slots__ = ("alert", "event")
+
+    def __init__(self, event: str, alert: AlertRecord) -> None:
+        self.event = event
+        """``firing`` or ``resolved``."""
+        self.alert = alert
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AlertChange) and (other.event, other.alert) == (
+            self.event,
+            self.alert,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.event, self.alert.rule, self.alert.subject))
+
+    def __repr__(self) -> str:
+        return f"AlertChange({self.event!r}, {self.alert.rule!r}, {self.alert.subject!r})"
 
 
 def evaluate_run_end(

@@ -16,40 +16,62 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import attrs
-
 from flowy.kernel.alerting import AlertLog
 from flowy.kernel.assets import ASSET_KEY
 from flowy.kernel.records import COMPLETED, FAILED, RunRecord, StepRunRecord
 
 
-@attrs.define
 class Finding:
-    """A rule's verdict on one subject."""
+    """A rule's verdict on one subject.
 
-    subject: str
-    firing: bool
-    message: str
-    pipeline: str | None = None
-    run_id: str | None = None
-    step: str | None = None
-    artifact_id: str | None = None
-    model: str | None = None
-    model_version: int | None = None
-    details: dict[str, Any] = attrs.field(factory=dict)
+    A plain class, as the others of this module: attrs compiles each class's methods
+    when it is defined, milliseconds that every run with rules would pay.
+    """
+
+    __slots__ = (
+        "artifact_id", "details", "firing", "message", "model", "model_version",
+        "pipeline", "run_id", "step", "subject",
+    )  # fmt: skip
+
+    def __init__(  # noqa: PLR0917 - subject, verdict, message and where, as alerts list them
+        self,
+        subject: str,
+        firing: bool,
+        message: str,
+        pipeline: str | None = None,
+        run_id: str | None = None,
+        step: str | None = None,
+        *,
+        artifact_id: str | None = None,
+        model: str | None = None,
+        model_version: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.subject, self.firing, self.message = subject, firing, message
+        self.pipeline, self.run_id, self.step = pipeline, run_id, step
+        self.artifact_id, self.model, self.model_version = artifact_id, model, model_version
+        self.details = details if details is not None else {}
+
+    def __repr__(self) -> str:
+        state = "firing" if self.firing else "clear"
+        return f"<Finding {self.subject} {state}: {self.message}>"
 
 
-@attrs.define
 class RunFacts:
     """A finished run and lazily read, cached facts about it and its history."""
 
-    store: Any
-    log: AlertLog
-    run: RunRecord
-    status: str
-    records: Mapping[str, StepRunRecord]
-    _metrics: list[tuple[str, Any]] | None = None
-    _cache: dict[Any, Any] = attrs.field(factory=dict)
+    def __init__(
+        self,
+        store: Any,
+        log: AlertLog,
+        run: RunRecord,
+        status: str,
+        records: Mapping[str, StepRunRecord],
+    ) -> None:
+        self.store, self.log, self.run, self.status, self.records = (
+            store, log, run, status, records,
+        )  # fmt: skip
+        self._cache: dict[Any, Any] = {}
 
     def cached(self, key: Any, read: Callable[[], Any]) -> Any:
         if key not in self._cache:

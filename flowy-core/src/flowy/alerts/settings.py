@@ -1,7 +1,8 @@
 """What alerting reads from the project's config: :class:`AlertConfig` and its rules.
 
-Plain attrs records, shared by the validation (:mod:`flowy.alerts.rules`, pydantic)
-and the cached read runs use (:mod:`flowy.alerts.config`).
+Plain classes (attrs would compile their methods in every run that has rules), shared
+by the validation (:mod:`flowy.alerts.rules`, pydantic) and the cached read runs use
+(:mod:`flowy.alerts.config`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import attrs
-
 from flowy.kernel.errors import ConfigError
 
 
-@attrs.frozen
 class NamedRule:
     """A validated rule with its name (the ``[alerts.NAME]`` key).
 
@@ -23,21 +21,46 @@ class NamedRule:
     (``spec.kind``, ``spec.pipeline``, ``spec.max_retries``, ...).
     """
 
-    name: str
-    spec: Any
+    __slots__ = ("name", "spec")
+
+    def __init__(self, name: str, spec: Any) -> None:
+        self.name, self.spec = name, spec
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NamedRule) and (other.name, vars(other.spec)) == (
+            self.name,
+            vars(self.spec),
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        return f"NamedRule({self.name!r}, {self.spec!r})"
 
     def fields(self) -> dict[str, Any]:
         return dict(vars(self.spec))
 
 
-@attrs.frozen
 class AlertConfig:
     """Everything alerting reads from the project's config file."""
 
-    path: Path
-    rules: tuple[NamedRule, ...] = ()
-    notifiers: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-    ui_url: str | None = None
+    __slots__ = ("notifiers", "path", "rules", "ui_url")
+
+    def __init__(
+        self,
+        path: Path,
+        rules: tuple[NamedRule, ...] = (),
+        notifiers: dict[str, dict[str, Any]] | None = None,
+        ui_url: str | None = None,
+    ) -> None:
+        self.path, self.rules, self.ui_url = path, rules, ui_url
+        self.notifiers = notifiers if notifiers is not None else {}
+
+    def __repr__(self) -> str:
+        return (
+            f"<AlertConfig {self.path}: {len(self.rules)} rules, {len(self.notifiers)} notifiers>"
+        )
 
     def rule(self, name: str) -> NamedRule:
         for rule in self.rules:
