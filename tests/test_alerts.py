@@ -172,7 +172,9 @@ def test_every_rule_kind_fires_once_and_resolves_once_across_real_runs(
         by_rule["slow"]["step"] == "train" and "above the limit of 1s" in by_rule["slow"]["message"]
     )
     assert "below 0.8" in by_rule["low-acc"]["message"]
-    assert (by_rule["worse"]["model"], by_rule["worse"]["model_version"]) == ("clf", 1)
+    # about the version the failing run registered (2), compared with production's (1)
+    assert (by_rule["worse"]["model"], by_rule["worse"]["model_version"]) == ("clf", 2)
+    assert json.loads(by_rule["worse"]["details"])["production_version"] == 1
     assert "worse than production clf v1 (0.9)" in by_rule["worse"]["message"]
     assert by_rule["drifted"]["artifact_id"] and "x (100%)" in by_rule["drifted"]["message"]
     assert {a["run_id"] for a in fired} == {failed_run}

@@ -114,6 +114,7 @@ def test_history_reads(store: Any) -> None:
     assert store.last_successful_run("other") is None
     assert store.production_model("clf") is None
     assert store.production_model("clf") is None  # promoted versions: tests/test_alerts.py
+    assert store.run_model_version("clf", "run0") is None
 
 
 def _fire(url: str, cls_name: str, barrier: Any, out: Any) -> None:

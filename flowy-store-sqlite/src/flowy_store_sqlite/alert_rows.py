@@ -61,6 +61,9 @@ _PRODUCTION = (
     "SELECT version, run_id FROM model_versions WHERE name = :name AND stage = 'production' "
     "ORDER BY version DESC LIMIT 1"
 )
+_RUN_VERSION = (
+    "SELECT max(version) AS version FROM model_versions WHERE name = :name AND run_id = :run_id"
+)
 _LAST_SUCCESS = (
     "SELECT run_id, finished_at FROM runs WHERE pipeline = :pipeline AND status = 'completed' "
     "AND finished_at IS NOT NULL AND finished_at <= :before AND run_id != :exclude "
@@ -239,3 +242,8 @@ class AlertQueries(AlertLog):
         with self._run() as q:
             rows = q(_PRODUCTION, {"name": name})
         return (int(rows[0]["version"]), str(rows[0]["run_id"])) if rows else None
+
+    def run_model_version(self, name: str, run_id: str) -> int | None:
+        with self._run() as q:
+            rows = q(_RUN_VERSION, {"name": name, "run_id": run_id})
+        return int(rows[0]["version"]) if rows and rows[0]["version"] is not None else None

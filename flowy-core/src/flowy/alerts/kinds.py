@@ -228,17 +228,21 @@ def metric(rule: Any, facts: RunFacts) -> Iterator[Finding]:
     if rule.above is not None and current > rule.above:
         problems.append(f"above {rule.above:g}")
     model, version = rule.model or rule.worse_than_production, None
+    if model:  # the version this run registered is what the alert is about
+        version = facts.cached(
+            ("version", model), lambda: facts.log.run_model_version(model, run.run_id)
+        )
     if rule.worse_than_production:
         production = _production(facts, rule.worse_than_production)
         if production is not None:
-            version, prod_run = production
+            prod_version, prod_run = production
             theirs = _last_metric(facts.metrics(prod_run), rule.metric, rule.step)
             if theirs is not None and prod_run != run.run_id:
-                details.update(production_value=theirs[1], production_version=version)
+                details.update(production_value=theirs[1], production_version=prod_version)
                 worse = current < theirs[1] if rule.higher_is_better else current > theirs[1]
                 if worse:
                     problems.append(
-                        f"worse than production {rule.worse_than_production} v{version} "
+                        f"worse than production {rule.worse_than_production} v{prod_version} "
                         f"({theirs[1]:g})"
                     )
     yield Finding(

@@ -129,6 +129,10 @@ class AlertLog(abc.ABC):
         may open a heavier store; rules only need these two values.
         """
 
+    @abc.abstractmethod
+    def run_model_version(self, name: str, run_id: str) -> int | None:
+        """The newest version of model ``name`` that run ``run_id`` registered, or None."""
+
 
 @attrs.define
 class Delivery:
