@@ -111,6 +111,15 @@ def test_a_4xx_is_not_retried(tmp_path: Path, plugins: Any, receive: Any) -> Non
     assert len(server.requests) == 1 and "HTTP 404" in (outcome.error or "")
 
 
+def test_a_redirect_is_not_followed(tmp_path: Path, plugins: Any, receive: Any) -> None:
+    with receive([302]) as server:
+        config = _config(tmp_path, ops={"type": "webhook", "url": server.url, "backoff": 0})
+        notifier = build_notifier("ops", config, plugins=plugins, project=tmp_path)
+        outcome = send_one(notifier, Delivery(_alert(), "firing"))
+    assert (outcome.status, outcome.attempts) == ("failed", 1)
+    assert "HTTP 302" in (outcome.error or "") and len(server.requests) == 1
+
+
 def test_the_timeout_is_honoured_against_a_server_that_stalls(
     tmp_path: Path, plugins: Any, receive: Any
 ) -> None:
@@ -166,6 +175,7 @@ def test_a_missing_env_secret_or_a_bad_option_is_a_config_error(
         b={"type": "webhook", "url": "ftp://example.com"},
         c={"type": "webhook", "url": "http://127.0.0.1:1/x", "colour": "red"},
         d={"type": "pager"},
+        e={"type": "webhook", "url": "http://127.0.0.1:1/x", "headers": ["X-A: 1"]},
     )
     with pytest.raises(ConfigError, match="NO_SUCH_SECRET, which is not set"):
         build_notifier("a", config, plugins=plugins, project=tmp_path)
@@ -173,5 +183,7 @@ def test_a_missing_env_secret_or_a_bad_option_is_a_config_error(
         build_notifier("b", config, plugins=plugins, project=tmp_path)
     with pytest.raises(ConfigError, match="Notifier 'c'.*colour"):
         build_notifier("c", config, plugins=plugins, project=tmp_path)
+    with pytest.raises(ConfigError, match="headers must be a table"):
+        build_notifier("e", config, plugins=plugins, project=tmp_path)
     with pytest.raises(Exception, match="No notifier named 'pager' is installed"):
         build_notifier("d", config, plugins=plugins, project=tmp_path)

@@ -2,8 +2,9 @@
 
 The standard library's urllib: a webhook is one small request, and a notifier
 that needs no third-party client cannot break when one changes. Redirects are
-not followed for POST (urllib's default refuses them), so a body never goes
-somewhere the configuration did not name.
+never followed (urllib would repeat a POST answered 302 as a GET without its
+body and call that a success): a 3xx is a failed delivery naming the status,
+and a body never goes somewhere the configuration did not name.
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ def check_url(url: Any, where: str) -> str:
 
 def encode(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, default=str, separators=(",", ":")).encode()
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # urllib then raises the 3xx as an HTTPError
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def post(url: str, data: bytes, headers: Mapping[str, str], timeout: float) -> int:

@@ -63,6 +63,8 @@ class WebhookNotifier(Notifier):
             )
         self.secret = secret
         self.timeout = _timeout(timeout, where)
+        if headers is not None and not isinstance(headers, dict):
+            raise ConfigError(f"{where}: headers must be a table of names and values.")
         self.headers = {str(k): str(v) for k, v in (headers or {}).items()}
 
     def send(self, delivery: Delivery) -> None:
