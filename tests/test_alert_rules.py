@@ -74,6 +74,7 @@ def test_bad_periods(bad: Any) -> None:
         ({"x": {"kind": "retries", "max_retries": -1}}, "max_retries: Input should be greater"),
         ({"x": {"kind": "duration"}}, "needs max_seconds (e.g. '10m') or factor"),
         ({"x": {"kind": "metric", "metric": "acc"}}, "needs below, above or worse_than_prod"),
+        ({"x": {"kind": "metric", "below": 1}}, "alert rule 'x': metric: Field required"),
         ({"x": {"kind": "freshness", "within": "1d"}}, "alert rule 'x': pipeline: Field required"),
         ({"x": {"kind": "drift", "featureset": "f"}}, "threshold: Field required"),
         ({"x": {"kind": "run_failed", "severity": "loud"}}, "severity: Input should be 'info'"),

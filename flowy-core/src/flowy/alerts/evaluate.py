@@ -194,5 +194,5 @@ def deliver(
 
 def _failed(what: str, exc: BaseException) -> None:
     message = f"evaluating {what} failed: {type(exc).__name__}: {exc}"
-    log.warning(message, exc_info=exc)
-    warnings.warn(message, RuntimeWarning, stacklevel=3)
+    log.debug(message, exc_info=exc)  # the traceback, for whoever configures logging
+    warnings.warn(message, RuntimeWarning, stacklevel=3)  # what `flowy run` shows

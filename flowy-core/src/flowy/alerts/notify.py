@@ -13,9 +13,9 @@ notifier that is down delays a run's end by its own timeout, not the sum.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,8 +34,6 @@ from flowy.kernel.alerting import (
     alert_log,
 )
 from flowy.kernel.errors import ConfigError
-
-log = logging.getLogger("flowy.alerts")
 
 #: Seconds before the second attempt; doubled for each later one.
 BACKOFF = 0.5
@@ -104,7 +102,12 @@ def send_one(notifier: Notifier, delivery: Delivery) -> Outcome:
             break
         if attempts < notifier.attempts:
             time.sleep(backoff * 2**attempt)
-    log.warning("notifier %s failed after %d attempt(s): %s", notifier.name, attempts, error)
+    warnings.warn(
+        f"alert {delivery.alert.rule!r} ({delivery.event}) was not delivered by notifier "
+        f"{notifier.name!r} after {attempts} attempt(s): {error}",
+        RuntimeWarning,
+        stacklevel=2,
+    )
     return Outcome(notifier.name, delivery.event, FAILED, attempts, error)
 
 
@@ -143,6 +146,9 @@ def deliver_all(
                 built[name] = build_notifier(name, config, plugins=plugins, project=project)
             except Exception as exc:  # noqa: BLE001 - recorded as a failed delivery
                 built[name] = Outcome(name, event, FAILED, 0, f"{type(exc).__name__}: {exc}")
+                warnings.warn(
+                    f"notifier {name!r} cannot be built: {exc}", RuntimeWarning, stacklevel=2
+                )
     outcomes: list[Outcome | None] = [None] * len(jobs)
 
     def work(i: int, notifier: Notifier, delivery: Delivery) -> None:
@@ -188,4 +194,8 @@ def _record(
                 )
             )
         except Exception as exc:  # noqa: BLE001 - the delivery happened; its row is lost
-            log.warning("recording a delivery of alert %s failed: %s", alert.id, exc)
+            warnings.warn(
+                f"recording a delivery of alert {alert.id} failed: {exc}",
+                RuntimeWarning,
+                stacklevel=2,
+            )

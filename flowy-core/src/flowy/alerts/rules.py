@@ -215,8 +215,9 @@ def _explain(exc: ValidationError, path: Path) -> str:
         loc = [str(p) for p in err["loc"]]
         if len(loc) >= 2 and loc[0] in ("alerts", "notifiers"):
             what = "alert rule" if loc[0] == "alerts" else "notifier"
-            # pydantic puts the chosen union member (the kind) in the path: leave it out
-            field = ".".join(p for p in loc[2:] if p not in KINDS) or "(the table)"
+            # pydantic puts the chosen union member (the kind) first in the path: leave it out
+            rest = loc[3:] if loc[0] == "alerts" and loc[2:3] and loc[2] in KINDS else loc[2:]
+            field = ".".join(rest) or "(the table)"
             msg = err["msg"]
             if err["type"] == "union_tag_invalid" or err["type"] == "union_tag_not_found":
                 msg = f"kind must be one of {', '.join(KINDS)}"
