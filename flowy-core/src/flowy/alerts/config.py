@@ -50,7 +50,7 @@ def load_alert_config(project: Path | None = None) -> AlertConfig:
         cached = json.loads(cache.read_text())
         if cached.get("digest") == digest and cached.get("version") == CACHE_VERSION:
             return AlertConfig.from_json(path, cached["config"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # a damaged cache
         pass
     from flowy.alerts.rules import validate
     from flowy.kernel.config import read_toml
