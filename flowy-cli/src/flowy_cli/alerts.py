@@ -265,10 +265,13 @@ def alerts(show_all: bool, limit: int, stack: str | None, as_json: bool) -> None
 
         print_json([{**attrs.asdict(a), "link": config.link(a.run_id)} for a in records])
         return
+    columns = ["id", "status", "rule", "subject", "message", "about", "fired", "link"]
+    if show_all:
+        columns.insert(7, "resolved")
     print_table(
-        ("id", "status", "rule", "subject", "message", "about", "fired", "link"),
+        columns,
         (
-            (
+            [
                 str(a.id),
                 "[red]firing[/]" if a.status == "firing" else "[green]resolved[/]",
                 escape(a.rule),
@@ -276,8 +279,9 @@ def alerts(show_all: bool, limit: int, stack: str | None, as_json: bool) -> None
                 escape(a.message),
                 escape(_about(a)),
                 fmt_time(a.fired_at),
+                *([fmt_time(a.resolved_at) if a.resolved_at else "-"] if show_all else []),
                 escape(config.link(a.run_id) or ""),
-            )
+            ]
             for a in records
         ),
         empty="No alerts firing." if not show_all else "No alerts recorded.",
