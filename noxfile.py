@@ -38,6 +38,7 @@ TEST_EXTRAS = [
     "./flowy-store-sqlite[postgres]",
     "./flowy-aws[test]",
     "./flowy-ui[test]",
+    "./flowy-serve[test]",
     "./flowy-notifiers[test]",
     "./examples/plugins/flowy-example-plugin",
 ]

@@ -130,7 +130,11 @@ def choose_predictor(model: Any, plugins: Any = None) -> tuple[str, type[Predict
 def build(
     model: Any, info: dict[str, Any], upstream_dtypes: list[dict[str, str]], plugins: Any = None
 ) -> ServedModel:
-    """Wrap a loaded model: predictor, schema (recorded one first), facts for /metadata."""
+    """Wrap a loaded model: predictor, schema, facts for /metadata.
+
+    ``info["schema"]``, when given (a packaged model keeps the one found when it was
+    packaged), is used as it is; otherwise the model and its lineage say.
+    """
     name, cls = choose_predictor(model, plugins)
     predictor = cls(model)
     schema = info.get("schema") or complete_schema(predictor.infer_schema(), upstream_dtypes)
@@ -196,7 +200,6 @@ def load_from_store(spec: ModelSpec, stack: str | None = None, client: Any = Non
                 "ancestors": len(details.get("ancestors", [])),
                 "metrics": details.get("metrics", {}),
             },
-            "schema": ref.metadata.get("flowy_serving_schema"),
         }
         return build(model, info, [d for _, d in frames], client.plugins)
     finally:
