@@ -62,6 +62,8 @@ def predict_group(group: list[_Item]) -> list[tuple[bytes, int] | BaseException]
     try:
         inputs = model_input(merged, first.served.schema)
         predictions = np.asarray(codecs.as_array(first.served.call(inputs, first.method)))
+        if predictions.ndim == 0 or len(predictions) != len(merged[1]):
+            raise ValueError("not one prediction per row: the batch cannot be split")
     except Exception:  # noqa: BLE001 - answered request by request below
         results: list[tuple[bytes, int] | BaseException] = []
         for item in group:
