@@ -191,3 +191,16 @@ def test_micro_batching_answers_each_request_as_alone(trained: Any, server: Serv
     assert [a.status_code for a in answers] == [422 if i == 7 else 200 for i in range(60)]
     assert [a.json() for a in answers] == expected
     assert "missing column(s) 'x2'" in answers[7].json()["error"]
+
+
+def test_several_workers_serve_the_same_answers(trained: Any, server: Server) -> None:
+    project, env = trained("sklearn", "churn")
+    with server.client() as http:
+        expected = http.post("/predict", json={"records": ROWS}).json()
+    with serving(project, env, "churn", "--workers", "2") as workers:
+        assert "with 2 workers" in "".join(workers.output)
+        with workers.client() as http:
+            answers = [http.post("/predict", json={"records": ROWS}) for _ in range(10)]
+            health = http.get("/health")
+    assert all(a.status_code == 200 and a.json() == expected for a in answers)
+    assert health.json()["version"] == 1
