@@ -78,3 +78,31 @@ def test_the_package_serves_from_a_fresh_venv_without_the_store(
     assert answer.status_code == 200, answer.text
     assert answer.json() == expected
     assert served["version"] == 1 and served["schema"]["columns"] == ["x1", "x2", "region"]
+
+
+@pytest.mark.slow
+def test_a_torch_module_is_packaged_with_the_module_that_defines_its_class(
+    trained: Any, tmp_path: Path
+) -> None:
+    project, env = trained("pytorch", "regressor")
+    out = tmp_path / "context"
+    run_flowy(project, env, "model", "package", "regressor", "--out", str(out), timeout=600)
+    meta = json.loads((out / "flowy-model.json").read_text())
+    assert meta["code"] == ["pipeline.py"] and (out / "pipeline.py").is_file()
+    assert "torch==" in (out / "requirements.txt").read_text()
+    rows = {"inputs": [[0.1, 0.2, 0.3, 0.4], [1.0, -1.0, 0.5, 0.0]]}
+    with serving(project, env, "regressor:1") as server, server.client() as http:
+        expected = http.post("/predict", json=rows).json()
+    (project / ".flowy").rename(project / ".flowy-moved")
+    try:
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        with (
+            serving(elsewhere, env, "regressor", "--from-dir", str(out)) as server,
+            server.client() as http,
+        ):
+            answer = http.post("/predict", json=rows)
+    finally:
+        (project / ".flowy-moved").rename(project / ".flowy")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == expected
