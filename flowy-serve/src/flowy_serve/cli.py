@@ -206,7 +206,7 @@ def package(model: str, out: Path, stack: str | None) -> None:
     """
     from flowy_serve.package import package as write_package
 
-    result = write_package(model, out, stack=stack)
+    result = write_package(model, out, stack=stack, say=lambda line: click.echo(line, err=True))
     click.echo(
         f"Wrote a build context for {result['name']} v{result['version']} to {out}: "
         f"docker build -t {result['name'].lower()} {out}"

@@ -79,7 +79,9 @@ def _editable_source(name: str) -> Path | None:
     return Path(url.removeprefix("file://")) if url.startswith("file://") else None
 
 
-def requirements(served: ServedModel, environment: dict[str, Any], wheels: Path) -> str:
+def requirements(
+    served: ServedModel, environment: dict[str, Any], wheels: Path, say: Any = None
+) -> str:
     """Pinned requirements; Flowy's own unpublished distributions built into ``wheels``."""
     recorded = {_canonical(k): v for k, v in (environment.get("installed") or {}).items()}
     needed = closure([*SERVING, *served.predictor.frameworks])
@@ -93,6 +95,8 @@ def requirements(served: ServedModel, environment: dict[str, Any], wheels: Path)
         version = recorded.get(name, needed[name])
         source = _editable_source(name) if name.startswith("flowy-") else None
         if source is not None:
+            if say is not None:
+                say(f"Building a wheel of {name} from {source}...")
             _build_wheel(source, wheels)
             version = needed[name]  # the wheel built from this machine's source
         lines.append(f"{name}=={version}")
@@ -143,7 +147,7 @@ CMD ["flowy", "model", "serve", "{name}", "--from-dir", "/model", "--host", "0.0
 """
 
 
-def package(model: str, out: Path, *, stack: str | None = None) -> dict[str, Any]:
+def package(model: str, out: Path, *, stack: str | None = None, say: Any = None) -> dict[str, Any]:
     """Write the build context for ``model`` into ``out`` (which must not exist yet)."""
     from flowy.artifacts import HashingReader
     from flowy.kernel.records import to_dict
@@ -173,7 +177,7 @@ def package(model: str, out: Path, *, stack: str | None = None) -> dict[str, Any
                        "info": served.info, "code": code}  # fmt: skip
         (partial / META).write_text(json.dumps(description, indent=2, default=str) + "\n")
         (partial / "requirements.txt").write_text(
-            requirements(served, environment, partial / "wheels")
+            requirements(served, environment, partial / "wheels", say)
         )
         (partial / "wheels").mkdir(exist_ok=True)
         python = ".".join(str(environment.get("python") or sys.version.split()[0]).split(".")[:2])

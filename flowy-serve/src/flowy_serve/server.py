@@ -164,6 +164,8 @@ def run(options: ServeOptions, *, echo: Any = print) -> None:
 
         Multiprocess(config, sockets=[sock]).run()
         return
+    where = f"folder {options.directory}" if options.directory else "the registry"
+    print(f"Loading {options.model} from {where}...", file=sys.stderr, flush=True)
     state = build_state(options)
     sock = bind(options.host, options.port)
     info = state.current.info
