@@ -104,9 +104,13 @@ def requirements(
 
 
 def _build_wheel(source: Path, wheels: Path) -> None:
+    """``pip wheel`` of one source folder (its build backend from here when installed)."""
+    import importlib.util
+
     wheels.mkdir(exist_ok=True)
+    isolation = [] if importlib.util.find_spec("hatchling") is None else ["--no-build-isolation"]
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", *isolation,
          "-w", str(wheels), str(source)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
