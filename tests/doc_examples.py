@@ -1,7 +1,8 @@
 """Run the worked examples of a docs page (docs/dynamic.md, docs/operations.md).
 
-The pages' format (stated at the top of each): a ```python block starting
-``# file: NAME`` is a file of the example project; a ```console block holds
+The pages' format (stated at the top of each): a ```python block (or a ```text
+block, for a file that is not Python) starting ``# file: NAME`` is a file of the
+example project; a ```console block holds
 ``$ flowy ...`` commands, each followed by lines its output must contain (``...``
 lines are skipped). Each ``##`` section is its own project, so the examples
 cannot lean on each other.
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-FENCE = re.compile(r"```(python|console)\n(.*?)```", re.S)
+FENCE = re.compile(r"```(python|text|console)\n(.*?)```", re.S)
 
 
 def sections(doc: Path) -> list[tuple[str, str]]:
@@ -35,7 +36,7 @@ def steps_of(body: str) -> list[tuple[str, Any]]:
     ("run", (argv, expected lines))."""
     out: list[tuple[str, Any]] = []
     for kind, text in FENCE.findall(body):
-        if kind == "python":
+        if kind in ("python", "text"):
             first, _, rest = text.partition("\n")
             match = re.fullmatch(r"# file: ([\w./-]+)", first.strip())
             if match:

@@ -198,6 +198,7 @@ def flowy_register_notifiers(register: Register) -> None:
             ``register("webhook", "flowy_notifiers.webhook:WebhookNotifier")``.
     """
 
+
 @hookspec
 def flowy_register_stacks(register: RegisterStack) -> None:
     """Offer predefined stacks.
