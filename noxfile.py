@@ -110,6 +110,8 @@ def types(session: nox.Session) -> None:
         "flowy-aws/src/flowy_aws",
         "flowy-mlflow/src/flowy_mlflow",
         "flowy-ui/src/flowy_ui",
+        "flowy-notifiers/src/flowy_notifiers",
+        "flowy-serve/src/flowy_serve",
     )
 
 

@@ -33,7 +33,7 @@ from flowy.kernel.records import ArtifactRef, CacheEntry, RunRecord
 from sqlalchemy import Column, Connection, Delete, Insert, Table, Update, delete, func, select
 from sqlalchemy.exc import DBAPIError
 
-from flowy_store_sqlite import _rows, connect, database, faults, queries, sqlite_queries
+from flowy_store_sqlite import _rows, connect, database, faults, queries, revisions, sqlite_queries
 from flowy_store_sqlite import schema as s
 from flowy_store_sqlite.alert_rows import AlertQueries
 from flowy_store_sqlite.circuit_rows import CircuitQueries
@@ -185,7 +185,7 @@ class SQLMetadataStore(
         return {
             "url": database.safe_url(self.url),
             "schema_revision": revision,
-            "schema_head": database.HEAD_REVISION,
+            "schema_head": revisions.HEAD_REVISION,
         }
 
     def _resolve(self, conn: Connection, table: Table, col: Column[Any], ident: str) -> Any:
