@@ -71,8 +71,10 @@ def metadata_store(client: Any) -> tuple[Any | None, list[Check]]:
 
 def schema(store: Any) -> list[Check]:
     """The schema revision the store reports against the head this Flowy knows."""
-    described = _describe(store)
-    revision, head = described.get("schema_revision"), described.get("schema_head")
+    status = getattr(store, "schema_status", None)
+    if status is None:
+        return [Check("schema", OK, f"{type(store).__name__} reports no schema revision")]
+    revision, head = status()  # an error is reported by guarded()
     if revision is None and head is None:
         return [Check("schema", OK, f"{type(store).__name__} reports no schema revision")]
     if revision == head:

@@ -179,14 +179,14 @@ class SQLMetadataStore(
             self._engine.dispose()
 
     def describe(self) -> dict[str, Any]:
-        """The URL (password masked) and the schema revision (`flowy doctor` compares them)."""
+        """The URL, password masked (no query: error messages name the store with it)."""
+        return {"url": database.safe_url(self.url)}
+
+    def schema_status(self) -> tuple[str | None, str]:
+        """The database's schema revision and the head this Flowy writes (`flowy doctor`)."""
         with self._read() as conn:
             _, revision = database.current_revision(conn)
-        return {
-            "url": database.safe_url(self.url),
-            "schema_revision": revision,
-            "schema_head": revisions.HEAD_REVISION,
-        }
+        return revision, revisions.HEAD_REVISION
 
     def _resolve(self, conn: Connection, table: Table, col: Column[Any], ident: str) -> Any:
         """The row whose id is ``ident`` or starts with it; None when none or ambiguous."""

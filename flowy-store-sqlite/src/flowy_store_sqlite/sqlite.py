@@ -262,11 +262,15 @@ class SQLiteMetadataStore(
     def describe(self) -> dict[str, Any]:
         from flowy.kernel.redact import mask_text
 
-        return {
-            "url": mask_text(self.url),  # e.g. sqlite:///x.db?password=... (SQLCipher)
-            "schema_revision": self._revision(),  # `flowy doctor` compares the two
-            "schema_head": HEAD_REVISION,
-        }
+        return {"url": mask_text(self.url)}  # e.g. sqlite:///x.db?password=... (SQLCipher)
+
+    def schema_status(self) -> tuple[str | None, str]:
+        """The database's schema revision and the head this Flowy writes (`flowy doctor`).
+
+        Apart from :meth:`describe`, which only names the store and must work on a
+        database that cannot be read (error messages name the store with it).
+        """
+        return self._revision(), HEAD_REVISION
 
     # -- reads by id: an id prefix, or the not-found message, from the SQLAlchemy store --
 
