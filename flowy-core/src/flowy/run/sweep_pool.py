@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection, wait
@@ -37,6 +38,10 @@ import attrs
 
 from flowy.kernel.markers import hookimpl
 from flowy.run import fork_streams  # noqa: F401 - fresh std streams in each forked worker
+
+#: Seconds cancelled workers get to end on their own before each is interrupted (see
+#: :meth:`WorkerPool.close`).
+CANCEL_GRACE = 3.0
 
 #: Event kinds a run sends: started (run id known), shared (its shared steps are settled), done.
 STARTED, SHARED, DONE = "started", "shared", "done"
@@ -196,12 +201,22 @@ class WorkerPool:
         so its run is recorded cancelled, and wait for it to do so."""
         import signal
 
-        for slot, (proc, conn) in enumerate(self.workers):
-            if slot in self.dead:
-                continue
+        live = [
+            (proc, conn) for slot, (proc, conn) in enumerate(self.workers) if slot not in self.dead
+        ]
+        if cancel:
+            # Ctrl-C in a terminal interrupts the whole process group, workers included: let
+            # them record their runs cancelled first. A second SIGINT while one records would
+            # cut that short and leave its run `running` (later marked crashed); only workers
+            # the interrupt did not reach (this process was signalled alone) get one.
+            deadline = time.monotonic() + CANCEL_GRACE
+            for proc, _ in live:
+                proc.join(timeout=max(0.0, deadline - time.monotonic()))
+        for proc, conn in live:
             try:
                 if cancel:
-                    os.kill(proc.pid, signal.SIGINT)
+                    if proc.is_alive():
+                        os.kill(proc.pid, signal.SIGINT)
                 else:
                     conn.send(None)
             except (BrokenPipeError, OSError):
