@@ -44,7 +44,8 @@ def _run(store: Any, run_id: str, pipeline: str, status: str, finished: float | 
         store.finish_run(run_id, status, finished)
 
 
-def _fill(store: Any) -> None:
+def _fill(store: Any) -> float:
+    """Four runs and their steps, at times before ``now``; returns ``now``."""
     now = time.time()
     _run(store, "r1", "train", "completed", now - 100)
     _run(store, "r2", "train", "completed", now - 50)
@@ -63,6 +64,7 @@ def _fill(store: Any) -> None:
     ref = ArtifactRef("model", "file:///m", "b3", 1234, "json", "1", "builtins.int",
                       artifact_id="a1")  # fmt: skip
     store.record_step(StepRunRecord("r1", "save", "completed", now - 99, now - 98, 1), [ref])
+    return now
 
 
 def test_the_store_offers_the_capability(store: Any) -> None:
@@ -70,13 +72,13 @@ def test_the_store_offers_the_capability(store: Any) -> None:
 
 
 def test_snapshot_groups_runs_by_pipeline_and_status(store: Any) -> None:
-    _fill(store)
+    now = _fill(store)
     snap = store.monitor_snapshot()
     assert sorted(snap.runs) == [
         ("etl", "running", 1), ("train", "completed", 2), ("train", "failed", 1)
     ]  # fmt: skip
     ((pipeline, at),) = snap.last_success
-    assert pipeline == "train" and at == pytest.approx(time.time() - 50, abs=5)
+    assert pipeline == "train" and at == pytest.approx(now - 50)  # r2, the newest success
     assert snap.circuits == [] and snap.delivery_failures == [] and snap.heartbeats == []
 
 
