@@ -232,63 +232,58 @@ def _explain(exc: ValidationError, path: Path) -> str:
 
 def add_rule(name: str, table: dict[str, Any], project: Path | None = None) -> Path:
     """Validate and write ``[alerts.NAME]`` atomically; the file is unchanged on error."""
-    path = config_path("project", project)
-    data = read_toml(path)
-    alerts = dict(data.get("alerts") or {})
-    if name in alerts:
-        raise ConfigError(
-            f"An alert rule named {name!r} already exists in {path}. Remove it first "
-            f"(`flowy alert remove {name}`) or choose another name."
-        )
-    alerts[name] = {k: v for k, v in table.items() if v is not None}
-    data["alerts"] = alerts
-    validate(data, path)
-    write_toml_atomic(path, data)
-    return path
+    return _add("alerts", "An alert rule", "flowy alert remove", name, table, project=project)
 
 
 def remove_rule(name: str, project: Path | None = None) -> Path:
-    path = config_path("project", project)
-    data = read_toml(path)
-    alerts = dict(data.get("alerts") or {})
-    if name not in alerts:
-        raise ConfigError(
-            f"No alert rule named {name!r} in {path}. Rules: {', '.join(alerts) or 'none'}."
-        )
-    del alerts[name]
-    data["alerts"] = alerts
-    write_toml_atomic(path, data)
-    return path
+    return _remove("alerts", "alert rule", "Rules", name, project, check=False)
 
 
 def add_notifier(name: str, table: dict[str, Any], project: Path | None = None) -> Path:
     """Validate and write ``[notifiers.NAME]`` atomically (its options are checked when built)."""
+    return _add(
+        "notifiers", "A notifier", "flowy alert notifier remove", name, table, project=project
+    )
+
+
+def remove_notifier(name: str, project: Path | None = None) -> Path:
+    """Remove ``[notifiers.NAME]``; refused while a rule names it (the check names the rule)."""
+    return _remove("notifiers", "notifier", "Notifiers", name, project, check=True)
+
+
+def _add(
+    section: str, noun: str, remove: str, name: str, table: dict[str, Any], *, project: Path | None
+) -> Path:
+    """Add the table ``[SECTION.NAME]`` to the project's config, validated, atomically."""
     path = config_path("project", project)
     data = read_toml(path)
-    notifiers = dict(data.get("notifiers") or {})
-    if name in notifiers:
+    tables = dict(data.get(section) or {})
+    if name in tables:
         raise ConfigError(
-            f"A notifier named {name!r} already exists in {path}. Remove it first "
-            f"(`flowy alert notifier remove {name}`) or choose another name."
+            f"{noun} named {name!r} already exists in {path}. Remove it first "
+            f"(`{remove} {name}`) or choose another name."
         )
-    notifiers[name] = {k: v for k, v in table.items() if v is not None}
-    data["notifiers"] = notifiers
+    tables[name] = {k: v for k, v in table.items() if v is not None}
+    data[section] = tables
     validate(data, path)
     write_toml_atomic(path, data)
     return path
 
 
-def remove_notifier(name: str, project: Path | None = None) -> Path:
-    """Remove ``[notifiers.NAME]``; refused while a rule names it."""
+def _remove(
+    section: str, noun: str, plural: str, name: str, project: Path | None, *, check: bool
+) -> Path:
+    """Remove ``[SECTION.NAME]`` from the project's config; ``check`` validates the rest."""
     path = config_path("project", project)
     data = read_toml(path)
-    notifiers = dict(data.get("notifiers") or {})
-    if name not in notifiers:
+    tables = dict(data.get(section) or {})
+    if name not in tables:
         raise ConfigError(
-            f"No notifier named {name!r} in {path}. Notifiers: {', '.join(notifiers) or 'none'}."
+            f"No {noun} named {name!r} in {path}. {plural}: {', '.join(tables) or 'none'}."
         )
-    del notifiers[name]
-    data["notifiers"] = notifiers
-    validate(data, path)  # a rule that names it makes this an error naming the rule
+    del tables[name]
+    data[section] = tables
+    if check:
+        validate(data, path)
     write_toml_atomic(path, data)
     return path
