@@ -138,6 +138,22 @@ def flowy_register_cache_strategies(register: Register) -> None:
 
 
 @hookspec
+def flowy_register_cache_indexes(register: Register) -> None:
+    """Register cache indexes (:class:`flowy.kernel.cache_index.CacheIndex`).
+
+    ``register(name, "pkg.module:Class", description="...")`` makes ``name``
+    available as a stack's ``cache_index``: a shared index of cache entries the
+    engine consults when the metadata store's own cache misses, publishes new
+    entries to, and reports hits to once per run (docs/caching.md). A stack
+    without one uses the store's cache alone. Returns nothing.
+
+    Args:
+        register: the callback, called once per index class; flowy-cache-redis calls
+            ``register("redis", "flowy_cache_redis.index:RedisCacheIndex")``.
+    """
+
+
+@hookspec
 def flowy_register_trackers(register: Register) -> None:
     """Register trackers: classes whose instances implement lifecycle hooks.
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from flowy.kernel.component import Component
 
 if TYPE_CHECKING:
+    from flowy.kernel.cache_index import CacheLimits, Evicted
     from flowy.kernel.deletion import DeletionResult
     from flowy.kernel.records import (
         ArtifactRef,
@@ -160,6 +161,36 @@ class MetadataStore(Component, abc.ABC):
 
     def record_cache_hit(self, key: str) -> None:
         """Count a hit on ``key``; the engine calls it once the entry's artifacts verified."""
+
+    # -- cache limits (``flowy cache limits``; see flowy.kernel.cache_index) -------
+
+    def cache_limits(self) -> dict[str, CacheLimits]:
+        """The cache limits set, by pipeline (``""``: every pipeline's). Default: none."""
+        return {}
+
+    def set_cache_limits(self, pipeline: str, limits: CacheLimits | None) -> None:
+        """Set (None: remove) the ttl and size budget of ``pipeline``'s entries (``""``: all).
+
+        The default raises: this store keeps no limits.
+        """
+        from flowy.kernel.errors import FlowyError
+
+        raise FlowyError(
+            f"this metadata store cannot limit its cache ({type(self).__name__} keeps no "
+            "limits); use a store that does (sqlite, sql) or clear it with `flowy cache clear`."
+        )
+
+    def evict_cache(self, pipeline: str | None, now: float) -> list[Evicted]:
+        """Delete the entries past their ttl, then the least recently used over budget.
+
+        Of ``pipeline`` (every pipeline when None), as :meth:`cache_limits` say at
+        ``now``. An entry's last use is its newest hit (a cached step's record)
+        or its creation. The engine calls it once when a run starts, for the
+        run's pipeline, so it must be cheap when no limits are set. Only
+        entries go: their artifacts stay recorded (``flowy gc`` collects what
+        nothing records). The default evicts nothing.
+        """
+        return []
 
     @abc.abstractmethod
     def last_cache_entry(self, pipeline: str, step: str) -> CacheEntry | None:

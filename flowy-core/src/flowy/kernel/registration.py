@@ -29,6 +29,7 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "flowy_register_materializers": "materializer",
     "flowy_register_cache_strategies": "cache",
     "flowy_register_trackers": "tracker",
+    "flowy_register_cache_indexes": "cache_index",
     "flowy_register_asset_types": "asset_type",
     "flowy_register_notifiers": "notifier",
     "flowy_register_predictors": "predictor",

@@ -21,6 +21,8 @@ BUILTIN_KINDS: dict[str, str] = {
     "metadata_store": "flowy.kernel.contracts:MetadataStore",
     "materializer": "flowy.kernel.contracts:Materializer",
     "cache": "flowy.kernel.contracts:CacheStrategy",
+    # A shared index of cache entries consulted after the metadata store's own cache.
+    "cache_index": "flowy.kernel.cache_index:CacheIndex",
     "tracker": "builtins:object",
     # Not a stack component: the classes artifacts recorded from assets are loaded as.
     "asset_type": "flowy.kernel.assets:Asset",
@@ -44,6 +46,7 @@ KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
     ("metadata_store", "sqlite"): "flowy-store-sqlite",
     ("metadata_store", "sql"): "flowy-store-sqlite",
     ("tracker", "mlflow"): "flowy-mlflow",
+    ("cache_index", "redis"): "flowy-cache-redis",
     ("stack", "aws"): "flowy-aws",
     ("stack", "dask"): "flowy-executor-dask",
     ("notifier", "webhook"): "flowy-notifiers",

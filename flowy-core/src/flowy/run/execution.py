@@ -149,6 +149,7 @@ class RunExecution(MapExecution):
         capacity = max(1, executor.capacity())
         # A map's elements may queue behind the workers (Executor.backlog), so none idles.
         elements_at_once = capacity + max(0, int(executor.backlog()))
+        self.shared_cache.start(self.pipeline.name)  # the store's cache limits
         self.notify("flowy_pipeline_started", run=self.run)
         self.watch = CancelWatch(self.store, self.run_id)
 
@@ -216,6 +217,7 @@ class RunExecution(MapExecution):
             return R.CANCELLED
         finally:
             self.flush()
+            self.shared_cache.finish()  # the run's hits, to the shared index
         failed = any(s in (R.FAILED, R.TIMED_OUT) for s in self.status.values())
         return R.FAILED if failed else R.COMPLETED
 

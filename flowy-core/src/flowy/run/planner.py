@@ -78,6 +78,7 @@ class RunPlanner:
         experiment: str | None = None,
     ) -> None:
         from flowy.artifacts.resolution import MaterializerRegistry
+        from flowy.run.shared_cache import SharedCache
         from flowy.run.worker import WorkerRuntime
 
         self.pipeline = pipeline
@@ -88,6 +89,8 @@ class RunPlanner:
         self.no_cache = no_cache
         #: Newest cache entries by step, read on the first cache lookup (see cache_hit).
         self.prefetched: dict[str, tuple[CacheEntry, dict[str, ArtifactRef]]] | None = None
+        #: The stack's shared cache index, asked when the store's cache misses.
+        self.shared_cache = SharedCache(stack.components.get("cache_index"), self.store)
         self.allow_pickle = allow_pickle
         self.project = project
         self.materializers = MaterializerRegistry(plugins.registry)
@@ -229,6 +232,8 @@ class RunPlanner:
         found = self.prefetch().pop(step.name, None)
         if found is None or found[0].key != key:
             found = self.store.lookup_cache_outputs(key)
+        if found is None:
+            found = self.shared_cache.lookup(key)  # None at once without a cache_index
         if found is None:
             return None
         entry, stored = found

@@ -196,7 +196,15 @@ class RunRecorder(RunPlanner):
             outputs={n: r.artifact_id for n, r in refs.items()},
             tags=step_tags(step),
         )
-        self.unwritten.append((step, rec))  # written by flush(): see the module docstring
+        shared = self.shared_cache
+        if shared.index is not None:
+            shared.hits.append(entry.key)
+        if entry.key in shared.imported:  # a hit from the shared index: outputs unknown here
+            self.flush()
+            self.store.record_step(rec, shared.imported.pop(entry.key), (), entry)
+            self.recorded(step, rec)
+        else:
+            self.unwritten.append((step, rec))  # written by flush(): see the module docstring
         self.settle(step, R.CACHED, rec, refs)
         self.notify("flowy_step_cached", run=self.run, task=task, entry=entry)
 
@@ -294,6 +302,8 @@ class RunRecorder(RunPlanner):
         """After a step's record is committed: the recorded hook, its state, the observers."""
         if result.status == R.COMPLETED:
             self.recorded(step, record.rec)
+            if record.entry is not None:
+                self.shared_cache.publish(record.entry, record.refs)
         self.settle(step, result.status, record.rec, record.refs)
         self.tell_observers(step, task, result)
 
