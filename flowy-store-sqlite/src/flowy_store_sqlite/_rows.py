@@ -195,7 +195,7 @@ def metric_record(row: Mapping[Any, Any]) -> MetricRecord:
 
 def cache_row(entry: CacheEntry) -> dict[str, Any]:
     row = CACHE_ENTRIES.row(entry)
-    row["hits"] = 0
+    row.update(hits=0, size=0, last_used_at=entry.created_at or None)
     return row
 
 

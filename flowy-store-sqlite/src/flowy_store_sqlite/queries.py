@@ -85,8 +85,23 @@ DELETE_CACHE = delete(s.cache_entries).where(s.cache_entries.c.key == bindparam(
 COUNT_HIT = (
     update(s.cache_entries)
     .where(s.cache_entries.c.key == bindparam("where_key"))
-    .values(hits=s.cache_entries.c.hits + literal_column("1"))
+    .values(hits=s.cache_entries.c.hits + literal_column("1"), last_used_at=bindparam("at"))
 )
+# -- cache limits (`flowy cache limits`, flowy_store_sqlite.cache_limits) -------------
+CACHE_LIMITS = select(s.cache_limits)
+DELETE_CACHE_LIMITS = delete(s.cache_limits).where(
+    s.cache_limits.c.pipeline == bindparam("where_pipeline")
+)
+INSERT_CACHE_LIMITS = _insert(s.cache_limits, ("pipeline", "ttl", "max_bytes"))
+#: The entries of one pipeline with what eviction needs: age, last use, size.
+CACHE_USAGE = select(
+    s.cache_entries.c.key,
+    s.cache_entries.c.step,
+    s.cache_entries.c.created_at,
+    func.coalesce(s.cache_entries.c.last_used_at, s.cache_entries.c.created_at).label("used"),
+    func.coalesce(s.cache_entries.c.size, literal_column("0")).label("size"),
+).where(s.cache_entries.c.pipeline == bindparam("pipeline"))
+CACHE_PIPELINES = select(s.cache_entries.c.pipeline).distinct()
 FINISH_RUN = (
     update(s.runs)
     .where(s.runs.c.run_id == bindparam("where_run_id"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: The Alembic revision the tables of :mod:`flowy_store_sqlite.schema` correspond to.
-HEAD_REVISION = "0008_operations"
+HEAD_REVISION = "0009_cache_limits"
 #: Every revision this version knows, oldest first; a database at another is newer.
 KNOWN_REVISIONS = (
     "0001_initial",
@@ -14,4 +14,5 @@ KNOWN_REVISIONS = (
     "0006_step_output",
     "0007_step_tags",
     "0008_operations",
+    "0009_cache_limits",
 )

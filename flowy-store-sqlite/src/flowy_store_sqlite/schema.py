@@ -196,7 +196,20 @@ cache_entries = Table(
     Column("outputs", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("hits", Integer, nullable=False),
+    # Bytes of the entry's outputs, and its newest hit (else its creation): what the
+    # size budget of `flowy cache limits` evicts by (NULL in rows from before 0009).
+    Column("size", BigInteger, nullable=True),
+    Column("last_used_at", Float, nullable=True),
     Index("ix_cache_entries_pipeline_step_created_at", "pipeline", "step", "created_at"),
+)
+
+#: `flowy cache limits`: ttl (seconds) and size budget (bytes) per pipeline; "" for every one.
+cache_limits = Table(
+    "cache_limits",
+    metadata,
+    Column("pipeline", String(NAME), primary_key=True),
+    Column("ttl", Float, nullable=True),
+    Column("max_bytes", BigInteger, nullable=True),
 )
 
 registered_models = Table(

@@ -28,6 +28,7 @@ from flowy.kernel.errors import RunNotFoundError
 from flowy.kernel.records import ArtifactRef, CacheEntry, MetricRecord, RunRecord, StepRunRecord
 
 from flowy_store_sqlite import _rows
+from flowy_store_sqlite.cache_limits import CacheLimitMethods
 from flowy_store_sqlite.change_methods import RUN, ChangeMethods, change_row
 from flowy_store_sqlite.procs import pid_alive
 from flowy_store_sqlite.step_rows import StepRows, step_writes
@@ -38,7 +39,7 @@ CHUNK = 500
 Rows = Sequence[Mapping[Any, Any]]
 
 
-class SharedMethods(ChangeMethods):
+class SharedMethods(ChangeMethods, CacheLimitMethods):
     """Runs, steps, metrics, the cache and experiments over ``Q``, ``_select`` and ``_execute``.
 
     Every write that changes a run or a step also writes its change-feed row, in
@@ -179,7 +180,7 @@ class SharedMethods(ChangeMethods):
         return _rows.cache_record_or_none(rows[0]) if rows else None
 
     def record_cache_hit(self, key: str) -> None:
-        self._execute((self.Q.COUNT_HIT, [{"where_key": key}]))
+        self._execute((self.Q.COUNT_HIT, [{"where_key": key, "at": time.time()}]))
 
     # -- experiments (optional methods flowy.tracking.experiments uses) ----
 

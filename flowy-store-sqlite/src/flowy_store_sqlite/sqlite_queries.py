@@ -11,18 +11,23 @@ store runs these on :mod:`sqlite3` with a dict of ``:name`` parameters; in the
 IDS = "__[POSTCOMPILE_ids]"
 ARTIFACT = "SELECT artifacts.artifact_id, artifacts.run_id, artifacts.step, artifacts.name, artifacts.uri, artifacts.type_name, artifacts.materializer, artifacts.materializer_version, artifacts.checksum, artifacts.size, artifacts.metadata, artifacts.created_at, artifacts.asset_type, artifacts.asset_name FROM artifacts WHERE artifacts.artifact_id = :artifact_id"
 ARTIFACT_PRODUCERS = "SELECT artifacts.artifact_id, artifacts.run_id, artifacts.step FROM artifacts WHERE artifacts.artifact_id IN (__[POSTCOMPILE_ids])"
-CACHE_ENTRY = 'SELECT cache_entries."key", cache_entries.pipeline, cache_entries.step, cache_entries.run_id, cache_entries.components, cache_entries.outputs, cache_entries.created_at, cache_entries.hits FROM cache_entries WHERE cache_entries."key" = :key'
+CACHE_ENTRY = 'SELECT cache_entries."key", cache_entries.pipeline, cache_entries.step, cache_entries.run_id, cache_entries.components, cache_entries.outputs, cache_entries.created_at, cache_entries.hits, cache_entries.size, cache_entries.last_used_at FROM cache_entries WHERE cache_entries."key" = :key'
+CACHE_LIMITS = "SELECT cache_limits.pipeline, cache_limits.ttl, cache_limits.max_bytes FROM cache_limits"
+CACHE_PIPELINES = "SELECT DISTINCT cache_entries.pipeline FROM cache_entries"
+CACHE_USAGE = 'SELECT cache_entries."key", cache_entries.step, cache_entries.created_at, coalesce(cache_entries.last_used_at, cache_entries.created_at) AS used, coalesce(cache_entries.size, 0) AS size FROM cache_entries WHERE cache_entries.pipeline = :pipeline'
 CANCEL_REQUEST = "SELECT run_cancel_requests.run_id FROM run_cancel_requests WHERE run_cancel_requests.run_id = :run_id"
 CHANGES_SINCE = "SELECT run_changes.seq, run_changes.run_id, run_changes.step, run_changes.kind, run_changes.status, run_changes.at FROM run_changes WHERE run_changes.seq > :seq ORDER BY run_changes.seq LIMIT :limit OFFSET 0"
-COUNT_HIT = 'UPDATE cache_entries SET hits=(cache_entries.hits + 1) WHERE cache_entries."key" = :where_key'
+COUNT_HIT = 'UPDATE cache_entries SET hits=(cache_entries.hits + 1), last_used_at=:at WHERE cache_entries."key" = :where_key'
 CRASH_RUN = "UPDATE runs SET status='crashed' WHERE runs.run_id = :where_run_id AND runs.status = 'running'"
 DELETE_CACHE = 'DELETE FROM cache_entries WHERE cache_entries."key" = :where_key'
+DELETE_CACHE_LIMITS = "DELETE FROM cache_limits WHERE cache_limits.pipeline = :where_pipeline"
 DELETE_OUTPUT = "DELETE FROM step_output WHERE step_output.run_id = :where_run_id AND step_output.step = :where_step"
 EXPERIMENTS = "SELECT coalesce(runs.experiment, runs.pipeline) AS name, count(*) AS runs, sum(CASE WHEN (runs.status = 'completed') THEN 1 ELSE 0 END) AS completed, sum(CASE WHEN (runs.status = 'failed') THEN 1 ELSE 0 END) AS failed, min(runs.started_at) AS first_started_at, max(runs.started_at) AS last_started_at FROM runs GROUP BY coalesce(runs.experiment, runs.pipeline) ORDER BY max(runs.started_at) DESC"
 EXPERIMENT_PIPELINES = "SELECT DISTINCT coalesce(runs.experiment, runs.pipeline) AS name, runs.pipeline FROM runs"
 FINISH_RUN = "UPDATE runs SET status=:status, finished_at=:finished_at WHERE runs.run_id = :where_run_id"
 INSERT_ARTIFACT = "INSERT INTO artifacts (artifact_id, run_id, step, name, uri, type_name, materializer, materializer_version, checksum, size, metadata, created_at, asset_type, asset_name) VALUES (:artifact_id, :run_id, :step, :name, :uri, :type_name, :materializer, :materializer_version, :checksum, :size, :metadata, :created_at, :asset_type, :asset_name)"
-INSERT_CACHE = 'INSERT INTO cache_entries ("key", pipeline, step, run_id, components, outputs, created_at, hits) VALUES (:key, :pipeline, :step, :run_id, :components, :outputs, :created_at, :hits)'
+INSERT_CACHE = 'INSERT INTO cache_entries ("key", pipeline, step, run_id, components, outputs, created_at, hits, size, last_used_at) VALUES (:key, :pipeline, :step, :run_id, :components, :outputs, :created_at, :hits, :size, :last_used_at)'
+INSERT_CACHE_LIMITS = "INSERT INTO cache_limits (pipeline, ttl, max_bytes) VALUES (:pipeline, :ttl, :max_bytes)"
 INSERT_CANCEL = "INSERT INTO run_cancel_requests (run_id, requested_at, requested_by) VALUES (:run_id, :requested_at, :requested_by)"
 INSERT_CHANGE = "INSERT INTO run_changes (run_id, step, kind, status, at) VALUES (:run_id, :step, :kind, :status, :at)"
 INSERT_EDGE = "INSERT INTO lineage (artifact_id, run_id, step, direction, name) VALUES (:artifact_id, :run_id, :step, :direction, :name)"

@@ -33,10 +33,19 @@ CREATE TABLE cache_entries (
 	outputs TEXT NOT NULL,
 	created_at FLOAT NOT NULL,
 	hits INTEGER NOT NULL,
+	size BIGINT,
+	last_used_at FLOAT,
 	CONSTRAINT pk_cache_entries PRIMARY KEY ("key")
 );
 
 CREATE INDEX ix_cache_entries_pipeline_step_created_at ON cache_entries (pipeline, step, created_at);
+
+CREATE TABLE cache_limits (
+	pipeline VARCHAR(255) NOT NULL,
+	ttl FLOAT,
+	max_bytes BIGINT,
+	CONSTRAINT pk_cache_limits PRIMARY KEY (pipeline)
+);
 
 CREATE TABLE circuit_breakers (
 	pipeline VARCHAR(255) NOT NULL,
@@ -321,4 +330,4 @@ CREATE TABLE alembic_version (
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO alembic_version (version_num) VALUES ('0008_operations');
+INSERT INTO alembic_version (version_num) VALUES ('0009_cache_limits');

@@ -70,10 +70,16 @@ class StepRows:
         if cache_entry is not None:
             cache = _rows.cache_row(cache_entry)
             cache["created_at"] = cache["created_at"] or now
+            cache["last_used_at"] = cache["created_at"]
+            sizes = {a.artifact_id: a.size for a in artifacts}
+            cache["size"] = sum(sizes.get(i, 0) for i in cache_entry.outputs.values())
             self.caches.append(cache)
             self.cache_keys.append({"where_key": cache["key"]})
         # A cached step counts its hit in its own transaction: no extra commit per hit.
-        self.hits = [{"where_key": step_run.cache_key}] if step_run.status == CACHED else []
+        at = step_run.finished_at or step_run.started_at or now
+        self.hits = (
+            [{"where_key": step_run.cache_key, "at": at}] if step_run.status == CACHED else []
+        )
         # The change feed's row (flowy ui's live views), in the step's own transaction.
         at = step_run.finished_at or step_run.started_at or now
         self.changes = [change_row(run_id, step, STEP, step_run.status, at)]
