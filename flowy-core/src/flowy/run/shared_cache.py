@@ -50,7 +50,7 @@ class SharedCache:
         """Apply the store's cache limits to ``pipeline`` (a failure is warned about)."""
         try:
             self.store.evict_cache(pipeline, time.time())
-        except Exception as exc:  # limits are housekeeping: they never fail a run
+        except Exception as exc:  # noqa: BLE001 - limits are housekeeping: never a failed run
             warnings.warn(
                 f"The cache limits of pipeline {pipeline!r} could not be applied "
                 f"({type(exc).__name__}: {exc}); entries past them may still be served.",
@@ -64,7 +64,7 @@ class SharedCache:
             return None
         try:
             found = self.index.lookup(key)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure of the index is a miss
             self._failed("look up cache entries", exc)
             return None
         if found is not None and self.index.shared:
@@ -86,7 +86,7 @@ class SharedCache:
             return
         try:
             self.index.publish(entry, refs)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure of the index is a miss
             self._failed("publish a cache entry", exc)
 
     def finish(self) -> None:
@@ -95,7 +95,7 @@ class SharedCache:
             return
         try:
             self.index.record_hits(self.hits, time.time())
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure of the index is a miss
             self._failed("count cache hits", exc)
 
     def _failed(self, what: str, exc: Exception) -> None:
