@@ -11,7 +11,6 @@ from flowy.kernel.cache_index import CacheIndex, CacheLimits, StoreCacheIndex
 from flowy.kernel.records import ArtifactRef, CacheEntry
 from flowy.testing.cache_index import CacheIndexContract
 from flowy.testing.records_factory import make_run, make_step
-
 from flowy_store_sqlite.metadata import SQLMetadataStore
 from flowy_store_sqlite.sqlite import SQLiteMetadataStore
 
