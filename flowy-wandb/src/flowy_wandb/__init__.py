@@ -1,0 +1,1 @@
+"""Flowy tracker plugin for Weights & Biases (see :mod:`flowy_wandb.tracker`)."""

@@ -1,0 +1,311 @@
+"""flowy-wandb on real pipelines, W&B offline, read back with wandb's own reader.
+
+Each test runs a real pipeline on a stack whose ``tracker`` is ``wandb``
+(offline, its folder in the test's temporary folder), then reads the offline
+run files with ``wandb leet inspect`` (see conftest.py) and checks what a
+W&B user would see once synced: config, metric series with their index,
+status, tags, step structure and artifact references. Slow: each run starts
+wandb's service process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flowy.kernel.plugins import create_plugin_manager
+from flowy.run.engine import run_pipeline
+
+pytestmark = pytest.mark.slow
+
+PIPELINE = """
+import flowy
+from flowy import Pipeline, step
+
+
+@step
+def prepare(rows: int = 5) -> list:
+    return list(range(rows))
+
+
+@step
+def train(prepare: list, lr: float = 0.1) -> dict:
+    for i in range(2500):
+        flowy.log_metric("loss", 1.0 / (i + 1), step=i)
+    flowy.log_metric("accuracy", 0.5 + lr)
+    flowy.log_params({"optimizer": "adam", "layers": 3})
+    with open("confusion.csv", "w") as f:
+        f.write("a,b\\n1,2\\n")
+    flowy.log_artifact("confusion.csv")
+    return {"weights": [lr] * len(prepare)}
+
+
+@step
+def evaluate(train: dict, fail: bool = False) -> float:
+    if fail:
+        raise RuntimeError("evaluation failed on purpose")
+    return sum(train["weights"])
+
+
+@step
+def report(evaluate: float) -> str:
+    return f"score {evaluate}"
+
+
+pipeline = Pipeline("mlpipe", [prepare, train, evaluate, report], experiment="churn")
+"""
+
+STACK = """
+[executor]
+type = "local"
+[metadata_store]
+type = "sqlite"
+url = "sqlite:///{project}/.flowy/metadata.db"
+[artifact_store]
+type = "local"
+path = "{project}/.flowy/artifacts"
+[tracker]
+type = "wandb"
+mode = "offline"
+dir = "{project}/wandb-runs"
+tags = ["nightly"]
+"""
+
+PLUGINS = [
+    ("flowy-executor-local", "flowy_executor_local.plugin"),
+    ("flowy-store-sqlite", "flowy_store_sqlite.plugin"),
+    ("flowy-wandb", "flowy_wandb.plugin"),
+]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "project"
+    (root / ".flowy" / "stacks").mkdir(parents=True)
+    (root / ".flowy" / "stacks" / "tracked.toml").write_text(STACK)
+    (root / "pipe.py").write_text(textwrap.dedent(PIPELINE))
+    monkeypatch.setenv("FLOWY_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FLOWY_PROJECT", str(root))
+    monkeypatch.delenv("FLOWY_STACK", raising=False)
+    monkeypatch.chdir(root)
+    return root
+
+
+def _plugins() -> Any:
+    return create_plugin_manager(
+        entrypoints=False, plugins=[(n, importlib.import_module(m)) for n, m in PLUGINS]
+    )
+
+
+def _run(project: Path, params: dict[str, Any], plugins: Any = None) -> Any:
+    from flowy.run.loader import load_pipeline
+
+    pipeline = load_pipeline(str(project / "pipe.py"))
+    return run_pipeline(pipeline, "tracked", params, plugins=plugins or _plugins())
+
+
+def _flowy(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    flowy = Path(sys.executable).with_name("flowy")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
+    environ.update(
+        FLOWY_HOME=str(project.parent / "home"),
+        FLOWY_LOAD_PLUGINS=",".join(name for name, _ in PLUGINS),
+        **env,
+    )
+    return subprocess.run(
+        [str(flowy), *args], cwd=project, env=environ,
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_a_run_is_mirrored_and_wandb_reads_it_back(project: Path, read_runs: Any) -> None:
+    result = _run(project, {"lr": 0.25, "rows": 4})
+    assert result.ok
+
+    runs = read_runs(project / "wandb-runs")
+    assert set(runs) == {result.run_id}  # the W&B run id is the Flowy run id
+    run = runs[result.run_id]
+    assert run.state["state"] == "finished" and run.state["exit_code"] == 0
+    assert run.state["project"] == "churn"  # the Flowy experiment
+    assert run.state["name"] == f"mlpipe-{result.run_id[:8]}"
+    assert set(run.state["tags"]) == {"flowy", "pipeline:mlpipe", "stack:tracked", "nightly"}
+    assert run.run_record["run_group"] == "mlpipe"
+    assert run.run_record["job_type"] == "flowy-pipeline"
+
+    # Parameters: the run's, the steps' defaults and what steps logged, as native values.
+    config = run.config
+    assert config["lr"] == 0.25 and config["rows"] == 4
+    assert config["optimizer"] == "adam" and config["layers"] == 3
+    assert config["flowy"]["run_id"] == result.run_id
+    assert config["flowy"]["pipeline"] == "mlpipe" and config["flowy"]["stack"] == "tracked"
+
+    # Metrics: a series keeps every value with Flowy's index on the step's own axis.
+    rows = run.history("train/loss")
+    assert [row["train/_step"] for row in rows] == list(range(2500))
+    assert rows[9]["train/loss"] == pytest.approx(0.1)
+    (accuracy,) = run.history("train/accuracy")
+    assert accuracy["train/accuracy"] == pytest.approx(0.75) and accuracy["train/_step"] == 0
+    assert run.summary["train/loss"] == pytest.approx(1 / 2500)  # the last value, as Flowy's
+    axis = [r["metric"] for r in run.records if r["type"] == "metric"]
+    assert {"glob_name": "train/*", "step_metric": "train/_step"}.items() <= {
+        k: v for m in axis if m.get("glob_name") == "train/*" for k, v in m.items()
+    }.items()
+
+    # Status and structure.
+    assert run.summary["flowy/status"] == "completed"
+    steps = {name: run.summary[f"flowy/steps/{name}"] for name in
+             ("prepare", "train", "evaluate", "report")}  # fmt: skip
+    assert {name: s["status"] for name, s in steps.items()} == dict.fromkeys(steps, "completed")
+    assert steps["prepare"]["upstream"] == []
+    assert steps["train"]["upstream"] == ["prepare"]
+    assert steps["report"]["upstream"] == ["evaluate"]
+    assert steps["train"]["attempts"] == 1
+
+    # Artifacts: references to Flowy's artifact store with Flowy's checksums, no copies.
+    artifact = run.artifacts()["mlpipe-train"]
+    assert artifact["type"] == "flowy-step"
+    assert set(artifact["aliases"]) == {"latest", f"run-{result.run_id}"}
+    entries = {e["path"]: e for e in artifact["manifest"]["contents"]}
+    assert set(entries) == {"outputs/train.json", "files/confusion.csv"}
+    from flowy.tracking import Client
+
+    with Client("tracked", project, plugins=_plugins()) as client:
+        (logged,) = client.store.list_artifacts(result.run_id, name="confusion.csv")
+    flowy_refs = {"outputs/train.json": result.artifacts["train"], "files/confusion.csv": logged}
+    for path, ref in flowy_refs.items():
+        entry = entries[path]
+        assert entry["ref"] == Path(ref.uri).as_uri()
+        assert entry["extra"]["flowy_checksum"] == ref.checksum
+        assert entry["extra"]["materializer"] == ref.materializer
+        assert int(entry["size"]) == ref.size
+        assert Path(ref.uri).is_file()
+    copies = [p for p in (project / "wandb-runs").rglob("confusion.csv")]
+    assert copies == [], "W&B got a copy of a logged file instead of a reference"
+
+
+def test_a_failed_run_is_failed_in_wandb_with_each_step_outcome(
+    project: Path, read_runs: Any
+) -> None:
+    result = _run(project, {"fail": True})
+    assert result.status == "failed"
+
+    run = read_runs(project / "wandb-runs")[result.run_id]
+    assert run.state["state"] == "failed" and run.state["exit_code"] == 1
+    assert run.summary["flowy/status"] == "failed"
+    assert run.summary["flowy/steps/evaluate"]["status"] == "failed"
+    assert run.summary["flowy/steps/evaluate"]["upstream"] == ["train"]
+    assert run.summary["flowy/steps/report"]["status"] == "skipped"
+    assert "mlpipe-evaluate" not in run.artifacts()  # a failed step wrote no output
+
+
+def test_a_cached_rerun_is_a_second_wandb_run_marking_cached_steps(
+    project: Path, read_runs: Any
+) -> None:
+    plugins = _plugins()
+    first = _run(project, {"lr": 0.1}, plugins)
+    second = _run(project, {"lr": 0.1}, plugins)
+    assert first.ok and second.ok
+
+    runs = read_runs(project / "wandb-runs")
+    assert set(runs) == {first.run_id, second.run_id}
+    cached = runs[second.run_id]
+    assert cached.state["state"] == "finished"
+    train = cached.summary["flowy/steps/train"]
+    assert train == {"status": "cached", "upstream": ["prepare"], "cached_from": first.run_id}
+    assert cached.config["lr"] == 0.1  # a cached step's parameters are still the run's
+    assert cached.history("train/loss") == []  # it logged nothing: it did not run
+    assert cached.artifacts() == {}  # its outputs are the first run's W&B artifacts
+    assert set(runs[first.run_id].artifacts()) == {
+        "mlpipe-prepare", "mlpipe-train", "mlpipe-evaluate", "mlpipe-report"
+    }  # fmt: skip
+
+
+def test_the_flowy_command_mirrors_through_the_installed_entry_point(
+    project: Path, read_runs: Any
+) -> None:
+    done = _flowy(project, "run", "pipe.py", "--stack", "tracked", "--experiment", "cli-exp",
+                  "-p", "lr=0.4")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Warning" not in done.stderr, done.stderr
+
+    (run,) = read_runs(project / "wandb-runs").values()
+    assert run.state["project"] == "cli-exp"
+    assert run.summary["train/accuracy"] == pytest.approx(0.9)
+    assert run.config["flowy"]["experiment"] == "cli-exp"
+
+
+def test_a_wandb_failure_is_a_warning_and_the_run_completes(project: Path) -> None:
+    """wandb.init itself refuses (an invalid WANDB_MODE reaches W&B's settings): the run
+    completes, Flowy records it, and the user is told which plugin failed and why."""
+    stack = project / ".flowy" / "stacks" / "tracked.toml"
+    stack.write_text(STACK.replace('mode = "offline"\n', ""))  # the mode is W&B's, from env
+    done = _flowy(project, "run", "pipe.py", "--stack", "tracked", WANDB_MODE="sometimes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    stderr = " ".join(done.stderr.split())  # the terminal's line breaks
+    assert "Warning: plugin tracker 'wandb' from flowy-wandb 0.1.0 raised in " in stderr, stderr
+    assert "flowy_pipeline_started: ValidationError" in stderr
+    assert "input_value='sometimes'" in stderr  # W&B's own words about the bad value
+    assert stderr.count("Warning") == 1, stderr  # once, not once per hook
+
+    listed = _flowy(project, "runs", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert '"completed"' in listed.stdout
+    assert not (project / "wandb-runs").exists() or not list(
+        (project / "wandb-runs").rglob("*.wandb")
+    )
+
+
+def test_a_bad_dir_is_a_warning_naming_it_and_the_run_completes(project: Path) -> None:
+    """``dir`` names a file: W&B would quietly write to /tmp instead; the tracker refuses
+    it, and the run still completes with a warning that names the folder."""
+    (project / "not-a-folder").write_text("a file")
+    stack = project / ".flowy" / "stacks" / "tracked.toml"
+    stack.write_text(STACK.replace("{project}/wandb-runs", "{project}/not-a-folder/wandb"))
+    with pytest.warns(RuntimeWarning, match=r"tracker 'wandb'.*not-a-folder") as caught:
+        result = _run(project, {})
+    assert result.ok
+    assert len([w for w in caught if "flowy-wandb" in str(w.message)]) == 1
+
+
+def test_mode_disabled_never_imports_wandb(project: Path) -> None:
+    stack = project / ".flowy" / "stacks" / "tracked.toml"
+    stack.write_text(STACK.replace('mode = "offline"', 'mode = "disabled"'))
+    code = textwrap.dedent(
+        """
+        import sys
+        from flowy.run.engine import run_pipeline
+        from flowy.run.loader import load_pipeline
+        result = run_pipeline(load_pipeline("pipe.py"), "tracked", {})
+        assert result.ok, result.status
+        assert "wandb" not in sys.modules, "mode=disabled imported wandb"
+        """
+    )
+    environ = dict(os.environ, FLOWY_LOAD_PLUGINS=",".join(n for n, _ in PLUGINS))
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, env=environ,
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (project / "wandb-runs").exists()
+
+
+def test_a_bad_option_is_refused_when_the_stack_is_registered(project: Path) -> None:
+    done = _flowy(project, "stack", "register", "wb", "--executor", "local",
+                  "--metadata-store", "sqlite",
+                  "--metadata-store-option", "url=sqlite:///{project}/.flowy/metadata.db",
+                  "--artifact-store", "local",
+                  "--artifact-store-option", "path={project}/.flowy/artifacts",
+                  "--tracker", "wandb", "--tracker-option", "mode=sometimes")  # fmt: skip
+    assert done.returncode == 1
+    stderr = " ".join(done.stderr.split())
+    assert (
+        "Stack 'wb', tracker 'wandb' (from flowy-wandb 0.1.0): field tracker.mode: "
+        "Input should be 'online', 'offline' or 'disabled'." in stderr
+    ), stderr
+    assert not (project / ".flowy" / "stacks" / "wb.toml").exists()
