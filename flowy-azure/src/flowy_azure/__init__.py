@@ -1,0 +1,1 @@
+"""Flowy on Azure: the ``azure_blob`` store, the ``azureml`` executor, the ``azure`` stack."""
