@@ -1,17 +1,12 @@
 """``python -m flowy_aws.entrypoint MANIFEST_URI``: run one step attempt inside a job.
 
 The same command runs in a SageMaker training job and, with ``mode =
-"local"``, in a local subprocess. It reads the step manifest from S3, fetches
-the step's module, builds the artifact store and materializers from the task
-(through the installed plugins, as every remote worker does), runs one
-attempt with :func:`flowy.run.worker.execute_attempt` and writes the
-:class:`~flowy.kernel.records.StepResult` next to the manifest. Retries and timeouts
-are the orchestrator's: one job is one attempt, as one forked child is one
-attempt for the local executor.
-
-The bootstrap store that reads the manifest is built from the manifest URI's
-bucket plus ``FLOWY_AWS_REGION`` / ``FLOWY_AWS_ENDPOINT_URL`` (set by the
-executor in the job's environment); credentials come from the job's role.
+"local"``, in a local subprocess. The attempt itself (read the manifest,
+fetch the code, run, write the result) is the shared
+:func:`flowy.remote_jobs.run_manifest`; this module builds the bootstrap store
+that reads the manifest: the manifest URI's bucket plus ``FLOWY_AWS_REGION`` /
+``FLOWY_AWS_ENDPOINT_URL`` (set by the executor in the job's environment);
+credentials come from the job's role.
 
 Exit status: 0 when a result was written (a failed step is a result, not a
 crashed job); 1 when the step could not even start (a failure result is
@@ -22,13 +17,15 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import time
-import traceback
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flowy_aws.s3_store import S3ArtifactStore
+
+USAGE = "python -m flowy_aws.entrypoint s3://BUCKET/.../task.json"
 
 
-def _bootstrap_store(manifest_uri: str) -> object:
+def _bootstrap_store(manifest_uri: str) -> S3ArtifactStore:
     from flowy_aws.s3_store import S3ArtifactStore
 
     if not manifest_uri.startswith("s3://"):
@@ -44,59 +41,19 @@ def _bootstrap_store(manifest_uri: str) -> object:
 
 def run(manifest_uri: str) -> int:
     """Run the attempt described at ``manifest_uri``; return the exit status."""
-    from flowy.kernel.records import FAILED, StepResult
-    from flowy.run import execute_attempt, retry_types, runtime_from_task
+    from flowy.remote_jobs import run_manifest
 
-    from flowy_aws import staging
-    from flowy_aws.s3_store import S3ArtifactStore
-
-    store = _bootstrap_store(manifest_uri)
-    assert isinstance(store, S3ArtifactStore)
-    started = time.time()
-    result_uri = manifest_uri.rsplit("/", 1)[0] + "/result.json"
-    step = "?"
-    try:
-        task, code_uri, result_uri = staging.read_manifest(store, manifest_uri)
-        step = task.step
-        if code_uri:
-            task = staging.fetch_code(
-                store, code_uri, task, Path(tempfile.mkdtemp(prefix="flowy-code-"))
-            )
-        runtime = runtime_from_task(task)
-        retry_on = retry_types(task)
-    except Exception as exc:  # noqa: BLE001 - reported in the result
-        result = StepResult(
-            step=step,
-            status=FAILED,
-            started_at=started,
-            finished_at=time.time(),
-            error=f"the job could not start step {step!r}: {type(exc).__name__}: {exc}",
-            error_type="flowy_aws.EntrypointError",
-            traceback=traceback.format_exc(),
-            retryable=False,
-        )
-        print(result.error, file=sys.stderr)
-        code = 1
-    else:
-        result = execute_attempt(task, None, runtime, retry_on)
-        code = 0
-    # Echo to the job's own log stream too (CloudWatch for SageMaker jobs).
-    sys.stdout.write(result.logs)
-    print(f"flowy: step {step!r} {result.status}" + (f": {result.error}" if result.error else ""))
-    try:
-        staging.write_result(store, result_uri, result)
-    except Exception:  # noqa: BLE001
-        traceback.print_exc()
-        return 2
-    return code
+    return run_manifest(
+        manifest_uri, _bootstrap_store(manifest_uri), error_type="flowy_aws.EntrypointError"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m flowy_aws.entrypoint s3://BUCKET/.../task.json", file=sys.stderr)
-        return 2
-    return run(args[0])
+    from flowy.remote_jobs import entrypoint_main
+
+    return entrypoint_main(
+        argv, _bootstrap_store, usage=USAGE, error_type="flowy_aws.EntrypointError"
+    )
 
 
 if __name__ == "__main__":

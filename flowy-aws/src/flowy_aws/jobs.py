@@ -1,7 +1,9 @@
 """SageMaker training-job requests and what their states mean for a step.
 
 Pure functions (no AWS calls) so the request shape can be checked against
-botocore's service model and the state mapping tested on its own.
+botocore's service model and the state mapping tested on its own. Job names,
+stopping conditions and the state names are the shared ones of
+:mod:`flowy.remote_jobs`.
 
 State mapping, the same semantics as the local executor:
 
@@ -16,36 +18,36 @@ State mapping, the same semantics as the local executor:
 
 from __future__ import annotations
 
-import math
-import re
-import secrets
 from typing import Any
 
 from flowy.kernel.records import StepTask
+from flowy.remote_jobs import (
+    COMPLETED,
+    FAILED,
+    RUNNING,
+    STOPPED,
+    TIMED_OUT,
+    JobStatus,
+    job_name,
+    max_runtime,
+)
 
-RUNNING = "running"
-COMPLETED = "completed"
-FAILED = "failed"
-TIMED_OUT = "timed_out"
-STOPPED = "stopped"
+__all__ = [
+    "COMPLETED",
+    "FAILED",
+    "LOG_GROUP",
+    "RUNNING",
+    "STOPPED",
+    "TIMED_OUT",
+    "job_name",
+    "job_state",
+    "job_status",
+    "logs_hint",
+    "max_runtime",
+    "training_job_request",
+]
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-
-
-def job_name(prefix: str, task: StepTask, attempt: int) -> str:
-    """A unique, valid training-job name (``[a-zA-Z0-9-]``, at most 63 characters)."""
-    token = secrets.token_hex(4)
-    base = f"{prefix}-{task.pipeline}-{task.step}-a{attempt}"
-    base = re.sub(r"[^a-zA-Z0-9-]+", "-", base).strip("-")
-    base = re.sub(r"-{2,}", "-", base)
-    return f"{base[: 63 - len(token) - 1].rstrip('-')}-{token}"
-
-
-def max_runtime(task: StepTask, default: int) -> int:
-    """The stopping condition: the step's timeout (rounded up), else the default."""
-    if task.timeout is None:
-        return default
-    return max(1, math.ceil(task.timeout))
 
 
 def training_job_request(
@@ -114,6 +116,11 @@ def job_state(description: dict[str, Any]) -> tuple[str, str]:
             return TIMED_OUT, secondary
         return STOPPED, reason or secondary or "Stopped"
     return RUNNING, f"unknown status {status!r}"
+
+
+def job_status(description: dict[str, Any]) -> JobStatus:
+    """:func:`job_state` as the shared executor's :class:`~flowy.remote_jobs.JobStatus`."""
+    return JobStatus(*job_state(description))
 
 
 def logs_hint(name: str, region: str | None) -> str:

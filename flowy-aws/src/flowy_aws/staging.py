@@ -1,123 +1,32 @@
-"""What travels to a job through S3: the step manifest, the step's code, the result.
+"""The step-manifest protocol, as flowy-aws used to define it here.
 
-Layout under the artifact bucket (``STAGING`` is the executor's
-``staging_prefix`` under the store's prefix)::
-
-    STAGING/code/<sha256[:16]>/<file>.py           the pipeline module, once per content
-    STAGING/<run>/<step>/<attempt>/task.json       the step manifest (written before the job)
-    STAGING/<run>/<step>/<attempt>/result.json     the step result (written by the job)
-
-The manifest is the :class:`~flowy.kernel.records.StepTask` as JSON
-(:func:`flowy.kernel.records.to_dict`) plus where the code and the result go, so the
-job needs nothing but the manifest's URI and read/write access to the bucket:
-no database, no pickled function.
-
-Code shipping: the step's module file (``StepRef.path``, set when the
-pipeline was loaded from a file) is uploaded by content hash and loaded by
-path inside the job, as the local process loaded it. Steps in importable
-packages, and whatever a pipeline file imports, must be installed in the image.
+The protocol (manifest, shipped code, result under the executor's staging
+prefix) is shared by every cloud's job executor and lives in
+:mod:`flowy.remote_jobs`; these names stay importable from here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from flowy.remote_jobs import (
+    MANIFEST_VERSION,
+    attempt_folder,
+    fetch_code,
+    module_source,
+    read_manifest,
+    read_result,
+    ship_code,
+    write_manifest,
+    write_result,
+)
 
-import attrs
-from flowy.kernel.records import StepResult, StepTask, from_dict, to_dict
-
-if TYPE_CHECKING:
-    from flowy_aws.s3_store import S3ArtifactStore
-
-MANIFEST_VERSION = 1
-
-
-def module_source(task: StepTask) -> str | None:
-    """The file to ship for ``task``'s step, or None when the image must provide it.
-
-    Only steps whose module was loaded from a file (``flowy run file.py``,
-    ``__main__``) carry a path; a step in an importable package is imported by
-    name in the job, so that package must be installed in the image.
-    """
-    path = task.step_ref.path
-    return path if path and os.path.isfile(path) else None
-
-
-def ship_code(
-    store: S3ArtifactStore, staging: str, task: StepTask, cache: dict[str, str]
-) -> str | None:
-    """Upload the step's module (once per content) and return its URI."""
-    source = module_source(task)
-    if source is None:
-        return None
-    data = Path(source).read_bytes()
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    if digest in cache:
-        return cache[digest]
-    uri = f"{staging}/code/{digest}/{os.path.basename(source)}"
-    if not store.exists(uri):
-        store.write_bytes(uri, data)
-    cache[digest] = uri
-    return uri
-
-
-def attempt_folder(staging: str, task: StepTask, attempt: str) -> str:
-    return f"{staging}/{task.run_id}/{task.step}/{attempt}"
-
-
-def write_manifest(
-    store: S3ArtifactStore, folder: str, task: StepTask, code_uri: str | None
-) -> tuple[str, str]:
-    """Write the step manifest; return (manifest URI, result URI)."""
-    manifest_uri = f"{folder}/task.json"
-    result_uri = f"{folder}/result.json"
-    manifest = {
-        "flowy_manifest": MANIFEST_VERSION,
-        "task": to_dict(task),
-        "code_uri": code_uri,
-        "result_uri": result_uri,
-    }
-    store.write_bytes(manifest_uri, json.dumps(manifest, default=repr).encode())
-    return manifest_uri, result_uri
-
-
-def read_manifest(store: S3ArtifactStore, uri: str) -> tuple[StepTask, str | None, str]:
-    """(task, code URI, result URI) from a manifest written by :func:`write_manifest`."""
-    data: dict[str, Any] = json.loads(store.read_bytes(uri))
-    version = data.get("flowy_manifest")
-    if version != MANIFEST_VERSION:
-        raise ValueError(
-            f"{uri} is a version {version!r} step manifest; this flowy-aws reads version "
-            f"{MANIFEST_VERSION}. Install the same flowy-aws version in the image as locally."
-        )
-    return from_dict(data["task"], StepTask), data.get("code_uri"), str(data["result_uri"])
-
-
-def fetch_code(store: S3ArtifactStore, code_uri: str, task: StepTask, into: Path) -> StepTask:
-    """Download the shipped module and point the task's step reference at it."""
-    rel = code_uri.rsplit("/code/", 1)[-1]
-    local = into / rel
-    local.parent.mkdir(parents=True, exist_ok=True)
-    local.write_bytes(store.read_bytes(code_uri))
-    if str(local.parent) not in sys.path:
-        sys.path.insert(0, str(local.parent))
-    return attrs.evolve(task, step_ref=attrs.evolve(task.step_ref, path=str(local)))
-
-
-def write_result(store: S3ArtifactStore, uri: str, result: StepResult) -> None:
-    store.write_bytes(uri, json.dumps(to_dict(result), default=repr).encode())
-
-
-def read_result(store: S3ArtifactStore, uri: str) -> StepResult | None:
-    """The job's result, or None when it wrote none."""
-    from flowy.kernel.errors import ArtifactNotFoundError
-
-    try:
-        data = json.loads(store.read_bytes(uri))
-    except ArtifactNotFoundError:
-        return None
-    return from_dict(data, StepResult)
+__all__ = [
+    "MANIFEST_VERSION",
+    "attempt_folder",
+    "fetch_code",
+    "module_source",
+    "read_manifest",
+    "read_result",
+    "ship_code",
+    "write_manifest",
+    "write_result",
+]
