@@ -153,3 +153,129 @@ def explain(target: str, params: tuple[str, ...], stack: str | None, as_json: bo
         f"/{len(explanations)} steps would be served from the cache"
     )
     out.print(t)
+
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_size(text: str) -> int:
+    """``500MB``, ``20GB``, ``1.5GiB``, ``1000`` (bytes) -> bytes; BadParameter otherwise."""
+    import re
+
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = found.group(2).lower() if found else ""
+    if found is None or unit not in _UNITS:
+        raise click.BadParameter(
+            f"{text!r} is not a size; write a number with a unit: 500MB, 20GB, 1.5GiB "
+            "(or a number of bytes).",
+            param_hint="'--max-size'",
+        )
+    return int(float(found.group(1)) * _UNITS[unit])
+
+
+def parse_duration(text: str) -> float:
+    """``90s``, ``30m``, ``12h``, ``7d``, ``2w``, ``3600`` (seconds) -> seconds."""
+    import re
+
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text)
+    if found is None or float(found.group(1)) <= 0:
+        raise click.BadParameter(
+            f"{text!r} is not a duration; write a positive number with a unit: 90s, 30m, "
+            "12h, 7d, 2w (or a number of seconds).",
+            param_hint="'--ttl'",
+        )
+    return float(found.group(1)) * _SECONDS[found.group(2) or "s"]
+
+
+@cache.command("limits")
+@click.option("--pipeline", "-P", metavar="NAME", help="Limits of this pipeline only "
+              "(default: of every pipeline without its own).")  # fmt: skip
+@click.option("--ttl", metavar="DURATION", help="Serve an entry this long after it was "
+              "recorded: 90s, 30m, 12h, 7d, 2w.")  # fmt: skip
+@click.option("--max-size", metavar="SIZE", help="Budget of a pipeline's entries (the sum of "
+              "their outputs' sizes): 500MB, 20GB; the least recently used go first.")  # fmt: skip
+@click.option("--clear", "clear_limits", is_flag=True, help="Remove the limits (of --pipeline).")
+@_stack_option
+@json_option
+def limits(
+    *,
+    pipeline: str | None,
+    ttl: str | None,
+    max_size: str | None,
+    clear_limits: bool,
+    stack: str | None,
+    as_json: bool,
+) -> None:
+    """Show or set the cache's ttl and size budget per pipeline.
+
+    \b
+    Without --ttl, --max-size or --clear, prints the limits. Setting them
+    writes them to the stack's metadata store and, when the stack names a
+    shared cache index (cache_index, e.g. redis), to that index too; the
+    entries already over them are evicted at once. A run applies its
+    pipeline's limits when it starts; `flowy gc` collects the artifacts that
+    only evicted entries held.
+    \b
+    Examples:
+      flowy cache limits --ttl 7d --max-size 20GB
+      flowy cache limits -P train --max-size 500MB
+      flowy cache limits -P train --clear
+    """
+    from flowy.kernel.cache_index import EVERY_PIPELINE, CacheLimits
+
+    from flowy_cli.output import console, print_json, print_table
+
+    if clear_limits and (ttl or max_size):
+        raise click.UsageError("--clear removes limits: pass it without --ttl and --max-size.")
+    name = pipeline or EVERY_PIPELINE
+    changing = clear_limits or ttl is not None or max_size is not None
+    with store_client(stack) as client:
+        indexes = client.cache_indexes()
+        evicted = 0
+        if changing:
+            current = indexes[0].limits().get(name, CacheLimits())
+            new = CacheLimits(
+                ttl=parse_duration(ttl) if ttl is not None else current.ttl,
+                max_bytes=parse_size(max_size) if max_size is not None else current.max_bytes,
+            )
+            for index in indexes:
+                index.set_limits(name, None if clear_limits else new)
+                evicted += len(index.evict(pipeline))
+        shown = {i.describe(): i.limits() for i in indexes}
+    if as_json:
+        print_json(
+            {
+                "stack": client.stack_name,
+                "evicted": evicted,
+                "indexes": {
+                    where: {p or "*": lim.to_json() for p, lim in found.items()}
+                    for where, found in shown.items()
+                },
+            }
+        )
+        return
+    rows = [
+        (where, p or "* (every pipeline)", _fmt_ttl(lim.ttl), _fmt_bytes(lim.max_bytes))
+        for where, found in shown.items()
+        for p, lim in sorted(found.items())
+    ]
+    print_table(("index", "pipeline", "ttl", "max size"), rows, empty="No cache limits are set.")
+    if changing:
+        console().print(f"Evicted {evicted} entr{'y' if evicted == 1 else 'ies'}.", markup=False)
+
+
+def _fmt_ttl(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _fmt_bytes(size: int | None) -> str:
+    from flowy_cli.gc import fmt_size
+
+    return "-" if size is None else fmt_size(size)

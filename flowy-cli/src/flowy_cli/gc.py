@@ -64,6 +64,9 @@ def gc(
         runs killed before they recorded them, files of deleted runs;
       * with a retention rule (--keep-last/--keep-days, or the keep_last_runs /
         keep_days settings), the runs it expires, as `flowy runs delete` would.
+    Cache limits (`flowy cache limits`) are applied first: entries past their ttl
+    or over their pipeline's size budget are evicted, and the artifacts only they
+    held go. Files a live entry of the stack's shared cache index names are kept.
     Never removed: anything a recorded artifact needs, anything of a run still
     running, a registered model's run, a run whose artifacts a kept run uses,
     and files that are not Flowy's (listed, left alone). Expired runs of a
@@ -78,11 +81,16 @@ def gc(
     with store_client(stack) as client:
         retention = Retention.from_settings(load_settings(client.project), keep_last, keep_days)
         store, artifacts = client.store, client.artifact_store
+        keep: set[str] = set()
+        for index in client.cache_indexes():  # the cache limits first: evicted entries hold nothing
+            if not dry_run:
+                index.evict()
+            keep |= index.live_uris()
         if as_json:
-            report = collect(store, artifacts, retention, dry_run=dry_run)
+            report = collect(store, artifacts, retention, dry_run=dry_run, keep=keep)
         else:
             with err_console().status("Collecting garbage…" if not dry_run else "Looking…"):
-                report = collect(store, artifacts, retention, dry_run=dry_run)
+                report = collect(store, artifacts, retention, dry_run=dry_run, keep=keep)
     if as_json:
         from flowy_cli.output import print_json
 

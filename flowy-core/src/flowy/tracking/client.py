@@ -28,6 +28,7 @@ from flowy.kernel.errors import ChecksumMismatchError, FlowyError, RunNotFoundEr
 
 if TYPE_CHECKING:
     from flowy.artifacts.resolution import MaterializerRegistry
+    from flowy.kernel.cache_index import CacheIndex
     from flowy.kernel.catalog import ArtifactInfo, ArtifactUse, Catalog, LineageGraph
     from flowy.kernel.contracts import ArtifactStore, MetadataStore
     from flowy.kernel.plugins import FlowyPlugins
@@ -276,6 +277,15 @@ class Client:
         return ModelRegistry(self)
 
     # -- cache ---------------------------------------------------------------
+
+    def cache_indexes(self) -> list[CacheIndex]:
+        """The store's own cache, then the stack's shared ``cache_index`` if it names one."""
+        from flowy.kernel.cache_index import StoreCacheIndex
+
+        found: list[CacheIndex] = [StoreCacheIndex(self.store)]
+        if "cache_index" in self.definition.components:
+            found.append(self._component("cache_index"))
+        return found
 
     def cache_stats(self) -> dict[str, Any]:
         return self.store.cache_stats()

@@ -34,7 +34,7 @@ read is spared; one that finished by then has recorded all it will.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Collection, Container, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -114,8 +114,13 @@ def collect(
     dry_run: bool = False,
     now: float | None = None,
     on_file: Callable[[str], None] | None = None,
+    keep: Collection[str] = (),
 ) -> GcReport:
-    """Apply retention, then remove debris and unreferenced artifacts (module docstring)."""
+    """Apply retention, then remove debris and unreferenced artifacts (module docstring).
+
+    ``keep``: URIs that something besides this store holds (a shared cache index's live
+    entries, whose artifacts another machine recorded): never deleted, as if recorded.
+    """
     report = GcReport(dry_run=dry_run, retention=retention.describe())
     metadata.mark_crashed_runs()
     report.expired = _expire(
@@ -130,6 +135,8 @@ def collect(
     metadata.mark_crashed_runs()
     runs = {r.run_id: r.status for r in metadata.iter_runs()}
     recorded = metadata.artifact_uris()
+    for uri in keep:
+        recorded.setdefault(uri, "")
     report.files, report.left_alone = _classify(artifacts, objects, runs, recorded)
     if not dry_run:
         for item in report.files:
