@@ -1,0 +1,1 @@
+"""flowy-cache-redis: a ``redis`` cache index, so machines without a shared database share hits."""

@@ -1,0 +1,61 @@
+"""The cache index contract suite on a real redis-server, and the index's own errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flowy.kernel.plugins import create_plugin_manager
+from flowy.testing.cache_index import CacheIndexContract
+
+from flowy_cache_redis.index import RedisCacheIndex
+
+pytestmark = pytest.mark.slow
+
+
+class TestRedisCacheIndex(CacheIndexContract):
+    @pytest.fixture
+    def index(self, redis_url: str) -> Iterator[RedisCacheIndex]:
+        idx = RedisCacheIndex(url=redis_url)
+        yield idx
+        idx.close()
+
+
+def test_prefixes_keep_projects_apart(redis_url: str) -> None:
+    suite = TestRedisCacheIndex()
+    one, two = RedisCacheIndex(url=redis_url, prefix="one"), RedisCacheIndex(url=redis_url)
+    entry, _ = suite.entry(one)
+    assert two.lookup(entry.key) is None
+    assert two.stats()["entries"] == 0 and one.stats()["entries"] == 1
+
+
+def test_a_bad_url_is_a_clear_error_when_the_stack_resolves() -> None:
+    from flowy.kernel.errors import FlowyError
+
+    reg = create_plugin_manager().registry.get("cache_index", "redis")
+    cls = reg.load()
+    with pytest.raises(ValueError, match=r"redis://HOST:PORT/DB"):
+        cls(url="http://example.com:6379")
+    with pytest.raises(ValueError, match="timeout"):
+        cls(url="redis://127.0.0.1:6379/0", timeout=-1)
+    assert issubclass(FlowyError, Exception)
+
+
+def test_an_unreachable_server_fails_fast(redis_server: object) -> None:
+    import redis
+
+    idx = RedisCacheIndex(url="redis://127.0.0.1:9/0", timeout=0.2)
+    with pytest.raises(redis.ConnectionError):
+        idx.lookup("k")
+
+
+def test_discovering_the_plugin_imports_no_redis() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from flowy.kernel.plugins import create_plugin_manager; "
+        "pm = create_plugin_manager(); assert 'redis' in pm.registry.names('cache_index'); "
+        "assert 'redis' not in sys.modules, 'redis imported on discovery'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
