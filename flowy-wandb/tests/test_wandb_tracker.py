@@ -11,6 +11,7 @@ wandb's service process.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -249,7 +250,8 @@ def test_a_wandb_failure_is_a_warning_and_the_run_completes(project: Path) -> No
     assert done.returncode == 0, done.stdout + done.stderr
     stderr = " ".join(done.stderr.split())  # the terminal's line breaks
     assert "Warning: plugin tracker 'wandb' from flowy-wandb 0.1.0 raised in " in stderr, stderr
-    assert "flowy_pipeline_started: ValidationError" in stderr
+    assert "flowy_pipeline_started: WandbMirrorError: W&B failed (ValidationError:" in stderr
+    assert "this run is no longer mirrored to W&B. The Flowy run goes on" in stderr
     assert "input_value='sometimes'" in stderr  # W&B's own words about the bad value
     assert stderr.count("Warning") == 1, stderr  # once, not once per hook
 
@@ -259,6 +261,91 @@ def test_a_wandb_failure_is_a_warning_and_the_run_completes(project: Path) -> No
     assert not (project / "wandb-runs").exists() or not list(
         (project / "wandb-runs").rglob("*.wandb")
     )
+
+
+SABOTAGE = """
+import os
+import signal
+from flowy import Pipeline, step
+
+
+@step
+def prepare() -> int:
+    return 1
+
+
+@step
+def sabotage(prepare: int) -> int:
+    # W&B's service (wandb-core) is a child of the orchestrating process: kill it, as an
+    # out-of-memory killer or a crash would.
+    orchestrator, killed = {os.getpid(), os.getppid()}, 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                command = f.read()
+            with open(f"/proc/{pid}/status") as f:
+                ppid = int(next(l for l in f if l.startswith("PPid:")).split()[1])
+        except OSError:
+            continue
+        if b"wandb-core" in command and ppid in orchestrator:
+            os.kill(int(pid), signal.SIGKILL)
+            killed += 1
+    assert killed, "no wandb-core process found"
+    return prepare + killed
+
+
+@step
+def after(sabotage: int) -> int:
+    return sabotage
+
+
+pipeline = Pipeline("sabotaged", [prepare, sabotage, after])
+"""
+
+
+def test_wandb_dying_mid_run_is_one_warning_and_the_run_completes(project: Path) -> None:
+    (project / "sabotage.py").write_text(SABOTAGE)
+    done = _flowy(project, "run", "sabotage.py", "--stack", "tracked")
+    assert done.returncode == 0, done.stdout + done.stderr
+    stderr = " ".join(done.stderr.split())
+    assert stderr.count("Warning: plugin tracker 'wandb'") == 1, stderr
+    assert "raised in flowy_step_finished: WandbMirrorError: W&B failed" in stderr, stderr
+    assert "Traceback" not in stderr  # nor wandb's exit hook about the same lost service
+    listed = _flowy(project, "runs", "list", "--json")
+    (flowy_run,) = json.loads(listed.stdout)
+    assert flowy_run["status"] == "completed"
+    # W&B had begun the run (what its killed service had not written yet is lost).
+    assert list((project / "wandb-runs").rglob(f"run-{flowy_run['run_id']}.wandb"))
+
+
+def test_after_wandb_died_the_next_run_in_the_process_is_mirrored_again(
+    project: Path, read_runs: Any
+) -> None:
+    (project / "sabotage.py").write_text(SABOTAGE)
+    code = textwrap.dedent(
+        """
+        import warnings
+        from flowy.run.engine import run_pipeline
+        from flowy.run.loader import load_pipeline
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            first = run_pipeline(load_pipeline("sabotage.py"), "tracked", {})
+        assert first.ok and len(caught) == 1, [str(w.message) for w in caught]
+        second = run_pipeline(load_pipeline("pipe.py"), "tracked", {})
+        assert second.ok
+        print(second.run_id)
+        """
+    )
+    environ = dict(os.environ, FLOWY_LOAD_PLUGINS=",".join(n for n, _ in PLUGINS))
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, env=environ,
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    second = done.stdout.split()[-1]
+    run = read_runs(project / "wandb-runs")[second]
+    assert run.state["state"] == "finished"
+    assert run.summary["flowy/steps/train"]["status"] == "completed"
 
 
 def test_a_bad_dir_is_a_warning_naming_it_and_the_run_completes(project: Path) -> None:

@@ -4,10 +4,11 @@ The engine builds one tracker per run from the stack's ``tracker`` options
 and registers it with the plugin manager for the length of the run, so these
 methods are ordinary hook implementations: the hooks are the only way the
 engine talks to a tracker. Flowy's metadata store is written by the engine
-whatever happens here; a W&B error reaches the user as a warning naming this
-plugin, never as a failed run (the engine turns a raising hook into a
-``RuntimeWarning``; :meth:`WandbTracker.close`, called outside the hooks,
-warns itself).
+whatever happens here; a W&B error reaches the user as one warning naming
+this plugin, never as a failed run: the hook raises :class:`WandbMirrorError`
+(the engine turns a raising hook into a ``RuntimeWarning``) and the tracker
+stops mirroring that run; :meth:`WandbTracker.close`, called outside the
+hooks, warns itself.
 
 Mapping, one W&B run per Flowy run:
 
@@ -39,9 +40,11 @@ wandb is imported when the first run starts, so resolving a stack (and
 
 from __future__ import annotations
 
+import functools
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from flowy import hookimpl
 from pydantic import BaseModel, ConfigDict
@@ -53,6 +56,58 @@ if TYPE_CHECKING:
 
 #: W&B's job type for a mirrored Flowy run.
 JOB_TYPE = "flowy-pipeline"
+
+Hook = TypeVar("Hook", bound=Callable[..., None])
+
+
+class WandbMirrorError(RuntimeError):
+    """W&B failed while mirroring a run; the tracker stops mirroring that run."""
+
+
+def _stops_on_failure(hook: Hook) -> Hook:
+    """A W&B error ends the mirroring of this run, and says so once.
+
+    Raised again as :class:`WandbMirrorError` for the engine to turn into one
+    warning; the tracker then drops the W&B run, so a W&B service that died
+    mid-run gives one warning, not one per remaining step. The W&B run is
+    ended as failed where W&B still answers.
+    """
+
+    @functools.wraps(hook)  # pluggy reads the hook's arguments through __wrapped__
+    def guarded(self: WandbTracker, *args: Any, **kwargs: Any) -> None:
+        try:
+            hook(self, *args, **kwargs)
+        except Exception as exc:
+            wandb_run, self.wandb_run = self.wandb_run, None
+            if wandb_run is not None:
+                _end_failed(wandb_run, exc)
+            raise WandbMirrorError(
+                f"W&B failed ({type(exc).__name__}: {exc}); this run is no longer mirrored "
+                "to W&B. The Flowy run goes on and its metadata store records everything."
+            ) from exc
+
+    return guarded  # type: ignore[return-value]
+
+
+def _end_failed(wandb_run: Any, exc: Exception) -> None:
+    """End ``wandb_run`` as failed, saying why, where W&B still answers.
+
+    A lost connection means W&B's service process died: wandb is then torn
+    down, so that its exit hook does not print a traceback about the same
+    lost connection when Python exits, and the next run starts a new service.
+    """
+    try:
+        wandb_run.summary["flowy/mirroring"] = f"stopped: {type(exc).__name__}: {exc}"
+        wandb_run.finish(exit_code=1)
+    except Exception:  # noqa: BLE001 - it is already failing; the caller says why
+        pass
+    if isinstance(exc, ConnectionError):
+        import wandb
+
+        try:
+            wandb.teardown()
+        except Exception:  # noqa: BLE001 - the service is gone; nothing left to end
+            pass
 
 
 class WandbTrackerOptions(BaseModel):
@@ -107,6 +162,7 @@ class WandbTracker:
     # -- lifecycle hooks ------------------------------------------------------
 
     @hookimpl
+    @_stops_on_failure
     def flowy_pipeline_started(self, run: RunRecord) -> None:
         self._params, self._axes, self._producers = {}, set(), {}
         if self.mode == "disabled":
@@ -149,14 +205,17 @@ class WandbTracker:
         self._log_params(run.params)
 
     @hookimpl
+    @_stops_on_failure
     def flowy_step_finished(self, run: RunRecord, task: StepTask, result: StepResult) -> None:
         self._mirror_step(run, task, result)
 
     @hookimpl
+    @_stops_on_failure
     def flowy_step_failed(self, run: RunRecord, task: StepTask, result: StepResult) -> None:
         self._mirror_step(run, task, result)
 
     @hookimpl
+    @_stops_on_failure
     def flowy_step_cached(self, run: RunRecord, task: StepTask, entry: CacheEntry) -> None:
         for artifact_id in entry.outputs.values():
             self._producers[artifact_id] = task.step
@@ -168,11 +227,13 @@ class WandbTracker:
         )
 
     @hookimpl
+    @_stops_on_failure
     def flowy_step_skipped(self, run: RunRecord, step: str, reason: str) -> None:
         if self.wandb_run is not None:
             self._step_summary(step, status="skipped", reason=reason)
 
     @hookimpl
+    @_stops_on_failure
     def flowy_pipeline_finished(self, run: RunRecord, status: str) -> None:
         wandb_run, self.wandb_run = self.wandb_run, None
         if wandb_run is None:
