@@ -41,12 +41,13 @@ def test_a_bad_url_is_a_clear_error_when_the_stack_resolves() -> None:
     assert issubclass(FlowyError, Exception)
 
 
-def test_an_unreachable_server_fails_fast(redis_server: object) -> None:
-    import redis
+def test_an_unreachable_server_is_a_clear_error(redis_server: object) -> None:
+    from flowy_cache_redis.index import RedisUnavailableError
 
     idx = RedisCacheIndex(url="redis://127.0.0.1:9/0", timeout=0.2)
-    with pytest.raises(redis.ConnectionError):
-        idx.lookup("k")
+    for call in (lambda: idx.lookup("k"), idx.stats, lambda: idx.set_limits("", None)):
+        with pytest.raises(RedisUnavailableError, match=r"Redis at redis://127.0.0.1:9/0 did"):
+            call()
 
 
 def test_discovering_the_plugin_imports_no_redis() -> None:

@@ -18,13 +18,15 @@ warning (:mod:`flowy.run.shared_cache`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pydantic
 from flowy.kernel.cache_index import CacheHit, CacheIndex, CacheLimits, Evicted
+from flowy.kernel.errors import FlowyError
 from flowy.kernel.records import ArtifactRef, CacheEntry
 from flowy.kernel.redact import mask_text
 
@@ -34,6 +36,11 @@ if TYPE_CHECKING:
     import redis
 
 FORMAT = "flowy.cache-entry/1"
+SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+class RedisUnavailableError(FlowyError):
+    """Redis did not answer (refused, timed out, closed); a run turns this into a miss."""
 
 
 class RedisIndexOptions(pydantic.BaseModel):
@@ -48,6 +55,16 @@ class RedisIndexOptions(pydantic.BaseModel):
     """Prefix of every key, so several projects can share one Redis database."""
     timeout: float = pydantic.Field(1.0, gt=0, le=60)
     """Seconds to connect and for each reply before a call counts as failed."""
+
+    @pydantic.field_validator("url")
+    @classmethod
+    def _redis_url(cls, url: str) -> str:
+        if not url.startswith(SCHEMES):
+            raise ValueError(
+                f"{mask_text(url)!r} is not a Redis URL; write it as redis://HOST:PORT/DB "
+                "(rediss:// for TLS, unix:///PATH for a socket)"
+            )
+        return url
 
 
 class RedisCacheIndex(CacheIndex):
@@ -64,11 +81,26 @@ class RedisCacheIndex(CacheIndex):
 
     # -- plumbing ----------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        """Redis's connection errors as one clear :class:`RedisUnavailableError`."""
+        import redis
+
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise RedisUnavailableError(
+                f"Redis at {mask_text(self.url)} did not answer within {self.timeout:g} s "
+                f"({str(exc).rstrip('.')}); check that the server runs and is reachable, "
+                "and the url option of the stack's cache_index."
+            ) from exc
+
     def _run(self, name: str, *args: Any) -> Any:
         script = self._scripts.get(name)
         if script is None:
             script = self._scripts[name] = self.client.register_script(getattr(scripts, name))
-        return script(args=[self.prefix, *args])
+        with self._answering():
+            return script(args=[self.prefix, *args])
 
     def describe(self) -> str:
         return f"redis at {mask_text(self.url)}, prefix {self.prefix!r}"
@@ -79,7 +111,8 @@ class RedisCacheIndex(CacheIndex):
     # -- the contract --------------------------------------------------------------------
 
     def lookup(self, key: str) -> CacheHit | None:
-        raw: Any = self.client.get(f"{self.prefix}:e:{key}")
+        with self._answering():
+            raw: Any = self.client.get(f"{self.prefix}:e:{key}")
         return None if raw is None else _decode(raw)
 
     def publish(self, entry: CacheEntry, refs: Mapping[str, ArtifactRef]) -> None:
@@ -101,14 +134,16 @@ class RedisCacheIndex(CacheIndex):
             self._run("RECORD_HITS", repr(time.time() if at is None else at), *keys)
 
     def limits(self) -> dict[str, CacheLimits]:
-        found: dict[bytes, bytes] = self.client.hgetall(f"{self.prefix}:limits")  # type: ignore[assignment]
+        with self._answering():
+            found: dict[bytes, bytes] = self.client.hgetall(f"{self.prefix}:limits")  # type: ignore[assignment]
         return {name.decode(): CacheLimits(**json.loads(raw)) for name, raw in found.items()}
 
     def set_limits(self, pipeline: str, limits: CacheLimits | None) -> None:
-        if limits is None or limits.empty:
-            self.client.hdel(f"{self.prefix}:limits", pipeline)
-        else:
-            self.client.hset(f"{self.prefix}:limits", pipeline, json.dumps(limits.to_json()))
+        with self._answering():
+            if limits is None or limits.empty:
+                self.client.hdel(f"{self.prefix}:limits", pipeline)
+            else:
+                self.client.hset(f"{self.prefix}:limits", pipeline, json.dumps(limits.to_json()))
 
     def evict(self, pipeline: str | None = None, now: float | None = None) -> list[Evicted]:
         args = [repr(time.time() if now is None else now)]
@@ -129,7 +164,8 @@ class RedisCacheIndex(CacheIndex):
 
     def stats(self) -> dict[str, Any]:
         live = self._run("LIVE")
-        hits: Any = self.client.hget(f"{self.prefix}:stats", "hits")
+        with self._answering():
+            hits: Any = self.client.hget(f"{self.prefix}:stats", "hits")
         return {
             "entries": sum(int(n) for _, n, _, _ in live),
             "hits": int(hits or 0),
@@ -138,6 +174,11 @@ class RedisCacheIndex(CacheIndex):
         }
 
     def clear(self, pipeline: str | None = None, step: str | None = None) -> int:
+        with self._answering():
+            doomed = self._matching(pipeline, step)
+        return int(self._run("DROP", *doomed)) if doomed else 0
+
+    def _matching(self, pipeline: str | None, step: str | None) -> list[str]:
         if pipeline is None:
             members: Any = self.client.smembers(f"{self.prefix}:pipelines")
             pipelines = [_text(p) for p in members]
@@ -155,7 +196,7 @@ class RedisCacheIndex(CacheIndex):
                 k for k, raw in zip(keys, raws, strict=True)
                 if raw is not None and json.loads(raw)["entry"]["step"] == step
             ]  # fmt: skip
-        return int(self._run("DROP", *doomed)) if doomed else 0
+        return doomed
 
 
 def _client(url: str, timeout: float) -> redis.Redis:
