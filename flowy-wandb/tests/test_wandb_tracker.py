@@ -13,9 +13,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -266,6 +268,7 @@ def test_a_wandb_failure_is_a_warning_and_the_run_completes(project: Path) -> No
 SABOTAGE = """
 import os
 import signal
+import signal
 from flowy import Pipeline, step
 
 
@@ -346,6 +349,106 @@ def test_after_wandb_died_the_next_run_in_the_process_is_mirrored_again(
     run = read_runs(project / "wandb-runs")[second]
     assert run.state["state"] == "finished"
     assert run.summary["flowy/steps/train"]["status"] == "completed"
+
+
+SLOW = """
+import pathlib
+import time
+from flowy import Pipeline, step
+
+
+@step
+def first() -> int:
+    return 1
+
+
+@step
+def wait(first: int) -> int:
+    pathlib.Path("started").touch()
+    time.sleep(120)
+    return first
+
+
+pipeline = Pipeline("interrupted", [first, wait])
+"""
+
+
+def test_a_cancelled_run_ends_its_wandb_run_with_ctrl_c_s_exit_code(
+    project: Path, read_runs: Any
+) -> None:
+    (project / "slow.py").write_text(SLOW)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
+    environ.update(
+        FLOWY_HOME=str(project.parent / "home"),
+        FLOWY_LOAD_PLUGINS=",".join(name for name, _ in PLUGINS),
+    )
+    flowy = Path(sys.executable).with_name("flowy")
+    proc = subprocess.Popen(
+        [str(flowy), "run", "slow.py", "--stack", "tracked"], cwd=project, env=environ,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while not (project / "started").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the step never started"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out + err
+    assert "Warning" not in err, err
+
+    (run,) = read_runs(project / "wandb-runs").values()
+    assert run.summary["flowy/status"] == "cancelled"
+    assert run.state["state"] == "failed" and run.state["exit_code"] == 130
+    assert run.summary["flowy/steps/first"]["status"] == "completed"
+
+
+VANISHING = """
+import pathlib
+import flowy
+from flowy import Pipeline, step
+
+
+@step
+def logs() -> int:
+    pathlib.Path("notes.txt").write_text("kept by Flowy")
+    flowy.log_artifact("notes.txt")
+    # The stored copy disappears before the tracker mirrors the step (as if collected).
+    for stored in pathlib.Path(".flowy/artifacts").rglob("notes.txt"):
+        stored.unlink()
+    return 1
+
+
+@step
+def later(logs: int) -> int:
+    flowy.log_metric("m", 1.0)
+    return logs
+
+
+pipeline = Pipeline("vanishing", [logs, later])
+"""
+
+
+def test_a_failure_while_wandb_answers_ends_the_wandb_run_failed_saying_why(
+    project: Path, read_runs: Any
+) -> None:
+    (project / "vanishing.py").write_text(VANISHING)
+    from flowy.run.loader import load_pipeline
+
+    with pytest.warns(RuntimeWarning, match="no longer mirrored") as caught:
+        result = run_pipeline(load_pipeline("vanishing.py"), "tracked", {}, plugins=_plugins())
+    assert result.ok  # Flowy's run is not W&B's business
+    assert len([w for w in caught if "flowy-wandb" in str(w.message)]) == 1
+
+    run = read_runs(project / "wandb-runs")[result.run_id]
+    assert run.state["state"] == "failed" and run.state["exit_code"] == 1
+    assert run.summary["flowy/mirroring"].startswith("stopped: ValueError: Path 'file://")
+    assert "flowy/status" not in run.summary
+    assert run.history("later/m") == []  # nothing after the failure
 
 
 def test_a_bad_dir_is_a_warning_naming_it_and_the_run_completes(project: Path) -> None:
