@@ -23,13 +23,18 @@ metadata store's own cache passes it through :class:`StoreCacheIndex`.
 from __future__ import annotations
 
 import abc
-import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import attrs
-
+from flowy.kernel.cache_limits import (
+    EVERY_PIPELINE,
+    SIZE,
+    TTL,
+    CacheLimits,
+    Evicted,
+    limits_for,
+)
 from flowy.kernel.component import Component
 
 if TYPE_CHECKING:
@@ -39,51 +44,17 @@ if TYPE_CHECKING:
 #: A hit: the entry and the records of its outputs, by output name.
 CacheHit = tuple["CacheEntry", dict[str, "ArtifactRef"]]
 
-#: The pipeline name under which the limits of every pipeline without its own are kept.
-EVERY_PIPELINE = ""
-
-TTL = "ttl"
-SIZE = "size"
-
-
-@attrs.frozen
-class CacheLimits:
-    """How long entries live and how many bytes of outputs a pipeline's entries may hold."""
-
-    ttl: float | None = None
-    """Seconds an entry is served after it was recorded; None: no end."""
-    max_bytes: int | None = None
-    """The budget of one pipeline's entries (sum of their outputs' sizes); None: no budget.
-    Over it, the least recently used entries (hit or recorded) are evicted first."""
-
-    def __attrs_post_init__(self) -> None:
-        if self.ttl is not None and not (self.ttl > 0 and math.isfinite(self.ttl)):
-            raise ValueError(f"a cache TTL must be a positive number of seconds, not {self.ttl!r}")
-        if self.max_bytes is not None and self.max_bytes < 0:
-            raise ValueError(f"a cache size budget must be 0 or more bytes, not {self.max_bytes!r}")
-
-    @property
-    def empty(self) -> bool:
-        return self.ttl is None and self.max_bytes is None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"ttl": self.ttl, "max_bytes": self.max_bytes}
-
-
-@attrs.frozen
-class Evicted:
-    """An entry an index dropped, and why (:data:`TTL` or :data:`SIZE`)."""
-
-    key: str
-    pipeline: str
-    step: str
-    reason: str
-    size: int = 0
-
-
-def limits_for(limits: Mapping[str, CacheLimits], pipeline: str) -> CacheLimits:
-    """The limits that apply to ``pipeline``: its own, else those of every pipeline."""
-    return limits.get(pipeline) or limits.get(EVERY_PIPELINE) or CacheLimits()
+__all__ = [
+    "EVERY_PIPELINE",
+    "SIZE",
+    "TTL",
+    "CacheHit",
+    "CacheIndex",
+    "CacheLimits",
+    "Evicted",
+    "StoreCacheIndex",
+    "limits_for",
+]
 
 
 class CacheIndex(Component, abc.ABC):

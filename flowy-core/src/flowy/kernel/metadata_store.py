@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from flowy.kernel.component import Component
 
 if TYPE_CHECKING:
-    from flowy.kernel.cache_index import CacheLimits, Evicted
+    from flowy.kernel.cache_limits import CacheLimits, Evicted
     from flowy.kernel.deletion import DeletionResult
     from flowy.kernel.records import (
         ArtifactRef,
