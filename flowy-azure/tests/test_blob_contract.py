@@ -30,7 +30,9 @@ class TestAzureBlobArtifactStoreNoPrefixOneBlockAtATime(ArtifactStoreContract):
         )
 
 
-def test_large_artifact_round_trips_in_blocks(store: AzureBlobArtifactStore, blob_service: Any) -> None:
+def test_large_artifact_round_trips_in_blocks(
+    store: AzureBlobArtifactStore, blob_service: Any
+) -> None:
     """7.5 MiB in 256 KiB writes: eight 1 MiB blocks staged concurrently, read back in ranges."""
     data = os.urandom(7 * 1024 * 1024 + 512 * 1024)
     uri = store.uri_for("run/step/big.bin")

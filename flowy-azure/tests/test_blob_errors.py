@@ -85,7 +85,8 @@ def test_connection_string_of_another_account(
     store_options: dict[str, Any], monkeypatch: pytest.MonkeyPatch, azurite: Any
 ) -> None:
     monkeypatch.setenv(
-        "AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string.replace(azurite.account, "other")
+        "AZURE_STORAGE_CONNECTION_STRING",
+        azurite.connection_string.replace(azurite.account, "other"),
     )
     with pytest.raises(AzureCredentialsError, match="is for account 'other'"):
         AzureBlobArtifactStore(**store_options)

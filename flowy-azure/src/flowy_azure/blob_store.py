@@ -136,7 +136,9 @@ class AzureBlobArtifactStore(ArtifactStore):
         self.container = self.options.container
         self.prefix = self.options.prefix.strip("/")
         if ".." in self.prefix.split("/"):
-            raise ConfigError(f"azure_blob artifact store: prefix {self.prefix!r} must not contain '..'")
+            raise ConfigError(
+                f"azure_blob artifact store: prefix {self.prefix!r} must not contain '..'"
+            )
         self._fs: Any = None
         self._fs_pid = 0
         self.credential = resolve(self.account)
@@ -329,7 +331,9 @@ class AzureBlobArtifactStore(ArtifactStore):
             found = []
             async for blob in self.container_client().list_blobs(name_starts_with=start):
                 modified = blob.last_modified.timestamp() if blob.last_modified else 0.0
-                found.append(StoredObject(f"{SCHEME}{self.container}/{blob.name}", blob.size, modified))
+                found.append(
+                    StoredObject(f"{SCHEME}{self.container}/{blob.name}", blob.size, modified)
+                )
             return found
 
         try:

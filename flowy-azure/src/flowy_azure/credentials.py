@@ -92,7 +92,7 @@ def resolve(account: str) -> Credential:
             raise AzureCredentialsError(
                 f"AZURE_STORAGE_CONNECTION_STRING is for account {named!r}, but the stack's "
                 f"azure_blob store uses account {account!r}. Set the connection string of "
-                f"{account!r}, or `account_name = \"{named}\"`."
+                f'{account!r}, or `account_name = "{named}"`.'
             )
         endpoint = parts.get("BlobEndpoint")
         if "AccountKey" in parts:

@@ -24,7 +24,13 @@ AZURE_STACK = {
 }
 AZURE_REQUIRED = {
     "artifact_store": ["account_name", "container"],
-    "executor": ["subscription_id", "resource_group", "workspace", "compute", "environment"],
+    "executor": [
+        "subscription_id",
+        "resource_group",
+        "workspace",
+        "compute",
+        "aml_environment",
+    ],
 }
 
 
@@ -33,7 +39,7 @@ def flowy_register_artifact_stores(register: Register) -> None:
     register(
         "azure_blob",
         "flowy_azure.blob_store:AzureBlobArtifactStore",
-        description="Artifacts as Azure block blobs (adlfs): atomic, streamed blocks, bounded retries.",
+        description="Artifacts as Azure block blobs (adlfs): atomic, streamed, bounded retries.",
     )
 
 
