@@ -29,6 +29,24 @@ def test_prefixes_keep_projects_apart(redis_url: str) -> None:
     assert two.stats()["entries"] == 0 and one.stats()["entries"] == 1
 
 
+def test_publishing_keeps_each_pipeline_within_its_budget(redis_url: str) -> None:
+    from flowy.kernel.cache_index import EVERY_PIPELINE, CacheLimits
+
+    suite = TestRedisCacheIndex()
+    index = RedisCacheIndex(url=redis_url)
+    index.set_limits(EVERY_PIPELINE, CacheLimits(max_bytes=1000))
+    keys = [suite.entry(index, step=f"s{i}", size=100)[0].key for i in range(30)]
+    stats = index.stats()
+    assert (stats["entries"], stats["bytes"]) == (10, 1000)
+    assert [k for k in keys if index.lookup(k) is not None] == keys[-10:]  # the newest stay
+    old, _ = suite.entry(index, step="old", created_at=1000.0)  # long past a ttl: never live
+    index.set_limits(EVERY_PIPELINE, CacheLimits(ttl=60.0))
+    late, _ = suite.entry(index, step="late", created_at=1000.0)
+    assert index.lookup(late.key) is None
+    assert index.lookup(old.key) is not None  # published before the ttl was set...
+    assert old.key in {e.key for e in index.evict()}  # ...until limits are applied
+
+
 def test_a_bad_url_is_a_clear_error_when_the_stack_resolves() -> None:
     from flowy.kernel.errors import FlowyError
 

@@ -5,7 +5,8 @@ Keys, under a prefix ``P`` (option ``prefix``, default ``flowy``):
 * ``P:e:KEY``: the entry as JSON (entry, outputs' records, size); expires at its ttl;
 * ``P:pl``: hash KEY -> pipeline (which pipeline's sets to touch on a hit);
 * per pipeline ``PL``: ``P:lru:PL`` (sorted set KEY by last use), ``P:sz:PL`` (KEY -> bytes),
-  ``P:ct:PL`` (KEY -> created at), ``P:uris:PL`` (KEY -> JSON list of output URIs);
+  ``P:ct:PL`` (KEY -> created at), ``P:uris:PL`` (KEY -> JSON list of output URIs),
+  ``P:bytes:PL`` (the sum of ``P:sz:PL``, kept by every write, made exact by each sweep);
 * ``P:pipelines`` (set), ``P:limits`` (hash pipeline or "" -> JSON), ``P:hits``
   (hash KEY -> hits) and ``P:stats`` (hash: ``hits``).
 
@@ -30,6 +31,8 @@ local function limits(pl)
   return ttl, maxb
 end
 local function drop(pl, key)
+  local size = tonumber(redis.call('HGET', P .. ':sz:' .. pl, key) or '0')
+  redis.call('DECRBY', P .. ':bytes:' .. pl, size)
   redis.call('DEL', P .. ':e:' .. key)
   redis.call('ZREM', P .. ':lru:' .. pl, key)
   redis.call('HDEL', P .. ':sz:' .. pl, key)
@@ -72,21 +75,25 @@ local function sweep(pl, now)
       table.insert(out, key); table.insert(out, 'size'); table.insert(out, size)
     end
   end
+  redis.call('SET', P .. ':bytes:' .. pl, total)  -- exact again after every sweep
   if redis.call('ZCARD', P .. ':lru:' .. pl) == 0 then
     redis.call('SREM', P .. ':pipelines', pl)
+    redis.call('DEL', P .. ':bytes:' .. pl)
   end
   return out
 end
 """
 
 #: ARGV: prefix, key, pipeline, entry JSON, size, created_at, uris JSON, now, used.
+#: O(evicted): the pipeline's byte count is kept in ``P:bytes:PL``, so a publish never walks
+#: the pipeline's entries (a map of thousands of elements publishes each).
 PUBLISH = (
     _COMMON
     + """
 local key, pl = ARGV[2], ARGV[3]
 local size, created, now = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[8])
 local old = redis.call('HGET', P .. ':pl', key)
-if old and old ~= pl then drop(old, key) end
+if old then drop(old, key) end
 redis.call('SET', P .. ':e:' .. key, ARGV[4])
 redis.call('HSET', P .. ':pl', key, pl)
 redis.call('SADD', P .. ':pipelines', pl)
@@ -94,7 +101,30 @@ redis.call('ZADD', P .. ':lru:' .. pl, tonumber(ARGV[9]), key)
 redis.call('HSET', P .. ':sz:' .. pl, key, size)
 redis.call('HSET', P .. ':ct:' .. pl, key, ARGV[6])
 redis.call('HSET', P .. ':uris:' .. pl, key, ARGV[7])
-return sweep(pl, now)
+local total = redis.call('INCRBY', P .. ':bytes:' .. pl, size)
+local ttl, maxb = limits(pl)
+local out = {}
+if ttl then
+  if created + ttl <= now then
+    drop(pl, key)
+    return {key, 'ttl', size}
+  end
+  redis.call('PEXPIREAT', P .. ':e:' .. key, math.floor((created + ttl) * 1000))
+end
+if maxb then
+  while total > maxb do
+    local oldest = redis.call('ZRANGE', P .. ':lru:' .. pl, 0, 0)
+    if #oldest == 0 then break end
+    local victim = oldest[1]
+    local gone = tonumber(redis.call('HGET', P .. ':sz:' .. pl, victim) or '0')
+    local alive = redis.call('EXISTS', P .. ':e:' .. victim) == 1
+    drop(pl, victim)
+    total = total - gone
+    table.insert(out, victim); table.insert(out, alive and 'size' or 'ttl')
+    table.insert(out, gone)
+  end
+end
+return out
 """
 )
 
