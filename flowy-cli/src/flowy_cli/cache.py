@@ -36,6 +36,9 @@ def stats(stack: str | None, as_json: bool) -> None:
     with store_client(stack) as client:
         data = client.cache_stats()
         data = {"stack": client.stack_name, **data}
+        shared = [(i.describe(), i.stats()) for i in client.cache_indexes()[1:]]
+        if shared:
+            data["shared_index"] = {"where": shared[0][0], **shared[0][1]}
     if as_json:
         print_json(data)
         return
@@ -49,6 +52,12 @@ def stats(stack: str | None, as_json: bool) -> None:
         ((escape_markup(p), escape_markup(n)) for p, n in (data.get("pipelines") or {}).items()),
         empty="The cache is empty.",
     )
+    for where, found in shared:
+        console().print(
+            f"Shared index ({escape_markup(where)}): {escape_markup(found.get('entries', 0))} "
+            f"entries, {escape_markup(found.get('hits', 0))} hits, "
+            f"{escape_markup(_fmt_bytes(found.get('bytes', 0)))} of outputs"
+        )
 
 
 @cache.command("clear")
@@ -57,7 +66,11 @@ def stats(stack: str | None, as_json: bool) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @_stack_option
 def clear(step: str | None, pipeline: str | None, yes: bool, stack: str | None) -> None:
-    """Forget cache entries so the next run recomputes (artifacts of past runs are kept)."""
+    """Forget cache entries so the next run recomputes (artifacts of past runs are kept).
+
+    On a stack with a shared cache index (cache_index), its matching entries go
+    too: every machine sharing it recomputes.
+    """
     from flowy_cli.output import console
 
     what = (
@@ -77,6 +90,8 @@ def clear(step: str | None, pipeline: str | None, yes: bool, stack: str | None) 
         if not yes:
             click.confirm(f"Clear the cache of {what} on stack {client.stack_name!r}?", abort=True)
         count = client.clear_cache(pipeline=pipeline, step=step)
+        for index in client.cache_indexes()[1:]:  # the shared index, or it would serve them
+            count += index.clear(pipeline=pipeline, step=step)
     console().print(
         f"Cleared {count} cache entr{'y' if count == 1 else 'ies'} ({what}).", markup=False
     )
