@@ -21,7 +21,6 @@ from flowy.run.engine import run_pipeline
 from flowy.run.shared_cache import SharedCacheWarning
 from flowy.tracking import Client, Retention
 from flowy.tracking import collect_garbage as collect
-
 from flowy_cache_redis.index import RedisCacheIndex
 
 pytestmark = pytest.mark.slow

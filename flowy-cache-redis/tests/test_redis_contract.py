@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 from flowy.kernel.plugins import create_plugin_manager
 from flowy.testing.cache_index import CacheIndexContract
-
 from flowy_cache_redis.index import RedisCacheIndex
 
 pytestmark = pytest.mark.slow
