@@ -137,3 +137,16 @@ def test_a_redis_outage_is_a_miss_with_one_warning(
     shared = [w for w in caught if issubclass(w.category, SharedCacheWarning)]
     assert len(shared) == 1, [str(w.message) for w in shared]
     assert "redis at redis://127.0.0.1" in str(shared[0].message)
+
+
+def test_a_shared_hit_on_outputs_known_here_still_records_the_entry(
+    setup: dict[str, Any],
+) -> None:
+    _run(setup, "a")
+    with Client("shared", setup["a"], plugins=create_plugin_manager()) as client:
+        assert client.store.delete_cache() == 2  # the store's own entries only
+    again = _run(setup, "a")
+    assert _statuses(again) == {"numbers": "cached", "total": "cached"}  # from Redis
+    with Client("shared", setup["a"], plugins=create_plugin_manager()) as client:
+        assert client.store.cache_stats()["entries"] == 2  # recorded again, no new artifact
+        assert len(client.artifacts(limit=100)) == 2

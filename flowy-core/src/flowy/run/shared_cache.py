@@ -44,7 +44,8 @@ class SharedCache:
         self.hits: list[str] = []
         """Keys of every cached step of the run (from the store or the index), for the index."""
         self.imported: dict[str, list[ArtifactRef]] = {}
-        """Key -> the outputs of a hit from the index that this store has no record of."""
+        """Key -> the outputs of a hit from the index that this store has no record of
+        (the entry itself is recorded here with the cached step, even when that is none)."""
 
     def start(self, pipeline: str) -> None:
         """Apply the store's cache limits to ``pipeline`` (a failure is warned about)."""
@@ -68,10 +69,9 @@ class SharedCache:
             self._failed("look up cache entries", exc)
             return None
         if found is not None and self.index.shared:
+            # Recorded with the cached step, with the entry, so the next run hits here.
             entry, refs = found
-            missing = [ref for ref in refs.values() if not self._recorded(ref)]
-            if missing:
-                self.imported[entry.key] = missing
+            self.imported[entry.key] = [r for r in refs.values() if not self._recorded(r)]
         return found
 
     def _recorded(self, ref: ArtifactRef) -> bool:
