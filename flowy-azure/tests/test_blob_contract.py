@@ -149,5 +149,6 @@ def test_describe_names_the_credential_source_not_the_secret(
 ) -> None:
     facts = store.describe()
     assert facts["container"] == store.container and facts["prefix"] == "artifacts"
-    assert facts["credentials"] == "AZURE_STORAGE_ACCOUNT_KEY"
+    assert facts["auth_source"] == "AZURE_STORAGE_ACCOUNT_KEY"
+    assert facts["url"] == f"az://{store.container}/artifacts"
     assert azurite.key not in repr(facts)

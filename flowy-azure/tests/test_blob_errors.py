@@ -121,7 +121,7 @@ def test_a_sas_token_is_used(
     monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_KEY")
     monkeypatch.setenv("AZURE_STORAGE_SAS_TOKEN", sas)
     store = AzureBlobArtifactStore(**{**store_options, "check_container": False})
-    assert store.describe()["credentials"] == "AZURE_STORAGE_SAS_TOKEN"
+    assert store.describe()["auth_source"] == "AZURE_STORAGE_SAS_TOKEN"
     store.write_bytes(store.uri_for("x"), b"through a SAS")
     assert store.read_bytes(store.uri_for("x")) == b"through a SAS"
     read_only = generate_container_sas(

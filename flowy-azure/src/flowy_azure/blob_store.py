@@ -226,11 +226,13 @@ class AzureBlobArtifactStore(ArtifactStore):
 
     def describe(self) -> dict[str, Any]:
         return {
+            "url": f"{SCHEME}{self.container}/{self.prefix}".rstrip("/"),
             "account": self.account,
             "container": self.container,
             "prefix": self.prefix,
             "endpoint_url": self.endpoint,
-            "credentials": self.credential.source,
+            # where the credential came from, never the secret ("credentials" would be masked)
+            "auth_source": self.credential.source,
         }
 
     # -- paths ---------------------------------------------------------------
