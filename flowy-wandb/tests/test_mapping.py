@@ -83,3 +83,20 @@ def test_discovering_the_plugin_never_imports_wandb() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_lost_service_is_told_from_other_errors_through_the_cause_chain() -> None:
+    from flowy_wandb.service import service_gone
+
+    class MailboxClosedError(Exception):  # as wandb names it, in an internal module
+        pass
+
+    try:
+        try:
+            raise ConnectionResetError("Connection lost")
+        except ConnectionResetError as exc:
+            raise RuntimeError("wrapped") from exc
+    except RuntimeError as wrapped:
+        assert service_gone(wrapped)
+    assert service_gone(MailboxClosedError())
+    assert not service_gone(ValueError("Path 'file:///x' must be a valid file"))

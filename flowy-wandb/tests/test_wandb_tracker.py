@@ -113,16 +113,26 @@ def _run(project: Path, params: dict[str, Any], plugins: Any = None) -> Any:
     return run_pipeline(pipeline, "tracked", params, plugins=plugins or _plugins())
 
 
-def _flowy(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    flowy = Path(sys.executable).with_name("flowy")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
+def _environ(project: Path, **env: str) -> dict[str, str]:
+    """This test's environment for a child process: its own FLOWY_HOME, the plugins under
+    test, and without WANDB_SERVICE, which wandb sets in a process that started a run (a
+    child would otherwise join that process's W&B service rather than start its own)."""
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith("FLOWY_") and k != "WANDB_SERVICE"
+    }
     environ.update(
         FLOWY_HOME=str(project.parent / "home"),
+        FLOWY_PROJECT=str(project),
         FLOWY_LOAD_PLUGINS=",".join(name for name, _ in PLUGINS),
         **env,
     )
+    return environ
+
+
+def _flowy(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    flowy = Path(sys.executable).with_name("flowy")
     return subprocess.run(
-        [str(flowy), *args], cwd=project, env=environ,
+        [str(flowy), *args], cwd=project, env=_environ(project, **env),
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
 
@@ -155,10 +165,10 @@ def test_a_run_is_mirrored_and_wandb_reads_it_back(project: Path, read_runs: Any
     (accuracy,) = run.history("train/accuracy")
     assert accuracy["train/accuracy"] == pytest.approx(0.75) and accuracy["train/_step"] == 0
     assert run.summary["train/loss"] == pytest.approx(1 / 2500)  # the last value, as Flowy's
-    axis = [r["metric"] for r in run.records if r["type"] == "metric"]
-    assert {"glob_name": "train/*", "step_metric": "train/_step"}.items() <= {
-        k: v for m in axis if m.get("glob_name") == "train/*" for k, v in m.items()
-    }.items()
+    defined = {m["name"]: m for r in run.records if r["type"] == "metric" for m in [r["metric"]]}
+    assert defined["train/loss"]["step_metric"] == "train/_step"
+    assert defined["train/accuracy"]["step_metric"] == "train/_step"
+    assert defined["train/_step"]["options"]["hidden"] is True
 
     # Status and structure.
     assert run.summary["flowy/status"] == "completed"
@@ -279,9 +289,14 @@ def prepare() -> int:
 
 @step
 def sabotage(prepare: int) -> int:
-    # W&B's service (wandb-core) is a child of the orchestrating process: kill it, as an
-    # out-of-memory killer or a crash would.
-    orchestrator, killed = {os.getpid(), os.getppid()}, 0
+    # W&B's service (wandb-core) is a child of the orchestrating process (this one, or
+    # this worker's parent): kill it, as an out-of-memory killer or a crash would.
+    def command(pid):
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+
+    orchestrator = next(p for p in (os.getpid(), os.getppid()) if b"sabotage.py" in command(p))
+    killed = 0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -290,7 +305,7 @@ def sabotage(prepare: int) -> int:
                 ppid = int(next(l for l in f if l.startswith("PPid:")).split()[1])
         except OSError:
             continue
-        if b"wandb-core" in command and ppid in orchestrator:
+        if b"wandb-core" in command and ppid == orchestrator:
             os.kill(int(pid), signal.SIGKILL)
             killed += 1
     assert killed, "no wandb-core process found"
@@ -339,9 +354,8 @@ def test_after_wandb_died_the_next_run_in_the_process_is_mirrored_again(
         print(second.run_id)
         """
     )
-    environ = dict(os.environ, FLOWY_LOAD_PLUGINS=",".join(n for n, _ in PLUGINS))
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=project, env=environ,
+        [sys.executable, "-c", code], cwd=project, env=_environ(project),
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
@@ -349,6 +363,99 @@ def test_after_wandb_died_the_next_run_in_the_process_is_mirrored_again(
     run = read_runs(project / "wandb-runs")[second]
     assert run.state["state"] == "finished"
     assert run.summary["flowy/steps/train"]["status"] == "completed"
+
+
+MAPPED = """
+import flowy
+from flowy import Pipeline, step
+
+
+@step
+def regions() -> list:
+    return ["north", "south"]
+
+
+@step(map="regions", outputs=["scores"])
+def train(regions: str) -> float:
+    flowy.log_metric("score", len(regions) / 10)
+    return len(regions) / 10
+
+
+pipeline = Pipeline("per_region", [regions, train])
+"""
+
+
+BETWEEN_RUNS = """
+import os, signal, time, warnings
+from flowy.run.engine import run_pipeline
+from flowy.run.loader import load_pipeline
+
+first = run_pipeline(load_pipeline("pipe.py"), "tracked", {})
+services = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            command = f.read()
+        with open(f"/proc/{pid}/status") as f:
+            ppid = int(next(l for l in f if l.startswith("PPid:")).split()[1])
+    except OSError:
+        continue
+    if b"wandb-core" in command and ppid == os.getpid():
+        os.kill(int(pid), signal.SIGKILL)
+        services.append(int(pid))
+assert services, "no wandb-core child"
+for pid in services:  # gone (or a zombie) before the next run starts
+    while True:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                if any(l.startswith("State:") and "Z" in l for l in f):
+                    break
+        except OSError:
+            break
+        time.sleep(0.05)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    second = run_pipeline(load_pipeline("pipe.py"), "tracked", {"lr": 0.3})
+assert first.ok and second.ok
+assert not caught, [str(w.message) for w in caught]
+print(first.run_id, second.run_id)
+"""
+
+
+def test_a_service_that_died_between_runs_is_started_again_without_a_warning(
+    project: Path, read_runs: Any
+) -> None:
+    """A long-lived process (a scheduler, a notebook): W&B's service dies while no run is
+    mirrored; the next run starts a new one instead of failing with wandb's closed mailbox."""
+    done = subprocess.run(
+        [sys.executable, "-c", BETWEEN_RUNS], cwd=project, env=_environ(project),
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    first, second = done.stdout.split()[-2:]
+    runs = read_runs(project / "wandb-runs")
+    assert runs[first].state["state"] == runs[second].state["state"] == "finished"
+    assert runs[second].config["lr"] == 0.3
+
+
+def test_map_elements_are_steps_with_their_own_axis_and_artifact(
+    project: Path, read_runs: Any
+) -> None:
+    (project / "mapped.py").write_text(MAPPED)
+    from flowy.run.loader import load_pipeline
+
+    result = run_pipeline(load_pipeline("mapped.py"), "tracked", {}, plugins=_plugins())
+    assert result.ok
+    run = read_runs(project / "wandb-runs")[result.run_id]
+    defined = {m["name"]: m for r in run.records if r["type"] == "metric" for m in [r["metric"]]}
+    for element in ("train[0]", "train[1]"):  # '[' is a glob character: keys are named
+        assert defined[f"{element}/score"]["step_metric"] == f"{element}/_step"
+        assert run.summary[f"{element}/score"] == pytest.approx(0.5)
+        assert run.summary[f"flowy/steps/{element}"]["upstream"] == ["regions"]
+    assert run.summary["flowy/steps/train"]["status"] == "completed"
+    assert {"per_region-train_0_", "per_region-train_1_", "per_region-train"} <= set(
+        run.artifacts()
+    )
 
 
 SLOW = """
@@ -377,14 +484,9 @@ def test_a_cancelled_run_ends_its_wandb_run_with_ctrl_c_s_exit_code(
     project: Path, read_runs: Any
 ) -> None:
     (project / "slow.py").write_text(SLOW)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-    environ.update(
-        FLOWY_HOME=str(project.parent / "home"),
-        FLOWY_LOAD_PLUGINS=",".join(name for name, _ in PLUGINS),
-    )
     flowy = Path(sys.executable).with_name("flowy")
     proc = subprocess.Popen(
-        [str(flowy), "run", "slow.py", "--stack", "tracked"], cwd=project, env=environ,
+        [str(flowy), "run", "slow.py", "--stack", "tracked"], cwd=project, env=_environ(project),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -476,9 +578,8 @@ def test_mode_disabled_never_imports_wandb(project: Path) -> None:
         assert "wandb" not in sys.modules, "mode=disabled imported wandb"
         """
     )
-    environ = dict(os.environ, FLOWY_LOAD_PLUGINS=",".join(n for n, _ in PLUGINS))
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=project, env=environ,
+        [sys.executable, "-c", code], cwd=project, env=_environ(project),
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr

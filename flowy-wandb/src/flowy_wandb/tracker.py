@@ -50,6 +50,7 @@ from flowy import hookimpl
 from pydantic import BaseModel, ConfigDict
 
 from flowy_wandb.mapping import EXIT_CODES, INDEX, config_value, metric_rows, project_name, tag
+from flowy_wandb.service import service_gone, start_afresh
 
 if TYPE_CHECKING:
     from flowy.kernel.records import CacheEntry, RunRecord, StepResult, StepTask
@@ -90,24 +91,15 @@ def _stops_on_failure(hook: Hook) -> Hook:
 
 
 def _end_failed(wandb_run: Any, exc: Exception) -> None:
-    """End ``wandb_run`` as failed, saying why, where W&B still answers.
-
-    A lost connection means W&B's service process died: wandb is then torn
-    down, so that its exit hook does not print a traceback about the same
-    lost connection when Python exits, and the next run starts a new service.
-    """
+    """End ``wandb_run`` as failed, saying why, where W&B still answers; if W&B's service
+    died, tear wandb down so that the next run starts a new one (see :mod:`.service`)."""
     try:
         wandb_run.summary["flowy/mirroring"] = f"stopped: {type(exc).__name__}: {exc}"
         wandb_run.finish(exit_code=1)
     except Exception:  # noqa: BLE001 - it is already failing; the caller says why
         pass
-    if isinstance(exc, ConnectionError):
-        import wandb
-
-        try:
-            wandb.teardown()
-        except Exception:  # noqa: BLE001 - the service is gone; nothing left to end
-            pass
+    if service_gone(exc):
+        start_afresh()
 
 
 class WandbTrackerOptions(BaseModel):
@@ -155,6 +147,7 @@ class WandbTracker:
         #: The live W&B run while a Flowy run is mirrored (None before, after, or when off).
         self.wandb_run: Any = None
         self._params: dict[str, Any] = {}
+        #: History keys already given to W&B's define_metric (each metric and step axis).
         self._axes: set[str] = set()
         #: Artifact id or URI -> the step that wrote it (for each step's upstream steps).
         self._producers: dict[str, str] = {}
@@ -169,39 +162,13 @@ class WandbTracker:
             return
         if self.dir is not None:
             Path(self.dir).mkdir(parents=True, exist_ok=True)  # else W&B quietly uses /tmp
-        import wandb
-
-        stack = str(run.stack.get("name", ""))
-        facts = {
-            "run_id": run.run_id,
-            "pipeline": run.pipeline,
-            "experiment": run.experiment or run.pipeline,
-            "stack": stack,
-            "git": dict(run.git),
-        }
-        tags = ["flowy", f"pipeline:{run.pipeline}", *([f"stack:{stack}"] if stack else [])]
-        self.wandb_run = wandb.init(
-            project=project_name(self.project or run.experiment or run.pipeline),
-            entity=self.entity,
-            mode=self.mode,  # type: ignore[arg-type]  # the options allow W&B's modes only
-            dir=self.dir,
-            id=run.run_id,
-            name=f"{run.pipeline}-{run.run_id[:8]}",
-            group=run.pipeline,
-            job_type=JOB_TYPE,
-            tags=[tag(t) for t in [*tags, *self.tags]],
-            config={"flowy": facts},
-            reinit="create_new",  # never end a run the user (or another Flowy run) has open
-            settings=wandb.Settings(
-                silent=True,
-                console="off",  # Flowy captures step output itself
-                x_disable_stats=True,
-                x_save_requirements=False,  # Flowy records the environment itself
-                save_code=False,
-                disable_git=True,  # the run's git facts are Flowy's, under config.flowy.git
-                git_commit=run.git.get("commit") or None,
-            ),
-        )
+        try:
+            self.wandb_run = self._start(run)
+        except Exception as exc:
+            if not service_gone(exc):
+                raise
+            start_afresh()  # W&B's service died since this process's last run
+            self.wandb_run = self._start(run)
         self._log_params(run.params)
 
     @hookimpl
@@ -260,6 +227,42 @@ class WandbTracker:
 
     # -- mirroring ------------------------------------------------------------
 
+    def _start(self, run: RunRecord) -> Any:
+        """``wandb.init`` of the W&B run mirroring ``run``."""
+        import wandb
+
+        stack = str(run.stack.get("name", ""))
+        facts = {
+            "run_id": run.run_id,
+            "pipeline": run.pipeline,
+            "experiment": run.experiment or run.pipeline,
+            "stack": stack,
+            "git": dict(run.git),
+        }
+        tags = ["flowy", f"pipeline:{run.pipeline}", *([f"stack:{stack}"] if stack else [])]
+        return wandb.init(
+            project=project_name(self.project or run.experiment or run.pipeline),
+            entity=self.entity,
+            mode=self.mode,  # type: ignore[arg-type]  # the options allow W&B's modes only
+            dir=self.dir,
+            id=run.run_id,
+            name=f"{run.pipeline}-{run.run_id[:8]}",
+            group=run.pipeline,
+            job_type=JOB_TYPE,
+            tags=[tag(t) for t in [*tags, *self.tags]],
+            config={"flowy": facts},
+            reinit="create_new",  # never end a run the user (or another Flowy run) has open
+            settings=wandb.Settings(
+                silent=True,
+                console="off",  # Flowy captures step output itself
+                x_disable_stats=True,
+                x_save_requirements=False,  # Flowy records the environment itself
+                save_code=False,
+                disable_git=True,  # the run's git facts are Flowy's, under config.flowy.git
+                git_commit=run.git.get("commit") or None,
+            ),
+        )
+
     def _mirror_step(self, run: RunRecord, task: StepTask, result: StepResult) -> None:
         for ref in result.outputs.values():
             if ref.artifact_id:
@@ -267,14 +270,17 @@ class WandbTracker:
             self._producers[ref.uri] = task.step
         if self.wandb_run is None:
             return
-        if result.metrics:
-            if task.step not in self._axes:
-                axis = f"{task.step}/{INDEX}"
+        axis = f"{task.step}/{INDEX}"
+        for row in metric_rows(task.step, result.metrics):
+            # Each key is defined by name, not by a glob: step names may hold glob
+            # characters (a map element is ``train[0]``).
+            new = row.keys() - self._axes
+            if axis in new:
                 self.wandb_run.define_metric(axis, hidden=True)
-                self.wandb_run.define_metric(f"{task.step}/*", step_metric=axis)
-                self._axes.add(task.step)
-            for row in metric_rows(task.step, result.metrics):
-                self.wandb_run.log(row)
+            for key in sorted(new - {axis}):
+                self.wandb_run.define_metric(key, step_metric=axis)
+            self._axes |= new
+            self.wandb_run.log(row)
         self._log_params({**task.params, **result.params_logged}, prefix=f"{task.step}.")
         upstream = self._upstream(task)
         self._step_summary(
