@@ -8,6 +8,7 @@ but with a shared bucket and one Redis look like.
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import socket
 import subprocess
@@ -104,3 +105,23 @@ def make_machine(root: Path, shared: Path, redis_url: str, name: str) -> Path:
 def machine() -> Any:
     """:func:`make_machine`, for tests (conftest is not importable under importlib mode)."""
     return make_machine
+
+
+#: What the tests load, registered explicitly (never whatever else happens to be installed).
+PLUGINS = [
+    ("flowy-executor-local", "flowy_executor_local.plugin"),
+    ("flowy-store-sqlite", "flowy_store_sqlite.plugin"),
+    ("flowy-materializers", "flowy_materializers.plugin"),
+    ("flowy-cache-redis", "flowy_cache_redis.plugin"),
+]
+
+
+@pytest.fixture
+def plugins() -> Any:
+    """A fresh plugin manager with exactly :data:`PLUGINS`."""
+    from flowy.kernel.plugins import create_plugin_manager
+
+    return create_plugin_manager(
+        entrypoints=False,
+        plugins=[(name, importlib.import_module(module)) for name, module in PLUGINS],
+    )

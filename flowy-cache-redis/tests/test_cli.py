@@ -37,9 +37,17 @@ PIPE = textwrap.dedent(
 )
 
 
+LOADED = "flowy-executor-local,flowy-store-sqlite,flowy-materializers,flowy-cache-redis"
+
+
 def _flowy(project: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
-    env.update(FLOWY_HOME=str(project / "home"), FLOWY_ALLOW_NEW_INDEX="1", COLUMNS="200")
+    env.update(
+        FLOWY_HOME=str(project / "home"),
+        FLOWY_ALLOW_NEW_INDEX="1",
+        FLOWY_LOAD_PLUGINS=LOADED,  # exactly these, whatever else is installed
+        COLUMNS="200",
+    )
     done = subprocess.run(
         [*FLOWY, *args], cwd=project, env=env, capture_output=True, text=True, timeout=120,
         check=False,

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from flowy.kernel.cache_index import EVERY_PIPELINE, CacheLimits
-from flowy.kernel.plugins import create_plugin_manager
 from flowy.run import load_pipeline
 from flowy.run.engine import run_pipeline
 from flowy.run.shared_cache import SharedCacheWarning
@@ -44,7 +43,7 @@ SOURCE = textwrap.dedent(
 
 @pytest.fixture
 def setup(
-    tmp_path: Path, redis_url: str, machine: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, redis_url: str, machine: Any, monkeypatch: pytest.MonkeyPatch, plugins: Any
 ) -> dict[str, Any]:
     # A new machine's empty database beside a shared folder already full of artifacts is
     # refused unless allowed (flowy.artifacts.rebuild.check_index): what joining a
@@ -60,12 +59,13 @@ def setup(
         "c": machine(tmp_path, shared, redis_url, "c"),
         "shared": shared,
         "url": redis_url,
+        "plugins": plugins,
     }
 
 
 def _run(setup: dict[str, Any], machine: str) -> Any:
     return run_pipeline(
-        setup["pipeline"], "shared", plugins=create_plugin_manager(), project=setup[machine]
+        setup["pipeline"], "shared", plugins=setup["plugins"], project=setup[machine]
     )
 
 
@@ -79,7 +79,7 @@ def test_the_second_machine_hits_what_the_first_computed(setup: dict[str, Any]) 
     second = _run(setup, "b")
     assert _statuses(second) == {"numbers": "cached", "total": "cached"}
     assert second["total"] == sum(range(1000))
-    with Client("shared", setup["b"], plugins=create_plugin_manager()) as client:
+    with Client("shared", setup["b"], plugins=setup["plugins"]) as client:
         # b recorded the artifacts it had no rows for, and the entries: its next run hits locally
         out = client.steps(second.run_id)[1].outputs["total"]
         assert client.store.get_artifact(out).uri.startswith(str(setup["shared"]))
@@ -110,7 +110,7 @@ def test_lru_eviction_by_size_and_gc_collects_what_only_evicted_entries_held(
     files = sorted(p for p in setup["shared"].rglob("*") if p.is_file() and p.name[0] != ".")
     assert len(files) == 2
     # Machine c recorded nothing: without the index its gc would take a's files as garbage.
-    with Client("shared", setup["c"], plugins=create_plugin_manager()) as client:
+    with Client("shared", setup["c"], plugins=setup["plugins"]) as client:
         report = collect(client.store, client.artifact_store, Retention(), keep=index.live_uris())
         assert report.files == []
     assert all(p.exists() for p in files)
@@ -118,7 +118,7 @@ def test_lru_eviction_by_size_and_gc_collects_what_only_evicted_entries_held(
     index.set_limits("shared", CacheLimits(max_bytes=1))
     gone = index.evict("shared")
     assert {e.reason for e in gone} == {"size"} and len(gone) == 2
-    with Client("shared", setup["c"], plugins=create_plugin_manager()) as client:
+    with Client("shared", setup["c"], plugins=setup["plugins"]) as client:
         report = collect(client.store, client.artifact_store, Retention(), keep=index.live_uris())
     assert {Path(f.uri).name for f in report.files} >= {p.name for p in files}
     assert not any(p.exists() for p in files)
@@ -143,10 +143,10 @@ def test_a_shared_hit_on_outputs_known_here_still_records_the_entry(
     setup: dict[str, Any],
 ) -> None:
     _run(setup, "a")
-    with Client("shared", setup["a"], plugins=create_plugin_manager()) as client:
+    with Client("shared", setup["a"], plugins=setup["plugins"]) as client:
         assert client.store.delete_cache() == 2  # the store's own entries only
     again = _run(setup, "a")
     assert _statuses(again) == {"numbers": "cached", "total": "cached"}  # from Redis
-    with Client("shared", setup["a"], plugins=create_plugin_manager()) as client:
+    with Client("shared", setup["a"], plugins=setup["plugins"]) as client:
         assert client.store.cache_stats()["entries"] == 2  # recorded again, no new artifact
         assert len(client.artifacts(limit=100)) == 2

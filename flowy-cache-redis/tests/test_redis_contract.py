@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from flowy.kernel.plugins import create_plugin_manager
 from flowy.testing.cache_index import CacheIndexContract
 from flowy_cache_redis.index import RedisCacheIndex
 
@@ -46,10 +46,10 @@ def test_publishing_keeps_each_pipeline_within_its_budget(redis_url: str) -> Non
     assert old.key in {e.key for e in index.evict()}  # ...until limits are applied
 
 
-def test_a_bad_url_is_a_clear_error_when_the_stack_resolves() -> None:
+def test_a_bad_url_is_a_clear_error_when_the_stack_resolves(plugins: Any) -> None:
     from flowy.kernel.errors import FlowyError
 
-    reg = create_plugin_manager().registry.get("cache_index", "redis")
+    reg = plugins.registry.get("cache_index", "redis")
     cls = reg.load()
     with pytest.raises(ValueError, match=r"redis://HOST:PORT/DB"):
         cls(url="http://example.com:6379")
@@ -68,6 +68,7 @@ def test_an_unreachable_server_is_a_clear_error(redis_server: object) -> None:
 
 
 def test_discovering_the_plugin_imports_no_redis() -> None:
+    import os
     import subprocess
     import sys
 
@@ -76,4 +77,6 @@ def test_discovering_the_plugin_imports_no_redis() -> None:
         "pm = create_plugin_manager(); assert 'redis' in pm.registry.names('cache_index'); "
         "assert 'redis' not in sys.modules, 'redis imported on discovery'"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWY_")}
+    env["FLOWY_LOAD_PLUGINS"] = "flowy-cache-redis"  # found through its entry point, alone
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
