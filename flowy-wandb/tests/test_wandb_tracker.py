@@ -365,6 +365,40 @@ def test_after_wandb_died_the_next_run_in_the_process_is_mirrored_again(
     assert run.summary["flowy/steps/train"]["status"] == "completed"
 
 
+CLASHING = """
+import flowy
+from flowy import Pipeline, step
+
+
+@step
+def a() -> int:
+    flowy.log_params({"k": 1, "shared": "same"})
+    return 1
+
+
+@step
+def b(a: int) -> int:
+    flowy.log_params({"k": 2, "shared": "same"})
+    return a
+
+
+pipeline = Pipeline("clashing", [a, b])
+"""
+
+
+def test_a_key_two_steps_log_with_different_values_keeps_both(
+    project: Path, read_runs: Any
+) -> None:
+    (project / "clashing.py").write_text(CLASHING)
+    from flowy.run.loader import load_pipeline
+
+    result = run_pipeline(load_pipeline("clashing.py"), "tracked", {}, plugins=_plugins())
+    assert result.ok
+    config = read_runs(project / "wandb-runs")[result.run_id].config
+    assert config["k"] == 1 and config["b.k"] == 2  # as Flowy shows the run's parameters
+    assert config["shared"] == "same" and "b.shared" not in config
+
+
 MAPPED = """
 import flowy
 from flowy import Pipeline, step
