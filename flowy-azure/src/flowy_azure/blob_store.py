@@ -168,8 +168,8 @@ class AzureBlobArtifactStore(ArtifactStore):
         """
         pid = os.getpid()
         if self._fs is None or self._fs_pid != pid:
-            if self._fs_pid != pid:
-                self.credential = resolve(self.account)  # async credentials are loop-bound
+            if self._fs is not None:  # a forked child: async credentials are loop-bound
+                self.credential = resolve(self.account)
             self._fs, self._fs_pid = self._make_fs(), pid
         return self._fs
 
