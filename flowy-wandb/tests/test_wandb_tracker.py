@@ -14,6 +14,7 @@ import importlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -278,7 +279,9 @@ def test_a_wandb_failure_is_a_warning_and_the_run_completes(project: Path) -> No
 SABOTAGE = """
 import os
 import signal
+import socket
 import signal
+import socket
 from flowy import Pipeline, step
 
 
@@ -585,6 +588,28 @@ def test_a_failure_while_wandb_answers_ends_the_wandb_run_failed_saying_why(
     assert run.summary["flowy/mirroring"].startswith("stopped: ValueError: Path 'file://")
     assert "flowy/status" not in run.summary
     assert run.history("later/m") == []  # nothing after the failure
+
+
+def test_an_unreachable_wandb_server_delays_the_run_at_most_init_timeout_then_warns(
+    project: Path,
+) -> None:
+    """Online, with a key, against a W&B server that is down (a closed port on 127.0.0.1):
+    wandb.init gives up after ``init_timeout``; the run completes with one warning."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stack = project / ".flowy" / "stacks" / "tracked.toml"
+    stack.write_text(STACK.replace('mode = "offline"', 'mode = "online"\ninit_timeout = 3'))
+    done = _flowy(
+        project, "run", "pipe.py", "--stack", "tracked",
+        WANDB_API_KEY="x" * 40, WANDB_BASE_URL=f"http://127.0.0.1:{port}",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    stderr = " ".join(done.stderr.split())
+    assert stderr.count("Warning: plugin tracker 'wandb'") == 1, stderr
+    assert "W&B failed (CommError: Timed out while retrying" in stderr, stderr
+    assert f"127.0.0.1:{port}" in stderr and "connection refused" in stderr
+    assert "completed" in done.stdout
 
 
 def test_a_bad_dir_is_a_warning_naming_it_and_the_run_completes(project: Path) -> None:

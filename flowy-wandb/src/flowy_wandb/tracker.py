@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from flowy import hookimpl
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from flowy_wandb.mapping import EXIT_CODES, INDEX, config_value, metric_rows, project_name, tag
 from flowy_wandb.service import service_gone, start_afresh
@@ -121,6 +121,9 @@ class WandbTrackerOptions(BaseModel):
     """Extra W&B tags for every run."""
     artifacts: bool = True
     """Log each step's outputs and logged files as a W&B artifact of references."""
+    init_timeout: float | None = Field(default=None, gt=0)
+    """Seconds ``wandb.init`` may wait for a W&B server (the run's first step waits with
+    it); default: W&B's (90)."""
 
 
 class WandbTracker:
@@ -137,6 +140,7 @@ class WandbTracker:
         dir: str | None = None,
         tags: list[str] | None = None,
         artifacts: bool = True,
+        init_timeout: float | None = None,
     ) -> None:
         self.project = project
         self.entity = entity
@@ -144,6 +148,7 @@ class WandbTracker:
         self.dir = dir
         self.tags = list(tags or [])
         self.artifacts = artifacts
+        self.init_timeout = init_timeout
         #: The live W&B run while a Flowy run is mirrored (None before, after, or when off).
         self.wandb_run: Any = None
         self._params: dict[str, Any] = {}
@@ -240,6 +245,17 @@ class WandbTracker:
             "git": dict(run.git),
         }
         tags = ["flowy", f"pipeline:{run.pipeline}", *([f"stack:{stack}"] if stack else [])]
+        settings = wandb.Settings(
+            silent=True,
+            console="off",  # Flowy captures step output itself
+            x_disable_stats=True,
+            x_save_requirements=False,  # Flowy records the environment itself
+            save_code=False,
+            disable_git=True,  # the run's git facts are Flowy's, under config.flowy.git
+            git_commit=run.git.get("commit") or None,
+        )
+        if self.init_timeout is not None:
+            settings.init_timeout = self.init_timeout
         return wandb.init(
             project=project_name(self.project or run.experiment or run.pipeline),
             entity=self.entity,
@@ -252,15 +268,7 @@ class WandbTracker:
             tags=[tag(t) for t in [*tags, *self.tags]],
             config={"flowy": facts},
             reinit="create_new",  # never end a run the user (or another Flowy run) has open
-            settings=wandb.Settings(
-                silent=True,
-                console="off",  # Flowy captures step output itself
-                x_disable_stats=True,
-                x_save_requirements=False,  # Flowy records the environment itself
-                save_code=False,
-                disable_git=True,  # the run's git facts are Flowy's, under config.flowy.git
-                git_commit=run.git.get("commit") or None,
-            ),
+            settings=settings,
         )
 
     def _mirror_step(self, run: RunRecord, task: StepTask, result: StepResult) -> None:
