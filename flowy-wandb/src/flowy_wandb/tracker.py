@@ -18,9 +18,9 @@ Mapping, one W&B run per Flowy run:
 * run id = the Flowy run id, name ``<pipeline>-<run id prefix>``, group =
   the pipeline, job type ``flowy-pipeline``; tags ``flowy``,
   ``pipeline:<name>``, ``stack:<name>`` and the ``tags`` option's;
-* config: the run's parameters, then each step's (those its task carries and
-  those it logs; a default the run never set is not a parameter of the run,
-  as in Flowy's own view); a key a step has with another value becomes
+* config: the run's parameters, then each step's (those its task carries,
+  which leave out defaults the run never set, and those it logs); a key a
+  step has with another value becomes
   ``<step>.<key>``, as in Flowy's own view of a run; Flowy's facts (run id,
   pipeline, experiment, stack, git) under ``flowy``;
 * metrics: every value as a history row ``<step>/<name>`` plotted against
