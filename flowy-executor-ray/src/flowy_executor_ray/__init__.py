@@ -1,0 +1,1 @@
+"""Flowy's Ray executor (see :mod:`flowy_executor_ray.executor`)."""
