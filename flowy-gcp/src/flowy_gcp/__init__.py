@@ -1,0 +1,1 @@
+"""Flowy on Google Cloud: ``gcs`` artifact store, ``vertex`` executor, ``gcp`` stack."""
