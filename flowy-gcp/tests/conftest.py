@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -36,6 +37,16 @@ def gcs_endpoint() -> Iterator[str]:
     port = free_port()
     server = create_server("127.0.0.1", port, in_memory=True)
     server.start()
+    httpd = server._api._httpd
+    report = httpd.handle_error
+
+    def handle_error(request: Any, address: Any) -> None:
+        # A client that closed its connection before the answer (a timed-out attempt, a
+        # closed session) is routine for a server; anything else is still printed.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            report(request, address)
+
+    httpd.handle_error = handle_error
     yield f"http://127.0.0.1:{port}"
     server.stop()
 

@@ -94,7 +94,7 @@ def test_check_passes_against_the_emulator(gcs_endpoint: str, bucket: str) -> No
         "--bucket", bucket, "--region", "europe-west4", "--endpoint-url", gcs_endpoint,
         "--anonymous", "--timeout", "2",
     )  # fmt: skip
-    checks = {c["check"]: c for c in json.loads(result.output)}
+    checks = {c["check"]: c for c in json.loads(result.stdout)}
     assert result.exit_code == 0, result.output
     assert checks["credentials"]["status"] == "warn"  # anonymous
     assert checks["bucket"]["status"] in ("pass", "warn"), checks["bucket"]
@@ -108,7 +108,7 @@ def test_check_reports_a_missing_bucket_and_a_wrong_region(gcs_endpoint: str) ->
         "--bucket", "no-such-bucket", "--region", "europe-west99", "--endpoint-url",
         gcs_endpoint, "--anonymous", "--timeout", "2",
     )  # fmt: skip
-    checks = {c["check"]: c for c in json.loads(result.output)}
+    checks = {c["check"]: c for c in json.loads(result.stdout)}
     assert result.exit_code == 1
     assert checks["bucket"]["status"] == "fail"
     assert "does not exist" in checks["bucket"]["detail"]
@@ -127,7 +127,7 @@ def test_check_with_the_endpoint_down(bucket: str) -> None:
         "--bucket", bucket, "--region", "us-central1", "--endpoint-url",
         f"http://127.0.0.1:{port}", "--anonymous", "--timeout", "1",
     )  # fmt: skip
-    checks = {c["check"]: c for c in json.loads(result.output)}
+    checks = {c["check"]: c for c in json.loads(result.stdout)}
     assert result.exit_code == 1
     assert "did not answer" in checks["bucket"]["detail"]
 
@@ -139,7 +139,7 @@ def test_check_without_credentials(
     result = run_check(
         "--bucket", "b-b-b", "--region", "us-central1", "--endpoint-url", gcs_endpoint
     )
-    checks = {c["check"]: c for c in json.loads(result.output)}
+    checks = {c["check"]: c for c in json.loads(result.stdout)}
     assert result.exit_code == 1
     assert checks["credentials"]["status"] == "fail"
     assert "GOOGLE_APPLICATION_CREDENTIALS" in checks["credentials"]["fix"]
@@ -162,7 +162,7 @@ def test_check_reads_the_stack(project: Path, store_options: dict[str, Any], buc
         )
     )
     result = run_check("--stack", "gcp", "--timeout", "2")
-    checks = {c["check"]: c for c in json.loads(result.output)}
+    checks = {c["check"]: c for c in json.loads(result.stdout)}
     assert result.exit_code == 0, result.output
     assert bucket in checks["bucket"]["detail"] and "artifacts" in checks["bucket"]["detail"]
     assert checks["region"]["detail"].startswith("europe-west4")
