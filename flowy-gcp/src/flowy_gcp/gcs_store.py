@@ -207,7 +207,7 @@ class GcsArtifactStore(ArtifactStore):
     def open_read(self, uri: str) -> BinaryIO:
         path = self.path(uri)
         try:
-            f = self.fs.open(path, "rb", block_size=self.options.chunk_size, cache_type="none")
+            f = self.fs.open(path, "rb", block_size=self.options.chunk_size, cache_type="readahead")
         except FileNotFoundError:
             raise ArtifactNotFoundError(f"No artifact at {uri}") from None
         except Exception as exc:

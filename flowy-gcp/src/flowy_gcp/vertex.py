@@ -136,9 +136,7 @@ class VertexBackend:
             status = response.status_code
             if status < 400:
                 return dict(response.json() or {})
-            if (status in (429, 503) or (status >= 500 and method == "GET")) and (
-                attempt < o.retries
-            ):
+            if (status == 429 or (status >= 500 and method == "GET")) and attempt < o.retries:
                 attempt += 1
                 time.sleep(min(2.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2))
                 continue
