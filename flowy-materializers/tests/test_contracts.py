@@ -109,6 +109,50 @@ class TestPandas(MaterializerContract):
             pd.testing.assert_frame_equal(actual, expected)
 
 
+class TestPandasArrow(MaterializerContract):
+    """Large plain numeric frames as an Arrow IPC stream (the threshold lowered to test it)."""
+
+    plugins = PLUGIN
+
+    @pytest.fixture
+    def materializer(self, monkeypatch: pytest.MonkeyPatch) -> Any:
+        from flowy_materializers import _arrow_matrix
+        from flowy_materializers.pandas_materializer import PandasArrowMaterializer
+
+        monkeypatch.setattr(_arrow_matrix, "MIN_BYTES", 1)
+        monkeypatch.setattr(_arrow_matrix, "SLICE_ROWS", 1_000)  # several batches
+        return PandasArrowMaterializer()
+
+    @pytest.fixture
+    def samples(self) -> list[Any]:
+        import numpy as np
+        import pandas as pd
+
+        with_nan = pd.DataFrame(
+            np.random.default_rng(2).random((5_000, 3)), columns=["a", "b", "c"]
+        )
+        with_nan.iloc[7, 1] = np.nan
+        with_nan.iloc[:, 2] = np.inf
+        return [
+            pd.DataFrame(np.random.default_rng(0).random((20_000, 4)), columns=list("wxyz")),
+            pd.DataFrame(
+                np.arange(30_003, dtype=np.int32).reshape(10_001, 3),
+                columns=[10, 20, 30],
+                index=pd.RangeIndex(5, 20_007, 2, name="row"),
+            ),
+            pd.DataFrame({"x": np.linspace(0, 1, 999, dtype=np.float32)}),
+            with_nan,
+        ]
+
+    def assert_equal(self, expected: Any, actual: Any) -> None:
+        import pandas as pd
+
+        pd.testing.assert_frame_equal(actual, expected)
+        assert actual._mgr.nblocks == 1  # one block, filled batch by batch
+        actual.iloc[0, 0] = 7  # a step may change the frame it was given
+        assert actual.iloc[0, 0] == 7
+
+
 class TestSklearn(MaterializerContract):
     plugins = PLUGIN
 

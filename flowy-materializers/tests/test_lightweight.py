@@ -74,7 +74,7 @@ def test_plugin_import_and_plain_resolution_import_no_framework():
     out = json.loads(run_python(SCRIPT))
     assert out["chosen"] == ["json"] * 5
     assert out["heavy"] == []
-    assert out["n"] == 10  # chunked_parquet and chunked_npy (streaming steps) included
+    assert out["n"] == 11  # chunked_parquet, chunked_npy (streaming steps), pandas_arrow included
 
 
 def test_a_pipeline_of_plain_python_types_imports_no_framework(project):

@@ -31,10 +31,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-from flowy.kernel.contracts import Executor
+from flowy.kernel.contracts import Executor, LazyOptions
 from flowy.kernel.records import StepRef, StepResult, StepTask
 from flowy.run import children_watched, execute_attempt, run_attempt_forked, run_with_retries
-from pydantic import BaseModel, ConfigDict, Field
 
 from flowy_executor_local.pool import WorkerPool, cancelled_result, resource_needs
 
@@ -42,30 +41,6 @@ if TYPE_CHECKING:
     from flowy.kernel.contracts import LiveStep, WorkerRuntime
 
 StartMethod = Literal["fork", "forkserver", "spawn"]
-
-
-class LocalOptions(BaseModel):
-    """Options of the ``local`` executor."""
-
-    model_config = ConfigDict(extra="forbid")
-    max_workers: int | None = Field(
-        None,
-        ge=1,
-        description="worker processes; 1 = in this process; default: as many as the DAG's "
-        "widest level can use, up to the CPU count (a chain runs in this process)",
-    )
-    start_method: StartMethod | None = Field(
-        None,
-        description="how workers start; default fork on Linux unless tensorflow/torch/jax "
-        "is imported (then forkserver), spawn elsewhere",
-    )
-    resources: dict[str, float] = Field(
-        default_factory=dict,
-        description="totals of extra resources steps may ask for (cpu is max_workers)",
-    )
-    kill_grace: float = Field(
-        0.0, ge=0, description="seconds between SIGTERM and SIGKILL on timeout (in-process mode)"
-    )
 
 
 #: Libraries whose thread pools do not survive ``fork``: a worker forked from a
@@ -97,7 +72,7 @@ def default_start_method() -> StartMethod:
 class LocalExecutor(Executor):
     """Sequential in-process execution, or a resource-aware worker pool (see the module)."""
 
-    Options = LocalOptions
+    Options = LazyOptions("flowy_executor_local.options:LocalOptions")
 
     def __init__(
         self,

@@ -72,6 +72,34 @@ class ColumnStats:
         self.total += float(pc.sum(column).as_py())
         self.count += valid
 
+    def add_values(self, values: Any) -> None:
+        """Fold in one slice of a plain NumPy column (NaN counted as missing, as pandas does).
+
+        NumPy's reductions run at memory speed; only a slice that holds NaN pays for
+        the NaN-aware ones.
+        """
+        import numpy as np
+
+        if not len(values):
+            return
+        floating = values.dtype.kind == "f"
+        with np.errstate(all="ignore"):
+            total = float(values.sum(dtype="float64"))
+            low, high = values.min(), values.max()
+            missing = 0
+            if floating and (np.isnan(low) or np.isnan(total)):
+                missing = int(np.count_nonzero(np.isnan(values)))
+                if missing == len(values):
+                    self.nulls += missing
+                    return
+                low, high = np.nanmin(values), np.nanmax(values)
+                total = float(np.nansum(values, dtype="float64"))
+        self.nulls += missing
+        self.lows.append(float(low))
+        self.highs.append(float(high))
+        self.total += total
+        self.count += len(values) - missing
+
     def summary(self) -> tuple[int, dict[str, Any]]:
         """``(nulls, {"min", "max", "mean"})``; no statistics when every value is null."""
         if not self.count:

@@ -47,6 +47,17 @@ MATERIALIZERS: dict[str, dict[str, Any]] = {
         "install": "flowy-materializers[pandas]",
         "description": "DataFrame and Series",
     },
+    # Large plain numeric frames: asked before "pandas" (priority), accepts only those.
+    "pandas_arrow": {
+        "target": f"{_PKG}.pandas_materializer:PandasArrowMaterializer",
+        "types": ["pandas.DataFrame", "pandas.core.frame.DataFrame"],
+        "priority": 10,
+        "extension": ".arrows",
+        "format": "Arrow IPC stream, uncompressed (numeric matrices of 16 MiB or more)",
+        "requires": ["pandas", "pyarrow"],
+        "install": "flowy-materializers[pandas]",
+        "description": "large DataFrames whose columns share one int/float dtype (RangeIndex)",
+    },
     "sklearn": {
         "target": f"{_PKG}.sklearn_materializer:SklearnMaterializer",
         "types": ["sklearn.base.BaseEstimator"],

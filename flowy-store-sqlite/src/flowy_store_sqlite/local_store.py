@@ -32,9 +32,8 @@ import stat
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
-from flowy.kernel.contracts import ArtifactStore, StoredObject
+from flowy.kernel.contracts import ArtifactStore, LazyOptions, StoredObject
 from flowy.kernel.errors import ArtifactNotFoundError, ArtifactPathError
-from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from fsspec.implementations.local import LocalFileSystem
@@ -43,21 +42,10 @@ _FILE_SCHEME = "file://"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-class LocalArtifactStoreOptions(BaseModel):
-    """Stack options of the ``local`` artifact store."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    path: str
-    """The root folder; created when missing. Relative paths are taken from the cwd."""
-    fsync: bool = False
-    """fsync each artifact and its folder before it becomes visible (survives power loss)."""
-
-
 class LocalArtifactStore(ArtifactStore):
     """Artifact bytes in a local folder, written atomically (see the module docstring)."""
 
-    Options: ClassVar[Any] = LocalArtifactStoreOptions
+    Options: ClassVar[Any] = LazyOptions("flowy_store_sqlite.options:LocalArtifactStoreOptions")
 
     def __init__(self, path: str, fsync: bool = False) -> None:
         self.root = os.path.realpath(os.path.expanduser(path))

@@ -27,7 +27,7 @@ from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 from flowy.kernel.catalog import Catalog
-from flowy.kernel.contracts import MetadataStore
+from flowy.kernel.contracts import LazyOptions, MetadataStore
 from flowy.kernel.errors import ArtifactNotFoundError, RunNotFoundError
 from flowy.kernel.records import ArtifactRef, CacheEntry, RunRecord
 from sqlalchemy import Column, Connection, Delete, Insert, Table, Update, delete, func, select
@@ -41,7 +41,6 @@ from flowy_store_sqlite.deletion import DeletionQueries
 from flowy_store_sqlite.lineage import LineageQueries
 from flowy_store_sqlite.model_registry import ModelRegistryQueries
 from flowy_store_sqlite.monitor_rows import MonitorQueries
-from flowy_store_sqlite.options import SQLMetadataStoreOptions
 from flowy_store_sqlite.prepared import Prepared, cursor_of
 from flowy_store_sqlite.run_search import RunSearchQueries
 from flowy_store_sqlite.schedule_rows import ScheduleQueries
@@ -69,7 +68,7 @@ class SQLMetadataStore(
     :class:`flowy.kernel.catalog.Catalog` capability) live in their own mixins.
     """
 
-    Options: ClassVar[Any] = SQLMetadataStoreOptions
+    Options: ClassVar[Any] = LazyOptions("flowy_store_sqlite.options:SQLMetadataStoreOptions")
     Q: ClassVar[Any] = queries
 
     def __init__(

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowy.kernel.catalog import Catalog
-from flowy.kernel.contracts import MetadataStore
+from flowy.kernel.contracts import LazyOptions, MetadataStore
 from flowy.kernel.errors import ConfigError
 from flowy.kernel.monitoring import MonitorReadings
 from flowy.kernel.records import ArtifactRef, CacheEntry, RunRecord
@@ -43,7 +43,6 @@ from flowy.kernel.schedules import ScheduleStore
 from flowy_store_sqlite import _rows, connect, faults, sqlite_queries
 from flowy_store_sqlite.alert_rows import AlertQueries
 from flowy_store_sqlite.circuit_rows import SQLiteCircuitQueries
-from flowy_store_sqlite.options import SQLMetadataStoreOptions
 from flowy_store_sqlite.revisions import HEAD_REVISION
 from flowy_store_sqlite.shared_methods import Rows, SharedMethods
 
@@ -85,7 +84,7 @@ class SQLiteMetadataStore(
 ):
     """Runs, steps, artifacts, lineage, metrics and cache in a SQLite file (see the module)."""
 
-    Options: ClassVar[Any] = SQLMetadataStoreOptions
+    Options: ClassVar[Any] = LazyOptions("flowy_store_sqlite.options:SQLMetadataStoreOptions")
     Q: ClassVar[Any] = sqlite_queries
 
     def __init__(self, url: str, fsync: bool = False, busy_timeout: float = 30.0) -> None:

@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, NamedTuple, Protocol
 
-from flowy.kernel.component import Component
+from flowy.kernel.component import Component, LazyOptions
 from flowy.kernel.metadata_store import MetadataStore
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ __all__ = [
     "CacheStrategy",
     "Component",
     "Executor",
+    "LazyOptions",
     "LiveStep",
     "Materializer",
     "MaterializerResolver",

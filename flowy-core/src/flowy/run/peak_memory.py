@@ -34,6 +34,8 @@ except ImportError:  # Windows
 
 #: Seconds between resident-size samples while a watched attempt runs.
 INTERVAL = 0.05
+#: Seconds the sampling thread waits for another attempt before it ends.
+LINGER = 1.0
 #: ``ru_maxrss`` is in kilobytes on Linux, in bytes on macOS.
 _MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -42,31 +44,69 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 def reset_peak() -> bool:
     """Reset this process's RSS high-water mark (Linux 4.0+); False where that is refused."""
     try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
+        fd = os.open("/proc/self/clear_refs", os.O_WRONLY)
     except OSError:
         return False
+    try:
+        os.write(fd, b"5")
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     return True
+
+
+def read_proc(path: str) -> bytes | None:
+    """A small ``/proc`` file's text in one ``read`` (no Python file object), or None.
+
+    Every step attempt reads a few of these; a raw descriptor costs a third of an
+    ``open()`` with its buffer and text layers.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 8192)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _status_kib(text: bytes, field: bytes) -> int | None:
+    start = text.find(field)
+    if start < 0:
+        return None
+    try:
+        return int(text[start + len(field) : text.index(b"kB", start)])
+    except ValueError:
+        return None
+
+
+def memory_now() -> tuple[int | None, int]:
+    """``(VmHWM, VmRSS)`` of this process in bytes from one ``/proc/self/status`` read.
+
+    ``(None, 0)`` without ``/proc``.
+    """
+    text = read_proc("/proc/self/status")
+    if text is None:
+        return None, 0
+    mark, rss = _status_kib(text, b"VmHWM:"), _status_kib(text, b"VmRSS:")
+    return (None if mark is None else mark * 1024), (rss or 0) * 1024
 
 
 def high_water() -> int | None:
     """``VmHWM`` of this process in bytes, or None without ``/proc``."""
-    try:
-        with open("/proc/self/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    return memory_now()[0]
 
 
 def resident() -> int:
     """The resident size of this process now, in bytes (0 without ``/proc``)."""
+    text = read_proc("/proc/self/statm")
     try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE
-    except (OSError, ValueError, IndexError):
+        return int(text.split()[1]) * _PAGE if text else 0
+    except (ValueError, IndexError):
         return 0
 
 
@@ -87,8 +127,7 @@ class PeakWatch:
 
     def __init__(self, reset: bool) -> None:
         self._reset = reset and reset_peak()
-        self._start = high_water()
-        self._most = resident()
+        self._start, self._most = memory_now()
         if not self._reset and self._start is not None:
             _sampler.watch(self)
 
@@ -97,19 +136,25 @@ class PeakWatch:
 
     def stop(self) -> int | None:
         _sampler.unwatch(self)
-        end = high_water()
+        end, now = memory_now()
         if end is None or self._start is None:
             return lifetime_peak()
         if self._reset or end > self._start:
             return end
-        return max(self._most, resident())
+        return max(self._most, now)
 
 
 class _Sampler:
-    """One helper thread sampling the resident size for every watched attempt."""
+    """One helper thread sampling the resident size for every watched attempt.
+
+    The thread waits up to :data:`LINGER` seconds for the next watched attempt
+    before it ends: a chain of short in-process steps reuses one thread instead
+    of starting one per step (a thread start costs more than the rest of the meter).
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.wake = threading.Condition(self.lock)
         self.watched: set[PeakWatch] = set()
         self.thread: threading.Thread | None = None
 
@@ -119,6 +164,8 @@ class _Sampler:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._loop, name="flowy-rss", daemon=True)
                 self.thread.start()
+            else:
+                self.wake.notify()
 
     def unwatch(self, watch: PeakWatch) -> None:
         with self.lock:
@@ -127,10 +174,13 @@ class _Sampler:
     def _loop(self) -> None:
         while True:
             with self.lock:
+                if not self.watched:
+                    # Idle: wait for the next attempt a while, then end (a watch starts one).
+                    self.wake.wait(LINGER)
+                    if not self.watched:
+                        self.thread = None
+                        return
                 watched = list(self.watched)
-                if not watched:  # nothing to watch: the thread ends (a new watch starts one)
-                    self.thread = None
-                    return
             size = resident()
             for watch in watched:
                 watch.observe(size)

@@ -58,7 +58,7 @@ from typing import Any
 import attrs
 
 from flowy.kernel.records import ResourceUsage, StepResult
-from flowy.run.peak_memory import PeakWatch
+from flowy.run.peak_memory import PeakWatch, read_proc
 
 try:
     import resource as _resource
@@ -85,15 +85,16 @@ if hasattr(os, "register_at_fork"):
 
 def _io(path: str) -> tuple[int, int] | None:
     """``(rchar, wchar)`` from a ``/proc/.../io`` file, or None where there is none."""
-    try:
-        with open(path, "rb") as f:
-            text = f.read()
-    except OSError:
+    text = read_proc(path)
+    if text is None:
         return None
-    fields = dict(line.split(b": ") for line in text.splitlines() if b": " in line)
     try:
-        return int(fields[b"rchar"]), int(fields[b"wchar"])
-    except (KeyError, ValueError):
+        read_at, write_at = text.index(b"rchar:"), text.index(b"wchar:")
+        return (
+            int(text[read_at + 6 : text.index(b"\n", read_at)]),
+            int(text[write_at + 6 : text.index(b"\n", write_at)]),
+        )
+    except ValueError:
         return None
 
 

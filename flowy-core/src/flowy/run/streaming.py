@@ -58,6 +58,9 @@ NOT_ITERATOR = _NotIterator()
 def wanted_chunk_type(func: Callable[..., Any], name: str) -> type | _NotIterator | None:
     """What parameter ``name`` of ``func`` wants: :data:`NOT_ITERATOR`, or an iterator's
     element type (None for "as written")."""
+    declared = getattr(func, "__annotations__", None)
+    if isinstance(declared, dict) and name not in declared and inspect.isfunction(func):
+        return NOT_ITERATOR  # no annotation (most steps): nothing to resolve, every attempt
     annotation = _annotation(func, name)
     if isinstance(annotation, str):  # not resolvable here: read what it says
         head = annotation.split("[", 1)[0].strip().rsplit(".", 1)[-1]

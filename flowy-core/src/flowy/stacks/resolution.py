@@ -11,6 +11,7 @@ active (or named) stack for a run. Stack files themselves are read by
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,6 +108,7 @@ def check_stack(
     :class:`flowy.tracking.client.Client` needs only the stores, and importing the
     executor's module would cost a ``flowy runs list`` a third of its time.
     """
+    from flowy.stacks.options_cache import validated
     from flowy.stacks.stackfile import options_of, validate_options
 
     project = project or project_root()
@@ -141,8 +143,15 @@ def check_stack(
         reg = lookup_component(defn, kind, table, plugins)
         cls = reg.load()
         where = f"{stack_label(defn)}, {kind} {table['type']!r}"
-        options = validate_options(
-            cls, substitute(raw, project, where), where, kind, f"{reg.distribution} {reg.version}"
+        provider = f"{reg.distribution} {reg.version}"
+        given = substitute(raw, project, where)
+        options = validated(
+            cls,
+            provider,
+            raw=raw,
+            options=given,
+            project=project,
+            validate=functools.partial(validate_options, cls, given, where, kind, provider),
         )
         checked[kind] = CheckedComponent(
             kind,
