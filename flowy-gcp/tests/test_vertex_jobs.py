@@ -3,8 +3,9 @@
 No Vertex AI emulator exists, so what the executor sends in remote mode is
 checked here against the v1 REST reference's shapes (CustomJob,
 WorkerPoolSpec, MachineSpec, Scheduling), and the state mapping against its
-JobState values. The REST calls themselves (create, get, cancel) are not run
-against Google here: see docs/gcp.md, "What is tested".
+JobState values. The REST calls themselves (create, get, cancel) run against a
+stand-in service in test_vertex_remote.py, never against Google: see
+docs/gcp.md, "What is tested".
 """
 
 from __future__ import annotations
