@@ -32,6 +32,7 @@ PUBLIC_PACKAGES = [
     "flowy.stacks",
     "flowy.run",
     "flowy.tracking",
+    "flowy.remote_jobs",
 ]
 #: Names ``flowy`` defines itself rather than through its lazy map.
 EAGER = {"flowy": {"__version__", "hookimpl"}}
