@@ -155,7 +155,12 @@ def test_check_reads_the_stack(project: Path, store_options: dict[str, Any], buc
     (stacks / "gcp.toml").write_text(
         tomli_w.dumps(
             {
-                "executor": {"type": "vertex", "mode": "local", "region": "europe-west4"},
+                "executor": {
+                    "type": "vertex",
+                    "mode": "local",
+                    "project": "flowy-test",
+                    "region": "europe-west4",
+                },
                 "artifact_store": {"type": "gcs", **store_options},
                 "metadata_store": {"type": "sql", "url": f"sqlite:///{project}/.flowy/m.db"},
             }
@@ -166,6 +171,12 @@ def test_check_reads_the_stack(project: Path, store_options: dict[str, Any], buc
     assert result.exit_code == 0, result.output
     assert bucket in checks["bucket"]["detail"] and "artifacts" in checks["bucket"]["detail"]
     assert checks["region"]["detail"].startswith("europe-west4")
+    assert checks["project"] == {
+        "check": "project",
+        "status": "pass",
+        "detail": "flowy-test",
+        "fix": "",
+    }
 
 
 def test_human_output_names_the_fix(gcs_endpoint: str) -> None:

@@ -213,5 +213,8 @@ def run_checks(s: Settings) -> list[Check]:
     credentials = check_credentials(s)
     if credentials.status == FAIL:
         return [credentials, check_region(s)]
-    project = check_project(s) if not s.anonymous else Check("project", SKIP, "anonymous")
+    if s.anonymous and not s.project:
+        project = Check("project", SKIP, "anonymous, and none configured")
+    else:
+        project = check_project(s)
     return [credentials, project, check_bucket(s), check_region(s), check_vertex_api(s)]
