@@ -93,3 +93,32 @@ def test_listing_and_describe(store: GcsArtifactStore) -> None:
     assert store.holds_artifacts()
     assert store.describe()["bucket"] == store.bucket
     assert store.describe()["prefix"] == "artifacts"
+
+
+def test_the_example_pipeline_on_local_worker_processes_with_artifacts_in_gcs(
+    project: Any, gcp_plugins: Any, store_options: dict[str, Any]
+) -> None:
+    """Forked workers build their own gcsfs client (a client does not survive a fork)."""
+    from pathlib import Path
+
+    import tomli_w
+    from flowy.run.engine import run_pipeline
+    from flowy.run.loader import load_module
+
+    stacks = project / ".flowy" / "stacks"
+    stacks.mkdir(exist_ok=True)
+    (stacks / "gcsonly.toml").write_text(
+        tomli_w.dumps(
+            {
+                "executor": {"type": "local", "max_workers": 2},
+                "metadata_store": {"type": "sqlite", "url": f"sqlite:///{project}/.flowy/m.db"},
+                "artifact_store": {"type": "gcs", **store_options},
+            }
+        )
+    )
+    example = Path(__file__).resolve().parents[2] / "examples" / "quickstart" / "pipeline.py"
+    module = load_module(example)
+    result = run_pipeline(module.pipeline, stack="gcsonly", plugins=gcp_plugins, project=project)
+    assert result.status == "completed", {k: v.error for k, v in result.steps.items()}
+    assert all(ref.uri.startswith("gs://") for ref in result.artifacts.values())
+    assert result["evaluate"]["r2"] > 0.9
