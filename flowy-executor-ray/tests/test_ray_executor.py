@@ -95,7 +95,10 @@ OWN_INSTANCE = textwrap.dedent(
     @step
     def where() -> dict:
         ctx = ray.get_runtime_context()
-        return {"worker": os.getpid(), "raylet": os.getppid(), "gcs": ctx.gcs_address}
+        return {
+            "worker": os.getpid(), "raylet": os.getppid(), "gcs": ctx.gcs_address,
+            "nice": os.nice(0),
+        }
 
     @step
     def report(where: dict, out: str) -> int:
@@ -373,6 +376,7 @@ def test_without_an_address_a_local_instance_is_started_on_loopback_and_stopped(
     seen = json.loads(out.read_text())
     assert seen["cpus"] == 2
     assert seen["gcs"].startswith("127.0.0.1:"), "the run's own instance listens beyond loopback"
+    assert seen["nice"] == 0, "steps run at a lower priority than on the local executor"
     pids = [seen["worker"], seen["raylet"]]
     deadline = time.monotonic() + 30
     while any(alive(p) for p in pids) and time.monotonic() < deadline:

@@ -7,7 +7,10 @@ Ray allows one cluster per process (``ray.init``). The executor therefore:
 * else connects to ``address`` and disconnects after the run;
 * else starts a local instance for the run and stops it after. That instance is
   private to the run, so it listens on 127.0.0.1 only, and usage statistics are
-  off unless the user turned them on (``RAY_USAGE_STATS_ENABLED``).
+  off unless the user turned them on (``RAY_USAGE_STATS_ENABLED``). Its workers run
+  at the priority of the run itself (``RAY_worker_niceness=0``), as the local
+  executor's do: Ray's default, 15, lets any other busy program on the machine
+  starve the steps.
 
 Ray is imported here, lazily: nothing of this module runs at plugin discovery.
 """
@@ -33,6 +36,8 @@ CONNECT_TIMEOUT = 10.0
 #: binds its servers to 127.0.0.1 instead of every interface (its single-machine mode).
 _CLUSTER_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 _LOCAL_ONLY = {_CLUSTER_SWITCH: "0", "RAY_USAGE_STATS_ENABLED": "0"}
+#: Ray's workers' nice value (its default 15); see the module.
+_NICENESS = "RAY_worker_niceness"
 
 
 @attrs.define
@@ -127,6 +132,7 @@ def connect(
                 f"{type(exc).__name__}: {_first_line(exc)}. {fix}"
             ) from exc
         return Connection(ray, "connected", ray.get_runtime_context().gcs_address)
+    os.environ.setdefault(_NICENESS, "0")  # read by the raylet this starts
     try:
         ray.init(
             address="local",  # a new instance, never one `ray start` left on this machine

@@ -169,10 +169,16 @@ class RayExecutor(Executor):
                 _drain(loop, timeout=5.0)
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=5)
+            if not thread.is_alive():
+                loop.close()
         connection.close()
 
     def close(self) -> None:
-        self.shutdown(cancel=False)
+        """End of the run: tasks still out are orphans (the engine stopped waiting), so cancel
+        them rather than leave them running on a cluster."""
+        with self._lock:
+            orphans = bool(self._refs)
+        self.shutdown(cancel=orphans)
 
     # -- submitting ------------------------------------------------------------
 
