@@ -26,6 +26,7 @@ from flowy.kernel.contracts import Materializer
 from flowy.kernel.errors import UnsafeArtifactError
 
 from flowy_materializers._files import json_safe, spooled_path
+from flowy_materializers._skops_import import check_file_types, import_skops_io
 
 _DIST = "sklearn.metrics._dist_metrics"
 _DISTANCES = [
@@ -119,16 +120,18 @@ class SklearnMaterializer(Materializer):
     extension = ".skops"
 
     def save(self, obj: Any, file: BinaryIO) -> dict[str, Any]:
-        import skops.io as sio
+        sio = import_skops_io()
 
         sio.dump(obj, file)
         return estimator_metadata(obj)
 
     def load(self, file: BinaryIO, metadata: Mapping[str, Any]) -> Any:
-        import skops.io as sio
         from flowy.artifacts import unsafe_load_allowed
 
+        sio = import_skops_io()
+
         with spooled_path(file, ".skops") as path:
+            check_file_types(path)
             untrusted = list(sio.get_untrusted_types(file=path))
             refused = sorted(set(untrusted) - trusted_types())
             if refused and not unsafe_load_allowed():
