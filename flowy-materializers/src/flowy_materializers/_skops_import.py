@@ -28,7 +28,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 CACHE_NAME = "skops-estimators.json"
@@ -163,7 +162,7 @@ def _stand_ins(names: list[str]) -> list[tuple[str, Any]]:
     return pairs
 
 
-def import_skops_io() -> ModuleType:
+def import_skops_io() -> Any:
     """``skops.io``, imported as described in the module docstring."""
     loaded = sys.modules.get("skops.io")
     if loaded is not None:
