@@ -75,7 +75,20 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The session's Ray cluster (its GCS address); this process is connected to it."""
     os.environ.update(RAY_ENV)
-    port, client_port = _free_port(), _free_port()
+    port = _free_port()
+    # Ports Ray would otherwise take at fixed numbers (8265, 52365, 10001, ...): free ones,
+    # so that two sessions (pytest-xdist workers) each run a cluster of their own.
+    ports = {
+        name: _free_port()
+        for name in (
+            "ray-client-server-port",
+            "dashboard-port",
+            "dashboard-agent-listen-port",
+            "dashboard-agent-grpc-port",
+            "runtime-env-agent-port",
+            "metrics-export-port",
+        )
+    }
     log = tmp_path_factory.mktemp("ray") / "ray-start.log"
     ray_cli = Path(sys.executable).with_name("ray")
     command = [
@@ -85,7 +98,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--head",
         "--block",
         f"--port={port}",
-        f"--ray-client-server-port={client_port}",
+        *(f"--{name}={number}" for name, number in ports.items()),
         f"--num-cpus={CLUSTER_RESOURCES['CPU']}",
         f"--num-gpus={CLUSTER_RESOURCES['GPU']}",
         f"--resources={json.dumps({'special': CLUSTER_RESOURCES['special']})}",
