@@ -213,7 +213,7 @@ def main() -> int:
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
-    print(f"\n{STEPS} independent CPU-bound steps of ~1 s, whole runs, A B A B")
+    print(f"\n{STEPS} independent CPU-bound steps of ~1 s, whole runs, alternating (A B C, A B)")
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     width = max(len(r[0]) for r in rows)
     for label, value, note in rows:

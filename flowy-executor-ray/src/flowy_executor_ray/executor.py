@@ -201,7 +201,11 @@ class RayExecutor(Executor):
                         "autoscaling = true if the cluster adds nodes on demand.",
                     )
                 )
-        stream = self._remote.options(name=f"flowy:{task.step}", **request.options()).remote(task)
+        try:
+            remote = self._remote.options(name=f"flowy:{task.step}", **request.options())
+        except (TypeError, ValueError) as exc:  # Ray refused the request (a reserved name...)
+            return _settled(_failed(task, f"ResourceError: Ray refused step {task.step!r}: {exc}"))
+        stream = remote.remote(task)
         key = id(stream)
         with self._lock:
             self._refs[key] = stream
@@ -222,8 +226,8 @@ class RayExecutor(Executor):
                 if event[0] == OUTPUT:
                     printed.append(event[1])
                     self._report(lambda rt, e=event: rt.report_output(task, str(e[1])))
-                elif event[0] == RETRY:
-                    printed.clear()  # the result of a retried task carries every attempt's log
+                elif event[0] == RETRY:  # the run's live view marks the next attempt; so do we
+                    printed.append(f"--- attempt {event[1].attempts + 1} ---\n")
                     self._report(lambda rt, e=event: rt.report_retry(task, e[1], float(e[2])))
                 elif event[0] == RESULT:
                     result: StepResult = event[1]

@@ -17,9 +17,9 @@ import attrs
 from flowy.kernel.errors import FlowyError
 
 #: Flowy's names (and Ray's own) for the resources Ray schedules by keyword.
-CPU_NAMES = frozenset({"cpu", "cpus", "num_cpus", "CPU"})
-GPU_NAMES = frozenset({"gpu", "gpus", "num_gpus", "GPU"})
-MEMORY_NAMES = frozenset({"memory", "mem"})
+CPU_NAMES = frozenset({"cpu", "cpus", "CPU"})
+GPU_NAMES = frozenset({"gpu", "gpus", "GPU"})
+MEMORY_NAMES = frozenset({"memory"})
 
 _UNITS = {
     "": 1,
