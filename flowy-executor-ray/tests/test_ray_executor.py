@@ -194,6 +194,22 @@ def test_a_misspelt_option_is_named(project: Path, ray_plugins: Any) -> None:
         check_stack(defn, ray_plugins, project)
 
 
+def test_sizing_a_cluster_given_by_address_is_refused(project: Path, ray_plugins: Any) -> None:
+    from flowy.stacks.definitions import StackDefinition
+
+    defn = StackDefinition(
+        "sized",
+        {
+            "executor": {"type": "ray", "address": "head.example.com:6379", "num_cpus": 8},
+            "metadata_store": {"type": "sqlite", "url": "sqlite:///{project}/.flowy/m.db"},
+            "artifact_store": {"type": "local", "path": "{project}/.flowy/artifacts"},
+        },
+        "project",
+    )
+    with pytest.raises(FlowyError, match="num_cpus size the local Ray instance"):
+        check_stack(defn, ray_plugins, project)
+
+
 def test_a_ray_client_address_is_refused_with_what_to_do_instead() -> None:
     from flowy_executor_ray.connection import connect
 

@@ -34,7 +34,7 @@ from flowy.kernel import records as R
 from flowy.kernel.contracts import Executor
 from flowy.kernel.errors import FlowyError
 from flowy.kernel.records import StepResult, StepTask
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flowy_executor_ray.resources import ray_request, unmet
 
@@ -78,6 +78,17 @@ class RayOptions(BaseModel):
         default_factory=dict,
         description="more keyword arguments for ray.init (runtime_env, namespace, ...)",
     )
+
+    @model_validator(mode="after")
+    def _sizes_only_for_a_local_instance(self) -> RayOptions:
+        sized = [n for n in ("num_cpus", "num_gpus") if getattr(self, n) is not None]
+        if self.address and sized:
+            raise ValueError(
+                f"{' and '.join(sized)} size the local Ray instance the executor starts; with "
+                f"address = {self.address!r} the cluster's nodes say what they offer. Drop "
+                f"{' and '.join(sized)}, or drop the address to start a local instance."
+            )
+        return self
 
 
 class RayExecutor(Executor):
