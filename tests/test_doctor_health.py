@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from flowy.kernel.records import RunRecord
 from flowy_store_sqlite.metadata import SQLMetadataStore
+from flowy_store_sqlite.revisions import HEAD_REVISION
 
 PIPE = """
 from flowy import Pipeline, step
@@ -89,7 +90,7 @@ def test_a_healthy_stack_exits_0_and_json_has_its_shape(proj: Any) -> None:
     checks = _by_name(report)
     assert set(checks) >= NAMES
     assert any(name.startswith("disk (") for name in checks)
-    assert checks["schema"]["status"] == "ok" and "0008_operations" in checks["schema"]["detail"]
+    assert checks["schema"]["status"] == "ok" and HEAD_REVISION in checks["schema"]["detail"]
     assert checks["artifact store"]["status"] == "ok"
     assert "scheduler" not in checks  # no schedule: nothing to say about a scheduler
     assert not list(proj.artifacts.glob("doctor-probe*"))  # the probe was deleted

@@ -132,8 +132,15 @@ class Filled:
 def serve(app: Any) -> Iterator[str]:
     """A real uvicorn server for ``app`` on a free port of 127.0.0.1; yields its URL."""
     import uvicorn
+    from flowy_ui.app import MAX_REQUEST_HEAD
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD,  # as `flowy ui` serves
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="ui-test-server", daemon=True)
     thread.start()

@@ -168,12 +168,16 @@ class LocalExecutor(Executor):
         """
         if self.start_method == "fork":
             return True
-        code = getattr(step.fn, "__code__", None)
+        fn = step.fn
+        # A nested pipeline's step with renamed inputs wraps its function: judge that one.
+        while getattr(fn, "__code__", None) is None and callable(getattr(fn, "fn", None)):
+            fn = fn.fn
+        code = getattr(fn, "__code__", None)
         if code is None:
             return True
-        if getattr(code, "co_qualname", step.fn.__qualname__) != step.fn.__qualname__:
+        if getattr(code, "co_qualname", fn.__qualname__) != fn.__qualname__:
             return False  # defined elsewhere (e.g. in a function), then renamed
-        module = sys.modules.get(step.fn.__module__)
+        module = sys.modules.get(fn.__module__)
         where = getattr(module, "__flowy_path__", None) or getattr(module, "__file__", None)
         if not where:
             return True

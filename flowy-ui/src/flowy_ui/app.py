@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from flowy.kernel.plugins import FlowyPlugins
 
 API = "/api/v1"
+#: The largest request head (request line and headers) the server reads, for uvicorn's
+#: ``h11_max_incomplete_event_size``. Its default, 16 KiB, cuts ``/compare?runs=...`` of a
+#: few hundred runs off with a reset connection instead of an answer.
+MAX_REQUEST_HEAD = 256 * 1024
 
 
 def create_app(settings: Settings | None = None, plugins: FlowyPlugins | None = None) -> FastAPI:

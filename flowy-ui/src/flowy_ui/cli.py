@@ -141,10 +141,16 @@ def serve(settings: Any, open_browser: bool) -> None:
 
     import uvicorn
 
-    from flowy_ui.app import create_app
+    from flowy_ui.app import MAX_REQUEST_HEAD, create_app
 
     app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
+    )
     server = uvicorn.Server(config)
 
     def announce() -> None:
