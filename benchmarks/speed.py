@@ -361,7 +361,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("workloads", nargs="*", help=f"any of {', '.join(WORKLOADS)} (default: all)")
+    parser.add_argument(
+        "workloads", nargs="*", help=f"any of {', '.join(WORKLOADS)} (default: all)"
+    )
     parser.add_argument("--repeat", type=int, default=7, help="A B pairs per workload")
     parser.add_argument("--peers", type=Path, default=DEFAULT_PEERS, help="../shared/peers")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
