@@ -14,10 +14,9 @@ import secrets
 from typing import Any
 
 import attrs
+from flowy.kernel.checks import FAIL, PASS, SKIP, WARN, Check
 
 from flowy_aws.errors import CREDENTIALS_FIX, translate
-
-PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
 
 #: Actions the job role needs (S3 data and staging, CloudWatch logs, ECR image pulls).
 ROLE_ACTIONS = (
@@ -30,14 +29,6 @@ ROLE_ACTIONS = (
     "logs:PutLogEvents",
     "ecr:BatchGetImage",
 )
-
-
-@attrs.frozen
-class Check:
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
 
 
 @attrs.define

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import attrs
+from flowy.kernel.checks import FAIL, PASS, SKIP, WARN, Check
 
 from flowy_azure.errors import (
     CREDENTIALS_FIX,
@@ -25,16 +26,6 @@ from flowy_azure.errors import (
     AzureCredentialsError,
     AzureError,
 )
-
-PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
-
-
-@attrs.frozen
-class Check:
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
 
 
 @attrs.define

@@ -5,13 +5,13 @@ Imported only when ``flowy azure ...`` runs, by flowy-cli, which brings click.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
+from flowy.kernel.checks import show_checks
 
-from flowy_azure.check import FAIL, PASS, WARN, Settings, run_checks
+from flowy_azure.check import Settings, run_checks
 
 _KEYS = (
     "account_name",
@@ -33,22 +33,9 @@ def azure() -> None:
 
 def _from_stack(name: str | None) -> dict[str, Any]:
     """Options of the stack's azure_blob store and azureml executor (env references expanded)."""
-    from flowy.kernel.plugins import create_plugin_manager
-    from flowy.stacks import active_stack_name, check_stack, get_stack
+    from flowy.stacks import stack_settings
 
-    plugins = create_plugin_manager()
-    defn = get_stack(name or active_stack_name(), plugins)
-    found: dict[str, Any] = {}
-    try:
-        checked = check_stack(defn, plugins)
-    except Exception:  # noqa: BLE001 - a stack missing options still names an account
-        checked = {}
-    for kind in ("artifact_store", "executor"):
-        options = checked[kind].options if kind in checked else defn.components.get(kind, {})
-        for key in _KEYS:
-            if options.get(key) and key not in found:
-                found[key] = options[key]
-    return found
+    return stack_settings(name, ("artifact_store", "executor"), _KEYS)
 
 
 @azure.command("check")
@@ -101,23 +88,4 @@ def check(  # noqa: PLR0917 - one parameter per click option
         management_endpoint=base.get("management_endpoint"),
         timeout=timeout,
     )
-    results = run_checks(settings)
-    if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {"check": c.name, "status": c.status, "detail": c.detail, "fix": c.fix}
-                    for c in results
-                ],
-                indent=2,
-            )
-        )
-    else:
-        colours = {PASS: "green", FAIL: "red", WARN: "yellow"}
-        for c in results:
-            mark = click.style(f"{c.status.upper():4}", fg=colours.get(c.status), bold=True)
-            click.echo(f"{mark}  {c.name}: {c.detail}")
-            if c.fix and c.status != PASS:
-                click.echo(f"      fix: {c.fix}")
-    if any(c.status == FAIL for c in results):
-        sys.exit(1)
+    sys.exit(show_checks(run_checks(settings), as_json))

@@ -14,10 +14,9 @@ import secrets
 from typing import Any
 
 import attrs
+from flowy.kernel.checks import FAIL, PASS, SKIP, WARN, Check
 
 from flowy_gcp.errors import CREDENTIALS_FIX, GcpError
-
-PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
 
 #: Regions where Vertex AI runs custom training jobs.
 VERTEX_REGIONS = frozenset(
@@ -62,14 +61,6 @@ VERTEX_REGIONS = frozenset(
         "africa-south1",
     ]
 )
-
-
-@attrs.frozen
-class Check:
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
 
 
 @attrs.define

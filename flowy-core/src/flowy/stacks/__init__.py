@@ -33,6 +33,7 @@ _LAZY = {
     "stack_files": "flowy.stacks.definitions",
     "stack_label": "flowy.stacks.definitions",
     "stack_names": "flowy.stacks.definitions",
+    "stack_settings": "flowy.stacks.resolution",
     "validate_name": "flowy.stacks.definitions",
     "options_of": "flowy.stacks.stackfile",
 }
@@ -57,6 +58,7 @@ __all__ = [  # spelled out (not *_LAZY) so linters and type checkers can read it
     "stack_files",
     "stack_label",
     "stack_names",
+    "stack_settings",
     "validate_name",
 ]
 
@@ -83,6 +85,7 @@ if TYPE_CHECKING:  # listed in __all__, so re-exported for type checkers (strict
         check_stack,
         lookup_component,
         resolve_stack,
+        stack_settings,
     )
     from flowy.stacks.stackfile import options_of
 

@@ -315,3 +315,30 @@ def resolve_stack(
                     close()
         raise
     return ResolvedStack(name, defn, checked, built)
+
+
+def stack_settings(
+    name: str | None, kinds: Collection[str], keys: Collection[str]
+) -> dict[str, Any]:
+    """The first value of each of ``keys`` among the options of the stack's ``kinds``.
+
+    For a plugin's ``check`` command that takes its bucket, region and so on from a stack
+    (the active one when ``name`` is None): options as validated and with ``{env:}``
+    references expanded, or as written when the stack does not validate yet (a stack
+    missing an option still names its bucket).
+    """
+    from flowy.kernel.plugins import create_plugin_manager
+
+    plugins = create_plugin_manager()
+    defn = get_stack(name or active_stack_name(), plugins)
+    try:
+        checked = check_stack(defn, plugins)
+    except Exception:  # noqa: BLE001 - see the docstring: what is written still counts
+        checked = {}
+    found: dict[str, Any] = {}
+    for kind in kinds:
+        options = checked[kind].options if kind in checked else defn.components.get(kind, {})
+        for key in keys:
+            if options.get(key) and key not in found:
+                found[key] = options[key]
+    return found
