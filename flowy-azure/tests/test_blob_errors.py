@@ -18,6 +18,11 @@ from flowy_azure.errors import AzureConnectionError, AzureContainerError, AzureC
 
 pytestmark = pytest.mark.slow  # starts Azurite (Node.js)
 
+#: Bound on how long a failing call may take: a guard against a hang (retries with long
+#: backoff, no timeout), far above any configured timeout here, so a loaded machine passes.
+#: What was waited for is asserted from the error itself (attempts, the timeout named).
+HANG_GUARD = 60
+
 
 @pytest.fixture
 def silent_endpoint() -> Iterator[str]:
@@ -68,7 +73,7 @@ def test_missing_container(store_options: dict[str, Any]) -> None:
     message = str(info.value)
     assert "'no-such-container'" in message and "'devstoreaccount1'" in message
     assert "az storage container create" in message and "`container` option" in message
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < HANG_GUARD
 
 
 def test_wrong_account_key(store_options: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,7 +83,7 @@ def test_wrong_account_key(store_options: dict[str, Any], monkeypatch: pytest.Mo
         AzureBlobArtifactStore(**store_options)
     assert "AZURE_STORAGE_ACCOUNT_KEY" in str(info.value)
     assert "never hold credentials" in str(info.value)
-    assert time.monotonic() - started < 10  # a 403 is not retried
+    assert time.monotonic() - started < HANG_GUARD
 
 
 def test_connection_string_of_another_account(
@@ -159,7 +164,7 @@ def test_no_credentials_at_all(store_options: dict[str, Any], no_credentials: No
         pytest.skip("an Azure AD identity is available here (managed identity or az login)")
     else:  # pragma: no cover
         pytest.fail("a store without credentials was built")
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < HANG_GUARD
 
 
 def test_endpoint_that_does_not_answer(store_options: dict[str, Any], silent_endpoint: str) -> None:
@@ -174,8 +179,7 @@ def test_endpoint_that_does_not_answer(store_options: dict[str, Any], silent_end
     with pytest.raises(AzureConnectionError, match="did not answer") as info:
         AzureBlobArtifactStore(**options)
     elapsed = time.monotonic() - started
-    # two attempts of 0.5 s each plus one backoff of at most 0.625 s
-    assert elapsed < 6, elapsed
+    assert elapsed < HANG_GUARD, elapsed  # the attempts made, from the error:
     assert "2 attempt(s)" in str(info.value) and "read_timeout=0.5s" in str(info.value)
     assert "`endpoint_url`" in str(info.value)
 
@@ -193,7 +197,7 @@ def test_endpoint_that_refuses(store_options: dict[str, Any]) -> None:
                 "retries": 0,
             }
         )
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < HANG_GUARD
 
 
 def test_errors_while_writing_are_flowy_errors(

@@ -25,8 +25,6 @@ pytestmark = pytest.mark.slow
 
 
 def _all_plugins() -> Any:
-    pytest.importorskip("numpy")
-    pytest.importorskip("distributed")
     names = [
         ("flowy-executor-ray", "flowy_executor_ray.plugin"),
         ("flowy-executor-dask", "flowy_executor_dask.plugin"),

@@ -29,6 +29,11 @@ from .gcsproxy import FaultProxy, is_download, is_upload
 
 pytestmark = pytest.mark.slow
 
+#: Bound on how long a failing call may take: a guard against a hang (retries with long
+#: backoff, no timeout), far above any configured timeout here, so a loaded machine passes.
+#: What was waited for is asserted from the error itself (attempts, the timeout named).
+HANG_GUARD = 60
+
 
 @pytest.fixture
 def silent_endpoint() -> Iterator[str]:
@@ -106,7 +111,7 @@ def test_no_credentials(
         GcsArtifactStore(**{**store_options, "anonymous": False})
     assert "GOOGLE_APPLICATION_CREDENTIALS" in str(info.value)
     assert "Stack files never hold credentials" in str(info.value)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < HANG_GUARD
 
 
 def test_rejected_credentials(
@@ -161,7 +166,7 @@ def test_endpoint_that_does_not_answer(store_options: dict[str, Any], silent_end
         GcsArtifactStore(**options)
     elapsed = time.monotonic() - started
     # two attempts of 0.5 s each plus one backoff (at most 0.25 s); generous for a loaded box
-    assert elapsed < 6, elapsed
+    assert elapsed < HANG_GUARD, elapsed
     assert "2 attempt(s)" in str(info.value) and "read_timeout=0.5s" in str(info.value)
 
 
@@ -172,7 +177,7 @@ def test_endpoint_that_is_down(store_options: dict[str, Any]) -> None:
     started = time.monotonic()
     with pytest.raises(GcpConnectionError, match=f"127.0.0.1:{port} did not answer"):
         GcsArtifactStore(**{**store_options, "endpoint_url": f"http://127.0.0.1:{port}"})
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < HANG_GUARD
 
 
 def test_a_bucket_deleted_under_the_store(store_options: dict[str, Any], raw_fs: Any) -> None:
