@@ -94,4 +94,7 @@ def test_a_running_steps_output_streams_into_its_logs_panel(
         finally:
             gate.touch()
             out, _ = run.communicate(timeout=120)
+            # Leave the page before this test's server stops: its live view would otherwise
+            # poll a closed port, which the fixture rightly reports as console errors.
+            page.goto("about:blank")
         assert run.returncode == 0, out
